@@ -1,0 +1,36 @@
+// `daemonmesh check -f FILE|DIR|-`: validate manifests and print every problem with its path.
+
+import { documentErrors, formatIssue, parseManifests, podPlan, revisionOf } from '../../core/index.js'
+import { CliError } from '../errors.js'
+import { readInputs } from '../inputs.js'
+
+export interface CheckOptions {
+  filename: string[]
+}
+
+/** runCheck validates every document; it prints errors and warnings and throws when any error was found. */
+export async function runCheck(opts: CheckOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<void> {
+  const inputs = await readInputs(opts.filename)
+  let errors = 0
+  let count = 0
+  for (const input of inputs) {
+    const docs = parseManifests(input.text, input.source)
+    for (const line of documentErrors(docs)) {
+      err.write(`error: ${line}\n`)
+      errors++
+    }
+    for (const d of docs) {
+      count++
+      for (const w of d.warnings) err.write(`warning: ${d.where}: ${d.kind} ${d.name}: ${formatIssue(w)}\n`)
+      if (d.daemonSet !== undefined) {
+        const plan = podPlan(d.daemonSet, { name: 'node', labels: {}, taints: [] })
+        for (const u of plan.unsupported) err.write(`warning: ${d.where}: DaemonSet ${d.name}: ${formatIssue(u)}\n`)
+        out.write(`${d.where}: daemonset.apps/${d.daemonSet.metadata.name} (namespace ${d.daemonSet.metadata.namespace}) is valid, revision ${revisionOf(d.daemonSet)}\n`)
+      } else if (d.node !== undefined) {
+        out.write(`${d.where}: node/${d.node.name} is valid\n`)
+      }
+    }
+  }
+  if (count === 0) throw new CliError('no objects found in the given manifests')
+  if (errors > 0) throw new CliError(`${errors} error${errors === 1 ? '' : 's'} found`)
+}

@@ -1,0 +1,69 @@
+// `daemonmesh plan -f ds.yaml --nodes nodes.yaml`: for every node and DaemonSet, would a
+// copy run there and, if not, why. Reads Kubernetes Node objects, so people can plan
+// against the nodes they already have.
+
+import { documentErrors, formatIssue, parseManifests, shouldRun, type DaemonSet, type NodeInfo } from '../../core/index.js'
+import { CliError, UsageError } from '../errors.js'
+import { readInputs } from '../inputs.js'
+import { table } from '../table.js'
+
+export interface PlanOptions {
+  filename: string[]
+  nodes?: string[]
+  output?: string
+}
+
+/** PlanRow is one line of `plan -o json`. */
+export interface PlanRow {
+  daemonset: string
+  node: string
+  run: boolean
+  reasons: string[]
+}
+
+async function load<T>(paths: string[], flag: string, pick: (d: { daemonSet?: DaemonSet; node?: NodeInfo }) => T | undefined, kind: string, err: NodeJS.WritableStream): Promise<T[]> {
+  const found: T[] = []
+  const errors: string[] = []
+  for (const input of await readInputs(paths, flag)) {
+    const docs = parseManifests(input.text, input.source)
+    errors.push(...documentErrors(docs))
+    for (const d of docs) {
+      for (const w of d.warnings) err.write(`warning: ${d.where}: ${d.kind} ${d.name}: ${formatIssue(w)}\n`)
+      if (d.errors.length > 0) continue
+      const v = pick(d)
+      if (v === undefined) errors.push(`${d.where}: ${d.kind} ${d.name}: expected kind ${kind} with ${flag}`)
+      else found.push(v)
+    }
+  }
+  if (errors.length > 0) {
+    for (const e of errors) err.write(`error: ${e}\n`)
+    throw new CliError(`${flag}: ${errors.length} error${errors.length === 1 ? '' : 's'} found; nothing planned`)
+  }
+  if (found.length === 0) throw new CliError(`${flag}: no ${kind} found`)
+  return found
+}
+
+/** planRows computes the verdict for every (DaemonSet, node) pair, DaemonSets in input order. */
+export function planRows(daemonSets: readonly DaemonSet[], nodes: readonly NodeInfo[]): PlanRow[] {
+  return daemonSets.flatMap((ds) =>
+    nodes.map((node) => {
+      const v = shouldRun(node, ds)
+      return { daemonset: `${ds.metadata.namespace}/${ds.metadata.name}`, node: node.name, run: v.shouldRun, reasons: v.reasons }
+    }),
+  )
+}
+
+/** runPlan prints the plan as a table (default) or JSON. */
+export async function runPlan(opts: PlanOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<void> {
+  const output = opts.output ?? 'table'
+  if (output !== 'table' && output !== 'json') throw new UsageError(`-o ${output}: unsupported output format; use table or json`)
+  if (opts.nodes === undefined || opts.nodes.length === 0) throw new UsageError('--nodes is required: a file of Node objects (as `kubectl get nodes -o yaml` prints them)')
+  const daemonSets = await load(opts.filename, '-f', (d) => d.daemonSet, 'DaemonSet', err)
+  const nodes = await load(opts.nodes, '--nodes', (d) => d.node, 'Node', err)
+  const rows = planRows(daemonSets, nodes)
+  if (output === 'json') {
+    out.write(JSON.stringify(rows, null, 2) + '\n')
+    return
+  }
+  out.write(table(['DAEMONSET', 'NODE', 'RUN', 'REASONS'], rows.map((r) => [r.daemonset, r.node, r.run ? 'yes' : 'no', r.reasons.join('; ')])))
+}

@@ -1,0 +1,77 @@
+// The `daemonmesh` command: parses flags (commander) and runs one verb. Every failure is
+// one line on stderr; exit codes are stable: 0 ok, 1 error, 2 usage.
+
+import { Command, CommanderError, Option } from 'commander'
+import { runCheck } from './commands/check.js'
+import { runKeygen } from './commands/keygen.js'
+import { runPlan } from './commands/plan.js'
+import { CliError, ExitCode } from './errors.js'
+import { VERSION } from './version.js'
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+
+/** buildProgram declares every verb; output goes to the given streams. */
+export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStream): Command {
+  const program = new Command('daemonmesh')
+    .description('Kubernetes DaemonSets for fleets with no control plane')
+    .version(VERSION, '--version', 'print the version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: (s) => out.write(s), writeErr: (s) => err.write(s) })
+    .exitOverride()
+
+  program
+    .command('check')
+    .description('validate DaemonSet (and Node) manifests; print every error with its field path')
+    .addOption(new Option('-f, --filename <path>', 'a manifest file, a directory of them, or - for stdin (repeatable)').argParser(collect))
+    .addHelpText('after', '\nExamples:\n  daemonmesh check -f fluentd.yaml\n  daemonmesh check -f manifests/ -f extra.yaml\n  cat ds.yaml | daemonmesh check -f -\n')
+    .action(async (opts: { filename?: string[] }) => runCheck({ filename: opts.filename ?? [] }, out, err))
+
+  program
+    .command('plan')
+    .description('show, for every node, whether each DaemonSet would run there and why not')
+    .addOption(new Option('-f, --filename <path>', 'DaemonSet manifests: file, directory or - (repeatable)').argParser(collect))
+    .addOption(new Option('--nodes <path>', 'Node objects as `kubectl get nodes -o yaml` prints them (repeatable)').argParser(collect))
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
+    .addHelpText('after', '\nExamples:\n  daemonmesh plan -f ds.yaml --nodes nodes.yaml\n  kubectl get nodes -o yaml > nodes.yaml; daemonmesh plan -f ds.yaml --nodes nodes.yaml -o json\n')
+    .action(async (opts: { filename?: string[]; nodes?: string[]; output?: string }) =>
+      runPlan({ filename: opts.filename ?? [], ...(opts.nodes === undefined ? {} : { nodes: opts.nodes }), ...(opts.output === undefined ? {} : { output: opts.output }) }, out, err),
+    )
+
+  program
+    .command('keygen')
+    .description('write an operator ed25519 key pair (FILE and FILE.pub), or with --cluster a cluster pre-shared key')
+    .requiredOption('--out <file>', 'where to write the key (the private key gets mode 0600)')
+    .option('--cluster', 'write a cluster pre-shared key instead of an operator key pair')
+    .option('--force', 'overwrite existing files')
+    .addHelpText('after', '\nExamples:\n  daemonmesh keygen --out operator.key\n  daemonmesh keygen --cluster --out cluster.key\n')
+    .action(async (opts: { out: string; cluster?: boolean; force?: boolean }) => runKeygen(opts, out))
+
+  program
+    .command('version')
+    .description('print the version')
+    .action(() => {
+      out.write(`daemonmesh ${VERSION}\n`)
+    })
+
+  return program
+}
+
+/** main runs the CLI with `argv` and returns the exit code. */
+export async function main(argv: readonly string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  const program = buildProgram(out, err)
+  try {
+    await program.parseAsync([...argv], { from: 'user' })
+    return ExitCode.ok
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.ok
+      return e.exitCode === 0 ? ExitCode.ok : ExitCode.usage
+    }
+    if (e instanceof CliError) {
+      err.write(`error: ${e.message}\n`)
+      return e.exitCode
+    }
+    err.write(`error: ${(e as Error).message}\n`)
+    return ExitCode.error
+  }
+}

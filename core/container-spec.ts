@@ -1,0 +1,325 @@
+// Pod template -> plain Docker Engine "container create" bodies, one per container, for
+// one node. No Docker import and no I/O here: the runtime adapter sends these as they are.
+// A field we cannot honour is reported in `unsupported`, never silently dropped.
+
+import type { FieldIssue } from './errors.js'
+import { joinPath } from './path.js'
+import { parseQuantity } from './quantity.js'
+import { revisionOf } from './revision.js'
+import type { Container, DaemonSet, EnvVar, NodeInfo, PodSpec, Volume, VolumeMount } from './types.js'
+
+/** Labels every managed container carries; the reconciler finds its containers by them. */
+export const Labels = {
+  daemonSet: 'daemonmesh.io/daemonset',
+  node: 'daemonmesh.io/node',
+  revision: 'daemonmesh.io/revision',
+  container: 'daemonmesh.io/container',
+  /** The container that owns the pod's network namespace (the first one). */
+  podOwner: 'daemonmesh.io/pod-owner',
+} as const
+
+/** The subset of Docker's HostConfig we set. */
+export interface DockerHostConfig {
+  Binds?: string[]
+  Mounts?: { Type: 'bind' | 'volume' | 'tmpfs'; Source?: string; Target: string; ReadOnly?: boolean; BindOptions?: { Propagation: string } }[]
+  PortBindings?: Record<string, { HostIp: string; HostPort: string }[]>
+  NetworkMode?: string
+  PidMode?: string
+  IpcMode?: string
+  Privileged?: boolean
+  CapAdd?: string[]
+  CapDrop?: string[]
+  Memory?: number
+  MemoryReservation?: number
+  NanoCpus?: number
+  CpuShares?: number
+  ReadonlyRootfs?: boolean
+  SecurityOpt?: string[]
+  ExtraHosts?: string[]
+  Dns?: string[]
+  DnsSearch?: string[]
+  DnsOptions?: string[]
+  RestartPolicy: { Name: 'always' }
+}
+
+/** DockerCreate is a Docker Engine API container-create body plus the container name. */
+export interface DockerCreate {
+  name: string
+  Image: string
+  Entrypoint?: string[]
+  Cmd?: string[]
+  Env: string[]
+  WorkingDir?: string
+  User?: string
+  Tty?: boolean
+  OpenStdin?: boolean
+  Hostname?: string
+  Labels: Record<string, string>
+  ExposedPorts?: Record<string, Record<string, never>>
+  StopTimeout: number
+  HostConfig: DockerHostConfig
+}
+
+/** PodPlan is everything needed to start one daemon pod on one node. */
+export interface PodPlan {
+  /** `NAMESPACE.NAME`, the value of the daemonset label. */
+  daemonSet: string
+  node: string
+  revision: string
+  /** One entry per container, in template order; the first owns the network namespace. */
+  containers: { name: string; pullPolicy: 'Always' | 'IfNotPresent' | 'Never'; create: DockerCreate }[]
+  /** Docker named volumes (for emptyDir) to create before the containers. */
+  volumes: string[]
+  /** Fields of the template that this plan does not honour, with their paths. */
+  unsupported: FieldIssue[]
+}
+
+/** Pod fields that the plan does not honour when set. */
+const UNSUPPORTED_POD_FIELDS = [
+  'initContainers', 'ephemeralContainers', 'serviceAccount', 'serviceAccountName', 'imagePullSecrets', 'priority',
+  'priorityClassName', 'preemptionPolicy', 'runtimeClassName', 'schedulerName', 'topologySpreadConstraints',
+  'readinessGates', 'overhead', 'os', 'resourceClaims', 'resources', 'activeDeadlineSeconds', 'schedulingGates',
+  'subdomain', 'setHostnameAsFQDN', 'hostUsers',
+]
+const UNSUPPORTED_CONTAINER_FIELDS = ['envFrom', 'lifecycle', 'livenessProbe', 'startupProbe', 'readinessProbe', 'resizePolicy', 'restartPolicy', 'volumeDevices', 'stdinOnce']
+const UNSUPPORTED_SECURITY_FIELDS = ['runAsNonRoot', 'procMount', 'seLinuxOptions', 'appArmorProfile', 'windowsOptions']
+
+/** dockerName returns the deterministic container name for (DaemonSet, container, revision, node). */
+export function dockerName(ds: DaemonSet, container: string, revision: string, node: string): string {
+  return `dm_${ds.metadata.namespace ?? 'default'}_${ds.metadata.name}_${container}_${revision}_${node}`
+}
+
+/** podName is the name a pod of this DaemonSet has on `node`, as `kubectl get pods` would show it. */
+export function podName(ds: DaemonSet, node: string): string {
+  return `${ds.metadata.name}-${node}`
+}
+
+/**
+ * expandVars replaces `$(NAME)` with the value of NAME when `lookup` knows it, as
+ * Kubernetes does for env values, command and args; `$$` escapes a `$`.
+ */
+export function expandVars(text: string, lookup: (name: string) => string | undefined): string {
+  return text.replace(/\$\$|\$\(([^)$]*)\)/g, (match, name: string | undefined) => {
+    if (match === '$$') return '$'
+    const v = name === undefined ? undefined : lookup(name)
+    return v ?? match
+  })
+}
+
+interface Context {
+  ds: DaemonSet
+  node: NodeInfo
+  pod: string
+  unsupported: FieldIssue[]
+}
+
+function fieldRefValue(ctx: Context, fieldPath: string): string | undefined {
+  const meta = ctx.ds.spec.template.metadata ?? {}
+  const m = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(fieldPath)
+  if (m !== null) return (m[1] === 'labels' ? meta.labels : meta.annotations)?.[m[2] ?? ''] ?? ''
+  switch (fieldPath) {
+    case 'metadata.name':
+      return ctx.pod
+    case 'metadata.namespace':
+      return ctx.ds.metadata.namespace ?? 'default'
+    case 'spec.nodeName':
+      return ctx.node.name
+    case 'status.hostIP':
+      return ctx.node.addresses?.find((a) => a.type === 'InternalIP')?.address
+    default:
+      return undefined
+  }
+}
+
+function envOf(ctx: Context, c: Container, path: string): Map<string, string> {
+  const env = new Map<string, string>()
+  ;(c.env ?? []).forEach((e: EnvVar, i) => {
+    if (e.valueFrom !== undefined) {
+      const ref = e.valueFrom.fieldRef
+      const v = ref === undefined ? undefined : fieldRefValue(ctx, ref.fieldPath)
+      if (v === undefined) ctx.unsupported.push({ path: joinPath(path, 'env', i, 'valueFrom'), message: 'not supported: only fieldRef to metadata.name, metadata.namespace, metadata.labels, metadata.annotations, spec.nodeName and status.hostIP (when the node has an InternalIP) can be resolved' })
+      else env.set(e.name, v)
+      return
+    }
+    env.set(e.name, expandVars(e.value ?? '', (n) => env.get(n)))
+  })
+  return env
+}
+
+function resourcesOf(c: Container, path: string, ctx: Context, hc: DockerHostConfig): void {
+  const limits = c.resources?.limits ?? {}
+  const requests = c.resources?.requests ?? {}
+  const memLimit = parseQuantity(limits.memory)
+  const memRequest = parseQuantity(requests.memory)
+  const cpuLimit = parseQuantity(limits.cpu)
+  const cpuRequest = parseQuantity(requests.cpu) ?? cpuLimit
+  if (memLimit !== undefined) hc.Memory = Math.round(memLimit)
+  if (memRequest !== undefined) hc.MemoryReservation = Math.round(memRequest)
+  if (cpuLimit !== undefined) hc.NanoCpus = Math.round(cpuLimit * 1e9)
+  // Kubernetes' MilliCPUToShares: 1 core = 1024 shares, at least 2.
+  if (cpuRequest !== undefined) hc.CpuShares = Math.max(2, Math.round(cpuRequest * 1024))
+  for (const kind of ['limits', 'requests'] as const) {
+    for (const name of Object.keys(c.resources?.[kind] ?? {})) {
+      if (name !== 'cpu' && name !== 'memory') ctx.unsupported.push({ path: joinPath(path, 'resources', kind, name), message: `not supported: resource "${name}" is not enforced` })
+    }
+  }
+}
+
+const PROPAGATION: Record<string, string> = { None: 'rprivate', HostToContainer: 'rslave', Bidirectional: 'rshared' }
+
+function mountsOf(c: Container, path: string, ctx: Context, volumes: Map<string, { v: Volume; index: number }>, hc: DockerHostConfig, named: Set<string>): void {
+  ;(c.volumeMounts ?? []).forEach((m: VolumeMount, i) => {
+    const mp = joinPath(path, 'volumeMounts', i)
+    const entry = volumes.get(m.name)
+    if (entry === undefined) return
+    const { v, index } = entry
+    const ro = m.readOnly === true
+    const propagation = m.mountPropagation === undefined ? undefined : PROPAGATION[m.mountPropagation]
+    if (m.mountPropagation !== undefined && propagation === undefined) {
+      ctx.unsupported.push({ path: joinPath(mp, 'mountPropagation'), message: `not supported: "${m.mountPropagation}"` })
+    }
+    if (v.hostPath !== undefined) {
+      const source = m.subPath === undefined || m.subPath === '' ? v.hostPath.path : `${v.hostPath.path.replace(/\/$/, '')}/${m.subPath}`
+      const type = v.hostPath.type ?? ''
+      if (type === '' || type === 'DirectoryOrCreate') {
+        const opts = [ro ? 'ro' : '', propagation ?? ''].filter((o) => o !== '').join(',')
+        ;(hc.Binds ??= []).push(opts === '' ? `${source}:${m.mountPath}` : `${source}:${m.mountPath}:${opts}`)
+      } else {
+        // A bind mount of a path that must already exist: Docker refuses to start if it is missing.
+        if (type !== 'Directory' && type !== 'File' && type !== 'Socket' && type !== 'CharDevice' && type !== 'BlockDevice') {
+          ctx.unsupported.push({ path: joinPath('spec.template.spec.volumes', index, 'hostPath', 'type'), message: `not supported: "${type}" (the path must exist)` })
+        }
+        ;(hc.Mounts ??= []).push({ Type: 'bind', Source: source, Target: m.mountPath, ReadOnly: ro, ...(propagation === undefined ? {} : { BindOptions: { Propagation: propagation } }) })
+      }
+    } else if (v.emptyDir !== undefined) {
+      if (m.subPath !== undefined && m.subPath !== '') ctx.unsupported.push({ path: joinPath(mp, 'subPath'), message: 'not supported on emptyDir volumes' })
+      if (v.emptyDir.medium === 'Memory') {
+        ;(hc.Mounts ??= []).push({ Type: 'tmpfs', Target: m.mountPath, ReadOnly: ro })
+      } else {
+        const source = `dm_${ctx.ds.metadata.namespace ?? 'default'}_${ctx.ds.metadata.name}_${ctx.node.name}_${v.name}`
+        named.add(source)
+        ;(hc.Mounts ??= []).push({ Type: 'volume', Source: source, Target: m.mountPath, ReadOnly: ro })
+      }
+    }
+  })
+}
+
+function reportUnsupported(ctx: Context, spec: PodSpec): void {
+  const base = 'spec.template.spec'
+  for (const f of UNSUPPORTED_POD_FIELDS) {
+    if (spec[f] !== undefined) ctx.unsupported.push({ path: joinPath(base, f), message: 'not supported (ignored)' })
+  }
+  const na = spec.affinity
+  if (na?.podAffinity !== undefined) ctx.unsupported.push({ path: `${base}.affinity.podAffinity`, message: 'not supported (ignored)' })
+  if (na?.podAntiAffinity !== undefined) ctx.unsupported.push({ path: `${base}.affinity.podAntiAffinity`, message: 'not supported (ignored)' })
+  if (na?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution !== undefined) {
+    ctx.unsupported.push({ path: `${base}.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution`, message: 'not supported (ignored): a daemon pod has exactly one candidate node' })
+  }
+  for (const f of ['fsGroup', 'fsGroupChangePolicy', 'supplementalGroups', 'supplementalGroupsPolicy', 'runAsNonRoot', 'seLinuxOptions', 'seLinuxChangePolicy', 'seccompProfile', 'appArmorProfile', 'sysctls', 'windowsOptions']) {
+    if (spec.securityContext?.[f] !== undefined) ctx.unsupported.push({ path: `${base}.securityContext.${f}`, message: 'not supported (ignored)' })
+  }
+  ;(spec.volumes ?? []).forEach((v, i) => {
+    if (v.hostPath === undefined && v.emptyDir === undefined) {
+      const source = Object.keys(v).find((k) => k !== 'name') ?? 'source'
+      ctx.unsupported.push({ path: joinPath(base, 'volumes', i, source), message: `not supported: only hostPath and emptyDir volumes are mounted` })
+    }
+  })
+  if (spec.dnsPolicy === 'None' && spec.dnsConfig === undefined) ctx.unsupported.push({ path: `${base}.dnsPolicy`, message: 'not supported: "None" without dnsConfig' })
+}
+
+/**
+ * podPlan turns the DaemonSet's pod template into Docker create bodies for `node`. The
+ * first container owns the pod's network (and IPC) namespace; the others join it, so
+ * the containers of one pod share localhost as in Kubernetes. Returns the plan with every
+ * field it could not honour.
+ */
+export function podPlan(ds: DaemonSet, node: NodeInfo): PodPlan {
+  const spec = ds.spec.template.spec
+  const revision = revisionOf(ds)
+  const ctx: Context = { ds, node, pod: podName(ds, node.name), unsupported: [] }
+  const dsLabel = `${ds.metadata.namespace ?? 'default'}.${ds.metadata.name}`
+  reportUnsupported(ctx, spec)
+  const volumes = new Map((spec.volumes ?? []).map((v, index) => [v.name, { v, index }]))
+  const named = new Set<string>()
+  const owner = spec.containers[0] === undefined ? '' : dockerName(ds, spec.containers[0].name, revision, node.name)
+  const dnsConfig = spec.dnsConfig as { nameservers?: string[]; searches?: string[]; options?: { name: string; value?: string }[] } | undefined
+
+  const containers = spec.containers.map((c, i) => {
+    const path = joinPath('spec.template.spec', 'containers', i)
+    const first = i === 0
+    for (const f of UNSUPPORTED_CONTAINER_FIELDS) {
+      if (c[f] !== undefined) ctx.unsupported.push({ path: joinPath(path, f), message: 'not supported (ignored)' })
+    }
+    const sc = c.securityContext ?? {}
+    for (const f of UNSUPPORTED_SECURITY_FIELDS) {
+      if (sc[f] !== undefined) ctx.unsupported.push({ path: joinPath(path, 'securityContext', f), message: 'not supported (ignored)' })
+    }
+    const env = envOf(ctx, c, path)
+    const expand = (s: string): string => expandVars(s, (n) => env.get(n))
+    const hc: DockerHostConfig = { RestartPolicy: { Name: 'always' } }
+    if (spec.hostNetwork === true) hc.NetworkMode = 'host'
+    else if (!first) hc.NetworkMode = `container:${owner}`
+    if (spec.hostPID === true) hc.PidMode = 'host'
+    else if (spec.shareProcessNamespace === true && !first) hc.PidMode = `container:${owner}`
+    if (spec.hostIPC === true) hc.IpcMode = 'host'
+    else hc.IpcMode = first ? 'shareable' : `container:${owner}`
+    if (sc.privileged === true) hc.Privileged = true
+    if (sc.capabilities?.add !== undefined) hc.CapAdd = [...sc.capabilities.add]
+    if (sc.capabilities?.drop !== undefined) hc.CapDrop = [...sc.capabilities.drop]
+    if (sc.readOnlyRootFilesystem === true) hc.ReadonlyRootfs = true
+    if (sc.allowPrivilegeEscalation === false) hc.SecurityOpt = ['no-new-privileges']
+    resourcesOf(c, path, ctx, hc)
+    mountsOf(c, path, ctx, volumes, hc, named)
+    if (first && spec.hostNetwork !== true) {
+      if (spec.hostAliases !== undefined) hc.ExtraHosts = spec.hostAliases.flatMap((a) => a.hostnames.map((h) => `${h}:${a.ip}`))
+      if (dnsConfig?.nameservers !== undefined) hc.Dns = [...dnsConfig.nameservers]
+      if (dnsConfig?.searches !== undefined) hc.DnsSearch = [...dnsConfig.searches]
+      if (dnsConfig?.options !== undefined) hc.DnsOptions = dnsConfig.options.map((o) => (o.value === undefined ? o.name : `${o.name}:${o.value}`))
+    }
+    const user = sc.runAsUser ?? spec.securityContext?.runAsUser
+    const group = sc.runAsGroup ?? spec.securityContext?.runAsGroup
+    const create: DockerCreate = {
+      name: dockerName(ds, c.name, revision, node.name),
+      Image: c.image,
+      Env: [...env].map(([k, v]) => `${k}=${v}`),
+      Labels: {
+        ...(ds.spec.template.metadata?.labels ?? {}),
+        [Labels.daemonSet]: dsLabel,
+        [Labels.node]: node.name,
+        [Labels.revision]: revision,
+        [Labels.container]: c.name,
+        [Labels.podOwner]: owner,
+      },
+      StopTimeout: spec.terminationGracePeriodSeconds ?? 30,
+      HostConfig: hc,
+    }
+    if (c.command !== undefined) {
+      create.Entrypoint = c.command.map(expand)
+      create.Cmd = (c.args ?? []).map(expand)
+    } else if (c.args !== undefined) {
+      create.Cmd = c.args.map(expand)
+    }
+    if (c.workingDir !== undefined) create.WorkingDir = c.workingDir
+    if (user !== undefined) create.User = group === undefined ? String(user) : `${user}:${group}`
+    else if (group !== undefined) ctx.unsupported.push({ path: joinPath(path, 'securityContext', 'runAsGroup'), message: 'not supported without runAsUser' })
+    if (c.tty === true) create.Tty = true
+    if (c.stdin === true) create.OpenStdin = true
+    if (first && spec.hostNetwork !== true && spec.hostname !== undefined) create.Hostname = spec.hostname
+    return { name: c.name, pullPolicy: c.imagePullPolicy ?? 'IfNotPresent', create }
+  })
+
+  // Ports belong to the network owner: Docker refuses port bindings on a joined container.
+  const head = containers[0]?.create
+  if (head !== undefined && spec.hostNetwork !== true) {
+    for (const c of spec.containers) {
+      for (const p of c.ports ?? []) {
+        const key = `${p.containerPort}/${(p.protocol ?? 'TCP').toLowerCase()}`
+        ;(head.ExposedPorts ??= {})[key] = {}
+        if (p.hostPort !== undefined && p.hostPort !== 0) {
+          ;((head.HostConfig.PortBindings ??= {})[key] ??= []).push({ HostIp: p.hostIP ?? '', HostPort: String(p.hostPort) })
+        }
+      }
+    }
+  }
+  return { daemonSet: dsLabel, node: node.name, revision, containers, volumes: [...named].sort(), unsupported: ctx.unsupported }
+}

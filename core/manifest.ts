@@ -1,0 +1,131 @@
+// Manifests: YAML text (one or more documents, `List`s included) -> validated, defaulted
+// DaemonSets and Nodes. Every problem carries its document and field path; unknown
+// fields are warnings. No I/O here: callers pass the text and a name for its source.
+
+import { parseAllDocuments } from 'yaml'
+import { applyDefaults } from './defaults.js'
+import { ManifestError, ValidationError, formatIssue, type FieldIssue } from './errors.js'
+import { nodeFromObject } from './nodes.js'
+import { daemonSetSchema } from './schema.js'
+import { DAEMONSET_API_VERSIONS, type DaemonSet, type NodeInfo } from './types.js'
+import { validateDaemonSet } from './validate.js'
+import { zodIssues } from './zod-issues.js'
+
+/** Document is one object found in a manifest, with what was wrong with it. */
+export interface Document {
+  /** where: `FILE` plus the document index when the file holds several. */
+  where: string
+  kind: string
+  /** `NAMESPACE/NAME` for DaemonSets, `NAME` for nodes, '' when unknown. */
+  name: string
+  daemonSet?: DaemonSet
+  node?: NodeInfo
+  errors: FieldIssue[]
+  warnings: FieldIssue[]
+}
+
+/** The maximum number of alias expansions in one document (guards against YAML bombs). */
+const MAX_ALIAS_COUNT = 100
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/**
+ * parseDaemonSet checks one DaemonSet object (structure, then defaults, then semantics)
+ * and returns the defaulted DaemonSet when it has no errors.
+ */
+export function parseDaemonSet(obj: unknown): { daemonSet?: DaemonSet; errors: FieldIssue[]; warnings: FieldIssue[] } {
+  const res = daemonSetSchema.safeParse(obj)
+  const { errors, warnings } = res.success ? { errors: [], warnings: [] } : zodIssues(res.error.issues)
+  const apiVersion = isObject(obj) ? obj.apiVersion : undefined
+  if (typeof apiVersion === 'string' && !(DAEMONSET_API_VERSIONS as readonly string[]).includes(apiVersion)) {
+    errors.unshift({ path: 'apiVersion', message: `Unsupported value: "${apiVersion}": supported values: ${DAEMONSET_API_VERSIONS.map((v) => `"${v}"`).join(', ')}` })
+  }
+  if (errors.length > 0) return { errors, warnings }
+  const daemonSet = applyDefaults(obj as DaemonSet)
+  const semantic = validateDaemonSet(daemonSet)
+  return semantic.length > 0 ? { errors: semantic, warnings } : { daemonSet, errors: [], warnings }
+}
+
+function objectName(obj: Record<string, unknown>, kind: string): string {
+  const meta = isObject(obj.metadata) ? obj.metadata : {}
+  const name = typeof meta.name === 'string' ? meta.name : ''
+  if (kind !== 'DaemonSet') return name
+  const ns = typeof meta.namespace === 'string' ? meta.namespace : 'default'
+  return name === '' ? '' : `${ns}/${name}`
+}
+
+function classify(obj: unknown, where: string, out: Document[]): void {
+  if (!isObject(obj)) {
+    out.push({ where, kind: '', name: '', errors: [{ path: '', message: 'a manifest document must be a mapping with apiVersion and kind' }], warnings: [] })
+    return
+  }
+  const kind = typeof obj.kind === 'string' ? obj.kind : ''
+  if (kind === 'List' || kind === 'DaemonSetList' || kind === 'NodeList') {
+    const items = Array.isArray(obj.items) ? obj.items : []
+    if (!Array.isArray(obj.items)) out.push({ where, kind, name: '', errors: [{ path: 'items', message: 'required' }], warnings: [] })
+    items.forEach((item, i) => classify(item, `${where} items[${i}]`, out))
+    return
+  }
+  const name = objectName(obj, kind)
+  if (kind === 'DaemonSet') {
+    out.push({ where, kind, name, ...parseDaemonSet(obj) })
+  } else if (kind === 'Node') {
+    out.push({ where, kind, name, ...nodeFromObject(obj) })
+  } else {
+    const message = kind === '' ? 'kind: required' : `kind: Unsupported value: "${kind}": supported values: "DaemonSet", "Node", "List"`
+    out.push({ where, kind, name, errors: [{ path: '', message }], warnings: [] })
+  }
+}
+
+/**
+ * parseManifests reads every YAML document in `text` (named `source` in messages) and
+ * returns one Document per object found, valid or not. Empty documents are skipped.
+ */
+export function parseManifests(text: string, source: string): Document[] {
+  const docs = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true })
+  const list = Array.isArray(docs) ? docs : [docs]
+  const out: Document[] = []
+  list.forEach((doc, i) => {
+    const where = list.length > 1 ? `${source} (document ${i + 1})` : source
+    if (doc.errors.length > 0) {
+      const errors = doc.errors.map((e) => ({ path: '', message: `YAML: ${e.message.split('\n')[0] ?? e.message}` }))
+      out.push({ where, kind: '', name: '', errors, warnings: [] })
+      return
+    }
+    let value: unknown
+    try {
+      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT })
+    } catch (err) {
+      out.push({ where, kind: '', name: '', errors: [{ path: '', message: `YAML: ${(err as Error).message}` }], warnings: [] })
+      return
+    }
+    if (value === null || value === undefined) return
+    classify(value, where, out)
+  })
+  return out
+}
+
+/** documentErrors renders every error of the documents as `WHERE: KIND NAME: PATH: MESSAGE` lines. */
+export function documentErrors(docs: readonly Document[]): string[] {
+  const lines: string[] = []
+  for (const d of docs) {
+    const what = d.kind === '' ? '' : ` ${d.kind}${d.name === '' ? '' : ` ${d.name}`}`
+    for (const e of d.errors) lines.push(`${d.where}:${what}: ${formatIssue(e)}`)
+  }
+  return lines
+}
+
+/**
+ * loadDaemonSets parses `text` and returns its DaemonSets, or throws a ValidationError
+ * that lists every error of every document (nothing is returned half-valid).
+ */
+export function loadDaemonSets(text: string, source: string): DaemonSet[] {
+  const docs = parseManifests(text, source)
+  const bad = docs.filter((d) => d.errors.length > 0)
+  const others = docs.filter((d) => d.errors.length === 0 && d.kind !== 'DaemonSet')
+  if (bad.length > 0) throw new ValidationError(bad.flatMap((d) => d.errors.map((e) => ({ path: e.path, message: `${d.where}: ${d.kind} ${d.name}: ${e.message}` }))))
+  if (others.length > 0) throw new ManifestError(`${others[0]?.where}: expected kind DaemonSet, got ${others[0]?.kind}`)
+  return docs.flatMap((d) => (d.daemonSet === undefined ? [] : [d.daemonSet]))
+}
