@@ -3,6 +3,7 @@
 // fields are warnings. No I/O here: callers pass the text and a name for its source.
 
 import { parseAllDocuments } from 'yaml'
+import type { ZodIssue } from 'zod'
 import { applyDefaults } from './defaults.js'
 import { ManifestError, ValidationError, formatIssue, type FieldIssue } from './errors.js'
 import { nodeFromObject } from './nodes.js'
@@ -42,10 +43,44 @@ export function parseDaemonSet(obj: unknown): { daemonSet?: DaemonSet; errors: F
   if (typeof apiVersion === 'string' && !(DAEMONSET_API_VERSIONS as readonly string[]).includes(apiVersion)) {
     errors.unshift({ path: 'apiVersion', message: `Unsupported value: "${apiVersion}": supported values: ${DAEMONSET_API_VERSIONS.map((v) => `"${v}"`).join(', ')}` })
   }
-  if (errors.length > 0) return { errors, warnings }
+  if (errors.length > 0) {
+    // Report the semantic problems too, checked on a copy whose broken fields are patched
+    // with placeholders, so that one pass shows every error.
+    const patched = res.success ? undefined : patchStructure(obj, res.error.issues)
+    if (patched !== undefined && typeof apiVersion === 'string' && (DAEMONSET_API_VERSIONS as readonly string[]).includes(apiVersion)) {
+      const seen = new Set(errors.map((e) => e.path))
+      for (const e of validateDaemonSet(applyDefaults(patched))) if (!seen.has(e.path)) errors.push(e)
+    }
+    return { errors, warnings }
+  }
   const daemonSet = applyDefaults(obj as DaemonSet)
   const semantic = validateDaemonSet(daemonSet)
   return semantic.length > 0 ? { errors: semantic, warnings } : { daemonSet, errors: [], warnings }
+}
+
+const PLACEHOLDERS: Record<string, () => unknown> = { string: () => '', number: () => 0, integer: () => 0, boolean: () => false, array: () => [], object: () => ({}) }
+
+/** patchStructure returns a copy of obj with every mistyped field replaced by a placeholder, or undefined if that does not make it pass. */
+function patchStructure(obj: unknown, issues: readonly ZodIssue[]): DaemonSet | undefined {
+  const copy = structuredClone(obj) as Record<string | number, unknown>
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') continue
+    const path = issue.path
+    if (path.length === 0) return undefined
+    let parent: unknown = copy
+    for (const seg of path.slice(0, -1)) parent = isObject(parent) || Array.isArray(parent) ? (parent as Record<string | number, unknown>)[seg] : undefined
+    if (!isObject(parent) && !Array.isArray(parent)) return undefined
+    const make = issue.code === 'invalid_type' ? PLACEHOLDERS[issue.expected] : issue.code === 'invalid_union' ? PLACEHOLDERS.number : undefined
+    const last = path[path.length - 1] as string | number
+    if (make === undefined) delete (parent as Record<string | number, unknown>)[last]
+    else (parent as Record<string | number, unknown>)[last] = make()
+  }
+  return onlyUnknownKeys(copy) ? (copy as unknown as DaemonSet) : undefined
+}
+
+function onlyUnknownKeys(obj: unknown): boolean {
+  const res = daemonSetSchema.safeParse(obj)
+  return res.success || res.error.issues.every((i) => i.code === 'unrecognized_keys')
 }
 
 function objectName(obj: Record<string, unknown>, kind: string): string {

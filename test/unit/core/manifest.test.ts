@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { loadDaemonSets, parseDaemonSet, parseManifests } from '../../../core/manifest.js'
+import { ValidationError } from '../../../core/errors.js'
+import { rawDs, seedFiles } from '../../helpers/fixtures.js'
+
+describe('manifests', () => {
+  for (const seed of seedFiles()) {
+    it(`seed ${seed.name} parses verbatim with no error and no warning`, () => {
+      const docs = parseManifests(seed.text, seed.name)
+      assert.equal(docs.length, 1)
+      assert.deepEqual(docs[0]?.errors, [])
+      assert.deepEqual(docs[0]?.warnings, [])
+      assert.ok(docs[0]?.daemonSet)
+    })
+  }
+
+  it('extensions/v1beta1 defaults selector and labels from the template and uses OnDelete', () => {
+    const seed = seedFiles().find((s) => s.name.startsWith('seed003'))
+    assert.ok(seed)
+    const [d] = loadDaemonSets(seed.text, 'seed003')
+    assert.ok(d)
+    assert.deepEqual(d.spec.selector, { matchLabels: { app: 'fluentd' } })
+    assert.deepEqual(d.metadata.labels, { app: 'fluentd' })
+    assert.equal(d.spec.updateStrategy?.type, 'OnDelete')
+    assert.equal(d.spec.updateStrategy?.rollingUpdate, undefined)
+    assert.equal(d.metadata.namespace, 'default')
+    assert.equal(d.spec.revisionHistoryLimit, 10)
+    assert.equal(d.spec.template.spec.restartPolicy, 'Always')
+    assert.equal(d.spec.template.spec.terminationGracePeriodSeconds, 30)
+    assert.equal(d.spec.template.spec.containers[0]?.imagePullPolicy, 'IfNotPresent')
+  })
+
+  it('apps/v1 defaults RollingUpdate with maxUnavailable 1 and maxSurge 0', () => {
+    const r = parseDaemonSet(rawDs())
+    assert.deepEqual(r.errors, [])
+    assert.deepEqual(r.daemonSet?.spec.updateStrategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } })
+  })
+
+  it('apps/v1beta2 defaults like apps/v1 and requires a selector', () => {
+    const r = parseDaemonSet(rawDs({}, { apiVersion: 'apps/v1beta2' }))
+    assert.equal(r.daemonSet?.spec.updateStrategy?.type, 'RollingUpdate')
+    const noSel = rawDs({}, { apiVersion: 'apps/v1beta2' }) as { spec: Record<string, unknown> }
+    delete noSel.spec.selector
+    assert.deepEqual(parseDaemonSet(noSel).errors, [{ path: 'spec.selector', message: 'required' }])
+  })
+
+  it('apps/v1 requires a selector (no defaulting from template labels)', () => {
+    const obj = rawDs() as { spec: Record<string, unknown> }
+    delete obj.spec.selector
+    assert.deepEqual(parseDaemonSet(obj).errors, [{ path: 'spec.selector', message: 'required' }])
+  })
+
+  it('extensions/v1beta1 keeps an explicit RollingUpdate strategy and fills its defaults', () => {
+    const r = parseDaemonSet(rawDs({}, { apiVersion: 'extensions/v1beta1', spec: { updateStrategy: { type: 'RollingUpdate' } } }))
+    assert.deepEqual(r.daemonSet?.spec.updateStrategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } })
+  })
+
+  const pullPolicies: [string, string][] = [
+    ['busybox', 'Always'],
+    ['busybox:latest', 'Always'],
+    ['busybox:1.36', 'IfNotPresent'],
+    ['localhost:5000/busybox', 'Always'],
+    ['localhost:5000/busybox:1', 'IfNotPresent'],
+    ['busybox@sha256:' + 'a'.repeat(64), 'IfNotPresent'],
+  ]
+  for (const [image, policy] of pullPolicies) {
+    it(`image ${image.slice(0, 30)} defaults imagePullPolicy to ${policy}`, () => {
+      const r = parseDaemonSet(rawDs({ containers: [{ name: 'c', image }] }))
+      assert.equal(r.daemonSet?.spec.template.spec.containers[0]?.imagePullPolicy, policy)
+    })
+  }
+
+  it('an explicit imagePullPolicy is kept', () => {
+    const r = parseDaemonSet(rawDs({ containers: [{ name: 'c', image: 'x:latest', imagePullPolicy: 'Never' }] }))
+    assert.equal(r.daemonSet?.spec.template.spec.containers[0]?.imagePullPolicy, 'Never')
+  })
+
+  it('defaulting does not change the input object', () => {
+    const obj = rawDs()
+    const before = JSON.stringify(obj)
+    parseDaemonSet(obj)
+    assert.equal(JSON.stringify(obj), before)
+  })
+
+  it('reads several documents, Lists, and skips empty documents', () => {
+    const text = ['---', 'apiVersion: v1', 'kind: List', 'items:', '- apiVersion: apps/v1', '  kind: DaemonSet', '  metadata: {name: a}', '  spec:', '    selector: {matchLabels: {x: y}}', '    template: {metadata: {labels: {x: y}}, spec: {containers: [{name: c, image: i:1}]}}', '---', '---', 'apiVersion: v1', 'kind: Node', 'metadata: {name: n1}'].join('\n')
+    const docs = parseManifests(text, 'f.yaml')
+    assert.deepEqual(docs.map((d) => [d.kind, d.name, d.errors.length]), [['DaemonSet', 'default/a', 0], ['Node', 'n1', 0]])
+    assert.match(docs[0]?.where ?? '', /items\[0\]/)
+  })
+
+  it('unknown fields are warnings with their path, not errors', () => {
+    const obj = rawDs({ containers: [{ name: 'c', image: 'i:1', colour: 'blue' }], frobnicate: true })
+    const r = parseDaemonSet(obj)
+    assert.deepEqual(r.errors, [])
+    assert.ok(r.daemonSet)
+    assert.deepEqual(r.warnings.map((w) => w.path).sort(), ['spec.template.spec.containers[0].colour', 'spec.template.spec.frobnicate'])
+  })
+
+  it('bad YAML is reported, not thrown', () => {
+    const docs = parseManifests('kind: DaemonSet\n  bad: [indent\n', 'bad.yaml')
+    assert.equal(docs.length, 1)
+    assert.match(docs[0]?.errors[0]?.message ?? '', /^YAML: /)
+  })
+
+  it('duplicate keys are an error', () => {
+    const docs = parseManifests('kind: DaemonSet\nkind: DaemonSet\n', 'dup.yaml')
+    assert.match(docs[0]?.errors[0]?.message ?? '', /YAML: .*[Mm]ap keys must be unique/)
+  })
+
+  it('a YAML alias bomb is refused', () => {
+    const lines = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]']
+    for (let i = 0; i < 8; i++) lines.push(`${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`)
+    const docs = parseManifests(lines.join('\n'), 'bomb.yaml')
+    assert.match(docs[0]?.errors[0]?.message ?? '', /YAML: .*alias/i)
+  })
+
+  it('unsupported kinds and apiVersions are errors naming the field', () => {
+    const docs = parseManifests('apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n', 'd.yaml')
+    assert.match(docs[0]?.errors[0]?.message ?? '', /kind: Unsupported value: "Deployment"/)
+    const r = parseDaemonSet({ ...rawDs(), apiVersion: 'apps/v2' })
+    assert.equal(r.errors[0]?.path, 'apiVersion')
+    assert.match(r.errors[0]?.message ?? '', /Unsupported value: "apps\/v2"/)
+  })
+
+  it('a scalar document is an error', () => {
+    const docs = parseManifests('just text', 's.yaml')
+    assert.match(docs[0]?.errors[0]?.message ?? '', /must be a mapping/)
+  })
+
+  it('loadDaemonSets throws one ValidationError listing every error of every document', () => {
+    const bad = 'apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: Bad_Name}\nspec:\n  selector: {matchLabels: {a: b}}\n  template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c}]}}\n'
+    assert.throws(() => loadDaemonSets(`${bad}---\n${bad}`, 'x.yaml'), (err: unknown) => {
+      assert.ok(err instanceof ValidationError)
+      assert.equal(err.name, 'ValidationError')
+      assert.equal(err.issues.length, 4)
+      assert.deepEqual(err.issues.slice(0, 2).map((i) => i.path), ["spec.template.spec.containers[0].image", "metadata.name"])
+      return true
+    })
+  })
+})
