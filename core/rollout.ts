@@ -32,7 +32,10 @@ export interface PodState {
   revision: string
   /** Running and passing its readiness probe. */
   ready: boolean
-  /** When it last became ready (ms since epoch); needed for minReadySeconds. */
+  /**
+   * When it last became ready (ms since epoch), for minReadySeconds. Unknown counts as
+   * ready long enough: treating it as unavailable would let the rollout replace it freely.
+   */
   readySince?: number
 }
 
@@ -45,8 +48,8 @@ export interface NodePods {
 /** isAvailable: ready for at least minReadySeconds (Kubernetes' IsPodAvailable). */
 export function isAvailable(pod: PodState, minReadySeconds: number, now: number): boolean {
   if (!pod.ready) return false
-  if (minReadySeconds <= 0) return true
-  return pod.readySince !== undefined && pod.readySince + minReadySeconds * 1000 <= now
+  if (minReadySeconds <= 0 || pod.readySince === undefined) return true
+  return pod.readySince + minReadySeconds * 1000 <= now
 }
 
 /** RolloutStep says which nodes may act now. */
