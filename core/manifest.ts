@@ -146,8 +146,8 @@ export function parseManifests(text: string, source: string): Document[] {
 export function documentErrors(docs: readonly Document[]): string[] {
   const lines: string[] = []
   for (const d of docs) {
-    const what = d.kind === '' ? '' : ` ${d.kind}${d.name === '' ? '' : ` ${d.name}`}`
-    for (const e of d.errors) lines.push(`${d.where}:${what}: ${formatIssue(e)}`)
+    const what = d.kind === '' ? '' : ` ${d.kind}${d.name === '' ? '' : ` ${d.name}`}:`
+    for (const e of d.errors) lines.push(`${d.where}:${what} ${formatIssue(e)}`)
   }
   return lines
 }
