@@ -2,11 +2,15 @@
 // one line on stderr; exit codes are stable: 0 ok, 1 error, 2 usage.
 
 import { Command, CommanderError, Option } from 'commander'
+import { runApply } from './commands/apply.js'
 import { runCheck } from './commands/check.js'
+import { runDelete } from './commands/delete.js'
+import { runGet } from './commands/get.js'
+import { resolveAgent } from './client.js'
 import { runKeygen } from './commands/keygen.js'
 import { runPlan } from './commands/plan.js'
 import { CliError, ExitCode } from './errors.js'
-import { VERSION } from './version.js'
+import { VERSION } from '../core/version.js'
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
@@ -37,6 +41,49 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       runPlan({ filename: opts.filename ?? [], ...(opts.nodes === undefined ? {} : { nodes: opts.nodes }), ...(opts.output === undefined ? {} : { output: opts.output }) }, out, err),
     )
 
+  const agentFlags = (cmd: Command): Command =>
+    cmd
+      .option('--agent <address>', 'agent API: unix:///PATH or http://HOST:PORT (default $DAEMONMESH_AGENT, ./.daemonmesh/agent.sock, /run/daemonmesh/agent.sock)')
+      .option('--token <token>', 'bearer token for an http:// agent API (default $DAEMONMESH_TOKEN)')
+  type AgentOpts = { agent?: string; token?: string; key?: string }
+
+  agentFlags(
+    program
+      .command('apply')
+      .description('create or update DaemonSets from manifests, signed with the operator key')
+      .addOption(new Option('-f, --filename <path>', 'manifest file, directory or - (repeatable)').argParser(collect))
+      .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
+  )
+    .addHelpText('after', '\nExamples:\n  daemonmesh apply -f fluentd.yaml --key operator.key\n  daemonmesh apply -f manifests/ --agent unix:///run/daemonmesh/agent.sock\n')
+    .action(async (opts: AgentOpts & { filename?: string[] }) => runApply({ filename: opts.filename ?? [], ...(opts.key === undefined ? {} : { key: opts.key }) }, resolveAgent(opts.agent, opts.token), out, err))
+
+  agentFlags(
+    program
+      .command('get')
+      .description('list DaemonSets (ds) or nodes, as kubectl prints them')
+      .argument('<resource>', 'ds or nodes')
+      .argument('[name]', 'only this one')
+      .option('-n, --namespace <ns>', 'namespace (default "default")')
+      .option('-A, --all-namespaces', 'every namespace')
+      .option('-o, --output <format>', 'wide, json, yaml or name'),
+  )
+    .addHelpText('after', '\nExamples:\n  daemonmesh get ds -A\n  daemonmesh get ds fluentd -n kube-system -o yaml\n  daemonmesh get nodes -o json\n')
+    .action(async (resource: string, name: string | undefined, opts: AgentOpts & { namespace?: string; allNamespaces?: boolean; output?: string }) =>
+      runGet(resource, name, opts, resolveAgent(opts.agent, opts.token), out),
+    )
+
+  agentFlags(
+    program
+      .command('delete')
+      .description('delete DaemonSets (a signed tombstone)')
+      .argument('<resource>', 'ds')
+      .argument('[names...]', 'DaemonSet names')
+      .option('-n, --namespace <ns>', 'namespace (default "default")')
+      .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
+  )
+    .addHelpText('after', '\nExamples:\n  daemonmesh delete ds fluentd -n kube-system\n')
+    .action(async (resource: string, names: string[], opts: AgentOpts & { namespace?: string }) => runDelete(resource, names, opts, resolveAgent(opts.agent, opts.token), out))
+
   program
     .command('keygen')
     .description('write an operator ed25519 key pair (FILE and FILE.pub), or with --cluster a cluster pre-shared key')
@@ -45,6 +92,20 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     .option('--force', 'overwrite existing files')
     .addHelpText('after', '\nExamples:\n  daemonmesh keygen --out operator.key\n  daemonmesh keygen --cluster --out cluster.key\n')
     .action(async (opts: { out: string; cluster?: boolean; force?: boolean }) => runKeygen(opts, out))
+
+  program
+    .command('agent')
+    .description('run the daemonmesh agent on this host (daemonmesh agent --help for its flags)')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[flags...]')
+    .action(async (flags: string[]) => {
+      // The agent parses its own flags; the CLI only hands over.
+      const { runAgent } = await import('../agent/main.js')
+      const code = await runAgent(flags, err, out)
+      if (code !== 0) throw new CliError('', code)
+    })
 
   program
     .command('version')
@@ -68,7 +129,7 @@ export async function main(argv: readonly string[], out: NodeJS.WritableStream =
       return e.exitCode === 0 ? ExitCode.ok : ExitCode.usage
     }
     if (e instanceof CliError) {
-      err.write(`error: ${e.message}\n`)
+      if (e.message !== '') err.write(`error: ${e.message}\n`)
       return e.exitCode
     }
     err.write(`error: ${(e as Error).message}\n`)

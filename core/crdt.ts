@@ -67,6 +67,16 @@ export class LwwMap {
     return current === undefined ? { status: 'applied' } : { status: 'applied', previous: current }
   }
 
+  /**
+   * restore sets `key` to `env` (or removes it) without merge rules. Local bookkeeping
+   * only — forgetting a long-dead node, undoing a merge a caller refused — never for
+   * replicated writes.
+   */
+  restore(key: string, env: Envelope | undefined): void {
+    if (env === undefined) this.entries.delete(key)
+    else this.entries.set(key, env)
+  }
+
   /** get returns the winning envelope for `key` (a tombstone included), if any. */
   get(key: string): Envelope | undefined {
     return this.entries.get(key)

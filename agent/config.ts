@@ -1,0 +1,226 @@
+// Agent configuration: defaults, the YAML config file, and flags, merged in that order
+// and validated once at start. A bad value is refused with the field (or flag) at fault.
+
+import { readFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
+import { resolve } from 'node:path'
+import { z } from 'zod'
+import { parse as parseYaml } from 'yaml'
+import { formatIssue, type FieldIssue } from '../core/errors.js'
+import { dns1123Subdomain } from '../core/names.js'
+import { validateLabels } from '../core/selector.js'
+import { parseTaint, validateTaint } from '../core/taints.js'
+import type { Taint, TaintEffect } from '../core/types.js'
+import { parseDuration } from './duration.js'
+import { LOG_LEVELS, type LogLevel } from './log.js'
+
+/** AgentConfig is the validated configuration of one agent. */
+export interface AgentConfig {
+  /** Node name (DNS-1123 subdomain). Default: the host name. */
+  name: string
+  /** Node labels; `kubernetes.io/hostname`, `kubernetes.io/os` and `kubernetes.io/arch` are added. */
+  labels: Record<string, string>
+  taints: Taint[]
+  /** libp2p listen multiaddrs. Default `/ip4/0.0.0.0/tcp/7946`. */
+  listen: string[]
+  /** Peers to dial at start and whenever the agent has no connection; `/p2p/ID` optional. */
+  bootstrap: string[]
+  /** Find peers on the local network segment with mDNS. Default off. */
+  mdns: boolean
+  /** Where the peer key, the store and generated keys live. Default `.daemonmesh`. */
+  dataDir: string
+  /** Cluster pre-shared key file. Default `DATADIR/cluster.key`, created on first start. */
+  clusterKey: string
+  /** Trusted operator public key files (or key ids). Empty: a key is made in DATADIR/operator.key and trusted. */
+  trust: string[]
+  /** API address: `unix:///PATH` (default `unix://DATADIR/agent.sock`) or `http://HOST:PORT` (needs apiTokenFile). */
+  api: string
+  /** File holding the bearer token the TCP API requires. */
+  apiTokenFile?: string
+  /** How often the node record is sent. Default 1s: lower finds failures sooner, costs more messages. */
+  heartbeatMs: number
+  /** No record for this long: Unreachable. Default 5s; must exceed several heartbeats. */
+  suspicionMs: number
+  /** Unreachable for this long: forgotten. Default 1h. */
+  forgetMs: number
+  /** How often the store is compared with a random peer. Default 2s. */
+  antiEntropyMs: number
+  /** Hard cap on libp2p connections. Default 64. */
+  maxConnections: number
+  /** Connections the agent keeps by dialling peers it learns from node records. Default 8. */
+  targetPeers: number
+  logLevel: LogLevel
+  /** Enables test-only API calls (cutting peers off at the connection gater). Default off. */
+  testHooks: boolean
+}
+
+/** defaultConfig returns the embedded defaults (`npm start` runs with these). */
+export function defaultConfig(): AgentConfig {
+  const dataDir = '.daemonmesh'
+  return {
+    name: sanitizeHostname(hostname()),
+    labels: {},
+    taints: [],
+    listen: ['/ip4/0.0.0.0/tcp/7946'],
+    bootstrap: [],
+    mdns: false,
+    dataDir,
+    clusterKey: '',
+    trust: [],
+    api: '',
+    heartbeatMs: 1000,
+    suspicionMs: 5000,
+    forgetMs: 3_600_000,
+    antiEntropyMs: 2000,
+    maxConnections: 64,
+    targetPeers: 8,
+    logLevel: 'info',
+    testHooks: false,
+  }
+}
+
+function sanitizeHostname(h: string): string {
+  const s = h.toLowerCase().replace(/[^a-z0-9.-]/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '')
+  return s === '' ? 'node' : s
+}
+
+const duration = z.union([z.number(), z.string()])
+const taintInput = z.union([z.string(), z.object({ key: z.string(), value: z.string().optional(), effect: z.string() }).strict()])
+
+/** fileSchema is the config file's shape; every key is optional. */
+const fileSchema = z
+  .object({
+    name: z.string(),
+    labels: z.record(z.string(), z.string()),
+    taints: z.array(taintInput),
+    listen: z.array(z.string()),
+    bootstrap: z.array(z.string()),
+    mdns: z.boolean(),
+    dataDir: z.string(),
+    clusterKey: z.string(),
+    trust: z.array(z.string()),
+    api: z.string(),
+    apiTokenFile: z.string(),
+    heartbeat: duration,
+    suspicion: duration,
+    forget: duration,
+    antiEntropy: duration,
+    maxConnections: z.number().int(),
+    targetPeers: z.number().int(),
+    logLevel: z.string(),
+    testHooks: z.boolean(),
+    docker: z.string(),
+  })
+  .partial()
+  .strict()
+
+export type ConfigInput = z.infer<typeof fileSchema>
+
+/** ConfigError is thrown when the configuration is invalid; it lists every problem. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError'
+  readonly issues: FieldIssue[]
+  constructor(source: string, issues: FieldIssue[]) {
+    super(`${source}: ${issues.map(formatIssue).join('; ')}`)
+    this.issues = issues
+  }
+}
+
+/** readConfigFile parses and checks the shape of a YAML config file. */
+export async function readConfigFile(path: string): Promise<ConfigInput> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    throw new ConfigError(`--config ${path}`, [{ path: '', message: (err as Error).message }])
+  }
+  let data: unknown
+  try {
+    data = parseYaml(text, { maxAliasCount: 100 }) ?? {}
+  } catch (err) {
+    throw new ConfigError(path, [{ path: '', message: `YAML: ${(err as Error).message.split('\n')[0] ?? ''}` }])
+  }
+  const res = fileSchema.safeParse(data)
+  if (!res.success) {
+    throw new ConfigError(path, res.error.issues.map((i) => ({ path: i.path.join('.'), message: i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.join(', ')}` : i.message })))
+  }
+  return res.data
+}
+
+function parseTaints(list: ConfigInput['taints'], path: string, issues: FieldIssue[]): Taint[] {
+  const out: Taint[] = []
+  ;(list ?? []).forEach((t, i) => {
+    if (typeof t === 'string') {
+      const r = parseTaint(t)
+      if (r.taint === undefined) issues.push(...r.issues.map((x) => ({ path: `${path}[${i}]`, message: x.message })))
+      else out.push(r.taint)
+    } else {
+      const taint: Taint = { key: t.key, effect: t.effect as TaintEffect, ...(t.value === undefined ? {} : { value: t.value }) }
+      const bad = validateTaint(taint, `${path}[${i}]`)
+      if (bad.length > 0) issues.push(...bad)
+      else out.push(taint)
+    }
+  })
+  return out
+}
+
+function durationField(v: unknown, path: string, fallback: number, issues: FieldIssue[]): number {
+  if (v === undefined) return fallback
+  const ms = parseDuration(v)
+  if (ms === undefined || ms <= 0) issues.push({ path, message: `Invalid value: ${JSON.stringify(v)}: a positive duration such as 500ms, 1s, 5m or 1h` })
+  return ms ?? fallback
+}
+
+/**
+ * resolveConfig merges defaults, the file and flags (flags win; list flags replace the
+ * file's lists; label flags add to the file's labels) and validates the result.
+ * Throws ConfigError listing every problem.
+ */
+export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'config'): AgentConfig {
+  const d = defaultConfig()
+  const issues: FieldIssue[] = []
+  const pick = <K extends keyof ConfigInput>(k: K): ConfigInput[K] => (flags[k] !== undefined ? flags[k] : file[k])
+  const dataDir = resolve(pick('dataDir') ?? d.dataDir)
+  const name = pick('name') ?? d.name
+  for (const p of dns1123Subdomain(name)) issues.push({ path: 'name', message: `Invalid value: "${name}": ${p}` })
+  const labels = { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': process.arch === 'x64' ? 'amd64' : process.arch, ...(file.labels ?? {}), ...(flags.labels ?? {}) }
+  issues.push(...validateLabels(labels, 'labels'))
+  const taints = parseTaints(pick('taints'), 'taints', issues)
+  const logLevel = pick('logLevel') ?? d.logLevel
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) issues.push({ path: 'logLevel', message: `Unsupported value: "${logLevel}": supported values: ${LOG_LEVELS.join(', ')}` })
+  const api = pick('api') ?? `unix://${resolve(dataDir, 'agent.sock')}`
+  if (!/^unix:\/\/.+/.test(api) && !/^http:\/\/[^/]+:[0-9]+\/?$/.test(api)) issues.push({ path: 'api', message: `Invalid value: "${api}": use unix:///PATH or http://HOST:PORT` })
+  const apiTokenFile = pick('apiTokenFile')
+  if (api.startsWith('http://') && apiTokenFile === undefined) issues.push({ path: 'apiTokenFile', message: 'required when the API listens on TCP (the token guards operator writes and reads)' })
+  const cfg: AgentConfig = {
+    name,
+    labels,
+    taints,
+    listen: pick('listen') ?? d.listen,
+    bootstrap: pick('bootstrap') ?? d.bootstrap,
+    mdns: pick('mdns') ?? d.mdns,
+    dataDir,
+    clusterKey: resolve(pick('clusterKey') ?? `${dataDir}/cluster.key`),
+    trust: (pick('trust') ?? []).map((t) => (/^[A-Za-z0-9_-]{43}$/.test(t) ? t : resolve(t))),
+    api,
+    ...(apiTokenFile === undefined ? {} : { apiTokenFile: resolve(apiTokenFile) }),
+    heartbeatMs: durationField(pick('heartbeat'), 'heartbeat', d.heartbeatMs, issues),
+    suspicionMs: durationField(pick('suspicion'), 'suspicion', d.suspicionMs, issues),
+    forgetMs: durationField(pick('forget'), 'forget', d.forgetMs, issues),
+    antiEntropyMs: durationField(pick('antiEntropy'), 'antiEntropy', d.antiEntropyMs, issues),
+    maxConnections: pick('maxConnections') ?? d.maxConnections,
+    targetPeers: pick('targetPeers') ?? d.targetPeers,
+    logLevel: logLevel as LogLevel,
+    testHooks: pick('testHooks') ?? d.testHooks,
+  }
+  if (cfg.suspicionMs < 2 * cfg.heartbeatMs) issues.push({ path: 'suspicion', message: `Invalid value: ${cfg.suspicionMs}ms: must be at least two heartbeats (${2 * cfg.heartbeatMs}ms)` })
+  if (cfg.forgetMs <= cfg.suspicionMs) issues.push({ path: 'forget', message: 'Invalid value: must be longer than suspicion' })
+  if (cfg.maxConnections < 1) issues.push({ path: 'maxConnections', message: 'Invalid value: must be at least 1' })
+  if (cfg.targetPeers < 1 || cfg.targetPeers > cfg.maxConnections) issues.push({ path: 'targetPeers', message: 'Invalid value: must be between 1 and maxConnections' })
+  if (cfg.listen.length === 0) issues.push({ path: 'listen', message: 'Required value: at least one address' })
+  for (const [i, a] of [...cfg.listen, ...cfg.bootstrap].entries()) {
+    if (!a.startsWith('/')) issues.push({ path: i < cfg.listen.length ? `listen[${i}]` : `bootstrap[${i - cfg.listen.length}]`, message: `Invalid value: "${a}": a multiaddr such as /ip4/10.0.0.1/tcp/7946` })
+  }
+  if (issues.length > 0) throw new ConfigError(source, issues)
+  return cfg
+}

@@ -1,0 +1,121 @@
+// `daemonmesh agent`: parses the agent's flags, merges them with the config file, starts
+// the agent, and stops it cleanly on SIGTERM/SIGINT (leave, flush, close).
+
+import { Command, CommanderError, Option } from 'commander'
+import { Agent } from './agent.js'
+import { ConfigError, readConfigFile, resolveConfig, type ConfigInput } from './config.js'
+import { createLogger } from './log.js'
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+
+function labelMap(list: string[] | undefined): Record<string, string> | undefined {
+  if (list === undefined) return undefined
+  const out: Record<string, string> = {}
+  for (const kv of list) {
+    const eq = kv.indexOf('=')
+    if (eq <= 0) throw new ConfigError(`--label ${kv}`, [{ path: '', message: 'expected KEY=VALUE' }])
+    out[kv.slice(0, eq)] = kv.slice(eq + 1)
+  }
+  return out
+}
+
+function intFlag(name: string) {
+  return (v: string): number => {
+    const n = Number(v)
+    if (!Number.isInteger(n)) throw new ConfigError(`--${name} ${v}`, [{ path: '', message: 'expected an integer' }])
+    return n
+  }
+}
+
+/** agentCommand declares the agent's flags; every one can also be set in the config file. */
+export function agentCommand(): Command {
+  return new Command('agent')
+    .description('run the daemonmesh agent on this host')
+    .option('--config <file>', 'YAML config file (flags override it)')
+    .option('--name <name>', 'node name (default: the host name)')
+    .addOption(new Option('--label <key=value>', 'node label (repeatable)').argParser(collect))
+    .addOption(new Option('--taint <key=value:Effect>', 'node taint (repeatable)').argParser(collect))
+    .addOption(new Option('--listen <multiaddr>', 'libp2p listen address (repeatable; default /ip4/0.0.0.0/tcp/7946)').argParser(collect))
+    .addOption(new Option('--bootstrap <multiaddr>', 'peer to join through, /p2p/ID optional (repeatable)').argParser(collect))
+    .option('--mdns', 'find peers on the local network segment')
+    .option('--data-dir <dir>', 'state directory (default .daemonmesh)')
+    .option('--cluster-key <file>', 'cluster pre-shared key (default DATADIR/cluster.key, created if missing)')
+    .addOption(new Option('--trust <file>', 'trusted operator public key file or key id (repeatable)').argParser(collect))
+    .option('--api <address>', 'API address: unix:///PATH (default unix://DATADIR/agent.sock) or http://HOST:PORT')
+    .option('--api-token-file <file>', 'bearer token file, required with an http:// API')
+    .option('--heartbeat <duration>', 'node record interval (default 1s)')
+    .option('--suspicion <duration>', 'silence before a node is Unreachable (default 5s)')
+    .option('--forget <duration>', 'silence before a node is forgotten (default 1h)')
+    .option('--anti-entropy <duration>', 'store comparison interval (default 2s)')
+    .addOption(new Option('--max-connections <n>', 'connection cap (default 64)').argParser(intFlag('max-connections')))
+    .addOption(new Option('--target-peers <n>', 'connections to keep (default 8)').argParser(intFlag('target-peers')))
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
+    .option('--test-hooks', 'enable test-only API calls')
+    .addHelpText('after', '\nExamples:\n  daemonmesh agent\n  daemonmesh agent --config /etc/daemonmesh/agent.yaml\n  daemonmesh agent --name edge-1 --label zone=a --bootstrap /ip4/10.0.0.1/tcp/7946 --cluster-key cluster.key --trust operator.key.pub\n')
+}
+
+function flagsToInput(o: Record<string, unknown>): ConfigInput {
+  const labels = labelMap(o.label as string[] | undefined)
+  const input: ConfigInput = {
+    name: o.name as string | undefined,
+    labels,
+    taints: o.taint as string[] | undefined,
+    listen: o.listen as string[] | undefined,
+    bootstrap: o.bootstrap as string[] | undefined,
+    mdns: o.mdns as boolean | undefined,
+    dataDir: o.dataDir as string | undefined,
+    clusterKey: o.clusterKey as string | undefined,
+    trust: o.trust as string[] | undefined,
+    api: o.api as string | undefined,
+    apiTokenFile: o.apiTokenFile as string | undefined,
+    heartbeat: o.heartbeat as string | undefined,
+    suspicion: o.suspicion as string | undefined,
+    forget: o.forget as string | undefined,
+    antiEntropy: o.antiEntropy as string | undefined,
+    maxConnections: o.maxConnections as number | undefined,
+    targetPeers: o.targetPeers as number | undefined,
+    logLevel: o.logLevel as string | undefined,
+    testHooks: o.testHooks as boolean | undefined,
+  }
+  return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as ConfigInput
+}
+
+/** runAgent runs the agent until SIGTERM/SIGINT; returns the process exit code. */
+export async function runAgent(argv: string[], err: NodeJS.WritableStream = process.stderr, out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const cmd = agentCommand()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => out.write(s), writeErr: (s) => err.write(s) })
+  let opts: Record<string, unknown>
+  try {
+    cmd.parse(argv, { from: 'user' })
+    opts = cmd.opts()
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2
+    err.write(`error: ${(e as Error).message}\n`)
+    return 2
+  }
+  let agent: Agent
+  try {
+    const file = typeof opts.config === 'string' ? await readConfigFile(opts.config) : {}
+    const config = resolveConfig(file, flagsToInput(opts), typeof opts.config === 'string' ? opts.config : 'flags')
+    const log = createLogger(config.logLevel, config.name)
+    agent = await Agent.start(config, log)
+  } catch (e) {
+    err.write(`error: ${(e as Error).message}\n`)
+    return e instanceof ConfigError ? 2 : 1
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      agent.log.info({ signal }, 'signal received')
+      process.off('SIGTERM', onTerm)
+      process.off('SIGINT', onInt)
+      resolve()
+    }
+    const onTerm = (): void => stop('SIGTERM')
+    const onInt = (): void => stop('SIGINT')
+    process.on('SIGTERM', onTerm)
+    process.on('SIGINT', onInt)
+  })
+  await agent.stop()
+  return 0
+}

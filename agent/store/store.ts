@@ -1,0 +1,121 @@
+// The replicated store: core's signed LWW map, persisted in level. Writes from the API
+// are synced to disk before they are acknowledged; writes from gossip and anti-entropy
+// are verified and persisted in arrival order. An agent restarted from its data dir has
+// every DaemonSet before it talks to anyone.
+
+import { Level } from 'level'
+import type { Logger } from 'pino'
+import { LwwMap, trustedAuthors, type MergeResult } from '../../core/crdt.js'
+import type { Envelope } from '../../core/envelope.js'
+import type { AgentClock } from '../clock.js'
+import type { Metrics } from '../metrics.js'
+import type { GossipMessage, Verdict } from '../network/network.js'
+
+export type Source = 'api' | 'gossip' | 'sync' | 'disk'
+
+export interface StoreOptions {
+  path: string
+  trusted: string[]
+  /** Checks a put's value for its key (e.g. a DaemonSet under ds/NS/NAME); returns why not. */
+  checkValue: (key: string, value: unknown) => string | undefined
+  clock: AgentClock
+  metrics: Metrics
+  log: Logger
+}
+
+/** Store holds the cluster-wide state. Listeners of `change` must not block. */
+export class Store extends EventTarget {
+  readonly map: LwwMap
+  private readonly db: Level<string, Envelope>
+  private readonly opts: StoreOptions
+  private writes: Promise<void> = Promise.resolve()
+
+  private constructor(opts: StoreOptions, db: Level<string, Envelope>) {
+    super()
+    this.opts = opts
+    this.db = db
+    const trust = trustedAuthors(opts.trusted)
+    this.map = new LwwMap((env) => trust(env) ?? (env.op === 'put' ? opts.checkValue(env.key, env.value) : undefined))
+  }
+
+  /** open loads every persisted envelope (re-verified: a tampered file changes nothing). */
+  static async open(opts: StoreOptions): Promise<Store> {
+    const db = new Level<string, Envelope>(opts.path, { valueEncoding: 'json' })
+    await db.open()
+    const store = new Store(opts, db)
+    let loaded = 0
+    for await (const [, env] of db.iterator()) {
+      const r = store.map.merge(env)
+      if (r.status === 'rejected') {
+        opts.metrics.rejected.inc({ map: 'store', source: 'disk' })
+        opts.log.warn({ reason: r.reason }, 'stored envelope rejected on load (untrusted now, or tampered)')
+      } else {
+        loaded++
+        opts.clock.observe(env.hlc)
+      }
+    }
+    opts.log.info({ entries: loaded, digest: store.map.digest() }, 'store loaded')
+    return store
+  }
+
+  /**
+   * apply merges one envelope from `source`; when it wins, persists it (synced to disk for
+   * API writes, before returning) and emits `change`. Never throws on bad input.
+   */
+  async apply(input: unknown, source: Source): Promise<MergeResult> {
+    const r = this.merge(input, source)
+    if (r.status === 'applied') await this.persist(input as Envelope, source === 'api')
+    return r
+  }
+
+  /** validate is the gossip validator for the store topic: merge now, persist in order. */
+  validate(msg: GossipMessage): Verdict {
+    let input: unknown
+    try {
+      input = JSON.parse(new TextDecoder().decode(msg.data))
+    } catch {
+      this.opts.metrics.rejected.inc({ map: 'store', source: 'gossip' })
+      return 'reject'
+    }
+    const r = this.merge(input, 'gossip')
+    if (r.status === 'applied') void this.persist(input as Envelope, false)
+    return r.status === 'applied' ? 'accept' : r.status === 'stale' ? 'ignore' : 'reject'
+  }
+
+  /** mergeSynced takes envelopes from an anti-entropy exchange. */
+  async mergeSynced(inputs: unknown[]): Promise<number> {
+    let applied = 0
+    for (const input of inputs) {
+      if ((await this.apply(input, 'sync')).status === 'applied') applied++
+    }
+    return applied
+  }
+
+  private merge(input: unknown, source: Source): MergeResult {
+    const r = this.map.merge(input)
+    if (r.status === 'rejected') {
+      this.opts.metrics.rejected.inc({ map: 'store', source })
+      this.opts.log.warn({ reason: r.reason, source }, 'envelope rejected')
+    } else if (r.status === 'applied') {
+      const env = input as Envelope
+      this.opts.clock.observe(env.hlc)
+      this.opts.metrics.applied.inc({ map: 'store', source })
+      this.opts.log.info({ key: env.key, op: env.op, hlc: env.hlc, source }, 'store changed')
+      this.dispatchEvent(new CustomEvent('change', { detail: env }))
+    }
+    return r
+  }
+
+  /** persist queues a write behind earlier ones so a key's versions land in order. */
+  private persist(env: Envelope, sync: boolean): Promise<void> {
+    const write = this.writes.then(() => this.db.put(env.key, env, { sync } as object))
+    this.writes = write.catch((err: unknown) => this.opts.log.error({ err, key: env.key }, 'persisting an envelope failed'))
+    return write
+  }
+
+  /** close waits for queued writes and closes the database. */
+  async close(): Promise<void> {
+    await this.writes
+    await this.db.close()
+  }
+}

@@ -1,0 +1,94 @@
+// `daemonmesh get ds|nodes [NAME]`: tables as kubectl prints them, or -o json|yaml|name.
+
+import { call, type AgentTarget } from '../client.js'
+import { CliError, UsageError } from '../errors.js'
+import { age, checkOutput, serialize } from '../format.js'
+import { table } from '../table.js'
+import { compileSelector } from '../../core/selector.js'
+import { DS_RESOURCES } from './delete.js'
+
+const NODE_RESOURCES = new Set(['node', 'nodes', 'no'])
+
+interface Obj {
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; creationTimestamp?: string }
+  spec: Record<string, unknown>
+  status: Record<string, unknown>
+}
+interface List {
+  apiVersion: string
+  kind: 'List'
+  items: Obj[]
+}
+
+export interface GetOptions {
+  namespace?: string
+  allNamespaces?: boolean
+  output?: string
+}
+
+function nodeSelectorText(o: Obj): string {
+  const sel = ((o.spec.template as { spec?: { nodeSelector?: Record<string, string> } } | undefined)?.spec?.nodeSelector) ?? {}
+  const parts = Object.entries(sel).map(([k, v]) => `${k}=${v}`)
+  return parts.length === 0 ? '<none>' : parts.join(',')
+}
+
+export async function runGet(resource: string, name: string | undefined, opts: GetOptions, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
+  const output = checkOutput(opts.output)
+  let list: List
+  const isDs = DS_RESOURCES.has(resource)
+  if (isDs) {
+    list = await call<List>(target, 'GET', '/v1/daemonsets')
+    if (opts.allNamespaces !== true) list.items = list.items.filter((i) => i.metadata.namespace === (opts.namespace ?? 'default'))
+  } else if (NODE_RESOURCES.has(resource)) {
+    list = await call<List>(target, 'GET', '/v1/nodes')
+  } else {
+    throw new UsageError(`get ${resource}: unknown resource type; use ds or nodes`)
+  }
+  if (name !== undefined) {
+    list.items = list.items.filter((i) => i.metadata.name === name)
+    if (list.items.length === 0) throw new CliError(`${isDs ? 'daemonsets.apps' : 'nodes'} "${name}" not found`)
+  }
+  if (output === 'json' || output === 'yaml') {
+    out.write(serialize(name !== undefined ? list.items[0] : list, output))
+    return
+  }
+  if (output === 'name') {
+    for (const i of list.items) out.write(`${isDs ? 'daemonset.apps' : 'node'}/${i.metadata.name}\n`)
+    return
+  }
+  if (list.items.length === 0) {
+    out.write(isDs && opts.allNamespaces !== true ? `No resources found in ${opts.namespace ?? 'default'} namespace.\n` : 'No resources found\n')
+    return
+  }
+  const wide = output === 'wide'
+  if (isDs) {
+    const headers = [...(opts.allNamespaces === true ? ['NAMESPACE'] : []), 'NAME', 'DESIRED', 'CURRENT', 'READY', 'UP-TO-DATE', 'AVAILABLE', 'NODE SELECTOR', 'AGE', ...(wide ? ['CONTAINERS', 'IMAGES', 'SELECTOR'] : [])]
+    const rows = list.items.map((i) => {
+      const s = i.status as Record<string, number>
+      const containers = ((i.spec.template as { spec: { containers: { name: string; image: string }[] } }).spec.containers ?? [])
+      const selector = compileSelector(i.spec.selector as never, '').selector.text
+      return [
+        ...(opts.allNamespaces === true ? [i.metadata.namespace ?? 'default'] : []),
+        i.metadata.name,
+        String(s.desiredNumberScheduled ?? 0),
+        String(s.currentNumberScheduled ?? 0),
+        String(s.numberReady ?? 0),
+        String(s.updatedNumberScheduled ?? 0),
+        String(s.numberAvailable ?? 0),
+        nodeSelectorText(i),
+        age(i.metadata.creationTimestamp),
+        ...(wide ? [containers.map((c) => c.name).join(','), containers.map((c) => c.image).join(','), selector] : []),
+      ]
+    })
+    out.write(table(headers, rows))
+    return
+  }
+  const statusText = (s: string): string => (s === 'Alive' ? 'Ready' : s === 'Unreachable' ? 'NotReady,Unreachable' : s)
+  const headers = ['NAME', 'STATUS', 'AGE', 'VERSION', ...(wide ? ['PEER-ID', 'ADDRESS', 'TAINTS'] : [])]
+  const rows = list.items.map((i) => {
+    const st = i.status as { state: string; startedAt?: string; agentVersion?: string; peerId?: string; addresses?: string[] }
+    const taints = ((i.spec.taints as { key: string; value?: string; effect: string }[] | undefined) ?? []).map((t) => `${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`)
+    return [i.metadata.name, statusText(st.state), age(st.startedAt), st.agentVersion ?? '', ...(wide ? [st.peerId ?? '', st.addresses?.[0] ?? '', taints.join(',') || '<none>'] : [])]
+  })
+  out.write(table(headers, rows))
+}

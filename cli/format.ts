@@ -1,0 +1,30 @@
+// Output helpers shared by the verbs: kubectl-style ages, -o json|yaml|name.
+
+import { stringify } from 'yaml'
+import { UsageError } from './errors.js'
+
+/** age renders a duration since `iso` as kubectl does (45s, 12m, 5h, 3d). */
+export function age(iso: string | undefined, now = Date.now()): string {
+  if (iso === undefined) return '<unknown>'
+  const s = Math.max(0, Math.floor((now - Date.parse(iso)) / 1000))
+  if (!Number.isFinite(s)) return '<unknown>'
+  if (s < 120) return `${s}s`
+  if (s < 7200) return `${Math.floor(s / 60)}m`
+  if (s < 172800) return `${Math.floor(s / 3600)}h`
+  return `${Math.floor(s / 86400)}d`
+}
+
+export const OUTPUTS = ['table', 'wide', 'json', 'yaml', 'name'] as const
+export type Output = (typeof OUTPUTS)[number]
+
+/** checkOutput validates -o. */
+export function checkOutput(o: string | undefined): Output {
+  const v = o ?? 'table'
+  if (!(OUTPUTS as readonly string[]).includes(v)) throw new UsageError(`-o ${v}: unsupported output format; use one of wide, json, yaml, name`)
+  return v as Output
+}
+
+/** printList writes a kubectl-style List for -o json/yaml. */
+export function serialize(value: unknown, o: 'json' | 'yaml'): string {
+  return o === 'json' ? `${JSON.stringify(value, null, 4)}\n` : stringify(value)
+}

@@ -1,0 +1,53 @@
+// Signing operator writes: loads the operator key and stamps envelopes with a timestamp
+// after the current version of the key, so a write always supersedes what it replaces
+// even when this machine's clock is behind.
+
+import { existsSync, readFileSync } from 'node:fs'
+import type { KeyObject } from 'node:crypto'
+import { resolve } from 'node:path'
+import { signEnvelope, type Envelope } from '../core/envelope.js'
+import { decodeTimestamp, type Timestamp } from '../core/hlc.js'
+import { parsePrivateKey } from '../core/keys.js'
+import { ApiError, call, type AgentTarget } from './client.js'
+import { CliError } from './errors.js'
+
+/** loadOperatorKey reads --key, else $DAEMONMESH_KEY, else ./.daemonmesh/operator.key when present. */
+export function loadOperatorKey(flag: string | undefined): KeyObject {
+  const local = resolve('.daemonmesh/operator.key')
+  const path = flag ?? process.env.DAEMONMESH_KEY ?? (existsSync(local) ? local : undefined)
+  if (path === undefined) throw new CliError('no operator key: pass --key FILE (made by `daemonmesh keygen --out FILE`) or set DAEMONMESH_KEY', 2)
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new CliError(`--key ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+  try {
+    return parsePrivateKey(text)
+  } catch (err) {
+    throw new CliError(`--key ${path}: ${(err as Error).message}`)
+  }
+}
+
+/** current fetches the envelope now stored under `key`, or undefined. */
+export async function current(target: AgentTarget, key: string): Promise<Envelope | undefined> {
+  try {
+    return await call<Envelope>(target, 'GET', `/v1/envelopes?key=${encodeURIComponent(key)}`)
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return undefined
+    throw err
+  }
+}
+
+/** nextTimestamp is now, or just after `after` when that is ahead of this clock. */
+export function nextTimestamp(after: Envelope | undefined): Timestamp {
+  const now = { wall: Date.now(), logical: 0 }
+  const prev = after === undefined ? undefined : decodeTimestamp(after.hlc)
+  if (prev === undefined || prev.wall < now.wall) return now
+  return { wall: prev.wall, logical: prev.logical + 1 }
+}
+
+/** signedWrite signs value (undefined: a delete) for `key`, superseding `prev`. */
+export function signedWrite(key: string, value: unknown, prev: Envelope | undefined, privateKey: KeyObject): Envelope {
+  return signEnvelope(key, value, nextTimestamp(prev), privateKey)
+}

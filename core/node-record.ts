@@ -1,0 +1,69 @@
+// Node records: what each agent tells the fleet about its host, signed by the host's own
+// key. Shared by agent (membership) and CLI (get nodes). No I/O here.
+
+import { z } from 'zod'
+import type { FieldIssue } from './errors.js'
+import { dns1123Subdomain } from './names.js'
+import { taintSchema } from './schema.js'
+import { validateLabels } from './selector.js'
+import { validateTaint } from './taints.js'
+import type { NodeInfo, Taint } from './types.js'
+
+/** PodStatus is one DaemonSet's copy on one node, as that node reports it. */
+export const podStatusSchema = z
+  .object({
+    revision: z.string().max(64),
+    phase: z.enum(['Pending', 'Running', 'Succeeded', 'Failed']),
+    ready: z.boolean(),
+    restarts: z.number().int().min(0),
+    since: z.number().int().min(0),
+    readySince: z.number().int().min(0).optional(),
+    lastError: z.string().max(1024).optional(),
+  })
+  .strict()
+
+export type PodStatus = z.infer<typeof podStatusSchema>
+
+const conditionSchema = z
+  .object({ type: z.string().max(64), status: z.enum(['True', 'False', 'Unknown']), reason: z.string().max(128).optional(), message: z.string().max(1024).optional() })
+  .strict()
+
+/** nodeRecordSchema bounds every field: records arrive from peers. */
+export const nodeRecordSchema = z
+  .object({
+    name: z.string().min(1).max(253),
+    peerId: z.string().min(1).max(128),
+    addresses: z.array(z.string().max(256)).max(32),
+    labels: z.record(z.string().max(317), z.string().max(63)).refine((l) => Object.keys(l).length <= 256, 'at most 256 labels'),
+    taints: z.array(taintSchema).max(64),
+    conditions: z.array(conditionSchema).max(32),
+    version: z.string().max(64),
+    state: z.enum(['alive', 'left']),
+    startedAt: z.number().int().min(0),
+    pods: z.record(z.string().max(317), podStatusSchema).refine((p) => Object.keys(p).length <= 1024, 'at most 1024 pods'),
+  })
+  .strict()
+
+export type NodeRecord = z.infer<typeof nodeRecordSchema>
+
+/** checkNodeRecord validates a record from outside; returns the problems (empty when valid). */
+export function checkNodeRecord(value: unknown): FieldIssue[] {
+  const res = nodeRecordSchema.safeParse(value)
+  if (!res.success) return res.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }))
+  const issues: FieldIssue[] = []
+  for (const p of dns1123Subdomain(res.data.name)) issues.push({ path: 'name', message: p })
+  issues.push(...validateLabels(res.data.labels, 'labels'))
+  res.data.taints.forEach((t, i) => issues.push(...validateTaint(t as Taint, `taints[${i}]`)))
+  return issues
+}
+
+/** nodeInfoOf turns a record into what placement needs. */
+export function nodeInfoOf(r: NodeRecord): NodeInfo {
+  return {
+    name: r.name,
+    labels: { ...r.labels },
+    taints: r.taints.map((t) => ({ ...t }) as Taint),
+    conditions: r.conditions.map((c) => ({ ...c })),
+    addresses: r.addresses.map((a) => ({ type: 'Multiaddr', address: a })),
+  }
+}
