@@ -3,7 +3,7 @@
 
 import { Command, CommanderError, Option } from 'commander'
 import { Agent } from './agent.js'
-import { ConfigError, readConfigFile, resolveConfig, type ConfigInput } from './config.js'
+import { ConfigError, readConfigFile, resolveConfig, type AgentConfig, type ConfigInput } from './config.js'
 import { createLogger } from './log.js'
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
@@ -95,9 +95,10 @@ export async function runAgent(argv: string[], err: NodeJS.WritableStream = proc
     return 2
   }
   let agent: Agent
+  const configPath = typeof opts.config === 'string' ? opts.config : undefined
+  const load = async (): Promise<AgentConfig> => resolveConfig(configPath === undefined ? {} : await readConfigFile(configPath), flagsToInput(opts), configPath ?? 'flags')
   try {
-    const file = typeof opts.config === 'string' ? await readConfigFile(opts.config) : {}
-    const config = resolveConfig(file, flagsToInput(opts), typeof opts.config === 'string' ? opts.config : 'flags')
+    const config = await load()
     const log = createLogger(config.logLevel, config.name)
     agent = await Agent.start(config, log)
   } catch (e) {
@@ -115,6 +116,15 @@ export async function runAgent(argv: string[], err: NodeJS.WritableStream = proc
     const onInt = (): void => stop('SIGINT')
     process.on('SIGTERM', onTerm)
     process.on('SIGINT', onInt)
+    process.on('SIGHUP', () => {
+      // Reload labels and taints from the config file (flags still win); other fields need a restart.
+      load()
+        .then((c) => {
+          agent.membership.update({ labels: c.labels, taints: c.taints })
+          agent.log.info({ labels: c.labels, taints: c.taints.length }, 'configuration reloaded')
+        })
+        .catch((e: unknown) => agent.log.error({ err: (e as Error).message }, 'configuration reload failed; keeping the running one'))
+    })
   })
   await agent.stop()
   return 0

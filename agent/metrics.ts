@@ -1,6 +1,6 @@
 // Agent metrics (prom-client), served on the API at /metrics. One registry per agent.
 
-import { Counter, Gauge, Registry } from 'prom-client'
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 
 /** Metrics holds the counters the agent components update. */
 export class Metrics {
@@ -11,6 +11,10 @@ export class Metrics {
   readonly syncs = new Counter({ name: 'daemonmesh_anti_entropy_total', help: 'Anti-entropy exchanges', labelNames: ['role', 'result'], registers: [this.registry] })
   readonly peers = new Gauge({ name: 'daemonmesh_connected_peers', help: 'Connected libp2p peers', registers: [this.registry] })
   readonly nodes = new Gauge({ name: 'daemonmesh_nodes', help: 'Known nodes by state', labelNames: ['state'], registers: [this.registry] })
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry })
+  }
 
   /** rejectedTotal sums rejections, for health output. */
   async rejectedTotal(): Promise<number> {

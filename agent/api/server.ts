@@ -119,6 +119,8 @@ export class ApiServer {
         storeDigest: a.store.map.digest(),
         storeEntries: a.store.map.size,
         rejected: await a.metrics.rejectedTotal(),
+        heapUsedBytes: process.memoryUsage().heapUsed,
+        rssBytes: process.memoryUsage().rss,
       })
       return
     }

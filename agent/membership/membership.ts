@@ -243,8 +243,13 @@ export class Membership extends EventTarget {
     this.opts.metrics.peers.set(connected.size)
     if (connected.size === 0) await this.dialBootstrap()
     if (connected.size >= this.opts.targetPeers) return
-    const candidates = this.nodes().filter((n) => n.state === 'Alive' && n.keyId !== this.opts.keyId && !connected.has(n.record.peerId))
-    shuffle(candidates)
+    // Alive peers first; Unreachable ones too, in case they are back (a healed partition).
+    const others = this.nodes().filter((n) => n.state !== 'Left' && n.keyId !== this.opts.keyId && !connected.has(n.record.peerId))
+    const alive = others.filter((n) => n.state === 'Alive')
+    const unreachable = others.filter((n) => n.state === 'Unreachable')
+    shuffle(alive)
+    shuffle(unreachable)
+    const candidates = [...alive, ...unreachable]
     const wanted = Math.min(candidates.length, this.opts.targetPeers - connected.size, 4)
     await Promise.all(candidates.slice(0, wanted).map((n) => this.dialAny(n.record)))
   }

@@ -1,0 +1,217 @@
+// Real agents for integration tests: separate processes on loopback, each with its own
+// data directory, a shared cluster key and operator key. Tests only.
+
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createPrivateKey, type KeyObject } from 'node:crypto'
+import { call, type AgentTarget } from '../../cli/client.js'
+import { generateClusterKey, generateKeyPair } from '../../core/keys.js'
+import { repoPath } from './fixtures.js'
+
+export interface Health {
+  node: string
+  peerId: string
+  addresses: string[]
+  peers: number
+  storeDigest: string
+  storeEntries: number
+  rejected: number
+  heapUsedBytes: number
+  rssBytes: number
+}
+
+export interface NodeItem {
+  metadata: { name: string; labels: Record<string, string> }
+  spec: { taints: unknown[] }
+  status: { state: string; peerId: string }
+}
+
+/** waitFor polls `check` until it returns a value other than undefined/false; returns it. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let lastErr: unknown
+  for (;;) {
+    try {
+      const v = await check()
+      if (v !== undefined && v !== false) return v
+    } catch (err) {
+      lastErr = err
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr === undefined ? '' : ` (last error: ${(lastErr as Error).message})`}`)
+    await new Promise((r) => setTimeout(r, intervalMs))
+  }
+}
+
+export interface AgentSpec {
+  name: string
+  bootstrap?: string[]
+  labels?: Record<string, string>
+  extra?: string[]
+  clusterKey?: string
+  config?: string
+}
+
+/** TestAgent is one agent process. */
+export class TestAgent {
+  readonly name: string
+  readonly dir: string
+  readonly target: AgentTarget
+  proc: ChildProcess | undefined
+  private readonly cluster: TestCluster
+  private spec: AgentSpec
+
+  constructor(cluster: TestCluster, spec: AgentSpec) {
+    this.cluster = cluster
+    this.spec = spec
+    this.name = spec.name
+    this.dir = join(cluster.root, spec.name)
+    this.target = { address: `unix://${join(this.dir, 'agent.sock')}` }
+  }
+
+  /** start launches the process and waits until its API answers. */
+  async start(overrides: Partial<AgentSpec> = {}): Promise<this> {
+    this.spec = { ...this.spec, ...overrides }
+    await mkdir(this.dir, { recursive: true })
+    const s = this.spec
+    const args = [
+      repoPath('bin/daemonmesh.js'), 'agent',
+      '--name', s.name,
+      '--data-dir', this.dir,
+      '--listen', '/ip4/127.0.0.1/tcp/0',
+      '--cluster-key', s.clusterKey ?? this.cluster.clusterKeyFile,
+      '--trust', this.cluster.operatorPubFile,
+      '--heartbeat', '500ms',
+      '--suspicion', `${this.cluster.suspicionMs}ms`,
+      '--anti-entropy', '1s',
+      '--test-hooks',
+      '--log-level', 'debug',
+      ...(s.config === undefined ? [] : ['--config', s.config]),
+      ...(s.bootstrap ?? []).flatMap((b) => ['--bootstrap', b]),
+      ...Object.entries(s.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+      ...(s.extra ?? []),
+    ]
+    const log = createWriteStream(join(this.dir, 'agent.log'), { flags: 'a' })
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    proc.stdout?.pipe(log)
+    proc.stderr?.pipe(log)
+    this.proc = proc
+    await waitFor(`${this.name} API`, async () => {
+      if (proc.exitCode !== null) throw new Error(`${this.name} exited with ${proc.exitCode}: ${await this.logTail()}`)
+      return this.health()
+    }, 20_000, 100)
+    return this
+  }
+
+  async logTail(lines = 20): Promise<string> {
+    const text = await readFile(join(this.dir, 'agent.log'), 'utf8').catch(() => '')
+    return text.split('\n').slice(-lines).join('\n')
+  }
+
+  health(): Promise<Health> {
+    return call<Health>(this.target, 'GET', '/v1/health')
+  }
+
+  async nodes(): Promise<NodeItem[]> {
+    return (await call<{ items: NodeItem[] }>(this.target, 'GET', '/v1/nodes')).items
+  }
+
+  async nodeState(name: string): Promise<string | undefined> {
+    return (await this.nodes()).find((n) => n.metadata.name === name)?.status.state
+  }
+
+  async daemonSets(): Promise<{ metadata: { name: string; namespace: string } }[]> {
+    return (await call<{ items: { metadata: { name: string; namespace: string } }[] }>(this.target, 'GET', '/v1/daemonsets')).items
+  }
+
+  /** address is a dialable loopback multiaddr without /p2p/ (as an operator would type it). */
+  async address(): Promise<string> {
+    const h = await this.health()
+    const a = h.addresses.find((x) => x.startsWith('/ip4/127.0.0.1/'))
+    if (a === undefined) throw new Error(`${this.name} has no loopback address`)
+    return a.replace(/\/p2p\/.*$/, '')
+  }
+
+  async deny(peers: string[]): Promise<void> {
+    await call(this.target, 'POST', '/v1/test/deny', { peers })
+  }
+
+  /** stop sends a signal and waits for the exit. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const proc = this.proc
+    if (proc === undefined || proc.exitCode !== null || proc.signalCode !== null) return proc?.exitCode ?? null
+    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)))
+    proc.kill(signal)
+    return exited
+  }
+}
+
+/** TestCluster owns a temp root, the shared keys and the agents. */
+export class TestCluster {
+  readonly root: string
+  readonly clusterKeyFile: string
+  readonly operatorKeyFile: string
+  readonly operatorPubFile: string
+  readonly operatorKey: KeyObject
+  readonly suspicionMs: number
+  readonly agents: TestAgent[] = []
+
+  private constructor(root: string, operatorPem: string, suspicionMs: number) {
+    this.root = root
+    this.clusterKeyFile = join(root, 'cluster.key')
+    this.operatorKeyFile = join(root, 'operator.key')
+    this.operatorPubFile = join(root, 'operator.key.pub')
+    this.operatorKey = createPrivateKey(operatorPem)
+    this.suspicionMs = suspicionMs
+  }
+
+  static async create(prefix: string, suspicionMs = 3000): Promise<TestCluster> {
+    const root = await mkdtemp(join(tmpdir(), `dm-${prefix}-`))
+    const pair = generateKeyPair()
+    const c = new TestCluster(root, pair.privateKeyPem, suspicionMs)
+    await writeFile(c.clusterKeyFile, generateClusterKey(), { mode: 0o600 })
+    await writeFile(c.operatorKeyFile, pair.privateKeyPem, { mode: 0o600 })
+    await writeFile(c.operatorPubFile, pair.publicKeyPem)
+    return c
+  }
+
+  agent(spec: AgentSpec): TestAgent {
+    const a = new TestAgent(this, spec)
+    this.agents.push(a)
+    return a
+  }
+
+  /** startMany starts agents `prefix-1..n`, the first as bootstrap for the rest. */
+  async startMany(prefix: string, n: number, extra: Partial<AgentSpec> = {}): Promise<TestAgent[]> {
+    const first = await this.agent({ name: `${prefix}-1`, ...extra }).start()
+    const boot = await first.address()
+    const rest = await Promise.all(Array.from({ length: n - 1 }, (_, i) => this.agent({ name: `${prefix}-${i + 2}`, bootstrap: [boot], ...extra }).start()))
+    return [first, ...rest]
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.agents.map((a) => a.stop('SIGKILL').catch(() => undefined)))
+  }
+}
+
+/** manifest returns a small valid DaemonSet manifest. */
+export function manifest(name: string, image = 'busybox:1.36', namespace = 'default'): string {
+  return `apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: ${name}
+  namespace: ${namespace}
+spec:
+  selector:
+    matchLabels: {app: ${name}}
+  template:
+    metadata:
+      labels: {app: ${name}}
+    spec:
+      containers:
+      - name: main
+        image: ${image}
+`
+}
