@@ -1,0 +1,67 @@
+// Failure detection and clean leave, late joiners and restarts from the data dir.
+
+import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { runCli } from '../helpers/cli.js'
+import { TestCluster, manifest, waitFor, type TestAgent } from '../helpers/cluster.js'
+
+describe('membership', () => {
+  let cluster: TestCluster
+  let agents: TestAgent[]
+
+  before(async () => {
+    cluster = await TestCluster.create('members', 3000)
+    agents = await cluster.startMany('m', 5)
+    await waitFor('all 5 alive everywhere', async () => (await Promise.all(agents.map(async (a) => (await a.nodes()).filter((n) => n.status.state === 'Alive').length))).every((c) => c === 5), 20_000)
+  })
+
+  after(async () => cluster.stopAll())
+
+  it('a node killed with SIGKILL is Unreachable on every other agent within the suspicion window', async () => {
+    const victim = agents[4] as TestAgent
+    const others = agents.slice(0, 4)
+    await victim.stop('SIGKILL')
+    const t0 = Date.now()
+    await waitFor('m-5 Unreachable everywhere', async () => (await Promise.all(others.map((a) => a.nodeState('m-5')))).every((s) => s === 'Unreachable'), cluster.suspicionMs + 3000, 50)
+    const elapsed = Date.now() - t0
+    // The window counts from the last heartbeat received (500 ms period) plus one failure-detector tick.
+    assert.ok(elapsed <= cluster.suspicionMs + 1000, `detected after ${elapsed} ms`)
+    assert.ok(elapsed >= cluster.suspicionMs - 600, `detected too early: ${elapsed} ms`)
+  })
+
+  it('a node stopped with SIGTERM is Left at once', async () => {
+    const leaving = agents[3] as TestAgent
+    const others = agents.slice(0, 3)
+    const t0 = Date.now()
+    const code = await leaving.stop('SIGTERM')
+    assert.equal(code, 0)
+    await waitFor('m-4 Left everywhere', async () => (await Promise.all(others.map((a) => a.nodeState('m-4')))).every((s) => s === 'Left'), 2000, 20)
+    assert.ok(Date.now() - t0 < 2000)
+    assert.match(await leaving.logTail(5), /agent stopped/)
+  })
+
+  it('a late joiner receives the full store', async () => {
+    const file = join(cluster.root, 'two.yaml')
+    await writeFile(file, `${manifest('alpha')}---\n${manifest('beta', 'busybox:1.36', 'kube-system')}`)
+    const r = await runCli('apply', '-f', file, '--agent', (agents[0] as TestAgent).target.address, '--key', cluster.operatorKeyFile)
+    assert.equal(r.code, 0, r.stderr)
+    const want = (await (agents[0] as TestAgent).health()).storeDigest
+    const late = await cluster.agent({ name: 'm-late', bootstrap: [await (agents[1] as TestAgent).address()] }).start()
+    await waitFor('late joiner store', async () => (await late.health()).storeDigest === want, 10_000)
+    assert.deepEqual((await late.daemonSets()).map((d) => `${d.metadata.namespace}/${d.metadata.name}`).sort(), ['default/alpha', 'kube-system/beta'])
+    await waitFor('late joiner knows the live nodes', async () => (await late.nodes()).filter((n) => n.status.state === 'Alive').length === 4, 10_000)
+  })
+
+  it('an agent restarted from its data dir has its DaemonSets before it talks to anyone', async () => {
+    const a = agents[2] as TestAgent
+    const want = (await a.health()).storeDigest
+    await a.stop('SIGTERM')
+    // Restart with no bootstrap peer: the store is read from disk before the network starts.
+    await a.start({ bootstrap: [] })
+    const h = await a.health()
+    assert.equal(h.storeDigest, want)
+    assert.equal(h.storeEntries, 2)
+  })
+})
