@@ -21,3 +21,29 @@ export async function startRogue(pskFile: string, dir: string): Promise<Rogue> {
   const net = await Network.create({ privateKey: key, listen: ['/ip4/127.0.0.1/tcp/0'], psk, mdns: false, maxConnections: 16, logger: pino({ level: 'silent' }), validate: () => 'accept' })
   return { net, signingKey: nodeSigningKey(key), keyId: keyIdOfPeerPublicKey(key.publicKey.raw) }
 }
+
+/**
+ * startRawPeer makes a bare libp2p node (no gossipsub) holding the cluster key, to speak
+ * the gossipsub wire protocol by hand in flood tests.
+ */
+export async function startRawPeer(pskFile: string, dir: string): Promise<import('libp2p').Libp2p> {
+  const [{ createLibp2p }, { tcp }, { noise }, { yamux }, { preSharedKey }, { identify }] = await Promise.all([
+    import('libp2p'),
+    import('@libp2p/tcp'),
+    import('@chainsafe/libp2p-noise'),
+    import('@chainsafe/libp2p-yamux'),
+    import('@libp2p/pnet'),
+    import('@libp2p/identify'),
+  ])
+  const { psk } = await loadClusterKey(pskFile, false)
+  const { key } = await loadOrCreatePeerKey(`${dir}/raw-peer.key`)
+  return createLibp2p({
+    privateKey: key,
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionProtector: preSharedKey({ psk }),
+    services: { identify: identify() },
+  })
+}
