@@ -34,6 +34,11 @@ export type MergeResult =
   | { status: 'stale' }
   | { status: 'rejected'; reason: string }
 
+function isEnvelopeShaped(v: unknown): v is Envelope {
+  const e = v as Partial<Envelope> | null
+  return typeof e === 'object' && e !== null && typeof e.key === 'string' && typeof e.hlc === 'string' && typeof e.author === 'string' && typeof e.sig === 'string'
+}
+
 /** Version identifies an entry for anti-entropy: `HLC AUTHOR SIG` of the winning envelope. */
 export function versionOf(env: Envelope): string {
   return `${env.hlc} ${env.author} ${env.sig}`
@@ -53,6 +58,9 @@ export class LwwMap {
    * the current envelope for its key. Returns what happened; never throws on bad input.
    */
   merge(input: unknown): MergeResult {
+    // An envelope that would not win changes nothing: say so before paying for a signature check.
+    const current = isEnvelopeShaped(input) ? this.entries.get(input.key) : undefined
+    if (current !== undefined && decodeTimestamp((input as Envelope).hlc) !== undefined && compareEnvelopes(input as Envelope, current) <= 0) return { status: 'stale' }
     let env: Envelope
     try {
       env = checkEnvelope(input)
@@ -61,8 +69,6 @@ export class LwwMap {
     }
     const why = this.authorize(env)
     if (why !== undefined) return { status: 'rejected', reason: why }
-    const current = this.entries.get(env.key)
-    if (current !== undefined && compareEnvelopes(env, current) <= 0) return { status: 'stale' }
     this.entries.set(env.key, env)
     return current === undefined ? { status: 'applied' } : { status: 'applied', previous: current }
   }

@@ -37,14 +37,24 @@ export function isKeyId(text: string): boolean {
   return KEY_ID.test(text)
 }
 
+/** Public keys rebuilt from ids, kept because every envelope check needs one (bounded). */
+const publicKeys = new Map<string, KeyObject>()
+const MAX_CACHED_KEYS = 4096
+
 /** publicKeyFromId rebuilds a public key from its id; throws SignatureError when malformed. */
 export function publicKeyFromId(id: string): KeyObject {
+  const cached = publicKeys.get(id)
+  if (cached !== undefined) return cached
   if (!isKeyId(id)) throw new SignatureError(`malformed key id "${id.slice(0, 64)}"`)
+  let key: KeyObject
   try {
-    return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: id }, format: 'jwk' })
+    key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: id }, format: 'jwk' })
   } catch {
     throw new SignatureError(`malformed key id "${id}"`)
   }
+  if (publicKeys.size >= MAX_CACHED_KEYS) publicKeys.clear()
+  publicKeys.set(id, key)
+  return key
 }
 
 /** parsePrivateKey reads an ed25519 private key from PEM; throws SignatureError otherwise. */

@@ -87,14 +87,22 @@ export class Network {
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      connectionProtector: preSharedKey({ psk: opts.psk }),
+      // The default 1 s handshake timeout fails joins on a busy small host.
+      connectionProtector: preSharedKey({ psk: opts.psk, timeout: 10_000 }),
       connectionManager: {
         maxConnections: opts.maxConnections,
-        maxIncomingPendingConnections: 16,
+        // Hosts behind one NAT (or agents on one machine) share an address, and under load
+        // an inbound upgrade can time out after it was counted as pending (the count then
+        // never comes down): keep both limits well above what a fleet's churn needs.
+        maxIncomingPendingConnections: 64,
+        inboundConnectionThreshold: 100,
         maxParallelDials: 16,
-        dialTimeout: 5000,
-        inboundUpgradeTimeout: 5000,
+        dialTimeout: 10_000,
+        inboundUpgradeTimeout: 10_000,
       },
+      // Dead connections (a host cut off without a FIN) are found by ping; a busy host may
+      // answer slowly, so the timeout floor is generous.
+      connectionMonitor: { pingInterval: 10_000, pingTimeout: { minTimeout: 5000, maxTimeout: 30_000 } },
       connectionGater: {
         denyDialPeer: (peer: PeerId) => denied.has(peer.toString()),
         denyInboundEncryptedConnection: (peer: PeerId) => denied.has(peer.toString()),
@@ -106,6 +114,14 @@ export class Network {
         ping: ping(),
         pubsub: gossipsub({
           globalSignaturePolicy: 'StrictSign',
+          // Every node record is a message: a smaller mesh and no flood-publishing keep the
+          // duplicates (each one decrypted twice, by pnet and noise) down on small hosts.
+          D: 4,
+          Dlo: 3,
+          Dhi: 6,
+          Dout: 1,
+          Dlazy: 4,
+          floodPublish: false,
           allowPublishToZeroTopicPeers: true,
           emitSelf: false,
           allowedTopics: [Topics.store, Topics.nodes],

@@ -83,11 +83,11 @@ export class TestAgent {
       '--listen', '/ip4/127.0.0.1/tcp/0',
       '--cluster-key', s.clusterKey ?? this.cluster.clusterKeyFile,
       '--trust', this.cluster.operatorPubFile,
-      '--heartbeat', '500ms',
+      '--heartbeat', this.cluster.heartbeat,
       '--suspicion', `${this.cluster.suspicionMs}ms`,
       '--anti-entropy', '1s',
       '--test-hooks',
-      '--log-level', 'debug',
+      '--log-level', this.cluster.logLevel,
       ...(s.config === undefined ? [] : ['--config', s.config]),
       ...(s.bootstrap ?? []).flatMap((b) => ['--bootstrap', b]),
       ...Object.entries(s.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
@@ -101,7 +101,7 @@ export class TestAgent {
     await waitFor(`${this.name} API`, async () => {
       if (proc.exitCode !== null) throw new Error(`${this.name} exited with ${proc.exitCode}: ${await this.logTail()}`)
       return this.health()
-    }, 20_000, 100)
+    }, 60_000, 100)
     return this
   }
 
@@ -156,6 +156,10 @@ export class TestCluster {
   readonly operatorPubFile: string
   readonly operatorKey: KeyObject
   readonly suspicionMs: number
+  /** Agent log level; debug by default, info for large clusters to spare the CPU. */
+  logLevel = 'debug'
+  /** Heartbeat; short by default so failure detection tests are quick. */
+  heartbeat = '500ms'
   readonly agents: TestAgent[] = []
 
   private constructor(root: string, operatorPem: string, suspicionMs: number) {
@@ -187,7 +191,12 @@ export class TestCluster {
   async startMany(prefix: string, n: number, extra: Partial<AgentSpec> = {}): Promise<TestAgent[]> {
     const first = await this.agent({ name: `${prefix}-1`, ...extra }).start()
     const boot = await first.address()
-    const rest = await Promise.all(Array.from({ length: n - 1 }, (_, i) => this.agent({ name: `${prefix}-${i + 2}`, bootstrap: [boot], ...extra }).start()))
+    const rest: TestAgent[] = []
+    // A few at a time: 30 Node processes loading libp2p at once starve a 2-core machine.
+    for (let i = 2; i <= n; i += 5) {
+      const batch = Array.from({ length: Math.min(5, n - i + 1) }, (_, j) => this.agent({ name: `${prefix}-${i + j}`, bootstrap: [boot], ...extra }))
+      rest.push(...(await Promise.all(batch.map((a) => a.start()))))
+    }
     return [first, ...rest]
   }
 
