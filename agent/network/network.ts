@@ -122,6 +122,9 @@ export class Network {
           Dout: 1,
           Dlazy: 4,
           floodPublish: false,
+          // Recognise duplicates before the signature check (gossipsub verifies first
+          // otherwise): the id is the strict-sign message id, cached only once verified.
+          fastMsgIdFn: (m) => `${Buffer.from(m.from ?? []).toString('base64')}:${Buffer.from(m.seqno ?? []).toString('base64')}`,
           allowPublishToZeroTopicPeers: true,
           emitSelf: false,
           allowedTopics: [Topics.store, Topics.nodes],

@@ -85,7 +85,7 @@ export class TestAgent {
       '--trust', this.cluster.operatorPubFile,
       '--heartbeat', this.cluster.heartbeat,
       '--suspicion', `${this.cluster.suspicionMs}ms`,
-      '--anti-entropy', '1s',
+      '--anti-entropy', this.cluster.antiEntropy,
       '--test-hooks',
       '--log-level', this.cluster.logLevel,
       ...(s.config === undefined ? [] : ['--config', s.config]),
@@ -160,6 +160,7 @@ export class TestCluster {
   logLevel = 'debug'
   /** Heartbeat; short by default so failure detection tests are quick. */
   heartbeat = '500ms'
+  antiEntropy = '1s'
   readonly agents: TestAgent[] = []
 
   private constructor(root: string, operatorPem: string, suspicionMs: number) {

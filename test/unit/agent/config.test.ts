@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { ConfigError, readConfigFile, resolveConfig } from '../../../agent/config.js'
+import { parseDuration } from '../../../agent/duration.js'
+import { repoPath } from '../../helpers/fixtures.js'
+
+describe('agent configuration', () => {
+  it('the example config file is valid', async () => {
+    const c = resolveConfig(await readConfigFile(repoPath('examples/agent.yaml')), {})
+    assert.equal(c.name, 'edge-1')
+    assert.equal(c.labels.zone, 'lab-a')
+    assert.equal(c.labels['kubernetes.io/hostname'], 'edge-1')
+    assert.deepEqual(c.taints, [{ key: 'dedicated', value: 'storage', effect: 'NoSchedule' }])
+    assert.equal(c.heartbeatMs, 1000)
+    assert.equal(c.api, 'unix:///run/daemonmesh/agent.sock')
+  })
+
+  it('flags override the file; label flags add to its labels', () => {
+    const c = resolveConfig({ name: 'a', labels: { x: '1', y: '2' }, heartbeat: '2s', suspicion: '10s' }, { name: 'b', labels: { y: '3' } })
+    assert.equal(c.name, 'b')
+    assert.equal(c.labels.x, '1')
+    assert.equal(c.labels.y, '3')
+    assert.equal(c.heartbeatMs, 2000)
+  })
+
+  it('the defaults need no file', () => {
+    const c = resolveConfig({}, {})
+    assert.deepEqual(c.listen, ['/ip4/0.0.0.0/tcp/7946'])
+    assert.match(c.api, /^unix:\/\/.*\.daemonmesh\/agent\.sock$/)
+    assert.match(c.clusterKey, /\.daemonmesh\/cluster\.key$/)
+  })
+
+  const bad: [string, Record<string, unknown>, RegExp][] = [
+    ['a bad node name', { name: 'Not_A_Name' }, /name: Invalid value: "Not_A_Name"/],
+    ['a bad taint', { taints: ['dedicated=gpu:Sometimes'] }, /taints\[0\]: invalid taint/],
+    ['a bad duration', { heartbeat: 'soon' }, /heartbeat: Invalid value: "soon"/],
+    ['suspicion shorter than two heartbeats', { heartbeat: '1s', suspicion: '1500ms' }, /suspicion: Invalid value: 1500ms/],
+    ['a TCP API without a token', { api: 'http://0.0.0.0:7947' }, /apiTokenFile: required/],
+    ['a bad API address', { api: 'ftp://x' }, /api: Invalid value/],
+    ['a bad log level', { logLevel: 'loud' }, /logLevel: Unsupported value/],
+    ['a listen address that is not a multiaddr', { listen: ['0.0.0.0:7946'] }, /listen\[0\]: Invalid value/],
+  ]
+  for (const [name, input, re] of bad) {
+    it(`refuses ${name}, naming the field`, () => {
+      assert.throws(() => resolveConfig(input as never, {}), (e: unknown) => e instanceof ConfigError && re.test(e.message))
+    })
+  }
+
+  it('unknown keys in the file are refused', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dm-cfg-'))
+    await writeFile(join(dir, 'a.yaml'), 'name: x\nbootstrapp: []\n')
+    await assert.rejects(readConfigFile(join(dir, 'a.yaml')), /unknown field\(s\) bootstrapp/)
+  })
+
+  it('durations parse', () => {
+    assert.equal(parseDuration('500ms'), 500)
+    assert.equal(parseDuration('1.5s'), 1500)
+    assert.equal(parseDuration('5m'), 300_000)
+    assert.equal(parseDuration(250), 250)
+    assert.equal(parseDuration('5 minutes'), undefined)
+  })
+})
