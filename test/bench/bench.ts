@@ -39,6 +39,7 @@ async function logLines(a: TestAgent): Promise<LogLine[]> {
 const cluster = await TestCluster.create('bench', suspicionMs)
 cluster.logLevel = 'info'
 cluster.heartbeat = values.heartbeat ?? '1s'
+cluster.antiEntropy = '2s'
 process.stdout.write(`starting ${N} agents (heartbeat ${cluster.heartbeat}, suspicion ${suspicionMs} ms)...\n`)
 try {
   const t0 = Date.now()

@@ -13,7 +13,7 @@ describe('membership', () => {
 
   before(async () => {
     cluster = await TestCluster.create('members', 3000)
-    agents = await cluster.startMany('m', 5)
+    agents = await cluster.startMany('m', 5, { extra: ['--forget', '10s'] })
     await waitFor('all 5 alive everywhere', async () => (await Promise.all(agents.map(async (a) => (await a.nodes()).filter((n) => n.status.state === 'Alive').length))).every((c) => c === 5), 20_000)
   })
 
@@ -29,6 +29,14 @@ describe('membership', () => {
     // The window counts from the last heartbeat received (500 ms period) plus one failure-detector tick.
     assert.ok(elapsed <= cluster.suspicionMs + 1000, `detected after ${elapsed} ms`)
     assert.ok(elapsed >= cluster.suspicionMs - 600, `detected too early: ${elapsed} ms`)
+  })
+
+  it('an unreachable node is forgotten after the horizon, and anti-entropy does not bring it back', async () => {
+    const others = agents.slice(0, 4)
+    await waitFor('m-5 forgotten everywhere', async () => (await Promise.all(others.map((a) => a.nodeState('m-5')))).every((s) => s === undefined), 15_000, 200)
+    // Several anti-entropy rounds later it is still gone.
+    await new Promise((r) => setTimeout(r, 2500))
+    for (const a of others) assert.equal(await a.nodeState('m-5'), undefined)
   })
 
   it('a node stopped with SIGTERM is Left at once', async () => {
