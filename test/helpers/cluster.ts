@@ -52,6 +52,10 @@ export interface AgentSpec {
   extra?: string[]
   clusterKey?: string
   config?: string
+  /** Run inside this network namespace (e2e). */
+  netns?: string
+  /** Listen address; default loopback with a free port. */
+  listen?: string
 }
 
 /** TestAgent is one agent process. */
@@ -80,7 +84,7 @@ export class TestAgent {
       repoPath('bin/daemonmesh.js'), 'agent',
       '--name', s.name,
       '--data-dir', this.dir,
-      '--listen', '/ip4/127.0.0.1/tcp/0',
+      '--listen', s.listen ?? '/ip4/127.0.0.1/tcp/0',
       '--cluster-key', s.clusterKey ?? this.cluster.clusterKeyFile,
       '--trust', this.cluster.operatorPubFile,
       '--heartbeat', this.cluster.heartbeat,
@@ -94,7 +98,9 @@ export class TestAgent {
       ...(s.extra ?? []),
     ]
     const log = createWriteStream(join(this.dir, 'agent.log'), { flags: 'a' })
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    // Inside a network namespace when the spec names one (e2e hosts).
+    const [cmd, argv] = s.netns === undefined ? [process.execPath, args] : ['nsenter', [`--net=/var/run/netns/${s.netns}`, process.execPath, ...args]]
+    const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
     proc.stdout?.pipe(log)
     proc.stderr?.pipe(log)
     this.proc = proc
