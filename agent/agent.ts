@@ -27,6 +27,7 @@ import { AntiEntropy } from './store/sync.js'
 export function checkStoreValue(key: string, value: unknown): string | undefined {
   const m = /^ds\/([^/]+)\/([^/]+)$/.exec(key)
   if (m === null) return `unknown key ${key}`
+  if (value === undefined) return undefined // a delete: the key is all there is to check
   const { daemonSet, errors } = parseDaemonSet(value)
   if (daemonSet === undefined) return `invalid DaemonSet: ${errors.map(formatIssue).join('; ')}`
   if (daemonSet.metadata.namespace !== m[1] || daemonSet.metadata.name !== m[2]) return `DaemonSet ${daemonSet.metadata.namespace}/${daemonSet.metadata.name} stored under ${key}`

@@ -16,7 +16,7 @@ export type Source = 'api' | 'gossip' | 'sync' | 'disk'
 export interface StoreOptions {
   path: string
   trusted: string[]
-  /** Checks a put's value for its key (e.g. a DaemonSet under ds/NS/NAME); returns why not. */
+  /** Checks a key and, for a put, its value (a DaemonSet under ds/NS/NAME; undefined for a delete); returns why not. */
   checkValue: (key: string, value: unknown) => string | undefined
   clock: AgentClock
   metrics: Metrics
@@ -35,7 +35,7 @@ export class Store extends EventTarget {
     this.opts = opts
     this.db = db
     const trust = trustedAuthors(opts.trusted)
-    this.map = new LwwMap((env) => trust(env) ?? (env.op === 'put' ? opts.checkValue(env.key, env.value) : undefined))
+    this.map = new LwwMap((env) => trust(env) ?? opts.checkValue(env.key, env.op === 'put' ? env.value : undefined))
   }
 
   /** open loads every persisted envelope (re-verified: a tampered file changes nothing). */
