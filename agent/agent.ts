@@ -22,6 +22,8 @@ import { keyIdOfPeerPublicKey, loadClusterKey, loadOrCreatePeerKey, nodeSigningK
 import { Network } from './network/network.js'
 import { Store } from './store/store.js'
 import { AntiEntropy } from './store/sync.js'
+import { Reconciler } from './reconciler/reconciler.js'
+import { DockerRuntime } from './runtime/docker.js'
 
 /** checkStoreValue says why `value` may not be stored under `key` (undefined when it may). */
 export function checkStoreValue(key: string, value: unknown): string | undefined {
@@ -68,6 +70,7 @@ interface Parts {
   network: Network
   membership: Membership
   sync: AntiEntropy
+  reconciler: Reconciler | undefined
   apiToken: string | undefined
 }
 
@@ -80,6 +83,7 @@ export class Agent {
   readonly network: Network
   readonly membership: Membership
   private readonly sync: AntiEntropy
+  private readonly reconciler: Reconciler | undefined
   private readonly api: ApiServer
 
   private constructor(config: AgentConfig, log: Logger, parts: Parts) {
@@ -91,6 +95,7 @@ export class Agent {
     this.network = parts.network
     this.membership = parts.membership
     this.sync = parts.sync
+    this.reconciler = parts.reconciler
     this.api = new ApiServer(this, { address: config.api, ...(parts.apiToken === undefined ? {} : { token: parts.apiToken }), testHooks: config.testHooks, log: log.child({ component: 'api' }) })
   }
 
@@ -145,9 +150,14 @@ export class Agent {
         metrics,
         log: log.child({ component: 'anti-entropy' }),
       })
-      const agent = new Agent(config, log, { metrics, clock, store, network, membership: m, sync, apiToken })
+      const reconciler =
+        config.docker === 'none'
+          ? undefined
+          : new Reconciler({ runtime: new DockerRuntime(config.docker, log.child({ component: 'runtime' })), store, membership: m, resyncMs: 10_000, sweepGraceMs: 30_000, log: log.child({ component: 'reconciler' }) })
+      const agent = new Agent(config, log, { metrics, clock, store, network, membership: m, sync, reconciler, apiToken })
       m.start()
       await sync.start()
+      reconciler?.start()
       await agent.api.listen()
       log.info({ peerId: network.peerId, addresses: network.addresses(), trusted: trusted.length }, 'agent started')
       return agent
@@ -173,6 +183,8 @@ export class Agent {
   /** stop announces the leave, closes the API, stops anti-entropy, closes libp2p and the store. */
   async stop(): Promise<void> {
     this.log.info('agent stopping')
+    // Containers keep running while the agent is down (Docker's restart policy).
+    this.reconciler?.stop()
     await this.membership.leave().catch((err: unknown) => this.log.warn({ err }, 'leave announcement failed'))
     await this.api.close().catch(() => undefined)
     this.sync.stop()

@@ -50,6 +50,8 @@ export interface AgentConfig {
   /** Connections the agent keeps by dialling peers it learns from node records. Default 8. */
   targetPeers: number
   logLevel: LogLevel
+  /** Docker engine: `unix:///PATH` (default /var/run/docker.sock), or `none` to run no containers. */
+  docker: string
   /** Enables test-only API calls (cutting peers off at the connection gater). Default off. */
   testHooks: boolean
 }
@@ -76,6 +78,7 @@ export function defaultConfig(): AgentConfig {
     targetPeers: 8,
     logLevel: 'info',
     testHooks: false,
+    docker: 'unix:///var/run/docker.sock',
   }
 }
 
@@ -212,7 +215,9 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
     targetPeers: pick('targetPeers') ?? d.targetPeers,
     logLevel: logLevel as LogLevel,
     testHooks: pick('testHooks') ?? d.testHooks,
+    docker: pick('docker') ?? d.docker,
   }
+  if (cfg.docker !== 'none' && !/^unix:\/\/\/.+/.test(cfg.docker)) issues.push({ path: 'docker', message: `Invalid value: "${cfg.docker}": use unix:///PATH or none` })
   if (cfg.suspicionMs < 2 * cfg.heartbeatMs) issues.push({ path: 'suspicion', message: `Invalid value: ${cfg.suspicionMs}ms: must be at least two heartbeats (${2 * cfg.heartbeatMs}ms)` })
   if (cfg.forgetMs <= cfg.suspicionMs) issues.push({ path: 'forget', message: 'Invalid value: must be longer than suspicion' })
   if (cfg.maxConnections < 1) issues.push({ path: 'maxConnections', message: 'Invalid value: must be at least 1' })

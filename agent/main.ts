@@ -50,6 +50,7 @@ export function agentCommand(): Command {
     .addOption(new Option('--max-connections <n>', 'connection cap (default 64)').argParser(intFlag('max-connections')))
     .addOption(new Option('--target-peers <n>', 'connections to keep (default 8)').argParser(intFlag('target-peers')))
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
+    .option('--docker <address>', 'Docker engine: unix:///PATH (default unix:///var/run/docker.sock) or none')
     .option('--test-hooks', 'enable test-only API calls')
     .addHelpText('after', '\nExamples:\n  daemonmesh agent\n  daemonmesh agent --config /etc/daemonmesh/agent.yaml\n  daemonmesh agent --name edge-1 --label zone=a --bootstrap /ip4/10.0.0.1/tcp/7946 --cluster-key cluster.key --trust operator.key.pub\n')
 }
@@ -76,6 +77,7 @@ function flagsToInput(o: Record<string, unknown>): ConfigInput {
     targetPeers: o.targetPeers as number | undefined,
     logLevel: o.logLevel as string | undefined,
     testHooks: o.testHooks as boolean | undefined,
+    docker: o.docker as string | undefined,
   }
   return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as ConfigInput
 }

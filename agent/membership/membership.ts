@@ -41,7 +41,7 @@ export interface MembershipOptions {
   log: Logger
 }
 
-export type MembershipEvent = 'node:join' | 'node:update' | 'node:unreachable' | 'node:left' | 'node:forget'
+export type MembershipEvent = 'node:join' | 'node:update' | 'node:unreachable' | 'node:left' | 'node:forget' | 'node:self'
 
 const RECORD_PREFIX = 'node/'
 
@@ -112,8 +112,11 @@ export class Membership extends EventTarget {
 
   /** update changes this node's record (labels, taints, conditions, pods) and sends it now. */
   update(change: Partial<Pick<NodeRecord, 'labels' | 'taints' | 'conditions' | 'pods'>>): void {
+    const placement = (change.labels !== undefined && JSON.stringify(change.labels) !== JSON.stringify(this.selfRecord.labels)) || (change.taints !== undefined && JSON.stringify(change.taints) !== JSON.stringify(this.selfRecord.taints))
     this.selfRecord = { ...this.selfRecord, ...change }
     void this.beat()
+    // Own labels or taints changed: what this node must run may have changed.
+    if (placement) this.emit('node:self', this.selfRecord)
   }
 
   setPods(pods: Record<string, PodStatus>): void {

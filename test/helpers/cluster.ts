@@ -54,6 +54,8 @@ export interface AgentSpec {
   config?: string
   /** Run inside this network namespace (e2e). */
   netns?: string
+  /** Docker engine for the agent; default none (no containers). */
+  docker?: string
   /** Listen address; default loopback with a free port. */
   listen?: string
 }
@@ -91,6 +93,7 @@ export class TestAgent {
       '--suspicion', `${this.cluster.suspicionMs}ms`,
       '--anti-entropy', this.cluster.antiEntropy,
       '--test-hooks',
+      '--docker', s.docker ?? 'none',
       '--log-level', this.cluster.logLevel,
       ...(s.config === undefined ? [] : ['--config', s.config]),
       ...(s.bootstrap ?? []).flatMap((b) => ['--bootstrap', b]),

@@ -1,0 +1,171 @@
+// The reconciler: level-triggered (store change, own labels/taints change, Docker event,
+// periodic resync), one pass at a time. Each pass computes desired pods with core
+// (shouldRun, podPlan), reads this node's managed containers, plans with core.planNode,
+// then acts through the runtime and reports pod status in the node record.
+
+import type { Logger } from 'pino'
+import { podPlan, type PodPlan } from '../../core/container-spec.js'
+import { shouldRun } from '../../core/eligibility.js'
+import { nodeInfoOf, type PodStatus } from '../../core/node-record.js'
+import { planNode, type DesiredPod } from '../../core/reconcile.js'
+import { revisionOf } from '../../core/revision.js'
+import { dsKey } from '../../core/status.js'
+import type { DaemonSet } from '../../core/types.js'
+import type { Membership } from '../membership/membership.js'
+import { ImagePullError, type DockerRuntime } from '../runtime/docker.js'
+import type { Store } from '../store/store.js'
+
+export interface ReconcilerOptions {
+  runtime: DockerRuntime
+  store: Store
+  membership: Membership
+  /** Periodic resync. Default 10 s. */
+  resyncMs: number
+  /** Unknown labelled containers are left alone this long after start. Default 30 s. */
+  sweepGraceMs: number
+  log: Logger
+}
+
+/** Pull back-off: 10 s doubling to 5 min, as the kubelet's ImagePullBackOff. */
+const BACKOFF_START_MS = 10_000
+const BACKOFF_MAX_MS = 300_000
+
+interface Failure {
+  error: string
+  until: number
+  delay: number
+}
+
+export class Reconciler {
+  private readonly opts: ReconcilerOptions
+  private readonly log: Logger
+  private readonly startedAt = Date.now()
+  private readonly failures = new Map<string, Failure>()
+  private running = false
+  private again = false
+  private timer: NodeJS.Timeout | undefined
+  private stopped = false
+  private dockerUp: boolean | undefined
+
+  constructor(opts: ReconcilerOptions) {
+    this.opts = opts
+    this.log = opts.log
+  }
+
+  start(): void {
+    this.opts.store.addEventListener('change', () => this.trigger())
+    for (const ev of ['node:self'] as const) this.opts.membership.addEventListener(ev, () => this.trigger())
+    this.opts.runtime.watch(() => this.trigger())
+    this.timer = setInterval(() => this.trigger(), this.opts.resyncMs)
+    this.trigger()
+  }
+
+  stop(): void {
+    this.stopped = true
+    clearInterval(this.timer)
+    this.opts.runtime.stop()
+  }
+
+  /** trigger asks for a pass; passes never overlap, and a trigger during one runs another after it. */
+  trigger(): void {
+    if (this.stopped) return
+    if (this.running) {
+      this.again = true
+      return
+    }
+    this.running = true
+    void this.pass()
+      .catch((err: unknown) => this.log.error({ err }, 'reconcile pass failed'))
+      .finally(() => {
+        this.running = false
+        if (this.again) {
+          this.again = false
+          this.trigger()
+        }
+      })
+  }
+
+  private setDocker(up: boolean, message?: string): void {
+    if (this.dockerUp === up) return
+    this.dockerUp = up
+    if (up) this.log.info('docker is available')
+    else this.log.warn({ err: message }, 'docker is unavailable; retrying')
+    const others = this.opts.membership.self().conditions.filter((c) => c.type !== 'DockerReady')
+    this.opts.membership.setConditions([...others, up ? { type: 'DockerReady', status: 'True' } : { type: 'DockerReady', status: 'False', reason: 'DockerUnavailable', message: (message ?? '').slice(0, 1000) }])
+  }
+
+  private async pass(): Promise<void> {
+    const self = this.opts.membership.self()
+    const node = nodeInfoOf(self)
+    const live = this.opts.store.map.live('ds/').map((e) => e.value as DaemonSet)
+    const deleted = new Set(this.opts.store.map.all().filter((e) => e.op === 'delete' && e.key.startsWith('ds/')).map((e) => e.key.slice(3).replace('/', '.')))
+    const plans = new Map<string, { ds: DaemonSet; plan: PodPlan }>()
+    const desired: DesiredPod[] = live.map((ds) => {
+      const v = shouldRun(node, ds)
+      const plan = podPlan(ds, node)
+      plans.set(plan.daemonSet, { ds, plan })
+      return { daemonSet: plan.daemonSet, revision: revisionOf(ds), run: v.shouldRun, keep: v.shouldContinueRunning, containers: plan.containers.map((c) => c.create.name), onDelete: ds.spec.updateStrategy?.type === 'OnDelete' }
+    })
+    let observed
+    try {
+      observed = await this.opts.runtime.list(self.name)
+      this.setDocker(true)
+    } catch (err) {
+      this.setDocker(false, (err as Error).message)
+      return
+    }
+    const now = Date.now()
+    const plan = planNode(desired, observed, { now, startedAt: this.startedAt, sweepGraceMs: this.opts.sweepGraceMs, deleted, orphaned: new Set() })
+    for (const r of plan.remove) {
+      this.log.info({ container: r.name, reason: r.reason }, 'removing container')
+      await this.opts.runtime.remove(r.id).catch((err: unknown) => this.log.warn({ err, container: r.name }, 'remove failed'))
+    }
+    for (const ds of plan.start) {
+      const p = plans.get(ds)
+      if (p === undefined) continue
+      const failure = this.failures.get(ds)
+      if (failure !== undefined && failure.until > now) continue
+      try {
+        await this.opts.runtime.ensurePod(p.plan)
+        if (failure !== undefined) this.failures.delete(ds)
+        this.log.info({ daemonset: ds, revision: p.plan.revision }, 'pod started')
+      } catch (err) {
+        const delay = failure === undefined ? BACKOFF_START_MS : Math.min(failure.delay * 2, BACKOFF_MAX_MS)
+        const reason = err instanceof ImagePullError ? (failure === undefined ? 'ErrImagePull' : 'ImagePullBackOff') : 'CreateContainerError'
+        this.failures.set(ds, { error: `${reason}: ${(err as Error).message}`, until: now + delay, delay })
+        this.log.warn({ daemonset: ds, err: (err as Error).message, retryInMs: delay }, reason)
+        setTimeout(() => this.trigger(), delay + 50).unref()
+      }
+    }
+    await this.report(desired, plans)
+  }
+
+  private async report(desired: DesiredPod[], plans: Map<string, { ds: DaemonSet; plan: PodPlan }>): Promise<void> {
+    const pods: Record<string, PodStatus> = {}
+    const observed = await this.opts.runtime.list(this.opts.membership.self().name)
+    for (const d of desired) {
+      const entry = plans.get(d.daemonSet)
+      if (entry === undefined) continue
+      const mine = observed.filter((c) => c.daemonSet === d.daemonSet)
+      const failure = this.failures.get(d.daemonSet)
+      if (mine.length === 0 && failure === undefined) continue
+      const revision = mine[0]?.revision ?? d.revision
+      const names = mine.filter((c) => c.revision === revision).map((c) => c.name)
+      const states = await this.opts.runtime.states(names)
+      const ready = states.length > 0 && states.length === names.length && states.every((s) => s.running)
+      const since = Math.max(0, ...states.map((s) => s.startedAt))
+      const error = failure?.error ?? states.find((s) => s.error !== '')?.error
+      pods[dsKey(entry.ds)] = {
+        revision,
+        phase: ready ? 'Running' : states.some((s) => s.status === 'exited' || s.status === 'dead') ? 'Failed' : 'Pending',
+        ready,
+        restarts: states.reduce((a, s) => a + s.restarts, 0),
+        since: since > 0 ? since : Date.now(),
+        ...(ready && since > 0 ? { readySince: since } : {}),
+        ...(error === undefined || error === '' ? {} : { lastError: error.slice(0, 1000) }),
+      }
+    }
+    const current = this.opts.membership.self().pods
+    if (JSON.stringify(current) !== JSON.stringify(pods)) this.opts.membership.setPods(pods)
+  }
+}

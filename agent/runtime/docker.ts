@@ -1,0 +1,179 @@
+// The Docker runtime adapter (dockerode): the only file that knows Docker. It lists this
+// node's managed containers, pulls images by pull policy, creates and starts pods from
+// core's PodPlan (idempotently: names are deterministic, so Docker refuses a twin),
+// removes containers, and follows Docker events.
+
+import Docker from 'dockerode'
+import type { Logger } from 'pino'
+import { Labels, type PodPlan } from '../../core/container-spec.js'
+import type { ObservedContainer } from '../../core/reconcile.js'
+
+/** ImagePullError is thrown when an image cannot be pulled (ErrImagePull). */
+export class ImagePullError extends Error {
+  override readonly name = 'ImagePullError'
+}
+
+/** ContainerState is what status reporting needs from one container. */
+export interface ContainerState {
+  name: string
+  status: string
+  running: boolean
+  restarts: number
+  startedAt: number
+  exitCode: number
+  error: string
+}
+
+export class DockerRuntime {
+  private readonly docker: Docker
+  private readonly log: Logger
+  private events: NodeJS.ReadableStream | undefined
+  private watching = false
+
+  /** address: `unix:///PATH` (default /var/run/docker.sock). */
+  constructor(address: string, log: Logger) {
+    this.docker = new Docker({ socketPath: address.replace(/^unix:\/\//, '') })
+    this.log = log
+  }
+
+  /** ping resolves when the engine answers. */
+  async ping(): Promise<void> {
+    await this.docker.ping()
+  }
+
+  /** list returns this node's managed containers, running or not. */
+  async list(node: string): Promise<ObservedContainer[]> {
+    const all = await this.docker.listContainers({ all: true, filters: { label: [`${Labels.node}=${node}`, Labels.daemonSet] } })
+    return all.map((c) => ({
+      id: c.Id,
+      name: (c.Names[0] ?? '').replace(/^\//, ''),
+      daemonSet: c.Labels[Labels.daemonSet] ?? '',
+      revision: c.Labels[Labels.revision] ?? '',
+      podOwner: c.Labels[Labels.podOwner] ?? (c.Names[0] ?? '').replace(/^\//, ''),
+      running: c.State === 'running',
+      createdAt: c.Created * 1000,
+    }))
+  }
+
+  /** inspect returns the state of the named containers (missing ones are skipped). */
+  async states(names: string[]): Promise<ContainerState[]> {
+    const out: ContainerState[] = []
+    for (const name of names) {
+      try {
+        const i = await this.docker.getContainer(name).inspect()
+        out.push({
+          name,
+          status: i.State.Status,
+          running: i.State.Running,
+          restarts: i.RestartCount,
+          startedAt: Date.parse(i.State.StartedAt) || 0,
+          exitCode: i.State.ExitCode,
+          error: i.State.Error,
+        })
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode !== 404) throw err
+      }
+    }
+    return out
+  }
+
+  private async hasImage(image: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(image).inspect()
+      return true
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return false
+      throw err
+    }
+  }
+
+  /** ensureImage applies the pull policy: Always pulls, IfNotPresent pulls when missing, Never requires it. */
+  async ensureImage(image: string, policy: 'Always' | 'IfNotPresent' | 'Never'): Promise<void> {
+    const present = await this.hasImage(image)
+    if (policy === 'Never') {
+      if (!present) throw new ImagePullError(`image ${image} is not present and imagePullPolicy is Never`)
+      return
+    }
+    if (policy === 'IfNotPresent' && present) return
+    try {
+      const stream = await this.docker.pull(image)
+      await new Promise<void>((resolve, reject) => this.docker.modem.followProgress(stream, (err: Error | null) => (err === null ? resolve() : reject(err))))
+    } catch (err) {
+      // A registry we cannot reach: with an image already here, Always falls back to it.
+      if (present) {
+        this.log.warn({ image, err: (err as Error).message }, 'pull failed; using the local image')
+        return
+      }
+      throw new ImagePullError(`pulling ${image}: ${(err as Error).message}`)
+    }
+  }
+
+  /**
+   * ensurePod makes every container of the plan exist and run: creates what is missing
+   * (a name conflict means another reconcile made it: fine), starts what was created but
+   * never started. Images are ensured first; a pull failure throws ImagePullError.
+   */
+  async ensurePod(plan: PodPlan): Promise<void> {
+    for (const c of plan.containers) await this.ensureImage(c.create.Image, c.pullPolicy)
+    for (const v of plan.volumes) {
+      await this.docker.createVolume({ Name: v, Labels: { [Labels.daemonSet]: plan.daemonSet, [Labels.node]: plan.node } }).catch((err: unknown) => {
+        if ((err as { statusCode?: number }).statusCode !== 409) throw err
+      })
+    }
+    for (const c of plan.containers) {
+      const { name, ...body } = c.create
+      let container = this.docker.getContainer(name)
+      try {
+        container = await this.docker.createContainer({ name, ...body } as Docker.ContainerCreateOptions)
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode !== 409) throw err
+      }
+      const info = await container.inspect()
+      if (info.State.Status === 'created') {
+        await container.start().catch((err: unknown) => {
+          if ((err as { statusCode?: number }).statusCode !== 304) throw err
+        })
+      }
+    }
+  }
+
+  /** remove stops (with the container's stop timeout) and removes a container; gone already is fine. */
+  async remove(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).remove({ force: false, v: false }).catch(async (err: unknown) => {
+        if ((err as { statusCode?: number }).statusCode !== 409) throw err
+        await this.docker.getContainer(id).stop().catch(() => undefined)
+        await this.docker.getContainer(id).remove({ force: true })
+      })
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode !== 404) throw err
+    }
+  }
+
+  /** watch calls onEvent for every event of a managed container; reconnects until stop(). */
+  watch(onEvent: () => void): void {
+    this.watching = true
+    const connect = (): void => {
+      if (!this.watching) return
+      this.docker
+        .getEvents({ filters: { type: ['container'], label: [Labels.daemonSet] } })
+        .then((stream) => {
+          this.events = stream
+          stream.on('data', () => onEvent())
+          stream.on('error', () => undefined)
+          stream.on('end', () => {
+            if (this.events === stream) setTimeout(connect, 1000)
+          })
+        })
+        .catch(() => setTimeout(connect, 2000))
+    }
+    connect()
+  }
+
+  stop(): void {
+    this.watching = false
+    const s = this.events
+    this.events = undefined
+    ;(s as unknown as { destroy?: () => void } | undefined)?.destroy?.()
+  }
+}

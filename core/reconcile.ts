@@ -1,0 +1,124 @@
+// The reconciler's decision, pure: given what should run on this node and the managed
+// containers Docker reports, which pods to start (or complete) and which containers to
+// remove. Decide here, act in agent/runtime. No I/O, no logging.
+
+/** ObservedContainer is one managed container as Docker reports it. */
+export interface ObservedContainer {
+  id: string
+  name: string
+  /** `NAMESPACE.NAME` from the daemonset label. */
+  daemonSet: string
+  revision: string
+  /** The pod's network owner (its first container's name): containers of one pod share it. */
+  podOwner: string
+  running: boolean
+  /** Creation time, ms since epoch. */
+  createdAt: number
+}
+
+/** DesiredPod is what this node should do for one live DaemonSet. */
+export interface DesiredPod {
+  daemonSet: string
+  revision: string
+  /** shouldRun: place a copy. */
+  run: boolean
+  /** shouldContinueRunning: a copy already here may stay. */
+  keep: boolean
+  /** Docker names of the containers of the current revision's pod, in order. */
+  containers: string[]
+  /** OnDelete: an existing copy of an older revision stays until someone deletes it. */
+  onDelete: boolean
+}
+
+export interface PlanOptions {
+  now: number
+  /** When this agent started (ms): containers of unknown DaemonSets are kept for a grace period after. */
+  startedAt: number
+  /** How long unknown labelled containers are left alone after start (re-adoption window). */
+  sweepGraceMs: number
+  /** DaemonSets known to be deleted (a tombstone): their copies go at once. */
+  deleted: ReadonlySet<string>
+  /** DaemonSets deleted with --cascade=orphan: their copies are left running, unmanaged. */
+  orphaned: ReadonlySet<string>
+}
+
+export interface Removal {
+  id: string
+  name: string
+  reason: string
+}
+
+/** NodePlan is what to do now. */
+export interface NodePlan {
+  /** DaemonSets whose current-revision pod must be created or completed (missing containers). */
+  start: string[]
+  remove: Removal[]
+  /** DaemonSets whose kept pod is an older revision (left for the rollout or OnDelete). */
+  outdated: string[]
+}
+
+interface Pod {
+  owner: string
+  revision: string
+  containers: ObservedContainer[]
+  createdAt: number
+  running: boolean
+}
+
+function podsOf(observed: readonly ObservedContainer[]): Pod[] {
+  const byOwner = new Map<string, ObservedContainer[]>()
+  for (const c of observed) byOwner.set(c.podOwner, [...(byOwner.get(c.podOwner) ?? []), c])
+  return [...byOwner.entries()].map(([owner, containers]) => ({
+    owner,
+    revision: containers[0]?.revision ?? '',
+    containers,
+    createdAt: Math.min(...containers.map((c) => c.createdAt)),
+    running: containers.every((c) => c.running),
+  }))
+}
+
+const removeAll = (pod: Pod, reason: string): Removal[] => pod.containers.map((c) => ({ id: c.id, name: c.name, reason }))
+
+/**
+ * planNode returns what to start and remove so that each DaemonSet that should be here has
+ * exactly one pod: it keeps the current revision's pod if there is one, else the oldest
+ * running pod (an older revision waits for the rollout, or forever with OnDelete), and
+ * removes extras; copies of DaemonSets this node no longer matches, or that were deleted,
+ * are removed; copies of unknown DaemonSets are kept during the grace period after the
+ * agent starts, and orphaned ones are never touched.
+ */
+export function planNode(desired: readonly DesiredPod[], observed: readonly ObservedContainer[], opts: PlanOptions): NodePlan {
+  const plan: NodePlan = { start: [], remove: [], outdated: [] }
+  const byDs = new Map<string, ObservedContainer[]>()
+  for (const c of observed) byDs.set(c.daemonSet, [...(byDs.get(c.daemonSet) ?? []), c])
+  const wanted = new Map(desired.map((d) => [d.daemonSet, d]))
+
+  for (const [ds, containers] of byDs) {
+    if (wanted.has(ds) || opts.orphaned.has(ds)) continue
+    const pods = podsOf(containers)
+    if (opts.deleted.has(ds)) for (const p of pods) plan.remove.push(...removeAll(p, 'its DaemonSet was deleted'))
+    else if (opts.now - opts.startedAt >= opts.sweepGraceMs) for (const p of pods) plan.remove.push(...removeAll(p, 'no such DaemonSet'))
+  }
+
+  for (const d of desired) {
+    const pods = podsOf(byDs.get(d.daemonSet) ?? [])
+    if (!d.run && !(d.keep && pods.length > 0)) {
+      for (const p of pods) plan.remove.push(...removeAll(p, 'this node no longer matches the DaemonSet'))
+      continue
+    }
+    const current = pods.filter((p) => p.revision === d.revision)
+    const byAge = (a: Pod, b: Pod): number => a.createdAt - b.createdAt || (a.owner < b.owner ? -1 : 1)
+    let keep: Pod | undefined = current.sort(byAge)[0]
+    if (keep === undefined) keep = [...pods.filter((p) => p.running).sort(byAge), ...pods.filter((p) => !p.running).sort(byAge)][0]
+    for (const p of pods) if (p !== keep) plan.remove.push(...removeAll(p, 'an extra copy'))
+    if (keep === undefined) {
+      if (d.run) plan.start.push(d.daemonSet)
+    } else if (keep.revision === d.revision) {
+      const have = new Set(keep.containers.map((c) => c.name))
+      if (d.containers.some((n) => !have.has(n)) || !keep.running) plan.start.push(d.daemonSet)
+    } else {
+      plan.outdated.push(d.daemonSet)
+    }
+  }
+  return plan
+}

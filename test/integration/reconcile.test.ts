@@ -1,0 +1,102 @@
+// Agents on loopback sharing this machine's dockerd (each a different node): exactly one
+// copy per matching node, status reported, hand-removed containers recreated, agent
+// crashes leave containers running and re-adopted without twins, delete removes.
+
+import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { runCli } from '../helpers/cli.js'
+import { TestCluster, waitFor, type TestAgent } from '../helpers/cluster.js'
+import { TEST_IMAGE, buildTestImage, docker, managed, removeManaged, requireDocker } from '../helpers/docker.js'
+
+const HOST = 'unix:///var/run/docker.sock'
+const skip = await requireDocker(HOST)
+
+const ds = (name: string, extra = ''): string => `apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: ${name}}
+spec:
+  selector: {matchLabels: {app: ${name}}}
+  template:
+    metadata: {labels: {app: ${name}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+${extra}      containers:
+      - name: main
+        image: ${TEST_IMAGE}
+        command: ["sleep", "3600"]
+`
+
+describe('reconciler with a real dockerd', { skip }, () => {
+  let cluster: TestCluster
+  let agents: TestAgent[]
+  const names = ['rc-1', 'rc-2', 'rc-3']
+
+  const apply = async (text: string): Promise<void> => {
+    const f = join(cluster.root, `ds-${Math.random()}.yaml`)
+    await writeFile(f, text)
+    const r = await runCli('apply', '-f', f, '--agent', (agents[0] as TestAgent).target.address, '--key', cluster.operatorKeyFile)
+    assert.equal(r.code, 0, r.stderr)
+  }
+  const copies = async (dsName: string): Promise<Record<string, number>> => {
+    const rows = (await managed(HOST, names)).filter((r) => r.daemonSet === `default.${dsName}` && r.state === 'running')
+    return Object.fromEntries(names.map((n) => [n, rows.filter((r) => r.node === n).length]))
+  }
+
+  before(async () => {
+    await buildTestImage(HOST)
+    cluster = await TestCluster.create('rc', 3000)
+    await removeManaged(HOST, names)
+    const first = await cluster.agent({ name: 'rc-1', docker: HOST, labels: { disktype: 'ssd' } }).start()
+    const boot = await first.address()
+    agents = [first, ...(await Promise.all(['rc-2', 'rc-3'].map((n) => cluster.agent({ name: n, docker: HOST, bootstrap: [boot] }).start())))]
+    await waitFor('3 alive', async () => (await Promise.all(agents.map(async (a) => (await a.nodes()).filter((n) => n.status.state === 'Alive').length))).every((c) => c === 3), 20_000)
+  })
+
+  after(async () => {
+    await cluster?.stopAll()
+    await removeManaged(HOST, names)
+  })
+
+  it('runs exactly one copy on every node and reports it', async () => {
+    await apply(ds('everywhere'))
+    await waitFor('one copy per node', async () => Object.values(await copies('everywhere')).every((n) => n === 1), 20_000)
+    await waitFor('status: 3 ready', async () => {
+      const r = await runCli('get', 'ds', 'everywhere', '-o', 'json', '--agent', (agents[1] as TestAgent).target.address)
+      const s = (JSON.parse(r.stdout) as { status: Record<string, number> }).status
+      return s.desiredNumberScheduled === 3 && s.currentNumberScheduled === 3 && s.numberReady === 3 && s.updatedNumberScheduled === 3 && s.numberAvailable === 3
+    }, 15_000)
+  })
+
+  it('a nodeSelector DaemonSet runs only on labelled nodes', async () => {
+    await apply(ds('ssd-only', '      nodeSelector: {disktype: ssd}\n'))
+    await waitFor('one copy on rc-1', async () => JSON.stringify(await copies('ssd-only')) === JSON.stringify({ 'rc-1': 1, 'rc-2': 0, 'rc-3': 0 }), 20_000)
+    await new Promise((r) => setTimeout(r, 1500))
+    assert.deepEqual(await copies('ssd-only'), { 'rc-1': 1, 'rc-2': 0, 'rc-3': 0 })
+  })
+
+  it('a container removed by hand is recreated', async () => {
+    const [row] = (await managed(HOST, ['rc-2'])).filter((r) => r.daemonSet === 'default.everywhere')
+    assert.ok(row)
+    await docker(HOST, 'rm', '-f', row.id)
+    await waitFor('recreated on rc-2', async () => (await copies('everywhere'))['rc-2'] === 1, 20_000)
+  })
+
+  it('an agent killed and restarted re-adopts its containers without a twin', async () => {
+    const a = agents[2] as TestAgent
+    const before = (await managed(HOST, ['rc-3'])).map((r) => r.id).sort()
+    await a.stop('SIGKILL')
+    await new Promise((r) => setTimeout(r, 1000))
+    assert.deepEqual((await managed(HOST, ['rc-3'])).filter((r) => r.state === 'running').map((r) => r.id).sort(), before, 'containers keep running while the agent is down')
+    await a.start()
+    await new Promise((r) => setTimeout(r, 3000))
+    assert.deepEqual((await managed(HOST, ['rc-3'])).map((r) => r.id).sort(), before)
+  })
+
+  it('deleting the DaemonSet removes every copy', async () => {
+    const r = await runCli('delete', 'ds', 'everywhere', '--agent', (agents[1] as TestAgent).target.address, '--key', cluster.operatorKeyFile)
+    assert.equal(r.code, 0, r.stderr)
+    await waitFor('no copy left', async () => Object.values(await copies('everywhere')).every((n) => n === 0), 20_000)
+  })
+})

@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { planNode, type DesiredPod, type ObservedContainer, type PlanOptions } from '../../../core/reconcile.js'
+
+const opts = (o: Partial<PlanOptions> = {}): PlanOptions => ({ now: 100_000, startedAt: 0, sweepGraceMs: 30_000, deleted: new Set(), orphaned: new Set(), ...o })
+const want = (o: Partial<DesiredPod> = {}): DesiredPod => ({ daemonSet: 'default.a', revision: 'r2', run: true, keep: true, containers: ['c-r2'], onDelete: false, ...o })
+const seen = (name: string, o: Partial<ObservedContainer> = {}): ObservedContainer => ({ id: `id-${name}`, name, daemonSet: 'default.a', revision: 'r2', podOwner: name, running: true, createdAt: 1000, ...o })
+
+describe('planNode', () => {
+  it('starts a missing copy', () => assert.deepEqual(planNode([want()], [], opts()), { start: ['default.a'], remove: [], outdated: [] }))
+
+  it('keeps one running copy of the current revision', () => assert.deepEqual(planNode([want()], [seen('c-r2')], opts()), { start: [], remove: [], outdated: [] }))
+
+  it('removes extras, keeping the current revision', () => {
+    const p = planNode([want()], [seen('c-r1', { revision: 'r1', createdAt: 1 }), seen('c-r2')], opts())
+    assert.deepEqual(p.remove.map((r) => r.name), ['c-r1'])
+    assert.deepEqual(p.start, [])
+  })
+
+  it('keeps the oldest copy of an older revision and marks it outdated', () => {
+    const p = planNode([want()], [seen('old-b', { revision: 'r1', createdAt: 5 }), seen('old-a', { revision: 'r0', createdAt: 2 })], opts())
+    assert.deepEqual(p.remove.map((r) => r.name), ['old-b'])
+    assert.deepEqual(p.outdated, ['default.a'])
+  })
+
+  it('completes a pod with a missing container', () => {
+    const p = planNode([want({ containers: ['c-r2', 'd-r2'] })], [seen('c-r2')], opts())
+    assert.deepEqual(p.start, ['default.a'])
+  })
+
+  it('removes copies where the node no longer matches, keeps them under a NoSchedule taint', () => {
+    assert.deepEqual(planNode([want({ run: false, keep: false })], [seen('c-r2')], opts()).remove.map((r) => r.reason), ['this node no longer matches the DaemonSet'])
+    assert.deepEqual(planNode([want({ run: false, keep: true })], [seen('c-r2')], opts()).remove, [])
+    assert.deepEqual(planNode([want({ run: false, keep: true })], [], opts()).start, [], 'no new copy under NoSchedule')
+  })
+
+  it('removes copies of deleted DaemonSets at once, unknown ones only after the grace period, orphans never', () => {
+    const c = [seen('x', { daemonSet: 'default.gone' })]
+    assert.equal(planNode([], c, opts({ deleted: new Set(['default.gone']), now: 10 })).remove.length, 1)
+    assert.equal(planNode([], c, opts({ now: 10_000 })).remove.length, 0)
+    assert.equal(planNode([], c, opts({ now: 40_000 })).remove.length, 1)
+    assert.equal(planNode([], c, opts({ orphaned: new Set(['default.gone']), deleted: new Set(['default.gone']) })).remove.length, 0)
+  })
+})
