@@ -1,6 +1,7 @@
 // `daemonmesh agent`: parses the agent's flags, merges them with the config file, starts
 // the agent, and stops it cleanly on SIGTERM/SIGINT (leave, flush, close).
 
+import { execFile } from 'node:child_process'
 import { Command, CommanderError, Option } from 'commander'
 import { Agent } from './agent.js'
 import { ConfigError, readConfigFile, resolveConfig, type AgentConfig, type ConfigInput } from './config.js'
@@ -82,6 +83,14 @@ function flagsToInput(o: Record<string, unknown>): ConfigInput {
   return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as ConfigInput
 }
 
+/** notifySystemd reports readiness when run as a Type=notify service (NotifyAccess=all). */
+function notifySystemd(agent: Agent): void {
+  if (process.env.NOTIFY_SOCKET === undefined) return
+  execFile('systemd-notify', ['--ready', `--pid=${process.pid}`, `--status=peer ${agent.network.peerId}`], (err) => {
+    if (err !== null) agent.log.warn({ err: err.message }, 'systemd-notify failed')
+  })
+}
+
 /** runAgent runs the agent until SIGTERM/SIGINT; returns the process exit code. */
 export async function runAgent(argv: string[], err: NodeJS.WritableStream = process.stderr, out: NodeJS.WritableStream = process.stdout): Promise<number> {
   const cmd = agentCommand()
@@ -103,6 +112,7 @@ export async function runAgent(argv: string[], err: NodeJS.WritableStream = proc
     const config = await load()
     const log = createLogger(config.logLevel, config.name)
     agent = await Agent.start(config, log)
+    notifySystemd(agent)
   } catch (e) {
     err.write(`error: ${(e as Error).message}\n`)
     return e instanceof ConfigError ? 2 : 1

@@ -9,7 +9,7 @@ import { repoPath } from '../../helpers/fixtures.js'
 
 describe('agent configuration', () => {
   it('the example config file is valid', async () => {
-    const c = resolveConfig(await readConfigFile(repoPath('examples/agent.yaml')), {})
+    const c = resolveConfig(await readConfigFile(repoPath('systemd/agent.yaml')), {})
     assert.equal(c.name, 'edge-1')
     assert.equal(c.labels.zone, 'lab-a')
     assert.equal(c.labels['kubernetes.io/hostname'], 'edge-1')
