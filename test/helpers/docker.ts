@@ -10,6 +10,8 @@ import { promisify } from 'node:util'
 const run = promisify(execFile)
 
 export const TEST_IMAGE = 'daemonmesh-test/busybox:1'
+/** Same busybox, with an entrypoint that idles whatever args it gets: stands in for the seeds' images. */
+export const IDLE_IMAGE = 'daemonmesh-test/idle:1'
 const APPLETS = ['sh', 'sleep', 'true', 'false', 'echo', 'cat', 'ls', 'httpd', 'nc', 'wget', 'hostname', 'env', 'ps', 'kill']
 
 /** docker runs the docker CLI against `host` (a unix socket address), returning stdout. */
@@ -48,7 +50,14 @@ export async function buildTestImage(host: string, tags: string[] = []): Promise
       imp.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`docker import failed: ${err}`))))
     })
   }
-  for (const t of tags) await docker(host, 'tag', TEST_IMAGE, t)
+  if ((await docker(host, 'images', '-q', IDLE_IMAGE)).trim() === '') {
+    // The idle image is the base one plus a script, committed from a container.
+    const id = (await docker(host, 'create', '--entrypoint', '/bin/sh', TEST_IMAGE, '-c', 'printf "#!/bin/sh\\nexec sleep 2147483647\\n" > /bin/idle && chmod +x /bin/idle')).trim()
+    await docker(host, 'start', '-a', id)
+    await docker(host, 'commit', '--change', 'ENTRYPOINT ["/bin/idle"]', '--change', 'CMD []', id, IDLE_IMAGE)
+    await docker(host, 'rm', id)
+  }
+  for (const t of tags) await docker(host, 'tag', IDLE_IMAGE, t)
 }
 
 export interface ContainerRow {
