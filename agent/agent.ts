@@ -6,6 +6,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
+import { z } from 'zod'
 import type { MergeResult } from '../core/crdt.js'
 import { formatIssue } from '../core/errors.js'
 import { generateKeyPair, parsePublicKey } from '../core/keys.js'
@@ -25,11 +26,13 @@ import { AntiEntropy } from './store/sync.js'
 import { Reconciler } from './reconciler/reconciler.js'
 import { DockerRuntime } from './runtime/docker.js'
 
-/** checkStoreValue says why `value` may not be stored under `key` (undefined when it may). */
-export function checkStoreValue(key: string, value: unknown): string | undefined {
+const deleteDetailsSchema = z.object({ cascade: z.enum(['background', 'orphan']) }).strict()
+
+/** checkStoreValue says why an envelope may not be stored under `key` (undefined when it may). */
+export function checkStoreValue(key: string, op: 'put' | 'delete', value: unknown): string | undefined {
   const m = /^ds\/([^/]+)\/([^/]+)$/.exec(key)
   if (m === null) return `unknown key ${key}`
-  if (value === undefined) return undefined // a delete: the key is all there is to check
+  if (op === 'delete') return value === undefined || deleteDetailsSchema.safeParse(value).success ? undefined : 'a delete may only carry {"cascade": "background"|"orphan"}'
   const { daemonSet, errors } = parseDaemonSet(value)
   if (daemonSet === undefined) return `invalid DaemonSet: ${errors.map(formatIssue).join('; ')}`
   if (daemonSet.metadata.namespace !== m[1] || daemonSet.metadata.name !== m[2]) return `DaemonSet ${daemonSet.metadata.namespace}/${daemonSet.metadata.name} stored under ${key}`

@@ -60,14 +60,14 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   agentFlags(
     program
       .command('get')
-      .description('list DaemonSets (ds) or nodes, as kubectl prints them')
-      .argument('<resource>', 'ds or nodes')
+      .description('list DaemonSets (ds), their pods (one per node) or nodes, as kubectl prints them')
+      .argument('<resource>', 'ds, pods or nodes')
       .argument('[name]', 'only this one')
       .option('-n, --namespace <ns>', 'namespace (default "default")')
       .option('-A, --all-namespaces', 'every namespace')
       .option('-o, --output <format>', 'wide, json, yaml or name'),
   )
-    .addHelpText('after', '\nExamples:\n  daemonmesh get ds -A\n  daemonmesh get ds fluentd -n kube-system -o yaml\n  daemonmesh get nodes -o json\n')
+    .addHelpText('after', '\nExamples:\n  daemonmesh get ds -A\n  daemonmesh get pods -n kube-system -o wide\n  daemonmesh get ds fluentd -n kube-system -o yaml\n  daemonmesh get nodes -o json\n')
     .action(async (resource: string, name: string | undefined, opts: AgentOpts & { namespace?: string; allNamespaces?: boolean; output?: string }) =>
       runGet(resource, name, opts, resolveAgent(opts.agent, opts.token), out),
     )
@@ -79,10 +79,11 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .argument('<resource>', 'ds')
       .argument('[names...]', 'DaemonSet names')
       .option('-n, --namespace <ns>', 'namespace (default "default")')
+      .option('--cascade <mode>', 'background (default): remove the pods too; orphan (or false): leave them running', 'background')
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
   )
-    .addHelpText('after', '\nExamples:\n  daemonmesh delete ds fluentd -n kube-system\n')
-    .action(async (resource: string, names: string[], opts: AgentOpts & { namespace?: string }) => runDelete(resource, names, opts, resolveAgent(opts.agent, opts.token), out))
+    .addHelpText('after', '\nExamples:\n  daemonmesh delete ds fluentd -n kube-system\n  daemonmesh delete ds fluentd --cascade=orphan   # pods stay; a new DaemonSet with a matching selector adopts them\n')
+    .action(async (resource: string, names: string[], opts: AgentOpts & { namespace?: string; cascade?: string }) => runDelete(resource, names, opts, resolveAgent(opts.agent, opts.token), out))
 
   program
     .command('keygen')

@@ -47,7 +47,7 @@ export function nextTimestamp(after: Envelope | undefined): Timestamp {
   return { wall: prev.wall, logical: prev.logical + 1 }
 }
 
-/** signedWrite signs value (undefined: a delete) for `key`, superseding `prev`. */
-export function signedWrite(key: string, value: unknown, prev: Envelope | undefined, privateKey: KeyObject): Envelope {
-  return signEnvelope(key, value, nextTimestamp(prev), privateKey)
+/** signedWrite signs value (undefined: a delete, with optional details) for `key`, superseding `prev`. */
+export function signedWrite(key: string, value: unknown, prev: Envelope | undefined, privateKey: KeyObject, deleteDetails?: Record<string, unknown>): Envelope {
+  return signEnvelope(key, value, nextTimestamp(prev), privateKey, deleteDetails)
 }

@@ -12,7 +12,7 @@ import { keyId, publicKeyFromId } from './keys.js'
 export interface Envelope {
   key: string
   op: 'put' | 'delete'
-  /** Present for puts, absent for deletes. */
+  /** The value of a put; for a delete, optional details of how to delete (e.g. `{ cascade: 'orphan' }`). */
   value?: unknown
   /** Hybrid timestamp, encoded (see encodeTimestamp). */
   hlc: string
@@ -36,7 +36,7 @@ export const envelopeSchema = z
     sig: z.string().regex(/^[A-Za-z0-9_-]{86}$/),
   })
   .strict()
-  .refine((e) => (e.op === 'put') === (e.value !== undefined), { message: 'a put carries a value and a delete does not' })
+  .refine((e) => e.op === 'delete' || e.value !== undefined, { message: 'a put carries a value' })
 
 const DOMAIN = 'daemonmesh/envelope/v1\n'
 
@@ -45,11 +45,14 @@ export function signingBytes(e: Omit<Envelope, 'sig'>): Buffer {
   return Buffer.from(DOMAIN + canonicalJson({ key: e.key, op: e.op, value: e.value, hlc: e.hlc, author: e.author }))
 }
 
-/** signEnvelope makes a signed put (value defined) or delete (value undefined). */
-export function signEnvelope(key: string, value: unknown, ts: Timestamp, privateKey: KeyObject): Envelope {
+/**
+ * signEnvelope makes a signed put (value defined) or delete (value undefined); a delete
+ * may carry `deleteDetails` (how to delete, such as the cascade mode).
+ */
+export function signEnvelope(key: string, value: unknown, ts: Timestamp, privateKey: KeyObject, deleteDetails?: Record<string, unknown>): Envelope {
   const unsigned: Omit<Envelope, 'sig'> =
     value === undefined
-      ? { key, op: 'delete', hlc: encodeTimestamp(ts), author: keyId(privateKey) }
+      ? { key, op: 'delete', ...(deleteDetails === undefined ? {} : { value: JSON.parse(canonicalJson(deleteDetails)) as unknown }), hlc: encodeTimestamp(ts), author: keyId(privateKey) }
       : { key, op: 'put', value: JSON.parse(canonicalJson(value)) as unknown, hlc: encodeTimestamp(ts), author: keyId(privateKey) }
   const sig = sign(null, signingBytes(unsigned), privateKey).toString('base64url')
   return { ...unsigned, sig }

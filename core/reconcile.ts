@@ -14,6 +14,8 @@ export interface ObservedContainer {
   running: boolean
   /** Creation time, ms since epoch. */
   createdAt: number
+  /** The pod template's labels the container carries (daemonmesh.io/* excluded). */
+  labels: Record<string, string>
 }
 
 /** DesiredPod is what this node should do for one live DaemonSet. */
@@ -28,6 +30,8 @@ export interface DesiredPod {
   containers: string[]
   /** OnDelete: an existing copy of an older revision stays until someone deletes it. */
   onDelete: boolean
+  /** The DaemonSet's selector, to adopt orphaned copies whose labels it matches. */
+  selects: (labels: Record<string, string>) => boolean
 }
 
 export interface PlanOptions {
@@ -80,6 +84,20 @@ function podsOf(observed: readonly ObservedContainer[]): Pod[] {
 const removeAll = (pod: Pod, reason: string): Removal[] => pod.containers.map((c) => ({ id: c.id, name: c.name, reason }))
 
 /**
+ * adoptOrphans returns the containers with those left by a `--cascade=orphan` delete
+ * reassigned to the first live DaemonSet whose selector matches their labels: that
+ * DaemonSet adopts them as they are (seed 000, "Updating a DaemonSet").
+ */
+export function adoptOrphans(desired: readonly DesiredPod[], observed: readonly ObservedContainer[], orphaned: ReadonlySet<string>): ObservedContainer[] {
+  const live = new Set(desired.map((d) => d.daemonSet))
+  return observed.map((c) => {
+    if (live.has(c.daemonSet) || !orphaned.has(c.daemonSet)) return c
+    const adopter = desired.find((d) => d.selects(c.labels))
+    return adopter === undefined ? c : { ...c, daemonSet: adopter.daemonSet }
+  })
+}
+
+/**
  * planNode returns what to start and remove so that each DaemonSet that should be here has
  * exactly one pod: it keeps the current revision's pod if there is one, else the oldest
  * running pod (an older revision waits for the rollout, or forever with OnDelete), and
@@ -87,8 +105,9 @@ const removeAll = (pod: Pod, reason: string): Removal[] => pod.containers.map((c
  * are removed; copies of unknown DaemonSets are kept during the grace period after the
  * agent starts, and orphaned ones are never touched.
  */
-export function planNode(desired: readonly DesiredPod[], observed: readonly ObservedContainer[], opts: PlanOptions): NodePlan {
+export function planNode(desired: readonly DesiredPod[], observedRaw: readonly ObservedContainer[], opts: PlanOptions): NodePlan {
   const plan: NodePlan = { start: [], remove: [], outdated: [] }
+  const observed = adoptOrphans(desired, observedRaw, opts.orphaned)
   const byDs = new Map<string, ObservedContainer[]>()
   for (const c of observed) byDs.set(c.daemonSet, [...(byDs.get(c.daemonSet) ?? []), c])
   const wanted = new Map(desired.map((d) => [d.daemonSet, d]))

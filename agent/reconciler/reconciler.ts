@@ -7,7 +7,8 @@ import type { Logger } from 'pino'
 import { podPlan, type PodPlan } from '../../core/container-spec.js'
 import { shouldRun } from '../../core/eligibility.js'
 import { nodeInfoOf, type PodStatus } from '../../core/node-record.js'
-import { planNode, type DesiredPod } from '../../core/reconcile.js'
+import { adoptOrphans, planNode, type DesiredPod } from '../../core/reconcile.js'
+import { compileSelector } from '../../core/selector.js'
 import { revisionOf } from '../../core/revision.js'
 import { dsKey } from '../../core/status.js'
 import type { DaemonSet } from '../../core/types.js'
@@ -98,13 +99,26 @@ export class Reconciler {
     const self = this.opts.membership.self()
     const node = nodeInfoOf(self)
     const live = this.opts.store.map.live('ds/').map((e) => e.value as DaemonSet)
-    const deleted = new Set(this.opts.store.map.all().filter((e) => e.op === 'delete' && e.key.startsWith('ds/')).map((e) => e.key.slice(3).replace('/', '.')))
+    const tombstones = this.opts.store.map.all().filter((e) => e.op === 'delete' && e.key.startsWith('ds/'))
+    const label = (key: string): string => key.slice(3).replace('/', '.')
+    const isOrphan = (v: unknown): boolean => (v as { cascade?: string } | undefined)?.cascade === 'orphan'
+    const deleted = new Set(tombstones.filter((e) => !isOrphan(e.value)).map((e) => label(e.key)))
+    const orphaned = new Set(tombstones.filter((e) => isOrphan(e.value)).map((e) => label(e.key)))
     const plans = new Map<string, { ds: DaemonSet; plan: PodPlan }>()
     const desired: DesiredPod[] = live.map((ds) => {
       const v = shouldRun(node, ds)
       const plan = podPlan(ds, node)
       plans.set(plan.daemonSet, { ds, plan })
-      return { daemonSet: plan.daemonSet, revision: revisionOf(ds), run: v.shouldRun, keep: v.shouldContinueRunning, containers: plan.containers.map((c) => c.create.name), onDelete: ds.spec.updateStrategy?.type === 'OnDelete' }
+      const selector = compileSelector(ds.spec.selector, 'spec.selector').selector
+      return {
+        daemonSet: plan.daemonSet,
+        revision: revisionOf(ds),
+        run: v.shouldRun,
+        keep: v.shouldContinueRunning,
+        containers: plan.containers.map((c) => c.create.name),
+        onDelete: ds.spec.updateStrategy?.type === 'OnDelete',
+        selects: (labels: Record<string, string>) => selector.matches(labels),
+      }
     })
     let observed
     try {
@@ -115,7 +129,7 @@ export class Reconciler {
       return
     }
     const now = Date.now()
-    const plan = planNode(desired, observed, { now, startedAt: this.startedAt, sweepGraceMs: this.opts.sweepGraceMs, deleted, orphaned: new Set() })
+    const plan = planNode(desired, observed, { now, startedAt: this.startedAt, sweepGraceMs: this.opts.sweepGraceMs, deleted, orphaned })
     for (const r of plan.remove) {
       this.log.info({ container: r.name, reason: r.reason }, 'removing container')
       await this.opts.runtime.remove(r.id).catch((err: unknown) => this.log.warn({ err, container: r.name }, 'remove failed'))
@@ -137,12 +151,12 @@ export class Reconciler {
         setTimeout(() => this.trigger(), delay + 50).unref()
       }
     }
-    await this.report(desired, plans)
+    await this.report(desired, plans, orphaned)
   }
 
-  private async report(desired: DesiredPod[], plans: Map<string, { ds: DaemonSet; plan: PodPlan }>): Promise<void> {
+  private async report(desired: DesiredPod[], plans: Map<string, { ds: DaemonSet; plan: PodPlan }>, orphaned: ReadonlySet<string>): Promise<void> {
     const pods: Record<string, PodStatus> = {}
-    const observed = await this.opts.runtime.list(this.opts.membership.self().name)
+    const observed = adoptOrphans(desired, await this.opts.runtime.list(this.opts.membership.self().name), orphaned)
     for (const d of desired) {
       const entry = plans.get(d.daemonSet)
       if (entry === undefined) continue

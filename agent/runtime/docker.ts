@@ -52,6 +52,7 @@ export class DockerRuntime {
       podOwner: c.Labels[Labels.podOwner] ?? (c.Names[0] ?? '').replace(/^\//, ''),
       running: c.State === 'running',
       createdAt: c.Created * 1000,
+      labels: Object.fromEntries(Object.entries(c.Labels).filter(([k]) => !k.startsWith('daemonmesh.io/'))),
     }))
   }
 

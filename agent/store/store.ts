@@ -17,7 +17,7 @@ export interface StoreOptions {
   path: string
   trusted: string[]
   /** Checks a key and, for a put, its value (a DaemonSet under ds/NS/NAME; undefined for a delete); returns why not. */
-  checkValue: (key: string, value: unknown) => string | undefined
+  checkValue: (key: string, op: 'put' | 'delete', value: unknown) => string | undefined
   clock: AgentClock
   metrics: Metrics
   log: Logger
@@ -35,7 +35,7 @@ export class Store extends EventTarget {
     this.opts = opts
     this.db = db
     const trust = trustedAuthors(opts.trusted)
-    this.map = new LwwMap((env) => trust(env) ?? opts.checkValue(env.key, env.op === 'put' ? env.value : undefined))
+    this.map = new LwwMap((env) => trust(env) ?? opts.checkValue(env.key, env.op, env.value))
   }
 
   /** open loads every persisted envelope (re-verified: a tampered file changes nothing). */

@@ -8,6 +8,22 @@ import { current, loadOperatorKey, signedWrite } from '../signer.js'
 export interface DeleteOptions {
   namespace?: string
   key?: string
+  cascade?: string
+}
+
+/** cascadeMode maps kubectl's --cascade values (and the seeds' true/false) to ours. */
+export function cascadeMode(v: string | undefined): 'background' | 'orphan' {
+  switch (v ?? 'background') {
+    case 'background':
+    case 'foreground':
+    case 'true':
+      return 'background'
+    case 'orphan':
+    case 'false':
+      return 'orphan'
+    default:
+      throw new UsageError(`--cascade=${v}: use background, foreground or orphan (true and false are accepted as in old kubectl)`)
+  }
 }
 
 export const DS_RESOURCES = new Set(['ds', 'daemonset', 'daemonsets', 'daemonset.apps', 'daemonsets.apps'])
@@ -15,6 +31,7 @@ export const DS_RESOURCES = new Set(['ds', 'daemonset', 'daemonsets', 'daemonset
 export async function runDelete(resource: string, names: string[], opts: DeleteOptions, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
   if (!DS_RESOURCES.has(resource)) throw new UsageError(`delete ${resource}: unknown resource type; use ds`)
   if (names.length === 0) throw new UsageError('delete ds: give the name of the DaemonSet')
+  const cascade = cascadeMode(opts.cascade)
   const privateKey = loadOperatorKey(opts.key)
   const ns = opts.namespace ?? 'default'
   let missing = 0
@@ -26,8 +43,8 @@ export async function runDelete(resource: string, names: string[], opts: DeleteO
       out.write(`Error from server (NotFound): daemonsets.apps "${name}" not found${ns === 'default' ? '' : ` in namespace "${ns}"`}\n`)
       continue
     }
-    await call(target, 'POST', '/v1/envelopes', signedWrite(key, undefined, prev, privateKey))
-    out.write(`daemonset.apps "${(prev.value as DaemonSet).metadata.name}" deleted\n`)
+    await call(target, 'POST', '/v1/envelopes', signedWrite(key, undefined, prev, privateKey, { cascade }))
+    out.write(`daemonset.apps "${(prev.value as DaemonSet).metadata.name}" deleted${cascade === 'orphan' ? ' (orphan: its pods keep running)' : ''}\n`)
   }
   if (missing > 0) throw new CliError('')
 }

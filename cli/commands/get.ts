@@ -32,8 +32,76 @@ function nodeSelectorText(o: Obj): string {
   return parts.length === 0 ? '<none>' : parts.join(',')
 }
 
+const POD_RESOURCES = new Set(['pod', 'pods', 'po'])
+
+interface PodStatusView { revision: string; phase: string; ready: boolean; restarts: number; since: number; lastError?: string }
+
+/** podList builds Pod-like objects from every node record's per-DaemonSet status. */
+async function podList(target: AgentTarget, opts: GetOptions): Promise<List> {
+  const [dss, nodes] = await Promise.all([call<List>(target, 'GET', '/v1/daemonsets'), call<List>(target, 'GET', '/v1/nodes')])
+  const items: Obj[] = []
+  for (const node of nodes.items) {
+    const pods = (node.status.pods ?? {}) as Record<string, PodStatusView>
+    for (const [key, st] of Object.entries(pods)) {
+      const [ns = 'default', dsName = ''] = key.split('/')
+      if (opts.allNamespaces !== true && ns !== (opts.namespace ?? 'default')) continue
+      const ds = dss.items.find((d) => d.metadata.namespace === ns && d.metadata.name === dsName)
+      const template = ds?.spec.template as { metadata?: { labels?: Record<string, string> }; spec?: { containers?: unknown[] } } | undefined
+      items.push({
+        metadata: { name: `${dsName}-${node.metadata.name}`, namespace: ns, labels: template?.metadata?.labels ?? {}, creationTimestamp: new Date(st.since).toISOString() },
+        spec: { nodeName: node.metadata.name, containers: template?.spec?.containers?.length ?? 1, daemonSet: dsName },
+        status: { ...st, nodeState: node.status.state },
+      })
+    }
+  }
+  items.sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`))
+  return { apiVersion: 'v1', kind: 'List', items }
+}
+
+function podStatusText(s: PodStatusView): string {
+  const reason = /^(ErrImagePull|ImagePullBackOff|CreateContainerError)/.exec(s.lastError ?? '')?.[1]
+  return reason ?? s.phase
+}
+
 export async function runGet(resource: string, name: string | undefined, opts: GetOptions, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
   const output = checkOutput(opts.output)
+  if (POD_RESOURCES.has(resource)) {
+    const list = await podList(target, opts)
+    if (name !== undefined) {
+      list.items = list.items.filter((i) => i.metadata.name === name)
+      if (list.items.length === 0) throw new CliError(`pods "${name}" not found`)
+    }
+    if (output === 'json' || output === 'yaml') {
+      out.write(serialize(name !== undefined ? list.items[0] : list, output))
+      return
+    }
+    if (output === 'name') {
+      for (const i of list.items) out.write(`pod/${i.metadata.name}\n`)
+      return
+    }
+    if (list.items.length === 0) {
+      out.write(opts.allNamespaces === true ? 'No resources found\n' : `No resources found in ${opts.namespace ?? 'default'} namespace.\n`)
+      return
+    }
+    const wide = output === 'wide'
+    const headers = [...(opts.allNamespaces === true ? ['NAMESPACE'] : []), 'NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE', 'NODE', ...(wide ? ['REVISION', 'LAST ERROR'] : [])]
+    const rows = list.items.map((i) => {
+      const st = i.status as unknown as PodStatusView
+      const n = i.spec.containers as number
+      return [
+        ...(opts.allNamespaces === true ? [i.metadata.namespace ?? 'default'] : []),
+        i.metadata.name,
+        `${st.ready ? n : 0}/${n}`,
+        podStatusText(st),
+        String(st.restarts),
+        age(i.metadata.creationTimestamp),
+        String(i.spec.nodeName),
+        ...(wide ? [st.revision, (st.lastError ?? '<none>').slice(0, 80)] : []),
+      ]
+    })
+    out.write(table(headers, rows))
+    return
+  }
   let list: List
   const isDs = DS_RESOURCES.has(resource)
   if (isDs) {
@@ -42,7 +110,7 @@ export async function runGet(resource: string, name: string | undefined, opts: G
   } else if (NODE_RESOURCES.has(resource)) {
     list = await call<List>(target, 'GET', '/v1/nodes')
   } else {
-    throw new UsageError(`get ${resource}: unknown resource type; use ds or nodes`)
+    throw new UsageError(`get ${resource}: unknown resource type; use ds, pods or nodes`)
   }
   if (name !== undefined) {
     list.items = list.items.filter((i) => i.metadata.name === name)

@@ -69,6 +69,46 @@ describe('reconciler with a real dockerd', { skip }, () => {
     }, 15_000)
   })
 
+  it('get pods lists each node\'s copy', async () => {
+    await waitFor('3 running pods', async () => {
+      const r = await runCli('get', 'pods', '--agent', (agents[2] as TestAgent).target.address)
+      return r.stdout.split('\n').filter((l) => /^everywhere-rc-\d +1\/1 +Running +0 +\d+s +rc-\d$/.test(l)).length === 3
+    }, 10_000)
+  })
+
+  it('an image that cannot be pulled is reported as ErrImagePull, then ImagePullBackOff', async () => {
+    await apply(ds('no-image').replace(TEST_IMAGE, 'registry.invalid/nothing:1'))
+    await waitFor('ErrImagePull on every node', async () => {
+      const r = await runCli('get', 'pods', '-o', 'json', '--agent', (agents[0] as TestAgent).target.address)
+      const pods = (JSON.parse(r.stdout) as { items: { spec: { daemonSet: string }; status: { lastError?: string; ready: boolean } }[] }).items.filter((p) => p.spec.daemonSet === 'no-image')
+      return pods.length === 3 && pods.every((p) => !p.status.ready && /^ErrImagePull: /.test(p.status.lastError ?? ''))
+    }, 20_000)
+    assert.deepEqual(await copies('no-image'), { 'rc-1': 0, 'rc-2': 0, 'rc-3': 0 })
+    const r = await runCli('delete', 'ds', 'no-image', '--agent', (agents[0] as TestAgent).target.address, '--key', cluster.operatorKeyFile)
+    assert.equal(r.code, 0, r.stderr)
+  })
+
+  it('delete --cascade=orphan leaves the copies running; a new DaemonSet whose selector matches adopts them untouched', async () => {
+    await apply(ds('orph'))
+    await waitFor('orph everywhere', async () => Object.values(await copies('orph')).every((n) => n === 1), 20_000)
+    const ids = (await managed(HOST, names)).filter((r) => r.daemonSet === 'default.orph').map((r) => r.id).sort()
+    const del = await runCli('delete', 'ds', 'orph', '--cascade=orphan', '--agent', (agents[1] as TestAgent).target.address, '--key', cluster.operatorKeyFile)
+    assert.equal(del.code, 0, del.stderr)
+    assert.match(del.stdout, /deleted \(orphan/)
+    await new Promise((r) => setTimeout(r, 3000))
+    assert.deepEqual((await managed(HOST, names)).filter((r) => r.daemonSet === 'default.orph' && r.state === 'running').map((r) => r.id).sort(), ids, 'orphans keep running')
+    // Another name, another template (a different command), the same selector: adopted as they are.
+    await apply(ds('adopter').replaceAll('app: adopter', 'app: orph').replace('"3600"', '"7200"'))
+    await waitFor('adopter counts the orphans as its copies', async () => {
+      const r = await runCli('get', 'ds', 'adopter', '-o', 'json', '--agent', (agents[0] as TestAgent).target.address)
+      const st = (JSON.parse(r.stdout) as { status: Record<string, number> }).status
+      return st.currentNumberScheduled === 3 && st.numberReady === 3 && st.updatedNumberScheduled === 0
+    }, 15_000)
+    const after = await managed(HOST, names)
+    assert.deepEqual(after.filter((r) => r.daemonSet === 'default.orph').map((r) => r.id).sort(), ids, 'the same containers, untouched')
+    assert.equal(after.filter((r) => r.daemonSet === 'default.adopter').length, 0, 'no new copy was made')
+  })
+
   it('a nodeSelector DaemonSet runs only on labelled nodes', async () => {
     await apply(ds('ssd-only', '      nodeSelector: {disktype: ssd}\n'))
     await waitFor('one copy on rc-1', async () => JSON.stringify(await copies('ssd-only')) === JSON.stringify({ 'rc-1': 1, 'rc-2': 0, 'rc-3': 0 }), 20_000)

@@ -3,8 +3,8 @@ import { describe, it } from 'node:test'
 import { planNode, type DesiredPod, type ObservedContainer, type PlanOptions } from '../../../core/reconcile.js'
 
 const opts = (o: Partial<PlanOptions> = {}): PlanOptions => ({ now: 100_000, startedAt: 0, sweepGraceMs: 30_000, deleted: new Set(), orphaned: new Set(), ...o })
-const want = (o: Partial<DesiredPod> = {}): DesiredPod => ({ daemonSet: 'default.a', revision: 'r2', run: true, keep: true, containers: ['c-r2'], onDelete: false, ...o })
-const seen = (name: string, o: Partial<ObservedContainer> = {}): ObservedContainer => ({ id: `id-${name}`, name, daemonSet: 'default.a', revision: 'r2', podOwner: name, running: true, createdAt: 1000, ...o })
+const want = (o: Partial<DesiredPod> = {}): DesiredPod => ({ daemonSet: 'default.a', revision: 'r2', run: true, keep: true, containers: ['c-r2'], onDelete: false, selects: (l) => l.app === 'a', ...o })
+const seen = (name: string, o: Partial<ObservedContainer> = {}): ObservedContainer => ({ id: `id-${name}`, name, daemonSet: 'default.a', revision: 'r2', podOwner: name, running: true, createdAt: 1000, labels: { app: 'a' }, ...o })
 
 describe('planNode', () => {
   it('starts a missing copy', () => assert.deepEqual(planNode([want()], [], opts()), { start: ['default.a'], remove: [], outdated: [] }))
@@ -40,5 +40,13 @@ describe('planNode', () => {
     assert.equal(planNode([], c, opts({ now: 10_000 })).remove.length, 0)
     assert.equal(planNode([], c, opts({ now: 40_000 })).remove.length, 1)
     assert.equal(planNode([], c, opts({ orphaned: new Set(['default.gone']), deleted: new Set(['default.gone']) })).remove.length, 0)
+  })
+
+  it('a new DaemonSet whose selector matches orphaned copies adopts them without touching them', () => {
+    const orphan = seen('old-pod', { daemonSet: 'default.old', revision: 'r0' })
+    const p = planNode([want()], [orphan], opts({ orphaned: new Set(['default.old']), deleted: new Set() }))
+    assert.deepEqual(p, { start: [], remove: [], outdated: ['default.a'] })
+    const other = seen('old-pod', { daemonSet: 'default.old', revision: 'r0', labels: { app: 'b' } })
+    assert.deepEqual(planNode([want()], [other], opts({ orphaned: new Set(['default.old']) })), { start: ['default.a'], remove: [], outdated: [] })
   })
 })
