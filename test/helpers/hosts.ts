@@ -2,7 +2,8 @@
 // `Fleet.destroy` tears everything down, also after a failure. Tests only.
 
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { stringify } from 'yaml'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { repoPath } from './fixtures.js'
@@ -18,6 +19,17 @@ export interface FleetHost {
   docker: string
   dockerd: ChildProcess
   agent: TestAgent
+  config: string
+}
+
+async function startDockerd(host: Host, dir: string, sock: string): Promise<ChildProcess> {
+  const dockerd = spawn('nsenter', [`--net=/var/run/netns/${host.ns}`, 'dockerd', '--host', sock, '--data-root', `${dir}/data`, '--exec-root', `${dir}/x`, '--pidfile', `${dir}/d.pid`, '--bridge', 'none', '--iptables=false', '--ip6tables=false', '--log-level', 'error'], { stdio: 'ignore' })
+  await waitFor(`dockerd of ${host.name}`, async () => {
+    if (dockerd.exitCode !== null) throw new Error(`dockerd of ${host.name} exited with ${dockerd.exitCode}`)
+    await docker(sock, 'version')
+    return true
+  }, 60_000, 250)
+  return dockerd
 }
 
 /** cli runs the real daemonmesh binary (a separate process) and returns its output. */
@@ -53,20 +65,30 @@ export class Fleet {
     const dir = join(this.root, String(this.hosts.length))
     await mkdir(dir, { recursive: true })
     const sock = `unix://${dir}/d.sock`
-    const dockerd = spawn('nsenter', [`--net=/var/run/netns/${host.ns}`, 'dockerd', '--host', sock, '--data-root', `${dir}/data`, '--exec-root', `${dir}/x`, '--pidfile', `${dir}/d.pid`, '--bridge', 'none', '--iptables=false', '--ip6tables=false', '--log-level', 'error'], { stdio: 'ignore' })
-    await waitFor(`dockerd of ${name}`, async () => {
-      if (dockerd.exitCode !== null) throw new Error(`dockerd of ${name} exited with ${dockerd.exitCode}`)
-      await docker(sock, 'version')
-      return true
-    }, 60_000, 250)
+    const dockerd = await startDockerd(host, dir, sock)
     await buildTestImage(sock, opts.imageTags ?? [])
     const boot = this.hosts[0] === undefined ? [] : [`/ip4/${this.hosts[0].host.address}/tcp/7946`]
-    const agent = await this.cluster
-      .agent({ name, netns: host.ns, listen: '/ip4/0.0.0.0/tcp/7946', docker: sock, bootstrap: boot, ...(opts.labels === undefined ? {} : { labels: opts.labels }), extra: (opts.taints ?? []).flatMap((t) => ['--taint', t]) })
-      .start()
-    const fh = { host, dir, docker: sock, dockerd, agent }
+    // Labels and taints live in a config file, so a test can change them and send SIGHUP.
+    const config = join(dir, 'agent.yaml')
+    await writeFile(config, stringify({ labels: opts.labels ?? {}, taints: opts.taints ?? [] }))
+    const agent = await this.cluster.agent({ name, netns: host.ns, listen: '/ip4/0.0.0.0/tcp/7946', docker: sock, bootstrap: boot, config }).start()
+    const fh = { host, dir, docker: sock, dockerd, agent, config }
     this.hosts.push(fh)
     return fh
+  }
+
+  /** relabel rewrites a host's labels and taints and makes its agent reload them (SIGHUP). */
+  async relabel(h: FleetHost, labels: Record<string, string>, taints: string[] = []): Promise<void> {
+    await writeFile(h.config, stringify({ labels, taints }))
+    h.agent.proc?.kill('SIGHUP')
+  }
+
+  /** restartDockerd stops a host's dockerd (its containers stop with it) and starts it again. */
+  async restartDockerd(h: FleetHost): Promise<void> {
+    const exited = new Promise((r) => h.dockerd.once('exit', r))
+    h.dockerd.kill('SIGTERM')
+    await exited
+    h.dockerd = await startDockerd(h.host, h.dir, h.docker)
   }
 
   /** destroy stops agents, containers and dockerds, then removes namespaces and the bridge. */
