@@ -109,6 +109,42 @@ describe('reconciler with a real dockerd', { skip }, () => {
     assert.equal(after.filter((r) => r.daemonSet === 'default.adopter').length, 0, 'no new copy was made')
   })
 
+  it('restarts of a crashing container are counted and reported', async () => {
+    await apply(ds('crashy').replace('command: ["sleep", "3600"]', 'command: ["sh", "-c", "sleep 1; exit 3"]'))
+    await waitFor('restarts reported on rc-1', async () => {
+      const nodes = await (agents[0] as TestAgent).nodes()
+      const pod = (nodes.find((n) => n.metadata.name === 'rc-1')?.status as unknown as { pods: Record<string, { restarts: number }> }).pods['default/crashy']
+      return (pod?.restarts ?? 0) >= 2
+    }, 30_000, 250)
+    const r = await runCli('delete', 'ds', 'crashy', '--agent', (agents[0] as TestAgent).target.address, '--key', cluster.operatorKeyFile)
+    assert.equal(r.code, 0, r.stderr)
+  })
+
+  it('the containers of one pod share its first container\'s network namespace', async () => {
+    const twoContainers = ds('duo').replace('      containers:\n', '      containers:\n      - name: web\n        image: ${TEST_IMAGE}\n        command: ["httpd", "-f", "-p", "8080"]\n'.replace('${TEST_IMAGE}', TEST_IMAGE))
+    await apply(twoContainers)
+    await waitFor('two containers on rc-1', async () => (await managed(HOST, ['rc-1'])).filter((r) => r.daemonSet === 'default.duo' && r.state === 'running').length === 2, 20_000)
+    const rows = (await managed(HOST, ['rc-1'])).filter((r) => r.daemonSet === 'default.duo')
+    const web = rows.find((r) => r.name.includes('_web_'))
+    const main = rows.find((r) => r.name.includes('_main_'))
+    assert.ok(web && main)
+    assert.equal((await docker(HOST, 'inspect', '-f', '{{.HostConfig.NetworkMode}}', main.id)).trim(), `container:${web.id}`)
+    // main reaches web's port on localhost: one network namespace.
+    const page = await docker(HOST, 'exec', main.id, 'wget', '-q', '-O', '-', 'http://127.0.0.1:8080/').catch((e: Error) => e.message)
+    assert.doesNotMatch(page, /Connection refused|can't connect/)
+  })
+
+  it('an agent whose Docker is unavailable keeps running and says so in its node record', async () => {
+    const lone = await cluster.agent({ name: 'rc-nodocker', docker: 'unix:///nonexistent/docker.sock', bootstrap: [await (agents[0] as TestAgent).address()] }).start()
+    await waitFor('DockerReady=False seen by rc-1', async () => {
+      const n = (await (agents[0] as TestAgent).nodes()).find((x) => x.metadata.name === 'rc-nodocker')
+      const conds = (n?.status as unknown as { conditions?: { type: string; status: string; reason?: string }[] } | undefined)?.conditions ?? []
+      return conds.some((c) => c.type === 'DockerReady' && c.status === 'False' && c.reason === 'DockerUnavailable')
+    }, 15_000)
+    assert.equal((await lone.health()).node, 'rc-nodocker')
+    await lone.stop('SIGTERM')
+  })
+
   it('a nodeSelector DaemonSet runs only on labelled nodes', async () => {
     await apply(ds('ssd-only', '      nodeSelector: {disktype: ssd}\n'))
     await waitFor('one copy on rc-1', async () => JSON.stringify(await copies('ssd-only')) === JSON.stringify({ 'rc-1': 1, 'rc-2': 0, 'rc-3': 0 }), 20_000)
