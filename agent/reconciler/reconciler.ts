@@ -31,6 +31,10 @@ export interface ReconcilerOptions {
 const BACKOFF_START_MS = 10_000
 const BACKOFF_MAX_MS = 300_000
 
+/** Docker unavailable: retry after 1 s, doubling to 30 s. */
+const DOCKER_RETRY_START_MS = 1000
+const DOCKER_RETRY_MAX_MS = 30_000
+
 interface Failure {
   error: string
   until: number
@@ -47,6 +51,7 @@ export class Reconciler {
   private timer: NodeJS.Timeout | undefined
   private stopped = false
   private dockerUp: boolean | undefined
+  private dockerRetryMs = DOCKER_RETRY_START_MS / 2
 
   constructor(opts: ReconcilerOptions) {
     this.opts = opts
@@ -126,8 +131,12 @@ export class Reconciler {
       this.setDocker(true)
     } catch (err) {
       this.setDocker(false, (err as Error).message)
+      // Retry sooner than the resync, backing off while Docker stays away.
+      this.dockerRetryMs = Math.min(this.dockerRetryMs * 2, DOCKER_RETRY_MAX_MS)
+      setTimeout(() => this.trigger(), this.dockerRetryMs).unref()
       return
     }
+    this.dockerRetryMs = DOCKER_RETRY_START_MS / 2
     const now = Date.now()
     const plan = planNode(desired, observed, { now, startedAt: this.startedAt, sweepGraceMs: this.opts.sweepGraceMs, deleted, orphaned })
     for (const r of plan.remove) {

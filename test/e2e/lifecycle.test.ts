@@ -125,6 +125,23 @@ describe('DaemonSet lifecycle on namespace hosts', { skip }, () => {
     await placed('during-cut', [1, 1, 0, 1], 60_000)
   })
 
+  it('--cascade=orphan leaves the copies; a new DaemonSet with a matching selector adopts them', async () => {
+    const ids = async (ds: string): Promise<string[]> => (await Promise.all(fleet.hosts.map((x) => managed(x.docker)))).flat().filter((r) => r.daemonSet === `default.${ds}`).map((r) => r.id).sort()
+    const before = await ids('plain')
+    assert.equal(before.length, 3)
+    const r = await cli('delete', 'ds', 'plain', '--cascade=false', '--agent', (h[3] as FleetHost).agent.target.address, '--key', fleet.cluster.operatorKeyFile)
+    assert.equal(r.code, 0, r.stderr)
+    await new Promise((res) => setTimeout(res, 3000))
+    assert.deepEqual(await copies('plain'), [1, 1, 0, 1], 'orphans keep running')
+    await apply('plain-v2', manifest('plain-v2').replaceAll('app: plain-v2', 'app: plain'))
+    await waitFor('plain-v2 counts them', async () => {
+      const g = await cli('get', 'ds', 'plain-v2', '-o', 'json', '--agent', (h[0] as FleetHost).agent.target.address)
+      return (JSON.parse(g.stdout) as { status: { currentNumberScheduled: number } }).status.currentNumberScheduled === 3
+    }, 20_000, 250)
+    assert.deepEqual(await ids('plain'), before, 'adopted untouched')
+    assert.deepEqual(await copies('plain-v2'), [0, 0, 0, 0], 'no new copies')
+  })
+
   it('deleting a DaemonSet removes every copy', async () => {
     const r = await cli('delete', 'ds', 'tolerant', '--agent', (h[2] as FleetHost).agent.target.address, '--key', fleet.cluster.operatorKeyFile)
     assert.equal(r.code, 0, r.stderr)

@@ -134,6 +134,41 @@ describe('reconciler with a real dockerd', { skip }, () => {
     assert.doesNotMatch(page, /Connection refused|can't connect/)
   })
 
+  it('hostPort, env with $(VAR) and fieldRef, and resources reach Docker', async () => {
+    const text = `apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      nodeSelector: {disktype: ssd}
+      containers:
+      - name: httpd
+        image: ${TEST_IMAGE}
+        command: ["httpd", "-f", "-p", "80", "-h", "/tmp"]
+        ports: [{containerPort: 80, hostPort: 18080}]
+        env:
+        - {name: NODE, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
+        - {name: GREETING, value: "hello $(NODE)"}
+        resources: {limits: {memory: 64Mi, cpu: 250m}}
+`
+    await apply(text)
+    await waitFor('web on rc-1', async () => (await copies('web'))['rc-1'] === 1, 20_000)
+    const [row] = (await managed(HOST, ['rc-1'])).filter((r) => r.daemonSet === 'default.web')
+    assert.ok(row)
+    assert.match(await docker(HOST, 'exec', row.id, 'env'), /GREETING=hello rc-1/)
+    assert.equal((await docker(HOST, 'inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}', row.id)).trim(), `${64 * 1024 * 1024} 250000000`)
+    await docker(HOST, 'exec', row.id, 'sh', '-c', 'echo daemonmesh > /tmp/index.html')
+    const page = await waitFor('the host port answers', async () => {
+      const res = await fetch('http://127.0.0.1:18080/index.html').catch(() => undefined)
+      return res?.ok === true ? res.text() : undefined
+    }, 10_000, 200)
+    assert.equal(page.trim(), 'daemonmesh')
+  })
+
   it('an agent whose Docker is unavailable keeps running and says so in its node record', async () => {
     const lone = await cluster.agent({ name: 'rc-nodocker', docker: 'unix:///nonexistent/docker.sock', bootstrap: [await (agents[0] as TestAgent).address()] }).start()
     await waitFor('DockerReady=False seen by rc-1', async () => {
