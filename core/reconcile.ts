@@ -9,6 +9,8 @@ export interface ObservedContainer {
   /** `NAMESPACE.NAME` from the daemonset label. */
   daemonSet: string
   revision: string
+  /** The container's name in the pod template. */
+  container: string
   /** The pod's network owner (its first container's name): containers of one pod share it. */
   podOwner: string
   running: boolean
@@ -26,7 +28,7 @@ export interface DesiredPod {
   run: boolean
   /** shouldContinueRunning: a copy already here may stay. */
   keep: boolean
-  /** Docker names of the containers of the current revision's pod, in order. */
+  /** Names (in the pod template) of the pod's containers, in order. */
   containers: string[]
   /** OnDelete: an existing copy of an older revision stays until someone deletes it. */
   onDelete: boolean
@@ -133,7 +135,7 @@ export function planNode(desired: readonly DesiredPod[], observedRaw: readonly O
     if (keep === undefined) {
       if (d.run) plan.start.push(d.daemonSet)
     } else if (keep.revision === d.revision) {
-      const have = new Set(keep.containers.map((c) => c.name))
+      const have = new Set(keep.containers.map((c) => c.container))
       if (d.containers.some((n) => !have.has(n)) || !keep.running) plan.start.push(d.daemonSet)
     } else {
       plan.outdated.push(d.daemonSet)

@@ -120,7 +120,7 @@ export class Reconciler {
         revision: revisionOf(ds),
         run: v.shouldRun,
         keep: v.shouldContinueRunning,
-        containers: plan.containers.map((c) => c.create.name),
+        containers: plan.containers.map((c) => c.name),
         onDelete: ds.spec.updateStrategy?.type === 'OnDelete',
         selects: (labels: Record<string, string>) => selector.matches(labels),
       }

@@ -49,6 +49,7 @@ export class DockerRuntime {
       name: (c.Names[0] ?? '').replace(/^\//, ''),
       daemonSet: c.Labels[Labels.daemonSet] ?? '',
       revision: c.Labels[Labels.revision] ?? '',
+      container: c.Labels[Labels.container] ?? '',
       podOwner: c.Labels[Labels.podOwner] ?? (c.Names[0] ?? '').replace(/^\//, ''),
       running: c.State === 'running',
       createdAt: c.Created * 1000,

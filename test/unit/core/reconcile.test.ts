@@ -3,8 +3,8 @@ import { describe, it } from 'node:test'
 import { planNode, type DesiredPod, type ObservedContainer, type PlanOptions } from '../../../core/reconcile.js'
 
 const opts = (o: Partial<PlanOptions> = {}): PlanOptions => ({ now: 100_000, startedAt: 0, sweepGraceMs: 30_000, deleted: new Set(), orphaned: new Set(), ...o })
-const want = (o: Partial<DesiredPod> = {}): DesiredPod => ({ daemonSet: 'default.a', revision: 'r2', run: true, keep: true, containers: ['c-r2'], onDelete: false, selects: (l) => l.app === 'a', ...o })
-const seen = (name: string, o: Partial<ObservedContainer> = {}): ObservedContainer => ({ id: `id-${name}`, name, daemonSet: 'default.a', revision: 'r2', podOwner: name, running: true, createdAt: 1000, labels: { app: 'a' }, ...o })
+const want = (o: Partial<DesiredPod> = {}): DesiredPod => ({ daemonSet: 'default.a', revision: 'r2', run: true, keep: true, containers: ['c'], onDelete: false, selects: (l) => l.app === 'a', ...o })
+const seen = (name: string, o: Partial<ObservedContainer> = {}): ObservedContainer => ({ id: `id-${name}`, name, daemonSet: 'default.a', revision: 'r2', podOwner: name, container: name.split('-')[0] ?? name, running: true, createdAt: 1000, labels: { app: 'a' }, ...o })
 
 describe('planNode', () => {
   it('starts a missing copy', () => assert.deepEqual(planNode([want()], [], opts()), { start: ['default.a'], remove: [], outdated: [] }))
@@ -24,7 +24,7 @@ describe('planNode', () => {
   })
 
   it('completes a pod with a missing container', () => {
-    const p = planNode([want({ containers: ['c-r2', 'd-r2'] })], [seen('c-r2')], opts())
+    const p = planNode([want({ containers: ['c', 'd'] })], [seen('c-r2')], opts())
     assert.deepEqual(p.start, ['default.a'])
   })
 
@@ -48,5 +48,10 @@ describe('planNode', () => {
     assert.deepEqual(p, { start: [], remove: [], outdated: ['default.a'] })
     const other = seen('old-pod', { daemonSet: 'default.old', revision: 'r0', labels: { app: 'b' } })
     assert.deepEqual(planNode([want()], [other], opts({ orphaned: new Set(['default.old']) })), { start: ['default.a'], remove: [], outdated: [] })
+  })
+
+  it('an adopted pod of the same template is complete: no second copy', () => {
+    const orphan = seen('main-r2', { daemonSet: 'default.old', container: 'c' })
+    assert.deepEqual(planNode([want()], [orphan], opts({ orphaned: new Set(['default.old']) })), { start: [], remove: [], outdated: [] })
   })
 })
