@@ -30,8 +30,6 @@ export interface DesiredPod {
   keep: boolean
   /** Names (in the pod template) of the pod's containers, in order. */
   containers: string[]
-  /** OnDelete: an existing copy of an older revision stays until someone deletes it. */
-  onDelete: boolean
   /** The DaemonSet's selector, to adopt orphaned copies whose labels it matches. */
   selects: (labels: Record<string, string>) => boolean
 }

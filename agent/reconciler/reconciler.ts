@@ -121,7 +121,6 @@ export class Reconciler {
         run: v.shouldRun,
         keep: v.shouldContinueRunning,
         containers: plan.containers.map((c) => c.name),
-        onDelete: ds.spec.updateStrategy?.type === 'OnDelete',
         selects: (labels: Record<string, string>) => selector.matches(labels),
       }
     })

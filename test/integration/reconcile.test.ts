@@ -160,13 +160,21 @@ spec:
     const [row] = (await managed(HOST, ['rc-1'])).filter((r) => r.daemonSet === 'default.web')
     assert.ok(row)
     assert.match(await docker(HOST, 'exec', row.id, 'env'), /GREETING=hello rc-1/)
-    assert.equal((await docker(HOST, 'inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}', row.id)).trim(), `${64 * 1024 * 1024} 250000000`)
+    assert.equal((await docker(HOST, 'inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.Config.StopTimeout}} {{.HostConfig.RestartPolicy.Name}}', row.id)).trim(), `${64 * 1024 * 1024} 250000000 1 always`)
     await docker(HOST, 'exec', row.id, 'sh', '-c', 'echo daemonmesh > /tmp/index.html')
     const page = await waitFor('the host port answers', async () => {
       const res = await fetch('http://127.0.0.1:18080/index.html').catch(() => undefined)
       return res?.ok === true ? res.text() : undefined
     }, 10_000, 200)
     assert.equal(page.trim(), 'daemonmesh')
+  })
+
+  it('hostNetwork, hostPID and hostIPC reach Docker', async () => {
+    await apply(ds('hostns', '      hostNetwork: true\n      hostPID: true\n      hostIPC: true\n      nodeSelector: {disktype: ssd}\n'))
+    await waitFor('hostns on rc-1', async () => (await copies('hostns'))['rc-1'] === 1, 20_000)
+    const [row] = (await managed(HOST, ['rc-1'])).filter((r) => r.daemonSet === 'default.hostns')
+    assert.ok(row)
+    assert.equal((await docker(HOST, 'inspect', '-f', '{{.HostConfig.NetworkMode}} {{.HostConfig.PidMode}} {{.HostConfig.IpcMode}}', row.id)).trim(), 'host host host')
   })
 
   it('an agent whose Docker is unavailable keeps running and says so in its node record', async () => {

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import { planNode, type DesiredPod, type ObservedContainer, type PlanOptions } from '../../../core/reconcile.js'
 
 const opts = (o: Partial<PlanOptions> = {}): PlanOptions => ({ now: 100_000, startedAt: 0, sweepGraceMs: 30_000, deleted: new Set(), orphaned: new Set(), ...o })
-const want = (o: Partial<DesiredPod> = {}): DesiredPod => ({ daemonSet: 'default.a', revision: 'r2', run: true, keep: true, containers: ['c'], onDelete: false, selects: (l) => l.app === 'a', ...o })
+const want = (o: Partial<DesiredPod> = {}): DesiredPod => ({ daemonSet: 'default.a', revision: 'r2', run: true, keep: true, containers: ['c'], selects: (l) => l.app === 'a', ...o })
 const seen = (name: string, o: Partial<ObservedContainer> = {}): ObservedContainer => ({ id: `id-${name}`, name, daemonSet: 'default.a', revision: 'r2', podOwner: name, container: name.split('-')[0] ?? name, running: true, createdAt: 1000, labels: { app: 'a' }, ...o })
 
 describe('planNode', () => {
