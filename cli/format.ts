@@ -15,12 +15,13 @@ export function age(iso: string | undefined, now = Date.now()): string {
 }
 
 export const OUTPUTS = ['table', 'wide', 'json', 'yaml', 'name'] as const
-export type Output = (typeof OUTPUTS)[number]
+export type Output = (typeof OUTPUTS)[number] | `go-template=${string}`
 
 /** checkOutput validates -o. */
 export function checkOutput(o: string | undefined): Output {
   const v = o ?? 'table'
-  if (!(OUTPUTS as readonly string[]).includes(v)) throw new UsageError(`-o ${v}: unsupported output format; use one of wide, json, yaml, name`)
+  if (v.startsWith('go-template=')) return v as Output
+  if (!(OUTPUTS as readonly string[]).includes(v)) throw new UsageError(`-o ${v}: unsupported output format; use one of wide, json, yaml, name, go-template=TEMPLATE`)
   return v as Output
 }
 

@@ -65,10 +65,11 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .argument('[name]', 'only this one')
       .option('-n, --namespace <ns>', 'namespace (default "default")')
       .option('-A, --all-namespaces', 'every namespace')
-      .option('-o, --output <format>', 'wide, json, yaml or name'),
+      .option('-l, --selector <selector>', 'label selector, e.g. app=fluentd,tier in (a,b)')
+      .option('-o, --output <format>', 'wide, json, yaml, name or go-template=TEMPLATE'),
   )
-    .addHelpText('after', '\nExamples:\n  daemonmesh get ds -A\n  daemonmesh get pods -n kube-system -o wide\n  daemonmesh get ds fluentd -n kube-system -o yaml\n  daemonmesh get nodes -o json\n')
-    .action(async (resource: string, name: string | undefined, opts: AgentOpts & { namespace?: string; allNamespaces?: boolean; output?: string }) =>
+    .addHelpText('after', '\nExamples:\n  daemonmesh get ds -A\n  daemonmesh get pods -n kube-system -o wide\n  daemonmesh get ds/filebeat-ds -o go-template=\'{{.spec.updateStrategy.type}}{{"\\n"}}\'\n  daemonmesh get nodes -l zone=a\n  daemonmesh get ds fluentd -n kube-system -o yaml\n  daemonmesh get nodes -o json\n')
+    .action(async (resource: string, name: string | undefined, opts: AgentOpts & { namespace?: string; allNamespaces?: boolean; output?: string; selector?: string }) =>
       runGet(resource, name, opts, resolveAgent(opts.agent, opts.token), out),
     )
 

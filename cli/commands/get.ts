@@ -5,6 +5,8 @@ import { CliError, UsageError } from '../errors.js'
 import { age, checkOutput, serialize } from '../format.js'
 import { table } from '../table.js'
 import { compileSelector } from '../../core/selector.js'
+import { parseSelectorText } from '../../core/selector-text.js'
+import { renderTemplate } from '../template.js'
 import { DS_RESOURCES } from './delete.js'
 
 const NODE_RESOURCES = new Set(['node', 'nodes', 'no'])
@@ -24,6 +26,26 @@ export interface GetOptions {
   namespace?: string
   allNamespaces?: boolean
   output?: string
+  selector?: string
+}
+
+/** filterList keeps the items a `-l` selector matches. */
+function filterList(list: List, selectorText: string | undefined): void {
+  if (selectorText === undefined) return
+  const parsed = parseSelectorText(selectorText)
+  if (parsed.selector === undefined) throw new UsageError(`-l ${selectorText}: ${parsed.issues.map((i) => i.message).join('; ')}`)
+  const { selector, issues } = compileSelector(parsed.selector, '')
+  if (issues.length > 0) throw new UsageError(`-l ${selectorText}: ${issues.map((i) => i.message).join('; ')}`)
+  list.items = list.items.filter((i) => selector.matches(i.metadata.labels ?? {}))
+}
+
+/** printStructured handles -o json|yaml|go-template; returns false for the other formats. */
+function printStructured(list: List, name: string | undefined, output: string, out: NodeJS.WritableStream): boolean {
+  const value = name !== undefined ? list.items[0] : list
+  if (output === 'json' || output === 'yaml') out.write(serialize(value, output))
+  else if (output.startsWith('go-template=')) out.write(renderTemplate(output.slice('go-template='.length), value))
+  else return false
+  return true
 }
 
 function nodeSelectorText(o: Obj): string {
@@ -63,18 +85,20 @@ function podStatusText(s: PodStatusView): string {
   return reason ?? s.phase
 }
 
-export async function runGet(resource: string, name: string | undefined, opts: GetOptions, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
+export async function runGet(resourceArg: string, nameArg: string | undefined, opts: GetOptions, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
   const output = checkOutput(opts.output)
+  // kubectl's TYPE/NAME form: `get ds/fluentd`.
+  const slash = resourceArg.indexOf('/')
+  const resource = slash < 0 ? resourceArg : resourceArg.slice(0, slash)
+  const name = slash < 0 ? nameArg : resourceArg.slice(slash + 1)
   if (POD_RESOURCES.has(resource)) {
     const list = await podList(target, opts)
+    filterList(list, opts.selector)
     if (name !== undefined) {
       list.items = list.items.filter((i) => i.metadata.name === name)
       if (list.items.length === 0) throw new CliError(`pods "${name}" not found`)
     }
-    if (output === 'json' || output === 'yaml') {
-      out.write(serialize(name !== undefined ? list.items[0] : list, output))
-      return
-    }
+    if (printStructured(list, name, output, out)) return
     if (output === 'name') {
       for (const i of list.items) out.write(`pod/${i.metadata.name}\n`)
       return
@@ -112,14 +136,12 @@ export async function runGet(resource: string, name: string | undefined, opts: G
   } else {
     throw new UsageError(`get ${resource}: unknown resource type; use ds, pods or nodes`)
   }
+  filterList(list, opts.selector)
   if (name !== undefined) {
     list.items = list.items.filter((i) => i.metadata.name === name)
     if (list.items.length === 0) throw new CliError(`${isDs ? 'daemonsets.apps' : 'nodes'} "${name}" not found`)
   }
-  if (output === 'json' || output === 'yaml') {
-    out.write(serialize(name !== undefined ? list.items[0] : list, output))
-    return
-  }
+  if (printStructured(list, name, output, out)) return
   if (output === 'name') {
     for (const i of list.items) out.write(`${isDs ? 'daemonset.apps' : 'node'}/${i.metadata.name}\n`)
     return
