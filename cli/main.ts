@@ -5,7 +5,10 @@ import { Command, CommanderError, Option } from 'commander'
 import { runApply } from './commands/apply.js'
 import { runCheck } from './commands/check.js'
 import { runDelete } from './commands/delete.js'
+import { runDescribe } from './commands/describe.js'
+import { runEndpoints } from './commands/endpoints.js'
 import { runGet } from './commands/get.js'
+import { completionScript } from './completion.js'
 import { resolveAgent } from './client.js'
 import { runKeygen } from './commands/keygen.js'
 import { runPlan } from './commands/plan.js'
@@ -30,22 +33,45 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     .addHelpText('after', '\nExamples:\n  daemonmesh check -f fluentd.yaml\n  daemonmesh check -f manifests/ -f extra.yaml\n  cat ds.yaml | daemonmesh check -f -\n')
     .action(async (opts: { filename?: string[] }) => runCheck({ filename: opts.filename ?? [] }, out, err))
 
-  program
-    .command('plan')
-    .description('show, for every node, whether each DaemonSet would run there and why not')
-    .addOption(new Option('-f, --filename <path>', 'DaemonSet manifests: file, directory or - (repeatable)').argParser(collect))
-    .addOption(new Option('--nodes <path>', 'Node objects as `kubectl get nodes -o yaml` prints them (repeatable)').argParser(collect))
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
-    .addHelpText('after', '\nExamples:\n  daemonmesh plan -f ds.yaml --nodes nodes.yaml\n  kubectl get nodes -o yaml > nodes.yaml; daemonmesh plan -f ds.yaml --nodes nodes.yaml -o json\n')
-    .action(async (opts: { filename?: string[]; nodes?: string[]; output?: string }) =>
-      runPlan({ filename: opts.filename ?? [], ...(opts.nodes === undefined ? {} : { nodes: opts.nodes }), ...(opts.output === undefined ? {} : { output: opts.output }) }, out, err),
-    )
 
   const agentFlags = (cmd: Command): Command =>
     cmd
       .option('--agent <address>', 'agent API: unix:///PATH or http://HOST:PORT (default $DAEMONMESH_AGENT, ./.daemonmesh/agent.sock, /run/daemonmesh/agent.sock)')
       .option('--token <token>', 'bearer token for an http:// agent API (default $DAEMONMESH_TOKEN)')
   type AgentOpts = { agent?: string; token?: string; key?: string }
+
+  agentFlags(
+    program
+      .command('plan')
+      .description('show, before anything is written, where each DaemonSet would run and why not: against the live fleet (gain, keep, lose, update), or against --nodes')
+      .addOption(new Option('-f, --filename <path>', 'DaemonSet manifests: file, directory or - (repeatable)').argParser(collect))
+      .addOption(new Option('--nodes <path>', 'plan against these Node objects (as `kubectl get nodes -o yaml` prints them) instead of the live fleet (repeatable)').argParser(collect))
+      .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table')),
+  )
+    .addHelpText('after', '\nExamples:\n  daemonmesh plan -f ds.yaml                      # against the live fleet, through the agent\n  daemonmesh plan -f ds.yaml --nodes nodes.yaml   # kubectl get nodes -o yaml > nodes.yaml\n')
+    .action(async (opts: AgentOpts & { filename?: string[]; nodes?: string[]; output?: string }) =>
+      runPlan({ filename: opts.filename ?? [], ...(opts.nodes === undefined ? {} : { nodes: opts.nodes }), ...(opts.output === undefined ? {} : { output: opts.output }) }, out, err, opts.nodes === undefined ? resolveAgent(opts.agent, opts.token) : undefined),
+    )
+
+  agentFlags(
+    program
+      .command('describe')
+      .description('show a DaemonSet (status, where it runs and why not) or a node (labels, taints, conditions, its daemons and why others are absent)')
+      .argument('<resource>', 'ds or node (or ds/NAME)')
+      .argument('[name]')
+      .option('-n, --namespace <ns>', 'namespace (default "default")'),
+  )
+    .addHelpText('after', '\nExamples:\n  daemonmesh describe ds fluentd\n  daemonmesh describe node edge-1\n')
+    .action(async (resource: string, name: string | undefined, opts: AgentOpts & { namespace?: string }) => runDescribe(resource, name, opts, resolveAgent(opts.agent, opts.token), out))
+
+  program
+    .command('completion')
+    .description('print a shell completion script')
+    .argument('<shell>', 'bash or zsh')
+    .addHelpText('after', '\nExamples:\n  source <(daemonmesh completion bash)\n')
+    .action((shell: string) => {
+      out.write(completionScript(shell))
+    })
 
   agentFlags(
     program
@@ -60,31 +86,36 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   agentFlags(
     program
       .command('get')
-      .description('list DaemonSets (ds), their pods (one per node) or nodes, as kubectl prints them')
-      .argument('<resource>', 'ds, pods or nodes')
+      .description('list DaemonSets (ds), their pods (one per node), nodes, or where a DaemonSet can be reached (endpoints ds/NAME)')
+      .argument('<resource>', 'ds, pods, nodes or endpoints')
       .argument('[name]', 'only this one')
       .option('-n, --namespace <ns>', 'namespace (default "default")')
       .option('-A, --all-namespaces', 'every namespace')
       .option('-l, --selector <selector>', 'label selector, e.g. app=fluentd,tier in (a,b)')
       .option('-o, --output <format>', 'wide, json, yaml, name or go-template=TEMPLATE'),
   )
-    .addHelpText('after', '\nExamples:\n  daemonmesh get ds -A\n  daemonmesh get pods -n kube-system -o wide\n  daemonmesh get ds/filebeat-ds -o go-template=\'{{.spec.updateStrategy.type}}{{"\\n"}}\'\n  daemonmesh get nodes -l zone=a\n  daemonmesh get ds fluentd -n kube-system -o yaml\n  daemonmesh get nodes -o json\n')
+    .addHelpText('after', '\nExamples:\n  daemonmesh get ds -A\n  daemonmesh get pods -n kube-system -o wide\n  daemonmesh get ds/filebeat-ds -o go-template=\'{{.spec.updateStrategy.type}}{{"\\n"}}\'\n  daemonmesh get nodes -l zone=a\n  daemonmesh get endpoints ds/node-exporter -n monitoring -o json\n  daemonmesh get ds fluentd -n kube-system -o yaml\n  daemonmesh get nodes -o json\n')
     .action(async (resource: string, name: string | undefined, opts: AgentOpts & { namespace?: string; allNamespaces?: boolean; output?: string; selector?: string }) =>
-      runGet(resource, name, opts, resolveAgent(opts.agent, opts.token), out),
+      ['endpoints', 'ep'].includes(resource)
+        ? runEndpoints(name, opts, resolveAgent(opts.agent, opts.token), out)
+        : runGet(resource, name, opts, resolveAgent(opts.agent, opts.token), out),
     )
 
   agentFlags(
     program
       .command('delete')
-      .description('delete DaemonSets (a signed tombstone)')
-      .argument('<resource>', 'ds')
+      .description('delete DaemonSets (a signed tombstone), by name or by manifest')
+      .argument('[resource]', 'ds')
       .argument('[names...]', 'DaemonSet names')
+      .addOption(new Option('-f, --filename <path>', 'delete the DaemonSets of these manifests (repeatable)').argParser(collect))
       .option('-n, --namespace <ns>', 'namespace (default "default")')
       .option('--cascade <mode>', 'background (default): remove the pods too; orphan (or false): leave them running', 'background')
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
   )
-    .addHelpText('after', '\nExamples:\n  daemonmesh delete ds fluentd -n kube-system\n  daemonmesh delete ds fluentd --cascade=orphan   # pods stay; a new DaemonSet with a matching selector adopts them\n')
-    .action(async (resource: string, names: string[], opts: AgentOpts & { namespace?: string; cascade?: string }) => runDelete(resource, names, opts, resolveAgent(opts.agent, opts.token), out))
+    .addHelpText('after', '\nExamples:\n  daemonmesh delete ds fluentd -n kube-system\n  daemonmesh delete -f fluentd.yaml\n  daemonmesh delete ds fluentd --cascade=orphan   # pods stay; a new DaemonSet with a matching selector adopts them\n')
+    .action(async (resource: string | undefined, names: string[], opts: AgentOpts & { namespace?: string; cascade?: string; filename?: string[] }) =>
+      runDelete(resource, names, opts, resolveAgent(opts.agent, opts.token), out),
+    )
 
   program
     .command('keygen')

@@ -2,13 +2,16 @@
 
 import type { DaemonSet } from '../../core/types.js'
 import { call, type AgentTarget } from '../client.js'
+import { documentErrors, parseManifests } from '../../core/manifest.js'
 import { CliError, UsageError } from '../errors.js'
+import { readInputs } from '../inputs.js'
 import { current, loadOperatorKey, signedWrite } from '../signer.js'
 
 export interface DeleteOptions {
   namespace?: string
   key?: string
   cascade?: string
+  filename?: string[]
 }
 
 /** cascadeMode maps kubectl's --cascade values (and the seeds' true/false) to ours. */
@@ -28,14 +31,33 @@ export function cascadeMode(v: string | undefined): 'background' | 'orphan' {
 
 export const DS_RESOURCES = new Set(['ds', 'daemonset', 'daemonsets', 'daemonset.apps', 'daemonsets.apps'])
 
-export async function runDelete(resource: string, names: string[], opts: DeleteOptions, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
+/** targets resolves what to delete: `ds NAME…` in one namespace, or the DaemonSets of `-f` manifests. */
+async function targets(resource: string | undefined, names: string[], opts: DeleteOptions): Promise<{ ns: string; name: string }[]> {
+  if ((opts.filename ?? []).length > 0) {
+    if (resource !== undefined) throw new UsageError('delete: give either -f FILE or a resource and names, not both')
+    const found: { ns: string; name: string }[] = []
+    const errors: string[] = []
+    for (const input of await readInputs(opts.filename ?? [])) {
+      const docs = parseManifests(input.text, input.source)
+      errors.push(...documentErrors(docs))
+      for (const d of docs) if (d.daemonSet !== undefined) found.push({ ns: d.daemonSet.metadata.namespace ?? 'default', name: d.daemonSet.metadata.name })
+    }
+    if (errors.length > 0) throw new CliError(`${errors[0] ?? ''}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}; nothing deleted`)
+    if (found.length === 0) throw new CliError('no DaemonSet found in the given manifests')
+    return found
+  }
+  if (resource === undefined) throw new UsageError('delete: give ds NAME… or -f FILE')
   if (!DS_RESOURCES.has(resource)) throw new UsageError(`delete ${resource}: unknown resource type; use ds`)
   if (names.length === 0) throw new UsageError('delete ds: give the name of the DaemonSet')
+  return names.map((name) => ({ ns: opts.namespace ?? 'default', name }))
+}
+
+export async function runDelete(resource: string | undefined, names: string[], opts: DeleteOptions, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
   const cascade = cascadeMode(opts.cascade)
+  const list = await targets(resource, names, opts)
   const privateKey = loadOperatorKey(opts.key)
-  const ns = opts.namespace ?? 'default'
   let missing = 0
-  for (const name of names) {
+  for (const { ns, name } of list) {
     const key = `ds/${ns}/${name}`
     const prev = await current(target, key)
     if (prev === undefined || prev.op !== 'put') {

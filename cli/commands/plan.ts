@@ -2,7 +2,9 @@
 // copy run there and, if not, why. Reads Kubernetes Node objects, so people can plan
 // against the nodes they already have.
 
-import { documentErrors, formatIssue, parseManifests, shouldRun, type DaemonSet, type NodeInfo } from '../../core/index.js'
+import { documentErrors, dsKey, formatIssue, parseManifests, revisionOf, shouldRun, type DaemonSet, type NodeInfo } from '../../core/index.js'
+import type { AgentTarget } from '../client.js'
+import { fleetNodes, type FleetNode } from '../fleet.js'
 import { CliError, UsageError } from '../errors.js'
 import { readInputs } from '../inputs.js'
 import { table } from '../table.js'
@@ -13,12 +15,30 @@ export interface PlanOptions {
   output?: string
 }
 
-/** PlanRow is one line of `plan -o json`. */
+/** PlanRow is one line of `plan -o json`; `action` only against the live fleet. */
 export interface PlanRow {
   daemonset: string
   node: string
   run: boolean
   reasons: string[]
+  action?: 'gain' | 'keep' | 'lose' | 'update' | 'none'
+}
+
+/** liveRows adds, per node, what applying would do given the copy it reports now. */
+export function liveRows(daemonSets: readonly DaemonSet[], nodes: readonly FleetNode[]): PlanRow[] {
+  return daemonSets.flatMap((ds) => {
+    const rev = revisionOf(ds)
+    return nodes.map((n) => {
+      const v = shouldRun(n.info, ds)
+      const pod = n.pods[dsKey(ds)]
+      let action: NonNullable<PlanRow['action']>
+      if (v.shouldRun) action = pod === undefined ? 'gain' : pod.revision === rev ? 'keep' : 'update'
+      else if (pod !== undefined) action = v.shouldContinueRunning ? 'keep' : 'lose'
+      else action = 'none'
+      const reasons = v.shouldRun ? [] : [...v.reasons, ...(action === 'keep' ? ['a running copy stays: the taint is NoSchedule'] : [])]
+      return { daemonset: dsKey(ds), node: n.info.name, run: v.shouldRun, reasons, action }
+    })
+  })
 }
 
 async function load<T>(paths: string[], flag: string, pick: (d: { daemonSet?: DaemonSet; node?: NodeInfo }) => T | undefined, kind: string, err: NodeJS.WritableStream): Promise<T[]> {
@@ -54,15 +74,24 @@ export function planRows(daemonSets: readonly DaemonSet[], nodes: readonly NodeI
 }
 
 /** runPlan prints the plan as a table (default) or JSON. */
-export async function runPlan(opts: PlanOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<void> {
+export async function runPlan(opts: PlanOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream, target?: AgentTarget): Promise<void> {
   const output = opts.output ?? 'table'
   if (output !== 'table' && output !== 'json') throw new UsageError(`-o ${output}: unsupported output format; use table or json`)
-  if (opts.nodes === undefined || opts.nodes.length === 0) throw new UsageError('--nodes is required: a file of Node objects (as `kubectl get nodes -o yaml` prints them)')
   const daemonSets = await load(opts.filename, '-f', (d) => d.daemonSet, 'DaemonSet', err)
-  const nodes = await load(opts.nodes, '--nodes', (d) => d.node, 'Node', err)
-  const rows = planRows(daemonSets, nodes)
+  let rows: PlanRow[]
+  if (opts.nodes === undefined || opts.nodes.length === 0) {
+    // Against the live fleet, through the agent.
+    if (target === undefined) throw new UsageError('--nodes FILE, or a reachable agent, is required')
+    rows = liveRows(daemonSets, await fleetNodes(target))
+  } else {
+    rows = planRows(daemonSets, await load(opts.nodes, '--nodes', (d) => d.node, 'Node', err))
+  }
   if (output === 'json') {
     out.write(JSON.stringify(rows, null, 2) + '\n')
+    return
+  }
+  if (rows.some((r) => r.action !== undefined)) {
+    out.write(table(['DAEMONSET', 'NODE', 'ACTION', 'REASONS'], rows.map((r) => [r.daemonset, r.node, r.action ?? '', r.reasons.join('; ')])))
     return
   }
   out.write(table(['DAEMONSET', 'NODE', 'RUN', 'REASONS'], rows.map((r) => [r.daemonset, r.node, r.run ? 'yes' : 'no', r.reasons.join('; ')])))

@@ -117,8 +117,10 @@ describe('daemonmesh plan', () => {
     assert.match(r.stderr, /expected kind Node with --nodes/)
   })
 
-  it('--nodes is required and -o is checked', async () => {
-    assert.equal((await runCli('plan', '-f', dss)).code, 2)
+  it('without --nodes it plans against the live fleet, and says so when no agent answers; -o is checked', async () => {
+    const live = await runCli('plan', '-f', dss, '--agent', `unix://${join(tmp, 'no-agent.sock')}`)
+    assert.equal(live.code, 1)
+    assert.match(live.stderr, /^error: cannot reach the agent at unix:\/\/.*no-agent\.sock: ENOENT \(is the agent running\? pick one with --agent\)\n$/)
     const r = await runCli('plan', '-f', dss, '--nodes', nodes, '-o', 'xml')
     assert.equal(r.code, 2)
     assert.match(r.stderr, /xml/)

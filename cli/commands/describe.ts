@@ -1,0 +1,92 @@
+// `daemonmesh describe ds NAME` and `describe node NAME`: what kubectl describe shows, plus
+// what it never did: why a DaemonSet is not on a node.
+
+import { shouldRun } from '../../core/eligibility.js'
+import { revisionOf } from '../../core/revision.js'
+import { compileSelector } from '../../core/selector.js'
+import { dsKey } from '../../core/status.js'
+import { taintText } from '../../core/taints.js'
+import type { AgentTarget } from '../client.js'
+import { CliError, UsageError } from '../errors.js'
+import { fleetNodes, liveDaemonSets, nodeAddress } from '../fleet.js'
+import { table } from '../table.js'
+import { DS_RESOURCES } from './delete.js'
+
+const kv = (m: Record<string, string> | undefined): string => {
+  const e = Object.entries(m ?? {})
+  return e.length === 0 ? '<none>' : e.map(([k, v]) => `${k}=${v}`).join('\n                ')
+}
+const line = (label: string, value: string): string => `${`${label}:`.padEnd(16)}${value}\n`
+
+export async function runDescribe(resourceArg: string, nameArg: string | undefined, opts: { namespace?: string }, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
+  const slash = resourceArg.indexOf('/')
+  const resource = slash < 0 ? resourceArg : resourceArg.slice(0, slash)
+  const name = slash < 0 ? nameArg : resourceArg.slice(slash + 1)
+  if (name === undefined || name === '') throw new UsageError(`describe ${resource}: give a name`)
+  if (DS_RESOURCES.has(resource)) return describeDs(name, opts.namespace ?? 'default', target, out)
+  if (['node', 'nodes', 'no'].includes(resource)) return describeNode(name, target, out)
+  throw new UsageError(`describe ${resource}: unknown resource type; use ds or node`)
+}
+
+async function describeDs(name: string, ns: string, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
+  const [dss, nodes] = await Promise.all([liveDaemonSets(target), fleetNodes(target)])
+  const ds = dss.find((d) => d.metadata.name === name && d.metadata.namespace === ns)
+  if (ds === undefined) throw new CliError(`daemonsets.apps "${name}" not found${ns === 'default' ? '' : ` in namespace "${ns}"`}`)
+  const s = ds.status as Record<string, number> & { pods: { running: number; waiting: number; succeeded: number; failed: number } }
+  const strategy = ds.spec.updateStrategy
+  const strategyText = strategy?.type === 'RollingUpdate' ? `RollingUpdate (maxUnavailable ${String(strategy.rollingUpdate?.maxUnavailable)}, maxSurge ${String(strategy.rollingUpdate?.maxSurge)})` : String(strategy?.type)
+  let text = ''
+  text += line('Name', ds.metadata.name)
+  text += line('Namespace', ds.metadata.namespace ?? 'default')
+  text += line('Image(s)', ds.spec.template.spec.containers.map((c) => c.image).join(','))
+  text += line('Selector', compileSelector(ds.spec.selector, '').selector.text)
+  text += line('Node-Selector', kv(ds.spec.template.spec.nodeSelector).replaceAll('\n                ', ','))
+  text += line('Labels', kv(ds.metadata.labels))
+  text += line('Update Strategy', strategyText)
+  text += line('Revision', revisionOf(ds))
+  text += `Desired Number of Nodes Scheduled: ${s.desiredNumberScheduled}\n`
+  text += `Current Number of Nodes Scheduled: ${s.currentNumberScheduled}\n`
+  text += `Number of Nodes Scheduled with Up-to-date Pods: ${s.updatedNumberScheduled}\n`
+  text += `Number of Nodes Scheduled with Available Pods: ${s.numberAvailable}\n`
+  text += `Number of Nodes Misscheduled: ${s.numberMisscheduled}\n`
+  text += line('Pods Status', `${s.pods.running} Running / ${s.pods.waiting} Waiting / ${s.pods.succeeded} Succeeded / ${s.pods.failed} Failed`)
+  const rows = nodes.map((n) => {
+    const pod = n.pods[dsKey(ds)]
+    const v = shouldRun(n.info, ds)
+    const status = pod === undefined ? (v.shouldRun ? 'Missing' : '-') : `${pod.phase}${pod.ready ? '' : ' (not ready)'}`
+    return [n.info.name, status, pod?.revision ?? '-', v.shouldRun ? '' : v.reasons.join('; ')]
+  })
+  text += 'Nodes:\n' + table(['  NODE', 'POD', 'REVISION', 'WHY NOT HERE'], rows.map((r) => [`  ${r[0] ?? ''}`, ...r.slice(1)]))
+  const events = nodes.flatMap((n) => {
+    const pod = n.pods[dsKey(ds)]
+    return pod?.lastError === undefined ? [] : [[new Date(pod.since).toISOString(), n.info.name, pod.lastError.slice(0, 120)]]
+  })
+  text += 'Events:\n' + (events.length === 0 ? '  <none>\n' : table(['  SINCE', 'NODE', 'MESSAGE'], events.map((e) => [`  ${e[0] ?? ''}`, e[1] ?? '', e[2] ?? ''])))
+  out.write(text)
+}
+
+async function describeNode(name: string, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
+  const [dss, nodes] = await Promise.all([liveDaemonSets(target), fleetNodes(target, true)])
+  const n = nodes.find((x) => x.info.name === name)
+  if (n === undefined) throw new CliError(`nodes "${name}" not found`)
+  let text = ''
+  text += line('Name', n.info.name)
+  text += line('Status', n.state)
+  text += line('Labels', kv(n.info.labels))
+  text += line('Taints', n.info.taints.length === 0 ? '<none>' : n.info.taints.map(taintText).join('\n                '))
+  text += line('Address', nodeAddress(n.addresses))
+  text += line('Agent', n.version)
+  text += 'Conditions:\n' + table(['  TYPE', 'STATUS', 'REASON', 'MESSAGE'], n.conditions.map((c) => [`  ${c.type}`, c.status, c.reason ?? '', (c.message ?? '').slice(0, 80)]))
+  const here: string[][] = []
+  const notHere: string[][] = []
+  for (const ds of dss) {
+    const pod = n.pods[dsKey(ds)]
+    const v = shouldRun(n.info, ds)
+    if (pod !== undefined) here.push([`  ${dsKey(ds)}`, pod.phase, pod.ready ? 'true' : 'false', String(pod.restarts), pod.revision, pod.lastError ?? ''])
+    else if (!v.shouldRun) notHere.push([`  ${dsKey(ds)}`, v.reasons.join('; ')])
+    else notHere.push([`  ${dsKey(ds)}`, 'should run here; no copy reported yet'])
+  }
+  text += 'Daemons:\n' + (here.length === 0 ? '  <none>\n' : table(['  DAEMONSET', 'PHASE', 'READY', 'RESTARTS', 'REVISION', 'LAST ERROR'], here))
+  text += 'Not running here:\n' + (notHere.length === 0 ? '  <none>\n' : table(['  DAEMONSET', 'WHY'], notHere))
+  out.write(text)
+}
