@@ -16,7 +16,7 @@ const kv = (m: Record<string, string> | undefined): string => {
   const e = Object.entries(m ?? {})
   return e.length === 0 ? '<none>' : e.map(([k, v]) => `${k}=${v}`).join('\n                ')
 }
-const line = (label: string, value: string): string => `${`${label}:`.padEnd(16)}${value}\n`
+const line = (label: string, value: string): string => `${`${label}:`.padEnd(Math.max(16, label.length + 2))}${value}\n`
 
 export async function runDescribe(resourceArg: string, nameArg: string | undefined, opts: { namespace?: string }, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
   const slash = resourceArg.indexOf('/')

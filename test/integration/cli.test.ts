@@ -1,0 +1,166 @@
+// Every CLI verb against real agents (and this machine's dockerd), with output compared
+// to the expected text; bad input gives one clear error and changes nothing.
+
+import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { generateKeyPair } from '../../core/keys.js'
+import { runCli } from '../helpers/cli.js'
+import { TestCluster, waitFor, type TestAgent } from '../helpers/cluster.js'
+import { TEST_IMAGE, buildTestImage, removeManaged, requireDocker } from '../helpers/docker.js'
+
+const HOST = 'unix:///var/run/docker.sock'
+const skip = await requireDocker(HOST)
+
+const ds = (name: string, extra = '', image = TEST_IMAGE, ports = ''): string => `apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: ${name}, labels: {team: infra}}
+spec:
+  selector: {matchLabels: {app: ${name}}}
+  template:
+    metadata: {labels: {app: ${name}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+${extra}      containers:
+      - name: main
+        image: ${image}
+        command: ["sleep", "3600"]
+${ports}`
+
+describe('the CLI against real agents', { skip }, () => {
+  let cluster: TestCluster
+  let a1: TestAgent
+  let a2: TestAgent
+  const names = ['cli-1', 'cli-2']
+  const file = async (name: string, text: string): Promise<string> => {
+    const f = join(cluster.root, name)
+    await writeFile(f, text)
+    return f
+  }
+  const dm = (...args: string[]) => runCli(...args, '--agent', a1.target.address)
+  const dmw = (...args: string[]) => runCli(...args, '--agent', a1.target.address, '--key', cluster.operatorKeyFile)
+
+  before(async () => {
+    await buildTestImage(HOST)
+    await removeManaged(HOST, names)
+    cluster = await TestCluster.create('cli', 3000)
+    a1 = await cluster.agent({ name: 'cli-1', docker: HOST, labels: { zone: 'a' } }).start()
+    a2 = await cluster.agent({ name: 'cli-2', docker: HOST, bootstrap: [await a1.address()] }).start()
+    await waitFor('2 alive', async () => (await a1.nodes()).filter((n) => n.status.state === 'Alive').length === 2 && (await a2.nodes()).length === 2, 20_000)
+  })
+
+  after(async () => {
+    await cluster?.stopAll()
+    await removeManaged(HOST, names)
+  })
+
+  it('apply prints created, configured and unchanged', async () => {
+    // Both agents share this machine's dockerd, so only the one-node DaemonSet binds a host port.
+    const f = await file('two.yaml', `${ds('web')}---\n${ds('zone-a-only', '      nodeSelector: {zone: a}\n', TEST_IMAGE, '        ports: [{containerPort: 80, hostPort: 18081, name: http}]\n')}`)
+    assert.deepEqual(await dmw('apply', '-f', f), { code: 0, stdout: 'daemonset.apps/web created\ndaemonset.apps/zone-a-only created\n', stderr: '' })
+    assert.deepEqual(await dmw('apply', '-f', f), { code: 0, stdout: 'daemonset.apps/web unchanged\ndaemonset.apps/zone-a-only unchanged\n', stderr: '' })
+    const changed = await file('web2.yaml', ds('web').replace('"3600"', '"3601"'))
+    assert.deepEqual(await dmw('apply', '-f', changed), { code: 0, stdout: 'daemonset.apps/web configured\n', stderr: '' })
+    await dmw('apply', '-f', f)
+    await waitFor('copies running', async () => {
+      const r = await dm('get', 'ds', '-o', 'json')
+      const items = (JSON.parse(r.stdout) as { items: { metadata: { name: string }; status: { numberReady: number } }[] }).items
+      return items.find((i) => i.metadata.name === 'web')?.status.numberReady === 2 && items.find((i) => i.metadata.name === 'zone-a-only')?.status.numberReady === 1
+    }, 20_000)
+  })
+
+  it('get ds, -l, TYPE/NAME with go-template, get nodes -l, get pods', async () => {
+    const t = await dm('get', 'ds')
+    assert.match(t.stdout, /^NAME +DESIRED +CURRENT +READY +UP-TO-DATE +AVAILABLE +NODE SELECTOR +AGE\nweb +2 +2 +2 +2 +2 +<none> +\d+s\nzone-a-only +1 +1 +1 +1 +1 +zone=a +\d+s\n$/)
+    assert.equal((await dm('get', 'ds', '-l', 'team=infra', '-o', 'name')).stdout, 'daemonset.apps/web\ndaemonset.apps/zone-a-only\n')
+    assert.equal((await dm('get', 'ds', '-l', 'team!=infra', '-o', 'name')).stdout, '')
+    assert.equal((await dm('get', 'ds/web', '-o', 'go-template={{.spec.updateStrategy.type}}{{"\\n"}}')).stdout, 'RollingUpdate\n')
+    assert.equal((await dm('get', 'nodes', '-l', 'zone in (a,b)', '-o', 'name')).stdout, 'node/cli-1\n')
+    const pods = await dm('get', 'pods')
+    assert.match(pods.stdout, /^NAME +READY +STATUS +RESTARTS +AGE +NODE\nweb-cli-1 +1\/1 +Running +0 +\d+s +cli-1\nweb-cli-2 +1\/1 +Running +0 +\d+s +cli-2\nzone-a-only-cli-1 +1\/1 +Running +0 +\d+s +cli-1\n$/)
+  })
+
+  it('describe ds shows the fields of kubectl describe and why a node has no copy', async () => {
+    const r = await dm('describe', 'ds', 'zone-a-only')
+    assert.equal(r.code, 0, r.stderr)
+    for (const want of [/^Name: +zone-a-only$/m, /^Image\(s\): +daemonmesh-test\/busybox:1$/m, /^Selector: +app=zone-a-only$/m, /^Node-Selector: +zone=a$/m, /^Labels: +team=infra$/m, /^Update Strategy: RollingUpdate \(maxUnavailable 1, maxSurge 0\)$/m, /^Desired Number of Nodes Scheduled: 1$/m, /^Current Number of Nodes Scheduled: 1$/m, /^Number of Nodes Misscheduled: 0$/m, /^Pods Status: +1 Running \/ 0 Waiting \/ 0 Succeeded \/ 0 Failed$/m, /^ +cli-2 +- +- +nodeSelector: node lacks label zone=a$/m]) {
+      assert.match(r.stdout, want)
+    }
+  })
+
+  it('describe node lists its daemons and why the others are absent', async () => {
+    const r = await dm('describe', 'node', 'cli-2')
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /^Status: +Alive$/m)
+    assert.match(r.stdout, /^ +default\/web +Running +true +0 /m)
+    assert.match(r.stdout, /^Not running here:\n +DAEMONSET +WHY\n +default\/zone-a-only +nodeSelector: node lacks label zone=a$/m)
+  })
+
+  it('plan -f against the live fleet says what each node would gain, keep, lose or update', async () => {
+    const f = await file('plan.yaml', `${ds('web', '', 'daemonmesh-test/busybox:2')}---\n${ds('zone-a-only', '      nodeSelector: {zone: b}\n')}---\n${ds('brand-new')}`)
+    const before = (await a1.health()).storeDigest
+    const r = await dm('plan', '-f', f)
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(
+      r.stdout,
+      [
+        'DAEMONSET             NODE    ACTION   REASONS',
+        'default/web           cli-1   update',
+        'default/web           cli-2   update',
+        'default/zone-a-only   cli-1   lose     nodeSelector: node has label zone=a, want zone=b',
+        'default/zone-a-only   cli-2   none     nodeSelector: node lacks label zone=b',
+        'default/brand-new     cli-1   gain',
+        'default/brand-new     cli-2   gain',
+        '',
+      ].join('\n'),
+    )
+    assert.equal((await a1.health()).storeDigest, before, 'plan writes nothing')
+    const j = JSON.parse((await dm('plan', '-f', f, '-o', 'json')).stdout) as { action: string }[]
+    assert.deepEqual(j.map((x) => x.action), ['update', 'update', 'lose', 'none', 'gain', 'gain'])
+  })
+
+  it('get endpoints ds/NAME lists node, address, host ports and readiness', async () => {
+    const r = await dm('get', 'endpoints', 'ds/zone-a-only')
+    assert.equal(r.stdout, 'NODE    ADDRESS     PORTS       READY\ncli-1   127.0.0.1   18081/TCP   true\n')
+    const j = JSON.parse((await dm('get', 'endpoints', 'ds/zone-a-only', '-o', 'json')).stdout) as { kind: string; daemonset: string; items: unknown[] }
+    assert.deepEqual(j, { kind: 'Endpoints', daemonset: 'default/zone-a-only', items: [{ node: 'cli-1', address: '127.0.0.1', ports: [{ port: 18081, protocol: 'TCP', name: 'http' }], ready: true }] })
+    const web = await dm('get', 'endpoints', 'ds/web')
+    assert.equal(web.stdout, 'NODE    ADDRESS     PORTS    READY\ncli-1   127.0.0.1   <none>   true\ncli-2   127.0.0.1   <none>   true\n')
+  })
+
+  it('bad input gives one clear error and changes nothing', async () => {
+    const before = (await a1.health()).storeDigest
+    const bad = await file('bad.yaml', ds('bad').replace(`image: ${TEST_IMAGE}`, 'imagePullPolicy: Sometimes'))
+    const r1 = await dmw('apply', '-f', bad)
+    assert.equal(r1.code, 1)
+    assert.match(r1.stderr, /spec\.template\.spec\.containers\[0\]\.image: required/)
+    assert.match(r1.stderr, /error: 2 errors found; nothing applied\n$/)
+    const r2 = await dm('describe', 'node', 'nope')
+    assert.deepEqual(r2, { code: 1, stdout: '', stderr: 'error: nodes "nope" not found\n' })
+    const r3 = await runCli('get', 'ds', '--agent', `unix://${join(cluster.root, 'nothing.sock')}`)
+    assert.equal(r3.code, 1)
+    assert.match(r3.stderr, /^error: cannot reach the agent at .*nothing\.sock: ENOENT \(is the agent running\? pick one with --agent\)\n$/)
+    const r4 = await runCli('apply', '-f', bad.replace('bad.yaml', 'two.yaml'), '--agent', a1.target.address, '--key', join(cluster.root, 'missing.key'))
+    assert.equal(r4.code, 1)
+    assert.match(r4.stderr, /^error: --key .*missing\.key: ENOENT\n$/)
+    const stranger = generateKeyPair()
+    const strangerFile = await file('stranger.key', stranger.privateKeyPem)
+    const r5 = await runCli('apply', '-f', await file('new.yaml', ds('from-stranger')), '--agent', a1.target.address, '--key', strangerFile)
+    assert.equal(r5.code, 1)
+    assert.match(r5.stderr, /not a trusted operator key/)
+    assert.equal((await a1.health()).storeDigest, before, 'nothing was written')
+  })
+
+  it('delete -f deletes the DaemonSets of a manifest', async () => {
+    const f = join(cluster.root, 'two.yaml')
+    assert.deepEqual(await dmw('delete', '-f', f), { code: 0, stdout: 'daemonset.apps "web" deleted\ndaemonset.apps "zone-a-only" deleted\n', stderr: '' })
+    assert.equal((await dm('get', 'ds')).stdout, 'No resources found in default namespace.\n')
+  })
+
+  it('completion prints bash and zsh scripts', async () => {
+    assert.match((await runCli('completion', 'bash')).stdout, /complete -F _daemonmesh daemonmesh/)
+    assert.match((await runCli('completion', 'zsh')).stdout, /^#compdef daemonmesh/)
+    assert.equal((await runCli('completion', 'fish')).code, 2)
+  })
+})
