@@ -12,6 +12,8 @@ import { formatIssue } from '../core/errors.js'
 import { generateKeyPair, parsePublicKey } from '../core/keys.js'
 import { parseDaemonSet } from '../core/manifest.js'
 import type { NodeRecord } from '../core/node-record.js'
+import { applyOverlay, nodeOverlaySchema, overlayKey, type NodeOverlay } from '../core/overlay.js'
+import type { Taint } from '../core/types.js'
 import { VERSION } from '../core/version.js'
 import { ApiServer } from './api/server.js'
 import { AgentClock } from './clock.js'
@@ -30,6 +32,12 @@ const deleteDetailsSchema = z.object({ cascade: z.enum(['background', 'orphan'])
 
 /** checkStoreValue says why an envelope may not be stored under `key` (undefined when it may). */
 export function checkStoreValue(key: string, op: 'put' | 'delete', value: unknown): string | undefined {
+  const node = /^nodes\/([a-z0-9.-]+)$/.exec(key)
+  if (node !== null) {
+    if (op === 'delete') return value === undefined ? undefined : 'a node overlay delete carries nothing'
+    const r = nodeOverlaySchema.safeParse(value)
+    return r.success ? undefined : `invalid node overlay: ${r.error.issues[0]?.path.join('.') ?? ''}: ${r.error.issues[0]?.message ?? ''}`
+  }
   const m = /^ds\/([^/]+)\/([^/]+)$/.exec(key)
   if (m === null) return `unknown key ${key}`
   if (op === 'delete') return value === undefined || deleteDetailsSchema.safeParse(value).success ? undefined : 'a delete may only carry {"cascade": "background"|"orphan"}'
@@ -158,6 +166,10 @@ export class Agent {
           ? undefined
           : new Reconciler({ runtime: new DockerRuntime(config.docker, log.child({ component: 'runtime' })), store, membership: m, resyncMs: 10_000, sweepGraceMs: 30_000, log: log.child({ component: 'reconciler' }) })
       const agent = new Agent(config, log, { metrics, clock, store, network, membership: m, sync, reconciler, apiToken })
+      agent.applyOwn(config.labels, config.taints)
+      store.addEventListener('change', (e) => {
+        if ((e as CustomEvent<{ key: string }>).detail.key === overlayKey(config.name)) agent.applyOwn(agent.ownLabels, agent.ownTaints)
+      })
       m.start()
       await sync.start()
       reconciler?.start()
@@ -169,6 +181,21 @@ export class Agent {
       await store.close().catch(() => undefined)
       throw err
     }
+  }
+
+  /** The labels and taints of this node's configuration, before the operator's overlay. */
+  ownLabels: Record<string, string> = {}
+  ownTaints: Taint[] = []
+
+  /**
+   * applyOwn sets this node's configured labels and taints (start, SIGHUP) and publishes
+   * them with the operator's overlay (`label node`, `taint node`) applied on top.
+   */
+  applyOwn(labels: Record<string, string>, taints: Taint[]): void {
+    this.ownLabels = { ...labels }
+    this.ownTaints = taints.map((t) => ({ ...t }))
+    const overlay = this.store.map.value(overlayKey(this.config.name)) as NodeOverlay | undefined
+    this.membership.update(applyOverlay({ labels: this.ownLabels, taints: this.ownTaints }, overlay))
   }
 
   /** members are the nodes that count for placement: Alive and Unreachable (not Left). */

@@ -132,7 +132,7 @@ export async function runAgent(argv: string[], err: NodeJS.WritableStream = proc
       // Reload labels and taints from the config file (flags still win); other fields need a restart.
       load()
         .then((c) => {
-          agent.membership.update({ labels: c.labels, taints: c.taints })
+          agent.applyOwn(c.labels, c.taints)
           agent.log.info({ labels: c.labels, taints: c.taints.length }, 'configuration reloaded')
         })
         .catch((e: unknown) => agent.log.error({ err: (e as Error).message }, 'configuration reload failed; keeping the running one'))

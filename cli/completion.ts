@@ -2,7 +2,7 @@
 
 import { UsageError } from './errors.js'
 
-const VERBS = 'agent apply check completion delete describe get keygen plan version help'
+const VERBS = 'agent apply check completion delete describe get keygen label plan taint version help'
 const RESOURCES = 'ds daemonsets pods nodes endpoints'
 const FLAGS = '--agent --token --key -f --filename -n --namespace -A --all-namespaces -l --selector -o --output --cascade --nodes --help'
 
@@ -15,7 +15,7 @@ _daemonmesh() {
   esac
   if [ "$COMP_CWORD" -eq 1 ]; then COMPREPLY=( $(compgen -W "${VERBS}" -- "$cur") ); return; fi
   case "\${COMP_WORDS[1]}" in
-    get|describe|delete) [ "$COMP_CWORD" -eq 2 ] && { COMPREPLY=( $(compgen -W "${RESOURCES}" -- "$cur") ); return; } ;;
+    get|describe|delete|label|taint) [ "$COMP_CWORD" -eq 2 ] && { COMPREPLY=( $(compgen -W "${RESOURCES}" -- "$cur") ); return; } ;;
     completion) COMPREPLY=( $(compgen -W "bash zsh" -- "$cur") ); return ;;
   esac
   COMPREPLY=( $(compgen -W "${FLAGS}" -- "$cur") )
@@ -28,7 +28,7 @@ const ZSH = `#compdef daemonmesh
 _daemonmesh() {
   if (( CURRENT == 2 )); then compadd ${VERBS}; return; fi
   case "$words[2]" in
-    get|describe|delete) (( CURRENT == 3 )) && { compadd ${RESOURCES}; return; } ;;
+    get|describe|delete|label|taint) (( CURRENT == 3 )) && { compadd ${RESOURCES}; return; } ;;
     completion) compadd bash zsh; return ;;
   esac
   compadd -- ${FLAGS}

@@ -9,6 +9,7 @@ import { runDescribe } from './commands/describe.js'
 import { runEndpoints } from './commands/endpoints.js'
 import { runGet } from './commands/get.js'
 import { completionScript } from './completion.js'
+import { runLabel, runTaint } from './commands/label.js'
 import { resolveAgent } from './client.js'
 import { runKeygen } from './commands/keygen.js'
 import { runPlan } from './commands/plan.js'
@@ -63,6 +64,24 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh describe ds fluentd\n  daemonmesh describe node edge-1\n')
     .action(async (resource: string, name: string | undefined, opts: AgentOpts & { namespace?: string }) => runDescribe(resource, name, opts, resolveAgent(opts.agent, opts.token), out))
+
+  for (const [verb, what, example, run] of [
+    ['label', 'set (KEY=VALUE) or remove (KEY-) node labels: a signed overlay the node applies over its configuration', 'daemonmesh label node edge-1 disktype=ssd\n  daemonmesh label node edge-1 disktype-', runLabel],
+    ['taint', 'add (KEY[=VALUE]:EFFECT) or remove (KEY:EFFECT-) node taints: a signed overlay', 'daemonmesh taint node edge-1 dedicated=gpu:NoSchedule\n  daemonmesh taint node edge-1 dedicated:NoSchedule-', runTaint],
+  ] as const) {
+    agentFlags(
+      program
+        .command(verb)
+        .description(what)
+        .argument('<resource>', 'node')
+        .argument('<name>', 'node name')
+        .argument('<changes...>')
+        .option('--overwrite', 'replace an existing value')
+        .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
+    )
+      .addHelpText('after', `\nExamples:\n  ${example}\n`)
+      .action(async (resource: string, name: string, changes: string[], opts: AgentOpts & { overwrite?: boolean }) => run(resource, name, changes, opts, resolveAgent(opts.agent, opts.token), out))
+  }
 
   program
     .command('completion')

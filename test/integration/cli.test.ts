@@ -152,10 +152,38 @@ describe('the CLI against real agents', { skip }, () => {
     assert.equal((await a1.health()).storeDigest, before, 'nothing was written')
   })
 
+  it('label and taint node are signed overlays the node applies: copies follow', async () => {
+    const podsOn = async (dsName: string): Promise<string[]> => {
+      const r = await dm('get', 'pods', '-o', 'json')
+      return (JSON.parse(r.stdout) as { items: { spec: { daemonSet: string; nodeName: string }; status: { ready: boolean } }[] }).items.filter((p) => p.spec.daemonSet === dsName && p.status.ready).map((p) => p.spec.nodeName).sort()
+    }
+    assert.equal((await dmw('apply', '-f', await file('ssd.yaml', ds('ssd-only', '      nodeSelector: {disk: ssd}\n')))).code, 0)
+    assert.deepEqual(await dmw('label', 'node', 'cli-2', 'disk=ssd'), { code: 0, stdout: 'node/cli-2 labeled\n', stderr: '' })
+    await waitFor('ssd-only on cli-2', async () => JSON.stringify(await podsOn('ssd-only')) === '["cli-2"]', 20_000, 200)
+    assert.equal((await dm('get', 'nodes', '-l', 'disk=ssd', '-o', 'name')).stdout, 'node/cli-2\n')
+    const clash = await dmw('label', 'node', 'cli-2', 'disk=hdd')
+    assert.deepEqual(clash, { code: 1, stdout: '', stderr: "error: 'disk' already has a value (ssd), and --overwrite is false\n" })
+    assert.deepEqual(await dmw('label', 'node', 'cli-2', 'disk-'), { code: 0, stdout: 'node/cli-2 unlabeled\n', stderr: '' })
+    await waitFor('ssd-only gone from cli-2', async () => (await podsOn('ssd-only')).length === 0, 20_000, 200)
+    // A label from the node's own configuration can be removed too (and put back).
+    assert.equal((await dmw('label', 'node', 'cli-1', 'zone-')).code, 0)
+    await waitFor('zone-a-only gone from cli-1', async () => (await podsOn('zone-a-only')).length === 0, 20_000, 200)
+    assert.equal((await dmw('label', 'node', 'cli-1', 'zone=a')).code, 0)
+    await waitFor('zone-a-only back on cli-1', async () => JSON.stringify(await podsOn('zone-a-only')) === '["cli-1"]', 20_000, 200)
+
+    assert.deepEqual(await dmw('taint', 'node', 'cli-2', 'maintenance=yes:NoExecute'), { code: 0, stdout: 'node/cli-2 tainted\n', stderr: '' })
+    await waitFor('web evicted from cli-2', async () => JSON.stringify(await podsOn('web')) === '["cli-1"]', 20_000, 200)
+    assert.match((await dm('describe', 'node', 'cli-2')).stdout, /^Taints: +maintenance=yes:NoExecute$/m)
+    assert.deepEqual(await dmw('taint', 'node', 'cli-2', 'maintenance:NoExecute-'), { code: 0, stdout: 'node/cli-2 untainted\n', stderr: '' })
+    await waitFor('web back on cli-2', async () => JSON.stringify(await podsOn('web')) === '["cli-1","cli-2"]', 20_000, 200)
+    assert.deepEqual(await dmw('label', 'node', 'nope', 'a=b'), { code: 1, stdout: '', stderr: 'error: nodes "nope" not found\n' })
+    assert.equal((await dmw('taint', 'node', 'cli-2', 'bad')).code, 2)
+  })
+
   it('delete -f deletes the DaemonSets of a manifest', async () => {
     const f = join(cluster.root, 'two.yaml')
     assert.deepEqual(await dmw('delete', '-f', f), { code: 0, stdout: 'daemonset.apps "web" deleted\ndaemonset.apps "zone-a-only" deleted\n', stderr: '' })
-    assert.equal((await dm('get', 'ds')).stdout, 'No resources found in default namespace.\n')
+    assert.equal((await dm('get', 'ds', '-o', 'name')).stdout, 'daemonset.apps/ssd-only\n')
   })
 
   it('completion prints bash and zsh scripts', async () => {
