@@ -1,7 +1,7 @@
 // The agent API client: HTTP over a unix socket or TCP (with a bearer token). The CLI
 // reaches agents only through this.
 
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { resolve } from 'node:path'
 import { CliError, UsageError } from './errors.js'
@@ -12,8 +12,21 @@ export interface AgentTarget {
   token?: string
 }
 
-/** resolveAgent picks the agent: --agent, else $DAEMONMESH_AGENT, else ./.daemonmesh/agent.sock if present, else /run/daemonmesh/agent.sock. */
-export function resolveAgent(flag: string | undefined, token: string | undefined): AgentTarget {
+/**
+ * resolveAgent picks the agent: --agent, else $DAEMONMESH_AGENT, else ./.daemonmesh/agent.sock
+ * if present, else /run/daemonmesh/agent.sock. The token comes from --token, --token-file,
+ * $DAEMONMESH_TOKEN or $DAEMONMESH_TOKEN_FILE, in that order.
+ */
+export function resolveAgent(flag: string | undefined, tokenFlag: string | undefined, tokenFile?: string): AgentTarget {
+  const file = tokenFile ?? (tokenFlag === undefined ? process.env.DAEMONMESH_TOKEN_FILE : undefined)
+  let token = tokenFlag
+  if (token === undefined && file !== undefined) {
+    try {
+      token = readFileSync(file, 'utf8').trim()
+    } catch (err) {
+      throw new CliError(`--token-file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    }
+  }
   const local = resolve('.daemonmesh/agent.sock')
   const address = flag ?? process.env.DAEMONMESH_AGENT ?? (existsSync(local) ? `unix://${local}` : 'unix:///run/daemonmesh/agent.sock')
   if (!/^unix:\/\/.+/.test(address) && !/^http:\/\/[^/]+(:[0-9]+)?\/?$/.test(address)) {

@@ -39,7 +39,8 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     cmd
       .option('--agent <address>', 'agent API: unix:///PATH or http://HOST:PORT (default $DAEMONMESH_AGENT, ./.daemonmesh/agent.sock, /run/daemonmesh/agent.sock)')
       .option('--token <token>', 'bearer token for an http:// agent API (default $DAEMONMESH_TOKEN)')
-  type AgentOpts = { agent?: string; token?: string; key?: string }
+      .option('--token-file <file>', 'read the bearer token from a file (default $DAEMONMESH_TOKEN_FILE)')
+  type AgentOpts = { agent?: string; token?: string; tokenFile?: string; key?: string }
 
   agentFlags(
     program
@@ -51,7 +52,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh plan -f ds.yaml                      # against the live fleet, through the agent\n  daemonmesh plan -f ds.yaml --nodes nodes.yaml   # kubectl get nodes -o yaml > nodes.yaml\n')
     .action(async (opts: AgentOpts & { filename?: string[]; nodes?: string[]; output?: string }) =>
-      runPlan({ filename: opts.filename ?? [], ...(opts.nodes === undefined ? {} : { nodes: opts.nodes }), ...(opts.output === undefined ? {} : { output: opts.output }) }, out, err, opts.nodes === undefined ? resolveAgent(opts.agent, opts.token) : undefined),
+      runPlan({ filename: opts.filename ?? [], ...(opts.nodes === undefined ? {} : { nodes: opts.nodes }), ...(opts.output === undefined ? {} : { output: opts.output }) }, out, err, opts.nodes === undefined ? resolveAgent(opts.agent, opts.token, opts.tokenFile) : undefined),
     )
 
   agentFlags(
@@ -63,7 +64,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('-n, --namespace <ns>', 'namespace (default "default")'),
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh describe ds fluentd\n  daemonmesh describe node edge-1\n')
-    .action(async (resource: string, name: string | undefined, opts: AgentOpts & { namespace?: string }) => runDescribe(resource, name, opts, resolveAgent(opts.agent, opts.token), out))
+    .action(async (resource: string, name: string | undefined, opts: AgentOpts & { namespace?: string }) => runDescribe(resource, name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out))
 
   for (const [verb, what, example, run] of [
     ['label', 'set (KEY=VALUE) or remove (KEY-) node labels: a signed overlay the node applies over its configuration', 'daemonmesh label node edge-1 disktype=ssd\n  daemonmesh label node edge-1 disktype-', runLabel],
@@ -80,7 +81,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
         .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
     )
       .addHelpText('after', `\nExamples:\n  ${example}\n`)
-      .action(async (resource: string, name: string, changes: string[], opts: AgentOpts & { overwrite?: boolean }) => run(resource, name, changes, opts, resolveAgent(opts.agent, opts.token), out))
+      .action(async (resource: string, name: string, changes: string[], opts: AgentOpts & { overwrite?: boolean }) => run(resource, name, changes, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out))
   }
 
   program
@@ -100,7 +101,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh apply -f fluentd.yaml --key operator.key\n  daemonmesh apply -f manifests/ --agent unix:///run/daemonmesh/agent.sock\n')
-    .action(async (opts: AgentOpts & { filename?: string[] }) => runApply({ filename: opts.filename ?? [], ...(opts.key === undefined ? {} : { key: opts.key }) }, resolveAgent(opts.agent, opts.token), out, err))
+    .action(async (opts: AgentOpts & { filename?: string[] }) => runApply({ filename: opts.filename ?? [], ...(opts.key === undefined ? {} : { key: opts.key }) }, resolveAgent(opts.agent, opts.token, opts.tokenFile), out, err))
 
   agentFlags(
     program
@@ -116,8 +117,8 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     .addHelpText('after', '\nExamples:\n  daemonmesh get ds -A\n  daemonmesh get pods -n kube-system -o wide\n  daemonmesh get ds/filebeat-ds -o go-template=\'{{.spec.updateStrategy.type}}{{"\\n"}}\'\n  daemonmesh get nodes -l zone=a\n  daemonmesh get endpoints ds/node-exporter -n monitoring -o json\n  daemonmesh get ds fluentd -n kube-system -o yaml\n  daemonmesh get nodes -o json\n')
     .action(async (resource: string, name: string | undefined, opts: AgentOpts & { namespace?: string; allNamespaces?: boolean; output?: string; selector?: string }) =>
       ['endpoints', 'ep'].includes(resource)
-        ? runEndpoints(name, opts, resolveAgent(opts.agent, opts.token), out)
-        : runGet(resource, name, opts, resolveAgent(opts.agent, opts.token), out),
+        ? runEndpoints(name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out)
+        : runGet(resource, name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out),
     )
 
   agentFlags(
@@ -133,7 +134,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh delete ds fluentd -n kube-system\n  daemonmesh delete -f fluentd.yaml\n  daemonmesh delete ds fluentd --cascade=orphan   # pods stay; a new DaemonSet with a matching selector adopts them\n')
     .action(async (resource: string | undefined, names: string[], opts: AgentOpts & { namespace?: string; cascade?: string; filename?: string[] }) =>
-      runDelete(resource, names, opts, resolveAgent(opts.agent, opts.token), out),
+      runDelete(resource, names, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out),
     )
 
   program

@@ -54,6 +54,8 @@ export interface AgentSpec {
   config?: string
   /** Run inside this network namespace (e2e). */
   netns?: string
+  /** TCP API (`http://127.0.0.1:PORT`) with this bearer token, instead of the unix socket. */
+  tcpApi?: { address: string; token: string }
   /** Docker engine for the agent; default none (no containers). */
   docker?: string
   /** Listen address; default loopback with a free port. */
@@ -74,7 +76,7 @@ export class TestAgent {
     this.spec = spec
     this.name = spec.name
     this.dir = join(cluster.root, spec.name)
-    this.target = { address: `unix://${join(this.dir, 'agent.sock')}` }
+    this.target = spec.tcpApi === undefined ? { address: `unix://${join(this.dir, 'agent.sock')}` } : { address: spec.tcpApi.address, token: spec.tcpApi.token }
   }
 
   /** start launches the process and waits until its API answers. */
@@ -82,6 +84,7 @@ export class TestAgent {
     this.spec = { ...this.spec, ...overrides }
     await mkdir(this.dir, { recursive: true })
     const s = this.spec
+    if (s.tcpApi !== undefined) await writeFile(join(this.dir, 'api.token'), `${s.tcpApi.token}\n`, { mode: 0o600 })
     const args = [
       repoPath('bin/daemonmesh.js'), 'agent',
       '--name', s.name,
@@ -96,6 +99,7 @@ export class TestAgent {
       '--docker', s.docker ?? 'none',
       '--log-level', this.cluster.logLevel,
       ...(s.config === undefined ? [] : ['--config', s.config]),
+      ...(s.tcpApi === undefined ? [] : ['--api', s.tcpApi.address, '--api-token-file', join(this.dir, 'api.token')]),
       ...(s.bootstrap ?? []).flatMap((b) => ['--bootstrap', b]),
       ...Object.entries(s.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
       ...(s.extra ?? []),
