@@ -32,7 +32,7 @@ export function compareEnvelopes(a: Envelope, b: Envelope): number {
 export type MergeResult =
   | { status: 'applied'; previous?: Envelope }
   | { status: 'stale' }
-  | { status: 'rejected'; reason: string }
+  | { status: 'rejected'; reason: string; why: 'malformed' | 'forged' | 'refused' }
 
 function isEnvelopeShaped(v: unknown): v is Envelope {
   const e = v as Partial<Envelope> | null
@@ -65,10 +65,10 @@ export class LwwMap {
     try {
       env = checkEnvelope(input)
     } catch (err) {
-      return { status: 'rejected', reason: (err as Error).message }
+      return { status: 'rejected', reason: (err as Error).message, why: err instanceof SignatureError ? 'forged' : 'malformed' }
     }
-    const why = this.authorize(env)
-    if (why !== undefined) return { status: 'rejected', reason: why }
+    const refusal = this.authorize(env)
+    if (refusal !== undefined) return { status: 'rejected', reason: refusal, why: 'refused' }
     this.entries.set(env.key, env)
     return current === undefined ? { status: 'applied' } : { status: 'applied', previous: current }
   }

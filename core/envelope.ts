@@ -4,7 +4,7 @@
 import { sign, verify, type KeyObject } from 'node:crypto'
 import { z } from 'zod'
 import { canonicalJson } from './canonical.js'
-import { SignatureError } from './errors.js'
+import { MalformedEnvelopeError, SignatureError } from './errors.js'
 import { decodeTimestamp, encodeTimestamp, type Timestamp } from './hlc.js'
 import { keyId, publicKeyFromId } from './keys.js'
 
@@ -60,17 +60,17 @@ export function signEnvelope(key: string, value: unknown, ts: Timestamp, private
 
 /**
  * checkEnvelope verifies shape and signature of an envelope from outside and returns it
- * typed; throws SignatureError saying what is wrong. Authorisation (is the author
+ * typed; throws MalformedEnvelopeError (shape) or SignatureError (signature). Authorisation (is the author
  * trusted for this key) is the caller's.
  */
 export function checkEnvelope(input: unknown): Envelope {
   const res = envelopeSchema.safeParse(input)
   if (!res.success) {
     const first = res.error.issues[0]
-    throw new SignatureError(`malformed envelope: ${first === undefined ? 'invalid' : `${first.path.join('.') || 'envelope'}: ${first.message}`}`)
+    throw new MalformedEnvelopeError(`malformed envelope: ${first === undefined ? 'invalid' : `${first.path.join('.') || 'envelope'}: ${first.message}`}`)
   }
   const env = res.data as Envelope
-  if (decodeTimestamp(env.hlc) === undefined) throw new SignatureError('malformed envelope: hlc')
+  if (decodeTimestamp(env.hlc) === undefined) throw new MalformedEnvelopeError('malformed envelope: hlc')
   let ok = false
   try {
     ok = verify(null, signingBytes(env), publicKeyFromId(env.author), Buffer.from(env.sig, 'base64url'))

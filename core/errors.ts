@@ -33,3 +33,8 @@ export class SignatureError extends Error {
 export class ManifestError extends Error {
   override readonly name = 'ManifestError'
 }
+
+/** MalformedEnvelopeError is thrown when an envelope does not have the envelope shape. */
+export class MalformedEnvelopeError extends Error {
+  override readonly name = 'MalformedEnvelopeError'
+}

@@ -155,8 +155,14 @@ export class ApiServer {
       return
     }
     if (method === 'POST' && path === '/v1/envelopes') {
-      const r = await a.write(await readJson(req))
-      if (r.status === 'rejected') throw new HttpError(r.reason.includes('not a trusted') || r.reason.includes('signature') ? 403 : 400, r.reason)
+      const body = await readJson(req)
+      const author = (body as { author?: unknown } | null)?.author
+      if (typeof author === 'string' && !a.store.trusts(author)) {
+        await a.write(body) // counted and logged as rejected, like any other untrusted envelope
+        throw new HttpError(403, `author ${author} is not a trusted operator key`)
+      }
+      const r = await a.write(body)
+      if (r.status === 'rejected') throw new HttpError(r.why === 'forged' ? 403 : 400, r.reason)
       send(res, 200, { status: r.status })
       return
     }

@@ -29,13 +29,20 @@ export class Store extends EventTarget {
   private readonly db: Level<string, Envelope>
   private readonly opts: StoreOptions
   private writes: Promise<void> = Promise.resolve()
+  private readonly trusted: ReadonlySet<string>
 
   private constructor(opts: StoreOptions, db: Level<string, Envelope>) {
     super()
     this.opts = opts
     this.db = db
+    this.trusted = new Set(opts.trusted)
     const trust = trustedAuthors(opts.trusted)
     this.map = new LwwMap((env) => trust(env) ?? opts.checkValue(env.key, env.op, env.value))
+  }
+
+  /** trusts reports whether `author` is one of the trusted operator keys. */
+  trusts(author: string): boolean {
+    return this.trusted.has(author)
   }
 
   /** open loads every persisted envelope (re-verified: a tampered file changes nothing). */

@@ -1,7 +1,6 @@
 // A rogue peer for security tests: a real libp2p node that holds the cluster key but is
 // not trusted for anything. Tests only.
 
-import { readFile } from 'node:fs/promises'
 import { pino } from 'pino'
 import { loadClusterKey, loadOrCreatePeerKey, nodeSigningKey, keyIdOfPeerPublicKey } from '../../agent/network/keys.js'
 import { Network } from '../../agent/network/network.js'
@@ -15,7 +14,6 @@ export interface Rogue {
 
 /** startRogue makes a libp2p node with the cluster key at `pskFile`, its peer key in `dir`. */
 export async function startRogue(pskFile: string, dir: string): Promise<Rogue> {
-  await readFile(pskFile)
   const { psk } = await loadClusterKey(pskFile, false)
   const { key } = await loadOrCreatePeerKey(`${dir}/rogue-peer.key`)
   const net = await Network.create({ privateKey: key, listen: ['/ip4/127.0.0.1/tcp/0'], psk, mdns: false, maxConnections: 16, logger: pino({ level: 'silent' }), validate: () => 'accept' })

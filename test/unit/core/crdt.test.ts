@@ -67,7 +67,7 @@ describe('signed envelopes', () => {
   it('merge rejects a correctly signed envelope from an untrusted author', () => {
     const m = new LwwMap(trust)
     const r = m.merge(signEnvelope('ds/default/a', { x: 1 }, { wall: 5, logical: 0 }, createPrivateKey(outsider.privateKeyPem)))
-    assert.deepEqual(r, { status: 'rejected', reason: `author ${outsider.id} is not a trusted operator key` })
+    assert.deepEqual(r, { status: 'rejected', reason: `author ${outsider.id} is not a trusted operator key`, why: 'refused' })
     assert.equal(m.size, 0)
   })
 })
