@@ -28,6 +28,9 @@ import { AntiEntropy } from './store/sync.js'
 import { Reconciler } from './reconciler/reconciler.js'
 import { DockerRuntime } from './runtime/docker.js'
 
+/** A request to delete one node's copy (OnDelete updates): the copy reported with that revision and start time. */
+const podDeleteSchema = z.object({ revision: z.string().max(64), since: z.number().int().min(0) }).strict()
+
 const deleteDetailsSchema = z.object({ cascade: z.enum(['background', 'orphan']) }).strict()
 
 /** checkStoreValue says why an envelope may not be stored under `key` (undefined when it may). */
@@ -37,6 +40,10 @@ export function checkStoreValue(key: string, op: 'put' | 'delete', value: unknow
     if (op === 'delete') return value === undefined ? undefined : 'a node overlay delete carries nothing'
     const r = nodeOverlaySchema.safeParse(value)
     return r.success ? undefined : `invalid node overlay: ${r.error.issues[0]?.path.join('.') ?? ''}: ${r.error.issues[0]?.message ?? ''}`
+  }
+  if (/^pods\/[a-z0-9-]+\/[a-z0-9.-]+\/[a-z0-9.-]+$/.test(key)) {
+    if (op === 'delete') return value === undefined ? undefined : 'a pod request delete carries nothing'
+    return podDeleteSchema.safeParse(value).success ? undefined : 'a pod delete request is {"revision": HASH, "since": MS}'
   }
   const m = /^ds\/([^/]+)\/([^/]+)$/.exec(key)
   if (m === null) return `unknown key ${key}`

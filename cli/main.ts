@@ -10,6 +10,7 @@ import { runEndpoints } from './commands/endpoints.js'
 import { runGet } from './commands/get.js'
 import { completionScript } from './completion.js'
 import { runLabel, runTaint } from './commands/label.js'
+import { runSetImage } from './commands/set-image.js'
 import { resolveAgent } from './client.js'
 import { runKeygen } from './commands/keygen.js'
 import { runPlan } from './commands/plan.js'
@@ -84,6 +85,19 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .action(async (resource: string, name: string, changes: string[], opts: AgentOpts & { overwrite?: boolean }) => run(resource, name, changes, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out))
   }
 
+  const set = program.command('set').description('change a field of a DaemonSet (a signed write)')
+  agentFlags(
+    set
+      .command('image')
+      .description('set the image of containers of a DaemonSet')
+      .argument('<daemonset>', 'ds/NAME')
+      .argument('<images...>', 'CONTAINER=IMAGE (or *=IMAGE)')
+      .option('-n, --namespace <ns>', 'namespace (default "default")')
+      .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
+  )
+    .addHelpText('after', '\nExamples:\n  daemonmesh set image ds/filebeat-ds filebeat=ikubernetes/filebeat:5.6.6-alpine\n')
+    .action(async (ref: string, images: string[], opts: AgentOpts & { namespace?: string }) => runSetImage(ref, images, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out))
+
   program
     .command('completion')
     .description('print a shell completion script')
@@ -124,16 +138,17 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   agentFlags(
     program
       .command('delete')
-      .description('delete DaemonSets (a signed tombstone), by name or by manifest')
-      .argument('[resource]', 'ds')
-      .argument('[names...]', 'DaemonSet names')
+      .description('delete DaemonSets (a signed tombstone), by name or by manifest; or one node\'s copy (delete pod), which OnDelete then replaces')
+      .argument('[resource]', 'ds or pod')
+      .argument('[names...]', 'DaemonSet names; pod names as get pods prints them, or ds/NAME with --node')
+      .option('--node <host>', 'with delete pod ds/NAME: the host whose copy to delete')
       .addOption(new Option('-f, --filename <path>', 'delete the DaemonSets of these manifests (repeatable)').argParser(collect))
       .option('-n, --namespace <ns>', 'namespace (default "default")')
       .option('--cascade <mode>', 'background (default): remove the pods too; orphan (or false): leave them running', 'background')
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
   )
-    .addHelpText('after', '\nExamples:\n  daemonmesh delete ds fluentd -n kube-system\n  daemonmesh delete -f fluentd.yaml\n  daemonmesh delete ds fluentd --cascade=orphan   # pods stay; a new DaemonSet with a matching selector adopts them\n')
-    .action(async (resource: string | undefined, names: string[], opts: AgentOpts & { namespace?: string; cascade?: string; filename?: string[] }) =>
+    .addHelpText('after', '\nExamples:\n  daemonmesh delete ds fluentd -n kube-system\n  daemonmesh delete -f fluentd.yaml\n  daemonmesh delete pod ds/fluentd --node edge-1    # OnDelete: edge-1 moves to the new template\n  daemonmesh delete ds fluentd --cascade=orphan   # pods stay; a new DaemonSet with a matching selector adopts them\n')
+    .action(async (resource: string | undefined, names: string[], opts: AgentOpts & { namespace?: string; cascade?: string; filename?: string[]; node?: string }) =>
       runDelete(resource, names, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out),
     )
 

@@ -7,7 +7,7 @@ import type { Logger } from 'pino'
 import { podPlan, type PodPlan } from '../../core/container-spec.js'
 import { shouldRun } from '../../core/eligibility.js'
 import { nodeInfoOf, type PodStatus } from '../../core/node-record.js'
-import { adoptOrphans, planNode, type DesiredPod } from '../../core/reconcile.js'
+import { adoptOrphans, planNode, type DesiredPod, type ObservedContainer } from '../../core/reconcile.js'
 import { compileSelector } from '../../core/selector.js'
 import { revisionOf } from '../../core/revision.js'
 import { dsKey } from '../../core/status.js'
@@ -52,6 +52,8 @@ export class Reconciler {
   private stopped = false
   private dockerUp: boolean | undefined
   private dockerRetryMs = DOCKER_RETRY_START_MS / 2
+  /** Pod delete requests already carried out (key@hlc), so each runs once. */
+  private readonly handledDeletes = new Set<string>()
 
   constructor(opts: ReconcilerOptions) {
     this.opts = opts
@@ -124,7 +126,7 @@ export class Reconciler {
         selects: (labels: Record<string, string>) => selector.matches(labels),
       }
     })
-    let observed
+    let observed: ObservedContainer[]
     try {
       observed = await this.opts.runtime.list(self.name)
       this.setDocker(true)
@@ -136,6 +138,7 @@ export class Reconciler {
       return
     }
     this.dockerRetryMs = DOCKER_RETRY_START_MS / 2
+    observed = await this.deleteRequestedPods(desired, plans, observed)
     const now = Date.now()
     const plan = planNode(desired, observed, { now, startedAt: this.startedAt, sweepGraceMs: this.opts.sweepGraceMs, deleted, orphaned })
     for (const r of plan.remove) {
@@ -160,6 +163,32 @@ export class Reconciler {
       }
     }
     await this.report(desired, plans, orphaned)
+  }
+
+  /**
+   * deleteRequestedPods removes this node's copy of a DaemonSet when an operator asked for it
+   * (`delete pod`) and the copy is still the one they saw (same revision, started no later);
+   * planNode then starts a copy of the current template. Returns what is left.
+   */
+  private async deleteRequestedPods(desired: DesiredPod[], plans: Map<string, { ds: DaemonSet; plan: PodPlan }>, observed: ObservedContainer[]): Promise<ObservedContainer[]> {
+    const self = this.opts.membership.self()
+    let left = observed
+    for (const d of desired) {
+      const entry = plans.get(d.daemonSet)
+      if (entry === undefined) continue
+      const key = `pods/${dsKey(entry.ds)}/${self.name}`
+      const env = this.opts.store.map.get(key)
+      if (env?.op !== 'put' || this.handledDeletes.has(`${key}@${env.hlc}`)) continue
+      const req = env.value as { revision: string; since: number }
+      const reported = self.pods[dsKey(entry.ds)]
+      if (reported === undefined || reported.revision !== req.revision || reported.since > req.since) continue
+      this.handledDeletes.add(`${key}@${env.hlc}`)
+      const mine = left.filter((c) => c.daemonSet === d.daemonSet)
+      this.log.info({ daemonset: d.daemonSet, revision: req.revision }, 'deleting the copy as requested')
+      for (const c of mine) await this.opts.runtime.remove(c.id).catch((err: unknown) => this.log.warn({ err, container: c.name }, 'remove failed'))
+      left = left.filter((c) => c.daemonSet !== d.daemonSet)
+    }
+    return left
   }
 
   private async report(desired: DesiredPod[], plans: Map<string, { ds: DaemonSet; plan: PodPlan }>, orphaned: ReadonlySet<string>): Promise<void> {

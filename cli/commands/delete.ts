@@ -5,6 +5,7 @@ import { call, type AgentTarget } from '../client.js'
 import { documentErrors, parseManifests } from '../../core/manifest.js'
 import { CliError, UsageError } from '../errors.js'
 import { readInputs } from '../inputs.js'
+import { fleetNodes } from '../fleet.js'
 import { current, loadOperatorKey, signedWrite } from '../signer.js'
 
 export interface DeleteOptions {
@@ -12,6 +13,8 @@ export interface DeleteOptions {
   key?: string
   cascade?: string
   filename?: string[]
+  /** For `delete pod ds/NAME`: the host whose copy to delete. */
+  node?: string
 }
 
 /** cascadeMode maps kubectl's --cascade values (and the seeds' true/false) to ours. */
@@ -47,12 +50,49 @@ async function targets(resource: string | undefined, names: string[], opts: Dele
     return found
   }
   if (resource === undefined) throw new UsageError('delete: give ds NAME… or -f FILE')
-  if (!DS_RESOURCES.has(resource)) throw new UsageError(`delete ${resource}: unknown resource type; use ds`)
+  if (!DS_RESOURCES.has(resource)) throw new UsageError(`delete ${resource}: unknown resource type; use ds or pod`)
   if (names.length === 0) throw new UsageError('delete ds: give the name of the DaemonSet')
   return names.map((name) => ({ ns: opts.namespace ?? 'default', name }))
 }
 
+const POD_RESOURCES = new Set(['pod', 'pods', 'po'])
+
+/**
+ * deletePods asks a node to delete its copy (`delete pod ds/NAME --node HOST`, or a pod name
+ * as `get pods` prints it): with OnDelete, the node then starts a copy of the current template.
+ */
+async function deletePods(names: string[], opts: DeleteOptions, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
+  const ns = opts.namespace ?? 'default'
+  const nodes = await fleetNodes(target)
+  const wanted: { ds: string; node: string }[] = []
+  for (const n of names) {
+    const ref = /^(?:ds|daemonset|daemonsets)\/([a-z0-9.-]+)$/.exec(n)
+    if (ref !== null) {
+      if (opts.node === undefined) throw new UsageError(`delete pod ${n}: give the host with --node`)
+      wanted.push({ ds: ref[1] ?? '', node: opts.node })
+      continue
+    }
+    const match = nodes.flatMap((x) => Object.keys(x.pods).filter((k) => k.startsWith(`${ns}/`) && `${k.slice(ns.length + 1)}-${x.info.name}` === n).map((k) => ({ ds: k.slice(ns.length + 1), node: x.info.name })))
+    if (match[0] === undefined) throw new CliError(`pods "${n}" not found${ns === 'default' ? '' : ` in namespace "${ns}"`}`)
+    wanted.push(match[0])
+  }
+  const privateKey = loadOperatorKey(opts.key)
+  for (const w of wanted) {
+    const node = nodes.find((x) => x.info.name === w.node)
+    if (node === undefined) throw new CliError(`nodes "${w.node}" not found`)
+    const pod = node.pods[`${ns}/${w.ds}`]
+    if (pod === undefined) throw new CliError(`node ${w.node} runs no copy of daemonset.apps/${w.ds}`)
+    const key = `pods/${ns}/${w.ds}/${w.node}`
+    await call(target, 'POST', '/v1/envelopes', signedWrite(key, { revision: pod.revision, since: pod.since }, await current(target, key), privateKey))
+    out.write(`pod "${w.ds}-${w.node}" deleted\n`)
+  }
+}
+
 export async function runDelete(resource: string | undefined, names: string[], opts: DeleteOptions, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
+  if (resource !== undefined && POD_RESOURCES.has(resource)) {
+    if (names.length === 0) throw new UsageError('delete pod: give a pod name (see get pods) or ds/NAME --node HOST')
+    return deletePods(names, opts, target, out)
+  }
   const cascade = cascadeMode(opts.cascade)
   const list = await targets(resource, names, opts)
   const privateKey = loadOperatorKey(opts.key)

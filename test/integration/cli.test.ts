@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '../../core/keys.js'
 import { runCli } from '../helpers/cli.js'
 import { TestCluster, waitFor, type TestAgent } from '../helpers/cluster.js'
-import { TEST_IMAGE, buildTestImage, removeManaged, requireDocker } from '../helpers/docker.js'
+import { TEST_IMAGE, buildTestImage, docker, removeManaged, requireDocker } from '../helpers/docker.js'
 
 const HOST = 'unix:///var/run/docker.sock'
 const skip = await requireDocker(HOST)
@@ -43,6 +43,8 @@ describe('the CLI against real agents', { skip }, () => {
 
   before(async () => {
     await buildTestImage(HOST)
+    // A second tag of the same image stands for a new version.
+    await docker(HOST, 'tag', TEST_IMAGE, 'daemonmesh-test/busybox:2')
     await removeManaged(HOST, names)
     cluster = await TestCluster.create('cli', 3000)
     a1 = await cluster.agent({ name: 'cli-1', docker: HOST, labels: { zone: 'a' } }).start()
@@ -180,10 +182,51 @@ describe('the CLI against real agents', { skip }, () => {
     assert.equal((await dmw('taint', 'node', 'cli-2', 'bad')).code, 2)
   })
 
+  it('set image changes the template with a signed write', async () => {
+    const before = (JSON.parse((await dm('get', 'ds/ssd-only', '-o', 'json')).stdout) as { status: { currentRevision: string } }).status.currentRevision
+    assert.deepEqual(await dmw('set', 'image', 'ds/ssd-only', 'main=daemonmesh-test/busybox:2'), { code: 0, stdout: 'daemonset.apps/ssd-only image updated\n', stderr: '' })
+    const after = JSON.parse((await dm('get', 'ds/ssd-only', '-o', 'json')).stdout) as { spec: { template: { spec: { containers: { image: string }[] } } }; status: { currentRevision: string } }
+    assert.equal(after.spec.template.spec.containers[0]?.image, 'daemonmesh-test/busybox:2')
+    assert.notEqual(after.status.currentRevision, before)
+    assert.deepEqual(await dmw('set', 'image', 'ds/ssd-only', 'main=daemonmesh-test/busybox:2'), { code: 0, stdout: 'daemonset.apps/ssd-only image unchanged\n', stderr: '' })
+    assert.deepEqual(await dmw('set', 'image', 'ds/ssd-only', 'sidecar=x:1'), { code: 1, stdout: '', stderr: 'error: unable to find container named "sidecar"\n' })
+    assert.equal((await dmw('set', 'image', 'ds/nope', 'main=x:1')).code, 1)
+    assert.equal((await dmw('set', 'image', 'ssd-only', 'main=x:1')).code, 2)
+  })
+
+  it('OnDelete: a new template waits until a copy is deleted; then only that host moves', async () => {
+    const revisions = async (): Promise<Record<string, string>> => {
+      const r = await dm('get', 'pods', '-o', 'json')
+      const items = (JSON.parse(r.stdout) as { items: { spec: { daemonSet: string; nodeName: string }; status: { revision: string; ready: boolean } }[] }).items
+      return Object.fromEntries(items.filter((p) => p.spec.daemonSet === 'ondel' && p.status.ready).map((p) => [p.spec.nodeName, p.status.revision]))
+    }
+    const f = await file('ondel.yaml', ds('ondel').replace('spec:\n  selector', 'spec:\n  updateStrategy: {type: OnDelete}\n  selector').replace(`image: ${TEST_IMAGE}`, `image: ${TEST_IMAGE}\n        imagePullPolicy: IfNotPresent`))
+    assert.equal((await dmw('apply', '-f', f)).code, 0)
+    const r0 = await waitFor('ondel on both', async () => {
+      const r = await revisions()
+      return Object.keys(r).length === 2 ? r : undefined
+    }, 20_000, 200)
+    assert.equal((await dmw('set', 'image', 'ds/ondel', 'main=daemonmesh-test/busybox:2')).code, 0)
+    await new Promise((res) => setTimeout(res, 3000))
+    assert.deepEqual(await revisions(), r0, 'nothing changes until a copy is deleted')
+    assert.deepEqual(await dmw('delete', 'pod', 'ondel-cli-2'), { code: 0, stdout: 'pod "ondel-cli-2" deleted\n', stderr: '' })
+    const r1 = await waitFor('cli-2 on the new revision', async () => {
+      const r = await revisions()
+      return r['cli-2'] !== undefined && r['cli-2'] !== r0['cli-2'] ? r : undefined
+    }, 20_000, 200)
+    assert.equal(r1['cli-1'], r0['cli-1'], 'cli-1 kept its copy')
+    assert.deepEqual(await dmw('delete', 'pod', 'ds/ondel', '--node', 'cli-1'), { code: 0, stdout: 'pod "ondel-cli-1" deleted\n', stderr: '' })
+    await waitFor('both on the new revision', async () => {
+      const r = await revisions()
+      return r['cli-1'] === r1['cli-2'] && r['cli-2'] === r1['cli-2']
+    }, 20_000, 200)
+    assert.equal((await dmw('delete', 'pod', 'nope-cli-1')).code, 1)
+  })
+
   it('delete -f deletes the DaemonSets of a manifest', async () => {
     const f = join(cluster.root, 'two.yaml')
     assert.deepEqual(await dmw('delete', '-f', f), { code: 0, stdout: 'daemonset.apps "web" deleted\ndaemonset.apps "zone-a-only" deleted\n', stderr: '' })
-    assert.equal((await dm('get', 'ds', '-o', 'name')).stdout, 'daemonset.apps/ssd-only\n')
+    assert.equal((await dm('get', 'ds', '-o', 'name')).stdout, 'daemonset.apps/ondel\ndaemonset.apps/ssd-only\n')
   })
 
   it('completion prints bash and zsh scripts', async () => {
