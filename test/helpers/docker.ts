@@ -6,6 +6,7 @@ import { mkdtemp, mkdir, copyFile, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { prerequisite } from './prereq.js'
 
 const run = promisify(execFile)
 
@@ -22,14 +23,7 @@ export async function docker(host: string, ...args: string[]): Promise<string> {
 
 /** requireDocker fails under CI=true when the engine does not answer; elsewhere returns why to skip. */
 export async function requireDocker(host = 'unix:///var/run/docker.sock'): Promise<string | undefined> {
-  try {
-    await docker(host, 'version', '--format', '{{.Server.Version}}')
-    return undefined
-  } catch (err) {
-    const why = `docker engine at ${host} does not answer: ${(err as Error).message.split('\n')[0] ?? ''}`
-    if (process.env.CI === 'true') throw new Error(why)
-    return why
-  }
+  return prerequisite(`docker engine at ${host} does not answer`, () => docker(host, 'version', '--format', '{{.Server.Version}}'))
 }
 
 /** buildTestImage imports a busybox-only image FROM scratch (idempotent) and tags it under `tags` too. */

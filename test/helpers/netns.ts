@@ -3,6 +3,7 @@
 
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
+import { prerequisite } from './prereq.js'
 
 const run = promisify(execFile)
 
@@ -21,22 +22,12 @@ async function iptables(...args: string[]): Promise<void> {
   }
 }
 
-/**
- * requireHostTools fails when root or iproute2 is missing under CI=true; elsewhere it
- * returns the reason to skip (a developer without root), never silently.
- */
+/** requireHostTools fails when root or iproute2 is missing under CI=true; elsewhere returns why to skip. */
 export async function requireHostTools(): Promise<string | undefined> {
-  const problems: string[] = []
-  if (process.getuid?.() !== 0) problems.push('needs root')
-  try {
+  return prerequisite('e2e needs root and iproute2', async () => {
+    if (process.getuid?.() !== 0) throw new Error('not root')
     await run('ip', ['-V'])
-  } catch {
-    problems.push('needs iproute2 (ip)')
-  }
-  if (problems.length === 0) return undefined
-  const why = `e2e prerequisites missing: ${problems.join(', ')}`
-  if (process.env.CI === 'true') throw new Error(why)
-  return why
+  })
 }
 
 export interface Host {

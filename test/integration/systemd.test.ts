@@ -9,21 +9,13 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { promisify } from 'node:util'
 import { repoPath } from '../helpers/fixtures.js'
+import { prerequisite } from '../helpers/prereq.js'
 
 const run = promisify(execFile)
 
-async function analyzer(): Promise<string | undefined> {
-  try {
-    await run('systemd-analyze', ['--version'])
-    return undefined
-  } catch {
-    const why = 'systemd-analyze is missing (Debian package systemd)'
-    if (process.env.CI === 'true') throw new Error(why)
-    return why
-  }
-}
+const skip = await prerequisite('systemd-analyze is needed (Debian package systemd)', () => run('systemd-analyze', ['--version']))
 
-describe('systemd unit', { skip: await analyzer() }, () => {
+describe('systemd unit', { skip }, () => {
   it('passes systemd-analyze verify', async () => {
     const unit = await readFile(repoPath('systemd/daemonmesh-agent.service'), 'utf8')
     assert.match(unit, /^Type=notify$/m)
