@@ -158,8 +158,9 @@ export class ApiServer {
       const body = await readJson(req)
       const author = (body as { author?: unknown } | null)?.author
       if (typeof author === 'string' && !a.store.trusts(author)) {
-        await a.write(body) // counted and logged as rejected, like any other untrusted envelope
-        throw new HttpError(403, `author ${author} is not a trusted operator key`)
+        a.metrics.rejected.inc({ map: 'store', source: 'api' })
+        this.opts.log.warn({ author: author.slice(0, 64) }, 'write from an untrusted key refused')
+        throw new HttpError(403, `author ${author.slice(0, 64)} is not a trusted operator key`)
       }
       const r = await a.write(body)
       if (r.status === 'rejected') throw new HttpError(r.why === 'forged' ? 403 : 400, r.reason)
