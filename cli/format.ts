@@ -25,7 +25,7 @@ export function checkOutput(o: string | undefined): Output {
   return v as Output
 }
 
-/** printList writes a kubectl-style List for -o json/yaml. */
+/** serialize renders a value for -o json or -o yaml. */
 export function serialize(value: unknown, o: 'json' | 'yaml'): string {
   return o === 'json' ? `${JSON.stringify(value, null, 4)}\n` : stringify(value)
 }

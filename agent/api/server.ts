@@ -109,6 +109,7 @@ export class ApiServer {
     const method = req.method ?? 'GET'
     const a = this.agent
     if (method === 'GET' && path === '/v1/health') {
+      const memory = process.memoryUsage()
       send(res, 200, {
         status: 'ok',
         version: VERSION,
@@ -119,8 +120,8 @@ export class ApiServer {
         storeDigest: a.store.map.digest(),
         storeEntries: a.store.map.size,
         rejected: await a.metrics.rejectedTotal(),
-        heapUsedBytes: process.memoryUsage().heapUsed,
-        rssBytes: process.memoryUsage().rss,
+        heapUsedBytes: memory.heapUsed,
+        rssBytes: memory.rss,
       })
       return
     }

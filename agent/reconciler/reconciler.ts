@@ -162,7 +162,9 @@ export class Reconciler {
         setTimeout(() => this.trigger(), delay + 50).unref()
       }
     }
-    await this.report(desired, plans, orphaned)
+    // Re-read Docker only when this pass changed something.
+    const acted = plan.remove.length > 0 || plan.start.length > 0
+    await this.report(desired, plans, adoptOrphans(desired, acted ? await this.opts.runtime.list(self.name) : observed, orphaned))
   }
 
   /**
@@ -191,9 +193,10 @@ export class Reconciler {
     return left
   }
 
-  private async report(desired: DesiredPod[], plans: Map<string, { ds: DaemonSet; plan: PodPlan }>, orphaned: ReadonlySet<string>): Promise<void> {
+  /** report puts each DaemonSet's copy (observed after adoption) in the node record, when it changed. */
+  private async report(desired: DesiredPod[], plans: Map<string, { ds: DaemonSet; plan: PodPlan }>, observed: ObservedContainer[]): Promise<void> {
     const pods: Record<string, PodStatus> = {}
-    const observed = adoptOrphans(desired, await this.opts.runtime.list(this.opts.membership.self().name), orphaned)
+    const previous = this.opts.membership.self().pods
     for (const d of desired) {
       const entry = plans.get(d.daemonSet)
       if (entry === undefined) continue
@@ -211,12 +214,12 @@ export class Reconciler {
         phase: ready ? 'Running' : states.some((s) => s.status === 'exited' || s.status === 'dead') ? 'Failed' : 'Pending',
         ready,
         restarts: states.reduce((a, s) => a + s.restarts, 0),
-        since: since > 0 ? since : Date.now(),
+        // A copy that never started keeps the time it was first reported, so the record does not churn.
+        since: since > 0 ? since : (previous[dsKey(entry.ds)]?.since ?? Date.now()),
         ...(ready && since > 0 ? { readySince: since } : {}),
         ...(error === undefined || error === '' ? {} : { lastError: error.slice(0, 1000) }),
       }
     }
-    const current = this.opts.membership.self().pods
-    if (JSON.stringify(current) !== JSON.stringify(pods)) this.opts.membership.setPods(pods)
+    if (JSON.stringify(previous) !== JSON.stringify(pods)) this.opts.membership.setPods(pods)
   }
 }

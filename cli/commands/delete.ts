@@ -6,6 +6,7 @@ import { documentErrors, parseManifests } from '../../core/manifest.js'
 import { CliError, UsageError } from '../errors.js'
 import { readInputs } from '../inputs.js'
 import { fleetNodes } from '../fleet.js'
+import { DS_RESOURCES, POD_RESOURCES, dsRef } from '../resources.js'
 import { current, loadOperatorKey, signedWrite } from '../signer.js'
 
 export interface DeleteOptions {
@@ -32,7 +33,6 @@ export function cascadeMode(v: string | undefined): 'background' | 'orphan' {
   }
 }
 
-export const DS_RESOURCES = new Set(['ds', 'daemonset', 'daemonsets', 'daemonset.apps', 'daemonsets.apps'])
 
 /** targets resolves what to delete: `ds NAME…` in one namespace, or the DaemonSets of `-f` manifests. */
 async function targets(resource: string | undefined, names: string[], opts: DeleteOptions): Promise<{ ns: string; name: string }[]> {
@@ -55,8 +55,6 @@ async function targets(resource: string | undefined, names: string[], opts: Dele
   return names.map((name) => ({ ns: opts.namespace ?? 'default', name }))
 }
 
-const POD_RESOURCES = new Set(['pod', 'pods', 'po'])
-
 /**
  * deletePods asks a node to delete its copy (`delete pod ds/NAME --node HOST`, or a pod name
  * as `get pods` prints it): with OnDelete, the node then starts a copy of the current template.
@@ -66,10 +64,10 @@ async function deletePods(names: string[], opts: DeleteOptions, target: AgentTar
   const nodes = await fleetNodes(target)
   const wanted: { ds: string; node: string }[] = []
   for (const n of names) {
-    const ref = /^(?:ds|daemonset|daemonsets)\/([a-z0-9.-]+)$/.exec(n)
-    if (ref !== null) {
+    const ds = dsRef(n)
+    if (ds !== undefined) {
       if (opts.node === undefined) throw new UsageError(`delete pod ${n}: give the host with --node`)
-      wanted.push({ ds: ref[1] ?? '', node: opts.node })
+      wanted.push({ ds, node: opts.node })
       continue
     }
     const match = nodes.flatMap((x) => Object.keys(x.pods).filter((k) => k.startsWith(`${ns}/`) && `${k.slice(ns.length + 1)}-${x.info.name}` === n).map((k) => ({ ds: k.slice(ns.length + 1), node: x.info.name })))

@@ -10,7 +10,7 @@ import type { AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
 import { fleetNodes, liveDaemonSets, nodeAddress } from '../fleet.js'
 import { table } from '../table.js'
-import { DS_RESOURCES } from './delete.js'
+import { DS_RESOURCES, NODE_RESOURCES, splitRef } from '../resources.js'
 
 const kv = (m: Record<string, string> | undefined): string => {
   const e = Object.entries(m ?? {})
@@ -19,12 +19,10 @@ const kv = (m: Record<string, string> | undefined): string => {
 const line = (label: string, value: string): string => `${`${label}:`.padEnd(Math.max(16, label.length + 2))}${value}\n`
 
 export async function runDescribe(resourceArg: string, nameArg: string | undefined, opts: { namespace?: string }, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
-  const slash = resourceArg.indexOf('/')
-  const resource = slash < 0 ? resourceArg : resourceArg.slice(0, slash)
-  const name = slash < 0 ? nameArg : resourceArg.slice(slash + 1)
+  const { resource, name } = splitRef(resourceArg, nameArg)
   if (name === undefined || name === '') throw new UsageError(`describe ${resource}: give a name`)
   if (DS_RESOURCES.has(resource)) return describeDs(name, opts.namespace ?? 'default', target, out)
-  if (['node', 'nodes', 'no'].includes(resource)) return describeNode(name, target, out)
+  if (NODE_RESOURCES.has(resource)) return describeNode(name, target, out)
   throw new UsageError(`describe ${resource}: unknown resource type; use ds or node`)
 }
 

@@ -6,6 +6,7 @@ import { dsKey } from '../../core/status.js'
 import type { AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
 import { fleetNodes, liveDaemonSets, nodeAddress } from '../fleet.js'
+import { dsRef } from '../resources.js'
 import { table } from '../table.js'
 
 export interface Endpoint {
@@ -16,14 +17,14 @@ export interface Endpoint {
 }
 
 export async function runEndpoints(ref: string | undefined, opts: { namespace?: string; output?: string }, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
-  const m = /^(?:ds|daemonset|daemonsets)\/([a-z0-9.-]+)$/.exec(ref ?? '')
-  if (m === null) throw new UsageError('get endpoints: give the DaemonSet as ds/NAME')
+  const dsName = dsRef(ref)
+  if (dsName === undefined) throw new UsageError('get endpoints: give the DaemonSet as ds/NAME')
   const output = opts.output ?? 'table'
   if (output !== 'table' && output !== 'json') throw new UsageError(`-o ${output}: use json or omit it`)
   const ns = opts.namespace ?? 'default'
   const [dss, nodes] = await Promise.all([liveDaemonSets(target), fleetNodes(target)])
-  const ds = dss.find((d) => d.metadata.name === m[1] && d.metadata.namespace === ns)
-  if (ds === undefined) throw new CliError(`daemonsets.apps "${m[1]}" not found${ns === 'default' ? '' : ` in namespace "${ns}"`}`)
+  const ds = dss.find((d) => d.metadata.name === dsName && d.metadata.namespace === ns)
+  if (ds === undefined) throw new CliError(`daemonsets.apps "${dsName}" not found${ns === 'default' ? '' : ` in namespace "${ns}"`}`)
   const spec = ds.spec.template.spec
   const ports = spec.containers.flatMap((c) =>
     (c.ports ?? []).flatMap((p) => {

@@ -7,9 +7,8 @@ import { table } from '../table.js'
 import { compileSelector } from '../../core/selector.js'
 import { parseSelectorText } from '../../core/selector-text.js'
 import { renderTemplate } from '../template.js'
-import { DS_RESOURCES } from './delete.js'
+import { DS_RESOURCES, NODE_RESOURCES, POD_RESOURCES, splitRef } from '../resources.js'
 
-const NODE_RESOURCES = new Set(['node', 'nodes', 'no'])
 
 interface Obj {
   metadata: { name: string; namespace?: string; labels?: Record<string, string>; creationTimestamp?: string }
@@ -54,8 +53,6 @@ function nodeSelectorText(o: Obj): string {
   return parts.length === 0 ? '<none>' : parts.join(',')
 }
 
-const POD_RESOURCES = new Set(['pod', 'pods', 'po'])
-
 interface PodStatusView { revision: string; phase: string; ready: boolean; restarts: number; since: number; lastError?: string }
 
 /** podList builds Pod-like objects from every node record's per-DaemonSet status. */
@@ -88,9 +85,7 @@ function podStatusText(s: PodStatusView): string {
 export async function runGet(resourceArg: string, nameArg: string | undefined, opts: GetOptions, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
   const output = checkOutput(opts.output)
   // kubectl's TYPE/NAME form: `get ds/fluentd`.
-  const slash = resourceArg.indexOf('/')
-  const resource = slash < 0 ? resourceArg : resourceArg.slice(0, slash)
-  const name = slash < 0 ? nameArg : resourceArg.slice(slash + 1)
+  const { resource, name } = splitRef(resourceArg, nameArg)
   if (POD_RESOURCES.has(resource)) {
     const list = await podList(target, opts)
     filterList(list, opts.selector)

@@ -8,6 +8,7 @@ import type { TaintEffect } from '../../core/types.js'
 import { call, type AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
 import { fleetNodes } from '../fleet.js'
+import { NODE_RESOURCES } from '../resources.js'
 import { current, loadOperatorKey, signedWrite } from '../signer.js'
 
 export interface OverlayOptions {
@@ -16,7 +17,7 @@ export interface OverlayOptions {
 }
 
 async function load(target: AgentTarget, resource: string, node: string | undefined): Promise<{ node: string; overlay: NodeOverlay; labels: Record<string, string>; taints: { key: string; value?: string; effect: string }[]; prev: Awaited<ReturnType<typeof current>> }> {
-  if (!['node', 'nodes', 'no'].includes(resource)) throw new UsageError(`${resource}: only nodes can be labelled or tainted here`)
+  if (!NODE_RESOURCES.has(resource)) throw new UsageError(`${resource}: only nodes can be labelled or tainted here`)
   if (node === undefined) throw new UsageError('give the node name')
   const n = (await fleetNodes(target, true)).find((x) => x.info.name === node)
   if (n === undefined) throw new CliError(`nodes "${node}" not found`)

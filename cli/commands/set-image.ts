@@ -6,11 +6,12 @@ import type { DaemonSet } from '../../core/types.js'
 import { formatIssue } from '../../core/errors.js'
 import { call, type AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
+import { dsRef } from '../resources.js'
 import { current, loadOperatorKey, signedWrite } from '../signer.js'
 
 export async function runSetImage(ref: string, pairs: string[], opts: { namespace?: string; key?: string }, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
-  const m = /^(?:ds|daemonset|daemonsets)\/([a-z0-9.-]+)$/.exec(ref)
-  if (m === null) throw new UsageError(`set image ${ref}: give the DaemonSet as ds/NAME`)
+  const dsName = dsRef(ref)
+  if (dsName === undefined) throw new UsageError(`set image ${ref}: give the DaemonSet as ds/NAME`)
   if (pairs.length === 0) throw new UsageError('set image: give at least one CONTAINER=IMAGE')
   const images = pairs.map((p) => {
     const eq = p.indexOf('=')
@@ -19,9 +20,9 @@ export async function runSetImage(ref: string, pairs: string[], opts: { namespac
   })
   const privateKey = loadOperatorKey(opts.key)
   const ns = opts.namespace ?? 'default'
-  const key = `ds/${ns}/${m[1]}`
+  const key = `ds/${ns}/${dsName}`
   const prev = await current(target, key)
-  if (prev === undefined || prev.op !== 'put') throw new CliError(`daemonsets.apps "${m[1]}" not found${ns === 'default' ? '' : ` in namespace "${ns}"`}`)
+  if (prev === undefined || prev.op !== 'put') throw new CliError(`daemonsets.apps "${dsName}" not found${ns === 'default' ? '' : ` in namespace "${ns}"`}`)
   const ds = structuredClone(prev.value) as DaemonSet
   let changed = false
   for (const { container, image } of images) {

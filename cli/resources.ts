@@ -1,0 +1,19 @@
+// Resource names as kubectl accepts them (`ds`, `daemonsets.apps`, `po`, `no`…) and the
+// TYPE/NAME form (`ds/fluentd`), shared by the verbs.
+
+export const DS_RESOURCES = new Set(['ds', 'daemonset', 'daemonsets', 'daemonset.apps', 'daemonsets.apps'])
+export const POD_RESOURCES = new Set(['pod', 'pods', 'po'])
+export const NODE_RESOURCES = new Set(['node', 'nodes', 'no'])
+
+/** splitRef reads `TYPE/NAME` (or TYPE and a separate NAME) into its parts. */
+export function splitRef(resource: string, name?: string): { resource: string; name: string | undefined } {
+  const slash = resource.indexOf('/')
+  return slash < 0 ? { resource, name } : { resource: resource.slice(0, slash), name: resource.slice(slash + 1) }
+}
+
+/** dsRef returns NAME from `ds/NAME` (any DaemonSet resource spelling), or undefined. */
+export function dsRef(ref: string | undefined): string | undefined {
+  if (ref === undefined) return undefined
+  const { resource, name } = splitRef(ref)
+  return DS_RESOURCES.has(resource) && name !== undefined && /^[a-z0-9.-]+$/.test(name) ? name : undefined
+}
