@@ -25,6 +25,7 @@ import { keyIdOfPeerPublicKey, loadClusterKey, loadOrCreatePeerKey, nodeSigningK
 import { Network } from './network/network.js'
 import { Store } from './store/store.js'
 import { AntiEntropy } from './store/sync.js'
+import { Lease } from './lease/lease.js'
 import { Reconciler } from './reconciler/reconciler.js'
 import { DockerRuntime } from './runtime/docker.js'
 
@@ -88,6 +89,7 @@ interface Parts {
   network: Network
   membership: Membership
   sync: AntiEntropy
+  lease: Lease
   reconciler: Reconciler | undefined
   apiToken: string | undefined
 }
@@ -100,6 +102,7 @@ export class Agent {
   readonly store: Store
   readonly network: Network
   readonly membership: Membership
+  readonly lease: Lease
   private readonly sync: AntiEntropy
   private readonly reconciler: Reconciler | undefined
   private readonly api: ApiServer
@@ -113,6 +116,7 @@ export class Agent {
     this.network = parts.network
     this.membership = parts.membership
     this.sync = parts.sync
+    this.lease = parts.lease
     this.reconciler = parts.reconciler
     this.api = new ApiServer(this, { address: config.api, ...(parts.apiToken === undefined ? {} : { token: parts.apiToken }), testHooks: config.testHooks, log: log.child({ component: 'api' }) })
   }
@@ -134,6 +138,7 @@ export class Agent {
     let network: Network | undefined
     try {
       let membership: Membership | undefined
+      let lease: Lease | undefined
       network = await Network.create({
         privateKey: peerKey,
         listen: config.listen,
@@ -141,7 +146,7 @@ export class Agent {
         mdns: config.mdns,
         maxConnections: config.maxConnections,
         logger: log.child({ component: 'network' }),
-        validate: (msg) => (msg.topic === Topics.store ? store.validate(msg) : (membership?.validate(msg) ?? 'ignore')),
+        validate: (msg) => (msg.topic === Topics.store ? store.validate(msg) : msg.topic === Topics.lease ? (lease?.validate(msg) ?? 'ignore') : (membership?.validate(msg) ?? 'ignore')),
       })
       const m = new Membership({
         network,
@@ -168,11 +173,14 @@ export class Agent {
         metrics,
         log: log.child({ component: 'anti-entropy' }),
       })
+      const l = new Lease({ network, membership: m, store, keyId: keyIdOfPeerPublicKey(peerKey.publicKey.raw), dataDir: config.dataDir, ttlMs: config.leaseTtlMs, metrics, log: log.child({ component: 'lease' }) })
+      await l.start()
+      lease = l
       const reconciler =
         config.docker === 'none'
           ? undefined
-          : new Reconciler({ runtime: new DockerRuntime(config.docker, log.child({ component: 'runtime' })), store, membership: m, resyncMs: 10_000, sweepGraceMs: 30_000, log: log.child({ component: 'reconciler' }) })
-      const agent = new Agent(config, log, { metrics, clock, store, network, membership: m, sync, reconciler, apiToken })
+          : new Reconciler({ runtime: new DockerRuntime(config.docker, log.child({ component: 'runtime' })), store, membership: m, lease: l, resyncMs: 10_000, sweepGraceMs: 30_000, log: log.child({ component: 'reconciler' }) })
+      const agent = new Agent(config, log, { metrics, clock, store, network, membership: m, sync, lease: l, reconciler, apiToken })
       agent.applyOwn(config.labels, config.taints)
       store.addEventListener('change', (e) => {
         if ((e as CustomEvent<{ key: string }>).detail.key === overlayKey(config.name)) agent.applyOwn(agent.ownLabels, agent.ownTaints)
@@ -222,6 +230,7 @@ export class Agent {
     this.log.info('agent stopping')
     // Containers keep running while the agent is down (Docker's restart policy).
     this.reconciler?.stop()
+    this.lease.stop()
     await this.membership.leave().catch((err: unknown) => this.log.warn({ err }, 'leave announcement failed'))
     await this.api.close().catch(() => undefined)
     this.sync.stop()

@@ -45,6 +45,12 @@ export interface AgentConfig {
   forgetMs: number
   /** How often the store is compared with a random peer. Default 2s. */
   antiEntropyMs: number
+  /**
+   * Lifetime of an update-slot grant. Default 15s. A holder acts only in the first half; a
+   * slot whose holder died before acting is free again after it. Longer rides out slow
+   * gossip; shorter recovers sooner from a dead claimant.
+   */
+  leaseTtlMs: number
   /** Hard cap on libp2p connections. Default 64. */
   maxConnections: number
   /** Connections the agent keeps by dialling peers it learns from node records. Default 8. */
@@ -74,6 +80,7 @@ export function defaultConfig(): AgentConfig {
     suspicionMs: 5000,
     forgetMs: 3_600_000,
     antiEntropyMs: 2000,
+    leaseTtlMs: 15_000,
     maxConnections: 64,
     targetPeers: 8,
     logLevel: 'info',
@@ -108,6 +115,7 @@ const fileSchema = z
     suspicion: duration,
     forget: duration,
     antiEntropy: duration,
+    leaseTtl: duration,
     maxConnections: z.number().int(),
     targetPeers: z.number().int(),
     logLevel: z.string(),
@@ -211,6 +219,7 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
     suspicionMs: durationField(pick('suspicion'), 'suspicion', d.suspicionMs, issues),
     forgetMs: durationField(pick('forget'), 'forget', d.forgetMs, issues),
     antiEntropyMs: durationField(pick('antiEntropy'), 'antiEntropy', d.antiEntropyMs, issues),
+    leaseTtlMs: durationField(pick('leaseTtl'), 'leaseTtl', d.leaseTtlMs, issues),
     maxConnections: pick('maxConnections') ?? d.maxConnections,
     targetPeers: pick('targetPeers') ?? d.targetPeers,
     logLevel: logLevel as LogLevel,
@@ -219,6 +228,7 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
   }
   if (cfg.docker !== 'none' && !/^unix:\/\/\/.+/.test(cfg.docker)) issues.push({ path: 'docker', message: `Invalid value: "${cfg.docker}": use unix:///PATH or none` })
   if (cfg.suspicionMs < 2 * cfg.heartbeatMs) issues.push({ path: 'suspicion', message: `Invalid value: ${cfg.suspicionMs}ms: must be at least two heartbeats (${2 * cfg.heartbeatMs}ms)` })
+  if (cfg.leaseTtlMs < 2000) issues.push({ path: 'leaseTtl', message: `Invalid value: ${cfg.leaseTtlMs}ms: at least 2s (a claim needs two gossip round trips)` })
   if (cfg.forgetMs <= cfg.suspicionMs) issues.push({ path: 'forget', message: 'Invalid value: must be longer than suspicion' })
   if (cfg.maxConnections < 1) issues.push({ path: 'maxConnections', message: 'Invalid value: must be at least 1' })
   if (cfg.targetPeers < 1 || cfg.targetPeers > cfg.maxConnections) issues.push({ path: 'targetPeers', message: 'Invalid value: must be between 1 and maxConnections' })

@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander'
 import { Agent } from './agent.js'
 import { ConfigError, readConfigFile, resolveConfig, type AgentConfig, type ConfigInput } from './config.js'
 import { createLogger } from './log.js'
+import type { Logger } from 'pino'
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
@@ -48,6 +49,7 @@ export function agentCommand(): Command {
     .option('--suspicion <duration>', 'silence before a node is Unreachable (default 5s)')
     .option('--forget <duration>', 'silence before a node is forgotten (default 1h)')
     .option('--anti-entropy <duration>', 'store comparison interval (default 2s)')
+    .option('--lease-ttl <duration>', 'lifetime of a rolling-update slot grant (default 15s)')
     .addOption(new Option('--max-connections <n>', 'connection cap (default 64)').argParser(intFlag('max-connections')))
     .addOption(new Option('--target-peers <n>', 'connections to keep (default 8)').argParser(intFlag('target-peers')))
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
@@ -74,6 +76,7 @@ function flagsToInput(o: Record<string, unknown>): ConfigInput {
     suspicion: o.suspicion as string | undefined,
     forget: o.forget as string | undefined,
     antiEntropy: o.antiEntropy as string | undefined,
+    leaseTtl: o.leaseTtl as string | undefined,
     maxConnections: o.maxConnections as number | undefined,
     targetPeers: o.targetPeers as number | undefined,
     logLevel: o.logLevel as string | undefined,
@@ -89,6 +92,22 @@ function notifySystemd(agent: Agent): void {
   execFile('systemd-notify', ['--ready', `--pid=${process.pid}`, `--status=peer ${agent.network.peerId}`], (err) => {
     if (err !== null) agent.log.warn({ err: err.message }, 'systemd-notify failed')
   })
+}
+
+/**
+ * skewClockForTests offsets this process's wall clock by DAEMONMESH_TEST_CLOCK_OFFSET_MS, only
+ * with --test-hooks: tests show that a host whose clock is off cannot break the rollout bound
+ * (the lease measures time on the monotonic clock). The kernel clock is shared, so the
+ * offset is applied to Date.now, which every wall-clock reading of the agent goes through.
+ */
+function skewClockForTests(config: AgentConfig, log: Logger): void {
+  const raw = process.env.DAEMONMESH_TEST_CLOCK_OFFSET_MS
+  if (!config.testHooks || raw === undefined) return
+  const offset = Number(raw)
+  if (!Number.isFinite(offset)) throw new Error(`DAEMONMESH_TEST_CLOCK_OFFSET_MS=${raw}: not a number of milliseconds`)
+  const real = Date.now.bind(Date)
+  Date.now = () => real() + offset
+  log.warn({ offsetMs: offset }, 'test hook: wall clock offset')
 }
 
 /** runAgent runs the agent until SIGTERM/SIGINT; returns the process exit code. */
@@ -111,6 +130,7 @@ export async function runAgent(argv: string[], err: NodeJS.WritableStream = proc
   try {
     const config = await load()
     const log = createLogger(config.logLevel, config.name)
+    skewClockForTests(config, log)
     agent = await Agent.start(config, log)
     notifySystemd(agent)
   } catch (e) {

@@ -10,6 +10,7 @@ export class Metrics {
   readonly applied = new Counter({ name: 'daemonmesh_envelopes_applied_total', help: 'Envelopes that changed a map', labelNames: ['map', 'source'], registers: [this.registry] })
   readonly syncs = new Counter({ name: 'daemonmesh_anti_entropy_total', help: 'Anti-entropy exchanges', labelNames: ['role', 'result'], registers: [this.registry] })
   readonly peers = new Gauge({ name: 'daemonmesh_connected_peers', help: 'Connected libp2p peers', registers: [this.registry] })
+  readonly lease = new Counter({ name: 'daemonmesh_lease_messages_total', help: 'Lease messages by type and outcome', labelNames: ['type', 'result'], registers: [this.registry] })
   readonly nodes = new Gauge({ name: 'daemonmesh_nodes', help: 'Known nodes by state', labelNames: ['state'], registers: [this.registry] })
 
   constructor() {

@@ -4,6 +4,7 @@
 
 import type { FieldIssue } from './errors.js'
 import { joinPath } from './path.js'
+import { readinessCheckOf } from './probe.js'
 import { parseQuantity } from './quantity.js'
 import { revisionOf } from './revision.js'
 import type { Container, DaemonSet, EnvVar, NodeInfo, PodSpec, Volume, VolumeMount } from './types.js'
@@ -16,6 +17,8 @@ export const Labels = {
   container: 'daemonmesh.io/container',
   /** The container that owns the pod's network namespace (the first one). */
   podOwner: 'daemonmesh.io/pod-owner',
+  /** The container's readiness check (core/probe.ts), JSON; absent when it has none. */
+  readiness: 'daemonmesh.io/readiness',
 } as const
 
 /** The subset of Docker's HostConfig we set. */
@@ -81,7 +84,7 @@ const UNSUPPORTED_POD_FIELDS = [
   'readinessGates', 'overhead', 'os', 'resourceClaims', 'resources', 'activeDeadlineSeconds', 'schedulingGates',
   'subdomain', 'setHostnameAsFQDN', 'hostUsers',
 ]
-const UNSUPPORTED_CONTAINER_FIELDS = ['envFrom', 'lifecycle', 'livenessProbe', 'startupProbe', 'readinessProbe', 'resizePolicy', 'restartPolicy', 'volumeDevices', 'stdinOnce']
+const UNSUPPORTED_CONTAINER_FIELDS = ['envFrom', 'lifecycle', 'livenessProbe', 'startupProbe', 'resizePolicy', 'restartPolicy', 'volumeDevices', 'stdinOnce']
 const UNSUPPORTED_SECURITY_FIELDS = ['runAsNonRoot', 'procMount', 'seLinuxOptions', 'appArmorProfile', 'windowsOptions']
 
 /** dockerName returns the deterministic container name for (DaemonSet, container, revision, node). */
@@ -276,6 +279,12 @@ export function podPlan(ds: DaemonSet, node: NodeInfo): PodPlan {
       if (dnsConfig?.searches !== undefined) hc.DnsSearch = [...dnsConfig.searches]
       if (dnsConfig?.options !== undefined) hc.DnsOptions = dnsConfig.options.map((o) => (o.value === undefined ? o.name : `${o.name}:${o.value}`))
     }
+    let readiness: Record<string, string> = {}
+    if (c.readinessProbe !== undefined) {
+      const r = readinessCheckOf(c.readinessProbe, spec.containers, joinPath(path, 'readinessProbe'))
+      ctx.unsupported.push(...r.issues)
+      if (r.check !== undefined) readiness = { [Labels.readiness]: JSON.stringify(r.check) }
+    }
     const user = sc.runAsUser ?? spec.securityContext?.runAsUser
     const group = sc.runAsGroup ?? spec.securityContext?.runAsGroup
     const create: DockerCreate = {
@@ -289,6 +298,7 @@ export function podPlan(ds: DaemonSet, node: NodeInfo): PodPlan {
         [Labels.revision]: revision,
         [Labels.container]: c.name,
         [Labels.podOwner]: owner,
+        ...readiness,
       },
       StopTimeout: spec.terminationGracePeriodSeconds ?? 30,
       HostConfig: hc,

@@ -19,6 +19,8 @@ export const podStatusSchema = z
     since: z.number().int().min(0),
     readySince: z.number().int().min(0).optional(),
     lastError: z.string().max(1024).optional(),
+    /** Why this host's update to the current revision waits (an update slot, a pull). */
+    waiting: z.string().max(300).optional(),
   })
   .strict()
 

@@ -18,6 +18,8 @@ export interface ObservedContainer {
   createdAt: number
   /** The pod template's labels the container carries (daemonmesh.io/* excluded). */
   labels: Record<string, string>
+  /** Its readiness check (the daemonmesh.io/readiness label), when it has one. */
+  readiness?: string
 }
 
 /** DesiredPod is what this node should do for one live DaemonSet. */
@@ -44,6 +46,8 @@ export interface PlanOptions {
   deleted: ReadonlySet<string>
   /** DaemonSets deleted with --cascade=orphan: their copies are left running, unmanaged. */
   orphaned: ReadonlySet<string>
+  /** DaemonSets surging here (maxSurge): an old copy stays beside the new one until that is available. */
+  surging?: ReadonlySet<string>
 }
 
 export interface Removal {
@@ -101,7 +105,7 @@ export function adoptOrphans(desired: readonly DesiredPod[], observed: readonly 
  * planNode returns what to start and remove so that each DaemonSet that should be here has
  * exactly one pod: it keeps the current revision's pod if there is one, else the oldest
  * running pod (an older revision waits for the rollout, or forever with OnDelete), and
- * removes extras; copies of DaemonSets this node no longer matches, or that were deleted,
+ * removes extras (but while surging, one old copy stays beside the new); copies of DaemonSets this node no longer matches, or that were deleted,
  * are removed; copies of unknown DaemonSets are kept during the grace period after the
  * agent starts, and orphaned ones are never touched.
  */
@@ -129,7 +133,9 @@ export function planNode(desired: readonly DesiredPod[], observedRaw: readonly O
     const byAge = (a: Pod, b: Pod): number => a.createdAt - b.createdAt || (a.owner < b.owner ? -1 : 1)
     let keep: Pod | undefined = current.sort(byAge)[0]
     if (keep === undefined) keep = [...pods.filter((p) => p.running).sort(byAge), ...pods.filter((p) => !p.running).sort(byAge)][0]
-    for (const p of pods) if (p !== keep) plan.remove.push(...removeAll(p, 'an extra copy'))
+    // While surging, the oldest running copy of another revision stays beside the new one.
+    const surged = keep?.revision === d.revision && opts.surging?.has(d.daemonSet) === true ? pods.filter((p) => p.revision !== d.revision && p.running).sort(byAge)[0] : undefined
+    for (const p of pods) if (p !== keep && p !== surged) plan.remove.push(...removeAll(p, 'an extra copy'))
     if (keep === undefined) {
       if (d.run) plan.start.push(d.daemonSet)
     } else if (keep.revision === d.revision) {

@@ -1,10 +1,11 @@
 // Network names and limits. Every limit here bounds what a peer holding the cluster key
 // can make this agent do; see DESIGN.md "Trust".
 
-/** Gossip topics: store deltas (operator-signed) and node records (node-signed). */
+/** Gossip topics: store deltas (operator-signed), node records (node-signed), lease messages (node-signed by gossip). */
 export const Topics = {
   store: '/daemonmesh/v1/store',
   nodes: '/daemonmesh/v1/nodes',
+  lease: '/daemonmesh/v1/lease',
 } as const
 
 /** The anti-entropy stream protocol. */
@@ -18,7 +19,7 @@ export const MAX_SYNC_FRAME_BYTES = 8 * 1024 * 1024
 
 /**
  * Bounds on one decoded gossipsub RPC. The library's default leaves subscriptions
- * unbounded (a SUBSCRIBE flood grows the heap without limit); we subscribe to 2 topics.
+ * unbounded (a SUBSCRIBE flood grows the heap without limit); we subscribe to 3 topics.
  */
 export const DECODE_RPC_LIMITS = {
   maxSubscriptions: 16,

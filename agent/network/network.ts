@@ -127,12 +127,12 @@ export class Network {
           fastMsgIdFn: (m) => `${Buffer.from(m.from ?? []).toString('base64')}:${Buffer.from(m.seqno ?? []).toString('base64')}`,
           allowPublishToZeroTopicPeers: true,
           emitSelf: false,
-          allowedTopics: [Topics.store, Topics.nodes],
+          allowedTopics: Object.values(Topics),
           decodeRpcLimits: DECODE_RPC_LIMITS,
           maxInboundDataLength: MAX_INBOUND_RPC_BYTES,
           doPX: false,
           scoreParams: createPeerScoreParams({
-            topics: { [Topics.store]: topicParams, [Topics.nodes]: topicParams },
+            topics: Object.fromEntries(Object.values(Topics).map((t) => [t, topicParams])),
             // Hosts behind one NAT (or tests on loopback) share an address: do not penalise that.
             IPColocationFactorWeight: 0,
           }),
@@ -158,7 +158,7 @@ export class Network {
 
   private wire(opts: NetworkOptions): void {
     const pubsub = this.node.services.pubsub
-    for (const topic of [Topics.store, Topics.nodes]) {
+    for (const topic of Object.values(Topics)) {
       pubsub.topicValidators.set(topic, (_peer, msg) => {
         if (msg.type !== 'signed' || msg.data.length > MAX_MESSAGE_BYTES) return TopicValidatorResult.Reject
         const raw = msg.from.publicKey?.raw

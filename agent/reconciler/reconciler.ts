@@ -3,6 +3,7 @@
 // (shouldRun, podPlan), reads this node's managed containers, plans with core.planNode,
 // then acts through the runtime and reports pod status in the node record.
 
+import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { podPlan, type PodPlan } from '../../core/container-spec.js'
 import { shouldRun } from '../../core/eligibility.js'
@@ -10,16 +11,21 @@ import { nodeInfoOf, type PodStatus } from '../../core/node-record.js'
 import { adoptOrphans, planNode, type DesiredPod, type ObservedContainer } from '../../core/reconcile.js'
 import { compileSelector } from '../../core/selector.js'
 import { revisionOf } from '../../core/revision.js'
+import { rolloutLimits } from '../../core/rollout.js'
 import { dsKey } from '../../core/status.js'
 import type { DaemonSet } from '../../core/types.js'
+import type { Lease } from '../lease/lease.js'
 import type { Membership } from '../membership/membership.js'
 import { ImagePullError, type DockerRuntime } from '../runtime/docker.js'
+import { Prober } from './prober.js'
 import type { Store } from '../store/store.js'
 
 export interface ReconcilerOptions {
   runtime: DockerRuntime
   store: Store
   membership: Membership
+  /** The rolling-update lease: a slot before an old copy goes down (or a second one surges). */
+  lease: Lease
   /** Periodic resync. Default 10 s. */
   resyncMs: number
   /** Unknown labelled containers are left alone this long after start. Default 30 s. */
@@ -34,6 +40,9 @@ const BACKOFF_MAX_MS = 300_000
 /** Docker unavailable: retry after 1 s, doubling to 30 s. */
 const DOCKER_RETRY_START_MS = 1000
 const DOCKER_RETRY_MAX_MS = 30_000
+
+/** While an update waits for a slot or for minReadySeconds, passes run this often. */
+const ROLLOUT_POLL_MS = 1000
 
 interface Failure {
   error: string
@@ -54,16 +63,36 @@ export class Reconciler {
   private dockerRetryMs = DOCKER_RETRY_START_MS / 2
   /** Pod delete requests already carried out (key@hlc), so each runs once. */
   private readonly handledDeletes = new Set<string>()
+  private readonly prober: Prober
+  /** When a copy was first seen ready here, per `ds@revision`: monotonic (minReadySeconds) and wall (status). */
+  private readonly readyAt = new Map<string, { mono: number; wall: number }>()
+  /** Why a DaemonSet's update on this node waits. */
+  private readonly waiting = new Map<string, string>()
+  private poll: NodeJS.Timeout | undefined
+  /** Revisions whose images were pulled for an update (`ds@revision`): pulled once, not every pass. */
+  private readonly pulled = new Set<string>()
 
   constructor(opts: ReconcilerOptions) {
     this.opts = opts
     this.log = opts.log
+    this.prober = new Prober(opts.runtime, opts.log.child({ component: 'prober' }), () => this.trigger())
+  }
+
+  /** soon asks for another pass after `ms` (one pending at a time, the earliest wins). */
+  private soon(ms: number): void {
+    if (this.poll !== undefined) return
+    this.poll = setTimeout(() => {
+      this.poll = undefined
+      this.trigger()
+    }, ms)
+    this.poll.unref()
   }
 
   start(): void {
     this.opts.store.addEventListener('change', () => this.trigger())
     for (const ev of ['node:self'] as const) this.opts.membership.addEventListener(ev, () => this.trigger())
     this.opts.runtime.watch(() => this.trigger())
+    this.opts.lease.addEventListener('change', () => this.trigger())
     this.timer = setInterval(() => this.trigger(), this.opts.resyncMs)
     this.trigger()
   }
@@ -71,6 +100,8 @@ export class Reconciler {
   stop(): void {
     this.stopped = true
     clearInterval(this.timer)
+    clearTimeout(this.poll)
+    this.prober.stop()
     this.opts.runtime.stop()
   }
 
@@ -139,8 +170,10 @@ export class Reconciler {
     }
     this.dockerRetryMs = DOCKER_RETRY_START_MS / 2
     observed = await this.deleteRequestedPods(desired, plans, observed)
+    this.prober.sync(observed)
     const now = Date.now()
-    const plan = planNode(desired, observed, { now, startedAt: this.startedAt, sweepGraceMs: this.opts.sweepGraceMs, deleted, orphaned })
+    const surging = this.surging(desired, plans, adoptOrphans(desired, observed, orphaned))
+    const plan = planNode(desired, observed, { now, startedAt: this.startedAt, sweepGraceMs: this.opts.sweepGraceMs, deleted, orphaned, surging })
     for (const r of plan.remove) {
       this.log.info({ container: r.name, reason: r.reason }, 'removing container')
       await this.opts.runtime.remove(r.id).catch((err: unknown) => this.log.warn({ err, container: r.name }, 'remove failed'))
@@ -155,16 +188,129 @@ export class Reconciler {
         if (failure !== undefined) this.failures.delete(ds)
         this.log.info({ daemonset: ds, revision: p.plan.revision }, 'pod started')
       } catch (err) {
-        const delay = failure === undefined ? BACKOFF_START_MS : Math.min(failure.delay * 2, BACKOFF_MAX_MS)
-        const reason = err instanceof ImagePullError ? (failure === undefined ? 'ErrImagePull' : 'ImagePullBackOff') : 'CreateContainerError'
-        this.failures.set(ds, { error: `${reason}: ${(err as Error).message}`, until: now + delay, delay })
-        this.log.warn({ daemonset: ds, err: (err as Error).message, retryInMs: delay }, reason)
-        setTimeout(() => this.trigger(), delay + 50).unref()
+        this.fail(ds, err, failure, now)
       }
     }
+    const updated = await this.rollOut(plan.outdated, plans, adoptOrphans(desired, observed, orphaned))
     // Re-read Docker only when this pass changed something.
-    const acted = plan.remove.length > 0 || plan.start.length > 0
-    await this.report(desired, plans, adoptOrphans(desired, acted ? await this.opts.runtime.list(self.name) : observed, orphaned))
+    const acted = plan.remove.length > 0 || plan.start.length > 0 || updated
+    const after = adoptOrphans(desired, acted ? await this.opts.runtime.list(self.name) : observed, orphaned)
+    if (acted) this.prober.sync(after)
+    this.releaseSlots(desired, plans, after)
+    await this.report(desired, plans, after)
+  }
+
+  /** podReady: every container of the copy runs and passes its readiness check. */
+  private podReady(containers: readonly ObservedContainer[]): boolean {
+    return containers.length > 0 && containers.every((c) => c.running && this.prober.ready(c.name))
+  }
+
+  /**
+   * available says whether this node's copy of `ds` at `revision` has been ready for
+   * minReadySeconds, on this host's monotonic clock; it asks for a pass when it will be.
+   */
+  private available(ds: DaemonSet, revision: string, containers: readonly ObservedContainer[]): boolean {
+    const k = `${dsKey(ds)}@${revision}`
+    if (!this.podReady(containers)) {
+      this.readyAt.delete(k)
+      return false
+    }
+    const seen = this.readyAt.get(k) ?? { mono: performance.now(), wall: Date.now() }
+    this.readyAt.set(k, seen)
+    const left = (ds.spec.minReadySeconds ?? 0) * 1000 - (performance.now() - seen.mono)
+    if (left > 0) this.soon(Math.min(left + 20, ROLLOUT_POLL_MS))
+    return left <= 0
+  }
+
+  /** surging lists the DaemonSets (maxSurge > 0) whose new copy here is not yet available: their old copy stays. */
+  private surging(desired: DesiredPod[], plans: Map<string, { ds: DaemonSet; plan: PodPlan }>, observed: ObservedContainer[]): Set<string> {
+    const out = new Set<string>()
+    for (const d of desired) {
+      const entry = plans.get(d.daemonSet)
+      if (entry === undefined || entry.ds.spec.updateStrategy?.type !== 'RollingUpdate') continue
+      const mine = observed.filter((c) => c.daemonSet === d.daemonSet)
+      const fresh = mine.filter((c) => c.revision === d.revision)
+      if (fresh.length === 0 || fresh.length === mine.length) continue
+      if (rolloutLimits(entry.ds, 1).maxSurge > 0 && !this.available(entry.ds, d.revision, fresh)) out.add(d.daemonSet)
+    }
+    return out
+  }
+
+  /**
+   * rollOut moves this node's outdated copies of RollingUpdate DaemonSets to the current
+   * revision: images are pulled first (a pull failure takes nothing down); an old copy that
+   * is not ready is replaced at once (that takes nothing down either); otherwise the lease
+   * must grant a slot: with maxSurge the new copy starts beside the old one, else the old
+   * one is removed and the new one started. Returns whether it changed anything.
+   */
+  private async rollOut(outdated: string[], plans: Map<string, { ds: DaemonSet; plan: PodPlan }>, observed: ObservedContainer[]): Promise<boolean> {
+    let changed = false
+    const now = Date.now()
+    for (const name of outdated) {
+      const entry = plans.get(name)
+      if (entry === undefined || entry.ds.spec.updateStrategy?.type !== 'RollingUpdate') continue
+      const { ds, plan } = entry
+      const key = dsKey(ds)
+      const old = observed.filter((c) => c.daemonSet === name && c.revision !== plan.revision)
+      const failure = this.failures.get(name)
+      if (failure !== undefined && failure.until > now) continue
+      if (!this.pulled.has(`${name}@${plan.revision}`)) {
+        try {
+          await this.opts.runtime.pullImages(plan)
+          this.pulled.add(`${name}@${plan.revision}`)
+        } catch (err) {
+          this.fail(name, err, failure, now)
+          continue
+        }
+      }
+      let kind: 'unavailable' | 'surge' | undefined
+      if (this.podReady(old)) {
+        kind = rolloutLimits(ds, 1).maxSurge > 0 ? 'surge' : 'unavailable'
+        const answer = this.opts.lease.request(key, plan.revision, kind)
+        if (!answer.go) {
+          this.waiting.set(key, answer.why)
+          this.soon(ROLLOUT_POLL_MS)
+          continue
+        }
+        this.log.info({ daemonset: name, revision: plan.revision, kind, term: answer.term }, 'updating under an update slot')
+      } else {
+        this.log.info({ daemonset: name, revision: plan.revision }, 'replacing a copy that is not ready')
+      }
+      this.waiting.delete(key)
+      changed = true
+      if (kind !== 'surge') for (const c of old) await this.opts.runtime.remove(c.id).catch((err: unknown) => this.log.warn({ err, container: c.name }, 'remove failed'))
+      if (kind !== undefined) this.opts.lease.acted(key)
+      try {
+        await this.opts.runtime.ensurePod(plan)
+        if (failure !== undefined) this.failures.delete(name)
+        this.log.info({ daemonset: name, revision: plan.revision }, 'pod started')
+      } catch (err) {
+        this.fail(name, err, failure, now)
+      }
+    }
+    return changed
+  }
+
+  /** releaseSlots gives back the slots of DaemonSets whose copy here is available at the current revision (and alone). */
+  private releaseSlots(desired: DesiredPod[], plans: Map<string, { ds: DaemonSet; plan: PodPlan }>, observed: ObservedContainer[]): void {
+    const live = new Map(desired.map((d) => [d.daemonSet, d]))
+    for (const entry of plans.values()) {
+      const key = dsKey(entry.ds)
+      if (!this.opts.lease.holding(key)) continue
+      const d = live.get(entry.plan.daemonSet)
+      const mine = observed.filter((c) => c.daemonSet === entry.plan.daemonSet)
+      const fresh = mine.filter((c) => c.revision === entry.plan.revision)
+      if (d === undefined || !d.run || (fresh.length === mine.length && this.available(entry.ds, entry.plan.revision, fresh))) this.opts.lease.release(key)
+      else this.soon(ROLLOUT_POLL_MS)
+    }
+  }
+
+  private fail(ds: string, err: unknown, failure: Failure | undefined, now: number): void {
+    const delay = failure === undefined ? BACKOFF_START_MS : Math.min(failure.delay * 2, BACKOFF_MAX_MS)
+    const reason = err instanceof ImagePullError ? (failure === undefined ? 'ErrImagePull' : 'ImagePullBackOff') : 'CreateContainerError'
+    this.failures.set(ds, { error: `${reason}: ${(err as Error).message}`, until: now + delay, delay })
+    this.log.warn({ daemonset: ds, err: (err as Error).message, retryInMs: delay }, reason)
+    setTimeout(() => this.trigger(), delay + 50).unref()
   }
 
   /**
@@ -203,12 +349,19 @@ export class Reconciler {
       const mine = observed.filter((c) => c.daemonSet === d.daemonSet)
       const failure = this.failures.get(d.daemonSet)
       if (mine.length === 0 && failure === undefined) continue
-      const revision = mine[0]?.revision ?? d.revision
+      // While surging, the new copy is the one reported.
+      const revision = mine.find((c) => c.revision === d.revision)?.revision ?? mine[0]?.revision ?? d.revision
       const names = mine.filter((c) => c.revision === revision).map((c) => c.name)
       const states = await this.opts.runtime.states(names)
-      const ready = states.length > 0 && states.length === names.length && states.every((s) => s.running)
+      const ready = states.length > 0 && states.length === names.length && states.every((s) => s.running && this.prober.ready(s.name))
+      const probed = mine.some((c) => c.revision === revision && c.readiness !== undefined)
+      const rk = `${dsKey(entry.ds)}@${revision}`
+      if (!ready) this.readyAt.delete(rk)
+      else if (!this.readyAt.has(rk)) this.readyAt.set(rk, { mono: performance.now(), wall: Date.now() })
+      const seen = this.readyAt.get(rk)?.wall
       const since = Math.max(0, ...states.map((s) => s.startedAt))
-      const error = failure?.error ?? states.find((s) => s.error !== '')?.error
+      const error = failure?.error ?? states.find((s) => s.error !== '')?.error ?? names.map((n) => this.prober.why(n)).find((w) => w !== undefined)
+      const waiting = revision === d.revision ? undefined : this.opts.lease.waiting(dsKey(entry.ds)) ?? this.waiting.get(dsKey(entry.ds))
       pods[dsKey(entry.ds)] = {
         revision,
         phase: ready ? 'Running' : states.some((s) => s.status === 'exited' || s.status === 'dead') ? 'Failed' : 'Pending',
@@ -216,8 +369,9 @@ export class Reconciler {
         restarts: states.reduce((a, s) => a + s.restarts, 0),
         // A copy that never started keeps the time it was first reported, so the record does not churn.
         since: since > 0 ? since : (previous[dsKey(entry.ds)]?.since ?? Date.now()),
-        ...(ready && since > 0 ? { readySince: since } : {}),
+        ...(ready && probed && seen !== undefined ? { readySince: seen } : ready && since > 0 ? { readySince: since } : {}),
         ...(error === undefined || error === '' ? {} : { lastError: error.slice(0, 1000) }),
+        ...(waiting === undefined ? {} : { waiting: waiting.slice(0, 300) }),
       }
     }
     if (JSON.stringify(previous) !== JSON.stringify(pods)) this.opts.membership.setPods(pods)

@@ -54,6 +54,7 @@ export class DockerRuntime {
       running: c.State === 'running',
       createdAt: c.Created * 1000,
       labels: Object.fromEntries(Object.entries(c.Labels).filter(([k]) => !k.startsWith('daemonmesh.io/'))),
+      ...(c.Labels[Labels.readiness] === undefined ? {} : { readiness: c.Labels[Labels.readiness] }),
     }))
   }
 
@@ -108,6 +109,48 @@ export class DockerRuntime {
       }
       throw new ImagePullError(`pulling ${image}: ${(err as Error).message}`)
     }
+  }
+
+  /** pullImages applies the pull policy to every image of the plan (before an update takes a slot). */
+  async pullImages(plan: PodPlan): Promise<void> {
+    for (const c of plan.containers) await this.ensureImage(c.create.Image, c.pullPolicy)
+  }
+
+  /** exec runs a command in a running container and returns its exit code; rejects after timeoutMs. */
+  async exec(name: string, cmd: string[], timeoutMs: number): Promise<number> {
+    const exec = await this.docker.getContainer(name).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true })
+    const stream = await exec.start({ hijack: true, stdin: false })
+    stream.resume()
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        stream.destroy()
+        reject(new Error(`timed out after ${timeoutMs} ms`))
+      }, timeoutMs)
+      stream.on('end', () => {
+        clearTimeout(timer)
+        resolve()
+      })
+      stream.on('close', () => {
+        clearTimeout(timer)
+        resolve()
+      })
+      stream.on('error', (err: Error) => {
+        clearTimeout(timer)
+        reject(err)
+      })
+    })
+    const info = await exec.inspect()
+    return info.ExitCode ?? -1
+  }
+
+  /** address returns the IP a probe reaches the container on: 127.0.0.1 with host networking. */
+  async address(name: string): Promise<string | undefined> {
+    const i = await this.docker.getContainer(name).inspect()
+    if (i.HostConfig.NetworkMode === 'host') return '127.0.0.1'
+    const mode = i.HostConfig.NetworkMode ?? ''
+    if (mode.startsWith('container:')) return this.address(mode.slice('container:'.length))
+    const ips = [(i.NetworkSettings as { IPAddress?: string }).IPAddress, ...Object.values(i.NetworkSettings.Networks ?? {}).map((n) => n.IPAddress)].filter((ip) => ip !== undefined && ip !== '')
+    return ips[0]
   }
 
   /**

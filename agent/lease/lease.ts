@@ -1,0 +1,407 @@
+// The rolling-update lease, agent side: this agent votes on every claim it hears (core
+// SlotTable), and claims slots for its own host when the reconciler asks. A claim is
+// granted by a majority of the voter set, then its "act" is acknowledged by a majority,
+// and only then may the reconciler take the old copy down (or surge), within half the
+// TTL of sending the claim (measured on the monotonic clock, so wall-clock skew plays no
+// part). Votes are persisted before they are sent: a voter that restarts remembers what it
+// gave. The rule and why it is safe: docs/rollout.md.
+
+import { randomInt } from 'node:crypto'
+import { readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import type { Logger } from 'pino'
+import { shouldRun } from '../../core/eligibility.js'
+import { leaseMessageSchema, SlotTable, viewOf, type ClaimMessage, type Hold, type LeaseMessage, type SlotKind, type VoterView } from '../../core/lease.js'
+import { nodeInfoOf, type NodeRecord } from '../../core/node-record.js'
+import { revisionOf } from '../../core/revision.js'
+import { rolloutLimits } from '../../core/rollout.js'
+import type { DaemonSet } from '../../core/types.js'
+import type { Membership } from '../membership/membership.js'
+import type { Metrics } from '../metrics.js'
+import { Topics } from '../network/constants.js'
+import type { GossipMessage, Network, Verdict } from '../network/network.js'
+import type { Store } from '../store/store.js'
+
+export interface LeaseOptions {
+  network: Network
+  membership: Membership
+  store: Store
+  keyId: string
+  dataDir: string
+  /** Grant lifetime. Default 15 s; a holder acts only in the first half. */
+  ttlMs: number
+  metrics: Metrics
+  log: Logger
+}
+
+/** Attempt is this host's claim on one DaemonSet's slot. */
+interface Attempt {
+  ds: string
+  kind: SlotKind
+  slot: number
+  term: number
+  revision: string
+  quorum: number
+  voters: Set<string>
+  sentAt: number
+  grants: Set<string>
+  acks: Set<string>
+  /** claiming -> acting -> go (may act) -> held (acted; until release). */
+  phase: 'claiming' | 'acting' | 'go' | 'held'
+}
+
+/** What `request` answers: act now, or wait (with why, for status). */
+export type LeaseAnswer = { go: true; term: number } | { go: false; why: string }
+
+const now = (): number => performance.now()
+
+export class Lease extends EventTarget {
+  readonly table: SlotTable
+  private readonly opts: LeaseOptions
+  private readonly log: Logger
+  private readonly attempts = new Map<string, Attempt>()
+  private readonly retryAt = new Map<string, number>()
+  private readonly why = new Map<string, string>()
+  /** Monotonic time a holder was first seen ready at the current revision, per `holder|ds|revision`. */
+  private readonly readySeen = new Map<string, number>()
+  /** Claims answered per sender in the current second: a peer cannot make us publish without bound. */
+  private readonly answered = new Map<string, number>()
+  private timer: NodeJS.Timeout | undefined
+  private persisting: Promise<void> = Promise.resolve()
+
+  constructor(opts: LeaseOptions) {
+    super()
+    this.opts = opts
+    this.log = opts.log
+    this.table = new SlotTable(opts.ttlMs)
+  }
+
+  private get file(): string {
+    return join(this.opts.dataDir, 'lease.json')
+  }
+
+  /** start restores persisted votes and starts the upkeep tick. */
+  async start(): Promise<void> {
+    try {
+      const saved = JSON.parse(await readFile(this.file, 'utf8')) as { holds?: Hold[]; terms?: Record<string, number> }
+      this.table.load(saved.holds ?? [], saved.terms ?? {}, now())
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn({ err: (err as Error).message }, 'lease state unreadable; starting empty')
+    }
+    this.timer = setInterval(() => this.tick(), 500)
+    this.timer.unref()
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+  }
+
+  /** persist writes the votes (after any change, before answering). */
+  private persist(): Promise<void> {
+    const data = JSON.stringify({ holds: this.table.all(), terms: this.table.termsSnapshot() })
+    this.persisting = this.persisting.then(async () => {
+      await writeFile(`${this.file}.tmp`, data, { mode: 0o600 })
+      await rename(`${this.file}.tmp`, this.file)
+    }).catch((err: unknown) => this.log.error({ err }, 'persisting lease state failed'))
+    return this.persisting
+  }
+
+  // ---- what the voter knows -------------------------------------------------------
+
+  private daemonSet(ds: string): DaemonSet | undefined {
+    return this.opts.store.map.value(`ds/${ds}`) as DaemonSet | undefined
+  }
+
+  private voters(): string[] {
+    return this.opts.membership.nodes().filter((n) => n.state !== 'Left').map((n) => n.keyId)
+  }
+
+  /** hosts lists the members that should run the DaemonSet, with their key ids. */
+  private hosts(d: DaemonSet): { keyId: string; record: NodeRecord }[] {
+    return this.opts.membership
+      .nodes()
+      .filter((n) => n.state !== 'Left' && shouldRun(nodeInfoOf(n.record), d).shouldRun)
+      .map((n) => ({ keyId: n.keyId, record: n.record }))
+  }
+
+  /** limit is the number of slots of a kind, over the hosts that should run the DaemonSet. */
+  limit(ds: string, kind: SlotKind): number {
+    const d = this.daemonSet(ds)
+    if (d === undefined || d.spec.updateStrategy?.type === 'OnDelete') return 0
+    const l = rolloutLimits(d, this.hosts(d).length)
+    return kind === 'surge' ? l.maxSurge : l.maxUnavailable
+  }
+
+  private view(): VoterView {
+    const { view } = viewOf(this.voters())
+    return {
+      view,
+      revision: (ds) => {
+        const d = this.daemonSet(ds)
+        return d === undefined ? undefined : revisionOf(d)
+      },
+      limit: (ds, kind) => this.limit(ds, kind),
+      unavailable: (ds, exclude) => {
+        const d = this.daemonSet(ds)
+        if (d === undefined) return 0
+        return this.hosts(d).filter((h) => !exclude.has(h.keyId) && h.record.pods[ds]?.ready !== true).length
+      },
+    }
+  }
+
+  // ---- messages -------------------------------------------------------------------
+
+  private async send(msg: LeaseMessage): Promise<void> {
+    this.opts.metrics.lease.inc({ type: msg.t, result: 'sent' })
+    await this.opts.network.publish(Topics.lease, new TextEncoder().encode(JSON.stringify(msg)))
+  }
+
+  /** validate is the gossip validator for the lease topic. Must not block: handling is queued. */
+  validate(msg: GossipMessage): Verdict {
+    let parsed: LeaseMessage
+    try {
+      const r = leaseMessageSchema.safeParse(JSON.parse(new TextDecoder().decode(msg.data)))
+      if (!r.success) throw new Error(r.error.issues[0]?.message)
+      parsed = r.data
+    } catch {
+      this.opts.metrics.lease.inc({ type: 'invalid', result: 'rejected' })
+      return 'reject'
+    }
+    // Only members vote or claim: a key with no node record is not part of the fleet.
+    if (this.opts.membership.records.get(`node/${msg.fromKeyId}`) === undefined) return 'ignore'
+    queueMicrotask(() => void this.handle(msg.fromKeyId, parsed).catch((err: unknown) => this.log.error({ err }, 'lease message failed')))
+    return 'accept'
+  }
+
+  private async handle(from: string, msg: LeaseMessage): Promise<void> {
+    this.opts.metrics.lease.inc({ type: msg.t, result: 'received' })
+    this.table.observe(msg)
+    switch (msg.t) {
+      case 'claim':
+        return this.onClaim(from, msg)
+      case 'act': {
+        if (this.table.act(from, msg, now())) {
+          await this.persist()
+          await this.send({ t: 'ack', ds: msg.ds, kind: msg.kind, slot: msg.slot, term: msg.term, to: from })
+        }
+        return
+      }
+      case 'release':
+        if (this.table.release(from, msg)) await this.persist()
+        return
+      case 'grant':
+      case 'ack':
+      case 'refuse':
+        if (msg.to === this.opts.keyId) this.onAnswer(from, msg)
+        return
+    }
+  }
+
+  private async onClaim(from: string, msg: ClaimMessage): Promise<void> {
+    const second = Math.floor(Date.now() / 1000)
+    const k = `${from}@${second}`
+    const n = (this.answered.get(k) ?? 0) + 1
+    this.answered.set(k, n)
+    if (n > 20) return
+    const v = this.table.claim(from, msg, now(), this.view())
+    const base = { ds: msg.ds, kind: msg.kind, slot: msg.slot, term: msg.term, to: from }
+    if (v.grant) {
+      await this.persist()
+      await this.send({ t: 'grant', ...base })
+    } else {
+      await this.send({ t: 'refuse', ...base, reason: v.reason })
+    }
+  }
+
+  private onAnswer(from: string, msg: Extract<LeaseMessage, { t: 'grant' | 'ack' | 'refuse' }>): void {
+    const a = this.attempts.get(msg.ds)
+    if (a === undefined || a.kind !== msg.kind || a.slot !== msg.slot || a.term !== msg.term || !a.voters.has(from)) return
+    if (msg.t === 'refuse') {
+      this.why.set(msg.ds, msg.reason)
+      return
+    }
+    if (msg.t === 'grant' && a.phase === 'claiming') {
+      a.grants.add(from)
+      if (a.grants.size >= a.quorum) void this.startActing(a)
+    } else if (msg.t === 'ack' && a.phase === 'acting') {
+      a.acks.add(from)
+      this.maybeGo(a)
+    }
+  }
+
+  private async startActing(a: Attempt): Promise<void> {
+    a.phase = 'acting'
+    const msg = { t: 'act' as const, ds: a.ds, kind: a.kind, slot: a.slot, term: a.term }
+    if (this.table.act(this.opts.keyId, msg, now())) {
+      await this.persist()
+      a.acks.add(this.opts.keyId)
+    }
+    await this.send(msg)
+    this.maybeGo(a)
+  }
+
+  private maybeGo(a: Attempt): void {
+    if (a.phase !== 'acting' || a.acks.size < a.quorum) return
+    if (now() - a.sentAt >= this.opts.ttlMs / 2) {
+      this.abandon(a, 'the acknowledgements came too late')
+      return
+    }
+    a.phase = 'go'
+    this.why.delete(a.ds)
+    this.log.info({ daemonset: a.ds, kind: a.kind, slot: a.slot, term: a.term, grants: a.grants.size, quorum: a.quorum }, 'update slot acquired')
+    this.dispatchEvent(new Event('change'))
+  }
+
+  private abandon(a: Attempt, why: string): void {
+    this.attempts.delete(a.ds)
+    this.why.set(a.ds, why)
+    this.retryAt.set(a.ds, now() + randomInt(500, 2500))
+    // Nothing was done under it: free the votes at once rather than after the TTL.
+    if (this.table.release(this.opts.keyId, a)) void this.persist()
+    void this.send({ t: 'release', ds: a.ds, kind: a.kind, slot: a.slot, term: a.term })
+  }
+
+  // ---- what the reconciler calls -------------------------------------------------
+
+  /**
+   * request asks for a slot of `kind` to move this host's copy of `ds` to `revision`. It
+   * answers go once a majority granted and acknowledged the act, while the grant is young
+   * enough to act on; otherwise it claims (or keeps claiming) and answers wait with why.
+   */
+  request(ds: string, revision: string, kind: SlotKind): LeaseAnswer {
+    const t = now()
+    const a = this.attempts.get(ds)
+    if (a !== undefined) {
+      if (a.phase === 'held') return { go: true, term: a.term }
+      if (a.phase === 'go') {
+        if (t - a.sentAt < this.opts.ttlMs / 2 && a.revision === revision && a.kind === kind) return { go: true, term: a.term }
+        this.abandon(a, 'the grant aged before the update began')
+      } else if (a.revision !== revision || a.kind !== kind) {
+        this.abandon(a, 'the target changed')
+      } else {
+        return { go: false, why: this.why.get(ds) ?? 'waiting for a majority of the fleet to grant an update slot' }
+      }
+    }
+    if ((this.retryAt.get(ds) ?? 0) > t) return { go: false, why: this.why.get(ds) ?? 'backing off' }
+    return this.claim(ds, revision, kind)
+  }
+
+  private claim(ds: string, revision: string, kind: SlotKind): LeaseAnswer {
+    const limit = this.limit(ds, kind)
+    const t = now()
+    if (limit === 0) return { go: false, why: `no ${kind} slots` }
+    const free: number[] = []
+    for (let i = 0; i < limit; i++) {
+      const held = this.table.held(ds, t, kind).find((h) => h.slot === i)
+      if (held === undefined || held.holder === this.opts.keyId) free.push(i)
+    }
+    if (free.length === 0) {
+      const why = `every ${kind} slot is held (${this.table.held(ds, t, kind).length} of ${limit})`
+      this.why.set(ds, why)
+      this.retryAt.set(ds, t + randomInt(500, 1500))
+      return { go: false, why }
+    }
+    const slot = free[randomInt(free.length)] as number
+    const voters = this.voters()
+    const { view, quorum } = viewOf(voters)
+    const term = this.table.maxTerm(ds, kind, slot) + 1
+    const msg: ClaimMessage = { t: 'claim', ds, kind, slot, term, revision, view }
+    const a: Attempt = { ds, kind, slot, term, revision, quorum, voters: new Set(voters), sentAt: t, grants: new Set(), acks: new Set(), phase: 'claiming' }
+    const own = this.table.claim(this.opts.keyId, msg, t, this.view())
+    if (!own.grant) {
+      this.why.set(ds, own.reason)
+      this.retryAt.set(ds, t + randomInt(500, 1500))
+      return { go: false, why: own.reason }
+    }
+    a.grants.add(this.opts.keyId)
+    this.attempts.set(ds, a)
+    void this.persist().then(() => this.send(msg))
+    if (a.grants.size >= a.quorum) void this.startActing(a)
+    return { go: false, why: 'claiming an update slot' }
+  }
+
+  /** acted records that the reconciler took action under the slot: it is held until release. */
+  acted(ds: string): void {
+    const a = this.attempts.get(ds)
+    if (a !== undefined && a.phase === 'go') a.phase = 'held'
+  }
+
+  /** holding says whether this host holds a slot for `ds` it has acted under. */
+  holding(ds: string): boolean {
+    return this.attempts.get(ds)?.phase === 'held'
+  }
+
+  /** release gives the slot back: the new copy is available. */
+  release(ds: string): void {
+    const a = this.attempts.get(ds)
+    if (a === undefined) return
+    this.attempts.delete(ds)
+    this.why.delete(ds)
+    this.log.info({ daemonset: ds, kind: a.kind, slot: a.slot, term: a.term }, 'update slot released')
+    if (this.table.release(this.opts.keyId, a)) void this.persist()
+    void this.send({ t: 'release', ds: a.ds, kind: a.kind, slot: a.slot, term: a.term })
+  }
+
+  /** waiting returns why this host's update of `ds` waits, if it does. */
+  waiting(ds: string): string | undefined {
+    return this.attempts.get(ds)?.phase === 'held' ? undefined : this.why.get(ds)
+  }
+
+  // ---- upkeep --------------------------------------------------------------------
+
+  /**
+   * tick times out claims that found no majority, frees acting holds whose holder is seen
+   * running an available copy of the current revision (a holder that died after its
+   * update), drops lapsed grants and the holds of deleted DaemonSets.
+   */
+  private tick(): void {
+    const t = now()
+    for (const a of this.attempts.values()) {
+      if ((a.phase === 'claiming' || a.phase === 'acting') && t - a.sentAt > Math.min(this.opts.ttlMs / 2, 3000)) {
+        this.abandon(a, this.why.get(a.ds) ?? `no majority answered (${a.phase === 'claiming' ? a.grants.size : a.acks.size} of ${a.quorum} needed)`)
+      }
+    }
+    let changed = false
+    for (const h of this.table.all()) {
+      const d = this.daemonSet(h.ds)
+      if (d === undefined) {
+        this.table.forget(h.ds)
+        changed = true
+        continue
+      }
+      if (!h.acting) continue
+      const record = this.opts.membership.records.value(`node/${h.holder}`) as NodeRecord | undefined
+      const pod = record?.pods[h.ds]
+      const revision = revisionOf(d)
+      const k = `${h.holder}|${h.ds}|${revision}`
+      if (pod === undefined || !pod.ready || pod.revision !== revision) {
+        this.readySeen.delete(k)
+        continue
+      }
+      const seen = this.readySeen.get(k) ?? t
+      this.readySeen.set(k, seen)
+      if (t - seen >= (d.spec.minReadySeconds ?? 0) * 1000) {
+        this.table.recover(h.holder, h.ds)
+        this.readySeen.delete(k)
+        changed = true
+        this.log.info({ daemonset: h.ds, holder: record?.name, slot: h.slot }, 'slot freed: its holder runs an available copy')
+      }
+    }
+    const before = this.table.all().length
+    this.table.expire(t)
+    if (changed || this.table.all().length !== before) void this.persist()
+    const second = Math.floor(Date.now() / 1000)
+    for (const k of this.answered.keys()) if (!k.endsWith(`@${second}`)) this.answered.delete(k)
+  }
+
+  /** slots describes the busy slots this voter sees, for status and tests. */
+  slots(): { ds: string; kind: SlotKind; slot: number; holder: string; term: number; acting: boolean }[] {
+    const t = now()
+    const names = new Map(this.opts.membership.nodes().map((n) => [n.keyId, n.record.name]))
+    return this.table
+      .all()
+      .filter((h) => this.table.busy(h, t))
+      .map((h) => ({ ds: h.ds, kind: h.kind, slot: h.slot, holder: names.get(h.holder) ?? h.holder, term: h.term, acting: h.acting }))
+  }
+}
