@@ -176,7 +176,15 @@ export class Lease extends EventTarget {
 
   private async handle(from: string, msg: LeaseMessage): Promise<void> {
     this.opts.metrics.lease.inc({ type: msg.t, result: 'received' })
-    this.table.observe(msg)
+    // Note the term after deciding: a claim is judged against the terms seen before it.
+    try {
+      await this.dispatch(from, msg)
+    } finally {
+      this.table.observe(msg)
+    }
+  }
+
+  private async dispatch(from: string, msg: LeaseMessage): Promise<void> {
     switch (msg.t) {
       case 'claim':
         return this.onClaim(from, msg)
@@ -219,6 +227,7 @@ export class Lease extends EventTarget {
     if (a === undefined || a.kind !== msg.kind || a.slot !== msg.slot || a.term !== msg.term || !a.voters.has(from)) return
     if (msg.t === 'refuse') {
       this.why.set(msg.ds, msg.reason)
+      this.log.debug({ daemonset: msg.ds, slot: msg.slot, term: msg.term, reason: msg.reason }, 'claim refused')
       return
     }
     if (msg.t === 'grant' && a.phase === 'claiming') {
@@ -253,10 +262,31 @@ export class Lease extends EventTarget {
     this.dispatchEvent(new Event('change'))
   }
 
+  /**
+   * turn is this host's place among the Alive hosts still to update `ds` (by name): claims
+   * are spread out by it (800 ms per place), so hosts rarely claim the same slot at once and
+   * split the votes. It is a courtesy, not a rule: safety comes from the votes alone.
+   */
+  private turn(ds: string, revision: string): number {
+    const d = this.daemonSet(ds)
+    if (d === undefined) return 0
+    const self = this.opts.membership.self().name
+    const waiting = this.opts.membership
+      .nodes()
+      .filter((n) => n.state === 'Alive' && shouldRun(nodeInfoOf(n.record), d).shouldRun && n.record.pods[ds] !== undefined && n.record.pods[ds]?.revision !== revision)
+      .map((n) => n.record.name)
+      .sort()
+    return Math.max(0, waiting.indexOf(self))
+  }
+
+  private backoff(ds: string, revision: string): number {
+    return now() + randomInt(300, 1200) + 800 * this.turn(ds, revision)
+  }
+
   private abandon(a: Attempt, why: string): void {
     this.attempts.delete(a.ds)
     this.why.set(a.ds, why)
-    this.retryAt.set(a.ds, now() + randomInt(500, 2500))
+    this.retryAt.set(a.ds, this.backoff(a.ds, a.revision))
     // Nothing was done under it: free the votes at once rather than after the TTL.
     if (this.table.release(this.opts.keyId, a)) void this.persist()
     void this.send({ t: 'release', ds: a.ds, kind: a.kind, slot: a.slot, term: a.term })
@@ -283,7 +313,13 @@ export class Lease extends EventTarget {
         return { go: false, why: this.why.get(ds) ?? 'waiting for a majority of the fleet to grant an update slot' }
       }
     }
-    if ((this.retryAt.get(ds) ?? 0) > t) return { go: false, why: this.why.get(ds) ?? 'backing off' }
+    const at = this.retryAt.get(ds)
+    if (at === undefined) {
+      // First wish for this update: wait for this host's turn before claiming.
+      this.retryAt.set(ds, this.backoff(ds, revision))
+      return { go: false, why: 'waiting for its turn' }
+    }
+    if (at > t) return { go: false, why: this.why.get(ds) ?? 'waiting for its turn' }
     return this.claim(ds, revision, kind)
   }
 
@@ -299,7 +335,7 @@ export class Lease extends EventTarget {
     if (free.length === 0) {
       const why = `every ${kind} slot is held (${this.table.held(ds, t, kind).length} of ${limit})`
       this.why.set(ds, why)
-      this.retryAt.set(ds, t + randomInt(500, 1500))
+      this.retryAt.set(ds, this.backoff(ds, revision))
       return { go: false, why }
     }
     const slot = free[randomInt(free.length)] as number
@@ -311,7 +347,7 @@ export class Lease extends EventTarget {
     const own = this.table.claim(this.opts.keyId, msg, t, this.view())
     if (!own.grant) {
       this.why.set(ds, own.reason)
-      this.retryAt.set(ds, t + randomInt(500, 1500))
+      this.retryAt.set(ds, this.backoff(ds, revision))
       return { go: false, why: own.reason }
     }
     a.grants.add(this.opts.keyId)
@@ -338,6 +374,7 @@ export class Lease extends EventTarget {
     if (a === undefined) return
     this.attempts.delete(ds)
     this.why.delete(ds)
+    this.retryAt.delete(ds)
     this.log.info({ daemonset: ds, kind: a.kind, slot: a.slot, term: a.term }, 'update slot released')
     if (this.table.release(this.opts.keyId, a)) void this.persist()
     void this.send({ t: 'release', ds: a.ds, kind: a.kind, slot: a.slot, term: a.term })
