@@ -9,6 +9,7 @@ import type { Logger } from 'pino'
 import { z } from 'zod'
 import type { MergeResult } from '../core/crdt.js'
 import { formatIssue } from '../core/errors.js'
+import { historySchema } from '../core/history.js'
 import { generateKeyPair, parsePublicKey } from '../core/keys.js'
 import { parseDaemonSet } from '../core/manifest.js'
 import type { NodeRecord } from '../core/node-record.js'
@@ -45,6 +46,11 @@ export function checkStoreValue(key: string, op: 'put' | 'delete', value: unknow
   if (/^pods\/[a-z0-9-]+\/[a-z0-9.-]+\/[a-z0-9.-]+$/.test(key)) {
     if (op === 'delete') return value === undefined ? undefined : 'a pod request delete carries nothing'
     return podDeleteSchema.safeParse(value).success ? undefined : 'a pod delete request is {"revision": HASH, "since": MS}'
+  }
+  if (/^history\/[a-z0-9-]+\/[a-z0-9.-]+$/.test(key)) {
+    if (op === 'delete') return value === undefined ? undefined : 'a history delete carries nothing'
+    const r = historySchema.safeParse(value)
+    return r.success ? undefined : `invalid revision history: ${r.error.issues[0]?.path.join('.') ?? ''}: ${r.error.issues[0]?.message ?? ''}`
   }
   const m = /^ds\/([^/]+)\/([^/]+)$/.exec(key)
   if (m === null) return `unknown key ${key}`
@@ -179,7 +185,7 @@ export class Agent {
       const reconciler =
         config.docker === 'none'
           ? undefined
-          : new Reconciler({ runtime: new DockerRuntime(config.docker, log.child({ component: 'runtime' })), store, membership: m, lease: l, resyncMs: 10_000, sweepGraceMs: 30_000, log: log.child({ component: 'reconciler' }) })
+          : new Reconciler({ runtime: new DockerRuntime(config.docker, log.child({ component: 'runtime' })), store, membership: m, lease: l, resyncMs: 10_000, sweepGraceMs: 30_000, log: log.child({ component: 'reconciler' }), ...(config.testHooks ? { testActDelayMs: Number(process.env.DAEMONMESH_TEST_ACT_DELAY_MS ?? 0) || 0 } : {}) })
       const agent = new Agent(config, log, { metrics, clock, store, network, membership: m, sync, lease: l, reconciler, apiToken })
       agent.applyOwn(config.labels, config.taints)
       store.addEventListener('change', (e) => {

@@ -11,7 +11,7 @@ import { dns1123Subdomain } from '../core/names.js'
 import { validateLabels } from '../core/selector.js'
 import { parseTaint, validateTaint } from '../core/taints.js'
 import type { Taint, TaintEffect } from '../core/types.js'
-import { parseDuration } from './duration.js'
+import { parseDuration } from '../core/duration.js'
 import { LOG_LEVELS, type LogLevel } from './log.js'
 
 /** AgentConfig is the validated configuration of one agent. */

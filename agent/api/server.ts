@@ -135,6 +135,11 @@ export class ApiServer {
       send(res, 200, { apiVersion: 'v1', kind: 'List', items: a.membership.nodes().map(nodeObject) })
       return
     }
+    if (method === 'GET' && path === '/v1/lease') {
+      // The update slots this agent, as a voter, counts as busy.
+      send(res, 200, { slots: a.lease.slots() })
+      return
+    }
     if (method === 'GET' && path === '/v1/daemonsets') {
       const members = a.members()
       const now = Date.now()

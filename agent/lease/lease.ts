@@ -357,10 +357,23 @@ export class Lease extends EventTarget {
     return { go: false, why: 'claiming an update slot' }
   }
 
-  /** acted records that the reconciler took action under the slot: it is held until release. */
-  acted(ds: string): void {
+  /**
+   * acted is called right before the reconciler acts under the slot: true when the grant is
+   * still young enough (the slot is then held until release); false when it aged meanwhile
+   * (this process was paused or slow): the action is fenced and the claim starts over.
+   */
+  acted(ds: string): boolean {
     const a = this.attempts.get(ds)
-    if (a !== undefined && a.phase === 'go') a.phase = 'held'
+    if (a === undefined) return false
+    if (a.phase === 'held') return true
+    if (a.phase !== 'go') return false
+    if (now() - a.sentAt >= this.opts.ttlMs / 2) {
+      this.log.warn({ daemonset: ds, slot: a.slot, term: a.term, ageMs: Math.round(now() - a.sentAt) }, 'grant aged before acting: action fenced')
+      this.abandon(a, 'the grant aged before the update began (fenced)')
+      return false
+    }
+    a.phase = 'held'
+    return true
   }
 
   /** holding says whether this host holds a slot for `ds` it has acted under. */

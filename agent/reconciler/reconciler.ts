@@ -30,6 +30,8 @@ export interface ReconcilerOptions {
   resyncMs: number
   /** Unknown labelled containers are left alone this long after start. Default 30 s. */
   sweepGraceMs: number
+  /** Test hook: wait this long between being granted a slot and acting (a slow or paused holder). */
+  testActDelayMs?: number
   log: Logger
 }
 
@@ -276,10 +278,15 @@ export class Reconciler {
       } else {
         this.log.info({ daemonset: name, revision: plan.revision }, 'replacing a copy that is not ready')
       }
+      if (kind !== undefined && (this.opts.testActDelayMs ?? 0) > 0) await new Promise((r) => setTimeout(r, this.opts.testActDelayMs))
+      // Last check before acting: a grant that aged meanwhile (a paused process) is fenced.
+      if (kind !== undefined && !this.opts.lease.acted(key)) {
+        this.soon(ROLLOUT_POLL_MS)
+        continue
+      }
       this.waiting.delete(key)
       changed = true
       if (kind !== 'surge') for (const c of old) await this.opts.runtime.remove(c.id).catch((err: unknown) => this.log.warn({ err, container: c.name }, 'remove failed'))
-      if (kind !== undefined) this.opts.lease.acted(key)
       try {
         await this.opts.runtime.ensurePod(plan)
         if (failure !== undefined) this.failures.delete(name)

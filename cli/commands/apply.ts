@@ -6,6 +6,7 @@ import { documentErrors, parseManifests } from '../../core/manifest.js'
 import type { DaemonSet } from '../../core/types.js'
 import { call, type AgentTarget } from '../client.js'
 import { CliError } from '../errors.js'
+import { writeRevision } from '../history.js'
 import { readInputs } from '../inputs.js'
 import { current, loadOperatorKey, signedWrite } from '../signer.js'
 
@@ -50,6 +51,7 @@ export async function runApply(opts: ApplyOptions, target: AgentTarget, out: Nod
     const creationTimestamp = existing?.metadata.creationTimestamp ?? new Date().toISOString()
     const value: DaemonSet = { ...ds, metadata: { ...ds.metadata, creationTimestamp } }
     await call(target, 'POST', '/v1/envelopes', signedWrite(key, value, prev, privateKey))
+    await writeRevision(target, value, privateKey)
     out.write(`daemonset.apps/${ds.metadata.name} ${existing === undefined ? 'created' : 'configured'}\n`)
   }
 }

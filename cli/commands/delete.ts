@@ -3,6 +3,7 @@
 import type { DaemonSet } from '../../core/types.js'
 import { call, type AgentTarget } from '../client.js'
 import { documentErrors, parseManifests } from '../../core/manifest.js'
+import { deleteHistory } from '../history.js'
 import { CliError, UsageError } from '../errors.js'
 import { readInputs } from '../inputs.js'
 import { fleetNodes } from '../fleet.js'
@@ -104,6 +105,7 @@ export async function runDelete(resource: string | undefined, names: string[], o
       continue
     }
     await call(target, 'POST', '/v1/envelopes', signedWrite(key, undefined, prev, privateKey, { cascade }))
+    await deleteHistory(target, ns, name, privateKey)
     out.write(`daemonset.apps "${(prev.value as DaemonSet).metadata.name}" deleted${cascade === 'orphan' ? ' (orphan: its pods keep running)' : ''}\n`)
   }
   if (missing > 0) throw new CliError('')

@@ -6,6 +6,7 @@ import type { DaemonSet } from '../../core/types.js'
 import { formatIssue } from '../../core/errors.js'
 import { call, type AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
+import { writeRevision } from '../history.js'
 import { dsRef } from '../resources.js'
 import { current, loadOperatorKey, signedWrite } from '../signer.js'
 
@@ -40,5 +41,6 @@ export async function runSetImage(ref: string, pairs: string[], opts: { namespac
   const { errors } = parseDaemonSet(ds)
   if (errors.length > 0) throw new CliError(errors.map(formatIssue).join('; '))
   await call(target, 'POST', '/v1/envelopes', signedWrite(key, ds, prev, privateKey))
+  await writeRevision(target, ds, privateKey)
   out.write(`daemonset.apps/${ds.metadata.name} image updated\n`)
 }

@@ -60,6 +60,8 @@ export interface AgentSpec {
   docker?: string
   /** Listen address; default loopback with a free port. */
   listen?: string
+  /** Extra environment of the agent process. */
+  env?: Record<string, string>
 }
 
 /** TestAgent is one agent process. */
@@ -107,7 +109,7 @@ export class TestAgent {
     const log = createWriteStream(join(this.dir, 'agent.log'), { flags: 'a' })
     // Inside a network namespace when the spec names one (e2e hosts).
     const [cmd, argv] = s.netns === undefined ? [process.execPath, args] : ['nsenter', [`--net=/var/run/netns/${s.netns}`, process.execPath, ...args]]
-    const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(s.env ?? {}) } })
     proc.stdout?.pipe(log)
     proc.stderr?.pipe(log)
     this.proc = proc

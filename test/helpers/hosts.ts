@@ -60,7 +60,7 @@ export class Fleet {
   }
 
   /** addHost makes a namespace, starts its dockerd (with the test images) and its agent. */
-  async addHost(name: string, opts: { labels?: Record<string, string>; taints?: string[]; imageTags?: string[] } = {}): Promise<FleetHost> {
+  async addHost(name: string, opts: { labels?: Record<string, string>; taints?: string[]; imageTags?: string[]; extra?: string[]; env?: Record<string, string> } = {}): Promise<FleetHost> {
     const host = await this.fabric.addHost(name)
     const dir = join(this.root, String(this.hosts.length))
     await mkdir(dir, { recursive: true })
@@ -71,7 +71,7 @@ export class Fleet {
     // Labels and taints live in a config file, so a test can change them and send SIGHUP.
     const config = join(dir, 'agent.yaml')
     await writeFile(config, stringify({ labels: opts.labels ?? {}, taints: opts.taints ?? [] }))
-    const agent = await this.cluster.agent({ name, netns: host.ns, listen: '/ip4/0.0.0.0/tcp/7946', docker: sock, bootstrap: boot, config }).start()
+    const agent = await this.cluster.agent({ name, netns: host.ns, listen: '/ip4/0.0.0.0/tcp/7946', docker: sock, bootstrap: boot, config, ...(opts.extra === undefined ? {} : { extra: opts.extra }), ...(opts.env === undefined ? {} : { env: opts.env }) }).start()
     const fh = { host, dir, docker: sock, dockerd, agent, config }
     this.hosts.push(fh)
     return fh

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { ConfigError, readConfigFile, resolveConfig } from '../../../agent/config.js'
-import { parseDuration } from '../../../agent/duration.js'
+import { parseDuration } from '../../../core/duration.js'
 import { repoPath } from '../../helpers/fixtures.js'
 
 describe('agent configuration', () => {

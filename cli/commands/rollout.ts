@@ -1,0 +1,177 @@
+// `daemonmesh rollout status|history|undo|restart ds/NAME`, as kubectl's: status follows
+// the rollout through the API until every host runs an available copy of the current
+// template (a progress bar on a terminal, lines otherwise) and says why hosts wait;
+// undo and restart are signed writes of the DaemonSet, recorded in its history.
+
+import { stringify } from 'yaml'
+import { parseDuration } from '../../core/duration.js'
+import { historyKey, undoTarget, withTemplate } from '../../core/history.js'
+import { parseDaemonSet } from '../../core/manifest.js'
+import { formatIssue } from '../../core/errors.js'
+import { revisionOf } from '../../core/revision.js'
+import type { DaemonSet } from '../../core/types.js'
+import { ApiError, call, type AgentTarget } from '../client.js'
+import { CliError, UsageError } from '../errors.js'
+import { fleetNodes } from '../fleet.js'
+import { readHistory, writeRevision } from '../history.js'
+import { dsRef } from '../resources.js'
+import { current, loadOperatorKey, signedWrite } from '../signer.js'
+import { table as renderTable } from '../table.js'
+
+export interface RolloutOptions {
+  namespace?: string
+  key?: string
+  timeout?: string
+  watch?: boolean
+  revision?: string
+  toRevision?: string
+}
+
+interface Ref {
+  ns: string
+  name: string
+  key: string
+}
+
+function refOf(verb: string, ref: string, opts: RolloutOptions): Ref {
+  const name = dsRef(ref)
+  if (name === undefined) throw new UsageError(`rollout ${verb} ${ref}: give the DaemonSet as ds/NAME`)
+  const ns = opts.namespace ?? 'default'
+  return { ns, name, key: `ds/${ns}/${name}` }
+}
+
+const notFound = (r: Ref): CliError => new CliError(`daemonsets.apps "${r.name}" not found${r.ns === 'default' ? '' : ` in namespace "${r.ns}"`}`)
+
+function revisionNumber(flag: string | undefined, name: string): number {
+  if (flag === undefined) return 0
+  if (!/^[0-9]+$/.test(flag)) throw new UsageError(`${name} ${flag}: a revision number (see rollout history)`)
+  return Number(flag)
+}
+
+interface Progress {
+  desired: number
+  updated: number
+  available: number
+  done: boolean
+  line: string
+  /** Per host still moving: why it waits or what failed. */
+  reasons: string[]
+}
+
+async function progress(target: AgentTarget, r: Ref): Promise<Progress> {
+  let obj: DaemonSet & { status: { desiredNumberScheduled: number; updatedNumberScheduled: number; numberAvailable: number; currentRevision: string } }
+  try {
+    obj = await call(target, 'GET', `/v1/daemonsets/${r.ns}/${r.name}`)
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) throw notFound(r)
+    throw err
+  }
+  if ((obj.spec.updateStrategy?.type ?? 'RollingUpdate') !== 'RollingUpdate') throw new CliError('rollout status is only available for RollingUpdate strategy type')
+  const s = obj.status
+  const desired = s.desiredNumberScheduled
+  const updated = s.updatedNumberScheduled
+  const available = s.numberAvailable
+  const reasons: string[] = []
+  for (const n of await fleetNodes(target)) {
+    const pod = n.pods[`${r.ns}/${r.name}`]
+    if (pod === undefined || (pod.revision === s.currentRevision && pod.ready && pod.lastError === undefined)) continue
+    const why = pod.lastError ?? pod.waiting ?? (pod.revision === s.currentRevision ? 'not ready yet' : 'waiting to update')
+    reasons.push(`${n.info.name}${n.state === 'Alive' ? '' : ` (${n.state})`}: ${why}`)
+  }
+  const name = `daemon set "${r.name}"`
+  if (updated < desired) return { desired, updated, available, done: false, reasons, line: `Waiting for ${name} rollout to finish: ${updated} out of ${desired} new pods have been updated...` }
+  if (available < desired) return { desired, updated, available, done: false, reasons, line: `Waiting for ${name} rollout to finish: ${available} of ${desired} updated pods are available...` }
+  return { desired, updated, available, done: true, reasons: [], line: `${name} successfully rolled out` }
+}
+
+function bar(p: Progress, width = 24): string {
+  const filled = p.desired === 0 ? width : Math.round((Math.min(p.updated, p.available) / p.desired) * width)
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${p.updated}/${p.desired} updated, ${p.available}/${p.desired} available`
+}
+
+/** rolloutStatus follows the rollout until done (exit 0), or until --timeout (exit 1, with why). */
+export async function rolloutStatus(ref: string, opts: RolloutOptions, target: AgentTarget, out: NodeJS.WritableStream & { isTTY?: boolean }): Promise<void> {
+  const r = refOf('status', ref, opts)
+  const timeoutMs = opts.timeout === undefined ? 0 : parseDuration(opts.timeout)
+  if (timeoutMs === undefined) throw new UsageError(`--timeout ${opts.timeout}: a duration such as 30s, 5m (0 waits forever)`)
+  const deadline = timeoutMs === 0 ? Infinity : Date.now() + timeoutMs
+  const tty = out.isTTY === true
+  let last = ''
+  for (;;) {
+    const p = await progress(target, r)
+    if (tty) {
+      out.write(`\r\x1b[K${p.done ? p.line : `${bar(p)}${p.reasons[0] === undefined ? '' : `  ${p.reasons[0]}`}`}${p.done ? '\n' : ''}`)
+    } else {
+      const text = [p.line, ...p.reasons.map((x) => `  ${x}`)].join('\n')
+      if (text !== last) out.write(`${text}\n`)
+      last = text
+    }
+    if (p.done) return
+    if (opts.watch === false) {
+      if (tty) out.write('\n')
+      return
+    }
+    if (Date.now() >= deadline) {
+      if (tty) out.write('\n')
+      throw new CliError(`timed out waiting for the rollout of daemon set "${r.name}": ${p.updated} of ${p.desired} updated, ${p.available} available${p.reasons.length === 0 ? '' : `; ${p.reasons.join('; ')}`}`)
+    }
+    await new Promise((res) => setTimeout(res, Math.min(1000, Math.max(0, deadline - Date.now()))))
+  }
+}
+
+/** rolloutHistory lists the revisions (REVISION, CHANGE-CAUSE), or one revision's template. */
+export async function rolloutHistory(ref: string, opts: RolloutOptions, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
+  const r = refOf('history', ref, opts)
+  const env = await current(target, r.key)
+  if (env?.op !== 'put') throw notFound(r)
+  const history = await readHistory(target, r.ns, r.name)
+  const list = [...(history?.revisions ?? [])].sort((a, b) => a.revision - b.revision)
+  const want = revisionNumber(opts.revision, '--revision')
+  if (want > 0) {
+    const entry = list.find((e) => e.revision === want)
+    if (entry === undefined) throw new CliError(`unable to find the specified revision ${want}`)
+    out.write(`daemonset.apps/${r.name} with revision #${want}\nPod Template:\n${stringify(entry.template, { indent: 2 }).replace(/^/gm, '  ')}`)
+    return
+  }
+  out.write(`daemonset.apps/${r.name}\n`)
+  out.write(renderTable(['REVISION', 'CHANGE-CAUSE'], list.map((e) => [String(e.revision), e.changeCause ?? '<none>'])))
+}
+
+async function writeDaemonSet(target: AgentTarget, r: Ref, ds: DaemonSet, prev: Parameters<typeof signedWrite>[2], key: string | undefined): Promise<void> {
+  const { errors } = parseDaemonSet(ds)
+  if (errors.length > 0) throw new CliError(errors.map(formatIssue).join('; '))
+  const privateKey = loadOperatorKey(key)
+  await call(target, 'POST', '/v1/envelopes', signedWrite(r.key, ds, prev, privateKey))
+  await writeRevision(target, ds, privateKey)
+}
+
+/** rolloutUndo writes back the template of the previous revision (or --to-revision). */
+export async function rolloutUndo(ref: string, opts: RolloutOptions, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
+  const r = refOf('undo', ref, opts)
+  const to = revisionNumber(opts.toRevision, '--to-revision')
+  loadOperatorKey(opts.key)
+  const prev = await current(target, r.key)
+  if (prev?.op !== 'put') throw notFound(r)
+  const ds = prev.value as DaemonSet
+  const { entry, error } = undoTarget(await readHistory(target, r.ns, r.name), ds, to)
+  if (entry === undefined) throw new CliError(`${error ?? 'no rollout history found'} for daemonset.apps/${r.name} (${historyKey(r.ns, r.name)})`)
+  if (entry.hash === revisionOf(ds)) {
+    out.write(`daemonset.apps/${r.name} skipped rollback (current template already matches revision ${entry.revision})\n`)
+    return
+  }
+  await writeDaemonSet(target, r, withTemplate(ds, entry), prev, opts.key)
+  out.write(`daemonset.apps/${r.name} rolled back\n`)
+}
+
+/** rolloutRestart stamps the template with restartedAt: a new revision that rolls through every host. */
+export async function rolloutRestart(ref: string, opts: RolloutOptions, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
+  const r = refOf('restart', ref, opts)
+  loadOperatorKey(opts.key)
+  const prev = await current(target, r.key)
+  if (prev?.op !== 'put') throw notFound(r)
+  const ds = structuredClone(prev.value) as DaemonSet
+  const meta = (ds.spec.template.metadata ??= {})
+  meta.annotations = { ...(meta.annotations ?? {}), 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() }
+  await writeDaemonSet(target, r, ds, prev, opts.key)
+  out.write(`daemonset.apps/${r.name} restarted\n`)
+}

@@ -1,0 +1,36 @@
+// Keeping a DaemonSet's revision history beside it: every CLI write that changes the
+// template (apply, set image, rollout restart/undo) also writes the history entry, signed
+// by the same operator key. Two operators writing at once keep one history (the later).
+
+import type { KeyObject } from 'node:crypto'
+import { historyKey, historySchema, recordRevision, type History } from '../core/history.js'
+import type { DaemonSet } from '../core/types.js'
+import { call, type AgentTarget } from './client.js'
+import { current, signedWrite } from './signer.js'
+
+/** readHistory fetches a DaemonSet's stored history (undefined when it has none). */
+export async function readHistory(target: AgentTarget, namespace: string, name: string): Promise<History | undefined> {
+  const env = await current(target, historyKey(namespace, name))
+  if (env?.op !== 'put') return undefined
+  const r = historySchema.safeParse(env.value)
+  return r.success ? r.data : undefined
+}
+
+/** writeRevision records `ds`'s template as the newest revision, when it is not already. */
+export async function writeRevision(target: AgentTarget, ds: DaemonSet, privateKey: KeyObject): Promise<void> {
+  const ns = ds.metadata.namespace ?? 'default'
+  const key = historyKey(ns, ds.metadata.name)
+  const prev = await current(target, key)
+  const parsed = prev?.op === 'put' ? historySchema.safeParse(prev.value) : undefined
+  const before = parsed?.success === true ? parsed.data : undefined
+  const next = recordRevision(before, ds, Date.now())
+  if (JSON.stringify(next) === JSON.stringify(before)) return
+  await call(target, 'POST', '/v1/envelopes', signedWrite(key, next, prev, privateKey))
+}
+
+/** deleteHistory removes a deleted DaemonSet's history. */
+export async function deleteHistory(target: AgentTarget, namespace: string, name: string, privateKey: KeyObject): Promise<void> {
+  const key = historyKey(namespace, name)
+  const prev = await current(target, key)
+  if (prev?.op === 'put') await call(target, 'POST', '/v1/envelopes', signedWrite(key, undefined, prev, privateKey))
+}
