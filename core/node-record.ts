@@ -18,6 +18,8 @@ export const podStatusSchema = z
     restarts: z.number().int().min(0),
     since: z.number().int().min(0),
     readySince: z.number().int().min(0).optional(),
+    /** Ready for minReadySeconds, judged by the host on its own monotonic clock (no clock skew). */
+    available: z.boolean().optional(),
     lastError: z.string().max(1024).optional(),
     /** Why this host's update to the current revision waits (an update slot, a pull). */
     waiting: z.string().max(300).optional(),

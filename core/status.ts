@@ -61,7 +61,7 @@ export function daemonSetStatus(ds: DaemonSet, nodes: readonly NodeRecord[], now
         s.currentNumberScheduled++
         if (pod.ready) s.numberReady++
         if (pod.revision === revision) s.updatedNumberScheduled++
-        const available = isAvailable({ revision: pod.revision, ready: pod.ready, ...(pod.readySince === undefined ? {} : { readySince: pod.readySince }) }, ds.spec.minReadySeconds ?? 0, now)
+        const available = pod.available ?? isAvailable({ revision: pod.revision, ready: pod.ready, ...(pod.readySince === undefined ? {} : { readySince: pod.readySince }) }, ds.spec.minReadySeconds ?? 0, now)
         if (available) s.numberAvailable++
         else s.numberUnavailable++
       } else {

@@ -253,7 +253,8 @@ export class Lease extends EventTarget {
   private maybeGo(a: Attempt): void {
     if (a.phase !== 'acting' || a.acks.size < a.quorum) return
     if (now() - a.sentAt >= this.opts.ttlMs / 2) {
-      this.abandon(a, 'the acknowledgements came too late')
+      this.log.warn({ daemonset: a.ds, slot: a.slot, term: a.term, ageMs: Math.round(now() - a.sentAt) }, 'grant aged before acting: action fenced')
+      this.abandon(a, 'the acknowledgements came too late (fenced)')
       return
     }
     a.phase = 'go'

@@ -362,15 +362,15 @@ export class Reconciler {
       const states = await this.opts.runtime.states(names)
       const ready = states.length > 0 && states.length === names.length && states.every((s) => s.running && this.prober.ready(s.name))
       const probed = mine.some((c) => c.revision === revision && c.readiness !== undefined)
-      const rk = `${dsKey(entry.ds)}@${revision}`
-      if (!ready) this.readyAt.delete(rk)
-      else if (!this.readyAt.has(rk)) this.readyAt.set(rk, { mono: performance.now(), wall: Date.now() })
-      const seen = this.readyAt.get(rk)?.wall
+      // available() also notes when the copy was first seen ready here (readySince of probed copies).
+      const available = ready && this.available(entry.ds, revision, mine.filter((c) => c.revision === revision))
+      const seen = this.readyAt.get(`${dsKey(entry.ds)}@${revision}`)?.wall
       const since = Math.max(0, ...states.map((s) => s.startedAt))
       const error = failure?.error ?? states.find((s) => s.error !== '')?.error ?? names.map((n) => this.prober.why(n)).find((w) => w !== undefined)
       const waiting = revision === d.revision ? undefined : this.opts.lease.waiting(dsKey(entry.ds)) ?? this.waiting.get(dsKey(entry.ds))
       pods[dsKey(entry.ds)] = {
         revision,
+        available,
         phase: ready ? 'Running' : states.some((s) => s.status === 'exited' || s.status === 'dead') ? 'Failed' : 'Pending',
         ready,
         restarts: states.reduce((a, s) => a + s.restarts, 0),

@@ -4,11 +4,13 @@
 // one revision on one host, and the most revisions running in the fleet at once.
 
 import assert from 'node:assert/strict'
-import { writeFile } from 'node:fs/promises'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { waitFor } from '../helpers/cluster.js'
-import { TEST_IMAGE, managed, requireDocker, type ContainerRow } from '../helpers/docker.js'
+import { call } from '../../cli/client.js'
+import { TEST_IMAGE, docker, managed, requireDocker, type ContainerRow } from '../helpers/docker.js'
 import { Fleet, cli, type FleetHost } from '../helpers/hosts.js'
 import { requireHostTools } from '../helpers/netns.js'
 
@@ -16,6 +18,11 @@ const skip = (await requireHostTools()) ?? (await requireDocker())
 
 const V2 = 'daemonmesh-test/app:v2'
 const V3 = 'daemonmesh-test/app:v3'
+/** An image that exists but holds no `sleep`: its copies cannot start. */
+const BROKEN = 'daemonmesh-test/broken:1'
+const TTL = '6s'
+/** host-5's wall clock runs 10 minutes ahead. */
+const SKEW_MS = 600_000
 
 const manifest = (name: string, strategy: string, extra = ''): string => `apiVersion: apps/v1
 kind: DaemonSet
@@ -54,6 +61,12 @@ describe('rolling updates on namespace hosts', { skip }, () => {
 
   const run = async (...args: string[]): Promise<string> => {
     const r = await cli(...args, ...key())
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
+    return r.stdout
+  }
+  /** look runs a read-only verb (no operator key). */
+  const look = async (...args: string[]): Promise<string> => {
+    const r = await cli(...args, '--agent', (h[0] as FleetHost).agent.target.address)
     assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
     return r.stdout
   }
@@ -104,9 +117,26 @@ describe('rolling updates on namespace hosts', { skip }, () => {
     }
   }
 
+  /** podOf returns a host's own report of its copy of `ds`, as any agent sees it. */
+  const podOf = async (host: string, ds: string): Promise<{ revision: string; ready: boolean; waiting?: string; lastError?: string } | undefined> =>
+    (await (h[0] as FleetHost).agent.nodes()).find((n) => n.metadata.name === host)?.status.pods?.[`default/${ds}`]
+  const slots = async (x: FleetHost): Promise<{ ds: string; holder: string; acting: boolean; term: number }[]> => (await call<{ slots: { ds: string; holder: string; acting: boolean; term: number }[] }>(x.agent.target, 'GET', '/v1/lease')).slots
+
   before(async () => {
     await fleet.up()
-    for (let i = 1; i <= 5; i++) h.push(await fleet.addHost(`host-${i}`, { imageTags: [V2, V3] }))
+    const empty = await mkdtemp(join(tmpdir(), 'dm-broken-'))
+    await writeFile(join(empty, 'README'), 'no binaries here\n')
+    for (let i = 1; i <= 5; i++) {
+      const env: Record<string, string> = i === 5 ? { DAEMONMESH_TEST_CLOCK_OFFSET_MS: String(SKEW_MS), DAEMONMESH_TEST_ACT_DELAY_MS: '2500' } : {}
+      const x = await fleet.addHost(`host-${i}`, { imageTags: [V2, V3], extra: ['--lease-ttl', TTL], env })
+      await docker(x.docker, 'import', '--change', 'CMD ["/README"]', join(empty, 'README'), BROKEN).catch(async () => {
+        // docker import wants a tarball; make one of the directory.
+        const { execFile } = await import('node:child_process')
+        await new Promise<void>((res, rej) => execFile('tar', ['-C', empty, '-cf', join(empty, 'b.tar'), 'README'], (e) => (e === null ? res() : rej(e))))
+        await docker(x.docker, 'import', join(empty, 'b.tar'), BROKEN)
+      })
+      h.push(x)
+    }
     await waitFor('5 alive', async () => (await Promise.all(h.map(async (x) => (await x.agent.nodes()).filter((n) => n.status.state === 'Alive').length))).every((c) => c === 5), 30_000)
     sampler = setInterval(() => {
       if (sampling) return
@@ -131,5 +161,148 @@ describe('rolling updates on namespace hosts', { skip }, () => {
     assert.equal(s.maxDown, 1, 'some host was down during the rollout, never two')
     assert.equal(s.maxPerRevision, 1)
     process.stderr.write(`# rollout of 5 hosts (maxUnavailable 1) took ${Date.now() - t0} ms\n`)
+  })
+
+  it('maxUnavailable 2 and 40%: at most two hosts down, and two at once happen', async () => {
+    const a = watch('two')
+    const b = watch('pct')
+    await apply('two', manifest('two', '    type: RollingUpdate\n    rollingUpdate: {maxUnavailable: 2}'))
+    await apply('pct', manifest('pct', '    type: RollingUpdate\n    rollingUpdate: {maxUnavailable: "40%"}'))
+    const [ra, rb] = [await settled('two', undefined), await settled('pct', undefined)]
+    await run('set', 'image', 'ds/two', `main=${V2}`)
+    await run('set', 'image', 'ds/pct', `main=${V2}`)
+    await settled('two', ra)
+    await settled('pct', rb)
+    assert.ok(a.maxDown <= 2 && b.maxDown <= 2, `two: ${a.maxDown}, pct: ${b.maxDown} down at once`)
+    assert.ok(Math.max(a.maxDown, b.maxDown) === 2, 'with two slots, two hosts updated at once at some point')
+  })
+
+  it('maxSurge 1, maxUnavailable 0: no host is ever without a ready copy; one copy per revision per host, two revisions at most', async () => {
+    const s = watch('surge')
+    await apply('surge', manifest('surge', '    type: RollingUpdate\n    rollingUpdate: {maxUnavailable: 0, maxSurge: 1}', '  minReadySeconds: 2\n'))
+    const r1 = await settled('surge', undefined)
+    await run('set', 'image', 'ds/surge', `main=${V2}`)
+    const out = await look('rollout', 'status', 'ds/surge', '--timeout', '120s')
+    assert.match(out, /daemon set "surge" successfully rolled out/)
+    await settled('surge', r1)
+    assert.equal(s.maxDown, 0, 'a host was without a copy')
+    assert.equal(s.maxPerRevision, 1, 'two copies of one revision on a host')
+    assert.equal(s.maxRevisions, 2, 'more than two revisions, or no surge at all')
+  })
+
+  it('OnDelete: nothing moves until a copy is deleted; then only that host', async () => {
+    await apply('ondel', manifest('ondel', '    type: OnDelete'))
+    const r1 = await settled('ondel', undefined)
+    await run('set', 'image', 'ds/ondel', `main=${V2}`)
+    await new Promise((r) => setTimeout(r, 5000))
+    assert.deepEqual((await revisions('ondel')).flat(), [r1, r1, r1, r1, r1])
+    await run('delete', 'pod', 'ds/ondel', '--node', 'host-2')
+    await waitFor('host-2 moved', async () => (await revisions('ondel'))[1]?.[0] !== r1, 30_000, 250)
+    await new Promise((r) => setTimeout(r, 3000))
+    const now = await revisions('ondel')
+    assert.deepEqual([now[0], now[2], now[3], now[4]].flat(), [r1, r1, r1, r1])
+    assert.equal(now[1]?.length, 1)
+  })
+
+  it('the slot holder is SIGKILLed mid-update: the rollout completes and the bound holds', async () => {
+    const s = watch('kill')
+    await apply('kill', manifest('kill', '    type: RollingUpdate\n    rollingUpdate: {maxUnavailable: 1}', '  minReadySeconds: 8\n'))
+    const r1 = await settled('kill', undefined)
+    await run('set', 'image', 'ds/kill', `main=${V2}`)
+    // The holder: the first host running the new revision, while it waits out minReadySeconds.
+    const victim = await waitFor('a holder mid-update', async () => {
+      const r = await revisions('kill')
+      const i = r.findIndex((x) => x.length === 1 && x[0] !== r1)
+      return i >= 0 ? fleet.hosts[i] : undefined
+    }, 60_000, 100)
+    await waitFor('its record shows the new copy ready', async () => {
+      const p = await podOf(victim.agent.name, 'kill')
+      return p !== undefined && p.revision !== r1 && p.ready
+    }, 20_000, 100)
+    await victim.agent.stop('SIGKILL')
+    try {
+      await settled('kill', r1, 120_000)
+      assert.equal(s.maxDown, 1, 'never two hosts down')
+    } finally {
+      await victim.agent.start()
+    }
+  })
+
+  it('a 3|2 partition during a rollout: both sides hold the bound, the minority pauses, all complete after healing', async () => {
+    const s = watch('split')
+    await apply('split', manifest('split', '    type: RollingUpdate\n    rollingUpdate: {maxUnavailable: 1}', '  minReadySeconds: 3\n'))
+    const r1 = await settled('split', undefined)
+    await run('set', 'image', 'ds/split', `main=${V2}`)
+    // Cut hosts 4 and 5 once every host knows the new revision (each reports waiting or moved).
+    await waitFor('every host knows the new revision', async () => {
+      const pods = await Promise.all(fleet.hosts.map((x) => podOf(x.agent.name, 'split')))
+      return pods.every((p) => p !== undefined && (p.revision !== r1 || p.waiting !== undefined))
+    }, 30_000, 100)
+    const minority = [h[3] as FleetHost, h[4] as FleetHost]
+    const before = await revisions('split')
+    for (const x of minority) await fleet.fabric.cut(x.host)
+    try {
+      // The majority finishes its three hosts; the minority moves no further than it had.
+      await settled('split', r1, 120_000, 3)
+      await new Promise((r) => setTimeout(r, 8000))
+      const during = await revisions('split')
+      for (const i of [3, 4]) {
+        const was = before[i]?.[0]
+        const is = during[i]?.[0]
+        // A minority host may finish an update it had started with a majority; it starts none.
+        assert.ok(is === was || was !== r1 || (is !== r1 && was === r1 && s.maxDown <= 1), `host-${i + 1} moved from ${was} to ${is} while cut off`)
+      }
+      assert.ok(s.maxDown <= 1, `${s.maxDown} hosts down at once`)
+    } finally {
+      for (const x of minority) await fleet.fabric.heal(x.host)
+    }
+    await settled('split', r1, 120_000)
+    assert.ok(s.maxDown <= 1, `${s.maxDown} hosts down at once`)
+  })
+
+  it('a broken image stops at the bound; rollout status says why; rollout undo restores the old revision everywhere', async () => {
+    const s = watch('broken')
+    await apply('broken', manifest('broken', '    type: RollingUpdate\n    rollingUpdate: {maxUnavailable: 1}'))
+    const r1 = await settled('broken', undefined)
+    await run('set', 'image', 'ds/broken', `main=${BROKEN}`)
+    const stuck = await waitFor('one host down', async () => {
+      const r = await revisions('broken')
+      return r.filter((x) => x.length === 0).length === 1 ? r.findIndex((x) => x.length === 0) : undefined
+    }, 60_000, 100)
+    await new Promise((r) => setTimeout(r, 8000))
+    const r = await revisions('broken')
+    assert.equal(r.filter((x) => x.length === 0).length, 1, 'the broken revision spread past one host')
+    assert.equal(r.filter((x) => x[0] === r1).length, 4)
+    const status = await cli('rollout', 'status', 'ds/broken', '--timeout', '3s', '--agent', (h[0] as FleetHost).agent.target.address)
+    assert.equal(status.code, 1)
+    // The broken host's copy is of the new revision (created, never started): updated, not available.
+    assert.match(status.stdout, /1 out of 5 new pods have been updated/)
+    assert.match(status.stderr, new RegExp(`timed out.*host-${stuck + 1}: CreateContainerError`))
+    const history = await look('rollout', 'history', 'ds/broken')
+    assert.match(history, /REVISION\s+CHANGE-CAUSE\n1\s+<none>\n2\s+<none>/)
+    assert.match(await run('rollout', 'undo', 'ds/broken'), /daemonset.apps\/broken rolled back/)
+    await waitFor('every host back on the old revision', async () => (await revisions('broken')).every((x) => x.length === 1 && x[0] === r1), 60_000, 250)
+    assert.equal(s.maxDown, 1)
+    assert.match(await look('rollout', 'history', 'ds/broken'), /REVISION\s+CHANGE-CAUSE\n2\s+<none>\n3\s+<none>/)
+    assert.match(await look('rollout', 'status', 'ds/broken', '--timeout', '60s'), /successfully rolled out/)
+  })
+
+  it('a host 10 minutes ahead, the slot holder paused past the TTL: the bound holds and the stale grant is fenced', async () => {
+    const s = watch('skew')
+    const skewed = h[4] as FleetHost
+    await apply('skew', manifest('skew', '    type: RollingUpdate\n    rollingUpdate: {maxUnavailable: 1}', '  minReadySeconds: 1\n'))
+    const r1 = await settled('skew', undefined)
+    await run('rollout', 'restart', 'ds/skew')
+    // host-5 waits 2.5 s between its grant and acting (a test hook): stop it in that window.
+    await waitFor('host-5 granted a slot', async () => /"daemonset":"default.skew".*updating under an update slot/.test(await skewed.agent.logTail(50)), 120_000, 50)
+    skewed.agent.proc?.kill('SIGSTOP')
+    const held = await slots(h[0] as FleetHost)
+    assert.ok(held.some((x) => x.ds === 'default/skew' && x.holder === 'host-5' && x.acting), `host-1 sees host-5 acting: ${JSON.stringify(held)}`)
+    await new Promise((r) => setTimeout(r, 9000))
+    skewed.agent.proc?.kill('SIGCONT')
+    await settled('skew', r1, 120_000)
+    assert.equal(s.maxDown, 1, 'never two hosts down')
+    const log = await skewed.agent.logTail(3000)
+    assert.match(log, /action fenced/, `the resumed holder did not act on its aged grant:\n${log.split('\n').filter((l) => /lease|slot|updat|fenced|signal/.test(l)).slice(-30).join('\n')}`)
   })
 })
