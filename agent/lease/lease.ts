@@ -118,11 +118,11 @@ export class Lease extends EventTarget {
   }
 
   /** hosts lists the members that should run the DaemonSet, with their key ids. */
-  private hosts(d: DaemonSet): { keyId: string; record: NodeRecord }[] {
+  private hosts(d: DaemonSet): { keyId: string; record: NodeRecord; state: string }[] {
     return this.opts.membership
       .nodes()
       .filter((n) => n.state !== 'Left' && shouldRun(nodeInfoOf(n.record), d).shouldRun)
-      .map((n) => ({ keyId: n.keyId, record: n.record }))
+      .map((n) => ({ keyId: n.keyId, record: n.record, state: n.state }))
   }
 
   /** limit is the number of slots of a kind, over the hosts that should run the DaemonSet. */
@@ -142,10 +142,12 @@ export class Lease extends EventTarget {
         return d === undefined ? undefined : revisionOf(d)
       },
       limit: (ds, kind) => this.limit(ds, kind),
+      // Unreachable hosts are not counted: their state is unknown, they are not down because
+      // of this rollout, and they take a slot like anyone when they are back.
       unavailable: (ds, exclude) => {
         const d = this.daemonSet(ds)
         if (d === undefined) return 0
-        return this.hosts(d).filter((h) => !exclude.has(h.keyId) && h.record.pods[ds]?.ready !== true).length
+        return this.hosts(d).filter((h) => h.state === 'Alive' && !exclude.has(h.keyId) && h.record.pods[ds]?.ready !== true).length
       },
     }
   }
@@ -409,6 +411,12 @@ export class Lease extends EventTarget {
   private tick(): void {
     const t = now()
     for (const a of this.attempts.values()) {
+      if (this.daemonSet(a.ds) === undefined) {
+        // Deleted while this host held or claimed a slot: nothing left to update.
+        this.attempts.delete(a.ds)
+        this.retryAt.delete(a.ds)
+        continue
+      }
       if ((a.phase === 'claiming' || a.phase === 'acting') && t - a.sentAt > Math.min(this.opts.ttlMs / 2, 3000)) {
         this.abandon(a, this.why.get(a.ds) ?? `no majority answered (${a.phase === 'claiming' ? a.grants.size : a.acks.size} of ${a.quorum} needed)`)
       }

@@ -120,6 +120,45 @@ describe('reconciler with a real dockerd', { skip }, () => {
     assert.equal(r.code, 0, r.stderr)
   })
 
+  it('readiness probes gate ready: exec, httpGet and tcpSocket, passing and failing', async () => {
+    const pod = async (ds: string): Promise<{ ready: boolean; lastError?: string } | undefined> =>
+      ((await (agents[0] as TestAgent).nodes()).find((n) => n.metadata.name === 'rc-1')?.status.pods ?? {})[`default/${ds}`]
+    // exec: ready once the file exists (after 3 s), unready again when it goes.
+    await apply(ds('gated').replace('command: ["sleep", "3600"]', `command: ["sh", "-c", "sleep 3; touch /tmp/ready; sleep 3600"]
+        readinessProbe: {exec: {command: [cat, /tmp/ready]}, periodSeconds: 1, failureThreshold: 1}`))
+    await waitFor('gated running but not ready', async () => {
+      const rows = (await managed(HOST, ['rc-1'])).filter((r) => r.daemonSet === 'default.gated' && r.state === 'running')
+      const p = await pod('gated')
+      return rows.length === 1 && p !== undefined && !p.ready
+    }, 15_000, 100)
+    await waitFor('gated ready after its probe passes', async () => (await pod('gated'))?.ready === true, 15_000, 200)
+    const id = (await managed(HOST, ['rc-1'])).find((r) => r.daemonSet === 'default.gated')?.id as string
+    await docker(HOST, 'exec', id, 'rm', '/tmp/ready')
+    await waitFor('gated unready when its probe fails', async () => {
+      const p = await pod('gated')
+      return p?.ready === false && /readiness probe failed/.test(p.lastError ?? '') ? p : undefined
+    }, 15_000, 200)
+    // httpGet (on a named port) and tcpSocket, against the pod's address.
+    await apply(ds('served').replace('      containers:\n', `      containers:
+      - name: web
+        image: ${TEST_IMAGE}
+        command: ["sh", "-c", "echo ok > /tmp/index.html; httpd -f -p 8080 -h /tmp"]
+        ports: [{name: http, containerPort: 8080}]
+        readinessProbe: {httpGet: {path: /index.html, port: http}, periodSeconds: 1}
+`).replace('command: ["sleep", "3600"]', `command: ["sleep", "3600"]
+        readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}`))
+    await waitFor('served ready (httpGet and tcpSocket pass)', async () => (await pod('served'))?.ready === true, 20_000, 200)
+    // Nothing listens on 9999: never ready, and the reason is reported.
+    await apply(ds('deaf').replace('command: ["sleep", "3600"]', `command: ["sleep", "3600"]
+        readinessProbe: {httpGet: {port: 9999}, periodSeconds: 1, failureThreshold: 1}`))
+    await waitFor('deaf reports its probe failure', async () => /readiness probe failed/.test((await pod('deaf'))?.lastError ?? ''), 15_000, 200)
+    assert.equal((await pod('deaf'))?.ready, false)
+    for (const name of ['gated', 'served', 'deaf']) {
+      const r = await runCli('delete', 'ds', name, '--agent', (agents[0] as TestAgent).target.address, '--key', cluster.operatorKeyFile)
+      assert.equal(r.code, 0, r.stderr)
+    }
+  })
+
   it('the containers of one pod share its first container\'s network namespace', async () => {
     const twoContainers = ds('duo').replace('      containers:\n', '      containers:\n      - name: web\n        image: ${TEST_IMAGE}\n        command: ["httpd", "-f", "-p", "8080"]\n'.replace('${TEST_IMAGE}', TEST_IMAGE))
     await apply(twoContainers)
