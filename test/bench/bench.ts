@@ -53,7 +53,8 @@ try {
     const origin = agents[r % N] as TestAgent
     const code = await cli(['apply', '-f', f, '--agent', origin.target.address, '--key', cluster.operatorKeyFile], quiet, process.stderr)
     if (code !== 0) throw new Error(`apply failed with ${code}`)
-    await waitFor(`bench-${r} everywhere`, async () => (await Promise.all(agents.map(async (a) => (await a.health()).storeEntries))).every((n) => n === r + 1), 30_000, 100)
+    // Each apply writes the DaemonSet and its revision history.
+    await waitFor(`bench-${r} everywhere`, async () => (await Promise.all(agents.map(async (a) => (await a.health()).storeEntries))).every((n) => n === 2 * (r + 1)), 30_000, 100)
   }
   // Latency per round from the agents' own log timestamps (one machine, one clock).
   const logs = await Promise.all(agents.map(logLines))

@@ -70,6 +70,8 @@ describe('membership', () => {
     await a.start({ bootstrap: [] })
     const h = await a.health()
     assert.equal(h.storeDigest, want)
-    assert.equal(h.storeEntries, 2)
+    // Two DaemonSets and their two revision histories.
+    assert.equal(h.storeEntries, 4)
+    assert.deepEqual((await a.daemonSets()).map((d) => d.metadata.name).sort(), ['alpha', 'beta'])
   })
 })

@@ -43,7 +43,8 @@ describe(`a mesh of ${N} agents from one bootstrap address`, () => {
       const r = await runCli('apply', '-f', f, '--agent', origin.target.address, '--key', cluster.operatorKeyFile)
       assert.equal(r.code, 0, r.stderr)
       const t0 = Date.now()
-      await waitFor(`mesh-ds-${i} everywhere`, async () => (await Promise.all(agents.map(async (a) => (await a.health()).storeEntries))).every((n) => n === i + 1), 10_000, 50)
+      // Each apply writes two entries: the DaemonSet and its revision history.
+      await waitFor(`mesh-ds-${i} everywhere`, async () => (await Promise.all(agents.map(async (a) => (await a.health()).storeEntries))).every((n) => n === 2 * (i + 1)), 10_000, 50)
       t.diagnostic(`mesh-ds-${i}: in all ${N} stores after ${Date.now() - t0} ms`)
     }
   })

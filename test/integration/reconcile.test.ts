@@ -133,7 +133,7 @@ describe('reconciler with a real dockerd', { skip }, () => {
     }, 15_000, 100)
     await waitFor('gated ready after its probe passes', async () => (await pod('gated'))?.ready === true, 15_000, 200)
     const id = (await managed(HOST, ['rc-1'])).find((r) => r.daemonSet === 'default.gated')?.id as string
-    await docker(HOST, 'exec', id, 'rm', '/tmp/ready')
+    await docker(HOST, 'exec', id, 'busybox', 'rm', '/tmp/ready')
     await waitFor('gated unready when its probe fails', async () => {
       const p = await pod('gated')
       return p?.ready === false && /readiness probe failed/.test(p.lastError ?? '') ? p : undefined
