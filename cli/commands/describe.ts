@@ -55,6 +55,12 @@ async function describeDs(name: string, ns: string, target: AgentTarget, out: No
     return [n.info.name, status, pod?.revision ?? '-', v.shouldRun ? '' : v.reasons.join('; ')]
   })
   text += 'Nodes:\n' + table(['  NODE', 'POD', 'REVISION', 'WHY NOT HERE'], rows.map((r) => [`  ${r[0] ?? ''}`, ...r.slice(1)]))
+  // A rollout in progress: the hosts still on an older revision, and why each waits.
+  const waiting = nodes.flatMap((n) => {
+    const pod = n.pods[dsKey(ds)]
+    return pod?.waiting === undefined || pod.revision === revisionOf(ds) ? [] : [[`  ${n.info.name}`, pod.revision, pod.waiting]]
+  })
+  if (waiting.length > 0) text += 'Rollout (hosts waiting to update):\n' + table(['  NODE', 'REVISION', 'WAITING FOR'], waiting)
   const events = nodes.flatMap((n) => {
     const pod = n.pods[dsKey(ds)]
     return pod?.lastError === undefined ? [] : [[new Date(pod.since).toISOString(), n.info.name, pod.lastError.slice(0, 120)]]
