@@ -259,6 +259,7 @@ export class Reconciler {
       if (!this.pulled.has(`${name}@${plan.revision}`)) {
         try {
           await this.opts.runtime.pullImages(plan)
+          for (const k of this.pulled) if (k.startsWith(`${name}@`)) this.pulled.delete(k)
           this.pulled.add(`${name}@${plan.revision}`)
         } catch (err) {
           this.fail(name, err, failure, now)

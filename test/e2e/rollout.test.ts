@@ -283,6 +283,7 @@ describe('rolling updates on namespace hosts', { skip }, () => {
     // The broken host's copy is of the new revision (created, never started): updated, not available.
     assert.match(status.stdout, /1 out of 5 new pods have been updated/)
     assert.match(status.stderr, new RegExp(`timed out.*host-${stuck + 1}: CreateContainerError`))
+    assert.match(await look('describe', 'ds', 'broken'), /Rollout \(hosts waiting to update\):\n\s+NODE\s+REVISION\s+WAITING FOR\n\s+host-\d/)
     const history = await look('rollout', 'history', 'ds/broken')
     assert.match(history, /REVISION\s+CHANGE-CAUSE\n1\s+<none>\n2\s+<none>/)
     assert.match(await run('rollout', 'undo', 'ds/broken'), /daemonset.apps\/broken rolled back/)
