@@ -5,7 +5,7 @@
 
 import { stringify } from 'yaml'
 import { parseDuration } from '../../core/duration.js'
-import { historyKey, undoTarget, withTemplate } from '../../core/history.js'
+import { undoTarget, withTemplate } from '../../core/history.js'
 import { parseDaemonSet } from '../../core/manifest.js'
 import { formatIssue } from '../../core/errors.js'
 import { revisionOf } from '../../core/revision.js'
@@ -92,7 +92,7 @@ function bar(p: Progress, width = 24): string {
 /** rolloutStatus follows the rollout until done (exit 0), or until --timeout (exit 1, with why). */
 export async function rolloutStatus(ref: string, opts: RolloutOptions, target: AgentTarget, out: NodeJS.WritableStream & { isTTY?: boolean }): Promise<void> {
   const r = refOf('status', ref, opts)
-  const timeoutMs = opts.timeout === undefined ? 0 : parseDuration(opts.timeout)
+  const timeoutMs = opts.timeout === undefined || opts.timeout === '0' ? 0 : parseDuration(opts.timeout)
   if (timeoutMs === undefined) throw new UsageError(`--timeout ${opts.timeout}: a duration such as 30s, 5m (0 waits forever)`)
   const deadline = timeoutMs === 0 ? Infinity : Date.now() + timeoutMs
   const tty = out.isTTY === true
@@ -154,7 +154,7 @@ export async function rolloutUndo(ref: string, opts: RolloutOptions, target: Age
   if (prev?.op !== 'put') throw notFound(r)
   const ds = prev.value as DaemonSet
   const { entry, error } = undoTarget(await readHistory(target, r.ns, r.name), ds, to)
-  if (entry === undefined) throw new CliError(`${error ?? 'no rollout history found'} for daemonset.apps/${r.name} (${historyKey(r.ns, r.name)})`)
+  if (entry === undefined) throw new CliError(to > 0 ? (error ?? '') : `no rollout history found for daemonset.apps/${r.name}`)
   if (entry.hash === revisionOf(ds)) {
     out.write(`daemonset.apps/${r.name} skipped rollback (current template already matches revision ${entry.revision})\n`)
     return

@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
+import { rolloutStatus } from '../../cli/commands/rollout.js'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '../../core/keys.js'
 import { runCli } from '../helpers/cli.js'
@@ -192,6 +194,33 @@ describe('the CLI against real agents', { skip }, () => {
     assert.deepEqual(await dmw('set', 'image', 'ds/ssd-only', 'sidecar=x:1'), { code: 1, stdout: '', stderr: 'error: unable to find container named "sidecar"\n' })
     assert.equal((await dmw('set', 'image', 'ds/nope', 'main=x:1')).code, 1)
     assert.equal((await dmw('set', 'image', 'ssd-only', 'main=x:1')).code, 2)
+  })
+
+  it('rollout status, history, undo and restart', async () => {
+    // set image (the test before) made revision 2 of ssd-only.
+    assert.match((await dm('rollout', 'status', 'ds/ssd-only', '--timeout', '60s')).stdout, /daemon set "ssd-only" successfully rolled out\n$/)
+    assert.match((await dm('rollout', 'history', 'ds/ssd-only')).stdout, /^daemonset\.apps\/ssd-only\nREVISION +CHANGE-CAUSE\n1 +<none>\n2 +<none>\n$/)
+    const one = await dm('rollout', 'history', 'ds/ssd-only', '--revision', '1')
+    assert.match(one.stdout, /^daemonset\.apps\/ssd-only with revision #1\nPod Template:\n[^]*image: daemonmesh-test\/busybox:1/)
+    assert.deepEqual(await dmw('rollout', 'undo', 'ds/ssd-only', '--to-revision', '9'), { code: 1, stdout: '', stderr: 'error: unable to find specified revision 9 in history\n' })
+    assert.deepEqual(await dmw('rollout', 'undo', 'ds/ssd-only'), { code: 0, stdout: 'daemonset.apps/ssd-only rolled back\n', stderr: '' })
+    const image = async (): Promise<string | undefined> => (JSON.parse((await dm('get', 'ds/ssd-only', '-o', 'json')).stdout) as { spec: { template: { spec: { containers: { image: string }[] } } } }).spec.template.spec.containers[0]?.image
+    assert.equal(await image(), TEST_IMAGE)
+    assert.deepEqual(await dmw('rollout', 'undo', 'ds/ssd-only', '--to-revision', '3'), { code: 0, stdout: 'daemonset.apps/ssd-only skipped rollback (current template already matches revision 3)\n', stderr: '' })
+    assert.match((await dm('rollout', 'history', 'ds/ssd-only')).stdout, /\n2 +<none>\n3 +<none>\n$/)
+    assert.deepEqual(await dmw('rollout', 'restart', 'ds/ssd-only'), { code: 0, stdout: 'daemonset.apps/ssd-only restarted\n', stderr: '' })
+    assert.match((await dm('rollout', 'history', 'ds/ssd-only')).stdout, /\n4 +<none>\n$/)
+    assert.match((await dm('rollout', 'status', 'ds/ssd-only', '--timeout', '60s')).stdout, /successfully rolled out\n$/)
+    // On a terminal the line is redrawn in place.
+    const tty = Object.assign(new PassThrough(), { isTTY: true })
+    let drawn = ''
+    tty.on('data', (d: Buffer) => (drawn += d.toString()))
+    await rolloutStatus('ds/ssd-only', { timeout: '10s' }, a1.target, tty)
+    assert.equal(drawn, '\r\x1b[Kdaemon set "ssd-only" successfully rolled out\n')
+    assert.deepEqual(await dm('rollout', 'status', 'ds/nope'), { code: 1, stdout: '', stderr: 'error: daemonsets.apps "nope" not found\n' })
+    assert.equal((await dm('rollout', 'status', 'ssd-only')).code, 2)
+    assert.equal((await dm('rollout', 'status', 'ds/ssd-only', '--timeout', 'soon')).code, 2)
+    assert.deepEqual(await dm('rollout', 'restart', 'ds/ssd-only', '--key', '/nonexistent'), { code: 1, stdout: '', stderr: 'error: --key /nonexistent: ENOENT\n' })
   })
 
   it('OnDelete: a new template waits until a copy is deleted; then only that host moves', async () => {
