@@ -11,17 +11,14 @@ import { readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
-import { shouldRun } from '../../core/eligibility.js'
-import { leaseMessageSchema, SlotTable, viewOf, type ClaimMessage, type Hold, type LeaseMessage, type SlotKind, type VoterView } from '../../core/lease.js'
-import { nodeInfoOf, type NodeRecord } from '../../core/node-record.js'
+import { leaseMessageSchema, SlotTable, viewOf, type ClaimMessage, type Hold, type LeaseMessage, type SlotKind } from '../../core/lease.js'
 import { revisionOf } from '../../core/revision.js'
-import { rolloutLimits } from '../../core/rollout.js'
-import type { DaemonSet } from '../../core/types.js'
 import type { Membership } from '../membership/membership.js'
 import type { Metrics } from '../metrics.js'
 import { Topics } from '../network/constants.js'
 import type { GossipMessage, Network, Verdict } from '../network/network.js'
 import type { Store } from '../store/store.js'
+import { FleetView } from './fleet-view.js'
 
 export interface LeaseOptions {
   network: Network
@@ -58,6 +55,7 @@ const now = (): number => performance.now()
 
 export class Lease extends EventTarget {
   readonly table: SlotTable
+  private readonly fleet: FleetView
   private readonly opts: LeaseOptions
   private readonly log: Logger
   private readonly attempts = new Map<string, Attempt>()
@@ -75,6 +73,7 @@ export class Lease extends EventTarget {
     this.opts = opts
     this.log = opts.log
     this.table = new SlotTable(opts.ttlMs)
+    this.fleet = new FleetView(opts.membership, opts.store)
   }
 
   private get file(): string {
@@ -105,51 +104,6 @@ export class Lease extends EventTarget {
       await rename(`${this.file}.tmp`, this.file)
     }).catch((err: unknown) => this.log.error({ err }, 'persisting lease state failed'))
     return this.persisting
-  }
-
-  // ---- what the voter knows -------------------------------------------------------
-
-  private daemonSet(ds: string): DaemonSet | undefined {
-    return this.opts.store.map.value(`ds/${ds}`) as DaemonSet | undefined
-  }
-
-  private voters(): string[] {
-    return this.opts.membership.nodes().filter((n) => n.state !== 'Left').map((n) => n.keyId)
-  }
-
-  /** hosts lists the members that should run the DaemonSet, with their key ids. */
-  private hosts(d: DaemonSet): { keyId: string; record: NodeRecord; state: string }[] {
-    return this.opts.membership
-      .nodes()
-      .filter((n) => n.state !== 'Left' && shouldRun(nodeInfoOf(n.record), d).shouldRun)
-      .map((n) => ({ keyId: n.keyId, record: n.record, state: n.state }))
-  }
-
-  /** limit is the number of slots of a kind, over the hosts that should run the DaemonSet. */
-  limit(ds: string, kind: SlotKind): number {
-    const d = this.daemonSet(ds)
-    if (d === undefined || d.spec.updateStrategy?.type === 'OnDelete') return 0
-    const l = rolloutLimits(d, this.hosts(d).length)
-    return kind === 'surge' ? l.maxSurge : l.maxUnavailable
-  }
-
-  private view(): VoterView {
-    const { view } = viewOf(this.voters())
-    return {
-      view,
-      revision: (ds) => {
-        const d = this.daemonSet(ds)
-        return d === undefined ? undefined : revisionOf(d)
-      },
-      limit: (ds, kind) => this.limit(ds, kind),
-      // Unreachable hosts are not counted: their state is unknown, they are not down because
-      // of this rollout, and they take a slot like anyone when they are back.
-      unavailable: (ds, exclude) => {
-        const d = this.daemonSet(ds)
-        if (d === undefined) return 0
-        return this.hosts(d).filter((h) => h.state === 'Alive' && !exclude.has(h.keyId) && h.record.pods[ds]?.ready !== true).length
-      },
-    }
   }
 
   // ---- messages -------------------------------------------------------------------
@@ -214,7 +168,7 @@ export class Lease extends EventTarget {
     const n = (this.answered.get(k) ?? 0) + 1
     this.answered.set(k, n)
     if (n > 20) return
-    const v = this.table.claim(from, msg, now(), this.view())
+    const v = this.table.claim(from, msg, now(), this.fleet.voterView())
     const base = { ds: msg.ds, kind: msg.kind, slot: msg.slot, term: msg.term, to: from }
     if (v.grant) {
       await this.persist()
@@ -266,24 +220,12 @@ export class Lease extends EventTarget {
   }
 
   /**
-   * turn is this host's place among the Alive hosts still to update `ds` (by name): claims
-   * are spread out by it (800 ms per place), so hosts rarely claim the same slot at once and
-   * split the votes. It is a courtesy, not a rule: safety comes from the votes alone.
+   * backoff spreads claims by this host's turn (800 ms per place among the hosts still to
+   * update), so hosts rarely claim one slot at once and split the votes. A courtesy, not a
+   * rule: safety comes from the votes alone.
    */
-  private turn(ds: string, revision: string): number {
-    const d = this.daemonSet(ds)
-    if (d === undefined) return 0
-    const self = this.opts.membership.self().name
-    const waiting = this.opts.membership
-      .nodes()
-      .filter((n) => n.state === 'Alive' && shouldRun(nodeInfoOf(n.record), d).shouldRun && n.record.pods[ds] !== undefined && n.record.pods[ds]?.revision !== revision)
-      .map((n) => n.record.name)
-      .sort()
-    return Math.max(0, waiting.indexOf(self))
-  }
-
   private backoff(ds: string, revision: string): number {
-    return now() + randomInt(300, 1200) + 800 * this.turn(ds, revision)
+    return now() + randomInt(300, 1200) + 800 * this.fleet.turn(ds, revision, this.opts.membership.self().name)
   }
 
   private abandon(a: Attempt, why: string): void {
@@ -327,7 +269,7 @@ export class Lease extends EventTarget {
   }
 
   private claim(ds: string, revision: string, kind: SlotKind): LeaseAnswer {
-    const limit = this.limit(ds, kind)
+    const limit = this.fleet.limit(ds, kind)
     const t = now()
     if (limit === 0) return { go: false, why: `no ${kind} slots` }
     const free: number[] = []
@@ -342,12 +284,12 @@ export class Lease extends EventTarget {
       return { go: false, why }
     }
     const slot = free[randomInt(free.length)] as number
-    const voters = this.voters()
+    const voters = this.fleet.voters()
     const { view, quorum } = viewOf(voters)
     const term = this.table.maxTerm(ds, kind, slot) + 1
     const msg: ClaimMessage = { t: 'claim', ds, kind, slot, term, revision, view }
     const a: Attempt = { ds, kind, slot, term, revision, quorum, voters: new Set(voters), sentAt: t, grants: new Set(), acks: new Set(), phase: 'claiming' }
-    const own = this.table.claim(this.opts.keyId, msg, t, this.view())
+    const own = this.table.claim(this.opts.keyId, msg, t, this.fleet.voterView())
     if (!own.grant) {
       this.why.set(ds, own.reason)
       this.retryAt.set(ds, this.backoff(ds, revision))
@@ -411,7 +353,7 @@ export class Lease extends EventTarget {
   private tick(): void {
     const t = now()
     for (const a of this.attempts.values()) {
-      if (this.daemonSet(a.ds) === undefined) {
+      if (this.fleet.daemonSet(a.ds) === undefined) {
         // Deleted while this host held or claimed a slot: nothing left to update.
         this.attempts.delete(a.ds)
         this.retryAt.delete(a.ds)
@@ -423,14 +365,14 @@ export class Lease extends EventTarget {
     }
     let changed = false
     for (const h of this.table.all()) {
-      const d = this.daemonSet(h.ds)
+      const d = this.fleet.daemonSet(h.ds)
       if (d === undefined) {
         this.table.forget(h.ds)
         changed = true
         continue
       }
       if (!h.acting) continue
-      const record = this.opts.membership.records.value(`node/${h.holder}`) as NodeRecord | undefined
+      const record = this.fleet.record(h.holder)
       const pod = record?.pods[h.ds]
       const revision = revisionOf(d)
       const k = `${h.holder}|${h.ds}|${revision}`
