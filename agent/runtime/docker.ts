@@ -204,7 +204,11 @@ export class DockerRuntime {
         .getEvents({ filters: { type: ['container'], label: [Labels.daemonSet] } })
         .then((stream) => {
           this.events = stream
-          stream.on('data', () => onEvent())
+          // Probe execs (exec_create/start/die) are events too: they change nothing we manage.
+          stream.on('data', (chunk: Buffer) => {
+            const actions = [...chunk.toString().matchAll(/"Action":"([^"]*)"/g)].map((m) => m[1] ?? '')
+            if (actions.length === 0 || actions.some((a) => !a.startsWith('exec_'))) onEvent()
+          })
           stream.on('error', () => undefined)
           stream.on('end', () => {
             if (this.events === stream) setTimeout(connect, 1000)

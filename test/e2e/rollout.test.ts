@@ -312,4 +312,11 @@ describe('rolling updates on namespace hosts', { skip }, () => {
     const log = await skewed.agent.logTail(3000)
     assert.match(log, /action fenced/, `the resumed holder did not act on its aged grant:\n${log.split('\n').filter((l) => /lease|slot|updat|fenced|signal/.test(l)).slice(-30).join('\n')}`)
   })
+
+  it('across every rollout above: never two copies of one revision on a host, never three revisions in the fleet', () => {
+    for (const [ds, s] of seen) {
+      assert.ok(s.maxPerRevision <= 1, `${ds}: ${s.maxPerRevision} copies of one revision on one host`)
+      assert.ok(s.maxRevisions <= 2, `${ds}: ${s.maxRevisions} revisions running at once`)
+    }
+  })
 })
