@@ -122,6 +122,8 @@ export class Lease extends EventTarget {
       parsed = r.data
     } catch {
       this.opts.metrics.lease.inc({ type: 'invalid', result: 'rejected' })
+      this.opts.metrics.rejected.inc({ map: 'lease', source: 'gossip' })
+      this.log.warn({ from: msg.from }, 'malformed lease message: dropped')
       return 'reject'
     }
     // Only members vote or claim: a key with no node record is not part of the fleet.

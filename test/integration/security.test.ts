@@ -9,7 +9,9 @@ import { after, before, describe, it } from 'node:test'
 import { call } from '../../cli/client.js'
 import { signEnvelope } from '../../core/envelope.js'
 import { generateClusterKey, generateKeyPair } from '../../core/keys.js'
+import { viewOf } from '../../core/lease.js'
 import { parseDaemonSet } from '../../core/manifest.js'
+import { revisionOf } from '../../core/revision.js'
 import { Topics } from '../../agent/network/constants.js'
 import { TestCluster, waitFor, type TestAgent } from '../helpers/cluster.js'
 import { runCli } from '../helpers/cli.js'
@@ -110,6 +112,30 @@ describe('trust boundaries', () => {
     const afterCounts = await Promise.all(agents.map(async (a) => (await a.health()).rejected))
     assert.equal(afterCounts[1], before[1])
     assert.equal(afterCounts[2], before[2])
+  })
+
+  it('a rogue peer with the cluster key but no node record cannot claim an update slot; malformed lease messages are rejected', async () => {
+    const r = rogue as Rogue
+    const target = agents[0] as TestAgent
+    const f = join(cluster.root, 'leased.yaml')
+    await writeFile(f, 'apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: leased}\nspec:\n  selector: {matchLabels: {app: leased}}\n  template:\n    metadata: {labels: {app: leased}}\n    spec:\n      containers: [{name: main, image: busybox:1.36}]\n')
+    assert.equal((await runCli('apply', '-f', f, '--agent', target.target.address, '--key', cluster.operatorKeyFile)).code, 0)
+    await waitFor('leased everywhere', async () => (await Promise.all(agents.map((a) => a.daemonSets()))).every((l) => l.length === 1), 10_000)
+    const parsed = parseDaemonSet(JSON.parse(JSON.stringify((await target.daemonSets())[0])) as unknown).daemonSet
+    assert.ok(parsed !== undefined)
+    // A claim as a real member would make it: the right revision and voter set.
+    const keyIds = (await target.nodes()).filter((n) => n.status.state !== 'Left').map((n) => (n.status as unknown as { keyId: string }).keyId)
+    const claim = { t: 'claim', ds: 'default/leased', kind: 'unavailable', slot: 0, term: 1, revision: revisionOf(parsed), view: viewOf(keyIds).view }
+    const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v))
+    const before = (await target.health()).rejected
+    await waitFor('the target to reject the malformed lease messages', async () => {
+      await r.net.publish(Topics.lease, enc(claim))
+      await r.net.publish(Topics.lease, enc({ ...claim, slot: -1 }))
+      await r.net.publish(Topics.lease, new TextEncoder().encode('{"t": "grant"'))
+      return (await target.health()).rejected >= before + 2
+    }, 20_000, 1000)
+    await new Promise((res) => setTimeout(res, 1000))
+    for (const a of agents) assert.deepEqual((await call<{ slots: unknown[] }>(a.target, 'GET', '/v1/lease')).slots, [], `${a.name} gave the rogue no slot`)
   })
 
   it('a TCP API requires its bearer token; the CLI reads it from a file', async () => {
