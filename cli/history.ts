@@ -1,12 +1,32 @@
-// Keeping a DaemonSet's revision history beside it: every CLI write that changes the
-// template (apply, set image, rollout restart/undo) also writes the history entry, signed
-// by the same operator key. Two operators writing at once keep one history (the later).
+// Writing a DaemonSet with its revision history: every CLI write that changes the template
+// (apply, set image, rollout restart/undo) also writes the history entry, signed by the same
+// operator key. Two operators writing at once keep one history (the later).
 
 import type { KeyObject } from 'node:crypto'
+import type { Envelope } from '../core/envelope.js'
+import { formatIssue } from '../core/errors.js'
 import { historyKey, historySchema, recordRevision, type History } from '../core/history.js'
+import { parseDaemonSet } from '../core/manifest.js'
 import type { DaemonSet } from '../core/types.js'
 import { call, type AgentTarget } from './client.js'
+import { CliError } from './errors.js'
+import { notFound } from './resources.js'
 import { current, signedWrite } from './signer.js'
+
+/** currentDaemonSet fetches a stored DaemonSet (a copy to change) and its envelope; not found is an error. */
+export async function currentDaemonSet(target: AgentTarget, namespace: string, name: string): Promise<{ ds: DaemonSet; prev: Envelope }> {
+  const prev = await current(target, `ds/${namespace}/${name}`)
+  if (prev?.op !== 'put') throw new CliError(notFound('daemonsets.apps', name, namespace))
+  return { ds: structuredClone(prev.value) as DaemonSet, prev }
+}
+
+/** writeDaemonSet validates a changed DaemonSet, writes it over `prev`, then records its revision. */
+export async function writeDaemonSet(target: AgentTarget, ds: DaemonSet, prev: Envelope, privateKey: KeyObject): Promise<void> {
+  const { errors } = parseDaemonSet(ds)
+  if (errors.length > 0) throw new CliError(errors.map(formatIssue).join('; '))
+  await call(target, 'POST', '/v1/envelopes', signedWrite(prev.key, ds, prev, privateKey))
+  await writeRevision(target, ds, privateKey)
+}
 
 /** readHistory fetches a DaemonSet's stored history (undefined when it has none). */
 export async function readHistory(target: AgentTarget, namespace: string, name: string): Promise<History | undefined> {

@@ -17,3 +17,8 @@ export function dsRef(ref: string | undefined): string | undefined {
   const { resource, name } = splitRef(ref)
   return DS_RESOURCES.has(resource) && name !== undefined && /^[a-z0-9.-]+$/.test(name) ? name : undefined
 }
+
+/** notFound is kubectl's message for a missing object: `daemonsets.apps "x" not found [in namespace "ns"]`. */
+export function notFound(resource: string, name: string, ns: string): string {
+  return `${resource} "${name}" not found${ns === 'default' ? '' : ` in namespace "${ns}"`}`
+}

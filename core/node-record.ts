@@ -21,7 +21,7 @@ export const podStatusSchema = z
     /** Ready for minReadySeconds, judged by the host on its own monotonic clock (no clock skew). */
     available: z.boolean().optional(),
     lastError: z.string().max(1024).optional(),
-    /** Why this host's update to the current revision waits (an update slot, a pull). */
+    /** Why this host's update to the current revision waits (for its turn, or for an update slot). */
     waiting: z.string().max(300).optional(),
   })
   .strict()

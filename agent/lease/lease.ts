@@ -274,13 +274,14 @@ export class Lease extends EventTarget {
     const limit = this.fleet.limit(ds, kind)
     const t = now()
     if (limit === 0) return { go: false, why: `no ${kind} slots` }
+    const held = this.table.held(ds, t, kind)
     const free: number[] = []
     for (let i = 0; i < limit; i++) {
-      const held = this.table.held(ds, t, kind).find((h) => h.slot === i)
-      if (held === undefined || held.holder === this.opts.keyId) free.push(i)
+      const h = held.find((x) => x.slot === i)
+      if (h === undefined || h.holder === this.opts.keyId) free.push(i)
     }
     if (free.length === 0) {
-      const why = `every ${kind} slot is held (${this.table.held(ds, t, kind).length} of ${limit})`
+      const why = `every ${kind} slot is held (${held.length} of ${limit})`
       this.why.set(ds, why)
       this.retryAt.set(ds, this.backoff(ds, revision))
       return { go: false, why }
@@ -340,11 +341,6 @@ export class Lease extends EventTarget {
     void this.send({ t: 'release', ds: a.ds, kind: a.kind, slot: a.slot, term: a.term })
   }
 
-  /** waiting returns why this host's update of `ds` waits, if it does. */
-  waiting(ds: string): string | undefined {
-    return this.attempts.get(ds)?.phase === 'held' ? undefined : this.why.get(ds)
-  }
-
   // ---- upkeep --------------------------------------------------------------------
 
   /**
@@ -366,6 +362,9 @@ export class Lease extends EventTarget {
       }
     }
     let changed = false
+    // minReadySeconds is timed here, from when this voter first saw the holder ready: the
+    // holder may have died since and can no longer report its copy available itself.
+    const watched = new Set<string>()
     for (const h of this.table.all()) {
       const d = this.fleet.daemonSet(h.ds)
       if (d === undefined) {
@@ -378,19 +377,17 @@ export class Lease extends EventTarget {
       const pod = record?.pods[h.ds]
       const revision = revisionOf(d)
       const k = `${h.holder}|${h.ds}|${revision}`
-      if (pod === undefined || !pod.ready || pod.revision !== revision) {
-        this.readySeen.delete(k)
-        continue
-      }
+      if (pod === undefined || !pod.ready || pod.revision !== revision) continue
       const seen = this.readySeen.get(k) ?? t
       this.readySeen.set(k, seen)
+      watched.add(k)
       if (t - seen >= (d.spec.minReadySeconds ?? 0) * 1000) {
         this.table.recover(h.holder, h.ds)
-        this.readySeen.delete(k)
         changed = true
         this.log.info({ daemonset: h.ds, holder: record?.name, slot: h.slot }, 'slot freed: its holder runs an available copy')
       }
     }
+    for (const k of this.readySeen.keys()) if (!watched.has(k)) this.readySeen.delete(k)
     const before = this.table.all().length
     this.table.expire(t)
     if (changed || this.table.all().length !== before) void this.persist()

@@ -92,7 +92,7 @@ export class Reconciler {
 
   start(): void {
     this.opts.store.addEventListener('change', () => this.trigger())
-    for (const ev of ['node:self'] as const) this.opts.membership.addEventListener(ev, () => this.trigger())
+    this.opts.membership.addEventListener('node:self', () => this.trigger())
     this.opts.runtime.watch(() => this.trigger())
     this.opts.lease.addEventListener('change', () => this.trigger())
     this.timer = setInterval(() => this.trigger(), this.opts.resyncMs)
@@ -174,7 +174,8 @@ export class Reconciler {
     observed = await this.deleteRequestedPods(desired, plans, observed)
     this.prober.sync(observed)
     const now = Date.now()
-    const surging = this.surging(desired, plans, adoptOrphans(desired, observed, orphaned))
+    const adopted = adoptOrphans(desired, observed, orphaned)
+    const surging = this.surging(desired, plans, adopted)
     const plan = planNode(desired, observed, { now, startedAt: this.startedAt, sweepGraceMs: this.opts.sweepGraceMs, deleted, orphaned, surging })
     for (const r of plan.remove) {
       this.log.info({ container: r.name, reason: r.reason }, 'removing container')
@@ -193,10 +194,10 @@ export class Reconciler {
         this.fail(ds, err, failure, now)
       }
     }
-    const updated = await this.rollOut(plan.outdated, plans, adoptOrphans(desired, observed, orphaned))
+    const updated = await this.rollOut(plan.outdated, plans, adopted)
     // Re-read Docker only when this pass changed something.
     const acted = plan.remove.length > 0 || plan.start.length > 0 || updated
-    const after = adoptOrphans(desired, acted ? await this.opts.runtime.list(self.name) : observed, orphaned)
+    const after = acted ? adoptOrphans(desired, await this.opts.runtime.list(self.name), orphaned) : adopted
     if (acted) this.prober.sync(after)
     this.releaseSlots(desired, plans, after)
     await this.report(desired, plans, after)
@@ -301,14 +302,12 @@ export class Reconciler {
 
   /** releaseSlots gives back the slots of DaemonSets whose copy here is available at the current revision (and alone). */
   private releaseSlots(desired: DesiredPod[], plans: Map<string, { ds: DaemonSet; plan: PodPlan }>, observed: ObservedContainer[]): void {
-    const live = new Map(desired.map((d) => [d.daemonSet, d]))
-    for (const entry of plans.values()) {
-      const key = dsKey(entry.ds)
-      if (!this.opts.lease.holding(key)) continue
-      const d = live.get(entry.plan.daemonSet)
-      const mine = observed.filter((c) => c.daemonSet === entry.plan.daemonSet)
-      const fresh = mine.filter((c) => c.revision === entry.plan.revision)
-      if (d === undefined || !d.run || (fresh.length === mine.length && this.available(entry.ds, entry.plan.revision, fresh))) this.opts.lease.release(key)
+    for (const d of desired) {
+      const entry = plans.get(d.daemonSet)
+      if (entry === undefined || !this.opts.lease.holding(dsKey(entry.ds))) continue
+      const mine = observed.filter((c) => c.daemonSet === d.daemonSet)
+      const fresh = mine.filter((c) => c.revision === d.revision)
+      if (!d.run || (fresh.length === mine.length && this.available(entry.ds, d.revision, fresh))) this.opts.lease.release(dsKey(entry.ds))
       else this.soon(ROLLOUT_POLL_MS)
     }
   }
@@ -368,7 +367,7 @@ export class Reconciler {
       const seen = this.readyAt.get(`${dsKey(entry.ds)}@${revision}`)?.wall
       const since = Math.max(0, ...states.map((s) => s.startedAt))
       const error = failure?.error ?? states.find((s) => s.error !== '')?.error ?? names.map((n) => this.prober.why(n)).find((w) => w !== undefined)
-      const waiting = revision === d.revision ? undefined : this.opts.lease.waiting(dsKey(entry.ds)) ?? this.waiting.get(dsKey(entry.ds))
+      const waiting = revision === d.revision ? undefined : this.waiting.get(dsKey(entry.ds))
       pods[dsKey(entry.ds)] = {
         revision,
         available,
@@ -382,6 +381,9 @@ export class Reconciler {
         ...(waiting === undefined ? {} : { waiting: waiting.slice(0, 300) }),
       }
     }
+    // Forget readiness times of copies no longer here (older revisions, deleted DaemonSets).
+    const reported = new Set(Object.entries(pods).map(([k, p]) => `${k}@${p.revision}`))
+    for (const k of this.readyAt.keys()) if (!reported.has(k)) this.readyAt.delete(k)
     if (JSON.stringify(previous) !== JSON.stringify(pods)) this.opts.membership.setPods(pods)
   }
 }

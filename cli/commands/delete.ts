@@ -7,7 +7,7 @@ import { deleteHistory } from '../history.js'
 import { CliError, UsageError } from '../errors.js'
 import { readInputs } from '../inputs.js'
 import { fleetNodes } from '../fleet.js'
-import { DS_RESOURCES, POD_RESOURCES, dsRef } from '../resources.js'
+import { DS_RESOURCES, POD_RESOURCES, dsRef, notFound } from '../resources.js'
 import { current, loadOperatorKey, signedWrite } from '../signer.js'
 
 export interface DeleteOptions {
@@ -72,7 +72,7 @@ async function deletePods(names: string[], opts: DeleteOptions, target: AgentTar
       continue
     }
     const match = nodes.flatMap((x) => Object.keys(x.pods).filter((k) => k.startsWith(`${ns}/`) && `${k.slice(ns.length + 1)}-${x.info.name}` === n).map((k) => ({ ds: k.slice(ns.length + 1), node: x.info.name })))
-    if (match[0] === undefined) throw new CliError(`pods "${n}" not found${ns === 'default' ? '' : ` in namespace "${ns}"`}`)
+    if (match[0] === undefined) throw new CliError(notFound('pods', n, ns))
     wanted.push(match[0])
   }
   const privateKey = loadOperatorKey(opts.key)
@@ -101,7 +101,7 @@ export async function runDelete(resource: string | undefined, names: string[], o
     const prev = await current(target, key)
     if (prev === undefined || prev.op !== 'put') {
       missing++
-      out.write(`Error from server (NotFound): daemonsets.apps "${name}" not found${ns === 'default' ? '' : ` in namespace "${ns}"`}\n`)
+      out.write(`Error from server (NotFound): ${notFound('daemonsets.apps', name, ns)}\n`)
       continue
     }
     await call(target, 'POST', '/v1/envelopes', signedWrite(key, undefined, prev, privateKey, { cascade }))

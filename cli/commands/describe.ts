@@ -10,7 +10,7 @@ import type { AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
 import { fleetNodes, liveDaemonSets, nodeAddress } from '../fleet.js'
 import { table } from '../table.js'
-import { DS_RESOURCES, NODE_RESOURCES, splitRef } from '../resources.js'
+import { DS_RESOURCES, NODE_RESOURCES, notFound, splitRef } from '../resources.js'
 
 const kv = (m: Record<string, string> | undefined): string => {
   const e = Object.entries(m ?? {})
@@ -29,7 +29,7 @@ export async function runDescribe(resourceArg: string, nameArg: string | undefin
 async function describeDs(name: string, ns: string, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
   const [dss, nodes] = await Promise.all([liveDaemonSets(target), fleetNodes(target)])
   const ds = dss.find((d) => d.metadata.name === name && d.metadata.namespace === ns)
-  if (ds === undefined) throw new CliError(`daemonsets.apps "${name}" not found${ns === 'default' ? '' : ` in namespace "${ns}"`}`)
+  if (ds === undefined) throw new CliError(notFound('daemonsets.apps', name, ns))
   const s = ds.status as Record<string, number> & { pods: { running: number; waiting: number; succeeded: number; failed: number } }
   const strategy = ds.spec.updateStrategy
   const strategyText = strategy?.type === 'RollingUpdate' ? `RollingUpdate (maxUnavailable ${String(strategy.rollingUpdate?.maxUnavailable)}, maxSurge ${String(strategy.rollingUpdate?.maxSurge)})` : String(strategy?.type)

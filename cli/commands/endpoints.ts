@@ -6,7 +6,7 @@ import { dsKey } from '../../core/status.js'
 import type { AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
 import { fleetNodes, liveDaemonSets, nodeAddress } from '../fleet.js'
-import { dsRef } from '../resources.js'
+import { dsRef, notFound } from '../resources.js'
 import { table } from '../table.js'
 
 export interface Endpoint {
@@ -24,7 +24,7 @@ export async function runEndpoints(ref: string | undefined, opts: { namespace?: 
   const ns = opts.namespace ?? 'default'
   const [dss, nodes] = await Promise.all([liveDaemonSets(target), fleetNodes(target)])
   const ds = dss.find((d) => d.metadata.name === dsName && d.metadata.namespace === ns)
-  if (ds === undefined) throw new CliError(`daemonsets.apps "${dsName}" not found${ns === 'default' ? '' : ` in namespace "${ns}"`}`)
+  if (ds === undefined) throw new CliError(notFound('daemonsets.apps', dsName, ns))
   const spec = ds.spec.template.spec
   const ports = spec.containers.flatMap((c) =>
     (c.ports ?? []).flatMap((p) => {

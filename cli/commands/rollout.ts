@@ -6,16 +6,14 @@
 import { stringify } from 'yaml'
 import { parseDuration } from '../../core/duration.js'
 import { undoTarget, withTemplate } from '../../core/history.js'
-import { parseDaemonSet } from '../../core/manifest.js'
-import { formatIssue } from '../../core/errors.js'
 import { revisionOf } from '../../core/revision.js'
 import type { DaemonSet } from '../../core/types.js'
 import { ApiError, call, type AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
 import { fleetNodes } from '../fleet.js'
-import { readHistory, writeRevision } from '../history.js'
-import { dsRef } from '../resources.js'
-import { current, loadOperatorKey, signedWrite } from '../signer.js'
+import { currentDaemonSet, readHistory, writeDaemonSet } from '../history.js'
+import { dsRef, notFound } from '../resources.js'
+import { loadOperatorKey } from '../signer.js'
 import { table as renderTable } from '../table.js'
 
 export interface RolloutOptions {
@@ -30,17 +28,14 @@ export interface RolloutOptions {
 interface Ref {
   ns: string
   name: string
-  key: string
 }
 
 function refOf(verb: string, ref: string, opts: RolloutOptions): Ref {
   const name = dsRef(ref)
   if (name === undefined) throw new UsageError(`rollout ${verb} ${ref}: give the DaemonSet as ds/NAME`)
   const ns = opts.namespace ?? 'default'
-  return { ns, name, key: `ds/${ns}/${name}` }
+  return { ns, name }
 }
-
-const notFound = (r: Ref): CliError => new CliError(`daemonsets.apps "${r.name}" not found${r.ns === 'default' ? '' : ` in namespace "${r.ns}"`}`)
 
 function revisionNumber(flag: string | undefined, name: string): number {
   if (flag === undefined) return 0
@@ -63,7 +58,7 @@ async function progress(target: AgentTarget, r: Ref): Promise<Progress> {
   try {
     obj = await call(target, 'GET', `/v1/daemonsets/${r.ns}/${r.name}`)
   } catch (err) {
-    if (err instanceof ApiError && err.status === 404) throw notFound(r)
+    if (err instanceof ApiError && err.status === 404) throw new CliError(notFound('daemonsets.apps', r.name, r.ns))
     throw err
   }
   if ((obj.spec.updateStrategy?.type ?? 'RollingUpdate') !== 'RollingUpdate') throw new CliError('rollout status is only available for RollingUpdate strategy type')
@@ -122,8 +117,7 @@ export async function rolloutStatus(ref: string, opts: RolloutOptions, target: A
 /** rolloutHistory lists the revisions (REVISION, CHANGE-CAUSE), or one revision's template. */
 export async function rolloutHistory(ref: string, opts: RolloutOptions, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
   const r = refOf('history', ref, opts)
-  const env = await current(target, r.key)
-  if (env?.op !== 'put') throw notFound(r)
+  await currentDaemonSet(target, r.ns, r.name)
   const history = await readHistory(target, r.ns, r.name)
   const list = [...(history?.revisions ?? [])].sort((a, b) => a.revision - b.revision)
   const want = revisionNumber(opts.revision, '--revision')
@@ -137,41 +131,29 @@ export async function rolloutHistory(ref: string, opts: RolloutOptions, target: 
   out.write(renderTable(['REVISION', 'CHANGE-CAUSE'], list.map((e) => [String(e.revision), e.changeCause ?? '<none>'])))
 }
 
-async function writeDaemonSet(target: AgentTarget, r: Ref, ds: DaemonSet, prev: Parameters<typeof signedWrite>[2], key: string | undefined): Promise<void> {
-  const { errors } = parseDaemonSet(ds)
-  if (errors.length > 0) throw new CliError(errors.map(formatIssue).join('; '))
-  const privateKey = loadOperatorKey(key)
-  await call(target, 'POST', '/v1/envelopes', signedWrite(r.key, ds, prev, privateKey))
-  await writeRevision(target, ds, privateKey)
-}
-
 /** rolloutUndo writes back the template of the previous revision (or --to-revision). */
 export async function rolloutUndo(ref: string, opts: RolloutOptions, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
   const r = refOf('undo', ref, opts)
   const to = revisionNumber(opts.toRevision, '--to-revision')
-  loadOperatorKey(opts.key)
-  const prev = await current(target, r.key)
-  if (prev?.op !== 'put') throw notFound(r)
-  const ds = prev.value as DaemonSet
+  const privateKey = loadOperatorKey(opts.key)
+  const { ds, prev } = await currentDaemonSet(target, r.ns, r.name)
   const { entry, error } = undoTarget(await readHistory(target, r.ns, r.name), ds, to)
   if (entry === undefined) throw new CliError(to > 0 ? (error ?? '') : `no rollout history found for daemonset.apps/${r.name}`)
   if (entry.hash === revisionOf(ds)) {
     out.write(`daemonset.apps/${r.name} skipped rollback (current template already matches revision ${entry.revision})\n`)
     return
   }
-  await writeDaemonSet(target, r, withTemplate(ds, entry), prev, opts.key)
+  await writeDaemonSet(target, withTemplate(ds, entry), prev, privateKey)
   out.write(`daemonset.apps/${r.name} rolled back\n`)
 }
 
 /** rolloutRestart stamps the template with restartedAt: a new revision that rolls through every host. */
 export async function rolloutRestart(ref: string, opts: RolloutOptions, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
   const r = refOf('restart', ref, opts)
-  loadOperatorKey(opts.key)
-  const prev = await current(target, r.key)
-  if (prev?.op !== 'put') throw notFound(r)
-  const ds = structuredClone(prev.value) as DaemonSet
+  const privateKey = loadOperatorKey(opts.key)
+  const { ds, prev } = await currentDaemonSet(target, r.ns, r.name)
   const meta = (ds.spec.template.metadata ??= {})
   meta.annotations = { ...(meta.annotations ?? {}), 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() }
-  await writeDaemonSet(target, r, ds, prev, opts.key)
+  await writeDaemonSet(target, ds, prev, privateKey)
   out.write(`daemonset.apps/${r.name} restarted\n`)
 }

@@ -1,14 +1,11 @@
 // `daemonmesh set image ds/NAME CONTAINER=IMAGE…`: a signed update of the template's images
 // (seed 002), the same write as an apply of the changed manifest.
 
-import { parseDaemonSet } from '../../core/manifest.js'
-import type { DaemonSet } from '../../core/types.js'
-import { formatIssue } from '../../core/errors.js'
-import { call, type AgentTarget } from '../client.js'
+import type { AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
-import { writeRevision } from '../history.js'
+import { currentDaemonSet, writeDaemonSet } from '../history.js'
 import { dsRef } from '../resources.js'
-import { current, loadOperatorKey, signedWrite } from '../signer.js'
+import { loadOperatorKey } from '../signer.js'
 
 export async function runSetImage(ref: string, pairs: string[], opts: { namespace?: string; key?: string }, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
   const dsName = dsRef(ref)
@@ -20,11 +17,7 @@ export async function runSetImage(ref: string, pairs: string[], opts: { namespac
     return { container: p.slice(0, eq), image: p.slice(eq + 1) }
   })
   const privateKey = loadOperatorKey(opts.key)
-  const ns = opts.namespace ?? 'default'
-  const key = `ds/${ns}/${dsName}`
-  const prev = await current(target, key)
-  if (prev === undefined || prev.op !== 'put') throw new CliError(`daemonsets.apps "${dsName}" not found${ns === 'default' ? '' : ` in namespace "${ns}"`}`)
-  const ds = structuredClone(prev.value) as DaemonSet
+  const { ds, prev } = await currentDaemonSet(target, opts.namespace ?? 'default', dsName)
   let changed = false
   for (const { container, image } of images) {
     const targets = ds.spec.template.spec.containers.filter((c) => container === '*' || c.name === container)
@@ -38,9 +31,6 @@ export async function runSetImage(ref: string, pairs: string[], opts: { namespac
     out.write(`daemonset.apps/${ds.metadata.name} image unchanged\n`)
     return
   }
-  const { errors } = parseDaemonSet(ds)
-  if (errors.length > 0) throw new CliError(errors.map(formatIssue).join('; '))
-  await call(target, 'POST', '/v1/envelopes', signedWrite(key, ds, prev, privateKey))
-  await writeRevision(target, ds, privateKey)
+  await writeDaemonSet(target, ds, prev, privateKey)
   out.write(`daemonset.apps/${ds.metadata.name} image updated\n`)
 }
