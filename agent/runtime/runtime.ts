@@ -1,0 +1,48 @@
+// The container runtime as the reconciler and the prober see it: list this node's managed
+// containers, inspect their state, pull images, start a pod from core's PodPlan, remove a
+// container, run a probe command, and follow changes. Docker (docker.ts) is the one
+// production implementation; nothing outside agent/runtime knows Docker.
+
+import type { PodPlan } from '../../core/container-spec.js'
+import type { ObservedContainer } from '../../core/reconcile.js'
+
+/** ImagePullError is thrown when an image cannot be pulled (ErrImagePull); callers branch on `name`. */
+export class ImagePullError extends Error {
+  override readonly name = 'ImagePullError'
+}
+
+/** ContainerState is what status reporting needs from one container. */
+export interface ContainerState {
+  name: string
+  status: string
+  running: boolean
+  restarts: number
+  /** When it last started, ms since the epoch (0: never). */
+  startedAt: number
+  exitCode: number
+  error: string
+}
+
+/** ContainerRuntime runs this node's copies. Calls may run concurrently. */
+export interface ContainerRuntime {
+  /** list returns this node's managed containers, running or not. */
+  list(node: string): Promise<ObservedContainer[]>
+  /** states returns the state of the named containers (missing ones are skipped). */
+  states(names: readonly string[]): Promise<ContainerState[]>
+  /** pullImages applies the pull policy to every image of the plan; throws ImagePullError. */
+  pullImages(plan: PodPlan): Promise<void>
+  /**
+   * startPod makes every container of the plan exist and run (idempotent: a twin made by
+   * an earlier attempt is completed, not doubled). Images are ensured first.
+   */
+  startPod(plan: PodPlan): Promise<void>
+  /** remove stops (within the container's stop timeout) and removes a container; gone already is fine. */
+  remove(id: string): Promise<void>
+  /** exec runs a command in a running container and resolves to its exit code; rejects after timeoutMs. */
+  exec(name: string, cmd: readonly string[], timeoutMs: number): Promise<number>
+  /** address returns the IP a probe reaches the container's pod on. */
+  address(name: string): Promise<string | undefined>
+  /** watch calls onChange (never concurrently) whenever a managed container changes; until stop. */
+  watch(onChange: () => void): void
+  stop(): void
+}

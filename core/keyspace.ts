@@ -1,0 +1,114 @@
+// The store's key namespace: every key of the replicated store and of the node-record map
+// is built and parsed here, and nowhere else. A DaemonSet has one reference type, DsRef,
+// which yields both of its spellings: the key form `NAMESPACE/NAME` (store keys, node
+// records, the lease) and the label form `NAMESPACE.NAME` (container labels). No I/O here.
+//
+//   ds/NAMESPACE/NAME              a DaemonSet (operator-signed)
+//   history/NAMESPACE/NAME         its revision history (operator-signed)
+//   pods/NAMESPACE/NAME/NODE       a request to delete NODE's copy (operator-signed)
+//   nodes/NODE                     the operator's label/taint overlay of NODE (operator-signed)
+//   node/KEYID                     a node record, in the membership map (signed by KEYID)
+
+import { isKeyId } from './keys.js'
+import type { DaemonSet } from './types.js'
+
+/** A namespace: an RFC 1123 label (no dots, so the label form splits at its first dot). */
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
+/** A DaemonSet or node name: an RFC 1123 subdomain. */
+const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/
+
+/** DsRef names one DaemonSet; `key` and `label` are its two spellings. */
+export interface DsRef {
+  readonly namespace: string
+  readonly name: string
+  /** `NAMESPACE/NAME`: node records' pod map, the lease, store keys. */
+  readonly key: string
+  /** `NAMESPACE.NAME`: the daemonmesh.io/daemonset container label. */
+  readonly label: string
+}
+
+/** dsRef returns the reference of DaemonSet `namespace/name` (namespace defaults to "default"). */
+export function dsRef(namespace: string | undefined, name: string): DsRef {
+  const ns = namespace ?? 'default'
+  return Object.freeze({ namespace: ns, name, key: `${ns}/${name}`, label: `${ns}.${name}` })
+}
+
+/** refOf returns the reference of a DaemonSet object. */
+export function refOf(ds: DaemonSet): DsRef {
+  return dsRef(ds.metadata.namespace, ds.metadata.name)
+}
+
+function checked(namespace: string, name: string): DsRef | undefined {
+  return NAMESPACE.test(namespace) && NAME.test(name) ? dsRef(namespace, name) : undefined
+}
+
+/** parseDsKey reads the key form `NAMESPACE/NAME`; undefined when it is not one. */
+export function parseDsKey(text: string): DsRef | undefined {
+  const slash = text.indexOf('/')
+  return slash < 0 ? undefined : checked(text.slice(0, slash), text.slice(slash + 1))
+}
+
+/** parseDsLabel reads the label form `NAMESPACE.NAME`; undefined when it is not one. */
+export function parseDsLabel(text: string): DsRef | undefined {
+  const dot = text.indexOf('.')
+  return dot < 0 ? undefined : checked(text.slice(0, dot), text.slice(dot + 1))
+}
+
+/** isNodeName reports whether text is a valid node name (an RFC 1123 subdomain). */
+export function isNodeName(text: string): boolean {
+  return NAME.test(text)
+}
+
+/** Key prefixes, for listing one kind of entry. */
+export const Prefix = {
+  daemonSet: 'ds/',
+  history: 'history/',
+  podDelete: 'pods/',
+  overlay: 'nodes/',
+  nodeRecord: 'node/',
+} as const
+
+/** Builders of every store key. */
+export const StoreKey = {
+  daemonSet: (ref: DsRef): string => `${Prefix.daemonSet}${ref.key}`,
+  history: (ref: DsRef): string => `${Prefix.history}${ref.key}`,
+  podDelete: (ref: DsRef, node: string): string => `${Prefix.podDelete}${ref.key}/${node}`,
+  overlay: (node: string): string => `${Prefix.overlay}${node}`,
+  nodeRecord: (keyId: string): string => `${Prefix.nodeRecord}${keyId}`,
+} as const
+
+/** ParsedKey is a store key read back into what it names. */
+export type ParsedKey =
+  | { kind: 'daemonSet'; ref: DsRef }
+  | { kind: 'history'; ref: DsRef }
+  | { kind: 'podDelete'; ref: DsRef; node: string }
+  | { kind: 'overlay'; node: string }
+  | { kind: 'nodeRecord'; keyId: string }
+
+/** parseStoreKey reads any key of the store or the node-record map; undefined when it is none of them. */
+export function parseStoreKey(key: string): ParsedKey | undefined {
+  if (key.startsWith(Prefix.daemonSet)) {
+    const ref = parseDsKey(key.slice(Prefix.daemonSet.length))
+    return ref === undefined ? undefined : { kind: 'daemonSet', ref }
+  }
+  if (key.startsWith(Prefix.history)) {
+    const ref = parseDsKey(key.slice(Prefix.history.length))
+    return ref === undefined ? undefined : { kind: 'history', ref }
+  }
+  if (key.startsWith(Prefix.podDelete)) {
+    const rest = key.slice(Prefix.podDelete.length)
+    const last = rest.lastIndexOf('/')
+    const ref = last < 0 ? undefined : parseDsKey(rest.slice(0, last))
+    const node = rest.slice(last + 1)
+    return ref === undefined || !NAME.test(node) ? undefined : { kind: 'podDelete', ref, node }
+  }
+  if (key.startsWith(Prefix.overlay)) {
+    const node = key.slice(Prefix.overlay.length)
+    return NAME.test(node) ? { kind: 'overlay', node } : undefined
+  }
+  if (key.startsWith(Prefix.nodeRecord)) {
+    const keyId = key.slice(Prefix.nodeRecord.length)
+    return isKeyId(keyId) ? { kind: 'nodeRecord', keyId } : undefined
+  }
+  return undefined
+}
