@@ -1,7 +1,8 @@
-// Rollout arithmetic: maxUnavailable / maxSurge resolved against the desired count, and
-// which nodes may move to the new revision now, as Kubernetes' DaemonSet controller
-// decides it (rollingUpdate in pkg/controller/daemon/update.go). Pure: the caller
-// supplies every node's observed pods and the time.
+// Rollout arithmetic and readiness, defined once: maxUnavailable / maxSurge resolved
+// against the desired count as Kubernetes' DaemonSet controller does, when a copy is ready,
+// and when it is available (ready for minReadySeconds). Which host moves when is decided by
+// the lease (agent/lease) and this host's part of it by core/pass.ts. Pure: the caller
+// supplies the copies and the time.
 
 import { parseIntOrPercent, scaledValue } from './intstr.js'
 import type { DaemonSet } from './types.js'
@@ -39,12 +40,6 @@ export interface PodState {
   readySince?: number
 }
 
-/** NodePods lists one node's copies of the DaemonSet (normally zero or one, two while surging). */
-export interface NodePods {
-  node: string
-  pods: PodState[]
-}
-
 /** isAvailable: ready for at least minReadySeconds (Kubernetes' IsPodAvailable). */
 export function isAvailable(pod: PodState, minReadySeconds: number, now: number): boolean {
   if (!pod.ready) return false
@@ -52,78 +47,23 @@ export function isAvailable(pod: PodState, minReadySeconds: number, now: number)
   return pod.readySince + minReadySeconds * 1000 <= now
 }
 
-/** RolloutStep says which nodes may act now. */
-export interface RolloutStep {
-  /** Nodes whose old-revision copy may be stopped now. */
-  stopOld: string[]
-  /** Nodes that may start a new-revision copy beside the old one (surge). */
-  startNew: string[]
-  /** Nodes counted unavailable (no available copy) in this step's accounting. */
-  unavailable: number
-  /** Nodes with a surged copy not yet available. */
-  surging: number
-  /** Every node runs exactly one available copy of `revision`. */
-  done: boolean
+/** ContainerReadiness is what readiness needs of one container of a copy. */
+export interface ContainerReadiness {
+  running: boolean
+  /** Passes its readiness check (true when it has none). */
+  probeReady: boolean
 }
 
-function split(pods: PodState[], revision: string): { newPod?: PodState; oldPod?: PodState; ok: boolean } {
-  const fresh = pods.filter((p) => p.revision === revision)
-  const old = pods.filter((p) => p.revision !== revision)
-  if (fresh.length > 1 || old.length > 1) return { ok: false }
-  return { ok: true, ...(fresh[0] === undefined ? {} : { newPod: fresh[0] }), ...(old[0] === undefined ? {} : { oldPod: old[0] }) }
+/** copyReady says whether a copy is ready: it has containers, and every one runs and passes its readiness check. */
+export function copyReady(containers: readonly ContainerReadiness[]): boolean {
+  return containers.length > 0 && containers.every((c) => c.running && c.probeReady)
 }
 
 /**
- * planRollout decides, for the nodes that should run the DaemonSet, which may replace
- * their old copy now without more than maxUnavailable nodes lacking an available copy
- * (maxSurge 0), or which may start a new copy beside the old one without more than
- * maxSurge surging at once (maxSurge > 0). Old copies that are already unavailable may
- * always be replaced. `nodes` must be in a stable order (for instance by name) so that
- * every agent computes the same step.
+ * availableIn returns how many ms remain until a copy ready since `readySince` has been
+ * ready for minReadySeconds (0 or less: available now). Times are on one clock, the
+ * host's monotonic one when the host judges its own copy.
  */
-export function planRollout(ds: DaemonSet, revision: string, nodes: readonly NodePods[], now: number): RolloutStep {
-  const { maxUnavailable, maxSurge } = rolloutLimits(ds, nodes.length)
-  const minReady = ds.spec.minReadySeconds ?? 0
-  const avail = (p: PodState): boolean => isAvailable(p, minReady, now)
-  let unavailable = 0
-  let surging = 0
-  let done = true
-  const allowed: string[] = []
-  const candidates: string[] = []
-  const stopOld: string[] = []
-
-  for (const { node, pods } of nodes) {
-    const { newPod, oldPod, ok } = split(pods, revision)
-    if (!ok || oldPod !== undefined || newPod === undefined || !avail(newPod)) done = false
-    if (maxSurge === 0) {
-      if (!ok || (oldPod === undefined && newPod === undefined) || (oldPod !== undefined && newPod !== undefined)) unavailable++
-      else if (newPod !== undefined) {
-        if (!avail(newPod)) unavailable++
-      } else if (oldPod !== undefined) {
-        if (!avail(oldPod)) allowed.push(node)
-        else if (unavailable < maxUnavailable) candidates.push(node)
-      }
-    } else {
-      if (!ok) {
-        surging++
-        continue
-      }
-      if (oldPod === undefined) {
-        if (newPod === undefined || !avail(newPod)) unavailable++
-      } else if (newPod === undefined) {
-        if (!avail(oldPod)) allowed.push(node)
-        else if (surging < maxSurge) candidates.push(node)
-      } else if (!avail(newPod)) {
-        surging++
-      } else {
-        stopOld.push(node)
-      }
-    }
-  }
-  if (maxSurge === 0) {
-    const room = Math.min(Math.max(maxUnavailable - unavailable, 0), candidates.length)
-    return { stopOld: [...allowed, ...candidates.slice(0, room)], startNew: [], unavailable, surging: 0, done }
-  }
-  const room = Math.min(Math.max(maxSurge - surging, 0), candidates.length)
-  return { stopOld, startNew: [...allowed, ...candidates.slice(0, room)], unavailable, surging, done }
+export function availableIn(readySince: number, minReadySeconds: number, now: number): number {
+  return readySince + minReadySeconds * 1000 - now
 }

@@ -1,14 +1,13 @@
 // The agent's local API: HTTP on a unix socket (default) or on TCP with a bearer token.
 // The CLI signs writes; the agent verifies them. Every request body is bounded and
-// checked; a bad request changes nothing.
+// checked; a bad request changes nothing. It reaches the agent only through ApiBackend.
 
 import { timingSafeEqual } from 'node:crypto'
 import { chmod, rm } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
-import { z } from 'zod'
-import { VERSION } from '../../core/version.js'
-import type { Agent } from '../agent.js'
+import { Prefix, StoreKey, parseDsKey } from '../../core/keyspace.js'
+import type { ApiBackend } from './backend.js'
 import { daemonSetObject, nodeObject } from './views.js'
 
 /** Largest request body (a signed DaemonSet envelope is a few KiB). */
@@ -43,23 +42,20 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text)
 }
 
-const denySchema = z.object({ peers: z.array(z.string().max(128)).max(1000) }).strict()
-
 export interface ApiOptions {
   address: string
   token?: string
-  testHooks: boolean
   log: Logger
 }
 
 /** ApiServer serves one agent. */
 export class ApiServer {
   private readonly server: Server
-  private readonly agent: Agent
+  private readonly backend: ApiBackend
   private readonly opts: ApiOptions
 
-  constructor(agent: Agent, opts: ApiOptions) {
-    this.agent = agent
+  constructor(backend: ApiBackend, opts: ApiOptions) {
+    this.backend = backend
     this.opts = opts
     this.server = createServer((req, res) => {
       this.route(req, res).catch((err: unknown) => {
@@ -90,7 +86,9 @@ export class ApiServer {
     this.opts.log.info({ address: this.opts.address }, 'API listening')
   }
 
+  /** close stops serving (a server that never listened closes at once). */
   async close(): Promise<void> {
+    if (!this.server.listening) return
     this.server.closeAllConnections()
     await new Promise<void>((resolve) => this.server.close(() => resolve()))
   }
@@ -107,55 +105,43 @@ export class ApiServer {
     const url = new URL(req.url ?? '/', 'http://agent')
     const path = url.pathname
     const method = req.method ?? 'GET'
-    const a = this.agent
+    const b = this.backend
     if (method === 'GET' && path === '/v1/health') {
-      const memory = process.memoryUsage()
-      send(res, 200, {
-        status: 'ok',
-        version: VERSION,
-        node: a.config.name,
-        peerId: a.network.peerId,
-        addresses: a.network.addresses(),
-        peers: a.network.connectedPeers().length,
-        storeDigest: a.store.map.digest(),
-        storeEntries: a.store.map.size,
-        rejected: await a.metrics.rejectedTotal(),
-        heapUsedBytes: memory.heapUsed,
-        rssBytes: memory.rss,
-      })
+      send(res, 200, await b.health())
       return
     }
     if (method === 'GET' && path === '/metrics') {
-      const text = await a.metrics.registry.metrics()
-      res.writeHead(200, { 'content-type': a.metrics.registry.contentType })
-      res.end(text)
+      const m = await b.metrics()
+      res.writeHead(200, { 'content-type': m.contentType })
+      res.end(m.text)
       return
     }
     if (method === 'GET' && path === '/v1/nodes') {
-      send(res, 200, { apiVersion: 'v1', kind: 'List', items: a.membership.nodes().map(nodeObject) })
+      send(res, 200, { apiVersion: 'v1', kind: 'List', items: b.nodes().map(nodeObject) })
       return
     }
     if (method === 'GET' && path === '/v1/lease') {
       // The update slots this agent, as a voter, counts as busy.
-      send(res, 200, { slots: a.lease.slots() })
+      send(res, 200, { slots: b.slots() })
       return
     }
     if (method === 'GET' && path === '/v1/daemonsets') {
-      const members = a.members()
-      const now = Date.now()
-      send(res, 200, { apiVersion: 'v1', kind: 'List', items: a.store.map.live('ds/').map((e) => daemonSetObject(e, members, now)) })
+      const members = b.members()
+      const now = b.now()
+      send(res, 200, { apiVersion: 'v1', kind: 'List', items: b.store.live(Prefix.daemonSet).map((e) => daemonSetObject(e, members, now)) })
       return
     }
-    const dsMatch = /^\/v1\/daemonsets\/([a-z0-9-]+)\/([a-z0-9.-]+)$/.exec(path)
+    const dsMatch = /^\/v1\/daemonsets\/([^/]+\/[^/]+)$/.exec(path)
     if (method === 'GET' && dsMatch !== null) {
-      const env = a.store.map.get(`ds/${dsMatch[1]}/${dsMatch[2]}`)
-      if (env === undefined || env.op !== 'put') throw new HttpError(404, `daemonset ${dsMatch[1]}/${dsMatch[2]} not found`)
-      send(res, 200, daemonSetObject(env, a.members(), Date.now()))
+      const ref = parseDsKey(dsMatch[1] ?? '')
+      const env = ref === undefined ? undefined : b.store.get(StoreKey.daemonSet(ref))
+      if (env === undefined || env.op !== 'put') throw new HttpError(404, `daemonset ${dsMatch[1]} not found`)
+      send(res, 200, daemonSetObject(env, b.members(), b.now()))
       return
     }
     if (method === 'GET' && path === '/v1/envelopes') {
       const key = url.searchParams.get('key') ?? ''
-      const env = a.store.map.get(key)
+      const env = b.store.get(key)
       if (env === undefined) throw new HttpError(404, `no envelope under ${key}`)
       send(res, 200, env)
       return
@@ -163,22 +149,14 @@ export class ApiServer {
     if (method === 'POST' && path === '/v1/envelopes') {
       const body = await readJson(req)
       const author = (body as { author?: unknown } | null)?.author
-      if (typeof author === 'string' && !a.store.trusts(author)) {
-        a.metrics.rejected.inc({ map: 'store', source: 'api' })
+      if (typeof author === 'string' && !b.trusts(author)) {
+        b.refuse('untrusted')
         this.opts.log.warn({ author: author.slice(0, 64) }, 'write from an untrusted key refused')
         throw new HttpError(403, `author ${author.slice(0, 64)} is not a trusted operator key`)
       }
-      const r = await a.write(body)
+      const r = await b.write(body)
       if (r.status === 'rejected') throw new HttpError(r.why === 'forged' ? 403 : 400, r.reason)
       send(res, 200, { status: r.status })
-      return
-    }
-    if (method === 'POST' && path === '/v1/test/deny') {
-      if (!this.opts.testHooks) throw new HttpError(404, 'test hooks are disabled')
-      const body = denySchema.safeParse(await readJson(req))
-      if (!body.success) throw new HttpError(400, 'body must be {"peers": [PEER_ID, ...]}')
-      await a.network.setDenied(body.data.peers)
-      send(res, 200, { denied: body.data.peers.length })
       return
     }
     throw new HttpError(404, `no route for ${method} ${path}`)

@@ -2,13 +2,15 @@
 // from its label) every period, and says whether it passes: an exec in the container
 // (through the runtime), an HTTP GET (2xx/3xx) or a TCP connect to the pod. A container
 // without a check is ready when running; one with a check starts unready, as in Kubernetes.
+// Timers come from the injected clock; the prober never decides what to run.
 
 import { request as httpRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { connect } from 'node:net'
 import type { Logger } from 'pino'
 import { parseReadinessCheck, type ReadinessCheck } from '../../core/probe.js'
-import type { DockerRuntime } from '../runtime/docker.js'
+import type { Clock, Timer } from '../clock.js'
+import type { ContainerRuntime } from '../runtime/runtime.js'
 
 interface Probing {
   check: ReadinessCheck
@@ -17,7 +19,7 @@ interface Probing {
   successes: number
   failures: number
   lastError: string
-  timer: NodeJS.Timeout | undefined
+  timer: Timer | undefined
 }
 
 /** ProbeSubject is one managed container as the reconciler sees it. */
@@ -26,6 +28,13 @@ export interface ProbeSubject {
   running: boolean
   podOwner: string
   readiness?: string
+}
+
+/** ProbeResult is a container's readiness as last probed. */
+export interface ProbeResult {
+  ready: boolean
+  /** Why it is unready (the last failure), when it is. */
+  why?: string
 }
 
 function httpGet(url: URL, timeoutMs: number): Promise<number> {
@@ -54,13 +63,15 @@ function tcpConnect(host: string, port: number, timeoutMs: number): Promise<void
 
 export class Prober {
   private readonly probes = new Map<string, Probing>()
-  private readonly runtime: DockerRuntime
+  private readonly runtime: Pick<ContainerRuntime, 'exec' | 'address'>
+  private readonly clock: Clock
   private readonly log: Logger
   private readonly onChange: () => void
 
   /** onChange is called (never concurrently with itself) when a container's readiness flips. */
-  constructor(runtime: DockerRuntime, log: Logger, onChange: () => void) {
+  constructor(runtime: Pick<ContainerRuntime, 'exec' | 'address'>, clock: Clock, log: Logger, onChange: () => void) {
     this.runtime = runtime
+    this.clock = clock
     this.log = log
     this.onChange = onChange
   }
@@ -75,28 +86,24 @@ export class Prober {
       if (this.probes.has(c.name)) continue
       const p: Probing = { check, owner: c.podOwner, ready: false, successes: 0, failures: 0, lastError: '', timer: undefined }
       this.probes.set(c.name, p)
-      p.timer = setTimeout(() => void this.run(c.name, p), check.initialDelaySeconds * 1000)
+      p.timer = this.clock.after(check.initialDelaySeconds * 1000, () => void this.run(c.name, p))
     }
     for (const [name, p] of this.probes) {
       if (live.has(name)) continue
-      clearTimeout(p.timer)
+      p.timer?.cancel()
       this.probes.delete(name)
     }
   }
 
-  /** ready says whether a running container passes its check (true when it has none). */
-  ready(name: string): boolean {
-    return this.probes.get(name)?.ready ?? true
-  }
-
-  /** why returns the last probe failure of a container, if it is unready. */
-  why(name: string): string | undefined {
+  /** result returns a probed container's readiness; undefined when it has no check (ready when running). */
+  result(name: string): ProbeResult | undefined {
     const p = this.probes.get(name)
-    return p === undefined || p.ready || p.lastError === '' ? undefined : `readiness probe failed: ${p.lastError}`
+    if (p === undefined) return undefined
+    return p.ready || p.lastError === '' ? { ready: p.ready } : { ready: false, why: `readiness probe failed: ${p.lastError}` }
   }
 
   stop(): void {
-    for (const p of this.probes.values()) clearTimeout(p.timer)
+    for (const p of this.probes.values()) p.timer?.cancel()
     this.probes.clear()
   }
 
@@ -140,6 +147,6 @@ export class Prober {
       this.log.info({ container: name, ready: p.ready, ...(p.lastError === '' ? {} : { err: p.lastError }) }, 'readiness changed')
       this.onChange()
     }
-    p.timer = setTimeout(() => void this.run(name, p), p.check.periodSeconds * 1000)
+    p.timer = this.clock.after(p.check.periodSeconds * 1000, () => void this.run(name, p))
   }
 }

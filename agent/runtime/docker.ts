@@ -1,30 +1,15 @@
-// The Docker runtime adapter (dockerode): the only file that knows Docker. It lists this
-// node's managed containers, pulls images by pull policy, creates and starts pods from
-// core's PodPlan (idempotently: names are deterministic, so Docker refuses a twin),
-// removes containers, and follows Docker events.
+// The Docker runtime (dockerode), the production ContainerRuntime and the only file that
+// knows Docker. It lists this node's managed containers, pulls images by pull policy,
+// creates and starts pods from core's PodPlan (idempotently: names are deterministic, so
+// Docker refuses a twin), removes containers, runs probe commands, and follows events.
 
 import Docker from 'dockerode'
 import type { Logger } from 'pino'
 import { Labels, type PodPlan } from '../../core/container-spec.js'
 import type { ObservedContainer } from '../../core/reconcile.js'
+import { ImagePullError, type ContainerRuntime, type ContainerState } from './runtime.js'
 
-/** ImagePullError is thrown when an image cannot be pulled (ErrImagePull). */
-export class ImagePullError extends Error {
-  override readonly name = 'ImagePullError'
-}
-
-/** ContainerState is what status reporting needs from one container. */
-export interface ContainerState {
-  name: string
-  status: string
-  running: boolean
-  restarts: number
-  startedAt: number
-  exitCode: number
-  error: string
-}
-
-export class DockerRuntime {
+export class DockerRuntime implements ContainerRuntime {
   private readonly docker: Docker
   private readonly log: Logger
   private events: NodeJS.ReadableStream | undefined
@@ -34,11 +19,6 @@ export class DockerRuntime {
   constructor(address: string, log: Logger) {
     this.docker = new Docker({ socketPath: address.replace(/^unix:\/\//, '') })
     this.log = log
-  }
-
-  /** ping resolves when the engine answers. */
-  async ping(): Promise<void> {
-    await this.docker.ping()
   }
 
   /** list returns this node's managed containers, running or not. */
@@ -58,8 +38,8 @@ export class DockerRuntime {
     }))
   }
 
-  /** inspect returns the state of the named containers (missing ones are skipped). */
-  async states(names: string[]): Promise<ContainerState[]> {
+  /** states inspects the named containers (missing ones are skipped). */
+  async states(names: readonly string[]): Promise<ContainerState[]> {
     const out: ContainerState[] = []
     for (const name of names) {
       try {
@@ -117,8 +97,8 @@ export class DockerRuntime {
   }
 
   /** exec runs a command in a running container and returns its exit code; rejects after timeoutMs. */
-  async exec(name: string, cmd: string[], timeoutMs: number): Promise<number> {
-    const exec = await this.docker.getContainer(name).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true })
+  async exec(name: string, cmd: readonly string[], timeoutMs: number): Promise<number> {
+    const exec = await this.docker.getContainer(name).exec({ Cmd: [...cmd], AttachStdout: true, AttachStderr: true })
     const stream = await exec.start({ hijack: true, stdin: false })
     stream.resume()
     await new Promise<void>((resolve, reject) => {
@@ -154,11 +134,11 @@ export class DockerRuntime {
   }
 
   /**
-   * ensurePod makes every container of the plan exist and run: creates what is missing
+   * startPod makes every container of the plan exist and run: creates what is missing
    * (a name conflict means another reconcile made it: fine), starts what was created but
    * never started. Images are ensured first; a pull failure throws ImagePullError.
    */
-  async ensurePod(plan: PodPlan): Promise<void> {
+  async startPod(plan: PodPlan): Promise<void> {
     for (const c of plan.containers) await this.ensureImage(c.create.Image, c.pullPolicy)
     for (const v of plan.volumes) {
       await this.docker.createVolume({ Name: v, Labels: { [Labels.daemonSet]: plan.daemonSet, [Labels.node]: plan.node } }).catch((err: unknown) => {
@@ -195,8 +175,8 @@ export class DockerRuntime {
     }
   }
 
-  /** watch calls onEvent for every event of a managed container; reconnects until stop(). */
-  watch(onEvent: () => void): void {
+  /** watch calls onChange for every event of a managed container (probe execs aside); reconnects until stop(). */
+  watch(onChange: () => void): void {
     this.watching = true
     const connect = (): void => {
       if (!this.watching) return
@@ -207,7 +187,7 @@ export class DockerRuntime {
           // Probe execs (exec_create/start/die) are events too: they change nothing we manage.
           stream.on('data', (chunk: Buffer) => {
             const actions = [...chunk.toString().matchAll(/"Action":"([^"]*)"/g)].map((m) => m[1] ?? '')
-            if (actions.length === 0 || actions.some((a) => !a.startsWith('exec_'))) onEvent()
+            if (actions.length === 0 || actions.some((a) => !a.startsWith('exec_'))) onChange()
           })
           stream.on('error', () => undefined)
           stream.on('end', () => {

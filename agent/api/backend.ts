@@ -1,0 +1,41 @@
+// What the API may see and do of its agent: a narrow interface, so that api/ depends on
+// no agent internals (and the agent on api/, never the reverse). Types only.
+
+import type { LwwMap, MergeResult } from '../../core/crdt.js'
+import type { NodeRecord } from '../../core/node-record.js'
+import type { NodeView } from '../membership/membership.js'
+
+/** SlotView is one busy update slot as this agent, a voter, sees it. */
+export interface SlotView {
+  ds: string
+  kind: string
+  slot: number
+  /** The holder's node name (its key id when unknown). */
+  holder: string
+  term: number
+  acting: boolean
+}
+
+/** ApiBackend is the agent as the API serves it. Reads must not block. */
+export interface ApiBackend {
+  /** health returns the agent's summary (GET /v1/health). */
+  health(): Promise<Record<string, unknown>>
+  /** metrics returns the Prometheus exposition. */
+  metrics(): Promise<{ contentType: string; text: string }>
+  /** nodes lists every known node with its state, this one included. */
+  nodes(): NodeView[]
+  /** members are the records of the nodes that count for placement (Alive and Unreachable). */
+  members(): NodeRecord[]
+  /** store reads the replicated store. */
+  readonly store: Pick<LwwMap, 'get' | 'live'>
+  /** slots lists the busy update slots. */
+  slots(): SlotView[]
+  /** trusts says whether an author is a trusted operator key. */
+  trusts(author: string): boolean
+  /** refuse counts a write refused before it reached the store. */
+  refuse(why: 'untrusted'): void
+  /** write applies a signed envelope: verified, persisted, then gossiped. */
+  write(input: unknown): Promise<MergeResult>
+  /** now is the wall time status is computed at. */
+  now(): number
+}

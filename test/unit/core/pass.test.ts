@@ -1,0 +1,208 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { podPlan } from '../../../core/container-spec.js'
+import { shouldRun } from '../../../core/eligibility.js'
+import { refOf } from '../../../core/keyspace.js'
+import { planPass, readyCopies, type Action, type PassInput, type SlotAnswer, type Wanted } from '../../../core/pass.js'
+import type { ObservedContainer } from '../../../core/reconcile.js'
+import { compileSelector } from '../../../core/selector.js'
+import type { DaemonSet } from '../../../core/types.js'
+import { ds, node } from '../../helpers/fixtures.js'
+
+const HOST = node('host-1')
+
+const rolling = (strategy: Record<string, unknown> = { maxUnavailable: 1 }, minReadySeconds = 0, image = 'busybox:1.36'): DaemonSet =>
+  ds({ containers: [{ name: 'main', image }] }, { spec: { minReadySeconds, updateStrategy: { type: 'RollingUpdate', rollingUpdate: strategy } } })
+
+const wanted = (d: DaemonSet): Wanted => {
+  const v = shouldRun(HOST, d)
+  const plan = podPlan(d, HOST)
+  const selector = compileSelector(d.spec.selector, 'spec.selector').selector
+  return { ref: refOf(d), ds: d, plan, revision: plan.revision, run: v.shouldRun, keep: v.shouldContinueRunning, selects: (l) => selector.matches(l) }
+}
+
+/** copy is a running container of DaemonSet `agent` at `revision`. */
+const copy = (revision: string, o: Partial<ObservedContainer> = {}): ObservedContainer => ({
+  id: `id-${revision}`,
+  name: `c-${revision}`,
+  daemonSet: 'default.agent',
+  revision,
+  container: 'main',
+  podOwner: `c-${revision}`,
+  running: true,
+  createdAt: 1000,
+  labels: { app: 'agent' },
+  ...o,
+})
+
+const input = (o: Partial<PassInput> = {}): PassInput => ({
+  now: 100_000,
+  startedAt: 0,
+  wallNow: 1_700_000_000_000,
+  sweepGraceMs: 30_000,
+  pollMs: 1000,
+  wanted: [],
+  deleted: new Set(),
+  orphaned: new Set(),
+  containers: [],
+  states: new Map(),
+  probes: new Map(),
+  readySince: new Map(),
+  failures: new Map(),
+  pulled: new Set(),
+  slots: new Map(),
+  deleteRequests: new Map(),
+  reported: {},
+  ...o,
+})
+
+const kinds = (actions: Action[]): string[] => actions.map((a) => a.do)
+
+describe('planPass: placement', () => {
+  it('starts a missing copy and reports nothing yet', () => {
+    const w = wanted(rolling())
+    const p = planPass(input({ wanted: [w] }))
+    assert.deepEqual(kinds(p.actions), ['start'])
+    assert.deepEqual(p.report, {})
+  })
+
+  it('keeps a running current copy and reports it ready and available', () => {
+    const w = wanted(rolling())
+    const p = planPass(input({ wanted: [w], containers: [copy(w.revision)], readySince: new Map([[`default/agent@${w.revision}`, { mono: 0, wall: 5 }]]) }))
+    assert.deepEqual(p.actions, [])
+    assert.equal(p.report['default/agent']?.ready, true)
+    assert.equal(p.report['default/agent']?.available, true)
+    assert.equal(p.report['default/agent']?.phase, 'Running')
+  })
+
+  it('a failure being backed off starts nothing and is reported with its error', () => {
+    const w = wanted(rolling())
+    const p = planPass(input({ wanted: [w], failures: new Map([['default.agent', { error: 'ErrImagePull: nope', until: 200_000, delay: 10_000 }]]) }))
+    assert.deepEqual(p.actions, [])
+    assert.equal(p.report['default/agent']?.lastError, 'ErrImagePull: nope')
+    assert.equal(p.report['default/agent']?.phase, 'Pending')
+  })
+
+  it('copies of a deleted DaemonSet are removed', () => {
+    const p = planPass(input({ containers: [copy('r1')], deleted: new Set(['default.agent']) }))
+    assert.deepEqual(kinds(p.actions), ['remove'])
+  })
+
+  it('a delete request for the reported copy removes it, then a fresh copy starts', () => {
+    const w = wanted(rolling())
+    const p = planPass(input({
+      wanted: [w],
+      containers: [copy(w.revision)],
+      reported: { 'default/agent': { revision: w.revision, phase: 'Running', ready: true, restarts: 0, since: 50 } },
+      deleteRequests: new Map([['default/agent', { id: 'pods/default/agent/host-1@1', revision: w.revision, since: 60 }]]),
+    }))
+    assert.deepEqual(kinds(p.actions), ['delete-pod', 'start'])
+  })
+
+  it('a delete request for an older copy than the one running changes nothing', () => {
+    const w = wanted(rolling())
+    const p = planPass(input({
+      wanted: [w],
+      containers: [copy(w.revision)],
+      reported: { 'default/agent': { revision: w.revision, phase: 'Running', ready: true, restarts: 0, since: 70 } },
+      deleteRequests: new Map([['default/agent', { id: 'x', revision: w.revision, since: 60 }]]),
+    }))
+    assert.deepEqual(p.actions, [])
+  })
+})
+
+describe('planPass: rolling update of this host', () => {
+  it('an outdated ready copy pulls the new images and claims a slot, waiting for its turn', () => {
+    const w = wanted(rolling())
+    const p = planPass(input({ wanted: [w], containers: [copy('r-old')] }))
+    assert.deepEqual(kinds(p.actions), ['pull', 'claim'])
+    assert.deepEqual(p.actions[1], { do: 'claim', ref: w.ref, revision: w.revision, kind: 'unavailable' })
+    assert.equal(p.waiting.get('default/agent'), 'waiting for its turn')
+    assert.equal(p.report['default/agent']?.waiting, 'waiting for its turn')
+    assert.equal(p.report['default/agent']?.revision, 'r-old')
+    assert.equal(p.recheckMs, 1000)
+  })
+
+  it('once pulled, a waiting claim reports why the lease waits', () => {
+    const w = wanted(rolling())
+    const slots = new Map<string, SlotAnswer>([['default/agent', { phase: 'waiting', why: 'every unavailable slot is held (1 of 1)' }]])
+    const p = planPass(input({ wanted: [w], containers: [copy('r-old')], pulled: new Set([`default.agent@${w.revision}`]), slots }))
+    assert.deepEqual(kinds(p.actions), ['claim'])
+    assert.equal(p.report['default/agent']?.waiting, 'every unavailable slot is held (1 of 1)')
+  })
+
+  it('a granted slot updates the copy under it: the old copy stops, the new one starts', () => {
+    const w = wanted(rolling())
+    const slots = new Map<string, SlotAnswer>([['default/agent', { phase: 'granted', term: 3 }]])
+    const p = planPass(input({ wanted: [w], containers: [copy('r-old')], pulled: new Set([`default.agent@${w.revision}`]), slots }))
+    assert.equal(p.actions.length, 1)
+    const u = p.actions[0] as Extract<Action, { do: 'update' }>
+    assert.equal(u.do, 'update')
+    assert.equal(u.kind, 'unavailable')
+    assert.equal(u.term, 3)
+    assert.deepEqual(u.stop.map((r) => r.id), ['id-r-old'])
+  })
+
+  it('with maxSurge the update claims a surge slot and keeps the old copy running', () => {
+    const w = wanted(rolling({ maxUnavailable: 0, maxSurge: 1 }))
+    const slots = new Map<string, SlotAnswer>([['default/agent', { phase: 'granted', term: 1 }]])
+    const p = planPass(input({ wanted: [w], containers: [copy('r-old')], pulled: new Set([`default.agent@${w.revision}`]), slots }))
+    const u = p.actions[0] as Extract<Action, { do: 'update' }>
+    assert.equal(u.kind, 'surge')
+    assert.deepEqual(u.stop, [])
+  })
+
+  it('while surging, the old copy stays until the new one is available, then goes', () => {
+    const w = wanted(rolling({ maxUnavailable: 0, maxSurge: 1 }, 2))
+    const both = [copy('r-old', { createdAt: 1 }), copy(w.revision, { createdAt: 2 })]
+    const slots = new Map<string, SlotAnswer>([['default/agent', { phase: 'acting', term: 1 }]])
+    const key = `default/agent@${w.revision}`
+    const young = planPass(input({ wanted: [w], containers: both, slots, readySince: new Map([[key, { mono: 99_000, wall: 1 }]]) }))
+    assert.deepEqual(young.actions, [], 'ready for 1 s of 2: the old copy stays, the slot is held')
+    assert.equal(young.recheckMs, 1000)
+    assert.equal(young.report['default/agent']?.revision, w.revision, 'the new copy is the one reported')
+    const old = planPass(input({ wanted: [w], containers: both, slots, readySince: new Map([[key, { mono: 97_000, wall: 1 }]]) }))
+    assert.deepEqual(kinds(old.actions), ['remove'])
+    assert.equal((old.actions[0] as Extract<Action, { do: 'remove' }>).removals[0]?.id, 'id-r-old')
+  })
+
+  it('an old copy that is not ready is replaced at once, without a slot', () => {
+    const w = wanted(rolling())
+    const p = planPass(input({ wanted: [w], containers: [copy('r-old', { running: false })], pulled: new Set([`default.agent@${w.revision}`]) }))
+    const u = p.actions[0] as Extract<Action, { do: 'update' }>
+    assert.equal(u.do, 'update')
+    assert.equal(u.kind, undefined)
+  })
+
+  it('OnDelete leaves an outdated copy alone', () => {
+    const w = wanted(ds({}, { spec: { updateStrategy: { type: 'OnDelete' } } }))
+    assert.deepEqual(planPass(input({ wanted: [w], containers: [copy('r-old')] })).actions, [])
+  })
+
+  it('a held slot is released once the copy is current, alone and available', () => {
+    const w = wanted(rolling({ maxUnavailable: 1 }, 1))
+    const slots = new Map<string, SlotAnswer>([['default/agent', { phase: 'acting', term: 2 }]])
+    const key = `default/agent@${w.revision}`
+    const waiting = planPass(input({ wanted: [w], containers: [copy(w.revision)], slots, readySince: new Map([[key, { mono: 99_500, wall: 1 }]]) }))
+    assert.deepEqual(waiting.actions, [])
+    assert.equal(waiting.recheckMs, 520)
+    const done = planPass(input({ wanted: [w], containers: [copy(w.revision)], slots, readySince: new Map([[key, { mono: 99_000, wall: 1 }]]) }))
+    assert.deepEqual(kinds(done.actions), ['release'])
+  })
+
+  it('a copy with a failing readiness check is not ready and says why', () => {
+    const w = wanted(rolling())
+    const c = copy(w.revision, { readiness: '{}' })
+    const p = planPass(input({ wanted: [w], containers: [c], probes: new Map([[c.name, { ready: false, why: 'readiness probe failed: boom' }]]) }))
+    assert.equal(p.report['default/agent']?.ready, false)
+    assert.equal(p.report['default/agent']?.lastError, 'readiness probe failed: boom')
+  })
+})
+
+describe('readyCopies', () => {
+  it('lists the copies that are ready now, by key and revision', () => {
+    const w = wanted(rolling())
+    const ready = readyCopies([w], [copy(w.revision), copy('r-old', { running: false })], new Set(), new Map())
+    assert.deepEqual([...ready], [`default/agent@${w.revision}`])
+  })
+})
