@@ -58,8 +58,6 @@ export interface AgentConfig {
   logLevel: LogLevel
   /** Docker engine: `unix:///PATH` (default /var/run/docker.sock), or `none` to run no containers. */
   docker: string
-  /** Enables test-only API calls (cutting peers off at the connection gater). Default off. */
-  testHooks: boolean
 }
 
 /** defaultConfig returns the embedded defaults (`npm start` runs with these). */
@@ -84,7 +82,6 @@ export function defaultConfig(): AgentConfig {
     maxConnections: 64,
     targetPeers: 8,
     logLevel: 'info',
-    testHooks: false,
     docker: 'unix:///var/run/docker.sock',
   }
 }
@@ -119,7 +116,6 @@ const fileSchema = z
     maxConnections: z.number().int(),
     targetPeers: z.number().int(),
     logLevel: z.string(),
-    testHooks: z.boolean(),
     docker: z.string(),
   })
   .partial()
@@ -223,7 +219,6 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
     maxConnections: pick('maxConnections') ?? d.maxConnections,
     targetPeers: pick('targetPeers') ?? d.targetPeers,
     logLevel: logLevel as LogLevel,
-    testHooks: pick('testHooks') ?? d.testHooks,
     docker: pick('docker') ?? d.docker,
   }
   if (cfg.docker !== 'none' && !/^unix:\/\/\/.+/.test(cfg.docker)) issues.push({ path: 'docker', message: `Invalid value: "${cfg.docker}": use unix:///PATH or none` })

@@ -3,10 +3,9 @@
 
 import { execFile } from 'node:child_process'
 import { Command, CommanderError, Option } from 'commander'
-import { Agent } from './agent.js'
+import { Agent, type AgentSeams } from './agent.js'
 import { ConfigError, readConfigFile, resolveConfig, type AgentConfig, type ConfigInput } from './config.js'
 import { createLogger } from './log.js'
-import type { Logger } from 'pino'
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
@@ -54,7 +53,6 @@ export function agentCommand(): Command {
     .addOption(new Option('--target-peers <n>', 'connections to keep (default 8)').argParser(intFlag('target-peers')))
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
     .option('--docker <address>', 'Docker engine: unix:///PATH (default unix:///var/run/docker.sock) or none')
-    .option('--test-hooks', 'enable test-only API calls')
     .addHelpText('after', '\nExamples:\n  daemonmesh agent\n  daemonmesh agent --config /etc/daemonmesh/agent.yaml\n  daemonmesh agent --name edge-1 --label zone=a --bootstrap /ip4/10.0.0.1/tcp/7946 --cluster-key cluster.key --trust operator.key.pub\n')
 }
 
@@ -80,7 +78,6 @@ function flagsToInput(o: Record<string, unknown>): ConfigInput {
     maxConnections: o.maxConnections as number | undefined,
     targetPeers: o.targetPeers as number | undefined,
     logLevel: o.logLevel as string | undefined,
-    testHooks: o.testHooks as boolean | undefined,
     docker: o.docker as string | undefined,
   }
   return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as ConfigInput
@@ -95,23 +92,11 @@ function notifySystemd(agent: Agent): void {
 }
 
 /**
- * skewClockForTests offsets this process's wall clock by DAEMONMESH_TEST_CLOCK_OFFSET_MS, only
- * with --test-hooks: tests show that a host whose clock is off cannot break the rollout bound
- * (the lease measures time on the monotonic clock). The kernel clock is shared, so the
- * offset is applied to Date.now, which every wall-clock reading of the agent goes through.
+ * runAgent runs the agent until SIGTERM/SIGINT; returns the process exit code. `seams`
+ * replaces parts of the agent (its clock, a wrapper around its container runtime) and
+ * hears when it started: production passes none.
  */
-function skewClockForTests(config: AgentConfig, log: Logger): void {
-  const raw = process.env.DAEMONMESH_TEST_CLOCK_OFFSET_MS
-  if (!config.testHooks || raw === undefined) return
-  const offset = Number(raw)
-  if (!Number.isFinite(offset)) throw new Error(`DAEMONMESH_TEST_CLOCK_OFFSET_MS=${raw}: not a number of milliseconds`)
-  const real = Date.now.bind(Date)
-  Date.now = () => real() + offset
-  log.warn({ offsetMs: offset }, 'test hook: wall clock offset')
-}
-
-/** runAgent runs the agent until SIGTERM/SIGINT; returns the process exit code. */
-export async function runAgent(argv: string[], err: NodeJS.WritableStream = process.stderr, out: NodeJS.WritableStream = process.stdout): Promise<number> {
+export async function runAgent(argv: string[], err: NodeJS.WritableStream = process.stderr, out: NodeJS.WritableStream = process.stdout, seams: AgentSeams = {}): Promise<number> {
   const cmd = agentCommand()
     .exitOverride()
     .configureOutput({ writeOut: (s) => out.write(s), writeErr: (s) => err.write(s) })
@@ -130,8 +115,7 @@ export async function runAgent(argv: string[], err: NodeJS.WritableStream = proc
   try {
     const config = await load()
     const log = createLogger(config.logLevel, config.name)
-    skewClockForTests(config, log)
-    agent = await Agent.start(config, log)
+    agent = await Agent.start(config, log, seams)
     notifySystemd(agent)
   } catch (e) {
     err.write(`error: ${(e as Error).message}\n`)

@@ -60,8 +60,10 @@ export interface AgentSpec {
   docker?: string
   /** Listen address; default loopback with a free port. */
   listen?: string
-  /** Extra environment of the agent process. */
+  /** Extra environment of the agent process (DAEMONMESH_TEST_* select the test entry's seams). */
   env?: Record<string, string>
+  /** Run the test entry with its control socket, so that deny() can cut this agent off. */
+  control?: boolean
 }
 
 /** TestAgent is one agent process. */
@@ -87,8 +89,10 @@ export class TestAgent {
     await mkdir(this.dir, { recursive: true })
     const s = this.spec
     if (s.tcpApi !== undefined) await writeFile(join(this.dir, 'api.token'), `${s.tcpApi.token}\n`, { mode: 0o600 })
+    // The test entry builds the same agent through its seams; production's entry otherwise.
+    const hooks = s.control === true || Object.keys(s.env ?? {}).some((k) => k.startsWith('DAEMONMESH_TEST_'))
     const args = [
-      repoPath('bin/daemonmesh.js'), 'agent',
+      ...(hooks ? [repoPath('dist/test/helpers/agent-entry.js')] : [repoPath('bin/daemonmesh.js'), 'agent']),
       '--name', s.name,
       '--data-dir', this.dir,
       '--listen', s.listen ?? '/ip4/127.0.0.1/tcp/0',
@@ -97,7 +101,6 @@ export class TestAgent {
       '--heartbeat', this.cluster.heartbeat,
       '--suspicion', `${this.cluster.suspicionMs}ms`,
       '--anti-entropy', this.cluster.antiEntropy,
-      '--test-hooks',
       '--docker', s.docker ?? 'none',
       '--log-level', this.cluster.logLevel,
       ...(s.config === undefined ? [] : ['--config', s.config]),
@@ -149,8 +152,9 @@ export class TestAgent {
     return a.replace(/\/p2p\/.*$/, '')
   }
 
+  /** deny cuts this agent off from `peers` at its connection gater (the test entry's control socket). */
   async deny(peers: string[]): Promise<void> {
-    await call(this.target, 'POST', '/v1/test/deny', { peers })
+    await call({ address: `unix://${join(this.dir, 'control.sock')}` }, 'POST', '/refuse', { peers })
   }
 
   /** stop sends a signal and waits for the exit. */

@@ -14,7 +14,7 @@ describe('partition and heal', () => {
 
   before(async () => {
     cluster = await TestCluster.create('part', 3000)
-    agents = await cluster.startMany('p', 6)
+    agents = await cluster.startMany('p', 6, { control: true })
     await waitFor('all alive', async () => (await Promise.all(agents.map(async (a) => (await a.nodes()).filter((n) => n.status.state === 'Alive').length))).every((c) => c === 6), 20_000)
   })
 
