@@ -5,7 +5,8 @@
 import type { KeyObject } from 'node:crypto'
 import type { Envelope } from '../core/envelope.js'
 import { formatIssue } from '../core/errors.js'
-import { historyKey, historySchema, recordRevision, type History } from '../core/history.js'
+import { historySchema, recordRevision, type History } from '../core/history.js'
+import { StoreKey, refOf, type DsRef } from '../core/keyspace.js'
 import { parseDaemonSet } from '../core/manifest.js'
 import type { DaemonSet } from '../core/types.js'
 import { call, type AgentTarget } from './client.js'
@@ -14,9 +15,9 @@ import { notFound } from './resources.js'
 import { current, signedWrite } from './signer.js'
 
 /** currentDaemonSet fetches a stored DaemonSet (a copy to change) and its envelope; not found is an error. */
-export async function currentDaemonSet(target: AgentTarget, namespace: string, name: string): Promise<{ ds: DaemonSet; prev: Envelope }> {
-  const prev = await current(target, `ds/${namespace}/${name}`)
-  if (prev?.op !== 'put') throw new CliError(notFound('daemonsets.apps', name, namespace))
+export async function currentDaemonSet(target: AgentTarget, ref: DsRef): Promise<{ ds: DaemonSet; prev: Envelope }> {
+  const prev = await current(target, StoreKey.daemonSet(ref))
+  if (prev?.op !== 'put') throw new CliError(notFound('daemonsets.apps', ref.name, ref.namespace))
   return { ds: structuredClone(prev.value) as DaemonSet, prev }
 }
 
@@ -29,8 +30,8 @@ export async function writeDaemonSet(target: AgentTarget, ds: DaemonSet, prev: E
 }
 
 /** readHistory fetches a DaemonSet's stored history (undefined when it has none). */
-export async function readHistory(target: AgentTarget, namespace: string, name: string): Promise<History | undefined> {
-  const env = await current(target, historyKey(namespace, name))
+export async function readHistory(target: AgentTarget, ref: DsRef): Promise<History | undefined> {
+  const env = await current(target, StoreKey.history(ref))
   if (env?.op !== 'put') return undefined
   const r = historySchema.safeParse(env.value)
   return r.success ? r.data : undefined
@@ -38,8 +39,7 @@ export async function readHistory(target: AgentTarget, namespace: string, name: 
 
 /** writeRevision records `ds`'s template as the newest revision, when it is not already. */
 export async function writeRevision(target: AgentTarget, ds: DaemonSet, privateKey: KeyObject): Promise<void> {
-  const ns = ds.metadata.namespace ?? 'default'
-  const key = historyKey(ns, ds.metadata.name)
+  const key = StoreKey.history(refOf(ds))
   const prev = await current(target, key)
   const parsed = prev?.op === 'put' ? historySchema.safeParse(prev.value) : undefined
   const before = parsed?.success === true ? parsed.data : undefined
@@ -49,8 +49,8 @@ export async function writeRevision(target: AgentTarget, ds: DaemonSet, privateK
 }
 
 /** deleteHistory removes a deleted DaemonSet's history. */
-export async function deleteHistory(target: AgentTarget, namespace: string, name: string, privateKey: KeyObject): Promise<void> {
-  const key = historyKey(namespace, name)
+export async function deleteHistory(target: AgentTarget, ref: DsRef, privateKey: KeyObject): Promise<void> {
+  const key = StoreKey.history(ref)
   const prev = await current(target, key)
   if (prev?.op === 'put') await call(target, 'POST', '/v1/envelopes', signedWrite(key, undefined, prev, privateKey))
 }

@@ -1,6 +1,8 @@
 // Resource names as kubectl accepts them (`ds`, `daemonsets.apps`, `po`, `no`…) and the
 // TYPE/NAME form (`ds/fluentd`), shared by the verbs.
 
+import { dsRef, type DsRef } from '../core/keyspace.js'
+
 export const DS_RESOURCES = new Set(['ds', 'daemonset', 'daemonsets', 'daemonset.apps', 'daemonsets.apps'])
 export const POD_RESOURCES = new Set(['pod', 'pods', 'po'])
 export const NODE_RESOURCES = new Set(['node', 'nodes', 'no'])
@@ -11,11 +13,14 @@ export function splitRef(resource: string, name?: string): { resource: string; n
   return slash < 0 ? { resource, name } : { resource: resource.slice(0, slash), name: resource.slice(slash + 1) }
 }
 
-/** dsRef returns NAME from `ds/NAME` (any DaemonSet resource spelling), or undefined. */
-export function dsRef(ref: string | undefined): string | undefined {
-  if (ref === undefined) return undefined
-  const { resource, name } = splitRef(ref)
-  return DS_RESOURCES.has(resource) && name !== undefined && /^[a-z0-9.-]+$/.test(name) ? name : undefined
+/**
+ * dsArg reads a `ds/NAME` argument (any DaemonSet resource spelling) in `namespace` (-n,
+ * default "default") and returns the DaemonSet it names, or undefined when it names none.
+ */
+export function dsArg(arg: string | undefined, namespace: string | undefined): DsRef | undefined {
+  if (arg === undefined) return undefined
+  const { resource, name } = splitRef(arg)
+  return DS_RESOURCES.has(resource) && name !== undefined && /^[a-z0-9.-]+$/.test(name) ? dsRef(namespace, name) : undefined
 }
 
 /** notFound is kubectl's message for a missing object: `daemonsets.apps "x" not found [in namespace "ns"]`. */

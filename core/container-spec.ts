@@ -3,6 +3,7 @@
 // A field we cannot honour is reported in `unsupported`, never silently dropped.
 
 import type { FieldIssue } from './errors.js'
+import { refOf } from './keyspace.js'
 import { joinPath } from './path.js'
 import { readinessCheckOf } from './probe.js'
 import { parseQuantity } from './quantity.js'
@@ -240,7 +241,7 @@ export function podPlan(ds: DaemonSet, node: NodeInfo): PodPlan {
   const spec = ds.spec.template.spec
   const revision = revisionOf(ds)
   const ctx: Context = { ds, node, pod: podName(ds, node.name), unsupported: [] }
-  const dsLabel = `${ds.metadata.namespace ?? 'default'}.${ds.metadata.name}`
+  const dsLabel = refOf(ds).label
   reportUnsupported(ctx, spec)
   const volumes = new Map((spec.volumes ?? []).map((v, index) => [v.name, { v, index }]))
   const named = new Set<string>()

@@ -6,7 +6,7 @@ import { z } from 'zod'
 import { canonicalJson } from './canonical.js'
 import { MalformedEnvelopeError, SignatureError } from './errors.js'
 import { decodeTimestamp, encodeTimestamp, type Timestamp } from './hlc.js'
-import { keyId, publicKeyFromId } from './keys.js'
+import { KEY_ID, keyId, publicKeyFromId } from './keys.js'
 
 /** Envelope is one signed write: a put of `value` under `key`, or a delete (tombstone). */
 export interface Envelope {
@@ -32,7 +32,7 @@ export const envelopeSchema = z
     op: z.enum(['put', 'delete']),
     value: z.unknown().optional(),
     hlc: z.string().regex(/^[0-9]{15}\.[0-9]{6}$/),
-    author: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+    author: z.string().regex(KEY_ID),
     sig: z.string().regex(/^[A-Za-z0-9_-]{86}$/),
   })
   .strict()

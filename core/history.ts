@@ -1,7 +1,8 @@
 // Revision history of a DaemonSet (what Kubernetes keeps as ControllerRevisions): one
-// signed store entry per DaemonSet, `history/NAMESPACE/NAME`, listing its templates with a
-// revision number each. The CLI appends on every write that changes the template; `rollout
-// history` lists it and `rollout undo` writes an older template back. No I/O here.
+// signed store entry per DaemonSet, `history/NAMESPACE/NAME` (StoreKey.history), listing
+// its templates with a revision number each. The CLI appends on every write that changes
+// the template; `rollout history` lists it and `rollout undo` writes an older template
+// back. No I/O here.
 
 import { z } from 'zod'
 import { revisionOf, templateHash } from './revision.js'
@@ -25,11 +26,6 @@ export const historySchema = z.object({ revisions: z.array(entrySchema).max(1001
 
 export type HistoryEntry = z.infer<typeof entrySchema>
 export type History = z.infer<typeof historySchema>
-
-/** historyKey is the store key of a DaemonSet's history. */
-export function historyKey(namespace: string, name: string): string {
-  return `history/${namespace}/${name}`
-}
 
 /**
  * recordRevision returns the history with `ds`'s template as the newest revision: unchanged

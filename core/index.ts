@@ -1,4 +1,5 @@
 // core: the pure library shared by agent and CLI. No I/O anywhere under core/.
+export * from './admission.js'
 export * from './affinity.js'
 export * from './canonical.js'
 export * from './container-spec.js'
@@ -13,6 +14,7 @@ export * from './hlc.js'
 export * from './image.js'
 export * from './intstr.js'
 export * from './keys.js'
+export * from './keyspace.js'
 export * from './lease.js'
 export * from './manifest.js'
 export * from './names.js'

@@ -5,7 +5,11 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
 import { SignatureError } from './errors.js'
 
-const KEY_ID = /^[A-Za-z0-9_-]{43}$/
+/**
+ * KEY_ID matches the shape of a key id: 32 bytes in unpadded base64url. The one copy of
+ * this pattern; schemas use it as `z.string().regex(KEY_ID)`, other code calls isKeyId.
+ */
+export const KEY_ID = /^[A-Za-z0-9_-]{43}$/
 
 /** KeyPair holds an ed25519 key pair as PEM text and the public key's id. */
 export interface KeyPair {

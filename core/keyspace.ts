@@ -10,12 +10,16 @@
 //   node/KEYID                     a node record, in the membership map (signed by KEYID)
 
 import { isKeyId } from './keys.js'
+import { dns1123Label, dns1123Subdomain } from './names.js'
 import type { DaemonSet } from './types.js'
 
-/** A namespace: an RFC 1123 label (no dots, so the label form splits at its first dot). */
-const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
-/** A DaemonSet or node name: an RFC 1123 subdomain. */
-const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/
+// Names are checked by the same rules validation applies to a DaemonSet (names.ts), so a
+// key parses exactly when a valid object could be stored under it.
+
+/** isNamespace: an RFC 1123 label (no dots, so the label form splits at its first dot). */
+const isNamespace = (text: string): boolean => dns1123Label(text).length === 0
+/** isName: a DaemonSet or node name, an RFC 1123 subdomain (dots, never a slash). */
+const isName = (text: string): boolean => dns1123Subdomain(text).length === 0
 
 /** DsRef names one DaemonSet; `key` and `label` are its two spellings. */
 export interface DsRef {
@@ -39,7 +43,7 @@ export function refOf(ds: DaemonSet): DsRef {
 }
 
 function checked(namespace: string, name: string): DsRef | undefined {
-  return NAMESPACE.test(namespace) && NAME.test(name) ? dsRef(namespace, name) : undefined
+  return isNamespace(namespace) && isName(name) ? dsRef(namespace, name) : undefined
 }
 
 /** parseDsKey reads the key form `NAMESPACE/NAME`; undefined when it is not one. */
@@ -56,7 +60,7 @@ export function parseDsLabel(text: string): DsRef | undefined {
 
 /** isNodeName reports whether text is a valid node name (an RFC 1123 subdomain). */
 export function isNodeName(text: string): boolean {
-  return NAME.test(text)
+  return isName(text)
 }
 
 /** Key prefixes, for listing one kind of entry. */
@@ -100,11 +104,11 @@ export function parseStoreKey(key: string): ParsedKey | undefined {
     const last = rest.lastIndexOf('/')
     const ref = last < 0 ? undefined : parseDsKey(rest.slice(0, last))
     const node = rest.slice(last + 1)
-    return ref === undefined || !NAME.test(node) ? undefined : { kind: 'podDelete', ref, node }
+    return ref === undefined || !isName(node) ? undefined : { kind: 'podDelete', ref, node }
   }
   if (key.startsWith(Prefix.overlay)) {
     const node = key.slice(Prefix.overlay.length)
-    return NAME.test(node) ? { kind: 'overlay', node } : undefined
+    return isName(node) ? { kind: 'overlay', node } : undefined
   }
   if (key.startsWith(Prefix.nodeRecord)) {
     const keyId = key.slice(Prefix.nodeRecord.length)

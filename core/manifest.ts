@@ -6,6 +6,7 @@ import { parseAllDocuments } from 'yaml'
 import type { ZodIssue } from 'zod'
 import { applyDefaults } from './defaults.js'
 import { ManifestError, ValidationError, formatIssue, type FieldIssue } from './errors.js'
+import { dsRef } from './keyspace.js'
 import { nodeFromObject } from './nodes.js'
 import { daemonSetSchema } from './schema.js'
 import { DAEMONSET_API_VERSIONS, type DaemonSet, type NodeInfo } from './types.js'
@@ -88,7 +89,7 @@ function objectName(obj: Record<string, unknown>, kind: string): string {
   const name = typeof meta.name === 'string' ? meta.name : ''
   if (kind !== 'DaemonSet') return name
   const ns = typeof meta.namespace === 'string' ? meta.namespace : 'default'
-  return name === '' ? '' : `${ns}/${name}`
+  return name === '' ? '' : dsRef(ns, name).key
 }
 
 function classify(obj: unknown, where: string, out: Document[]): void {

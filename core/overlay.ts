@@ -1,6 +1,6 @@
 // Node overlays: labels and taints an operator sets on a node (`label node`, `taint
-// node`), stored as signed envelopes under `nodes/NAME` and applied by that node's agent
-// over the labels and taints of its own configuration. No I/O here.
+// node`), stored as signed envelopes under `nodes/NAME` (StoreKey.overlay) and applied by
+// that node's agent over the labels and taints of its own configuration. No I/O here.
 
 import { z } from 'zod'
 import { taintSchema } from './schema.js'
@@ -24,11 +24,6 @@ export const nodeOverlaySchema = z
   .strict()
 
 export const EMPTY_OVERLAY: NodeOverlay = { labels: {}, removeLabels: [], taints: [], removeTaints: [] }
-
-/** overlayKey is the store key of a node's overlay. */
-export function overlayKey(node: string): string {
-  return `nodes/${node}`
-}
 
 /** applyOverlay returns the labels and taints a node has once the operator's overlay is applied. */
 export function applyOverlay(own: { labels: StringMap; taints: Taint[] }, overlay: NodeOverlay | undefined): { labels: StringMap; taints: Taint[] } {

@@ -2,6 +2,7 @@
 // and the node records (each node reports its own copy). No I/O here.
 
 import { shouldRun } from './eligibility.js'
+import { refOf } from './keyspace.js'
 import { isAvailable } from './rollout.js'
 import { revisionOf } from './revision.js'
 import type { NodeRecord, PodStatus } from './node-record.js'
@@ -23,18 +24,13 @@ export interface DaemonSetStatus {
   currentRevision: string
 }
 
-/** dsKey is how node records index pod statuses: `NAMESPACE/NAME`. */
-export function dsKey(ds: DaemonSet): string {
-  return `${ds.metadata.namespace ?? 'default'}/${ds.metadata.name}`
-}
-
 /**
  * daemonSetStatus counts, over the given member nodes, where the DaemonSet should run,
  * where a copy is, which are ready, up to date and available (minReadySeconds).
  */
 export function daemonSetStatus(ds: DaemonSet, nodes: readonly NodeRecord[], now: number): DaemonSetStatus {
   const revision = revisionOf(ds)
-  const key = dsKey(ds)
+  const key = refOf(ds).key
   const s: DaemonSetStatus = {
     desiredNumberScheduled: 0,
     currentNumberScheduled: 0,

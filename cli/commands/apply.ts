@@ -2,6 +2,7 @@
 // with the operator key and hand it to the agent. Prints created/configured/unchanged.
 
 import { canonicalJson } from '../../core/canonical.js'
+import { StoreKey, refOf } from '../../core/keyspace.js'
 import { documentErrors, parseManifests } from '../../core/manifest.js'
 import type { DaemonSet } from '../../core/types.js'
 import { call, type AgentTarget } from '../client.js'
@@ -41,7 +42,7 @@ export async function runApply(opts: ApplyOptions, target: AgentTarget, out: Nod
   if (daemonSets.length === 0) throw new CliError('no DaemonSet found in the given manifests')
   const privateKey = loadOperatorKey(opts.key)
   for (const ds of daemonSets) {
-    const key = `ds/${ds.metadata.namespace}/${ds.metadata.name}`
+    const key = StoreKey.daemonSet(refOf(ds))
     const prev = await current(target, key)
     const existing = prev?.op === 'put' ? (prev.value as DaemonSet) : undefined
     if (existing !== undefined && comparable(existing) === comparable(ds)) {

@@ -1,5 +1,6 @@
 // `daemonmesh delete ds NAME`: a signed tombstone for the DaemonSet.
 
+import { StoreKey, dsRef, parseDsKey, refOf, type DsRef } from '../../core/keyspace.js'
 import type { DaemonSet } from '../../core/types.js'
 import { call, type AgentTarget } from '../client.js'
 import { documentErrors, parseManifests } from '../../core/manifest.js'
@@ -7,7 +8,7 @@ import { deleteHistory } from '../history.js'
 import { CliError, UsageError } from '../errors.js'
 import { readInputs } from '../inputs.js'
 import { fleetNodes } from '../fleet.js'
-import { DS_RESOURCES, POD_RESOURCES, dsRef, notFound } from '../resources.js'
+import { DS_RESOURCES, POD_RESOURCES, dsArg, notFound } from '../resources.js'
 import { current, loadOperatorKey, signedWrite } from '../signer.js'
 
 export interface DeleteOptions {
@@ -36,15 +37,15 @@ export function cascadeMode(v: string | undefined): 'background' | 'orphan' {
 
 
 /** targets resolves what to delete: `ds NAME…` in one namespace, or the DaemonSets of `-f` manifests. */
-async function targets(resource: string | undefined, names: string[], opts: DeleteOptions): Promise<{ ns: string; name: string }[]> {
+async function targets(resource: string | undefined, names: string[], opts: DeleteOptions): Promise<DsRef[]> {
   if ((opts.filename ?? []).length > 0) {
     if (resource !== undefined) throw new UsageError('delete: give either -f FILE or a resource and names, not both')
-    const found: { ns: string; name: string }[] = []
+    const found: DsRef[] = []
     const errors: string[] = []
     for (const input of await readInputs(opts.filename ?? [])) {
       const docs = parseManifests(input.text, input.source)
       errors.push(...documentErrors(docs))
-      for (const d of docs) if (d.daemonSet !== undefined) found.push({ ns: d.daemonSet.metadata.namespace ?? 'default', name: d.daemonSet.metadata.name })
+      for (const d of docs) if (d.daemonSet !== undefined) found.push(refOf(d.daemonSet))
     }
     if (errors.length > 0) throw new CliError(`${errors[0] ?? ''}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}; nothing deleted`)
     if (found.length === 0) throw new CliError('no DaemonSet found in the given manifests')
@@ -53,7 +54,7 @@ async function targets(resource: string | undefined, names: string[], opts: Dele
   if (resource === undefined) throw new UsageError('delete: give ds NAME… or -f FILE')
   if (!DS_RESOURCES.has(resource)) throw new UsageError(`delete ${resource}: unknown resource type; use ds or pod`)
   if (names.length === 0) throw new UsageError('delete ds: give the name of the DaemonSet')
-  return names.map((name) => ({ ns: opts.namespace ?? 'default', name }))
+  return names.map((name) => dsRef(opts.namespace, name))
 }
 
 /**
@@ -63,15 +64,20 @@ async function targets(resource: string | undefined, names: string[], opts: Dele
 async function deletePods(names: string[], opts: DeleteOptions, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
   const ns = opts.namespace ?? 'default'
   const nodes = await fleetNodes(target)
-  const wanted: { ds: string; node: string }[] = []
+  const wanted: { ds: DsRef; node: string }[] = []
   for (const n of names) {
-    const ds = dsRef(n)
+    const ds = dsArg(n, ns)
     if (ds !== undefined) {
       if (opts.node === undefined) throw new UsageError(`delete pod ${n}: give the host with --node`)
       wanted.push({ ds, node: opts.node })
       continue
     }
-    const match = nodes.flatMap((x) => Object.keys(x.pods).filter((k) => k.startsWith(`${ns}/`) && `${k.slice(ns.length + 1)}-${x.info.name}` === n).map((k) => ({ ds: k.slice(ns.length + 1), node: x.info.name })))
+    const match = nodes.flatMap((x) =>
+      Object.keys(x.pods)
+        .map(parseDsKey)
+        .filter((r): r is DsRef => r?.namespace === ns && `${r.name}-${x.info.name}` === n)
+        .map((r) => ({ ds: r, node: x.info.name })),
+    )
     if (match[0] === undefined) throw new CliError(notFound('pods', n, ns))
     wanted.push(match[0])
   }
@@ -79,11 +85,11 @@ async function deletePods(names: string[], opts: DeleteOptions, target: AgentTar
   for (const w of wanted) {
     const node = nodes.find((x) => x.info.name === w.node)
     if (node === undefined) throw new CliError(`nodes "${w.node}" not found`)
-    const pod = node.pods[`${ns}/${w.ds}`]
-    if (pod === undefined) throw new CliError(`node ${w.node} runs no copy of daemonset.apps/${w.ds}`)
-    const key = `pods/${ns}/${w.ds}/${w.node}`
+    const pod = node.pods[w.ds.key]
+    if (pod === undefined) throw new CliError(`node ${w.node} runs no copy of daemonset.apps/${w.ds.name}`)
+    const key = StoreKey.podDelete(w.ds, w.node)
     await call(target, 'POST', '/v1/envelopes', signedWrite(key, { revision: pod.revision, since: pod.since }, await current(target, key), privateKey))
-    out.write(`pod "${w.ds}-${w.node}" deleted\n`)
+    out.write(`pod "${w.ds.name}-${w.node}" deleted\n`)
   }
 }
 
@@ -96,16 +102,16 @@ export async function runDelete(resource: string | undefined, names: string[], o
   const list = await targets(resource, names, opts)
   const privateKey = loadOperatorKey(opts.key)
   let missing = 0
-  for (const { ns, name } of list) {
-    const key = `ds/${ns}/${name}`
+  for (const ref of list) {
+    const key = StoreKey.daemonSet(ref)
     const prev = await current(target, key)
     if (prev === undefined || prev.op !== 'put') {
       missing++
-      out.write(`Error from server (NotFound): ${notFound('daemonsets.apps', name, ns)}\n`)
+      out.write(`Error from server (NotFound): ${notFound('daemonsets.apps', ref.name, ref.namespace)}\n`)
       continue
     }
     await call(target, 'POST', '/v1/envelopes', signedWrite(key, undefined, prev, privateKey, { cascade }))
-    await deleteHistory(target, ns, name, privateKey)
+    await deleteHistory(target, ref, privateKey)
     out.write(`daemonset.apps "${(prev.value as DaemonSet).metadata.name}" deleted${cascade === 'orphan' ? ' (orphan: its pods keep running)' : ''}\n`)
   }
   if (missing > 0) throw new CliError('')

@@ -2,9 +2,9 @@
 // what it never did: why a DaemonSet is not on a node.
 
 import { shouldRun } from '../../core/eligibility.js'
+import { dsRef, refOf, type DsRef } from '../../core/keyspace.js'
 import { revisionOf } from '../../core/revision.js'
 import { compileSelector } from '../../core/selector.js'
-import { dsKey } from '../../core/status.js'
 import { taintText } from '../../core/taints.js'
 import type { AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
@@ -21,15 +21,15 @@ const line = (label: string, value: string): string => `${`${label}:`.padEnd(Mat
 export async function runDescribe(resourceArg: string, nameArg: string | undefined, opts: { namespace?: string }, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
   const { resource, name } = splitRef(resourceArg, nameArg)
   if (name === undefined || name === '') throw new UsageError(`describe ${resource}: give a name`)
-  if (DS_RESOURCES.has(resource)) return describeDs(name, opts.namespace ?? 'default', target, out)
+  if (DS_RESOURCES.has(resource)) return describeDs(dsRef(opts.namespace, name), target, out)
   if (NODE_RESOURCES.has(resource)) return describeNode(name, target, out)
   throw new UsageError(`describe ${resource}: unknown resource type; use ds or node`)
 }
 
-async function describeDs(name: string, ns: string, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
+async function describeDs(ref: DsRef, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
   const [dss, nodes] = await Promise.all([liveDaemonSets(target), fleetNodes(target)])
-  const ds = dss.find((d) => d.metadata.name === name && d.metadata.namespace === ns)
-  if (ds === undefined) throw new CliError(notFound('daemonsets.apps', name, ns))
+  const ds = dss.find((d) => refOf(d).key === ref.key)
+  if (ds === undefined) throw new CliError(notFound('daemonsets.apps', ref.name, ref.namespace))
   const s = ds.status as Record<string, number> & { pods: { running: number; waiting: number; succeeded: number; failed: number } }
   const strategy = ds.spec.updateStrategy
   const strategyText = strategy?.type === 'RollingUpdate' ? `RollingUpdate (maxUnavailable ${String(strategy.rollingUpdate?.maxUnavailable)}, maxSurge ${String(strategy.rollingUpdate?.maxSurge)})` : String(strategy?.type)
@@ -49,7 +49,7 @@ async function describeDs(name: string, ns: string, target: AgentTarget, out: No
   text += `Number of Nodes Misscheduled: ${s.numberMisscheduled}\n`
   text += line('Pods Status', `${s.pods.running} Running / ${s.pods.waiting} Waiting / ${s.pods.succeeded} Succeeded / ${s.pods.failed} Failed`)
   const rows = nodes.map((n) => {
-    const pod = n.pods[dsKey(ds)]
+    const pod = n.pods[ref.key]
     const v = shouldRun(n.info, ds)
     const status = pod === undefined ? (v.shouldRun ? 'Missing' : '-') : `${pod.phase}${pod.ready ? '' : ' (not ready)'}`
     return [n.info.name, status, pod?.revision ?? '-', v.shouldRun ? '' : v.reasons.join('; ')]
@@ -57,12 +57,12 @@ async function describeDs(name: string, ns: string, target: AgentTarget, out: No
   text += 'Nodes:\n' + table(['  NODE', 'POD', 'REVISION', 'WHY NOT HERE'], rows.map((r) => [`  ${r[0] ?? ''}`, ...r.slice(1)]))
   // A rollout in progress: the hosts still on an older revision, and why each waits.
   const waiting = nodes.flatMap((n) => {
-    const pod = n.pods[dsKey(ds)]
+    const pod = n.pods[ref.key]
     return pod?.waiting === undefined || pod.revision === revisionOf(ds) ? [] : [[`  ${n.info.name}`, pod.revision, pod.waiting]]
   })
   if (waiting.length > 0) text += 'Rollout (hosts waiting to update):\n' + table(['  NODE', 'REVISION', 'WAITING FOR'], waiting)
   const events = nodes.flatMap((n) => {
-    const pod = n.pods[dsKey(ds)]
+    const pod = n.pods[ref.key]
     return pod?.lastError === undefined ? [] : [[new Date(pod.since).toISOString(), n.info.name, pod.lastError.slice(0, 120)]]
   })
   text += 'Events:\n' + (events.length === 0 ? '  <none>\n' : table(['  SINCE', 'NODE', 'MESSAGE'], events.map((e) => [`  ${e[0] ?? ''}`, e[1] ?? '', e[2] ?? ''])))
@@ -84,11 +84,12 @@ async function describeNode(name: string, target: AgentTarget, out: NodeJS.Writa
   const here: string[][] = []
   const notHere: string[][] = []
   for (const ds of dss) {
-    const pod = n.pods[dsKey(ds)]
+    const { key } = refOf(ds)
+    const pod = n.pods[key]
     const v = shouldRun(n.info, ds)
-    if (pod !== undefined) here.push([`  ${dsKey(ds)}`, pod.phase, pod.ready ? 'true' : 'false', String(pod.restarts), pod.revision, pod.lastError ?? ''])
-    else if (!v.shouldRun) notHere.push([`  ${dsKey(ds)}`, v.reasons.join('; ')])
-    else notHere.push([`  ${dsKey(ds)}`, 'should run here; no copy reported yet'])
+    if (pod !== undefined) here.push([`  ${key}`, pod.phase, pod.ready ? 'true' : 'false', String(pod.restarts), pod.revision, pod.lastError ?? ''])
+    else if (!v.shouldRun) notHere.push([`  ${key}`, v.reasons.join('; ')])
+    else notHere.push([`  ${key}`, 'should run here; no copy reported yet'])
   }
   text += 'Daemons:\n' + (here.length === 0 ? '  <none>\n' : table(['  DAEMONSET', 'PHASE', 'READY', 'RESTARTS', 'REVISION', 'LAST ERROR'], here))
   text += 'Not running here:\n' + (notHere.length === 0 ? '  <none>\n' : table(['  DAEMONSET', 'WHY'], notHere))

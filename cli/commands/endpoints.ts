@@ -2,11 +2,11 @@
 // host ports, ready): the seeds' "NodeIP and known port" and headless-service patterns,
 // without DNS.
 
-import { dsKey } from '../../core/status.js'
+import { refOf } from '../../core/keyspace.js'
 import type { AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
 import { fleetNodes, liveDaemonSets, nodeAddress } from '../fleet.js'
-import { dsRef, notFound } from '../resources.js'
+import { dsArg, notFound } from '../resources.js'
 import { table } from '../table.js'
 
 export interface Endpoint {
@@ -17,14 +17,13 @@ export interface Endpoint {
 }
 
 export async function runEndpoints(ref: string | undefined, opts: { namespace?: string; output?: string }, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
-  const dsName = dsRef(ref)
-  if (dsName === undefined) throw new UsageError('get endpoints: give the DaemonSet as ds/NAME')
+  const wanted = dsArg(ref, opts.namespace)
+  if (wanted === undefined) throw new UsageError('get endpoints: give the DaemonSet as ds/NAME')
   const output = opts.output ?? 'table'
   if (output !== 'table' && output !== 'json') throw new UsageError(`-o ${output}: use json or omit it`)
-  const ns = opts.namespace ?? 'default'
   const [dss, nodes] = await Promise.all([liveDaemonSets(target), fleetNodes(target)])
-  const ds = dss.find((d) => d.metadata.name === dsName && d.metadata.namespace === ns)
-  if (ds === undefined) throw new CliError(notFound('daemonsets.apps', dsName, ns))
+  const ds = dss.find((d) => refOf(d).key === wanted.key)
+  if (ds === undefined) throw new CliError(notFound('daemonsets.apps', wanted.name, wanted.namespace))
   const spec = ds.spec.template.spec
   const ports = spec.containers.flatMap((c) =>
     (c.ports ?? []).flatMap((p) => {
@@ -33,10 +32,10 @@ export async function runEndpoints(ref: string | undefined, opts: { namespace?: 
     }),
   )
   const items: Endpoint[] = nodes
-    .filter((n) => n.pods[dsKey(ds)] !== undefined)
-    .map((n) => ({ node: n.info.name, address: nodeAddress(n.addresses), ports, ready: n.pods[dsKey(ds)]?.ready === true && n.state === 'Alive' }))
+    .filter((n) => n.pods[wanted.key] !== undefined)
+    .map((n) => ({ node: n.info.name, address: nodeAddress(n.addresses), ports, ready: n.pods[wanted.key]?.ready === true && n.state === 'Alive' }))
   if (output === 'json') {
-    out.write(`${JSON.stringify({ kind: 'Endpoints', daemonset: dsKey(ds), items }, null, 4)}\n`)
+    out.write(`${JSON.stringify({ kind: 'Endpoints', daemonset: wanted.key, items }, null, 4)}\n`)
     return
   }
   if (items.length === 0) {

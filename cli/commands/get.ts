@@ -4,6 +4,7 @@ import { call, type AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
 import { age, checkOutput, serialize } from '../format.js'
 import { table } from '../table.js'
+import { parseDsKey } from '../../core/keyspace.js'
 import { compileSelector } from '../../core/selector.js'
 import { parseSelectorText } from '../../core/selector-text.js'
 import { renderTemplate } from '../template.js'
@@ -62,7 +63,9 @@ async function podList(target: AgentTarget, opts: GetOptions): Promise<List> {
   for (const node of nodes.items) {
     const pods = (node.status.pods ?? {}) as Record<string, PodStatusView>
     for (const [key, st] of Object.entries(pods)) {
-      const [ns = 'default', dsName = ''] = key.split('/')
+      const ref = parseDsKey(key)
+      if (ref === undefined) continue
+      const { namespace: ns, name: dsName } = ref
       if (opts.allNamespaces !== true && ns !== (opts.namespace ?? 'default')) continue
       const ds = dss.items.find((d) => d.metadata.namespace === ns && d.metadata.name === dsName)
       const template = ds?.spec.template as { metadata?: { labels?: Record<string, string> }; spec?: { containers?: unknown[] } } | undefined

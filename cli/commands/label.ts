@@ -1,7 +1,8 @@
 // `daemonmesh label node NAME k=v… | k-` and `taint node NAME k=v:Effect… | k:Effect-`:
 // signed node overlays, applied by that node's agent over its configured labels and taints.
 
-import { EMPTY_OVERLAY, overlayKey, type NodeOverlay } from '../../core/overlay.js'
+import { StoreKey } from '../../core/keyspace.js'
+import { EMPTY_OVERLAY, type NodeOverlay } from '../../core/overlay.js'
 import { labelValue, qualifiedName } from '../../core/names.js'
 import { parseTaint } from '../../core/taints.js'
 import type { TaintEffect } from '../../core/types.js'
@@ -21,7 +22,7 @@ async function load(target: AgentTarget, resource: string, node: string | undefi
   if (node === undefined) throw new UsageError('give the node name')
   const n = (await fleetNodes(target, true)).find((x) => x.info.name === node)
   if (n === undefined) throw new CliError(`nodes "${node}" not found`)
-  const prev = await current(target, overlayKey(node))
+  const prev = await current(target, StoreKey.overlay(node))
   const overlay = prev?.op === 'put' ? (structuredClone(prev.value) as NodeOverlay) : structuredClone(EMPTY_OVERLAY)
   return { node, overlay, labels: n.info.labels, taints: n.info.taints, prev }
 }
@@ -51,7 +52,7 @@ export async function runLabel(resource: string, node: string | undefined, chang
       s.overlay.removeLabels = s.overlay.removeLabels.filter((k) => k !== p.key)
     }
   }
-  await call(target, 'POST', '/v1/envelopes', signedWrite(overlayKey(s.node), s.overlay, s.prev, privateKey))
+  await call(target, 'POST', '/v1/envelopes', signedWrite(StoreKey.overlay(s.node), s.overlay, s.prev, privateKey))
   out.write(`node/${s.node} ${parsed.every((p) => p.remove) ? 'unlabeled' : 'labeled'}\n`)
 }
 
@@ -83,6 +84,6 @@ export async function runTaint(resource: string, node: string | undefined, chang
       s.overlay.removeTaints = s.overlay.removeTaints.filter((r) => !(r.key === t.key && r.effect === (t.effect as TaintEffect)))
     }
   }
-  await call(target, 'POST', '/v1/envelopes', signedWrite(overlayKey(s.node), s.overlay, s.prev, privateKey))
+  await call(target, 'POST', '/v1/envelopes', signedWrite(StoreKey.overlay(s.node), s.overlay, s.prev, privateKey))
   out.write(`node/${s.node} ${parsed.every((p) => p.remove) ? 'untainted' : 'tainted'}\n`)
 }

@@ -2,7 +2,7 @@
 // copy run there and, if not, why. Reads Kubernetes Node objects, so people can plan
 // against the nodes they already have.
 
-import { documentErrors, dsKey, formatIssue, parseManifests, revisionOf, shouldRun, type DaemonSet, type NodeInfo } from '../../core/index.js'
+import { documentErrors, formatIssue, refOf, parseManifests, revisionOf, shouldRun, type DaemonSet, type NodeInfo } from '../../core/index.js'
 import type { AgentTarget } from '../client.js'
 import { fleetNodes, type FleetNode } from '../fleet.js'
 import { CliError, UsageError } from '../errors.js'
@@ -28,15 +28,16 @@ export interface PlanRow {
 export function liveRows(daemonSets: readonly DaemonSet[], nodes: readonly FleetNode[]): PlanRow[] {
   return daemonSets.flatMap((ds) => {
     const rev = revisionOf(ds)
+    const key = refOf(ds).key
     return nodes.map((n) => {
       const v = shouldRun(n.info, ds)
-      const pod = n.pods[dsKey(ds)]
+      const pod = n.pods[key]
       let action: NonNullable<PlanRow['action']>
       if (v.shouldRun) action = pod === undefined ? 'gain' : pod.revision === rev ? 'keep' : 'update'
       else if (pod !== undefined) action = v.shouldContinueRunning ? 'keep' : 'lose'
       else action = 'none'
       const reasons = v.shouldRun ? [] : [...v.reasons, ...(action === 'keep' ? ['a running copy stays: the taint is NoSchedule'] : [])]
-      return { daemonset: dsKey(ds), node: n.info.name, run: v.shouldRun, reasons, action }
+      return { daemonset: key, node: n.info.name, run: v.shouldRun, reasons, action }
     })
   })
 }
@@ -65,12 +66,13 @@ async function load<T>(paths: string[], flag: string, pick: (d: { daemonSet?: Da
 
 /** planRows computes the verdict for every (DaemonSet, node) pair, DaemonSets in input order. */
 export function planRows(daemonSets: readonly DaemonSet[], nodes: readonly NodeInfo[]): PlanRow[] {
-  return daemonSets.flatMap((ds) =>
-    nodes.map((node) => {
+  return daemonSets.flatMap((ds) => {
+    const key = refOf(ds).key
+    return nodes.map((node) => {
       const v = shouldRun(node, ds)
-      return { daemonset: `${ds.metadata.namespace}/${ds.metadata.name}`, node: node.name, run: v.shouldRun, reasons: v.reasons }
-    }),
-  )
+      return { daemonset: key, node: node.name, run: v.shouldRun, reasons: v.reasons }
+    })
+  })
 }
 
 /** runPlan prints the plan as a table (default) or JSON. */

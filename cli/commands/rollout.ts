@@ -12,7 +12,8 @@ import { ApiError, call, type AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
 import { fleetNodes } from '../fleet.js'
 import { currentDaemonSet, readHistory, writeDaemonSet } from '../history.js'
-import { dsRef, notFound } from '../resources.js'
+import type { DsRef } from '../../core/keyspace.js'
+import { dsArg, notFound } from '../resources.js'
 import { loadOperatorKey } from '../signer.js'
 import { table as renderTable } from '../table.js'
 
@@ -25,16 +26,11 @@ export interface RolloutOptions {
   toRevision?: string
 }
 
-interface Ref {
-  ns: string
-  name: string
-}
-
-function refOf(verb: string, ref: string, opts: RolloutOptions): Ref {
-  const name = dsRef(ref)
-  if (name === undefined) throw new UsageError(`rollout ${verb} ${ref}: give the DaemonSet as ds/NAME`)
-  const ns = opts.namespace ?? 'default'
-  return { ns, name }
+/** daemonSetOf reads the `ds/NAME` argument of `rollout VERB`; a usage error when it is not one. */
+function daemonSetOf(verb: string, arg: string, opts: RolloutOptions): DsRef {
+  const r = dsArg(arg, opts.namespace)
+  if (r === undefined) throw new UsageError(`rollout ${verb} ${arg}: give the DaemonSet as ds/NAME`)
+  return r
 }
 
 function revisionNumber(flag: string | undefined, name: string): number {
@@ -53,12 +49,12 @@ interface Progress {
   reasons: string[]
 }
 
-async function progress(target: AgentTarget, r: Ref): Promise<Progress> {
+async function progress(target: AgentTarget, r: DsRef): Promise<Progress> {
   let obj: DaemonSet & { status: { desiredNumberScheduled: number; updatedNumberScheduled: number; numberAvailable: number; currentRevision: string } }
   try {
-    obj = await call(target, 'GET', `/v1/daemonsets/${r.ns}/${r.name}`)
+    obj = await call(target, 'GET', `/v1/daemonsets/${r.namespace}/${r.name}`)
   } catch (err) {
-    if (err instanceof ApiError && err.status === 404) throw new CliError(notFound('daemonsets.apps', r.name, r.ns))
+    if (err instanceof ApiError && err.status === 404) throw new CliError(notFound('daemonsets.apps', r.name, r.namespace))
     throw err
   }
   if ((obj.spec.updateStrategy?.type ?? 'RollingUpdate') !== 'RollingUpdate') throw new CliError('rollout status is only available for RollingUpdate strategy type')
@@ -68,7 +64,7 @@ async function progress(target: AgentTarget, r: Ref): Promise<Progress> {
   const available = s.numberAvailable
   const reasons: string[] = []
   for (const n of await fleetNodes(target)) {
-    const pod = n.pods[`${r.ns}/${r.name}`]
+    const pod = n.pods[r.key]
     if (pod === undefined || (pod.revision === s.currentRevision && pod.ready && pod.lastError === undefined)) continue
     const why = pod.lastError ?? pod.waiting ?? (pod.revision === s.currentRevision ? 'not ready yet' : 'waiting to update')
     reasons.push(`${n.info.name}${n.state === 'Alive' ? '' : ` (${n.state})`}: ${why}`)
@@ -86,7 +82,7 @@ function bar(p: Progress, width = 24): string {
 
 /** rolloutStatus follows the rollout until done (exit 0), or until --timeout (exit 1, with why). */
 export async function rolloutStatus(ref: string, opts: RolloutOptions, target: AgentTarget, out: NodeJS.WritableStream & { isTTY?: boolean }): Promise<void> {
-  const r = refOf('status', ref, opts)
+  const r = daemonSetOf('status', ref, opts)
   const timeoutMs = opts.timeout === undefined || opts.timeout === '0' ? 0 : parseDuration(opts.timeout)
   if (timeoutMs === undefined) throw new UsageError(`--timeout ${opts.timeout}: a duration such as 30s, 5m (0 waits forever)`)
   const deadline = timeoutMs === 0 ? Infinity : Date.now() + timeoutMs
@@ -116,9 +112,9 @@ export async function rolloutStatus(ref: string, opts: RolloutOptions, target: A
 
 /** rolloutHistory lists the revisions (REVISION, CHANGE-CAUSE), or one revision's template. */
 export async function rolloutHistory(ref: string, opts: RolloutOptions, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
-  const r = refOf('history', ref, opts)
-  await currentDaemonSet(target, r.ns, r.name)
-  const history = await readHistory(target, r.ns, r.name)
+  const r = daemonSetOf('history', ref, opts)
+  await currentDaemonSet(target, r)
+  const history = await readHistory(target, r)
   const list = [...(history?.revisions ?? [])].sort((a, b) => a.revision - b.revision)
   const want = revisionNumber(opts.revision, '--revision')
   if (want > 0) {
@@ -133,11 +129,11 @@ export async function rolloutHistory(ref: string, opts: RolloutOptions, target: 
 
 /** rolloutUndo writes back the template of the previous revision (or --to-revision). */
 export async function rolloutUndo(ref: string, opts: RolloutOptions, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
-  const r = refOf('undo', ref, opts)
+  const r = daemonSetOf('undo', ref, opts)
   const to = revisionNumber(opts.toRevision, '--to-revision')
   const privateKey = loadOperatorKey(opts.key)
-  const { ds, prev } = await currentDaemonSet(target, r.ns, r.name)
-  const { entry, error } = undoTarget(await readHistory(target, r.ns, r.name), ds, to)
+  const { ds, prev } = await currentDaemonSet(target, r)
+  const { entry, error } = undoTarget(await readHistory(target, r), ds, to)
   if (entry === undefined) throw new CliError(to > 0 ? (error ?? '') : `no rollout history found for daemonset.apps/${r.name}`)
   if (entry.hash === revisionOf(ds)) {
     out.write(`daemonset.apps/${r.name} skipped rollback (current template already matches revision ${entry.revision})\n`)
@@ -149,9 +145,9 @@ export async function rolloutUndo(ref: string, opts: RolloutOptions, target: Age
 
 /** rolloutRestart stamps the template with restartedAt: a new revision that rolls through every host. */
 export async function rolloutRestart(ref: string, opts: RolloutOptions, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
-  const r = refOf('restart', ref, opts)
+  const r = daemonSetOf('restart', ref, opts)
   const privateKey = loadOperatorKey(opts.key)
-  const { ds, prev } = await currentDaemonSet(target, r.ns, r.name)
+  const { ds, prev } = await currentDaemonSet(target, r)
   const meta = (ds.spec.template.metadata ??= {})
   meta.annotations = { ...(meta.annotations ?? {}), 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() }
   await writeDaemonSet(target, ds, prev, privateKey)

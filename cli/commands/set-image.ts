@@ -4,12 +4,12 @@
 import type { AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
 import { currentDaemonSet, writeDaemonSet } from '../history.js'
-import { dsRef } from '../resources.js'
+import { dsArg } from '../resources.js'
 import { loadOperatorKey } from '../signer.js'
 
 export async function runSetImage(ref: string, pairs: string[], opts: { namespace?: string; key?: string }, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
-  const dsName = dsRef(ref)
-  if (dsName === undefined) throw new UsageError(`set image ${ref}: give the DaemonSet as ds/NAME`)
+  const r = dsArg(ref, opts.namespace)
+  if (r === undefined) throw new UsageError(`set image ${ref}: give the DaemonSet as ds/NAME`)
   if (pairs.length === 0) throw new UsageError('set image: give at least one CONTAINER=IMAGE')
   const images = pairs.map((p) => {
     const eq = p.indexOf('=')
@@ -17,7 +17,7 @@ export async function runSetImage(ref: string, pairs: string[], opts: { namespac
     return { container: p.slice(0, eq), image: p.slice(eq + 1) }
   })
   const privateKey = loadOperatorKey(opts.key)
-  const { ds, prev } = await currentDaemonSet(target, opts.namespace ?? 'default', dsName)
+  const { ds, prev } = await currentDaemonSet(target, r)
   let changed = false
   for (const { container, image } of images) {
     const targets = ds.spec.template.spec.containers.filter((c) => container === '*' || c.name === container)

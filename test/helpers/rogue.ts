@@ -3,6 +3,8 @@
 
 import { pino } from 'pino'
 import { loadClusterKey, loadOrCreatePeerKey, nodeSigningKey, keyIdOfPeerPublicKey } from '../../agent/network/keys.js'
+import { defaultTimings } from '../../agent/defaults.js'
+import { Topics } from '../../agent/network/constants.js'
 import { Network } from '../../agent/network/network.js'
 import type { KeyObject } from 'node:crypto'
 
@@ -16,7 +18,8 @@ export interface Rogue {
 export async function startRogue(pskFile: string, dir: string): Promise<Rogue> {
   const { psk } = await loadClusterKey(pskFile, false)
   const { key } = await loadOrCreatePeerKey(`${dir}/rogue-peer.key`)
-  const net = await Network.create({ privateKey: key, listen: ['/ip4/127.0.0.1/tcp/0'], psk, mdns: false, maxConnections: 16, logger: pino({ level: 'silent' }), validate: () => 'accept' })
+  const net = await Network.create({ privateKey: key, listen: ['/ip4/127.0.0.1/tcp/0'], psk, mdns: false, maxConnections: 16, timings: defaultTimings(), logger: pino({ level: 'silent' }) })
+  for (const topic of Object.values(Topics)) net.subscribe(topic, () => 'accept')
   return { net, signingKey: nodeSigningKey(key), keyId: keyIdOfPeerPublicKey(key.publicKey.raw) }
 }
 
