@@ -1,137 +1,96 @@
-// The agent: wires clock, store, network, membership, anti-entropy and API together.
-// Start order: store first (an agent restarted from its data dir has its DaemonSets before
-// it talks to anyone), then the network, membership, anti-entropy, and the API last.
-// Stop order is the reverse, after announcing the leave.
+// The agent: builds its parts and wires them together. Start order: the store first (an
+// agent restarted from its data dir has its DaemonSets before it talks to anyone), then
+// the network, the lease's votes, membership, anti-entropy, the reconciler, and the API
+// last. A failed start stops whatever had started, in reverse. Stop order is the reverse
+// of start, with the leave announced before the network closes.
 
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
-import { z } from 'zod'
+import { checkStoreValue } from '../core/admission.js'
 import type { MergeResult } from '../core/crdt.js'
-import { formatIssue } from '../core/errors.js'
-import { historySchema } from '../core/history.js'
-import { generateKeyPair, parsePublicKey } from '../core/keys.js'
-import { parseDaemonSet } from '../core/manifest.js'
+import { StoreKey } from '../core/keyspace.js'
 import type { NodeRecord } from '../core/node-record.js'
-import { applyOverlay, nodeOverlaySchema, overlayKey, type NodeOverlay } from '../core/overlay.js'
+import { applyOverlay, type NodeOverlay } from '../core/overlay.js'
 import type { Taint } from '../core/types.js'
 import { VERSION } from '../core/version.js'
+import type { ApiBackend } from './api/backend.js'
 import { ApiServer } from './api/server.js'
-import { AgentClock } from './clock.js'
+import { AgentClock, systemClock, type Clock } from './clock.js'
 import type { AgentConfig } from './config.js'
+import { defaultTimings, type Timings } from './defaults.js'
+import { loadTrust } from './identity.js'
+import { FleetView } from './lease/fleet-view.js'
+import { Lease } from './lease/lease.js'
+import { FileVoteStore } from './lease/votes.js'
 import { Membership } from './membership/membership.js'
 import { Metrics } from './metrics.js'
 import { Topics } from './network/constants.js'
 import { keyIdOfPeerPublicKey, loadClusterKey, loadOrCreatePeerKey, nodeSigningKey } from './network/keys.js'
 import { Network } from './network/network.js'
-import { Store } from './store/store.js'
-import { AntiEntropy } from './store/sync.js'
-import { Lease } from './lease/lease.js'
 import { Reconciler } from './reconciler/reconciler.js'
 import { DockerRuntime } from './runtime/docker.js'
+import type { ContainerRuntime } from './runtime/runtime.js'
+import { Store } from './store/store.js'
+import { AntiEntropy } from './store/sync.js'
 
-/** A request to delete one node's copy (OnDelete updates): the copy reported with that revision and start time. */
-const podDeleteSchema = z.object({ revision: z.string().max(64), since: z.number().int().min(0) }).strict()
-
-const deleteDetailsSchema = z.object({ cascade: z.enum(['background', 'orphan']) }).strict()
-
-/** checkStoreValue says why an envelope may not be stored under `key` (undefined when it may). */
-export function checkStoreValue(key: string, op: 'put' | 'delete', value: unknown): string | undefined {
-  const node = /^nodes\/([a-z0-9.-]+)$/.exec(key)
-  if (node !== null) {
-    if (op === 'delete') return value === undefined ? undefined : 'a node overlay delete carries nothing'
-    const r = nodeOverlaySchema.safeParse(value)
-    return r.success ? undefined : `invalid node overlay: ${r.error.issues[0]?.path.join('.') ?? ''}: ${r.error.issues[0]?.message ?? ''}`
-  }
-  if (/^pods\/[a-z0-9-]+\/[a-z0-9.-]+\/[a-z0-9.-]+$/.test(key)) {
-    if (op === 'delete') return value === undefined ? undefined : 'a pod request delete carries nothing'
-    return podDeleteSchema.safeParse(value).success ? undefined : 'a pod delete request is {"revision": HASH, "since": MS}'
-  }
-  if (/^history\/[a-z0-9-]+\/[a-z0-9.-]+$/.test(key)) {
-    if (op === 'delete') return value === undefined ? undefined : 'a history delete carries nothing'
-    const r = historySchema.safeParse(value)
-    return r.success ? undefined : `invalid revision history: ${r.error.issues[0]?.path.join('.') ?? ''}: ${r.error.issues[0]?.message ?? ''}`
-  }
-  const m = /^ds\/([^/]+)\/([^/]+)$/.exec(key)
-  if (m === null) return `unknown key ${key}`
-  if (op === 'delete') return value === undefined || deleteDetailsSchema.safeParse(value).success ? undefined : 'a delete may only carry {"cascade": "background"|"orphan"}'
-  const { daemonSet, errors } = parseDaemonSet(value)
-  if (daemonSet === undefined) return `invalid DaemonSet: ${errors.map(formatIssue).join('; ')}`
-  if (daemonSet.metadata.namespace !== m[1] || daemonSet.metadata.name !== m[2]) return `DaemonSet ${daemonSet.metadata.namespace}/${daemonSet.metadata.name} stored under ${key}`
-  return undefined
-}
-
-async function loadTrust(config: AgentConfig, log: Logger): Promise<string[]> {
-  if (config.trust.length > 0) {
-    return Promise.all(
-      config.trust.map(async (t) => {
-        if (/^[A-Za-z0-9_-]{43}$/.test(t)) return parsePublicKey(t)
-        try {
-          return parsePublicKey(await readFile(t, 'utf8'))
-        } catch (err) {
-          throw new Error(`--trust ${t}: ${(err as Error).message}`)
-        }
-      }),
-    )
-  }
-  // No operator key configured: make one beside the data so a newcomer can write at once.
-  const priv = join(config.dataDir, 'operator.key')
-  try {
-    return [parsePublicKey(await readFile(`${priv}.pub`, 'utf8'))]
-  } catch {
-    const pair = generateKeyPair()
-    await writeFile(priv, pair.privateKeyPem, { mode: 0o600 })
-    await writeFile(`${priv}.pub`, pair.publicKeyPem, { mode: 0o644 })
-    log.warn({ key: priv }, 'no trusted operator key configured (--trust): generated one; sign writes with --key ' + priv)
-    return [pair.id]
-  }
+/**
+ * AgentSeams replace parts of the agent: production passes none. A test or a simulator
+ * hands in its own clock, wraps the container runtime, overrides internal timings, and
+ * hears when the agent has started.
+ */
+export interface AgentSeams {
+  clock?: Clock
+  runtime?: (runtime: ContainerRuntime) => ContainerRuntime
+  timings?: Timings
+  started?: (agent: Agent) => void
 }
 
 /** The parts an agent is made of, built by Agent.start. */
 interface Parts {
   metrics: Metrics
-  clock: AgentClock
   store: Store
   network: Network
   membership: Membership
   sync: AntiEntropy
   lease: Lease
   reconciler: Reconciler | undefined
-  apiToken: string | undefined
+  api: ApiServer
+}
+
+/** Stack runs the stop functions of what started, in reverse order. */
+class Stack {
+  private readonly undo: (() => unknown)[] = []
+  push(stop: () => unknown): void {
+    this.undo.push(stop)
+  }
+  async unwind(log: Logger): Promise<void> {
+    for (const stop of this.undo.reverse()) await Promise.resolve(stop()).catch((err: unknown) => log.warn({ err }, 'stopping a part after a failed start failed'))
+  }
 }
 
 export class Agent {
   readonly config: AgentConfig
   readonly log: Logger
-  readonly metrics: Metrics
-  readonly clock: AgentClock
-  readonly store: Store
   readonly network: Network
-  readonly membership: Membership
-  readonly lease: Lease
-  private readonly sync: AntiEntropy
-  private readonly reconciler: Reconciler | undefined
-  private readonly api: ApiServer
+  private readonly parts: Parts
+  /** The labels and taints of this node's configuration, before the operator's overlay. */
+  private own: { labels: Record<string, string>; taints: Taint[] } = { labels: {}, taints: [] }
 
   private constructor(config: AgentConfig, log: Logger, parts: Parts) {
     this.config = config
     this.log = log
-    this.metrics = parts.metrics
-    this.clock = parts.clock
-    this.store = parts.store
+    this.parts = parts
     this.network = parts.network
-    this.membership = parts.membership
-    this.sync = parts.sync
-    this.lease = parts.lease
-    this.reconciler = parts.reconciler
-    this.api = new ApiServer(this, { address: config.api, ...(parts.apiToken === undefined ? {} : { token: parts.apiToken }), testHooks: config.testHooks, log: log.child({ component: 'api' }) })
   }
 
   /** start brings the agent up; on failure it stops whatever had started and rethrows. */
-  static async start(config: AgentConfig, log: Logger): Promise<Agent> {
+  static async start(config: AgentConfig, log: Logger, seams: AgentSeams = {}): Promise<Agent> {
+    const clock = seams.clock ?? systemClock
+    const timings = seams.timings ?? defaultTimings()
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
     const metrics = new Metrics()
-    const clock = new AgentClock()
+    const hlc = new AgentClock(clock)
     const { key: peerKey, created } = await loadOrCreatePeerKey(join(config.dataDir, 'peer.key'))
     if (created) log.info('generated a new peer key')
     const { psk, created: pskCreated } = await loadClusterKey(config.clusterKey, config.clusterKey === join(config.dataDir, 'cluster.key'))
@@ -139,109 +98,156 @@ export class Agent {
     const trusted = await loadTrust(config, log)
     const apiToken = config.apiTokenFile === undefined ? undefined : (await readFile(config.apiTokenFile, 'utf8')).trim()
     if (apiToken !== undefined && apiToken.length < 16) throw new Error(`apiTokenFile ${config.apiTokenFile}: the token must have at least 16 characters`)
+    const keyId = keyIdOfPeerPublicKey(peerKey.publicKey.raw)
 
-    const store = await Store.open({ path: join(config.dataDir, 'store'), trusted, checkValue: checkStoreValue, clock, metrics, log: log.child({ component: 'store' }) })
-    let network: Network | undefined
+    const started = new Stack()
     try {
-      let membership: Membership | undefined
-      let lease: Lease | undefined
-      network = await Network.create({
-        privateKey: peerKey,
-        listen: config.listen,
-        psk,
-        mdns: config.mdns,
-        maxConnections: config.maxConnections,
-        logger: log.child({ component: 'network' }),
-        validate: (msg) => (msg.topic === Topics.store ? store.validate(msg) : msg.topic === Topics.lease ? (lease?.validate(msg) ?? 'ignore') : (membership?.validate(msg) ?? 'ignore')),
-      })
-      const m = new Membership({
-        network,
+      const store = await Store.open({ path: join(config.dataDir, 'store'), trusted, checkValue: checkStoreValue, clock: hlc, metrics, log: log.child({ component: 'store' }) })
+      started.push(() => store.close())
+      const network = await Network.create({ privateKey: peerKey, listen: config.listen, psk, mdns: config.mdns, maxConnections: config.maxConnections, timings, logger: log.child({ component: 'network' }) })
+      started.push(() => network.stop())
+      network.subscribe(Topics.store, (msg) => store.validate(msg))
+      const membership = new Membership({
+        transport: network,
         clock,
+        hlc,
         signingKey: nodeSigningKey(peerKey),
-        keyId: keyIdOfPeerPublicKey(peerKey.publicKey.raw),
+        keyId,
         self: { name: config.name, labels: config.labels, taints: config.taints, version: VERSION },
         heartbeatMs: config.heartbeatMs,
         suspicionMs: config.suspicionMs,
         forgetMs: config.forgetMs,
         targetPeers: config.targetPeers,
         bootstrap: config.bootstrap,
+        timings,
         metrics,
         log: log.child({ component: 'membership' }),
       })
-      membership = m
+      const lease = new Lease({
+        transport: network,
+        clock,
+        fleet: new FleetView(membership, store),
+        votes: new FileVoteStore(join(config.dataDir, 'lease.json')),
+        keyId,
+        selfName: () => membership.self().name,
+        ttlMs: config.leaseTtlMs,
+        timings: timings.lease,
+        metrics,
+        log: log.child({ component: 'lease' }),
+      })
+      await lease.start()
+      started.push(() => lease.stop())
       const sync = new AntiEntropy({
-        network,
+        transport: network,
+        clock,
         maps: [
           { name: 'store', map: store.map, merge: (envs) => store.mergeSynced(envs) },
-          { name: 'nodes', map: m.records, merge: async (envs) => envs.filter((e) => m.merge(e, 'sync') === 'accept').length },
+          { name: 'nodes', map: membership.records, merge: async (envs) => envs.filter((e) => membership.merge(e, 'sync') === 'accept').length },
         ],
         periodMs: config.antiEntropyMs,
+        timings,
         metrics,
         log: log.child({ component: 'anti-entropy' }),
       })
-      const l = new Lease({ network, membership: m, store, keyId: keyIdOfPeerPublicKey(peerKey.publicKey.raw), dataDir: config.dataDir, ttlMs: config.leaseTtlMs, metrics, log: log.child({ component: 'lease' }) })
-      await l.start()
-      lease = l
+      let runtime: ContainerRuntime | undefined
+      if (config.docker !== 'none') {
+        const docker = new DockerRuntime(config.docker, log.child({ component: 'runtime' }))
+        runtime = seams.runtime === undefined ? docker : seams.runtime(docker)
+      }
       const reconciler =
-        config.docker === 'none'
+        runtime === undefined
           ? undefined
-          : new Reconciler({ runtime: new DockerRuntime(config.docker, log.child({ component: 'runtime' })), store, membership: m, lease: l, resyncMs: 10_000, sweepGraceMs: 30_000, log: log.child({ component: 'reconciler' }), ...(config.testHooks ? { testActDelayMs: Number(process.env.DAEMONMESH_TEST_ACT_DELAY_MS ?? 0) || 0 } : {}) })
-      const agent = new Agent(config, log, { metrics, clock, store, network, membership: m, sync, lease: l, reconciler, apiToken })
-      agent.applyOwn(config.labels, config.taints)
-      store.addEventListener('change', (e) => {
-        if ((e as CustomEvent<{ key: string }>).detail.key === overlayKey(config.name)) agent.applyOwn(agent.ownLabels, agent.ownTaints)
+          : new Reconciler({ runtime, clock, store: store.map, node: membership, slots: lease.slots, timings: timings.reconciler, log: log.child({ component: 'reconciler' }) })
+      const parts: Omit<Parts, 'api'> = { metrics, store, network, membership, sync, lease, reconciler }
+      const api = new ApiServer(backendOf(parts, clock), {
+        address: config.api,
+        ...(apiToken === undefined ? {} : { token: apiToken }),
+        log: log.child({ component: 'api' }),
       })
-      m.start()
+      const agent = new Agent(config, log, { ...parts, api })
+      const self = agent
+      self.applyOwn(config.labels, config.taints)
+      store.on('store:change', (env) => {
+        if (env.key === StoreKey.overlay(config.name)) self.applyOwn(self.own.labels, self.own.taints)
+        reconciler?.trigger()
+      })
+      membership.on('node:self', () => reconciler?.trigger())
+      lease.slots.onGranted(() => reconciler?.trigger())
+      membership.start()
+      started.push(() => membership.stop())
       await sync.start()
+      started.push(() => sync.stop())
       reconciler?.start()
-      await agent.api.listen()
+      started.push(() => reconciler?.stop())
+      await api.listen()
       log.info({ peerId: network.peerId, addresses: network.addresses(), trusted: trusted.length }, 'agent started')
+      seams.started?.(agent)
       return agent
     } catch (err) {
-      await network?.stop().catch(() => undefined)
-      await store.close().catch(() => undefined)
+      await started.unwind(log)
       throw err
     }
   }
-
-  /** The labels and taints of this node's configuration, before the operator's overlay. */
-  ownLabels: Record<string, string> = {}
-  ownTaints: Taint[] = []
 
   /**
    * applyOwn sets this node's configured labels and taints (start, SIGHUP) and publishes
    * them with the operator's overlay (`label node`, `taint node`) applied on top.
    */
   applyOwn(labels: Record<string, string>, taints: Taint[]): void {
-    this.ownLabels = { ...labels }
-    this.ownTaints = taints.map((t) => ({ ...t }))
-    const overlay = this.store.map.value(overlayKey(this.config.name)) as NodeOverlay | undefined
-    this.membership.update(applyOverlay({ labels: this.ownLabels, taints: this.ownTaints }, overlay))
-  }
-
-  /** members are the nodes that count for placement: Alive and Unreachable (not Left). */
-  members(): NodeRecord[] {
-    return this.membership.nodes().filter((n) => n.state !== 'Left').map((n) => n.record)
-  }
-
-  /** write applies a signed envelope from the API: verified, synced to disk, then gossiped. */
-  async write(input: unknown): Promise<MergeResult> {
-    const r = await this.store.apply(input, 'api')
-    if (r.status === 'applied') await this.network.publish(Topics.store, new TextEncoder().encode(JSON.stringify(input)))
-    return r
+    this.own = { labels: { ...labels }, taints: taints.map((t) => ({ ...t })) }
+    const overlay = this.parts.store.map.value(StoreKey.overlay(this.config.name)) as NodeOverlay | undefined
+    this.parts.membership.update(applyOverlay(this.own, overlay))
   }
 
   /** stop announces the leave, closes the API, stops anti-entropy, closes libp2p and the store. */
   async stop(): Promise<void> {
+    const p = this.parts
     this.log.info('agent stopping')
     // Containers keep running while the agent is down (Docker's restart policy).
-    this.reconciler?.stop()
-    this.lease.stop()
-    await this.membership.leave().catch((err: unknown) => this.log.warn({ err }, 'leave announcement failed'))
-    await this.api.close().catch(() => undefined)
-    this.sync.stop()
-    await this.network.stop().catch((err: unknown) => this.log.warn({ err }, 'closing libp2p failed'))
-    await this.store.close()
+    p.reconciler?.stop()
+    p.lease.stop()
+    await p.membership.leave().catch((err: unknown) => this.log.warn({ err }, 'leave announcement failed'))
+    await p.api.close().catch(() => undefined)
+    p.sync.stop()
+    await p.network.stop().catch((err: unknown) => this.log.warn({ err }, 'closing libp2p failed'))
+    await p.store.close()
     this.log.info('agent stopped')
+  }
+}
+
+/** backendOf is the agent as its API sees it. */
+function backendOf(p: Omit<Parts, 'api'>, clock: Clock): ApiBackend {
+  const members = (): NodeRecord[] => p.membership.nodes().filter((n) => n.state !== 'Left').map((n) => n.record)
+  return {
+    store: p.store.map,
+    nodes: () => p.membership.nodes(),
+    members,
+    slots: () => p.lease.busySlots(),
+    trusts: (author) => p.store.trusts(author),
+    refuse: () => p.metrics.rejected.inc({ map: 'store', source: 'api' }),
+    now: () => clock.wall(),
+    metrics: async () => ({ contentType: p.metrics.registry.contentType, text: await p.metrics.registry.metrics() }),
+    // Verified, synced to disk, then gossiped.
+    write: async (input): Promise<MergeResult> => {
+      const r = await p.store.apply(input, 'api')
+      if (r.status === 'applied') await p.network.publish(Topics.store, new TextEncoder().encode(JSON.stringify(input)))
+      return r
+    },
+    health: async () => {
+      const memory = process.memoryUsage()
+      return {
+        status: 'ok',
+        version: VERSION,
+        node: p.membership.self().name,
+        peerId: p.network.peerId,
+        addresses: p.network.addresses(),
+        peers: p.network.connectedPeers().length,
+        storeDigest: p.store.map.digest(),
+        storeEntries: p.store.map.size,
+        rejected: await p.metrics.rejectedTotal(),
+        heapUsedBytes: memory.heapUsed,
+        rssBytes: memory.rss,
+      }
+    },
   }
 }

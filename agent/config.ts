@@ -7,6 +7,7 @@ import { resolve } from 'node:path'
 import { z } from 'zod'
 import { parse as parseYaml } from 'yaml'
 import { formatIssue, type FieldIssue } from '../core/errors.js'
+import { isKeyId } from '../core/keys.js'
 import { dns1123Subdomain } from '../core/names.js'
 import { validateLabels } from '../core/selector.js'
 import { parseTaint, validateTaint } from '../core/taints.js'
@@ -208,7 +209,7 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
     mdns: pick('mdns') ?? d.mdns,
     dataDir,
     clusterKey: resolve(pick('clusterKey') ?? `${dataDir}/cluster.key`),
-    trust: (pick('trust') ?? []).map((t) => (/^[A-Za-z0-9_-]{43}$/.test(t) ? t : resolve(t))),
+    trust: (pick('trust') ?? []).map((t) => (isKeyId(t) ? t : resolve(t))),
     api,
     ...(apiTokenFile === undefined ? {} : { apiTokenFile: resolve(apiTokenFile) }),
     heartbeatMs: durationField(pick('heartbeat'), 'heartbeat', d.heartbeatMs, issues),

@@ -1,16 +1,23 @@
-// Agent metrics (prom-client), served on the API at /metrics. One registry per agent.
+// Agent metrics (prom-client), served on the API at /metrics: one registry per agent, so
+// several agents (or a test's several components) in one process keep separate counts.
+// Components update them; nothing here reads the network or the clock.
 
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 
-/** Metrics holds the counters the agent components update. */
+/** Metrics holds the counters and gauges the agent components update, and the process's default metrics. */
 export class Metrics {
   readonly registry = new Registry()
-  /** Envelopes dropped, by source (gossip, sync, api, disk) and map (store, nodes). */
+  /** Envelopes and messages dropped, by map (store, nodes, lease) and source (gossip, sync, api, disk). */
   readonly rejected = new Counter({ name: 'daemonmesh_envelopes_rejected_total', help: 'Envelopes dropped as unsigned, forged, untrusted or malformed', labelNames: ['map', 'source'], registers: [this.registry] })
+  /** Envelopes that won their key, by map and source: store and membership. */
   readonly applied = new Counter({ name: 'daemonmesh_envelopes_applied_total', help: 'Envelopes that changed a map', labelNames: ['map', 'source'], registers: [this.registry] })
+  /** Anti-entropy exchanges by role (initiator, responder) and result (ok, error); responders count only completed ones. */
   readonly syncs = new Counter({ name: 'daemonmesh_anti_entropy_total', help: 'Anti-entropy exchanges', labelNames: ['role', 'result'], registers: [this.registry] })
+  /** Peers connected at the last heartbeat (membership). */
   readonly peers = new Gauge({ name: 'daemonmesh_connected_peers', help: 'Connected libp2p peers', registers: [this.registry] })
+  /** Lease messages by type and outcome (lease). */
   readonly lease = new Counter({ name: 'daemonmesh_lease_messages_total', help: 'Lease messages by type and outcome', labelNames: ['type', 'result'], registers: [this.registry] })
+  /** Known nodes by state (Alive, Unreachable, Left), this one included, at the last heartbeat (membership). */
   readonly nodes = new Gauge({ name: 'daemonmesh_nodes', help: 'Known nodes by state', labelNames: ['state'], registers: [this.registry] })
 
   constructor() {

@@ -1,9 +1,11 @@
-// What a voter (and a claimant) knows of the fleet when the lease decides: the DaemonSet
-// and its revision in the store, the voter set (members that have not left), the hosts
-// that should run the DaemonSet, its slot limits, and which hosts are already unavailable.
-// Reads only; never blocks.
+// What the lease reads of the fleet when it decides: the DaemonSet and its revision in the
+// store, the voter set (members that have not left), the hosts that should run the
+// DaemonSet, its slot limits, and which hosts are already unavailable. LeaseFleet is the
+// seam (tests hand the lease plain data); FleetView is the production implementation over
+// Membership and the Store. Reads only: never writes, never blocks.
 
 import { shouldRun } from '../../core/eligibility.js'
+import { StoreKey, parseDsKey } from '../../core/keyspace.js'
 import { viewOf, type SlotKind, type VoterView } from '../../core/lease.js'
 import { nodeInfoOf, type NodeRecord } from '../../core/node-record.js'
 import { revisionOf } from '../../core/revision.js'
@@ -12,6 +14,26 @@ import type { DaemonSet } from '../../core/types.js'
 import type { Membership, NodeState } from '../membership/membership.js'
 import type { Store } from '../store/store.js'
 
+/** LeaseFleet is everything the lease reads of the fleet. Must not block; called on every message and tick. */
+export interface LeaseFleet {
+  /** daemonSet returns the live DaemonSet `NAMESPACE/NAME`, or undefined (unknown or deleted). */
+  daemonSet(ds: string): DaemonSet | undefined
+  /** voters returns the key ids of the voter set: every member that has not left. */
+  voters(): string[]
+  /** record returns a member's last node record, or undefined. */
+  record(keyId: string): NodeRecord | undefined
+  /** isMember reports whether a key has a node record (only members vote or claim). */
+  isMember(keyId: string): boolean
+  /** nameOf returns a member's node name, or undefined when it has none. */
+  nameOf(keyId: string): string | undefined
+  /** limit returns the number of slots of a kind the DaemonSet has (0 for OnDelete or unknown). */
+  limit(ds: string, kind: SlotKind): number
+  /** voterView returns what SlotTable.claim decides with, as of now. */
+  voterView(): VoterView
+  /** turn returns a host's place, by name, among the Alive hosts still to move `ds` to `revision` (0 when not among them). */
+  turn(ds: string, revision: string, self: string): number
+}
+
 /** Host is a member that should run a DaemonSet. */
 export interface Host {
   keyId: string
@@ -19,26 +41,29 @@ export interface Host {
   state: NodeState
 }
 
-export class FleetView {
-  private readonly membership: Membership
-  private readonly store: Store
+/** FleetView is LeaseFleet over this agent's Membership and Store. */
+export class FleetView implements LeaseFleet {
+  private readonly membership: Pick<Membership, 'nodes' | 'records'>
+  private readonly store: Pick<Store, 'map'>
 
-  constructor(membership: Membership, store: Store) {
+  constructor(membership: Pick<Membership, 'nodes' | 'records'>, store: Pick<Store, 'map'>) {
     this.membership = membership
     this.store = store
   }
 
-  /** daemonSet returns the live DaemonSet `NAMESPACE/NAME`, or undefined. */
   daemonSet(ds: string): DaemonSet | undefined {
-    return this.store.map.value(`ds/${ds}`) as DaemonSet | undefined
+    const ref = parseDsKey(ds)
+    return ref === undefined ? undefined : (this.store.map.value(StoreKey.daemonSet(ref)) as DaemonSet | undefined)
   }
 
-  /** voters are the key ids of every member that has not left (Alive and Unreachable). */
   voters(): string[] {
-    return this.membership.nodes().filter((n) => n.state !== 'Left').map((n) => n.keyId)
+    return this.membership
+      .nodes()
+      .filter((n) => n.state !== 'Left')
+      .map((n) => n.keyId)
   }
 
-  /** hosts lists the members that should run the DaemonSet. */
+  /** hosts returns the members that should run the DaemonSet. */
   hosts(d: DaemonSet): Host[] {
     return this.membership
       .nodes()
@@ -46,12 +71,18 @@ export class FleetView {
       .map((n) => ({ keyId: n.keyId, record: n.record, state: n.state }))
   }
 
-  /** record returns a member's last node record. */
   record(keyId: string): NodeRecord | undefined {
-    return this.membership.records.value(`node/${keyId}`) as NodeRecord | undefined
+    return this.membership.records.value(StoreKey.nodeRecord(keyId)) as NodeRecord | undefined
   }
 
-  /** limit is the number of slots of a kind, over the hosts that should run the DaemonSet (0 for OnDelete). */
+  isMember(keyId: string): boolean {
+    return this.membership.records.get(StoreKey.nodeRecord(keyId)) !== undefined
+  }
+
+  nameOf(keyId: string): string | undefined {
+    return this.membership.nodes().find((n) => n.keyId === keyId)?.record.name
+  }
+
   limit(ds: string, kind: SlotKind): number {
     const d = this.daemonSet(ds)
     if (d === undefined || d.spec.updateStrategy?.type === 'OnDelete') return 0
@@ -59,7 +90,6 @@ export class FleetView {
     return kind === 'surge' ? l.maxSurge : l.maxUnavailable
   }
 
-  /** voterView is what SlotTable.claim decides with, as of now. */
   voterView(): VoterView {
     const { view } = viewOf(this.voters())
     return {
@@ -79,7 +109,6 @@ export class FleetView {
     }
   }
 
-  /** turn is a host's place, by name, among the Alive hosts still to move `ds` to `revision`. */
   turn(ds: string, revision: string, self: string): number {
     const d = this.daemonSet(ds)
     if (d === undefined) return 0

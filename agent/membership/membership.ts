@@ -1,18 +1,24 @@
 // Membership: this node's record, sent every heartbeat and on change; every other node's
-// record, accepted only when signed by that node's own key; failure detection
-// (Unreachable after the suspicion window, forgotten after the horizon, Left at once on a
-// clean leave); and mesh upkeep (dialling peers learned from records).
+// record, accepted only when signed by that node's own key (and only from the key that
+// first claimed its name); failure detection on the monotonic clock (Unreachable after
+// the suspicion window of silence, forgotten after the horizon, Left at once on a clean
+// leave); and mesh upkeep (dialling peers learned from records, and the bootstrap peers
+// while alone). It owns no timers or sockets: time comes from the Clock, messages from
+// the Transport.
 
 import type { KeyObject } from 'node:crypto'
 import type { Logger } from 'pino'
 import { LwwMap, type Authorizer } from '../../core/crdt.js'
 import { signEnvelope, type Envelope } from '../../core/envelope.js'
+import { Prefix, StoreKey } from '../../core/keyspace.js'
 import { checkNodeRecord, type NodeRecord, type PodStatus } from '../../core/node-record.js'
 import type { NodeCondition, Taint } from '../../core/types.js'
-import type { AgentClock } from '../clock.js'
+import type { AgentClock, Clock, Timer } from '../clock.js'
+import type { Timings } from '../defaults.js'
+import { TypedEvents } from '../events.js'
 import type { Metrics } from '../metrics.js'
 import { Topics } from '../network/constants.js'
-import type { GossipMessage, Network, Verdict } from '../network/network.js'
+import type { GossipMessage, Transport, Verdict } from '../transport.js'
 
 export type NodeState = 'Alive' | 'Unreachable' | 'Left'
 
@@ -21,13 +27,16 @@ export interface NodeView {
   record: NodeRecord
   keyId: string
   state: NodeState
-  /** Local time (ms) the latest record version arrived. */
+  /** Wall time (ms since the epoch, this host's clock) the latest record version arrived. */
   lastSeen: number
 }
 
 export interface MembershipOptions {
-  network: Network
-  clock: AgentClock
+  transport: Transport
+  /** Wall time for timestamps people read; monotonic time for silence; the heartbeat timer. */
+  clock: Clock
+  /** The hybrid logical clock that stamps our records and observes others'. */
+  hlc: AgentClock
   /** The node's signing key (its libp2p key) and its id. */
   signingKey: KeyObject
   keyId: string
@@ -37,37 +46,47 @@ export interface MembershipOptions {
   forgetMs: number
   targetPeers: number
   bootstrap: string[]
+  timings: Pick<Timings, 'membership'>
   metrics: Metrics
   log: Logger
 }
 
-export type MembershipEvent = 'node:join' | 'node:update' | 'node:unreachable' | 'node:left' | 'node:forget' | 'node:self'
-
-const RECORD_PREFIX = 'node/'
+/** The events Membership emits. */
+export type MembershipEvents = {
+  /** This node's own labels or taints changed: what it must run may have changed. */
+  'node:self': NodeRecord
+}
 
 /** recordAuthorizer: the key is `node/KEYID` and only KEYID may write it, with a valid record. */
 export const recordAuthorizer: Authorizer = (env) => {
-  if (env.key !== `${RECORD_PREFIX}${env.author}`) return `node record ${env.key} not signed by that node's key`
+  if (env.key !== StoreKey.nodeRecord(env.author)) return `node record ${env.key} not signed by that node's key`
   if (env.op !== 'put') return 'node records are never deleted'
   const issues = checkNodeRecord(env.value)
   return issues.length === 0 ? undefined : `invalid node record: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`
 }
 
-/** Membership tracks the fleet. start/stop are explicit; events are delivered in order. */
-export class Membership extends EventTarget {
+/**
+ * Membership tracks the fleet. start/stop are explicit; 'node:self' listeners are called
+ * in order, inside update, and must not block.
+ */
+export class Membership extends TypedEvents<MembershipEvents> {
   readonly records = new LwwMap(recordAuthorizer)
   private readonly opts: MembershipOptions
   private readonly log: Logger
-  private readonly lastSeen = new Map<string, number>()
+  /** Monotonic time the latest record version of each other node arrived: silence is measured from it. */
+  private readonly heardAt = new Map<string, number>()
+  /** Wall time of the same arrival, for people (NodeView.lastSeen). */
+  private readonly seenAt = new Map<string, number>()
   private readonly states = new Map<string, NodeState>()
   /** Versions of forgotten records, so anti-entropy cannot bring them back. */
   private readonly forgotten = new Map<string, string>()
   /** First key seen for each name: a host cannot speak in another host's name. */
   private readonly nameOwner = new Map<string, string>()
-  private timer: NodeJS.Timeout | undefined
+  private heartbeat: Timer | undefined
   private selfRecord: NodeRecord
   private stopped = false
-  private lastBootstrap = 0
+  /** Monotonic time of the last bootstrap attempt; undefined before the first. */
+  private lastBootstrap: number | undefined
 
   constructor(opts: MembershipOptions) {
     super()
@@ -75,34 +94,39 @@ export class Membership extends EventTarget {
     this.log = opts.log
     this.selfRecord = {
       name: opts.self.name,
-      peerId: opts.network.peerId,
+      peerId: opts.transport.peerId,
       addresses: [],
       labels: { ...opts.self.labels },
       taints: opts.self.taints.map((t) => ({ ...t })),
       conditions: [{ type: 'Ready', status: 'True' }],
       version: opts.self.version,
       state: 'alive',
-      startedAt: Date.now(),
+      startedAt: opts.clock.wall(),
       pods: {},
     }
   }
 
-  /** start sends the first record, dials the bootstrap peers and starts the heartbeat. */
+  /** start subscribes to the nodes topic, sends the first record, dials the bootstrap peers and starts the heartbeat. */
   start(): void {
     this.nameOwner.set(this.selfRecord.name, this.opts.keyId)
+    this.opts.transport.subscribe(Topics.nodes, (msg) => this.validate(msg))
     void this.beat()
     void this.dialBootstrap()
-    this.timer = setInterval(() => void this.tick(), this.opts.heartbeatMs)
+    this.heartbeat = this.opts.clock.every(this.opts.heartbeatMs, () => void this.tick())
   }
 
-  /** leave announces a clean shutdown (Left at once on every peer) and stops the heartbeat. */
+  /** leave announces a clean shutdown (Left at once on every peer), stops the heartbeat and waits leaveFlushMs for gossip to carry it. */
   async leave(): Promise<void> {
-    this.stopped = true
-    clearInterval(this.timer)
+    this.stop()
     this.selfRecord = { ...this.selfRecord, state: 'left' }
     await this.beat()
-    // Give gossipsub a moment to flush the last message to the mesh.
-    await new Promise((r) => setTimeout(r, 300))
+    await this.opts.clock.sleep(this.opts.timings.membership.leaveFlushMs)
+  }
+
+  /** stop ends the heartbeat without a word to peers (they will take the silence for a failure); records still merge. */
+  stop(): void {
+    this.stopped = true
+    this.heartbeat?.cancel()
   }
 
   /** self returns this node's current record. */
@@ -115,7 +139,6 @@ export class Membership extends EventTarget {
     const placement = (change.labels !== undefined && JSON.stringify(change.labels) !== JSON.stringify(this.selfRecord.labels)) || (change.taints !== undefined && JSON.stringify(change.taints) !== JSON.stringify(this.selfRecord.taints))
     this.selfRecord = { ...this.selfRecord, ...change }
     void this.beat()
-    // Own labels or taints changed: what this node must run may have changed.
     if (placement) this.emit('node:self', this.selfRecord)
   }
 
@@ -127,7 +150,7 @@ export class Membership extends EventTarget {
     this.update({ conditions: conditions.map((c) => ({ type: c.type, status: c.status, ...(c.reason === undefined ? {} : { reason: c.reason }), ...(c.message === undefined ? {} : { message: c.message }) })) })
   }
 
-  /** validate is the gossip validator for the nodes topic. */
+  /** validate is the handler of the nodes topic: it decides and merges at once, without blocking. */
   validate(msg: GossipMessage): Verdict {
     let input: unknown
     try {
@@ -161,7 +184,7 @@ export class Membership extends EventTarget {
     if (r.status === 'stale') return 'ignore'
     const record = env.value as NodeRecord
     const owner = this.nameOwner.get(record.name)
-    if (owner !== undefined && owner !== env.author && this.states.get(owner) !== 'Left' && this.records.get(`${RECORD_PREFIX}${owner}`) !== undefined) {
+    if (owner !== undefined && owner !== env.author && this.states.get(owner) !== 'Left' && this.records.get(StoreKey.nodeRecord(owner)) !== undefined) {
       // Undo: another key already owns this name.
       this.records.restore(env.key, before)
       this.opts.metrics.rejected.inc({ map: 'nodes', source })
@@ -170,16 +193,14 @@ export class Membership extends EventTarget {
     }
     this.nameOwner.set(record.name, env.author)
     this.forgotten.delete(env.key)
-    this.opts.clock.observe(env.hlc)
+    this.opts.hlc.observe(env.hlc)
     this.opts.metrics.applied.inc({ map: 'nodes', source })
     if (env.author === this.opts.keyId) return 'accept'
-    this.lastSeen.set(env.author, Date.now())
+    this.heardAt.set(env.author, this.opts.clock.mono())
+    this.seenAt.set(env.author, this.opts.clock.wall())
     const prev = this.states.get(env.author)
     const next: NodeState = record.state === 'left' ? 'Left' : 'Alive'
     this.states.set(env.author, next)
-    if (prev === undefined) this.emit('node:join', record)
-    else if (next === 'Left' && prev !== 'Left') this.emit('node:left', record)
-    else this.emit('node:update', record)
     if (prev === undefined && next === 'Alive') this.log.info({ peer: record.name }, 'node joined')
     if (next === 'Left' && prev !== 'Left') this.log.info({ peer: record.name }, 'node left')
     return 'accept'
@@ -188,23 +209,25 @@ export class Membership extends EventTarget {
   /** nodes lists every known node (this one included) with its state. */
   nodes(): NodeView[] {
     const out: NodeView[] = []
-    for (const env of this.records.live(RECORD_PREFIX)) {
+    for (const env of this.records.live(Prefix.nodeRecord)) {
       const keyId = env.author
       const self = keyId === this.opts.keyId
-      out.push({ record: self ? this.selfRecord : (env.value as NodeRecord), keyId, state: self ? 'Alive' : (this.states.get(keyId) ?? 'Alive'), lastSeen: self ? Date.now() : (this.lastSeen.get(keyId) ?? 0) })
+      out.push({ record: self ? this.selfRecord : (env.value as NodeRecord), keyId, state: self ? 'Alive' : (this.states.get(keyId) ?? 'Alive'), lastSeen: self ? this.opts.clock.wall() : (this.seenAt.get(keyId) ?? 0) })
     }
     return out.sort((a, b) => (a.record.name < b.record.name ? -1 : a.record.name > b.record.name ? 1 : 0))
   }
 
-  private emit(type: MembershipEvent, record: NodeRecord): void {
-    this.dispatchEvent(new CustomEvent(type, { detail: record }))
-  }
-
+  /** beat signs the current record, merges it into our own map and publishes it. */
   private async beat(): Promise<void> {
-    this.selfRecord = { ...this.selfRecord, addresses: this.opts.network.addresses().slice(0, 32) }
-    const env = signEnvelope(`${RECORD_PREFIX}${this.opts.keyId}`, this.selfRecord, this.opts.clock.now(), this.opts.signingKey)
+    this.selfRecord = { ...this.selfRecord, addresses: this.opts.transport.addresses().slice(0, this.opts.timings.membership.maxAddresses) }
+    const env = signEnvelope(StoreKey.nodeRecord(this.opts.keyId), this.selfRecord, this.opts.hlc.now(), this.opts.signingKey)
     this.records.merge(env)
-    await this.opts.network.publish(Topics.nodes, new TextEncoder().encode(JSON.stringify(env)))
+    try {
+      await this.opts.transport.publish(Topics.nodes, new TextEncoder().encode(JSON.stringify(env)))
+    } catch (err) {
+      // Only an oversized record fails to publish; peers still get it by anti-entropy.
+      this.log.error({ err }, 'publishing the node record failed')
+    }
   }
 
   private async tick(): Promise<void> {
@@ -215,24 +238,23 @@ export class Membership extends EventTarget {
   }
 
   private detectFailures(): void {
-    const now = Date.now()
-    for (const [keyId, seen] of this.lastSeen) {
+    const now = this.opts.clock.mono()
+    for (const [keyId, heard] of this.heardAt) {
       const state = this.states.get(keyId)
-      const env = this.records.get(`${RECORD_PREFIX}${keyId}`)
+      const env = this.records.get(StoreKey.nodeRecord(keyId))
       const record = env?.value as NodeRecord | undefined
       if (env === undefined || record === undefined) continue
-      if (now - seen > this.opts.forgetMs) {
+      if (now - heard > this.opts.forgetMs) {
         this.forgotten.set(env.key, env.hlc)
         this.records.restore(env.key, undefined)
-        this.lastSeen.delete(keyId)
+        this.heardAt.delete(keyId)
+        this.seenAt.delete(keyId)
         this.states.delete(keyId)
         if (this.nameOwner.get(record.name) === keyId) this.nameOwner.delete(record.name)
-        this.emit('node:forget', record)
         this.log.info({ peer: record.name }, 'node forgotten')
-      } else if (state === 'Alive' && now - seen > this.opts.suspicionMs) {
+      } else if (state === 'Alive' && now - heard > this.opts.suspicionMs) {
         this.states.set(keyId, 'Unreachable')
-        this.emit('node:unreachable', record)
-        this.log.warn({ peer: record.name, silentMs: now - seen }, 'node unreachable')
+        this.log.warn({ peer: record.name, silentMs: now - heard }, 'node unreachable')
       }
     }
     const counts = { Alive: 1, Unreachable: 0, Left: 0 }
@@ -242,7 +264,7 @@ export class Membership extends EventTarget {
 
   /** keepMesh dials peers learned from records until targetPeers are connected; bootstrap when alone. */
   private async keepMesh(): Promise<void> {
-    const connected = new Set(this.opts.network.connectedPeers())
+    const connected = new Set(this.opts.transport.connectedPeers())
     this.opts.metrics.peers.set(connected.size)
     if (connected.size === 0) await this.dialBootstrap()
     if (connected.size >= this.opts.targetPeers) return
@@ -253,7 +275,7 @@ export class Membership extends EventTarget {
     shuffle(alive)
     shuffle(unreachable)
     const candidates = [...alive, ...unreachable]
-    const wanted = Math.min(candidates.length, this.opts.targetPeers - connected.size, 4)
+    const wanted = Math.min(candidates.length, this.opts.targetPeers - connected.size, this.opts.timings.membership.dialsPerBeat)
     await Promise.all(candidates.slice(0, wanted).map((n) => this.dialAny(n.record)))
   }
 
@@ -261,7 +283,7 @@ export class Membership extends EventTarget {
     for (const addr of record.addresses) {
       if (!addr.includes(`/p2p/${record.peerId}`)) continue
       try {
-        await this.opts.network.dial(addr)
+        await this.opts.transport.dial(addr)
         return
       } catch (err) {
         this.log.debug({ err, addr }, 'dial failed')
@@ -269,15 +291,16 @@ export class Membership extends EventTarget {
     }
   }
 
+  /** dialBootstrap dials every bootstrap peer, at most every bootstrapRetryBeats heartbeats so a lone agent does not spin. */
   private async dialBootstrap(): Promise<void> {
-    // Retry the bootstrap peers at most every few heartbeats, so a lone agent does not spin.
-    const now = Date.now()
-    if (now - this.lastBootstrap < 3 * this.opts.heartbeatMs || this.opts.bootstrap.length === 0) return
+    const now = this.opts.clock.mono()
+    const retryMs = this.opts.timings.membership.bootstrapRetryBeats * this.opts.heartbeatMs
+    if ((this.lastBootstrap !== undefined && now - this.lastBootstrap < retryMs) || this.opts.bootstrap.length === 0) return
     this.lastBootstrap = now
     await Promise.all(
       this.opts.bootstrap.map(async (addr) => {
         try {
-          const peer = await this.opts.network.dial(addr)
+          const peer = await this.opts.transport.dial(addr)
           this.log.info({ addr, peer }, 'connected to bootstrap peer')
         } catch (err) {
           this.log.warn({ addr, err: (err as Error).message }, 'bootstrap peer unreachable')

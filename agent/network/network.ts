@@ -1,35 +1,29 @@
 // The libp2p node: tcp, noise, yamux, pnet (cluster pre-shared key), identify, ping,
 // gossipsub with strict signing, bounded RPC decoding, topic allow-list, peer scoring,
-// connection limits, optional mDNS. The only file that builds libp2p.
+// connection limits, optional mDNS, and a connection gater that refuses quarantined
+// peers. Network is the production Transport; this folder is the only place that builds
+// or imports libp2p (the agent holds its peer key without knowing its type).
 
 import { gossipsub, type GossipsubEvents } from '@chainsafe/libp2p-gossipsub'
 import { createPeerScoreParams, createPeerScoreThresholds, createTopicScoreParams } from '@chainsafe/libp2p-gossipsub/score'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
-import { TopicValidatorResult, type Connection, type Libp2p, type PeerId, type PrivateKey, type PubSub, type Stream } from '@libp2p/interface'
+import { TopicValidatorResult, type Libp2p, type PeerId, type PrivateKey, type PubSub } from '@libp2p/interface'
 import { mdns } from '@libp2p/mdns'
 import { preSharedKey } from '@libp2p/pnet'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
-import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import type { Logger } from 'pino'
+import type { Timings } from '../defaults.js'
+import type { ChannelHandler, ChannelLimits, FrameChannel, GossipHandler, Transport, Verdict } from '../transport.js'
+import { streamChannel } from './channel.js'
 import { DECODE_RPC_LIMITS, MAX_INBOUND_RPC_BYTES, MAX_MESSAGE_BYTES, Topics } from './constants.js'
 import { keyIdOfPeerPublicKey } from './keys.js'
 
-/** Verdict of a topic validator: accept and relay, ignore (drop quietly), or reject (drop and penalise the sender). */
-export type Verdict = 'accept' | 'ignore' | 'reject'
-
-/** A received gossip message, after gossipsub verified its signature. */
-export interface GossipMessage {
-  topic: string
-  data: Uint8Array
-  /** The original publisher (strict signing makes this authentic). */
-  from: string
-  /** The publisher's key id (base64url raw Ed25519 key), for matching envelope authors. */
-  fromKeyId: string
-}
+export type { GossipMessage, Verdict } from '../transport.js'
 
 export interface NetworkOptions {
   privateKey: PrivateKey
@@ -37,12 +31,9 @@ export interface NetworkOptions {
   psk: Uint8Array
   mdns: boolean
   maxConnections: number
+  /** dialTimeoutMs bounds each dial. */
+  timings: Pick<Timings, 'network'>
   logger: Logger
-  /**
-   * validate decides every message on our topics before gossipsub relays it. Must not
-   * throw; called concurrently for different messages.
-   */
-  validate: (msg: GossipMessage) => Verdict
 }
 
 type Services = { pubsub: PubSub<GossipsubEvents>; identify: unknown; ping: unknown }
@@ -53,21 +44,28 @@ const VERDICTS: Record<Verdict, TopicValidatorResult> = {
   reject: TopicValidatorResult.Reject,
 }
 
-/** Network wraps the libp2p node with the few operations the agent needs. */
-export class Network {
-  readonly node: Libp2p<Services>
-  private readonly log: Logger
-  private readonly denied = new Set<string>()
+const TOPICS: ReadonlySet<string> = new Set(Object.values(Topics))
 
-  private constructor(node: Libp2p<Services>, log: Logger, denied: Set<string>) {
+/** Network is the Transport over the libp2p node. */
+export class Network implements Transport {
+  private readonly node: Libp2p<Services>
+  private readonly log: Logger
+  private readonly timings: Pick<Timings, 'network'>
+  /** Peers the gater refuses (see refuse). Shared with the gater built in create. */
+  private readonly refused: Set<string>
+  /** The handler of each topic; a topic without one ignores what arrives. */
+  private readonly handlers = new Map<string, GossipHandler>()
+
+  private constructor(node: Libp2p<Services>, opts: NetworkOptions, refused: Set<string>) {
     this.node = node
-    this.log = log
-    this.denied = denied
+    this.log = opts.logger
+    this.timings = opts.timings
+    this.refused = refused
   }
 
   /** create builds and starts the libp2p node; a failed start stops what started. */
   static async create(opts: NetworkOptions): Promise<Network> {
-    const denied = new Set<string>()
+    const refused = new Set<string>()
     const topicParams = createTopicScoreParams({
       topicWeight: 1,
       timeInMeshWeight: 0.01,
@@ -104,9 +102,9 @@ export class Network {
       // answer slowly, so the timeout floor is generous.
       connectionMonitor: { pingInterval: 10_000, pingTimeout: { minTimeout: 5000, maxTimeout: 30_000 } },
       connectionGater: {
-        denyDialPeer: (peer: PeerId) => denied.has(peer.toString()),
-        denyInboundEncryptedConnection: (peer: PeerId) => denied.has(peer.toString()),
-        denyOutboundEncryptedConnection: (peer: PeerId) => denied.has(peer.toString()),
+        denyDialPeer: (peer: PeerId) => refused.has(peer.toString()),
+        denyInboundEncryptedConnection: (peer: PeerId) => refused.has(peer.toString()),
+        denyOutboundEncryptedConnection: (peer: PeerId) => refused.has(peer.toString()),
       },
       peerDiscovery: opts.mdns ? [mdns({ interval: 5000 })] : [],
       services: {
@@ -140,9 +138,9 @@ export class Network {
         }),
       },
     })
-    const net = new Network(node, opts.logger, denied)
+    const net = new Network(node, opts, refused)
     try {
-      net.wire(opts)
+      net.wire()
       if (opts.mdns) {
         node.addEventListener('peer:discovery', (evt) => {
           void node.dial(evt.detail.id).catch((err: unknown) => net.log.debug({ err, peer: evt.detail.id.toString() }, 'mdns dial failed'))
@@ -156,14 +154,17 @@ export class Network {
     return net
   }
 
-  private wire(opts: NetworkOptions): void {
+  /** wire installs one validator per topic, which checks what gossipsub leaves to us and hands the message to the topic's handler. */
+  private wire(): void {
     const pubsub = this.node.services.pubsub
-    for (const topic of Object.values(Topics)) {
+    for (const topic of TOPICS) {
       pubsub.topicValidators.set(topic, (_peer, msg) => {
         if (msg.type !== 'signed' || msg.data.length > MAX_MESSAGE_BYTES) return TopicValidatorResult.Reject
         const raw = msg.from.publicKey?.raw
         if (raw === undefined) return TopicValidatorResult.Reject
-        return VERDICTS[opts.validate({ topic: msg.topic, data: msg.data, from: msg.from.toString(), fromKeyId: keyIdOfPeerPublicKey(raw) })]
+        const handler = this.handlers.get(msg.topic)
+        if (handler === undefined) return TopicValidatorResult.Ignore
+        return VERDICTS[handler({ topic: msg.topic, data: msg.data, from: msg.from.toString(), fromKeyId: keyIdOfPeerPublicKey(raw) })]
       })
       pubsub.subscribe(topic)
     }
@@ -178,7 +179,16 @@ export class Network {
     return this.node.getMultiaddrs().map((a) => a.toString())
   }
 
-  /** publish sends data on a topic; never throws (a publish with no peers is fine). */
+  /** subscribe sets the handler of one of our topics (Topics); it decides every message before gossipsub relays it. */
+  subscribe(topic: string, handler: GossipHandler): void {
+    if (!TOPICS.has(topic)) throw new Error(`topic ${topic} is not one of ours`)
+    this.handlers.set(topic, handler)
+  }
+
+  /**
+   * publish sends data on a topic. Throws for a message over MAX_MESSAGE_BYTES; any other
+   * failure (no peers, gossipsub refusing) is logged at debug and swallowed.
+   */
   async publish(topic: string, data: Uint8Array): Promise<void> {
     if (data.length > MAX_MESSAGE_BYTES) throw new Error(`message of ${data.length} bytes exceeds ${MAX_MESSAGE_BYTES}`)
     try {
@@ -188,59 +198,72 @@ export class Network {
     }
   }
 
-  /** dial connects to a multiaddr, with or without /p2p/ID; returns the peer id. */
-  async dial(addr: string | Multiaddr): Promise<string> {
-    const conn = await this.node.dial(typeof addr === 'string' ? multiaddr(addr) : addr, { signal: AbortSignal.timeout(5000) })
+  /** dial connects to a multiaddr, with or without /p2p/ID, within dialTimeoutMs; returns the peer id. */
+  async dial(addr: string): Promise<string> {
+    const conn = await this.node.dial(multiaddr(addr), { signal: AbortSignal.timeout(this.timings.network.dialTimeoutMs) })
     return conn.remotePeer.toString()
   }
 
   /** connectedPeers lists the peers we hold a connection to. */
   connectedPeers(): string[] {
-    return [...new Set(this.node.getConnections().map((c: Connection) => c.remotePeer.toString()))]
+    return [...new Set(this.node.getConnections().map((c) => c.remotePeer.toString()))]
   }
 
-  /** meshPeers lists the gossipsub peers subscribed to a topic. */
+  /** topicPeers lists the gossipsub peers subscribed to a topic. */
   topicPeers(topic: string): string[] {
     return this.node.services.pubsub.getSubscribers(topic).map((p) => p.toString())
   }
 
-  /** handle registers a stream protocol handler. */
-  async handle(protocol: string, handler: (stream: Stream, peer: string) => Promise<void>, maxInboundStreams = 8): Promise<void> {
-    await this.node.handle(
-      protocol,
-      ({ stream, connection }) => {
-        void handler(stream, connection.remotePeer.toString()).catch((err: unknown) => {
-          this.log.debug({ err, protocol }, 'stream handler failed')
-          stream.abort(err instanceof Error ? err : new Error(String(err)))
-        })
-      },
-      { maxInboundStreams },
-    )
-  }
-
-  /** openStream opens a protocol stream to a connected peer. */
-  async openStream(peer: string, protocol: string): Promise<Stream> {
-    const conn = this.node.getConnections().find((c) => c.remotePeer.toString() === peer)
-    if (conn === undefined) throw new Error(`not connected to ${peer}`)
-    return conn.newStream(protocol, { signal: AbortSignal.timeout(5000) })
+  /** onConnect calls fn with the peer id of every peer we gain a first connection to. */
+  onConnect(fn: (peer: string) => void): void {
+    this.node.addEventListener('peer:connect', (evt) => fn(evt.detail.toString()))
   }
 
   /**
-   * setDenied replaces the set of peers the connection gater refuses, and closes open
-   * connections to them. Used to cut an agent off (partition tests, and operators
-   * quarantining a host).
+   * serve answers streams of `protocol` as frame channels, each with its own deadline; a
+   * handler that fails has its stream aborted, one that returns has it closed.
    */
-  async setDenied(peers: Iterable<string>): Promise<void> {
-    this.denied.clear()
-    for (const p of peers) this.denied.add(p)
+  async serve(protocol: string, handler: ChannelHandler, limits: ChannelLimits & { maxStreams: number }): Promise<void> {
+    await this.node.handle(
+      protocol,
+      ({ stream, connection }) => {
+        const channel = streamChannel(stream, limits, AbortSignal.timeout(limits.timeoutMs))
+        void handler(channel, connection.remotePeer.toString())
+          .then(() => channel.close())
+          .catch((err: unknown) => {
+            this.log.debug({ err, protocol }, 'stream handler failed')
+            stream.abort(err instanceof Error ? err : new Error(String(err)))
+          })
+      },
+      { maxInboundStreams: limits.maxStreams },
+    )
+  }
+
+  /** open starts a frame channel of `protocol` to a connected peer; the deadline covers opening it. */
+  async open(peer: string, protocol: string, limits: ChannelLimits): Promise<FrameChannel> {
+    const conn = this.node.getConnections().find((c) => c.remotePeer.toString() === peer)
+    if (conn === undefined) throw new Error(`not connected to ${peer}`)
+    const deadline = AbortSignal.timeout(limits.timeoutMs)
+    return streamChannel(await conn.newStream(protocol, { signal: deadline }), limits, deadline)
+  }
+
+  /**
+   * refuse replaces the set of refused peers: peers whose connections the gater refuses
+   * (dials, inbound and outbound) and whose open connections are closed now. Quarantines
+   * a host; an empty set lifts every refusal.
+   */
+  async refuse(peers: Iterable<string>): Promise<void> {
+    this.refused.clear()
+    for (const p of peers) this.refused.add(p)
     await Promise.all(
       this.node
         .getConnections()
-        .filter((c) => this.denied.has(c.remotePeer.toString()))
+        .filter((c) => this.refused.has(c.remotePeer.toString()))
         .map((c) => c.close().catch(() => undefined)),
     )
   }
 
+  /** stop closes every connection and the libp2p node. */
   async stop(): Promise<void> {
     await this.node.stop()
   }

@@ -1,15 +1,17 @@
 // The replicated store: core's signed LWW map, persisted in level. Writes from the API
 // are synced to disk before they are acknowledged; writes from gossip and anti-entropy
 // are verified and persisted in arrival order. An agent restarted from its data dir has
-// every DaemonSet before it talks to anyone.
+// every DaemonSet before it talks to anyone. Every envelope that wins after open is
+// announced as 'store:change'.
 
 import { Level } from 'level'
 import type { Logger } from 'pino'
 import { LwwMap, trustedAuthors, type MergeResult } from '../../core/crdt.js'
 import type { Envelope } from '../../core/envelope.js'
 import type { AgentClock } from '../clock.js'
+import { TypedEvents } from '../events.js'
 import type { Metrics } from '../metrics.js'
-import type { GossipMessage, Verdict } from '../network/network.js'
+import type { GossipMessage, Verdict } from '../transport.js'
 
 export type Source = 'api' | 'gossip' | 'sync' | 'disk'
 
@@ -23,8 +25,17 @@ export interface StoreOptions {
   log: Logger
 }
 
-/** Store holds the cluster-wide state. Listeners of `change` must not block. */
-export class Store extends EventTarget {
+/** The events Store emits. */
+export type StoreEvents = {
+  /** An envelope from the API, gossip or anti-entropy won its key (loading from disk announces nothing). */
+  'store:change': Envelope
+}
+
+/**
+ * Store holds the cluster-wide state. 'store:change' listeners are called in order, inside
+ * the merge (inside a gossip handler, too): they must not block.
+ */
+export class Store extends TypedEvents<StoreEvents> {
   readonly map: LwwMap
   private readonly db: Level<string, Envelope>
   private readonly opts: StoreOptions
@@ -67,7 +78,7 @@ export class Store extends EventTarget {
 
   /**
    * apply merges one envelope from `source`; when it wins, persists it (synced to disk for
-   * API writes, before returning) and emits `change`. Never throws on bad input.
+   * API writes, before returning) and emits 'store:change'. Never throws on bad input.
    */
   async apply(input: unknown, source: Source): Promise<MergeResult> {
     const r = this.merge(input, source)
@@ -75,7 +86,7 @@ export class Store extends EventTarget {
     return r
   }
 
-  /** validate is the gossip validator for the store topic: merge now, persist in order. */
+  /** validate is the handler of the store topic: merge now, persist in order (it does not wait for the disk). */
   validate(msg: GossipMessage): Verdict {
     let input: unknown
     try {
@@ -108,7 +119,7 @@ export class Store extends EventTarget {
       this.opts.clock.observe(env.hlc)
       this.opts.metrics.applied.inc({ map: 'store', source })
       this.opts.log.info({ key: env.key, op: env.op, hlc: env.hlc, source }, 'store changed')
-      this.dispatchEvent(new CustomEvent('change', { detail: env }))
+      this.emit('store:change', env)
     }
     return r
   }

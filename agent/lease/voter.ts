@@ -1,0 +1,207 @@
+// The voter side of the lease, agent half: this agent's SlotTable answering the claims,
+// acts and releases it hears (grant/refuse, ack), with votes persisted before they are
+// sent (a voter that restarts remembers what it gave), answers rate-limited per sender,
+// and the upkeep that frees the slots of holders seen back (an available copy of the
+// current revision for minReadySeconds), forgets the holds of deleted DaemonSets and
+// drops lapsed grants. The rules themselves are core's (SlotTable); the rule and why it is
+// safe: docs/rollout.md. Time is the injected Clock's monotonic time only: never Date.now,
+// never a timer of its own (the Lease ticks it).
+
+import type { Logger } from 'pino'
+import type { ClaimMessage, Hold, LeaseMessage, SlotKind, SlotTable, Verdict } from '../../core/lease.js'
+import { revisionOf } from '../../core/revision.js'
+import type { Clock } from '../clock.js'
+import type { Timings } from '../defaults.js'
+import type { LeaseFleet } from './fleet-view.js'
+import type { VoteStore } from './votes.js'
+
+/** SlotRef names one slot under one term: what act and release messages carry. */
+export interface SlotRef {
+  ds: string
+  kind: SlotKind
+  slot: number
+  term: number
+}
+
+/** BusySlot is one busy slot as this voter sees it, for the API (holder by node name). */
+export interface BusySlot {
+  ds: string
+  kind: SlotKind
+  slot: number
+  holder: string
+  term: number
+  acting: boolean
+}
+
+/**
+ * OwnVote is what this host's Claimant asks of its own voter: it votes for itself through
+ * the local table (then saves, then sends), exactly as it would answer a peer.
+ */
+export interface OwnVote {
+  /** claim decides this host's own claim (recording the hold when granted) and returns the verdict. */
+  claim(msg: ClaimMessage): Verdict
+  /** act marks this host's own hold acting; returns true when it acknowledges. */
+  act(msg: SlotRef): boolean
+  /** release frees this host's own hold; returns true when it changed the table. */
+  release(msg: SlotRef): boolean
+  /** held returns the busy holds of a DaemonSet's slots of `kind`. */
+  held(ds: string, kind: SlotKind): Hold[]
+  /** maxTerm returns the highest term seen for the slot (0 when none). */
+  maxTerm(ds: string, kind: SlotKind, slot: number): number
+  /** save persists the table; resolves once saved (or once the failure is logged). */
+  save(): Promise<void>
+}
+
+export interface VoterOptions {
+  /** The slot table; the Lease makes it with the grant TTL. */
+  table: SlotTable
+  /** This agent's key id: its own votes are recorded under it. */
+  keyId: string
+  fleet: LeaseFleet
+  votes: VoteStore
+  clock: Clock
+  timings: Pick<Timings['lease'], 'answersPerSecond'>
+  /** send publishes an answer to the fleet. */
+  send: (msg: LeaseMessage) => Promise<void>
+  log: Logger
+}
+
+/** Voter is this agent as a voter: it answers what it hears and keeps its table. */
+export class Voter {
+  /** own is the Claimant's access to this voter's table. */
+  readonly own: OwnVote
+  private readonly opts: VoterOptions
+  private readonly table: SlotTable
+  private persisting: Promise<void> = Promise.resolve()
+  /** Monotonic time a holder was first seen ready at the current revision, per `holder|ds|revision`. */
+  private readonly readySeen = new Map<string, number>()
+  /** Claims answered per sender in the current second of the monotonic clock: a peer cannot make us publish without bound. */
+  private readonly answered = new Map<string, { second: number; n: number }>()
+
+  constructor(opts: VoterOptions) {
+    this.opts = opts
+    this.table = opts.table
+    const me = opts.keyId
+    const now = (): number => opts.clock.mono()
+    this.own = {
+      claim: (msg) => this.table.claim(me, msg, now(), opts.fleet.voterView()),
+      act: (msg) => this.table.act(me, msg, now()),
+      release: (msg) => this.table.release(me, msg),
+      held: (ds, kind) => this.table.held(ds, now(), kind),
+      maxTerm: (ds, kind, slot) => this.table.maxTerm(ds, kind, slot),
+      save: () => this.persist(),
+    }
+  }
+
+  /** restore loads the persisted votes; their grants count as given now (conservative). Resolves even when they are unreadable (logged; starts empty). */
+  async restore(): Promise<void> {
+    try {
+      const saved = await this.opts.votes.load()
+      if (saved !== undefined) this.table.load(saved.holds, saved.terms, this.opts.clock.mono())
+    } catch (err) {
+      this.opts.log.warn({ err: (err as Error).message }, 'lease state unreadable; starting empty')
+    }
+  }
+
+  /** persist saves the table as it is now (after any change, before answering); returns when saved. */
+  private persist(): Promise<void> {
+    const data = { holds: this.table.all().map((h) => ({ ...h })), terms: this.table.termsSnapshot() }
+    this.persisting = this.persisting
+      .then(() => this.opts.votes.save(data))
+      .catch((err: unknown) => this.opts.log.error({ err }, 'persisting lease state failed'))
+    return this.persisting
+  }
+
+  /** hear answers a claim, act or release from a member; resolves once answered (votes saved first). */
+  async hear(from: string, msg: Extract<LeaseMessage, { t: 'claim' | 'act' | 'release' }>): Promise<void> {
+    switch (msg.t) {
+      case 'claim':
+        return this.onClaim(from, msg)
+      case 'act':
+        if (this.table.act(from, msg, this.opts.clock.mono())) {
+          await this.persist()
+          await this.opts.send({ t: 'ack', ds: msg.ds, kind: msg.kind, slot: msg.slot, term: msg.term, to: from })
+        }
+        return
+      case 'release':
+        if (this.table.release(from, msg)) await this.persist()
+        return
+    }
+  }
+
+  /** observe notes the term of any lease message, after it was judged (a claim is judged against the terms seen before it). */
+  observe(msg: LeaseMessage): void {
+    this.table.observe(msg)
+  }
+
+  private async onClaim(from: string, msg: ClaimMessage): Promise<void> {
+    if (!this.allow(from)) return
+    const v = this.table.claim(from, msg, this.opts.clock.mono(), this.opts.fleet.voterView())
+    const base = { ds: msg.ds, kind: msg.kind, slot: msg.slot, term: msg.term, to: from }
+    if (v.grant) {
+      await this.persist()
+      await this.opts.send({ t: 'grant', ...base })
+    } else {
+      await this.opts.send({ t: 'refuse', ...base, reason: v.reason })
+    }
+  }
+
+  /** allow counts a claim from `from` and returns false past answersPerSecond in the current second (it goes unanswered). */
+  private allow(from: string): boolean {
+    const second = Math.floor(this.opts.clock.mono() / 1000)
+    const c = this.answered.get(from)
+    const n = c === undefined || c.second !== second ? 1 : c.n + 1
+    this.answered.set(from, { second, n })
+    return n <= this.opts.timings.answersPerSecond
+  }
+
+  /**
+   * tick is the voter's upkeep: it frees acting holds whose holder is seen running an
+   * available copy of the current revision (a holder that died after its update), forgets
+   * the holds of deleted DaemonSets, drops lapsed grants, and saves when anything changed.
+   */
+  tick(): void {
+    const t = this.opts.clock.mono()
+    let changed = false
+    // minReadySeconds is timed here, from when this voter first saw the holder ready: the
+    // holder may have died since and can no longer report its copy available itself.
+    const watched = new Set<string>()
+    for (const h of this.table.all()) {
+      const d = this.opts.fleet.daemonSet(h.ds)
+      if (d === undefined) {
+        this.table.forget(h.ds)
+        changed = true
+        continue
+      }
+      if (!h.acting) continue
+      const record = this.opts.fleet.record(h.holder)
+      const pod = record?.pods[h.ds]
+      const revision = revisionOf(d)
+      const k = `${h.holder}|${h.ds}|${revision}`
+      if (pod === undefined || !pod.ready || pod.revision !== revision) continue
+      const seen = this.readySeen.get(k) ?? t
+      this.readySeen.set(k, seen)
+      watched.add(k)
+      if (t - seen >= (d.spec.minReadySeconds ?? 0) * 1000) {
+        this.table.recover(h.holder, h.ds)
+        changed = true
+        this.opts.log.info({ daemonset: h.ds, holder: record?.name, slot: h.slot }, 'slot freed: its holder runs an available copy')
+      }
+    }
+    for (const k of this.readySeen.keys()) if (!watched.has(k)) this.readySeen.delete(k)
+    const before = this.table.all().length
+    this.table.expire(t)
+    if (changed || this.table.all().length !== before) void this.persist()
+    const second = Math.floor(t / 1000)
+    for (const [from, c] of this.answered) if (c.second !== second) this.answered.delete(from)
+  }
+
+  /** slots returns the busy slots as this voter sees them now, holders shown by node name. */
+  slots(): BusySlot[] {
+    const t = this.opts.clock.mono()
+    return this.table
+      .all()
+      .filter((h) => this.table.busy(h, t))
+      .map((h) => ({ ds: h.ds, kind: h.kind, slot: h.slot, holder: this.opts.fleet.nameOf(h.holder) ?? h.holder, term: h.term, acting: h.acting }))
+  }
+}

@@ -1,0 +1,229 @@
+// An in-memory Transport: several agents in one process, on one MemoryHub. Gossip reaches
+// every other open transport on the hub with a handler for the topic (a fully meshed
+// network: connections do not matter for gossip). Channels need a connection (dial) and
+// carry frames through in-memory queues, with their deadlines on the hub's Clock, so a
+// virtual clock times them out too. Everything is delivered on a later microtask, never
+// inside the call that sent it. Tests and the simulator only.
+
+import type { Clock, Timer } from '../../agent/clock.js'
+import { MAX_MESSAGE_BYTES } from '../../agent/network/constants.js'
+import type { ChannelHandler, ChannelLimits, FrameChannel, GossipHandler, GossipMessage, Transport } from '../../agent/transport.js'
+
+/** MemoryHub is the network the transports of one test share. */
+export class MemoryHub {
+  readonly clock: Clock
+  private readonly transports = new Map<string, MemoryTransport>()
+
+  constructor(clock: Clock) {
+    this.clock = clock
+  }
+
+  /** join adds a transport for `peerId`, whose gossip carries `keyId` as the publisher's key. */
+  join(peerId: string, keyId: string): MemoryTransport {
+    if (this.transports.has(peerId)) throw new Error(`peer ${peerId} is already on the hub`)
+    const t = new MemoryTransport(this, peerId, keyId)
+    this.transports.set(peerId, t)
+    return t
+  }
+
+  /** get returns the open transport of `peerId`. */
+  get(peerId: string): MemoryTransport | undefined {
+    return this.transports.get(peerId)
+  }
+
+  /** all lists the open transports. */
+  all(): MemoryTransport[] {
+    return [...this.transports.values()]
+  }
+
+  /** leave takes a transport off the hub (see MemoryTransport.close). */
+  leave(peerId: string): void {
+    this.transports.delete(peerId)
+  }
+}
+
+interface Service {
+  handler: ChannelHandler
+  limits: ChannelLimits & { maxStreams: number }
+  /** Inbound channels being served, per peer. */
+  active: Map<string, number>
+}
+
+/** MemoryTransport is one agent's Transport on a MemoryHub. */
+export class MemoryTransport implements Transport {
+  readonly peerId: string
+  readonly keyId: string
+  private readonly hub: MemoryHub
+  private readonly handlers = new Map<string, GossipHandler>()
+  private readonly services = new Map<string, Service>()
+  private readonly peers = new Set<string>()
+  private readonly connectListeners: ((peer: string) => void)[] = []
+
+  constructor(hub: MemoryHub, peerId: string, keyId: string) {
+    this.hub = hub
+    this.peerId = peerId
+    this.keyId = keyId
+  }
+
+  addresses(): string[] {
+    return [`/memory/${this.peerId}/p2p/${this.peerId}`]
+  }
+
+  connectedPeers(): string[] {
+    return [...this.peers]
+  }
+
+  async publish(topic: string, data: Uint8Array): Promise<void> {
+    if (data.length > MAX_MESSAGE_BYTES) throw new Error(`message of ${data.length} bytes exceeds ${MAX_MESSAGE_BYTES}`)
+    if (!this.isOpen()) return
+    const msg: GossipMessage = { topic, data: data.slice(), from: this.peerId, fromKeyId: this.keyId }
+    for (const other of this.hub.all()) if (other !== this) other.deliver(msg)
+  }
+
+  subscribe(topic: string, handler: GossipHandler): void {
+    this.handlers.set(topic, handler)
+  }
+
+  async serve(protocol: string, handler: ChannelHandler, limits: ChannelLimits & { maxStreams: number }): Promise<void> {
+    this.services.set(protocol, { handler, limits, active: new Map() })
+  }
+
+  async open(peer: string, protocol: string, limits: ChannelLimits): Promise<FrameChannel> {
+    const remote = this.isOpen() && this.peers.has(peer) ? this.hub.get(peer) : undefined
+    if (remote === undefined) throw new Error(`not connected to ${peer}`)
+    const service = remote.services.get(protocol)
+    if (service === undefined) throw new Error(`${peer} does not serve ${protocol}`)
+    const active = service.active.get(this.peerId) ?? 0
+    if (active >= service.limits.maxStreams) throw new Error(`${peer} serves at most ${service.limits.maxStreams} ${protocol} streams`)
+    service.active.set(this.peerId, active + 1)
+    const mine = new MemoryChannel(this.hub.clock, limits)
+    const theirs = new MemoryChannel(this.hub.clock, service.limits)
+    mine.link(theirs)
+    theirs.link(mine)
+    queueMicrotask(() => {
+      service
+        .handler(theirs, this.peerId)
+        .then(() => theirs.close())
+        .catch((err: unknown) => theirs.abort(err instanceof Error ? err : new Error(String(err))))
+        .finally(() => service.active.set(this.peerId, (service.active.get(this.peerId) ?? 1) - 1))
+    })
+    return mine
+  }
+
+  /** dial connects to `/memory/PEER/...`; both sides' onConnect listeners hear of a new connection. */
+  async dial(addr: string): Promise<string> {
+    const peer = /^\/memory\/([^/]+)/.exec(addr)?.[1]
+    const target = peer === undefined || peer === this.peerId ? undefined : this.hub.get(peer)
+    if (target === undefined || !this.isOpen()) throw new Error(`no peer at ${addr}`)
+    if (!this.peers.has(target.peerId)) {
+      this.peers.add(target.peerId)
+      target.peers.add(this.peerId)
+      this.connected(target.peerId)
+      target.connected(this.peerId)
+    }
+    return target.peerId
+  }
+
+  onConnect(fn: (peer: string) => void): void {
+    this.connectListeners.push(fn)
+  }
+
+  /** close takes this transport off the hub, like a host that crashed: its connections drop and nothing reaches it. */
+  close(): void {
+    this.hub.leave(this.peerId)
+    for (const p of this.peers) this.hub.get(p)?.peers.delete(this.peerId)
+    this.peers.clear()
+  }
+
+  private isOpen(): boolean {
+    return this.hub.get(this.peerId) === this
+  }
+
+  private deliver(msg: GossipMessage): void {
+    const handler = this.handlers.get(msg.topic)
+    if (handler !== undefined) queueMicrotask(() => void handler(msg))
+  }
+
+  private connected(peer: string): void {
+    for (const fn of this.connectListeners) queueMicrotask(() => fn(peer))
+  }
+}
+
+/** MemoryChannel is one end of an in-memory channel: frames written here are read at the other end. */
+class MemoryChannel implements FrameChannel {
+  private other: MemoryChannel | undefined
+  private readonly inbox: Uint8Array[] = []
+  private readonly readers: { resolve: (frame: Uint8Array) => void; reject: (err: Error) => void }[] = []
+  private readonly limits: ChannelLimits
+  private readonly deadline: Timer
+  /** Set once this end failed (deadline, oversized frame, reset): every operation then rejects with it. */
+  private error: Error | undefined
+  /** This end closed: no more writes. */
+  private closed = false
+  /** The other end closed: once the inbox is empty, reads reject. */
+  private ended = false
+
+  constructor(clock: Clock, limits: ChannelLimits) {
+    this.limits = limits
+    this.deadline = clock.after(limits.timeoutMs, () => this.abort(new Error(`channel deadline of ${limits.timeoutMs} ms passed`)))
+  }
+
+  link(other: MemoryChannel): void {
+    this.other = other
+  }
+
+  async write(frame: Uint8Array): Promise<void> {
+    if (this.error !== undefined) throw this.error
+    if (this.closed) throw new Error('channel closed')
+    const copy = frame.slice()
+    const other = this.other
+    queueMicrotask(() => other?.arrive(copy))
+  }
+
+  read(): Promise<Uint8Array> {
+    if (this.error !== undefined) return Promise.reject(this.error)
+    const frame = this.inbox.shift()
+    if (frame !== undefined) return Promise.resolve(frame)
+    if (this.ended) return Promise.reject(new Error('channel closed by peer'))
+    return new Promise((resolve, reject) => this.readers.push({ resolve, reject }))
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    if (this.error !== undefined) throw this.error
+    this.closed = true
+    this.deadline.cancel()
+    const other = this.other
+    queueMicrotask(() => other?.end())
+  }
+
+  /** abort fails this end with `err` and resets the other. */
+  abort(err: Error): void {
+    if (this.error !== undefined) return
+    this.fail(err)
+    this.other?.fail(new Error('channel reset by peer'))
+  }
+
+  private arrive(frame: Uint8Array): void {
+    if (this.error !== undefined) return
+    if (frame.length > this.limits.maxFrameBytes) {
+      this.abort(new Error(`frame of ${frame.length} bytes exceeds ${this.limits.maxFrameBytes}`))
+      return
+    }
+    const reader = this.readers.shift()
+    if (reader === undefined) this.inbox.push(frame)
+    else reader.resolve(frame)
+  }
+
+  private end(): void {
+    this.ended = true
+    for (const r of this.readers.splice(0)) r.reject(new Error('channel closed by peer'))
+  }
+
+  private fail(err: Error): void {
+    if (this.error !== undefined) return
+    this.error = err
+    this.deadline.cancel()
+    for (const r of this.readers.splice(0)) r.reject(err)
+  }
+}

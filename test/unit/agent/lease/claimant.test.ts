@@ -1,0 +1,228 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { SlotTable, type ClaimMessage } from '../../../../core/lease.js'
+import { revisionOf } from '../../../../core/revision.js'
+import { defaultTimings } from '../../../../agent/defaults.js'
+import { Claimant } from '../../../../agent/lease/claimant.js'
+import { Voter } from '../../../../agent/lease/voter.js'
+import { MemoryVoteStore } from '../../../../agent/lease/votes.js'
+import { DS, FakeClock, FakeFleet, flush, key, logSink, recorder } from './fakes.js'
+
+const TTL = 10_000
+const A = key('a')
+const B = key('b')
+const C = key('c')
+const T = defaultTimings().lease
+
+function setup(turn = 0) {
+  const clock = new FakeClock()
+  const fleet = new FakeFleet([
+    { keyId: A, name: 'host-a' },
+    { keyId: B, name: 'host-b' },
+    { keyId: C, name: 'host-c' },
+  ])
+  fleet.turns['host-a'] = turn
+  const rec = recorder()
+  const sink = logSink()
+  const votes = new MemoryVoteStore()
+  const voter = new Voter({ table: new SlotTable(TTL), keyId: A, fleet, votes, clock, timings: T, send: rec.send, log: sink.log })
+  // random(n) = 0: the shortest jitter (jitterMinMs) and the first free slot.
+  const claimant = new Claimant({ keyId: A, selfName: () => 'host-a', ttlMs: TTL, timings: T, fleet, own: voter.own, clock, send: rec.send, random: () => 0, log: sink.log })
+  const revision = revisionOf(fleet.daemonSet(DS)!)
+  const granted: string[] = []
+  claimant.onGranted((ds) => granted.push(ds))
+
+  /** claimed waits out the turn and sends the claim; returns it. */
+  const claimed = async (): Promise<ClaimMessage> => {
+    claimant.claim(DS, revision, 'unavailable')
+    clock.advance(T.jitterMinMs + turn * T.turnSpacingMs)
+    claimant.claim(DS, revision, 'unavailable')
+    await flush()
+    const c = rec.sent.find((m) => m.t === 'claim')
+    assert.ok(c !== undefined, 'a claim was sent')
+    return c as ClaimMessage
+  }
+  const answer = (t: 'grant' | 'ack', from: string, c: ClaimMessage) => claimant.hear(from, { t, ds: c.ds, kind: c.kind, slot: c.slot, term: c.term, to: A })
+  /** toGranted claims, gets B's grant and then B's ack. */
+  const toGranted = async (): Promise<ClaimMessage> => {
+    const c = await claimed()
+    answer('grant', B, c)
+    await flush()
+    answer('ack', B, c)
+    return c
+  }
+  return { clock, fleet, voter, votes, claimant, sent: rec.sent, sink, revision, granted, claimed, answer, toGranted }
+}
+
+describe('lease claimant', () => {
+  it('waits for its turn before the first claim', async () => {
+    const { claimant, clock, sent, revision } = setup(2)
+    claimant.claim(DS, revision, 'unavailable')
+    assert.deepEqual(claimant.status(DS), { phase: 'waiting', why: 'waiting for its turn' })
+    const wait = T.jitterMinMs + 2 * T.turnSpacingMs
+    clock.advance(wait - 1)
+    claimant.claim(DS, revision, 'unavailable')
+    await flush()
+    assert.equal(sent.length, 0)
+    clock.advance(1)
+    claimant.claim(DS, revision, 'unavailable')
+    await flush()
+    assert.deepEqual(
+      sent.map((m) => m.t),
+      ['claim'],
+    )
+  })
+
+  it('is idle before anything is asked', () => {
+    const { claimant } = setup()
+    assert.deepEqual(claimant.status(DS), { phase: 'idle' })
+    assert.equal(claimant.enter(DS), false)
+    assert.equal(claimant.holding(DS), false)
+  })
+
+  it('votes for itself (saved) before it sends the claim, then announces after a majority of grants', async () => {
+    const { claimant, sent, votes, voter, answer, claimed } = setup()
+    const c = await claimed()
+    assert.equal(votes.saves, 1, 'its own grant was saved first')
+    assert.equal(voter.slots()[0]?.holder, 'host-a')
+    assert.match((claimant.status(DS) as { why: string }).why, /majority/)
+    answer('grant', B, c)
+    await flush()
+    assert.deepEqual(sent.at(-1), { t: 'act', ds: DS, kind: 'unavailable', slot: c.slot, term: c.term })
+    assert.equal(voter.slots()[0]?.acting, true, 'its own ack is recorded before the act is sent')
+    assert.equal(claimant.status(DS).phase, 'waiting', 'announcing: not granted before the acks')
+    assert.equal(claimant.enter(DS), false)
+  })
+
+  it('becomes granted on a majority of acks: logs it, tells onGranted, and enter() makes it acting', async () => {
+    const { claimant, sink, granted, toGranted } = setup()
+    const c = await toGranted()
+    assert.deepEqual(claimant.status(DS), { phase: 'granted', term: c.term })
+    assert.deepEqual(granted, [DS])
+    assert.ok(sink.msgs().includes('update slot acquired'))
+    assert.equal(claimant.holding(DS), false)
+    assert.equal(claimant.enter(DS), true)
+    assert.deepEqual(claimant.status(DS), { phase: 'acting', term: c.term })
+    assert.equal(claimant.holding(DS), true)
+    assert.equal(claimant.enter(DS), true, 'entering again while acting is fine')
+  })
+
+  it('ignores answers for another host, another term, or from outside the voter set', async () => {
+    const { claimant, answer, claimed } = setup()
+    const c = await claimed()
+    claimant.hear(B, { t: 'grant', ds: DS, kind: 'unavailable', slot: c.slot, term: c.term, to: C })
+    claimant.hear(B, { t: 'grant', ds: DS, kind: 'unavailable', slot: c.slot, term: c.term + 1, to: A })
+    answer('grant', key('z'), c)
+    await flush()
+    assert.match((claimant.status(DS) as { why: string }).why, /majority of the fleet to grant/)
+  })
+
+  it('enter() fences an aged grant exactly once, logs it, and starts over (releasing its votes)', async () => {
+    const { claimant, clock, sent, sink, voter, toGranted } = setup()
+    const c = await toGranted()
+    clock.advance(TTL / 2)
+    assert.equal(claimant.enter(DS), false)
+    assert.equal(claimant.enter(DS), false)
+    assert.equal(sink.msgs().filter((m) => m === 'grant aged before acting: action fenced').length, 1)
+    assert.deepEqual(sent.at(-1), { t: 'release', ds: DS, kind: 'unavailable', slot: c.slot, term: c.term })
+    assert.deepEqual(voter.slots(), [], 'its own vote is freed at once')
+    assert.deepEqual(claimant.status(DS), { phase: 'waiting', why: 'the grant aged before the update began (fenced)' })
+  })
+
+  it('fences acks that arrive after TTL/2', async () => {
+    const { claimant, clock, sink, answer, claimed } = setup()
+    const c = await claimed()
+    answer('grant', B, c)
+    await flush()
+    clock.advance(TTL / 2)
+    answer('ack', B, c)
+    assert.equal(claimant.status(DS).phase, 'waiting')
+    assert.ok(sink.msgs().includes('grant aged before acting: action fenced'))
+    assert.ok(!sink.msgs().includes('update slot acquired'))
+  })
+
+  it('status() is a pure query: an aged grant reads as waiting and is still there to fence', async () => {
+    const { claimant, clock, sent, toGranted } = setup()
+    await toGranted()
+    clock.advance(TTL / 2)
+    const before = sent.length
+    for (let i = 0; i < 3; i++) assert.deepEqual(claimant.status(DS), { phase: 'waiting', why: 'the grant aged before the update began' })
+    assert.equal(sent.length, before, 'status sent nothing')
+    assert.equal(claimant.enter(DS), false)
+    assert.equal(sent.length, before + 1, 'enter fenced it (the release)')
+  })
+
+  it('a changed target abandons the attempt and releases it', async () => {
+    const { claimant, sent, voter, claimed } = setup()
+    const c = await claimed()
+    claimant.claim(DS, 'another-revision', 'unavailable')
+    assert.deepEqual(sent.at(-1), { t: 'release', ds: DS, kind: 'unavailable', slot: c.slot, term: c.term })
+    assert.deepEqual(voter.slots(), [])
+    assert.deepEqual(claimant.status(DS), { phase: 'waiting', why: 'the target changed' })
+  })
+
+  it('an acting host keeps its slot whatever it is asked next, until it releases', async () => {
+    const { claimant, sent, toGranted } = setup()
+    await toGranted()
+    claimant.enter(DS)
+    const before = sent.length
+    claimant.claim(DS, 'another-revision', 'surge')
+    assert.equal(claimant.holding(DS), true)
+    assert.equal(sent.length, before)
+  })
+
+  it('abandons a claim no majority answered after claimCutoffMs, saying so', async () => {
+    const { claimant, clock, sent, claimed } = setup()
+    const c = await claimed()
+    clock.advance(T.claimCutoffMs)
+    claimant.tick()
+    assert.equal(sent.at(-1)?.t, 'claim', 'not yet past the cut-off')
+    clock.advance(1)
+    claimant.tick()
+    assert.deepEqual(sent.at(-1), { t: 'release', ds: DS, kind: 'unavailable', slot: c.slot, term: c.term })
+    assert.deepEqual(claimant.status(DS), { phase: 'waiting', why: 'no majority answered (1 of 2 needed)' })
+  })
+
+  it('shows a refusal as why, and keeps it when the claim times out', async () => {
+    const { claimant, clock, sink, claimed } = setup()
+    const c = await claimed()
+    claimant.hear(B, { t: 'refuse', ds: DS, kind: 'unavailable', slot: c.slot, term: c.term, to: A, reason: 'slot 0 held by someone' })
+    assert.deepEqual(claimant.status(DS), { phase: 'waiting', why: 'slot 0 held by someone' })
+    assert.ok(sink.msgs().includes('claim refused'))
+    clock.advance(T.claimCutoffMs + 1)
+    claimant.tick()
+    assert.deepEqual(claimant.status(DS), { phase: 'waiting', why: 'slot 0 held by someone' })
+  })
+
+  it('release sends release and forgets the attempt', async () => {
+    const { claimant, sent, voter, sink, toGranted } = setup()
+    const c = await toGranted()
+    assert.equal(claimant.enter(DS), true)
+    claimant.release(DS)
+    await flush()
+    assert.deepEqual(sent.at(-1), { t: 'release', ds: DS, kind: 'unavailable', slot: c.slot, term: c.term })
+    assert.equal(claimant.holding(DS), false)
+    assert.deepEqual(claimant.status(DS), { phase: 'idle' })
+    assert.deepEqual(voter.slots(), [])
+    assert.ok(sink.msgs().includes('update slot released'))
+  })
+
+  it('claims nothing when the DaemonSet has no slot of the kind', async () => {
+    const { claimant, clock, sent, revision } = setup()
+    claimant.claim(DS, revision, 'surge')
+    clock.advance(T.jitterMaxMs)
+    claimant.claim(DS, revision, 'surge')
+    await flush()
+    assert.equal(sent.length, 0)
+    assert.deepEqual(claimant.status(DS), { phase: 'waiting', why: 'no surge slots' })
+  })
+
+  it('drops its attempt when the DaemonSet is deleted', async () => {
+    const { claimant, fleet, toGranted } = setup()
+    await toGranted()
+    claimant.enter(DS)
+    fleet.daemonSets.delete(DS)
+    claimant.tick()
+    assert.equal(claimant.holding(DS), false)
+  })
+})

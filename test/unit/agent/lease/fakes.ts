@@ -1,0 +1,180 @@
+// Plain-data stand-ins for what the lease is handed: a virtual-time Clock, a LeaseFleet
+// over a few members, a log sink, a recording send, and a deterministic random source.
+// Tests only; nothing here touches the network, the disk or real time.
+
+import { pino, type Logger } from 'pino'
+import { viewOf, type LeaseMessage, type SlotKind, type VoterView } from '../../../../core/lease.js'
+import type { NodeRecord, PodStatus } from '../../../../core/node-record.js'
+import { revisionOf } from '../../../../core/revision.js'
+import type { DaemonSet } from '../../../../core/types.js'
+import type { Clock, Timer } from '../../../../agent/clock.js'
+import type { LeaseFleet } from '../../../../agent/lease/fleet-view.js'
+import { ds } from '../../../helpers/fixtures.js'
+
+/** key returns a valid key id (43 base64url characters) starting with `c`. */
+export const key = (c: string): string => c.padEnd(43, 'x')
+
+/** DS is the key form of the DaemonSet the tests update. */
+export const DS = 'default/agent'
+
+/** daemonSet returns DaemonSet default/agent running `image`, with minReadySeconds. */
+export function daemonSet(image = 'busybox:1.36', minReadySeconds = 0): DaemonSet {
+  return ds({ containers: [{ name: 'main', image }] }, { spec: { minReadySeconds } })
+}
+
+interface PendingTimer {
+  id: number
+  at: number
+  period: number | undefined
+  fn: () => void
+}
+
+/** FakeClock is virtual time: mono moves only when the test advances it, and timers fire as it passes them. */
+export class FakeClock implements Clock {
+  private t = 0
+  private seq = 0
+  private readonly timers = new Map<number, PendingTimer>()
+
+  wall(): number {
+    return 1_700_000_000_000 + this.t
+  }
+
+  mono(): number {
+    return this.t
+  }
+
+  after(ms: number, fn: () => void): Timer {
+    return this.add(ms, undefined, fn)
+  }
+
+  every(ms: number, fn: () => void): Timer {
+    return this.add(ms, Math.max(1, ms), fn)
+  }
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.after(ms, resolve))
+  }
+
+  /** pending returns how many timers are scheduled. */
+  pending(): number {
+    return this.timers.size
+  }
+
+  /** advance moves time forward by ms, firing every timer due on the way, in time order. */
+  advance(ms: number): void {
+    const end = this.t + ms
+    for (;;) {
+      let next: PendingTimer | undefined
+      for (const x of this.timers.values()) if (x.at <= end && (next === undefined || x.at < next.at || (x.at === next.at && x.id < next.id))) next = x
+      if (next === undefined) break
+      this.t = next.at
+      if (next.period === undefined) this.timers.delete(next.id)
+      else next.at += next.period
+      next.fn()
+    }
+    this.t = end
+  }
+
+  private add(ms: number, period: number | undefined, fn: () => void): Timer {
+    const id = ++this.seq
+    this.timers.set(id, { id, at: this.t + Math.max(0, ms), period, fn })
+    return { cancel: () => void this.timers.delete(id) }
+  }
+}
+
+/** Member is one host of a FakeFleet. */
+export interface Member {
+  keyId: string
+  name: string
+  state?: 'Alive' | 'Unreachable' | 'Left'
+  /** What its record reports per DaemonSet; none: no record of a copy. */
+  pods?: Record<string, Pick<PodStatus, 'revision' | 'ready'>>
+}
+
+/** FakeFleet is a LeaseFleet over plain data the test changes at will. */
+export class FakeFleet implements LeaseFleet {
+  members: Member[]
+  daemonSets = new Map<string, DaemonSet>()
+  limits: Record<SlotKind, number> = { unavailable: 1, surge: 0 }
+  /** Hosts already unavailable, as voters count them. */
+  down = 0
+  /** Turn per node name (default 0). */
+  turns: Record<string, number> = {}
+
+  constructor(members: Member[], d: DaemonSet | undefined = daemonSet()) {
+    this.members = members
+    if (d !== undefined) this.daemonSets.set(DS, d)
+  }
+
+  daemonSet(name: string): DaemonSet | undefined {
+    return this.daemonSets.get(name)
+  }
+
+  voters(): string[] {
+    return this.members.filter((m) => m.state !== 'Left').map((m) => m.keyId)
+  }
+
+  record(keyId: string): NodeRecord | undefined {
+    const m = this.members.find((x) => x.keyId === keyId)
+    if (m === undefined) return undefined
+    const pods: Record<string, PodStatus> = {}
+    for (const [k, p] of Object.entries(m.pods ?? {})) pods[k] = { ...p, phase: p.ready ? 'Running' : 'Pending', restarts: 0, since: 0 }
+    return { name: m.name, peerId: `peer-${m.name}`, addresses: [], labels: {}, taints: [], conditions: [], version: 'test', state: 'alive', startedAt: 0, pods }
+  }
+
+  isMember(keyId: string): boolean {
+    return this.members.some((m) => m.keyId === keyId)
+  }
+
+  nameOf(keyId: string): string | undefined {
+    return this.members.find((m) => m.keyId === keyId)?.name
+  }
+
+  limit(name: string, kind: SlotKind): number {
+    return this.daemonSets.has(name) ? this.limits[kind] : 0
+  }
+
+  voterView(): VoterView {
+    return {
+      view: viewOf(this.voters()).view,
+      revision: (name) => {
+        const d = this.daemonSets.get(name)
+        return d === undefined ? undefined : revisionOf(d)
+      },
+      limit: (name, kind) => this.limit(name, kind),
+      unavailable: () => this.down,
+    }
+  }
+
+  turn(_ds: string, _revision: string, self: string): number {
+    return this.turns[self] ?? 0
+  }
+}
+
+/** logSink returns a debug-level logger and the lines it wrote, parsed. */
+export function logSink(): { log: Logger; lines: Record<string, unknown>[]; msgs: () => string[] } {
+  const lines: Record<string, unknown>[] = []
+  const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) })
+  return { log, lines, msgs: () => lines.map((l) => String(l.msg)) }
+}
+
+/** recorder returns a send function and the messages it was given, in order. */
+export function recorder(): { send: (msg: LeaseMessage) => Promise<void>; sent: LeaseMessage[] } {
+  const sent: LeaseMessage[] = []
+  return { send: async (msg) => void sent.push(msg), sent }
+}
+
+/** seeded returns a deterministic random(n) (mulberry32). */
+export function seeded(seed: number): (n: number) => number {
+  let a = seed >>> 0
+  return (n) => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n)
+  }
+}
+
+/** flush lets every queued promise callback run (saves, sends, handlers). */
+export const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))

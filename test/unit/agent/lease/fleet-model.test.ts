@@ -1,0 +1,226 @@
+/**
+ * A model of the fleet driving the real lease objects: N hosts, each with its own Voter
+ * (and vote store) and Claimant; every message goes into a model network that fast-check
+ * delivers late, out of order, to any subset of hosts, or never; virtual time jumps; hosts
+ * restart (remembering their votes, forgetting their attempts); the DaemonSet's revision
+ * changes mid-rollout. A host is down from the moment its claimant's enter() returns true
+ * until it releases (or restarts and starts its new copy). At no step may more hosts be
+ * down than the limit. The same model with the acting rule removed from the voters' table
+ * fails, which shows it can see a broken rule.
+ */
+
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import fc from 'fast-check'
+import { pino } from 'pino'
+import { SlotTable, leaseMessageSchema, type Hold, type LeaseMessage } from '../../../../core/lease.js'
+import { revisionOf } from '../../../../core/revision.js'
+import type { Timer } from '../../../../agent/clock.js'
+import { defaultTimings } from '../../../../agent/defaults.js'
+import { Claimant } from '../../../../agent/lease/claimant.js'
+import { Voter } from '../../../../agent/lease/voter.js'
+import { MemoryVoteStore } from '../../../../agent/lease/votes.js'
+import { DS, FakeClock, FakeFleet, daemonSet, flush, key, seeded, type Member } from './fakes.js'
+
+const N = 5
+const TTL = 10_000
+const T = defaultTimings().lease
+const silent = pino({ level: 'silent' })
+
+/** NoActingRule is a broken voter table: an acknowledged slot lapses after the TTL like any grant. */
+class NoActingRule extends SlotTable {
+  override busy(h: Hold, now: number): boolean {
+    return now - h.grantedAt < this.ttlMs
+  }
+}
+
+type Step =
+  | { do: 'pass' | 'enter' | 'restart'; host: number }
+  | { do: 'passAll' }
+  | { do: 'up'; pick: number }
+  | { do: 'deliver'; pick: number; reach: boolean[] }
+  | { do: 'deliverAll'; reach: boolean[] }
+  | { do: 'wait'; dt: number }
+  | { do: 'bump' }
+
+const host = fc.integer({ min: 0, max: N - 1 })
+/** Who a message reaches: often everyone (the usual case), otherwise any subset (partitions, loss). */
+const reach = fc.oneof(fc.constant(Array.from({ length: N }, () => true)), fc.array(fc.boolean(), { minLength: N, maxLength: N }), fc.array(fc.boolean(), { minLength: N, maxLength: N }))
+/** Time jumps: mostly within a claim's life, sometimes past the TTL. */
+const dt = fc.oneof(fc.integer({ min: 0, max: 1500 }), fc.integer({ min: 0, max: 1500 }), fc.integer({ min: 0, max: 3 * TTL }))
+const step: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 2, arbitrary: fc.record({ do: fc.constant('pass' as const), host }) },
+  { weight: 3, arbitrary: fc.constant({ do: 'passAll' as const }) },
+  { weight: 1, arbitrary: fc.record({ do: fc.constant('enter' as const), host }) },
+  { weight: 2, arbitrary: fc.record({ do: fc.constant('up' as const), pick: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ do: fc.constant('restart' as const), host }) },
+  { weight: 2, arbitrary: fc.record({ do: fc.constant('deliver' as const), pick: fc.nat(), reach }) },
+  { weight: 4, arbitrary: fc.record({ do: fc.constant('deliverAll' as const), reach }) },
+  { weight: 3, arbitrary: fc.record({ do: fc.constant('wait' as const), dt }) },
+  { weight: 1, arbitrary: fc.constant({ do: 'bump' as const }) },
+)
+
+interface Host {
+  keyId: string
+  member: Member
+  votes: MemoryVoteStore
+  voter: Voter
+  claimant: Claimant
+  timer: Timer
+  /** The revision its reconciler last asked a slot for, and the one it is moving to while down. */
+  target: string
+  down: boolean
+}
+
+interface Outcome {
+  /** The most hosts down at once. */
+  mostDown: number
+  /** A step found more hosts down than the limit. */
+  overrun: boolean
+}
+
+/** run plays one fleet history and reports what it saw. */
+async function run(limit: number, seed: number, steps: Step[], table: (ttl: number) => SlotTable): Promise<Outcome> {
+  const clock = new FakeClock()
+  const members: Member[] = Array.from({ length: N }, (_, i) => ({ keyId: key(`h${i}`), name: `host-${i}` }))
+  let image = 1
+  const fleet = new FakeFleet(members, daemonSet(`busybox:1.${image}`, 1))
+  fleet.limits = { unavailable: limit, surge: 0 }
+  const current = (): string => revisionOf(fleet.daemonSet(DS)!)
+  const old = 'r-before'
+  for (const m of members) m.pods = { [DS]: { revision: old, ready: true } }
+  const random = seeded(seed)
+  const network: { from: number; msg: LeaseMessage }[] = []
+  const hosts: Host[] = []
+
+  const make = (i: number, votes: MemoryVoteStore): Pick<Host, 'voter' | 'claimant' | 'timer'> => {
+    const keyId = members[i]!.keyId
+    const send = async (msg: LeaseMessage): Promise<void> => {
+      leaseMessageSchema.parse(msg)
+      network.push({ from: i, msg })
+    }
+    const voter = new Voter({ table: table(TTL), keyId, fleet, votes, clock, timings: T, send, log: silent })
+    const claimant = new Claimant({ keyId, selfName: () => members[i]!.name, ttlMs: TTL, timings: T, fleet, own: voter.own, clock, send, random, log: silent })
+    const timer = clock.every(T.tickMs, () => {
+      claimant.tick()
+      voter.tick()
+    })
+    return { voter, claimant, timer }
+  }
+  for (let i = 0; i < N; i++) {
+    const votes = new MemoryVoteStore()
+    hosts.push({ keyId: members[i]!.keyId, member: members[i]!, votes, target: old, down: false, ...make(i, votes) })
+  }
+
+  /** deliver hands one message to the reached hosts (never back to its sender), as the Lease would: judge, then note the term. */
+  const deliver = (m: { from: number; msg: LeaseMessage }, to: boolean[]): void => {
+    const from = members[m.from]!.keyId
+    hosts.forEach((h, j) => {
+      if (j === m.from || to[j] !== true) return
+      const msg = m.msg
+      if (msg.t === 'claim' || msg.t === 'act' || msg.t === 'release') {
+        void h.voter.hear(from, msg).finally(() => h.voter.observe(msg))
+      } else {
+        h.claimant.hear(from, msg)
+        h.voter.observe(msg)
+      }
+    })
+  }
+  const setDown = (h: Host, down: boolean): void => {
+    h.down = down
+    h.member.pods = { [DS]: { revision: down ? old : h.target, ready: !down } }
+  }
+
+  /** pass is what a reconciler pass does: a host whose copy is not current claims; once granted, it enters. */
+  const pass = (h: Host): void => {
+    if (!h.down && h.member.pods?.[DS]?.revision === current()) return
+    if (!h.down) h.target = current()
+    h.claimant.claim(DS, h.target, 'unavailable')
+    if (h.claimant.status(DS).phase === 'granted' && h.claimant.enter(DS)) setDown(h, true)
+  }
+
+  let mostDown = 0
+  for (const s of steps) {
+    switch (s.do) {
+      case 'pass':
+        pass(hosts[s.host]!)
+        break
+      case 'passAll':
+        for (const h of hosts) pass(h)
+        break
+      case 'enter': {
+        // A slow reconciler acting on the answer of an earlier pass.
+        const h = hosts[s.host]!
+        if (h.claimant.enter(DS) && !h.down) setDown(h, true)
+        break
+      }
+      case 'up': {
+        // A down host's new copy becomes available: it releases its slot.
+        const down = hosts.filter((h) => h.down)
+        const h = down[s.pick % Math.max(1, down.length)]
+        if (h === undefined) break
+        setDown(h, false)
+        h.claimant.release(DS)
+        break
+      }
+      case 'restart': {
+        // The agent restarts: it remembers its votes, forgets its attempts, and starts a missing copy first.
+        const h = hosts[s.host]!
+        h.timer.cancel()
+        Object.assign(h, make(s.host, h.votes))
+        await h.voter.restore()
+        if (h.down) setDown(h, false)
+        break
+      }
+      case 'deliver': {
+        if (network.length === 0) break
+        const [m] = network.splice(s.pick % network.length, 1)
+        deliver(m!, s.reach)
+        break
+      }
+      case 'deliverAll':
+        for (const m of network.splice(0)) deliver(m, s.reach)
+        break
+      case 'wait':
+        clock.advance(s.dt)
+        break
+      case 'bump':
+        fleet.daemonSets.set(DS, daemonSet(`busybox:1.${++image}`, 1))
+        break
+    }
+    await flush()
+    const down = hosts.filter((h) => h.down).length
+    mostDown = Math.max(mostDown, down)
+    if (down > limit) return { mostDown, overrun: true }
+  }
+  for (const h of hosts) h.timer.cancel()
+  return { mostDown, overrun: false }
+}
+
+const limits = fc.integer({ min: 1, max: 2 })
+const seeds = fc.integer({ min: 0, max: 0x7fffffff })
+const histories = fc.array(step, { minLength: 1, maxLength: 80 })
+
+describe('lease slots (fleet model)', () => {
+  it('never lets more hosts act at once than there are slots, whatever reaches whom', async () => {
+    let reachedLimit = 0
+    await fc.assert(
+      fc.asyncProperty(limits, seeds, histories, async (limit, seed, steps) => {
+        const o = await run(limit, seed, steps, (ttl) => new SlotTable(ttl))
+        if (o.mostDown === limit) reachedLimit++
+        return !o.overrun
+      }),
+      { numRuns: 3000 },
+    )
+    // A model in which nobody ever acts proves nothing: many histories must fill every slot.
+    assert.ok(reachedLimit > 100, `only ${reachedLimit} histories took the limit of hosts down`)
+  })
+
+  it('fails when the acting rule is removed (an acknowledged slot lapsing after the TTL)', async () => {
+    const r = await fc.check(
+      fc.asyncProperty(seeds, histories, async (seed, steps) => !(await run(1, seed, steps, (ttl) => new NoActingRule(ttl))).overrun),
+      { numRuns: 3000 },
+    )
+    assert.equal(r.failed, true, 'the model found no history in which the broken rule takes two hosts down')
+  })
+})

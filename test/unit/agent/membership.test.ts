@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { pino } from 'pino'
+import { AgentClock } from '../../../agent/clock.js'
+import { defaultTimings } from '../../../agent/defaults.js'
+import { Membership, type NodeState } from '../../../agent/membership/membership.js'
+import { Metrics } from '../../../agent/metrics.js'
+import { Topics } from '../../../agent/network/constants.js'
+import { signEnvelope } from '../../../core/envelope.js'
+import { generateKeyPair, parsePrivateKey } from '../../../core/keys.js'
+import { StoreKey } from '../../../core/keyspace.js'
+import type { NodeRecord } from '../../../core/node-record.js'
+import { MemoryHub, type MemoryTransport } from '../../helpers/memory-transport.js'
+import { VirtualClock } from '../../helpers/virtual-clock.js'
+
+const HEARTBEAT = 1000
+const SUSPICION = 5000
+const FORGET = 30_000
+
+interface Member {
+  name: string
+  keyId: string
+  transport: MemoryTransport
+  membership: Membership
+  metrics: Metrics
+}
+
+/** fleet makes members on one hub and one virtual clock; each bootstraps from the first. */
+function fleet(...names: string[]): { clock: VirtualClock; hub: MemoryHub; members: Member[] } {
+  const clock = new VirtualClock()
+  const hub = new MemoryHub(clock)
+  const members: Member[] = []
+  for (const name of names) {
+    const key = generateKeyPair()
+    const transport = hub.join(`peer-${name}`, key.id)
+    const metrics = new Metrics()
+    const membership = new Membership({
+      transport,
+      clock,
+      hlc: new AgentClock(clock),
+      signingKey: parsePrivateKey(key.privateKeyPem),
+      keyId: key.id,
+      self: { name, labels: { zone: 'a' }, taints: [], version: 'test' },
+      heartbeatMs: HEARTBEAT,
+      suspicionMs: SUSPICION,
+      forgetMs: FORGET,
+      targetPeers: 3,
+      bootstrap: members[0]?.transport.addresses() ?? [],
+      timings: defaultTimings(),
+      metrics,
+      log: pino({ level: 'silent' }),
+    })
+    members.push({ name, keyId: key.id, transport, membership, metrics })
+  }
+  return { clock, hub, members }
+}
+
+/** seen maps each node name to its state, as `m` sees the fleet. */
+function seen(m: Member): Record<string, NodeState> {
+  return Object.fromEntries(m.membership.nodes().map((n) => [n.record.name, n.state]))
+}
+
+const gossip = (data: unknown, from: string, fromKeyId: string) => ({ topic: Topics.nodes, data: new TextEncoder().encode(JSON.stringify(data)), from, fromKeyId })
+
+describe('membership', () => {
+  it('two members learn each other’s records within a heartbeat', async () => {
+    const { clock, members } = fleet('a', 'b')
+    const [a, b] = members as [Member, Member]
+    for (const m of members) m.membership.start()
+    await clock.advance(HEARTBEAT)
+    assert.deepEqual(seen(a), { a: 'Alive', b: 'Alive' })
+    assert.deepEqual(seen(b), { a: 'Alive', b: 'Alive' })
+    assert.deepEqual(b.transport.connectedPeers(), ['peer-a'], 'b dialled its bootstrap peer')
+    const bAtA = a.membership.nodes().find((n) => n.record.name === 'b')
+    assert.equal(bAtA?.record.peerId, 'peer-b')
+    assert.deepEqual(bAtA?.record.addresses, b.transport.addresses())
+    assert.equal(bAtA?.lastSeen, clock.wall(), 'lastSeen is wall time')
+    assert.equal(bAtA?.record.startedAt, Date.UTC(2026, 0, 1), 'startedAt is wall time at start')
+    for (const m of members) m.membership.stop()
+  })
+
+  it('a silent member becomes Unreachable after the suspicion window and is forgotten after the horizon', async () => {
+    const { clock, members } = fleet('a', 'b', 'c')
+    const [a, b, c] = members as [Member, Member, Member]
+    for (const m of members) m.membership.start()
+    await clock.advance(HEARTBEAT)
+    assert.deepEqual(seen(a), { a: 'Alive', b: 'Alive', c: 'Alive' })
+    // c crashes: no heartbeat, no leave, gone from the network.
+    c.membership.stop()
+    c.transport.close()
+    await clock.advance(SUSPICION - HEARTBEAT)
+    assert.equal(seen(a).c, 'Alive', 'still inside the suspicion window')
+    await clock.advance(2 * HEARTBEAT)
+    assert.equal(seen(a).c, 'Unreachable')
+    assert.equal(seen(b).c, 'Unreachable')
+    assert.equal(seen(a).b, 'Alive', 'members that keep beating stay Alive')
+    await clock.advance(FORGET - SUSPICION)
+    assert.deepEqual(seen(a), { a: 'Alive', b: 'Alive' }, 'c is forgotten')
+    assert.equal(a.membership.records.get(StoreKey.nodeRecord(c.keyId)), undefined)
+    for (const m of members) m.membership.stop()
+  })
+
+  it('a clean leave shows Left at once', async () => {
+    const { clock, members } = fleet('a', 'b')
+    const [a, b] = members as [Member, Member]
+    for (const m of members) m.membership.start()
+    await clock.advance(HEARTBEAT)
+    let left = false
+    const leaving = b.membership.leave().then(() => (left = true))
+    await clock.advance(0)
+    assert.equal(seen(a).b, 'Left', 'no time has passed')
+    assert.equal(left, false, 'leave waits for gossip to carry the announcement')
+    await clock.advance(defaultTimings().membership.leaveFlushMs)
+    await leaving
+    await clock.advance(FORGET / 2)
+    assert.equal(seen(a).b, 'Left', 'a left node is not taken for an unreachable one')
+    a.membership.stop()
+  })
+
+  it('rejects a record signed by another key, and one relayed by a peer that is not its author', async () => {
+    const { clock, hub, members } = fleet('a', 'b')
+    const [a, b] = members as [Member, Member]
+    for (const m of members) m.membership.start()
+    await clock.advance(HEARTBEAT)
+    const genuine = a.membership.records.get(StoreKey.nodeRecord(a.keyId))
+    assert.ok(genuine)
+    const rogue = generateKeyPair()
+    const rogueKey = parsePrivateKey(rogue.privateKeyPem)
+    const forgedRecord: NodeRecord = { ...(genuine.value as NodeRecord), labels: { zone: 'evil' } }
+    const forged = signEnvelope(StoreKey.nodeRecord(a.keyId), forgedRecord, { wall: clock.wall() + 1, logical: 0 }, rogueKey)
+    const before = await b.metrics.rejectedTotal()
+
+    assert.equal(b.membership.validate(gossip(forged, 'peer-rogue', rogue.id)), 'reject', 'a record of a signed by the rogue key')
+    assert.equal(b.membership.validate(gossip(genuine, 'peer-rogue', rogue.id)), 'reject', 'a’s own record, published by the rogue')
+    assert.equal(b.membership.validate({ ...gossip(genuine, 'peer-rogue', rogue.id), data: new TextEncoder().encode('not json') }), 'reject', 'not JSON')
+    assert.equal(await b.metrics.rejectedTotal(), before + 3)
+    assert.deepEqual(b.membership.records.get(StoreKey.nodeRecord(a.keyId)), genuine, 'a’s record is untouched')
+    assert.equal(b.membership.merge(forged, 'sync'), 'reject', 'anti-entropy applies the same rule')
+
+    // The same forgery, gossiped by a rogue on the network, changes nothing either.
+    await hub.join('peer-rogue', rogue.id).publish(Topics.nodes, new TextEncoder().encode(JSON.stringify(forged)))
+    await clock.advance(0)
+    assert.equal(await b.metrics.rejectedTotal(), before + 5, 'three by hand, one from anti-entropy, one from gossip')
+    assert.deepEqual(seen(b), { a: 'Alive', b: 'Alive' })
+    assert.equal((b.membership.records.value(StoreKey.nodeRecord(a.keyId)) as NodeRecord).labels.zone, 'a')
+    for (const m of members) m.membership.stop()
+  })
+
+  it('emits node:self only when its own labels or taints change', async () => {
+    const { clock, members } = fleet('a')
+    const [a] = members as [Member]
+    const events: NodeRecord[] = []
+    const off = a.membership.on('node:self', (r) => events.push(r))
+    a.membership.start()
+    a.membership.update({ pods: {} })
+    a.membership.update({ labels: { zone: 'a' } })
+    assert.equal(events.length, 0, 'pods and unchanged labels do not change placement')
+    a.membership.update({ labels: { zone: 'b' } })
+    assert.deepEqual(events.map((r) => r.labels), [{ zone: 'b' }])
+    off()
+    a.membership.update({ labels: { zone: 'c' } })
+    assert.equal(events.length, 1, 'a removed listener hears nothing')
+    await clock.advance(HEARTBEAT)
+    a.membership.stop()
+  })
+})
