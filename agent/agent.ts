@@ -127,7 +127,7 @@ export class Agent {
         transport: network,
         clock,
         fleet: new FleetView(membership, store),
-        votes: new FileVoteStore(join(config.dataDir, 'lease.json')),
+        votes: new FileVoteStore(config.dataDir),
         keyId,
         selfName: () => membership.self().name,
         ttlMs: config.leaseTtlMs,

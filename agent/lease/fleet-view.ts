@@ -18,6 +18,8 @@ import type { Store } from '../store/store.js'
 export interface LeaseFleet {
   /** daemonSet returns the live DaemonSet `NAMESPACE/NAME`, or undefined (unknown or deleted). */
   daemonSet(ds: string): DaemonSet | undefined
+  /** revision returns the DaemonSet's current template revision, or undefined (unknown or deleted). */
+  revision(ds: string): string | undefined
   /** voters returns the key ids of the voter set: every member that has not left. */
   voters(): string[]
   /** record returns a member's last node record, or undefined. */
@@ -54,6 +56,11 @@ export class FleetView implements LeaseFleet {
   daemonSet(ds: string): DaemonSet | undefined {
     const ref = parseDsKey(ds)
     return ref === undefined ? undefined : (this.store.map.value(StoreKey.daemonSet(ref)) as DaemonSet | undefined)
+  }
+
+  revision(ds: string): string | undefined {
+    const d = this.daemonSet(ds)
+    return d === undefined ? undefined : revisionOf(d)
   }
 
   voters(): string[] {
@@ -94,10 +101,7 @@ export class FleetView implements LeaseFleet {
     const { view } = viewOf(this.voters())
     return {
       view,
-      revision: (ds) => {
-        const d = this.daemonSet(ds)
-        return d === undefined ? undefined : revisionOf(d)
-      },
+      revision: (ds) => this.revision(ds),
       limit: (ds, kind) => this.limit(ds, kind),
       // Unreachable hosts are not counted: their state is unknown, they are not down because
       // of this rollout, and they take a slot like anyone when they are back.

@@ -71,6 +71,7 @@ export class Lease {
 
   /** start restores the persisted votes, then hears the lease topic and starts the upkeep tick. */
   async start(): Promise<void> {
+    if (this.timer !== undefined) return
     await this.voter.restore()
     // Subscribed only once the votes are back: a claim must not be judged by an empty table.
     this.opts.transport.subscribe(Topics.lease, (msg) => this.validate(msg))

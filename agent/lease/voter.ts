@@ -9,7 +9,6 @@
 
 import type { Logger } from 'pino'
 import type { ClaimMessage, Hold, LeaseMessage, SlotKind, SlotTable, Verdict } from '../../core/lease.js'
-import { revisionOf } from '../../core/revision.js'
 import type { Clock } from '../clock.js'
 import type { Timings } from '../defaults.js'
 import type { LeaseFleet } from './fleet-view.js'
@@ -176,9 +175,9 @@ export class Voter {
       if (!h.acting) continue
       const record = this.opts.fleet.record(h.holder)
       const pod = record?.pods[h.ds]
-      const revision = revisionOf(d)
+      const revision = this.opts.fleet.revision(h.ds)
       const k = `${h.holder}|${h.ds}|${revision}`
-      if (pod === undefined || !pod.ready || pod.revision !== revision) continue
+      if (revision === undefined || pod === undefined || !pod.ready || pod.revision !== revision) continue
       const seen = this.readySeen.get(k) ?? t
       this.readySeen.set(k, seen)
       watched.add(k)

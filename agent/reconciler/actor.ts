@@ -87,14 +87,20 @@ export class Actor {
   }
 
   /**
-   * update moves this host's copy to the current revision. Under a slot, every slow step
-   * (ensuring the images) comes first and the fence check last, right before the copy goes
-   * down: a grant that aged meanwhile (a paused or slow process) is fenced and claimed again.
+   * update moves this host's copy to the current revision. Under a slot, the fence check
+   * comes last, right before the old copy goes down: a grant that aged meanwhile (a paused
+   * or slow process) is fenced and claimed again. The images were pulled before claiming;
+   * if one is gone since (pruned), it is pulled again first rather than while the copy is down.
    */
   private async update(a: Extract<Action, { do: 'update' }>): Promise<boolean> {
     if (a.kind !== undefined) {
       this.log.info({ daemonset: a.ref.label, revision: a.plan.revision, kind: a.kind, term: a.term }, 'updating under an update slot')
-      if (!(await this.pull(a.ref, a.plan))) return true
+      if (!(await this.opts.runtime.hasImages(a.plan))) {
+        this.log.warn({ daemonset: a.ref.label, revision: a.plan.revision }, 'an image of the update is gone: pulling it again before acting')
+        this.pulled.delete(`${a.ref.label}@${a.plan.revision}`)
+        this.opts.retry(0)
+        return false
+      }
       if (!this.opts.slots.enter(a.ref.key)) {
         this.opts.retry(this.opts.timings.rolloutPollMs)
         return false

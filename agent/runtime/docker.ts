@@ -96,6 +96,12 @@ export class DockerRuntime implements ContainerRuntime {
     for (const c of plan.containers) await this.ensureImage(c.create.Image, c.pullPolicy)
   }
 
+  /** hasImages says whether every image of the plan is present locally. */
+  async hasImages(plan: PodPlan): Promise<boolean> {
+    for (const c of plan.containers) if (!(await this.hasImage(c.create.Image))) return false
+    return true
+  }
+
   /** exec runs a command in a running container and returns its exit code; rejects after timeoutMs. */
   async exec(name: string, cmd: readonly string[], timeoutMs: number): Promise<number> {
     const exec = await this.docker.getContainer(name).exec({ Cmd: [...cmd], AttachStdout: true, AttachStderr: true })

@@ -31,6 +31,8 @@ export interface ContainerRuntime {
   states(names: readonly string[]): Promise<ContainerState[]>
   /** pullImages applies the pull policy to every image of the plan; throws ImagePullError. */
   pullImages(plan: PodPlan): Promise<void>
+  /** hasImages says whether every image of the plan is present locally (no registry is asked). */
+  hasImages(plan: PodPlan): Promise<boolean>
   /**
    * startPod makes every container of the plan exist and run (idempotent: a twin made by
    * an earlier attempt is completed, not doubled). Images are ensured first.

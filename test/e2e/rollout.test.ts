@@ -130,7 +130,7 @@ describe('rolling updates on namespace hosts', { skip }, () => {
     const empty = await mkdtemp(join(tmpdir(), 'dm-broken-'))
     await writeFile(join(empty, 'README'), 'no binaries here\n')
     for (let i = 1; i <= 5; i++) {
-      const env: Record<string, string> = i === 5 ? { DAEMONMESH_TEST_CLOCK_OFFSET_MS: String(SKEW_MS), DAEMONMESH_TEST_PULL_DELAY_MS: '2500' } : {}
+      const env: Record<string, string> = i === 5 ? { DAEMONMESH_TEST_CLOCK_OFFSET_MS: String(SKEW_MS), DAEMONMESH_TEST_IMAGE_CHECK_DELAY_MS: '2500', DAEMONMESH_TEST_DELAY_DAEMONSET: 'default.skew' } : {}
       const x = await fleet.addHost(`host-${i}`, { imageTags: [V2, V3], extra: ['--lease-ttl', TTL], env })
       await docker(x.docker, 'import', '--change', 'CMD ["/README"]', join(empty, 'README'), BROKEN).catch(async () => {
         // docker import wants a tarball; make one of the directory.
@@ -299,7 +299,7 @@ describe('rolling updates on namespace hosts', { skip }, () => {
     await apply('skew', manifest('skew', '    type: RollingUpdate\n    rollingUpdate: {maxUnavailable: 1}', '  minReadySeconds: 1\n'))
     const r1 = await settled('skew', undefined)
     await run('rollout', 'restart', 'ds/skew')
-    // host-5's pulls take 2.5 s longer (the test entry's runtime seam), and an update under a slot ensures its images right before the fence check: stop it in that window.
+    // host-5 checks skew's images 2.5 s slower (the test entry's runtime seam), between its grant and the fence check: stop it in that window.
     await waitFor('host-5 granted a slot', async () => /"daemonset":"default.skew".*updating under an update slot/.test(await skewed.agent.logTail(50)), 120_000, 50)
     skewed.agent.proc?.kill('SIGSTOP')
     // A majority acknowledged host-5's act: the voters of hosts 1-4 show its slot acting.

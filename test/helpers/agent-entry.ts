@@ -2,8 +2,9 @@
 // through its seams with what a test needs to provoke, all set by the spawning test:
 //  - DAEMONMESH_TEST_CLOCK_OFFSET_MS: this agent's wall clock runs that far ahead (the
 //    kernel clock is shared by every namespace host, so skew is injected as a Clock);
-//  - DAEMONMESH_TEST_PULL_DELAY_MS: every image pull takes that much longer (a slow holder:
-//    an update under a slot ensures its images right before the fence check);
+//  - DAEMONMESH_TEST_IMAGE_CHECK_DELAY_MS with DAEMONMESH_TEST_DELAY_DAEMONSET (NS.NAME): the
+//    local image check of that DaemonSet's updates takes that much longer (a slow holder: an
+//    update under a slot checks its images between the grant and the fence check);
 //  - a control socket, DATADIR/control.sock: `POST /refuse {"peers": [...]}` cuts this
 //    agent off from those peers at the libp2p connection gater (partitions).
 // Tests only; production runs bin/daemonmesh.js.
@@ -17,17 +18,18 @@ import { runAgent } from '../../agent/main.js'
 import type { ContainerRuntime } from '../../agent/runtime/runtime.js'
 
 const offset = Number(process.env.DAEMONMESH_TEST_CLOCK_OFFSET_MS ?? 0)
-const pullDelay = Number(process.env.DAEMONMESH_TEST_PULL_DELAY_MS ?? 0)
+const checkDelay = Number(process.env.DAEMONMESH_TEST_IMAGE_CHECK_DELAY_MS ?? 0)
+const delayed = process.env.DAEMONMESH_TEST_DELAY_DAEMONSET ?? ''
 
 /** skewed is the system clock with its wall time `ms` ahead. */
 const skewed = (ms: number): Clock => ({ ...systemClock, wall: () => systemClock.wall() + ms })
 
-/** slowPulls wraps a runtime so that every pull takes `ms` longer. */
-const slowPulls = (ms: number) => (r: ContainerRuntime): ContainerRuntime => {
+/** slowImageCheck wraps a runtime so that checking the images of DaemonSet `ds` takes `ms` longer. */
+const slowImageCheck = (ms: number, ds: string) => (r: ContainerRuntime): ContainerRuntime => {
   const wrapped = Object.create(r) as ContainerRuntime
-  wrapped.pullImages = async (plan) => {
-    await new Promise((resolve) => setTimeout(resolve, ms))
-    return r.pullImages(plan)
+  wrapped.hasImages = async (plan) => {
+    if (plan.daemonSet === ds) await new Promise((resolve) => setTimeout(resolve, ms))
+    return r.hasImages(plan)
   }
   return wrapped
 }
@@ -57,6 +59,6 @@ async function serveControl(agent: Agent): Promise<void> {
 
 process.exitCode = await runAgent(process.argv.slice(2), process.stderr, process.stdout, {
   ...(offset === 0 ? {} : { clock: skewed(offset) }),
-  ...(pullDelay === 0 ? {} : { runtime: slowPulls(pullDelay) }),
+  ...(checkDelay === 0 ? {} : { runtime: slowImageCheck(checkDelay, delayed) }),
   started: (agent) => void serveControl(agent),
 })

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import fc from 'fast-check'
 import { leaseMessageSchema, SlotTable, viewOf, type ClaimMessage, type VoterView } from '../../../core/lease.js'
 
 const TTL = 10_000
@@ -112,57 +111,5 @@ describe('lease slots (one voter)', () => {
   })
 })
 
-/**
- * A model of the fleet: every host is a voter and a claimant; messages reach an arbitrary
- * subset of voters (partitions, loss); time jumps forward. A host acts (goes down) only
- * with a majority of grants and then of acks, within TTL/2 of its claim, and comes back up
- * later, after which voters may or may not learn it (release or recovery reaching some).
- * At no step may more hosts be down than the limit.
- */
-describe('lease slots (fleet model)', () => {
-  it('never lets more hosts act at once than there are slots, whatever reaches whom', () => {
-    const N = 5
-    const hosts = ['h0', 'h1', 'h2', 'h3', 'h4'].map((h) => h.padEnd(43, 'x'))
-    const quorum = 3
-    const step = fc.record({
-      host: fc.integer({ min: 0, max: N - 1 }),
-      action: fc.constantFrom('claim', 'up', 'tick'),
-      reach: fc.array(fc.boolean(), { minLength: N, maxLength: N }),
-      slot: fc.integer({ min: 0, max: 2 }),
-      dt: fc.integer({ min: 0, max: 8000 }),
-    })
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: 2 }), fc.array(step, { minLength: 1, maxLength: 80 }), (limit, steps) => {
-        const tables = hosts.map(() => new SlotTable(TTL))
-        const view = voter({ limit: (_d, kind) => (kind === 'unavailable' ? limit : 0) })
-        const down = new Map<string, { slot: number; term: number }>()
-        let now = 0
-        for (const s of steps) {
-          now += s.dt
-          const me = hosts[s.host] as string
-          const reached = tables.filter((_, i) => s.reach[i] === true || i === s.host)
-          if (s.action === 'claim' && !down.has(me)) {
-            const term = Math.max(...tables.map((t) => t.maxTerm('default/agent', 'unavailable', s.slot))) + 1
-            const m = claim(s.slot, term)
-            const sentAt = now
-            const grants = reached.filter((t) => t.claim(me, m, now, view).grant).length
-            if (grants < quorum) continue
-            now += s.dt % 3000
-            const acks = reached.filter((t) => t.act(me, m, now)).length
-            if (acks >= quorum && now - sentAt < TTL / 2) down.set(me, { slot: s.slot, term })
-          } else if (s.action === 'up' && down.has(me)) {
-            const held = down.get(me) as { slot: number; term: number }
-            down.delete(me)
-            // Some voters hear the release (or see the host running again); others do not.
-            for (const t of reached) t.release(me, { ds: 'default/agent', kind: 'unavailable', slot: held.slot, term: held.term })
-          } else {
-            for (const t of reached) t.expire(now)
-          }
-          if (down.size > limit) return false
-        }
-        return true
-      }),
-      { numRuns: 3000 },
-    )
-  })
-})
+// The fleet model (3,000 random fleets, partitions, loss, time jumps) drives the real
+// Voter and Claimant objects: test/unit/agent/lease/fleet-model.test.ts.

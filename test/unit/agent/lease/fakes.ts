@@ -3,7 +3,7 @@
 // Tests only; nothing here touches the network, the disk or real time.
 
 import { pino, type Logger } from 'pino'
-import { viewOf, type LeaseMessage, type SlotKind, type VoterView } from '../../../../core/lease.js'
+import { leaseMessageSchema, viewOf, type LeaseMessage, type SlotKind, type VoterView } from '../../../../core/lease.js'
 import type { NodeRecord, PodStatus } from '../../../../core/node-record.js'
 import { revisionOf } from '../../../../core/revision.js'
 import type { DaemonSet } from '../../../../core/types.js'
@@ -17,9 +17,14 @@ export const key = (c: string): string => c.padEnd(43, 'x')
 /** DS is the key form of the DaemonSet the tests update. */
 export const DS = 'default/agent'
 
-/** daemonSet returns DaemonSet default/agent running `image`, with minReadySeconds. */
+const built = new Map<string, DaemonSet>()
+
+/** daemonSet returns DaemonSet default/agent running `image`, with minReadySeconds (one object per pair: treat it as immutable). */
 export function daemonSet(image = 'busybox:1.36', minReadySeconds = 0): DaemonSet {
-  return ds({ containers: [{ name: 'main', image }] }, { spec: { minReadySeconds } })
+  const k = `${image}|${minReadySeconds}`
+  let d = built.get(k)
+  if (d === undefined) built.set(k, (d = ds({ containers: [{ name: 'main', image }] }, { spec: { minReadySeconds } })))
+  return d
 }
 
 interface PendingTimer {
@@ -91,6 +96,11 @@ export interface Member {
   pods?: Record<string, Pick<PodStatus, 'revision' | 'ready'>>
 }
 
+// Memos: the fleet model asks for the same revisions, records and views thousands of times.
+const revisions = new WeakMap<DaemonSet, string>()
+const records = new WeakMap<object, NodeRecord>()
+const noPods = {}
+
 /** FakeFleet is a LeaseFleet over plain data the test changes at will. */
 export class FakeFleet implements LeaseFleet {
   members: Member[]
@@ -110,6 +120,14 @@ export class FakeFleet implements LeaseFleet {
     return this.daemonSets.get(name)
   }
 
+  revision(name: string): string | undefined {
+    const d = this.daemonSets.get(name)
+    if (d === undefined) return undefined
+    let r = revisions.get(d)
+    if (r === undefined) revisions.set(d, (r = revisionOf(d)))
+    return r
+  }
+
   voters(): string[] {
     return this.members.filter((m) => m.state !== 'Left').map((m) => m.keyId)
   }
@@ -117,9 +135,15 @@ export class FakeFleet implements LeaseFleet {
   record(keyId: string): NodeRecord | undefined {
     const m = this.members.find((x) => x.keyId === keyId)
     if (m === undefined) return undefined
-    const pods: Record<string, PodStatus> = {}
-    for (const [k, p] of Object.entries(m.pods ?? {})) pods[k] = { ...p, phase: p.ready ? 'Running' : 'Pending', restarts: 0, since: 0 }
-    return { name: m.name, peerId: `peer-${m.name}`, addresses: [], labels: {}, taints: [], conditions: [], version: 'test', state: 'alive', startedAt: 0, pods }
+    const key = m.pods ?? noPods
+    let r = records.get(key)
+    if (r === undefined || r.name !== m.name) {
+      const pods: Record<string, PodStatus> = {}
+      for (const [k, p] of Object.entries(m.pods ?? {})) pods[k] = { ...p, phase: p.ready ? 'Running' : 'Pending', restarts: 0, since: 0 }
+      r = { name: m.name, peerId: `peer-${m.name}`, addresses: [], labels: {}, taints: [], conditions: [], version: 'test', state: 'alive', startedAt: 0, pods }
+      records.set(key, r)
+    }
+    return r
   }
 
   isMember(keyId: string): boolean {
@@ -134,13 +158,14 @@ export class FakeFleet implements LeaseFleet {
     return this.daemonSets.has(name) ? this.limits[kind] : 0
   }
 
+  private lastView: { voters: string; view: string } | undefined
+
   voterView(): VoterView {
+    const voters = this.voters().join(',')
+    if (this.lastView?.voters !== voters) this.lastView = { voters, view: viewOf(this.voters()).view }
     return {
-      view: viewOf(this.voters()).view,
-      revision: (name) => {
-        const d = this.daemonSets.get(name)
-        return d === undefined ? undefined : revisionOf(d)
-      },
+      view: this.lastView.view,
+      revision: (name) => this.revision(name),
       limit: (name, kind) => this.limit(name, kind),
       unavailable: () => this.down,
     }
@@ -158,10 +183,10 @@ export function logSink(): { log: Logger; lines: Record<string, unknown>[]; msgs
   return { log, lines, msgs: () => lines.map((l) => String(l.msg)) }
 }
 
-/** recorder returns a send function and the messages it was given, in order. */
+/** recorder returns a send function and the messages it was given, in order; each must pass the wire schema. */
 export function recorder(): { send: (msg: LeaseMessage) => Promise<void>; sent: LeaseMessage[] } {
   const sent: LeaseMessage[] = []
-  return { send: async (msg) => void sent.push(msg), sent }
+  return { send: async (msg) => void sent.push(leaseMessageSchema.parse(msg)), sent }
 }
 
 /** seeded returns a deterministic random(n) (mulberry32). */

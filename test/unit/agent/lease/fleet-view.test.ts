@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { StoreKey, parseDsKey } from '../../../../core/keyspace.js'
+import { viewOf } from '../../../../core/lease.js'
+import type { NodeRecord } from '../../../../core/node-record.js'
+import { revisionOf } from '../../../../core/revision.js'
+import type { DaemonSet } from '../../../../core/types.js'
+import { FleetView } from '../../../../agent/lease/fleet-view.js'
+import type { Membership, NodeState, NodeView } from '../../../../agent/membership/membership.js'
+import type { Store } from '../../../../agent/store/store.js'
+import { DS, FakeFleet, daemonSet, key } from './fakes.js'
+
+/** view builds a FleetView over plain nodes and DaemonSets, with maps that answer like LwwMap. */
+function view(nodes: { keyId: string; name: string; state: NodeState; pods?: Record<string, { revision: string; ready: boolean }> }[], dss: DaemonSet[]) {
+  const fake = new FakeFleet(nodes.map((n) => ({ keyId: n.keyId, name: n.name, state: n.state, pods: n.pods ?? {} })))
+  const recs = new Map<string, NodeRecord>(nodes.map((n) => [StoreKey.nodeRecord(n.keyId), fake.record(n.keyId)!]))
+  const views: NodeView[] = nodes.map((n) => ({ record: recs.get(StoreKey.nodeRecord(n.keyId))!, keyId: n.keyId, state: n.state, lastSeen: 0 }))
+  const membership = { nodes: () => views, records: { value: (k: string) => recs.get(k), get: (k: string) => (recs.has(k) ? {} : undefined) } } as unknown as Pick<Membership, 'nodes' | 'records'>
+  const store = { map: { value: (k: string) => dss.find((d) => StoreKey.daemonSet(parseDsKey(`${d.metadata.namespace ?? 'default'}/${d.metadata.name}`)!) === k) } } as unknown as Pick<Store, 'map'>
+  return new FleetView(membership, store)
+}
+
+const A = key('a')
+const B = key('b')
+const C = key('c')
+
+describe('lease fleet view (over membership and store)', () => {
+  it('reads the DaemonSet and its revision through the store keyspace', () => {
+    const d = daemonSet()
+    const f = view([{ keyId: A, name: 'a', state: 'Alive' }], [d])
+    assert.equal(f.daemonSet(DS), d)
+    assert.equal(f.revision(DS), revisionOf(d))
+    assert.equal(f.daemonSet('default/other'), undefined)
+    assert.equal(f.daemonSet('not a key'), undefined)
+  })
+
+  it('the voter set is every member that has not left; members are those with a record', () => {
+    const f = view(
+      [
+        { keyId: A, name: 'a', state: 'Alive' },
+        { keyId: B, name: 'b', state: 'Unreachable' },
+        { keyId: C, name: 'c', state: 'Left' },
+      ],
+      [],
+    )
+    assert.deepEqual(f.voters(), [A, B])
+    assert.equal(f.voterView().view, viewOf([A, B]).view)
+    assert.equal(f.isMember(C), true)
+    assert.equal(f.isMember(key('z')), false)
+    assert.equal(f.nameOf(B), 'b')
+  })
+
+  it('limits come from the strategy over the hosts that should run it; OnDelete has none', () => {
+    const nodes = [
+      { keyId: A, name: 'a', state: 'Alive' as const },
+      { keyId: B, name: 'b', state: 'Alive' as const },
+    ]
+    assert.equal(view(nodes, [daemonSet()]).limit(DS, 'unavailable'), 1)
+    assert.equal(view(nodes, [daemonSet()]).limit(DS, 'surge'), 0)
+    const onDelete = { ...daemonSet(), spec: { ...daemonSet().spec, updateStrategy: { type: 'OnDelete' as const } } } as DaemonSet
+    assert.equal(view(nodes, [onDelete]).limit(DS, 'unavailable'), 0)
+  })
+
+  it('counts Alive hosts whose copy is not ready as unavailable (Unreachable ones are not counted)', () => {
+    const f = view(
+      [
+        { keyId: A, name: 'a', state: 'Alive', pods: { [DS]: { revision: 'r1', ready: false } } },
+        { keyId: B, name: 'b', state: 'Unreachable', pods: { [DS]: { revision: 'r1', ready: false } } },
+        { keyId: C, name: 'c', state: 'Alive', pods: { [DS]: { revision: 'r1', ready: true } } },
+      ],
+      [daemonSet()],
+    )
+    assert.equal(f.voterView().unavailable(DS, new Set()), 1)
+    assert.equal(f.voterView().unavailable(DS, new Set([A])), 0)
+  })
+
+  it('a host’s turn is its place by name among the Alive hosts still to update', () => {
+    const f = view(
+      [
+        { keyId: A, name: 'a', state: 'Alive', pods: { [DS]: { revision: 'new', ready: true } } },
+        { keyId: B, name: 'b', state: 'Alive', pods: { [DS]: { revision: 'old', ready: true } } },
+        { keyId: C, name: 'c', state: 'Alive', pods: { [DS]: { revision: 'old', ready: true } } },
+      ],
+      [daemonSet()],
+    )
+    assert.equal(f.turn(DS, 'new', 'c'), 1)
+    assert.equal(f.turn(DS, 'new', 'b'), 0)
+    assert.equal(f.turn(DS, 'new', 'a'), 0, 'a host already updated is not waiting')
+  })
+})
