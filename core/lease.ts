@@ -7,13 +7,15 @@
 
 import { createHash } from 'node:crypto'
 import { z } from 'zod'
+import { KEY_ID } from './keys.js'
+import { parseDsKey } from './keyspace.js'
 
 export const SLOT_KINDS = ['unavailable', 'surge'] as const
 /** unavailable: the holder takes its copy down (maxUnavailable); surge: it runs a second copy (maxSurge). */
 export type SlotKind = (typeof SLOT_KINDS)[number]
 
-const ds = z.string().min(3).max(317).regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/)
-const keyId = z.string().regex(/^[A-Za-z0-9_-]{43}$/)
+const ds = z.string().max(317).refine((s) => parseDsKey(s) !== undefined, 'not a DaemonSet reference NAMESPACE/NAME')
+const keyId = z.string().regex(KEY_ID)
 const common = { ds, kind: z.enum(SLOT_KINDS), slot: z.number().int().min(0).max(100_000), term: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER) }
 
 /** leaseMessageSchema bounds every lease message: they arrive from peers. */

@@ -7,13 +7,12 @@
 
 import type { PodPlan } from './container-spec.js'
 import type { DsRef } from './keyspace.js'
+import type { SlotKind } from './lease.js'
 import type { PodStatus } from './node-record.js'
 import { adoptOrphans, planNode, type DesiredPod, type ObservedContainer, type Removal } from './reconcile.js'
 import { availableIn, copyReady, rolloutLimits } from './rollout.js'
 import type { DaemonSet } from './types.js'
 
-/** SlotKind: take the old copy down (maxUnavailable) or run a second one beside it (maxSurge). */
-export type UpdateKind = 'unavailable' | 'surge'
 
 /** SlotAnswer is the rollout lease's answer for one DaemonSet, as observed at the start of the pass. */
 export type SlotAnswer =
@@ -101,9 +100,9 @@ export type Action =
   | { do: 'delete-pod'; ref: DsRef; request: string; removals: Removal[] }
   | { do: 'start'; ref: DsRef; plan: PodPlan }
   | { do: 'pull'; ref: DsRef; plan: PodPlan }
-  | { do: 'claim'; ref: DsRef; revision: string; kind: UpdateKind }
+  | { do: 'claim'; ref: DsRef; revision: string; kind: SlotKind }
   /** Move to the current revision: under a slot of `kind` (fence first), or, with no kind, replace a copy that is not ready. */
-  | { do: 'update'; ref: DsRef; plan: PodPlan; kind?: UpdateKind; term?: number; stop: Removal[] }
+  | { do: 'update'; ref: DsRef; plan: PodPlan; kind?: SlotKind; term?: number; stop: Removal[] }
   | { do: 'release'; ref: DsRef }
 
 /** PassPlan is what one pass decided. */
@@ -250,7 +249,7 @@ function planUpdate(d: Decision, input: PassInput, w: Wanted, old: readonly Copy
     d.actions.push({ do: 'update', ref: w.ref, plan: w.plan, stop })
     return
   }
-  const kind: UpdateKind = rolloutLimits(w.ds, 1).maxSurge > 0 ? 'surge' : 'unavailable'
+  const kind: SlotKind = rolloutLimits(w.ds, 1).maxSurge > 0 ? 'surge' : 'unavailable'
   const slot = input.slots.get(w.ref.key) ?? { phase: 'idle' }
   if (slot.phase === 'granted' || slot.phase === 'acting') {
     d.actions.push({ do: 'update', ref: w.ref, plan: w.plan, kind, term: slot.term, stop: kind === 'surge' ? [] : stop })

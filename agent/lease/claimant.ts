@@ -9,16 +9,18 @@
 import { randomInt } from 'node:crypto'
 import type { Logger } from 'pino'
 import { viewOf, type ClaimMessage, type LeaseMessage, type SlotKind } from '../../core/lease.js'
+import type { SlotAnswer } from '../../core/pass.js'
 import type { Clock } from '../clock.js'
 import type { Timings } from '../defaults.js'
 import type { LeaseFleet } from './fleet-view.js'
 import type { OwnVote } from './voter.js'
 
-export type SlotStatus =
-  | { phase: 'idle' } // no attempt and nothing pending
-  | { phase: 'waiting'; why: string } // turn backoff, claiming, announcing, refused...: why, for status
-  | { phase: 'granted'; term: number } // may act now (grant young enough)
-  | { phase: 'acting'; term: number } // acted under it: held until release
+/**
+ * SlotStatus is an attempt as the reconciler sees it (core's SlotAnswer): idle (no attempt,
+ * nothing pending), waiting (turn back-off, claiming, announcing, refused: with why),
+ * granted (may act now: the grant is young enough), acting (acted under it: held until release).
+ */
+export type SlotStatus = SlotAnswer
 
 /** UpdateSlots is what the reconciler uses. */
 export interface UpdateSlots {

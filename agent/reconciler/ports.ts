@@ -2,7 +2,8 @@
 // record (membership) and the rolling-update lease (its claimant). Types only.
 
 import type { NodeRecord, PodStatus } from '../../core/node-record.js'
-import type { SlotAnswer, UpdateKind } from '../../core/pass.js'
+import type { SlotKind } from '../../core/lease.js'
+import type { SlotAnswer } from '../../core/pass.js'
 import type { NodeCondition } from '../../core/types.js'
 
 /** SelfNode is this node's record, as the reconciler reads and reports it. */
@@ -16,7 +17,7 @@ export interface SelfNode {
 export interface SlotGate {
   /** status is a pure query: the lease's answer for a DaemonSet (key form). */
   status(ds: string): SlotAnswer
-  claim(ds: string, revision: string, kind: UpdateKind): void
+  claim(ds: string, revision: string, kind: SlotKind): void
   /** enter is the fence check right before acting under a slot. */
   enter(ds: string): boolean
   release(ds: string): void
