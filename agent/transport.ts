@@ -55,10 +55,15 @@ export interface Transport {
   subscribe(topic: string, handler: GossipHandler): void
   /** serve answers channels of `protocol`, at most `maxStreams` at once per connection. */
   serve(protocol: string, handler: ChannelHandler, limits: ChannelLimits & { maxStreams: number }): Promise<void>
-  /** open starts a channel of `protocol` to a connected peer. */
-  open(peer: string, protocol: string, limits: ChannelLimits): Promise<FrameChannel>
+  /**
+   * open starts a channel of `protocol` to `peer`; when not connected to it, it first dials
+   * the first of `addresses` that answers (within the channel's deadline).
+   */
+  open(peer: string, protocol: string, limits: ChannelLimits, addresses?: readonly string[]): Promise<FrameChannel>
   /** dial connects to an address, with or without /p2p/ID; resolves to the peer id. */
   dial(addr: string): Promise<string>
   /** onConnect calls fn for every new connection to a peer. */
   onConnect(fn: (peer: string) => void): void
+  /** onDisconnect calls fn when the last connection to a peer closes (a hint, never a verdict). */
+  onDisconnect(fn: (peer: string) => void): void
 }

@@ -11,6 +11,12 @@ export const Topics = {
 /** The anti-entropy stream protocol. */
 export const SYNC_PROTOCOL = '/daemonmesh/sync/1.0.0'
 
+/** The failure detector's probe protocol (ping, and ping-req through another member). */
+export const PROBE_PROTOCOL = '/daemonmesh/probe/1.0.0'
+
+/** The lease's point-to-point protocol (claim, act and release to each voter, answers back). */
+export const LEASE_PROTOCOL = '/daemonmesh/lease/1.0.0'
+
 /** Largest gossip message we publish or accept (a DaemonSet envelope is a few KiB). */
 export const MAX_MESSAGE_BYTES = 256 * 1024
 

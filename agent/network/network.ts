@@ -219,6 +219,11 @@ export class Network implements Transport {
     this.node.addEventListener('peer:connect', (evt) => fn(evt.detail.toString()))
   }
 
+  /** onDisconnect calls fn with the peer id of every peer whose last connection closed. */
+  onDisconnect(fn: (peer: string) => void): void {
+    this.node.addEventListener('peer:disconnect', (evt) => fn(evt.detail.toString()))
+  }
+
   /**
    * serve answers streams of `protocol` as frame channels, each with its own deadline; a
    * handler that fails has its stream aborted, one that returns has it closed.
@@ -239,11 +244,22 @@ export class Network implements Transport {
     )
   }
 
-  /** open starts a frame channel of `protocol` to a connected peer; the deadline covers opening it. */
-  async open(peer: string, protocol: string, limits: ChannelLimits): Promise<FrameChannel> {
-    const conn = this.node.getConnections().find((c) => c.remotePeer.toString() === peer)
-    if (conn === undefined) throw new Error(`not connected to ${peer}`)
+  /**
+   * open starts a frame channel of `protocol` to `peer`, dialling the first of `addresses`
+   * that answers when not connected; the deadline covers dialling and opening.
+   */
+  async open(peer: string, protocol: string, limits: ChannelLimits, addresses: readonly string[] = []): Promise<FrameChannel> {
     const deadline = AbortSignal.timeout(limits.timeoutMs)
+    let conn = this.node.getConnections().find((c) => c.remotePeer.toString() === peer)
+    for (const addr of addresses) {
+      if (conn !== undefined) break
+      if (!addr.endsWith(`/p2p/${peer}`)) continue
+      conn = await this.node.dial(multiaddr(addr), { signal: deadline }).catch((err: unknown) => {
+        this.log.debug({ err, addr }, 'dial failed')
+        return undefined
+      })
+    }
+    if (conn === undefined) throw new Error(`not connected to ${peer}`)
     return streamChannel(await conn.newStream(protocol, { signal: deadline }), limits, deadline)
   }
 

@@ -58,6 +58,7 @@ export class MemoryTransport implements Transport {
   private readonly services = new Map<string, Service>()
   private readonly peers = new Set<string>()
   private readonly connectListeners: ((peer: string) => void)[] = []
+  private readonly disconnectListeners: ((peer: string) => void)[] = []
 
   constructor(hub: MemoryHub, peerId: string, keyId: string) {
     this.hub = hub
@@ -88,7 +89,8 @@ export class MemoryTransport implements Transport {
     this.services.set(protocol, { handler, limits, active: new Map() })
   }
 
-  async open(peer: string, protocol: string, limits: ChannelLimits): Promise<FrameChannel> {
+  async open(peer: string, protocol: string, limits: ChannelLimits, addresses: readonly string[] = []): Promise<FrameChannel> {
+    if (!this.peers.has(peer)) for (const addr of addresses) await this.dial(addr).catch(() => undefined)
     const remote = this.isOpen() && this.peers.has(peer) ? this.hub.get(peer) : undefined
     if (remote === undefined) throw new Error(`not connected to ${peer}`)
     const service = remote.services.get(protocol)
@@ -128,10 +130,18 @@ export class MemoryTransport implements Transport {
     this.connectListeners.push(fn)
   }
 
-  /** close takes this transport off the hub, like a host that crashed: its connections drop and nothing reaches it. */
+  onDisconnect(fn: (peer: string) => void): void {
+    this.disconnectListeners.push(fn)
+  }
+
+  /** close takes this transport off the hub, like a host that crashed: its connections drop (peers hear of it) and nothing reaches it. */
   close(): void {
     this.hub.leave(this.peerId)
-    for (const p of this.peers) this.hub.get(p)?.peers.delete(this.peerId)
+    for (const p of this.peers) {
+      const other = this.hub.get(p)
+      other?.peers.delete(this.peerId)
+      other?.disconnected(this.peerId)
+    }
     this.peers.clear()
   }
 
@@ -146,6 +156,10 @@ export class MemoryTransport implements Transport {
 
   private connected(peer: string): void {
     for (const fn of this.connectListeners) queueMicrotask(() => fn(peer))
+  }
+
+  private disconnected(peer: string): void {
+    for (const fn of this.disconnectListeners) queueMicrotask(() => fn(peer))
   }
 }
 
