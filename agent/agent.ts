@@ -29,7 +29,6 @@ import { Topics } from './network/constants.js'
 import { keyIdOfPeerPublicKey, loadClusterKey, loadOrCreatePeerKey, nodeSigningKey } from './network/keys.js'
 import { Network } from './network/network.js'
 import { Reconciler } from './reconciler/reconciler.js'
-import { DockerRuntime } from './runtime/docker.js'
 import type { ContainerRuntime } from './runtime/runtime.js'
 import { Store } from './store/store.js'
 import { AntiEntropy } from './store/sync.js'
@@ -151,6 +150,8 @@ export class Agent {
       })
       let runtime: ContainerRuntime | undefined
       if (config.docker !== 'none') {
+        // Docker's client is loaded only when the agent runs containers.
+        const { DockerRuntime } = await import('./runtime/docker.js')
         const docker = new DockerRuntime(config.docker, log.child({ component: 'runtime' }))
         runtime = seams.runtime === undefined ? docker : seams.runtime(docker)
       }

@@ -38,11 +38,22 @@ export interface AgentConfig {
   api: string
   /** File holding the bearer token the TCP API requires. */
   apiTokenFile?: string
-  /** How often the node record is sent. Default 1s: lower finds failures sooner, costs more messages. */
+  /**
+   * The failure detector's protocol period (config key and flag keep the name heartbeat):
+   * each agent probes one member per period. Default 500ms: lower finds failures sooner at
+   * more probes (2 a second by default, whatever the fleet's size); node records are sent
+   * only when they change. See docs/membership.md.
+   */
   heartbeatMs: number
-  /** No record for this long: Unreachable. Default 5s; must exceed several heartbeats. */
+  /**
+   * The suspicion timeout's floor: a suspected node that does not refute is Unreachable after
+   * this long in a fleet of up to 10 hosts once enough members agree; the timeout grows with
+   * log10 of the fleet's size (1.5x at 30 hosts, 3x at 1,000) and stretches up to 4x while
+   * few members confirm. Default 1s: shorter declares failures sooner, but leaves a busy host
+   * less time to refute a wrong suspicion. At least two heartbeats.
+   */
   suspicionMs: number
-  /** Unreachable for this long: forgotten. Default 1h. */
+  /** A node Unreachable or Left and not heard from for this long is forgotten. Default 1h. */
   forgetMs: number
   /** How often the store is compared with a random peer. Default 2s. */
   antiEntropyMs: number
@@ -75,8 +86,8 @@ export function defaultConfig(): AgentConfig {
     clusterKey: '',
     trust: [],
     api: '',
-    heartbeatMs: 1000,
-    suspicionMs: 5000,
+    heartbeatMs: 500,
+    suspicionMs: 1000,
     forgetMs: 3_600_000,
     antiEntropyMs: 2000,
     leaseTtlMs: 15_000,
@@ -223,6 +234,8 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
     docker: pick('docker') ?? d.docker,
   }
   if (cfg.docker !== 'none' && !/^unix:\/\/\/.+/.test(cfg.docker)) issues.push({ path: 'docker', message: `Invalid value: "${cfg.docker}": use unix:///PATH or none` })
+  if (cfg.heartbeatMs < 50) issues.push({ path: 'heartbeat', message: `Invalid value: ${cfg.heartbeatMs}ms: at least 50ms (a probe and its indirect probes fit in one period)` })
+  // A suspected host needs a round trip of gossip to refute, and a probe takes up to a period.
   if (cfg.suspicionMs < 2 * cfg.heartbeatMs) issues.push({ path: 'suspicion', message: `Invalid value: ${cfg.suspicionMs}ms: must be at least two heartbeats (${2 * cfg.heartbeatMs}ms)` })
   if (cfg.leaseTtlMs < 2000) issues.push({ path: 'leaseTtl', message: `Invalid value: ${cfg.leaseTtlMs}ms: at least 2s (a claim needs two gossip round trips)` })
   if (cfg.forgetMs <= cfg.suspicionMs) issues.push({ path: 'forget', message: 'Invalid value: must be longer than suspicion' })

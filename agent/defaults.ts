@@ -8,12 +8,28 @@ export interface Timings {
   membership: {
     /** After announcing a clean leave, wait this long for gossip to carry it. Default 300 ms: longer delays shutdown, shorter may lose the Left state (peers then take the silence for a failure). */
     leaveFlushMs: number
-    /** A lone agent redials its bootstrap peers at most every this many heartbeats. Default 3: fewer spins on a dead bootstrap address, more joins slower. */
+    /** A lone agent redials its bootstrap peers at most every this many protocol periods (heartbeats). Default 3: fewer spins on a dead bootstrap address, more joins slower. */
     bootstrapRetryBeats: number
-    /** Peers dialled per heartbeat while below targetPeers. Default 4: more heals a mesh faster after a partition, at the cost of bursts of handshakes (CPU on small hosts). */
+    /** Peers dialled per protocol period (heartbeat) while below targetPeers. Default 4: more heals a mesh faster after a partition, at the cost of bursts of handshakes (CPU on small hosts). */
     dialsPerBeat: number
     /** Addresses carried in a node record. Default 32: bounds the record, enough for any host's interfaces. */
     maxAddresses: number
+    /** A ping unanswered this long is missed and the indirect probes start (capped at half the period). Default 200 ms: ~100 LAN round trips; shorter finds failures sooner but misses more pings to busy hosts (the indirect probes and local health then cover for it), longer leaves less of the period to the indirect probes. */
+    probeTimeoutMs: number
+    /** Members asked to probe a member that missed a ping (ping-req), k. Default 3 (memberlist's): more rules out a bad link between two hosts more surely, each costs a ping-req and a ping. */
+    indirectChecks: number
+    /** A suspicion no one confirms times out after this many times the shortest timeout (Lifeguard's max). Default 4: longer gives a lone, possibly wrong, suspicion more time to be refuted; shorter finds failures that few members see sooner. */
+    suspicionMaxMult: number
+    /** Independent suspicions (beyond the first) that bring the timeout down to its minimum, k in Lifeguard's formula (capped at N - 2). Default 3: more asks more members to agree before acting fast. */
+    suspicionConfirmations: number
+    /** Members expected to probe a newly suspected member at once, to confirm or clear it (each probes with probability this / (N - 2)). Default 3: more confirms real failures sooner, at a burst of probes per suspicion that does not grow with N. */
+    confirmProbes: number
+    /** One Unreachable member (at random) is pinged every this many periods, so a healed partition or a host back from a freeze learns it must refute. Default 4: fewer finds them sooner, at one more ping. */
+    reconnectPeriods: number
+    /** Lifeguard's local health: an agent whose probes fail without helpers' nacks (or that is suspected) stretches its probe timeout and period up to this factor. Default 8 (memberlist's): a starved host slows itself down instead of suspecting healthy peers. */
+    awarenessMax: number
+    /** Inbound probe channels served at once per connection. Default 4: a ping and a few ping-reqs; a peer cannot make us probe without bound. */
+    maxInboundProbes: number
   }
   sync: {
     /** Deadline of one anti-entropy exchange. Default 10 s: a slow peer costs at most this much of a round. */
@@ -51,15 +67,34 @@ export interface Timings {
     /** Random jitter added to every claim delay, between these. Default 300-1200 ms: breaks ties between hosts with the same place. */
     jitterMinMs: number
     jitterMaxMs: number
-    /** Claims answered per sender per second: a peer cannot make this voter publish without bound. Default 20. */
+    /** Claims answered per sender per second: a peer cannot make this voter persist and answer without bound. Default 20. */
     answersPerSecond: number
+    /** Deadline of one lease exchange (dial if needed, request, answer). Default 2.5 s: longer waits out a voter's slow disk (it saves its vote before answering), shorter gives up on a dead voter sooner; beyond claimCutoffMs an answer only reaches an abandoned claim. */
+    exchangeTimeoutMs: number
+    /** Inbound lease channels served at once per connection. Default 16: a peer cannot make this voter judge more at once; enough for a host updating several DaemonSets (a claim, act or release each). */
+    maxInboundStreams: number
+    /** Lease channels this agent has open at once to voters (all its attempts together). Default 32: more reaches a large fleet's majority sooner, fewer bounds bursts of dials and handshakes (CPU on small hosts). */
+    maxOpenChannels: number
   }
 }
 
 /** defaultTimings returns the timings production runs with. */
 export function defaultTimings(): Timings {
   return {
-    membership: { leaveFlushMs: 300, bootstrapRetryBeats: 3, dialsPerBeat: 4, maxAddresses: 32 },
+    membership: {
+      leaveFlushMs: 300,
+      bootstrapRetryBeats: 3,
+      dialsPerBeat: 4,
+      maxAddresses: 32,
+      probeTimeoutMs: 200,
+      indirectChecks: 3,
+      suspicionMaxMult: 4,
+      suspicionConfirmations: 3,
+      confirmProbes: 3,
+      reconnectPeriods: 4,
+      awarenessMax: 8,
+      maxInboundProbes: 4,
+    },
     sync: { exchangeTimeoutMs: 10_000, maxInboundExchanges: 4 },
     network: { dialTimeoutMs: 5000 },
     reconciler: {
@@ -71,7 +106,7 @@ export function defaultTimings(): Timings {
       dockerRetryMaxMs: 30_000,
       rolloutPollMs: 1000,
     },
-    lease: { tickMs: 500, claimCutoffMs: 3000, turnSpacingMs: 800, jitterMinMs: 300, jitterMaxMs: 1200, answersPerSecond: 20 },
+    lease: { tickMs: 500, claimCutoffMs: 3000, turnSpacingMs: 800, jitterMinMs: 300, jitterMaxMs: 1200, answersPerSecond: 20, exchangeTimeoutMs: 2500, maxInboundStreams: 16, maxOpenChannels: 32 },
   }
 }
 

@@ -7,7 +7,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 /** Metrics holds the counters and gauges the agent components update, and the process's default metrics. */
 export class Metrics {
   readonly registry = new Registry()
-  /** Envelopes and messages dropped, by map (store, nodes, lease) and source (gossip, sync, api, disk). */
+  /** Envelopes and messages dropped, by map (store, nodes, lease) and source (gossip, sync, api, disk, stream). */
   readonly rejected = new Counter({ name: 'daemonmesh_envelopes_rejected_total', help: 'Envelopes dropped as unsigned, forged, untrusted or malformed', labelNames: ['map', 'source'], registers: [this.registry] })
   /** Envelopes that won their key, by map and source: store and membership. */
   readonly applied = new Counter({ name: 'daemonmesh_envelopes_applied_total', help: 'Envelopes that changed a map', labelNames: ['map', 'source'], registers: [this.registry] })

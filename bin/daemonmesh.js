@@ -1,5 +1,11 @@
 #!/usr/bin/env node
-// Entry point for the `daemonmesh` command: runs the compiled CLI from dist/.
-import { main } from '../dist/cli/main.js'
-
-process.exitCode = await main(process.argv.slice(2))
+// Entry point for the `daemonmesh` command: runs the compiled CLI from dist/. `daemonmesh
+// agent` goes straight to the agent, so the long-running process never loads the CLI's
+// commands (YAML, tables, completion) it has no use for.
+if (process.argv[2] === 'agent') {
+  const { runAgent } = await import('../dist/agent/main.js')
+  process.exitCode = await runAgent(process.argv.slice(3))
+} else {
+  const { main } = await import('../dist/cli/main.js')
+  process.exitCode = await main(process.argv.slice(2))
+}

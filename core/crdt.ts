@@ -1,9 +1,11 @@
 // The replicated store's state: a last-writer-wins map of signed envelopes. Merge keeps,
 // per key, the envelope with the greater (hlc, author) — signature bytes break the tie
 // an equivocating author could create — so merge is commutative, associative and
-// idempotent. Every envelope is verified and authorised before it can enter. No I/O here.
+// idempotent. Every envelope is verified and authorised before it can enter. The map keeps
+// its bucketed digest (core/digest.ts) up to date on every change, for anti-entropy. No I/O here.
 
 import { createHash } from 'node:crypto'
+import { BucketDigest, bucketOf } from './digest.js'
 import { checkEnvelope, type Envelope } from './envelope.js'
 import { SignatureError } from './errors.js'
 import { compareTimestamps, decodeTimestamp } from './hlc.js'
@@ -47,6 +49,7 @@ export function versionOf(env: Envelope): string {
 /** LwwMap is the CRDT. Not safe for concurrent use from several async flows without a caller lock. */
 export class LwwMap {
   private readonly entries = new Map<string, Envelope>()
+  private readonly buckets = new BucketDigest()
   private readonly authorize: Authorizer
 
   constructor(authorize: Authorizer) {
@@ -70,6 +73,7 @@ export class LwwMap {
     const refusal = this.authorize(env)
     if (refusal !== undefined) return { status: 'rejected', reason: refusal, why: 'refused' }
     this.entries.set(env.key, env)
+    this.buckets.update(env.key, current === undefined ? undefined : versionOf(current), versionOf(env))
     return current === undefined ? { status: 'applied' } : { status: 'applied', previous: current }
   }
 
@@ -79,8 +83,10 @@ export class LwwMap {
    * replicated writes.
    */
   restore(key: string, env: Envelope | undefined): void {
+    const current = this.entries.get(key)
     if (env === undefined) this.entries.delete(key)
     else this.entries.set(key, env)
+    this.buckets.update(key, current === undefined ? undefined : versionOf(current), env === undefined ? undefined : versionOf(env))
   }
 
   /** get returns the winning envelope for `key` (a tombstone included), if any. */
@@ -108,40 +114,86 @@ export class LwwMap {
     return this.entries.size
   }
 
-  /** summary maps each key to its version, for a peer to compare with its own. */
-  summary(): Record<string, string> {
-    const out: Record<string, string> = {}
-    for (const e of this.all()) out[e.key] = versionOf(e)
-    return out
+  /** digest returns the root of the bucketed digest (core/digest.ts): equal digests mean equal maps. */
+  digest(): string {
+    return this.buckets.root()
   }
 
-  /** digest is a hash of the whole state: equal digests mean equal maps. */
-  digest(): string {
-    const h = createHash('sha256')
-    for (const e of this.all()) h.update(`${e.key}\n${versionOf(e)}\n`)
-    return h.digest('hex')
+  /** bucketHashes returns the digest's view at `level`: 2^level hashes of 8 bytes, concatenated. */
+  bucketHashes(level: number): Uint8Array {
+    return this.buckets.buckets(level)
   }
 
   /**
-   * diff returns the envelopes a peer with `summary` lacks or holds an older
-   * version of (the peer's half of an anti-entropy exchange), and the keys where the peer
-   * may hold something newer, which we should ask for.
+   * summary describes our entries in `buckets` (of the view at `level`) for a peer to compare
+   * with its own: whole buckets, taken in the given order while the entries stay within
+   * `maxEntries` (a bucket that alone exceeds it is skipped). Returns the buckets covered and
+   * their entries.
    */
-  diff(summary: Readonly<Record<string, string>>): { send: Envelope[]; want: string[] } {
-    const send: Envelope[] = []
-    const want: string[] = []
-    for (const e of this.all()) {
-      const theirs = summary[e.key]
-      if (theirs === undefined) send.push(e)
-      else if (theirs !== versionOf(e)) {
-        const [hlc = '', author = '', sig = ''] = theirs.split(' ')
-        // A malformed remote version is treated as older: we send ours and let merge judge.
-        const malformed = decodeTimestamp(hlc) === undefined
-        if (malformed || compareEnvelopes(e, { key: e.key, op: 'delete', hlc, author, sig }) > 0) send.push(e)
-        else want.push(e.key)
+  summary(level: number, buckets: readonly number[], maxEntries: number): { buckets: number[]; entries: SummaryEntry[] } {
+    const covered: number[] = []
+    const entries: SummaryEntry[] = []
+    for (const b of buckets) {
+      const keys = this.buckets.keys(level, b)
+      if (entries.length + keys.length > maxEntries) continue
+      covered.push(b)
+      for (const k of keys) {
+        const e = this.entries.get(k)
+        if (e !== undefined) entries.push([e.key, e.hlc, versionTag(e)])
       }
     }
-    for (const key of Object.keys(summary)) if (!this.entries.has(key)) want.push(key)
+    return { buckets: covered, entries }
+  }
+
+  /**
+   * diff compares our entries in `buckets` (of the view at `level`) with a peer's summary of
+   * the same buckets (the peer's half of an anti-entropy exchange). Returns the envelopes the
+   * peer lacks or holds an older version of (at most `maxSend`), and the keys where the peer
+   * may hold something newer, which we should ask for. Rules, per key:
+   *   1. only we have it: send;
+   *   2. only the peer has it: want;
+   *   3. same tag: nothing;
+   *   4. a greater hlc wins: send ours or want theirs; a malformed remote hlc counts as older;
+   *   5. same hlc, different tag (a tie broken by author or signature, which a tag does not
+   *      show): both — send ours and want theirs; merge decides on each side.
+   * Summary entries outside `buckets` are ignored.
+   */
+  diff(level: number, buckets: readonly number[], theirs: readonly SummaryEntry[], maxSend = Number.POSITIVE_INFINITY): { send: Envelope[]; want: string[] } {
+    const asked = new Set(buckets)
+    const remote = new Map<string, SummaryEntry>()
+    for (const s of theirs) if (asked.has(bucketOf(s[0], level))) remote.set(s[0], s)
+    const send: Envelope[] = []
+    const want: string[] = []
+    for (const b of asked) {
+      for (const k of this.buckets.keys(level, b)) {
+        const e = this.entries.get(k)
+        if (e === undefined) continue
+        const r = remote.get(k)
+        remote.delete(k)
+        if (r !== undefined && r[2] === versionTag(e)) continue
+        const order = r === undefined ? 1 : compareHlc(e.hlc, r[1])
+        if (order >= 0 && send.length < maxSend) send.push(e)
+        if (order <= 0) want.push(k)
+      }
+    }
+    for (const k of remote.keys()) want.push(k)
     return { send, want }
   }
 }
+
+/** SummaryEntry describes one entry to a peer: [key, hlc, version tag]. */
+export type SummaryEntry = [key: string, hlc: string, tag: string]
+
+/** versionTag is a short hash of versionOf(env) (64 bits, base64url): it tells versions apart, not their order. */
+export function versionTag(env: Envelope): string {
+  return createHash('sha256').update(versionOf(env)).digest('base64url').slice(0, 11)
+}
+
+/** compareHlc orders two encoded timestamps; a malformed `theirs` counts as older than `ours`. */
+function compareHlc(ours: string, theirs: string): number {
+  const a = decodeTimestamp(ours)
+  const b = decodeTimestamp(theirs)
+  if (a === undefined || b === undefined) return 1
+  return Math.sign(compareTimestamps(a, b))
+}
+

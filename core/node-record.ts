@@ -44,6 +44,8 @@ export const nodeRecordSchema = z
     version: z.string().max(64),
     state: z.enum(['alive', 'left']),
     startedAt: z.number().int().min(0),
+    /** Raised only by the node itself, to refute a suspicion of it (SWIM; core/swim.ts). Starts at 0 with each process. */
+    incarnation: z.number().int().min(0).max(2 ** 31),
     pods: z.record(z.string().max(317), podStatusSchema).refine((p) => Object.keys(p).length <= 1024, 'at most 1024 pods'),
   })
   .strict()

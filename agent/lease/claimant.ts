@@ -8,12 +8,12 @@
 
 import { randomInt } from 'node:crypto'
 import type { Logger } from 'pino'
-import { viewOf, type ClaimMessage, type LeaseMessage, type SlotKind } from '../../core/lease.js'
+import { viewOf, type ClaimMessage, type SlotKind } from '../../core/lease.js'
 import type { SlotAnswer } from '../../core/pass.js'
 import type { Clock } from '../clock.js'
 import type { Timings } from '../defaults.js'
 import type { LeaseFleet } from './fleet-view.js'
-import type { OwnVote } from './voter.js'
+import type { OwnVote, Reply, Request } from './voter.js'
 
 /**
  * SlotStatus is an attempt as the reconciler sees it (core's SlotAnswer): idle (no attempt,
@@ -57,9 +57,6 @@ interface Attempt {
   phase: AttemptPhase
 }
 
-/** Answer is a voter's answer to one of our claims or acts. */
-export type Answer = Extract<LeaseMessage, { t: 'grant' | 'ack' | 'refuse' }>
-
 export interface ClaimantOptions {
   /** This host's key id: answers addressed to it are ours. */
   keyId: string
@@ -72,8 +69,12 @@ export interface ClaimantOptions {
   /** This agent's own voter. */
   own: OwnVote
   clock: Clock
-  /** send publishes a claim, act or release to the fleet. */
-  send: (msg: LeaseMessage) => Promise<void>
+  /**
+   * send delivers a claim, act or release to each of `voters` (never this host: its own vote
+   * goes through `own`); their answers come back through hear(). Resolves when every
+   * exchange ended, answered or not.
+   */
+  send: (msg: Request, voters: readonly string[]) => Promise<void>
   /** random returns an integer in [0, n): jitter and slot choice. Default crypto.randomInt. */
   random?: (n: number) => number
   log: Logger
@@ -186,7 +187,7 @@ export class Claimant implements UpdateSlots {
     return this.now() + jitter + turnSpacingMs * this.opts.fleet.turn(ds, revision, this.opts.selfName())
   }
 
-  /** start picks a free slot and claims it: this host's own vote first (saved), then the claim to the fleet. */
+  /** start picks a free slot and claims it: this host's own vote first (saved), then the claim to every other voter. */
   private start(ds: string, revision: string, kind: SlotKind): void {
     const limit = this.opts.fleet.limit(ds, kind)
     if (limit === 0) {
@@ -218,12 +219,17 @@ export class Claimant implements UpdateSlots {
     }
     a.grants.add(this.opts.keyId)
     this.attempts.set(ds, a)
-    void this.opts.own.save().then(() => this.opts.send(msg))
+    void this.opts.own.save().then(() => this.opts.send(msg, this.others(a)))
     if (a.grants.size >= a.quorum) void this.announce(a)
   }
 
-  /** hear takes a voter's answer to one of this host's claims or acts (others' answers are ignored). */
-  hear(from: string, msg: Answer): void {
+  /** others returns the attempt's voters but this host: those its claim, act and release go to. */
+  private others(a: Attempt): string[] {
+    return [...a.voters].filter((v) => v !== this.opts.keyId)
+  }
+
+  /** hear takes voter `from`'s answer to one of this host's claims or acts (answers to other hosts, terms or slots are ignored). */
+  hear(from: string, msg: Reply): void {
     if (msg.to !== this.opts.keyId) return
     const a = this.attempts.get(msg.ds)
     if (a === undefined || a.kind !== msg.kind || a.slot !== msg.slot || a.term !== msg.term || !a.voters.has(from)) return
@@ -241,7 +247,7 @@ export class Claimant implements UpdateSlots {
     }
   }
 
-  /** announce sends the act once a majority granted: this host's own ack first (saved), then the act. */
+  /** announce sends the act once a majority granted: this host's own ack first (saved), then the act to every other voter. */
   private async announce(a: Attempt): Promise<void> {
     a.phase = 'announcing'
     const msg = { t: 'act' as const, ds: a.ds, kind: a.kind, slot: a.slot, term: a.term }
@@ -249,7 +255,8 @@ export class Claimant implements UpdateSlots {
       await this.opts.own.save()
       a.acks.add(this.opts.keyId)
     }
-    await this.opts.send(msg)
+    // Not awaited: the acks arrive through hear() while the exchanges run.
+    void this.opts.send(msg, this.others(a))
     this.maybeGranted(a)
   }
 
@@ -271,11 +278,11 @@ export class Claimant implements UpdateSlots {
     this.giveBack(a)
   }
 
-  /** giveBack frees this host's own vote for the attempt and sends the release. */
+  /** giveBack frees this host's own vote for the attempt and sends the release to every other voter. */
   private giveBack(a: Attempt): void {
     const msg = { t: 'release' as const, ds: a.ds, kind: a.kind, slot: a.slot, term: a.term }
     if (this.opts.own.release(msg)) void this.opts.own.save()
-    void this.opts.send(msg)
+    void this.opts.send(msg, this.others(a))
   }
 
   /**

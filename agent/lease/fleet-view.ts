@@ -1,8 +1,9 @@
 // What the lease reads of the fleet when it decides: the DaemonSet and its revision in the
-// store, the voter set (members that have not left), the hosts that should run the
-// DaemonSet, its slot limits, and which hosts are already unavailable. LeaseFleet is the
-// seam (tests hand the lease plain data); FleetView is the production implementation over
-// Membership and the Store. Reads only: never writes, never blocks.
+// store, the voter set (members that have not left), how to reach a member and who is
+// behind a peer id, the hosts that should run the DaemonSet, its slot limits, and which
+// hosts are already unavailable. LeaseFleet is the seam (tests hand the lease plain data);
+// FleetView is the production implementation over Membership and the Store. Reads only:
+// never writes, never blocks.
 
 import { shouldRun } from '../../core/eligibility.js'
 import { StoreKey, parseDsKey } from '../../core/keyspace.js'
@@ -28,12 +29,26 @@ export interface LeaseFleet {
   isMember(keyId: string): boolean
   /** nameOf returns a member's node name, or undefined when it has none. */
   nameOf(keyId: string): string | undefined
+  /** peerOf returns where a member says it can be reached (its record's peer id and addresses), or undefined when it has no record. */
+  peerOf(keyId: string): PeerAddress | undefined
+  /**
+   * keyOf returns the key id of the member whose record names `peerId` (the peer of an
+   * authenticated channel), or undefined when none does, or when more than one does: a
+   * record is signed by its author, but the peer id in it is only what the author says.
+   */
+  keyOf(peerId: string): string | undefined
   /** limit returns the number of slots of a kind the DaemonSet has (0 for OnDelete or unknown). */
   limit(ds: string, kind: SlotKind): number
   /** voterView returns what SlotTable.claim decides with, as of now. */
   voterView(): VoterView
   /** turn returns a host's place, by name, among the Alive hosts still to move `ds` to `revision` (0 when not among them). */
   turn(ds: string, revision: string, self: string): number
+}
+
+/** PeerAddress is how to reach a member: its libp2p peer id and the addresses its record lists. */
+export interface PeerAddress {
+  peerId: string
+  addresses: readonly string[]
 }
 
 /** Host is a member that should run a DaemonSet. */
@@ -88,6 +103,17 @@ export class FleetView implements LeaseFleet {
 
   nameOf(keyId: string): string | undefined {
     return this.membership.nodes().find((n) => n.keyId === keyId)?.record.name
+  }
+
+  peerOf(keyId: string): PeerAddress | undefined {
+    const r = this.record(keyId)
+    return r === undefined ? undefined : { peerId: r.peerId, addresses: r.addresses }
+  }
+
+  keyOf(peerId: string): string | undefined {
+    const named = this.membership.nodes().filter((n) => n.record.peerId === peerId)
+    const only = named.length === 1 ? named[0]?.keyId : undefined
+    return only !== undefined && this.isMember(only) ? only : undefined
   }
 
   limit(ds: string, kind: SlotKind): number {

@@ -1,29 +1,39 @@
-// The rolling-update lease, agent side, as one small facade: it hears the lease topic,
-// checks each message (bounded schema; members only), hands it to this agent's Voter
-// (claims, acts, releases) or Claimant (answers to this host's claims), notes its term,
-// and ticks both. What the reconciler uses is `slots` (UpdateSlots); what the API shows is
-// `busySlots()`. The protocol, the rule and why it is safe: docs/rollout.md. The validator
-// must never block (handling is queued off it), and nothing here reads time or schedules
-// work but through the injected Clock.
+// The rolling-update lease, agent side, as one small facade over point-to-point channels
+// of LEASE_PROTOCOL. As a voter it serves them: one request (claim, act or release) per
+// channel, bounded and checked (schema; only members are heard, the sender being the
+// member whose record names the channel's authenticated peer), judged by this agent's
+// Voter and answered on the same channel. As a claimant it opens one to each voter per
+// request and hands the answer to its Claimant. It notes the term of every message it
+// hears, and ticks both. What the reconciler uses is `slots` (UpdateSlots); what the API
+// shows is `busySlots()`. The protocol, the rule and why it is safe: docs/rollout.md.
+// Nothing here reads time or schedules work but through the injected Clock (channel
+// deadlines are the transport's).
 
 import type { Logger } from 'pino'
 import { leaseMessageSchema, SlotTable, type LeaseMessage } from '../../core/lease.js'
 import type { Clock, Timer } from '../clock.js'
 import type { Timings } from '../defaults.js'
 import type { Metrics } from '../metrics.js'
-import { Topics } from '../network/constants.js'
-import type { GossipMessage, Transport, Verdict } from '../transport.js'
+import { LEASE_PROTOCOL } from '../network/constants.js'
+import type { ChannelLimits, FrameChannel, Transport } from '../transport.js'
 import { Claimant, type UpdateSlots } from './claimant.js'
 import type { LeaseFleet } from './fleet-view.js'
-import { Voter, type BusySlot } from './voter.js'
+import { Voter, type BusySlot, type Reply, type Request } from './voter.js'
 import type { VoteStore } from './votes.js'
 
 export type { SlotStatus, UpdateSlots } from './claimant.js'
 export type { BusySlot } from './voter.js'
 
+/**
+ * MAX_LEASE_FRAME_BYTES bounds one lease frame. The largest message the schema admits (a
+ * refusal: a DaemonSet reference of 317 characters, a reason of 300, a key id) is under
+ * 2 KiB even with every character escaped; anything larger is not a lease message.
+ */
+export const MAX_LEASE_FRAME_BYTES = 4096
+
 export interface LeaseOptions {
-  /** Lease messages travel on gossip topic Topics.lease. */
-  transport: Pick<Transport, 'publish' | 'subscribe'>
+  /** Lease messages travel on LEASE_PROTOCOL channels: this agent serves them and opens them to voters. */
+  transport: Pick<Transport, 'serve' | 'open'>
   clock: Clock
   fleet: LeaseFleet
   /** Where this voter's votes are kept across restarts (FileVoteStore in production). */
@@ -41,19 +51,26 @@ export interface LeaseOptions {
   random?: (n: number) => number
 }
 
-/** Lease is this agent's part in the rolling-update lease: voter and claimant on one topic. */
+const encode = (msg: LeaseMessage): Uint8Array => new TextEncoder().encode(JSON.stringify(msg))
+
+/** Lease is this agent's part in the rolling-update lease: voter and claimant on one protocol. */
 export class Lease {
   /** slots is what the reconciler claims, enters and releases update slots with. */
   readonly slots: UpdateSlots
   private readonly opts: LeaseOptions
   private readonly voter: Voter
   private readonly claimant: Claimant
+  private readonly limits: ChannelLimits
   private timer: Timer | undefined
+  private serving = false
+  /** Channels open to voters now, and the exchanges waiting for one to close (maxOpenChannels). */
+  private openChannels = 0
+  private readonly waiting: (() => void)[] = []
 
   constructor(opts: LeaseOptions) {
     this.opts = opts
-    const send = (msg: LeaseMessage): Promise<void> => this.send(msg)
-    this.voter = new Voter({ table: new SlotTable(opts.ttlMs), keyId: opts.keyId, fleet: opts.fleet, votes: opts.votes, clock: opts.clock, timings: opts.timings, send, log: opts.log })
+    this.limits = { maxFrameBytes: MAX_LEASE_FRAME_BYTES, timeoutMs: opts.timings.exchangeTimeoutMs }
+    this.voter = new Voter({ table: new SlotTable(opts.ttlMs), keyId: opts.keyId, fleet: opts.fleet, votes: opts.votes, clock: opts.clock, timings: opts.timings, log: opts.log })
     this.claimant = new Claimant({
       keyId: opts.keyId,
       selfName: opts.selfName,
@@ -62,19 +79,22 @@ export class Lease {
       fleet: opts.fleet,
       own: this.voter.own,
       clock: opts.clock,
-      send,
+      send: (msg, voters) => this.send(msg, voters),
       log: opts.log,
       ...(opts.random === undefined ? {} : { random: opts.random }),
     })
     this.slots = this.claimant
   }
 
-  /** start restores the persisted votes, then hears the lease topic and starts the upkeep tick. */
+  /** start restores the persisted votes, then serves the lease protocol and starts the upkeep tick. */
   async start(): Promise<void> {
     if (this.timer !== undefined) return
     await this.voter.restore()
-    // Subscribed only once the votes are back: a claim must not be judged by an empty table.
-    this.opts.transport.subscribe(Topics.lease, (msg) => this.validate(msg))
+    // Served only once the votes are back: a claim must not be judged by an empty table.
+    if (!this.serving) {
+      await this.opts.transport.serve(LEASE_PROTOCOL, (channel, peer) => this.answer(channel, peer), { ...this.limits, maxStreams: this.opts.timings.maxInboundStreams })
+      this.serving = true
+    }
     this.timer = this.opts.clock.every(this.opts.timings.tickMs, () => this.tick())
   }
 
@@ -95,38 +115,107 @@ export class Lease {
     this.voter.tick()
   }
 
-  private async send(msg: LeaseMessage): Promise<void> {
-    this.opts.metrics.lease.inc({ type: msg.t, result: 'sent' })
-    await this.opts.transport.publish(Topics.lease, new TextEncoder().encode(JSON.stringify(msg)))
-  }
-
-  /** validate is the handler of the lease topic and returns its verdict. Must not block: handling is queued. */
-  validate(msg: GossipMessage): Verdict {
-    let parsed: LeaseMessage
-    try {
-      const r = leaseMessageSchema.safeParse(JSON.parse(new TextDecoder().decode(msg.data)))
-      if (!r.success) throw new Error(r.error.issues[0]?.message)
-      parsed = r.data
-    } catch {
-      this.opts.metrics.lease.inc({ type: 'invalid', result: 'rejected' })
-      this.opts.metrics.rejected.inc({ map: 'lease', source: 'gossip' })
-      this.opts.log.warn({ from: msg.from }, 'malformed lease message: dropped')
-      return 'reject'
+  /**
+   * answer serves one inbound channel: it reads one request, judges it if the peer is a
+   * member, and writes the answer back (once the vote is saved). A malformed frame, or a
+   * message that is not a request, is counted as rejected and aborts the channel; a
+   * non-member's request is dropped unanswered. Called concurrently, at most
+   * maxInboundStreams at once per connection.
+   */
+  private async answer(channel: FrameChannel, peer: string): Promise<void> {
+    const msg = this.parse(await channel.read(), peer, ['claim', 'act', 'release'])
+    if (msg === undefined) throw new Error('malformed lease request')
+    // Only members vote or claim: a peer no node record names is not part of the fleet.
+    const from = this.opts.fleet.keyOf(peer)
+    if (from === undefined) {
+      this.opts.metrics.lease.inc({ type: msg.t, result: 'ignored' })
+      return
     }
-    // Only members vote or claim: a key with no node record is not part of the fleet.
-    if (!this.opts.fleet.isMember(msg.fromKeyId)) return 'ignore'
-    queueMicrotask(() => void this.handle(msg.fromKeyId, parsed).catch((err: unknown) => this.opts.log.error({ err }, 'lease message failed')))
-    return 'accept'
-  }
-
-  private async handle(from: string, msg: LeaseMessage): Promise<void> {
     this.opts.metrics.lease.inc({ type: msg.t, result: 'received' })
+    let reply: Reply | undefined
     // Note the term after deciding: a claim is judged against the terms seen before it.
     try {
-      if (msg.t === 'claim' || msg.t === 'act' || msg.t === 'release') await this.voter.hear(from, msg)
-      else this.claimant.hear(from, msg)
+      reply = await this.voter.hear(from, msg)
     } finally {
       this.voter.observe(msg)
     }
+    if (reply === undefined) return
+    await channel.write(encode(reply))
+    this.opts.metrics.lease.inc({ type: reply.t, result: 'sent' })
+  }
+
+  /** send delivers a request to each voter on its own channel, at most maxOpenChannels at once; resolves when every exchange ended. */
+  private async send(msg: Request, voters: readonly string[]): Promise<void> {
+    await Promise.all(voters.map((v) => this.exchange(v, msg)))
+  }
+
+  /**
+   * exchange opens a channel to `voter` (dialling its record's addresses when not
+   * connected), writes the request and, for a claim or an act, reads the one answer and
+   * hands it to the claimant. Failures are counted and logged at debug: a voter that does
+   * not answer is one vote short, and the claim cut-off handles that.
+   */
+  private async exchange(voter: string, msg: Request): Promise<void> {
+    const peer = this.opts.fleet.peerOf(voter)
+    if (peer === undefined) {
+      this.opts.metrics.lease.inc({ type: msg.t, result: 'failed' })
+      return
+    }
+    await this.acquireChannel()
+    let channel: FrameChannel | undefined
+    let stage = 'open'
+    try {
+      channel = await this.opts.transport.open(peer.peerId, LEASE_PROTOCOL, this.limits, peer.addresses)
+      stage = 'write'
+      await channel.write(encode(msg))
+      this.opts.metrics.lease.inc({ type: msg.t, result: 'sent' })
+      if (msg.t === 'release') return
+      stage = 'read'
+      const reply = this.parse(await channel.read(), peer.peerId, msg.t === 'claim' ? ['grant', 'refuse'] : ['ack'])
+      if (reply === undefined) return
+      this.opts.metrics.lease.inc({ type: reply.t, result: 'received' })
+      try {
+        this.claimant.hear(voter, reply)
+      } finally {
+        this.voter.observe(reply)
+      }
+    } catch (err) {
+      // A voter that closes without a word did not answer (rate, or an act it does not acknowledge).
+      this.opts.metrics.lease.inc({ type: msg.t, result: stage === 'read' ? 'unanswered' : 'failed' })
+      this.opts.log.debug({ err, voter: this.opts.fleet.nameOf(voter) ?? voter, type: msg.t, stage }, 'lease exchange ended without an answer')
+    } finally {
+      await channel?.close().catch(() => undefined)
+      this.releaseChannel()
+    }
+  }
+
+  /** parse decodes one frame and returns it when it is a lease message of one of `types`; otherwise it counts it as rejected, warns, and returns undefined. */
+  private parse<T extends LeaseMessage['t']>(frame: Uint8Array, peer: string, types: readonly T[]): Extract<LeaseMessage, { t: T }> | undefined {
+    try {
+      const r = leaseMessageSchema.safeParse(JSON.parse(new TextDecoder().decode(frame)))
+      if (r.success && (types as readonly string[]).includes(r.data.t)) return r.data as Extract<LeaseMessage, { t: T }>
+    } catch {
+      // not JSON: rejected below
+    }
+    this.opts.metrics.lease.inc({ type: 'invalid', result: 'rejected' })
+    this.opts.metrics.rejected.inc({ map: 'lease', source: 'stream' })
+    this.opts.log.warn({ peer }, 'malformed lease message: dropped')
+    return undefined
+  }
+
+  /** acquireChannel resolves once fewer than maxOpenChannels channels are open (first come, first served). */
+  private acquireChannel(): Promise<void> {
+    if (this.openChannels < this.opts.timings.maxOpenChannels) {
+      this.openChannels++
+      return Promise.resolve()
+    }
+    return new Promise((resolve) => this.waiting.push(resolve))
+  }
+
+  /** releaseChannel hands a closed channel's place to the next waiting exchange. */
+  private releaseChannel(): void {
+    const next = this.waiting.shift()
+    if (next === undefined) this.openChannels--
+    else next()
   }
 }

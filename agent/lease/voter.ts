@@ -1,6 +1,6 @@
 // The voter side of the lease, agent half: this agent's SlotTable answering the claims,
 // acts and releases it hears (grant/refuse, ack), with votes persisted before they are
-// sent (a voter that restarts remembers what it gave), answers rate-limited per sender,
+// answered (a voter that restarts remembers what it gave), answers rate-limited per sender,
 // and the upkeep that frees the slots of holders seen back (an available copy of the
 // current revision for minReadySeconds), forgets the holds of deleted DaemonSets and
 // drops lapsed grants. The rules themselves are core's (SlotTable); the rule and why it is
@@ -13,6 +13,12 @@ import type { Clock } from '../clock.js'
 import type { Timings } from '../defaults.js'
 import type { LeaseFleet } from './fleet-view.js'
 import type { VoteStore } from './votes.js'
+
+/** Request is what a claimant sends a voter: a claim, an act or a release. */
+export type Request = Extract<LeaseMessage, { t: 'claim' | 'act' | 'release' }>
+
+/** Reply is a voter's answer to a request: grant or refuse (a claim), ack (an act). */
+export type Reply = Extract<LeaseMessage, { t: 'grant' | 'refuse' | 'ack' }>
 
 /** SlotRef names one slot under one term: what act and release messages carry. */
 export interface SlotRef {
@@ -60,8 +66,6 @@ export interface VoterOptions {
   votes: VoteStore
   clock: Clock
   timings: Pick<Timings['lease'], 'answersPerSecond'>
-  /** send publishes an answer to the fleet. */
-  send: (msg: LeaseMessage) => Promise<void>
   log: Logger
 }
 
@@ -74,7 +78,7 @@ export class Voter {
   private persisting: Promise<void> = Promise.resolve()
   /** Monotonic time a holder was first seen ready at the current revision, per `holder|ds|revision`. */
   private readonly readySeen = new Map<string, number>()
-  /** Claims answered per sender in the current second of the monotonic clock: a peer cannot make us publish without bound. */
+  /** Claims answered per sender in the current second of the monotonic clock: a peer cannot make us persist and answer without bound. */
   private readonly answered = new Map<string, { second: number; n: number }>()
 
   constructor(opts: VoterOptions) {
@@ -111,20 +115,22 @@ export class Voter {
     return this.persisting
   }
 
-  /** hear answers a claim, act or release from a member; resolves once answered (votes saved first). */
-  async hear(from: string, msg: Extract<LeaseMessage, { t: 'claim' | 'act' | 'release' }>): Promise<void> {
+  /**
+   * hear judges a claim, act or release from a member and resolves to the answer to send
+   * back, only once the votes it gives are saved; undefined when there is none (a release,
+   * an act it does not acknowledge, a claim past the sender's rate).
+   */
+  async hear(from: string, msg: Request): Promise<Reply | undefined> {
     switch (msg.t) {
       case 'claim':
         return this.onClaim(from, msg)
       case 'act':
-        if (this.table.act(from, msg, this.opts.clock.mono())) {
-          await this.persist()
-          await this.opts.send({ t: 'ack', ds: msg.ds, kind: msg.kind, slot: msg.slot, term: msg.term, to: from })
-        }
-        return
+        if (!this.table.act(from, msg, this.opts.clock.mono())) return undefined
+        await this.persist()
+        return { t: 'ack', ds: msg.ds, kind: msg.kind, slot: msg.slot, term: msg.term, to: from }
       case 'release':
         if (this.table.release(from, msg)) await this.persist()
-        return
+        return undefined
     }
   }
 
@@ -133,16 +139,13 @@ export class Voter {
     this.table.observe(msg)
   }
 
-  private async onClaim(from: string, msg: ClaimMessage): Promise<void> {
-    if (!this.allow(from)) return
+  private async onClaim(from: string, msg: ClaimMessage): Promise<Reply | undefined> {
+    if (!this.allow(from)) return undefined
     const v = this.table.claim(from, msg, this.opts.clock.mono(), this.opts.fleet.voterView())
     const base = { ds: msg.ds, kind: msg.kind, slot: msg.slot, term: msg.term, to: from }
-    if (v.grant) {
-      await this.persist()
-      await this.opts.send({ t: 'grant', ...base })
-    } else {
-      await this.opts.send({ t: 'refuse', ...base, reason: v.reason })
-    }
+    if (!v.grant) return { t: 'refuse', ...base, reason: v.reason }
+    await this.persist()
+    return { t: 'grant', ...base }
   }
 
   /** allow counts a claim from `from` and returns false past answersPerSecond in the current second (it goes unanswered). */

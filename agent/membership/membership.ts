@@ -1,17 +1,17 @@
-// Membership: this node's record, sent every heartbeat and on change; every other node's
-// record, accepted only when signed by that node's own key (and only from the key that
-// first claimed its name); failure detection on the monotonic clock (Unreachable after
-// the suspicion window of silence, forgotten after the horizon, Left at once on a clean
-// leave); and mesh upkeep (dialling peers learned from records, and the bootstrap peers
-// while alone). It owns no timers or sockets: time comes from the Clock, messages from
-// the Transport.
+// Membership: this node's record, published when it changes (never periodically: peers get a
+// slow refresh through anti-entropy); every other node's record, accepted only when signed by
+// that node's own key (records.ts); failure detection by SWIM probes with Lifeguard's
+// suspicion (detector.ts, protocol in docs/membership.md); and mesh upkeep (mesh.ts). This
+// file wires them and owns the protocol period. It owns no timers or sockets: time comes
+// from the Clock, messages from the Transport.
 
 import type { KeyObject } from 'node:crypto'
 import type { Logger } from 'pino'
-import { LwwMap, type Authorizer } from '../../core/crdt.js'
-import { signEnvelope, type Envelope } from '../../core/envelope.js'
+import type { LwwMap } from '../../core/crdt.js'
+import { signEnvelope } from '../../core/envelope.js'
 import { Prefix, StoreKey } from '../../core/keyspace.js'
-import { checkNodeRecord, type NodeRecord, type PodStatus } from '../../core/node-record.js'
+import type { NodeRecord, PodStatus } from '../../core/node-record.js'
+import type { Random } from '../../core/swim.js'
 import type { NodeCondition, Taint } from '../../core/types.js'
 import type { AgentClock, Clock, Timer } from '../clock.js'
 import type { Timings } from '../defaults.js'
@@ -19,21 +19,29 @@ import { TypedEvents } from '../events.js'
 import type { Metrics } from '../metrics.js'
 import { Topics } from '../network/constants.js'
 import type { GossipMessage, Transport, Verdict } from '../transport.js'
+import { FailureDetector, type NodeState } from './detector.js'
+import { MeshKeeper } from './mesh.js'
+import { isNotice, noticeSchema } from './messages.js'
+import { NodeRecords } from './records.js'
 
-export type NodeState = 'Alive' | 'Unreachable' | 'Left'
+export type { NodeState } from './detector.js'
+export { recordAuthorizer } from './records.js'
+
+/** The largest incarnation a record may carry (core/node-record.ts). */
+const MAX_INCARNATION = 2 ** 31
 
 /** NodeView is one node as this agent sees it. */
 export interface NodeView {
   record: NodeRecord
   keyId: string
   state: NodeState
-  /** Wall time (ms since the epoch, this host's clock) the latest record version arrived. */
+  /** Wall time (ms since the epoch, this host's clock) this agent last heard from the node: a new record version, or a probe answered either way. */
   lastSeen: number
 }
 
 export interface MembershipOptions {
   transport: Transport
-  /** Wall time for timestamps people read; monotonic time for silence; the heartbeat timer. */
+  /** Wall time for timestamps people read; monotonic time for failure detection; the protocol period's timer. */
   clock: Clock
   /** The hybrid logical clock that stamps our records and observes others'. */
   hlc: AgentClock
@@ -41,12 +49,17 @@ export interface MembershipOptions {
   signingKey: KeyObject
   keyId: string
   self: { name: string; labels: Record<string, string>; taints: Taint[]; version: string }
+  /** The protocol period (`--heartbeat`): one probe per period. */
   heartbeatMs: number
+  /** The suspicion timeout's floor (`--suspicion`); it grows with log10 of the fleet's size (docs/membership.md). */
   suspicionMs: number
+  /** A node down (Unreachable or Left) and not heard from for this long is forgotten. */
   forgetMs: number
   targetPeers: number
   bootstrap: string[]
   timings: Pick<Timings, 'membership'>
+  /** Random choices (probe order, helpers, dial candidates); Math.random by default, a seeded source in a simulator. */
+  random?: Random
   metrics: Metrics
   log: Logger
 }
@@ -57,41 +70,28 @@ export type MembershipEvents = {
   'node:self': NodeRecord
 }
 
-/** recordAuthorizer: the key is `node/KEYID` and only KEYID may write it, with a valid record. */
-export const recordAuthorizer: Authorizer = (env) => {
-  if (env.key !== StoreKey.nodeRecord(env.author)) return `node record ${env.key} not signed by that node's key`
-  if (env.op !== 'put') return 'node records are never deleted'
-  const issues = checkNodeRecord(env.value)
-  return issues.length === 0 ? undefined : `invalid node record: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`
-}
+const decoder = new TextDecoder()
 
 /**
  * Membership tracks the fleet. start/stop are explicit; 'node:self' listeners are called
  * in order, inside update, and must not block.
  */
 export class Membership extends TypedEvents<MembershipEvents> {
-  readonly records = new LwwMap(recordAuthorizer)
+  private readonly book: NodeRecords
   private readonly opts: MembershipOptions
   private readonly log: Logger
-  /** Monotonic time the latest record version of each other node arrived: silence is measured from it. */
-  private readonly heardAt = new Map<string, number>()
-  /** Wall time of the same arrival, for people (NodeView.lastSeen). */
-  private readonly seenAt = new Map<string, number>()
-  private readonly states = new Map<string, NodeState>()
-  /** Versions of forgotten records, so anti-entropy cannot bring them back. */
-  private readonly forgotten = new Map<string, string>()
-  /** First key seen for each name: a host cannot speak in another host's name. */
-  private readonly nameOwner = new Map<string, string>()
-  private heartbeat: Timer | undefined
+  private readonly detector: FailureDetector
+  private readonly mesh: MeshKeeper
+  private period: Timer | undefined
   private selfRecord: NodeRecord
   private stopped = false
-  /** Monotonic time of the last bootstrap attempt; undefined before the first. */
-  private lastBootstrap: number | undefined
+  private announced = false
 
   constructor(opts: MembershipOptions) {
     super()
     this.opts = opts
     this.log = opts.log
+    const random = opts.random ?? Math.random
     this.selfRecord = {
       name: opts.self.name,
       peerId: opts.transport.peerId,
@@ -102,20 +102,63 @@ export class Membership extends TypedEvents<MembershipEvents> {
       version: opts.self.version,
       state: 'alive',
       startedAt: opts.clock.wall(),
+      incarnation: 0,
       pods: {},
     }
+    this.detector = new FailureDetector({
+      transport: opts.transport,
+      clock: opts.clock,
+      random,
+      keyId: opts.keyId,
+      periodMs: opts.heartbeatMs,
+      suspicionMs: opts.suspicionMs,
+      forgetMs: opts.forgetMs,
+      timings: opts.timings.membership,
+      incarnation: () => this.selfRecord.incarnation,
+      refute: (incarnation) => this.refute(incarnation),
+      forgotten: (keyId) => this.book.forget(keyId),
+      metrics: opts.metrics,
+      log: opts.log,
+    })
+    this.book = new NodeRecords({ keyId: opts.keyId, name: opts.self.name }, (keyId) => this.detector.state(keyId)?.state === 'Left')
+    this.mesh = new MeshKeeper({
+      transport: opts.transport,
+      clock: opts.clock,
+      periodMs: opts.heartbeatMs,
+      targetPeers: opts.targetPeers,
+      bootstrap: opts.bootstrap,
+      timings: opts.timings.membership,
+      candidates: (n, connected) => this.detector.dialCandidates(n, connected),
+      metrics: opts.metrics,
+      log: opts.log,
+    })
   }
 
-  /** start subscribes to the nodes topic, sends the first record, dials the bootstrap peers and starts the heartbeat. */
+  /** records is every node's signed record (anti-entropy syncs it; the lease reads it). */
+  get records(): LwwMap {
+    return this.book.map
+  }
+
+  /**
+   * start subscribes to the nodes topic, publishes our record, serves probes, dials the
+   * bootstrap peers and starts the protocol period. Our record is published once more a
+   * period after the first connection, when gossip can carry it to the fleet.
+   */
   start(): void {
-    this.nameOwner.set(this.selfRecord.name, this.opts.keyId)
     this.opts.transport.subscribe(Topics.nodes, (msg) => this.validate(msg))
+    this.opts.transport.onConnect(() => {
+      if (this.announced) return
+      this.announced = true
+      this.opts.clock.after(this.opts.heartbeatMs, () => void (this.stopped ? undefined : this.beat()))
+    })
+    this.selfRecord = { ...this.selfRecord, addresses: this.opts.transport.addresses().slice(0, this.opts.timings.membership.maxAddresses) }
     void this.beat()
-    void this.dialBootstrap()
-    this.heartbeat = this.opts.clock.every(this.opts.heartbeatMs, () => void this.tick())
+    this.detector.start().catch((err: unknown) => this.log.error({ err }, 'serving the probe protocol failed'))
+    void this.mesh.dialBootstrap()
+    this.period = this.opts.clock.every(this.opts.heartbeatMs, () => void this.tick())
   }
 
-  /** leave announces a clean shutdown (Left at once on every peer), stops the heartbeat and waits leaveFlushMs for gossip to carry it. */
+  /** leave announces a clean shutdown (Left at once on every peer), stops probing and waits leaveFlushMs for gossip to carry it. */
   async leave(): Promise<void> {
     this.stop()
     this.selfRecord = { ...this.selfRecord, state: 'left' }
@@ -123,10 +166,11 @@ export class Membership extends TypedEvents<MembershipEvents> {
     await this.opts.clock.sleep(this.opts.timings.membership.leaveFlushMs)
   }
 
-  /** stop ends the heartbeat without a word to peers (they will take the silence for a failure); records still merge. */
+  /** stop ends probing and answering probes without a word to peers (they will find this node failed); records still merge. */
   stop(): void {
     this.stopped = true
-    this.heartbeat?.cancel()
+    this.period?.cancel()
+    this.detector.stop()
   }
 
   /** self returns this node's current record. */
@@ -134,11 +178,13 @@ export class Membership extends TypedEvents<MembershipEvents> {
     return this.selfRecord
   }
 
-  /** update changes this node's record (labels, taints, conditions, pods) and sends it now. */
+  /** update changes this node's record (labels, taints, conditions, pods) and publishes it when that changed anything. */
   update(change: Partial<Pick<NodeRecord, 'labels' | 'taints' | 'conditions' | 'pods'>>): void {
-    const placement = (change.labels !== undefined && JSON.stringify(change.labels) !== JSON.stringify(this.selfRecord.labels)) || (change.taints !== undefined && JSON.stringify(change.taints) !== JSON.stringify(this.selfRecord.taints))
+    const differs = (k: keyof typeof change): boolean => change[k] !== undefined && JSON.stringify(change[k]) !== JSON.stringify(this.selfRecord[k])
+    const placement = differs('labels') || differs('taints')
+    const changed = placement || differs('conditions') || differs('pods')
     this.selfRecord = { ...this.selfRecord, ...change }
-    void this.beat()
+    if (changed) void this.beat()
     if (placement) this.emit('node:self', this.selfRecord)
   }
 
@@ -150,14 +196,22 @@ export class Membership extends TypedEvents<MembershipEvents> {
     this.update({ conditions: conditions.map((c) => ({ type: c.type, status: c.status, ...(c.reason === undefined ? {} : { reason: c.reason }), ...(c.message === undefined ? {} : { message: c.message }) })) })
   }
 
-  /** validate is the handler of the nodes topic: it decides and merges at once, without blocking. */
+  /** validate is the handler of the nodes topic (records and suspicion notices): it decides and merges at once, without blocking. */
   validate(msg: GossipMessage): Verdict {
     let input: unknown
     try {
-      input = JSON.parse(new TextDecoder().decode(msg.data))
+      input = JSON.parse(decoder.decode(msg.data))
     } catch {
       this.opts.metrics.rejected.inc({ map: 'nodes', source: 'gossip' })
       return 'reject'
+    }
+    if (isNotice(input)) {
+      const notice = noticeSchema.safeParse(input)
+      if (!notice.success) {
+        this.opts.metrics.rejected.inc({ map: 'nodes', source: 'gossip' })
+        return 'reject'
+      }
+      return this.detector.notice(notice.data, msg.fromKeyId)
     }
     // The gossip publisher must be the record's author: no relaying records in another's name.
     const author = (input as { author?: unknown } | null)?.author
@@ -171,57 +225,48 @@ export class Membership extends TypedEvents<MembershipEvents> {
 
   /** merge takes a record envelope from gossip or anti-entropy. */
   merge(input: unknown, source: 'gossip' | 'sync'): Verdict {
-    const env = input as Envelope
-    const forgottenAt = typeof env?.key === 'string' ? this.forgotten.get(env.key) : undefined
-    if (forgottenAt !== undefined && typeof env.hlc === 'string' && env.hlc <= forgottenAt) return 'ignore'
-    const before = this.records.get(typeof env?.key === 'string' ? env.key : '')
-    const r = this.records.merge(input)
+    const r = this.book.merge(input)
+    if (r.status === 'stale') return 'ignore'
     if (r.status === 'rejected') {
       this.opts.metrics.rejected.inc({ map: 'nodes', source })
       this.log.warn({ reason: r.reason, source }, 'node record rejected')
       return 'reject'
     }
-    if (r.status === 'stale') return 'ignore'
-    const record = env.value as NodeRecord
-    const owner = this.nameOwner.get(record.name)
-    if (owner !== undefined && owner !== env.author && this.states.get(owner) !== 'Left' && this.records.get(StoreKey.nodeRecord(owner)) !== undefined) {
-      // Undo: another key already owns this name.
-      this.records.restore(env.key, before)
-      this.opts.metrics.rejected.inc({ map: 'nodes', source })
-      this.log.warn({ name: record.name, source }, 'node record claims a name another node key owns: dropped')
-      return 'reject'
-    }
-    this.nameOwner.set(record.name, env.author)
-    this.forgotten.delete(env.key)
-    this.opts.hlc.observe(env.hlc)
+    this.opts.hlc.observe(r.env.hlc)
     this.opts.metrics.applied.inc({ map: 'nodes', source })
-    if (env.author === this.opts.keyId) return 'accept'
-    this.heardAt.set(env.author, this.opts.clock.mono())
-    this.seenAt.set(env.author, this.opts.clock.wall())
-    const prev = this.states.get(env.author)
-    const next: NodeState = record.state === 'left' ? 'Left' : 'Alive'
-    this.states.set(env.author, next)
-    if (prev === undefined && next === 'Alive') this.log.info({ peer: record.name }, 'node joined')
-    if (next === 'Left' && prev !== 'Left') this.log.info({ peer: record.name }, 'node left')
+    this.detector.observe(r.env.author, r.record)
     return 'accept'
   }
 
-  /** nodes lists every known node (this one included) with its state. */
+  /** nodes lists every known node (this one included) with its state. A suspected node is Alive. */
   nodes(): NodeView[] {
     const out: NodeView[] = []
-    for (const env of this.records.live(Prefix.nodeRecord)) {
+    for (const env of this.book.map.live(Prefix.nodeRecord)) {
       const keyId = env.author
-      const self = keyId === this.opts.keyId
-      out.push({ record: self ? this.selfRecord : (env.value as NodeRecord), keyId, state: self ? 'Alive' : (this.states.get(keyId) ?? 'Alive'), lastSeen: self ? this.opts.clock.wall() : (this.seenAt.get(keyId) ?? 0) })
+      if (keyId === this.opts.keyId) {
+        out.push({ record: this.selfRecord, keyId, state: 'Alive', lastSeen: this.opts.clock.wall() })
+        continue
+      }
+      const seen = this.detector.state(keyId)
+      out.push({ record: env.value as NodeRecord, keyId, state: seen?.state ?? 'Alive', lastSeen: seen?.lastSeen ?? 0 })
     }
     return out.sort((a, b) => (a.record.name < b.record.name ? -1 : a.record.name > b.record.name ? 1 : 0))
   }
 
+  /** suspected tells whether this agent currently suspects a node (the API shows it Alive until it is declared Unreachable). */
+  suspected(keyId: string): boolean {
+    return this.detector.suspected(keyId)
+  }
+
+  /** incarnation returns this node's incarnation: raised only to refute a suspicion of this node. */
+  incarnation(): number {
+    return this.selfRecord.incarnation
+  }
+
   /** beat signs the current record, merges it into our own map and publishes it. */
   private async beat(): Promise<void> {
-    this.selfRecord = { ...this.selfRecord, addresses: this.opts.transport.addresses().slice(0, this.opts.timings.membership.maxAddresses) }
     const env = signEnvelope(StoreKey.nodeRecord(this.opts.keyId), this.selfRecord, this.opts.hlc.now(), this.opts.signingKey)
-    this.records.merge(env)
+    this.book.own(env)
     try {
       await this.opts.transport.publish(Topics.nodes, new TextEncoder().encode(JSON.stringify(env)))
     } catch (err) {
@@ -230,89 +275,22 @@ export class Membership extends TypedEvents<MembershipEvents> {
     }
   }
 
+  /** refute raises our incarnation above a suspicion's and publishes the record: alive(i + 1) overrides suspect(i) everywhere. */
+  private refute(incarnation: number): void {
+    if (this.stopped || incarnation < this.selfRecord.incarnation) return
+    this.selfRecord = { ...this.selfRecord, incarnation: Math.min(MAX_INCARNATION, incarnation + 1) }
+    void this.beat()
+  }
+
+  /** tick is one protocol period: a record whose addresses changed goes out, the detector probes, the mesh is kept. */
   private async tick(): Promise<void> {
     if (this.stopped) return
-    await this.beat()
-    this.detectFailures()
-    await this.keepMesh()
-  }
-
-  private detectFailures(): void {
-    const now = this.opts.clock.mono()
-    for (const [keyId, heard] of this.heardAt) {
-      const state = this.states.get(keyId)
-      const env = this.records.get(StoreKey.nodeRecord(keyId))
-      const record = env?.value as NodeRecord | undefined
-      if (env === undefined || record === undefined) continue
-      if (now - heard > this.opts.forgetMs) {
-        this.forgotten.set(env.key, env.hlc)
-        this.records.restore(env.key, undefined)
-        this.heardAt.delete(keyId)
-        this.seenAt.delete(keyId)
-        this.states.delete(keyId)
-        if (this.nameOwner.get(record.name) === keyId) this.nameOwner.delete(record.name)
-        this.log.info({ peer: record.name }, 'node forgotten')
-      } else if (state === 'Alive' && now - heard > this.opts.suspicionMs) {
-        this.states.set(keyId, 'Unreachable')
-        this.log.warn({ peer: record.name, silentMs: now - heard }, 'node unreachable')
-      }
+    const addresses = this.opts.transport.addresses().slice(0, this.opts.timings.membership.maxAddresses)
+    if (addresses.join(' ') !== this.selfRecord.addresses.join(' ')) {
+      this.selfRecord = { ...this.selfRecord, addresses }
+      await this.beat()
     }
-    const counts = { Alive: 1, Unreachable: 0, Left: 0 }
-    for (const s of this.states.values()) counts[s]++
-    for (const [state, n] of Object.entries(counts)) this.opts.metrics.nodes.set({ state }, n)
-  }
-
-  /** keepMesh dials peers learned from records until targetPeers are connected; bootstrap when alone. */
-  private async keepMesh(): Promise<void> {
-    const connected = new Set(this.opts.transport.connectedPeers())
-    this.opts.metrics.peers.set(connected.size)
-    if (connected.size === 0) await this.dialBootstrap()
-    if (connected.size >= this.opts.targetPeers) return
-    // Alive peers first; Unreachable ones too, in case they are back (a healed partition).
-    const others = this.nodes().filter((n) => n.state !== 'Left' && n.keyId !== this.opts.keyId && !connected.has(n.record.peerId))
-    const alive = others.filter((n) => n.state === 'Alive')
-    const unreachable = others.filter((n) => n.state === 'Unreachable')
-    shuffle(alive)
-    shuffle(unreachable)
-    const candidates = [...alive, ...unreachable]
-    const wanted = Math.min(candidates.length, this.opts.targetPeers - connected.size, this.opts.timings.membership.dialsPerBeat)
-    await Promise.all(candidates.slice(0, wanted).map((n) => this.dialAny(n.record)))
-  }
-
-  private async dialAny(record: NodeRecord): Promise<void> {
-    for (const addr of record.addresses) {
-      if (!addr.includes(`/p2p/${record.peerId}`)) continue
-      try {
-        await this.opts.transport.dial(addr)
-        return
-      } catch (err) {
-        this.log.debug({ err, addr }, 'dial failed')
-      }
-    }
-  }
-
-  /** dialBootstrap dials every bootstrap peer, at most every bootstrapRetryBeats heartbeats so a lone agent does not spin. */
-  private async dialBootstrap(): Promise<void> {
-    const now = this.opts.clock.mono()
-    const retryMs = this.opts.timings.membership.bootstrapRetryBeats * this.opts.heartbeatMs
-    if ((this.lastBootstrap !== undefined && now - this.lastBootstrap < retryMs) || this.opts.bootstrap.length === 0) return
-    this.lastBootstrap = now
-    await Promise.all(
-      this.opts.bootstrap.map(async (addr) => {
-        try {
-          const peer = await this.opts.transport.dial(addr)
-          this.log.info({ addr, peer }, 'connected to bootstrap peer')
-        } catch (err) {
-          this.log.warn({ addr, err: (err as Error).message }, 'bootstrap peer unreachable')
-        }
-      }),
-    )
-  }
-}
-
-function shuffle<T>(a: T[]): void {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1))
-    ;[a[i], a[j]] = [a[j] as T, a[i] as T]
+    this.detector.tick()
+    await this.mesh.keep()
   }
 }

@@ -1,15 +1,28 @@
 // Network names and limits. Every limit here bounds what a peer holding the cluster key
 // can make this agent do; see DESIGN.md "Trust".
 
-/** Gossip topics: store deltas (operator-signed), node records (node-signed), lease messages (node-signed by gossip). */
+/** Gossip topics: store deltas (operator-signed), node records (node-signed). Lease messages go point to point (LEASE_PROTOCOL). */
 export const Topics = {
   store: '/daemonmesh/v1/store',
   nodes: '/daemonmesh/v1/nodes',
-  lease: '/daemonmesh/v1/lease',
 } as const
 
-/** The anti-entropy stream protocol. */
-export const SYNC_PROTOCOL = '/daemonmesh/sync/1.0.0'
+/** The anti-entropy stream protocol (2.0.0: bucketed digests; see docs/architecture.md "Anti-entropy"). */
+export const SYNC_PROTOCOL = '/daemonmesh/sync/2.0.0'
+
+/**
+ * Bounds of one anti-entropy frame, per map (store, nodes). A frame over one is refused and
+ * the exchange ends; the next round starts over. Senders stay within them, so each round
+ * repairs at most this much and later rounds do the rest.
+ */
+export const SYNC_LIMITS = {
+  /** (key, hlc, tag) entries in a summary, about 90 bytes each: 4096 is ~370 KiB, and a peer makes us compare at most that many keys. */
+  maxSummaryEntries: 4096,
+  /** Envelopes sent in one frame: a peer listing every bucket with no entries gets at most this many. */
+  maxEnvelopes: 512,
+  /** Encoded bytes of the envelopes in one frame; both maps together stay under MAX_SYNC_FRAME_BYTES. */
+  maxEnvelopeBytes: 3 * 1024 * 1024,
+}
 
 /** The failure detector's probe protocol (ping, and ping-req through another member). */
 export const PROBE_PROTOCOL = '/daemonmesh/probe/1.0.0'
@@ -25,7 +38,7 @@ export const MAX_SYNC_FRAME_BYTES = 8 * 1024 * 1024
 
 /**
  * Bounds on one decoded gossipsub RPC. The library's default leaves subscriptions
- * unbounded (a SUBSCRIBE flood grows the heap without limit); we subscribe to 3 topics.
+ * unbounded (a SUBSCRIBE flood grows the heap without limit); we subscribe to 2 topics.
  */
 export const DECODE_RPC_LIMITS = {
   maxSubscriptions: 16,

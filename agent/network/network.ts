@@ -10,7 +10,6 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { TopicValidatorResult, type Libp2p, type PeerId, type PrivateKey, type PubSub } from '@libp2p/interface'
-import { mdns } from '@libp2p/mdns'
 import { preSharedKey } from '@libp2p/pnet'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
@@ -106,7 +105,8 @@ export class Network implements Transport {
         denyInboundEncryptedConnection: (peer: PeerId) => refused.has(peer.toString()),
         denyOutboundEncryptedConnection: (peer: PeerId) => refused.has(peer.toString()),
       },
-      peerDiscovery: opts.mdns ? [mdns({ interval: 5000 })] : [],
+      // Loaded only when configured: nothing an agent does not use stays resident.
+      peerDiscovery: opts.mdns ? [(await import('@libp2p/mdns')).mdns({ interval: 5000 })] : [],
       services: {
         identify: identify(),
         ping: ping(),

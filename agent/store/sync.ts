@@ -1,42 +1,134 @@
 // Anti-entropy: every period (and as soon as a connection appears), compare maps with
-// one random connected peer over a framed channel — summaries first, then only the
-// envelopes that differ — so partitions, restarts and late joins heal even when gossip
-// missed a message. The same exchange carries the store and the node records. It owns no
-// timers or sockets: the period comes from the Clock, channels from the Transport.
+// one random connected peer over a framed channel — digests first, then summaries of the
+// buckets that differ, then only the envelopes that differ — so partitions, restarts and
+// late joins heal even when gossip missed a message. The same exchange carries the store
+// and the node records. Two agents that agree exchange two small frames whatever the maps'
+// sizes. It owns no timers or sockets: the period comes from the Clock, channels from the
+// Transport.
 //
-// The exchange, three frames of JSON on one channel (schemas below):
-//   1. initiator -> responder  offer:  each map's summary (key -> version)
-//   2. responder -> initiator  answer: per map, envelopes the initiator lacks (send) and keys it may hold newer (want)
-//   3. initiator -> responder  final:  per map, the envelopes asked for
+// The exchange, up to five frames of JSON on one channel (schemas below; docs/architecture.md
+// "Anti-entropy" has sizes):
+//   1. initiator -> responder  offer:     per map, the digest root and the number of entries
+//   2. responder -> initiator  buckets:   per map, "equal", or a level and its bucket hashes there
+//                                         (when both are "equal", the exchange ends here)
+//   3. initiator -> responder  summaries: per map, the buckets whose hashes differ and their (key, hlc, tag) entries
+//   4. responder -> initiator  answer:    per map, envelopes of those buckets the initiator lacks (send), keys it may hold newer (want)
+//   5. initiator -> responder  final:     per map, the envelopes asked for (only when something was asked)
+// Every frame is checked against its schema and SYNC_LIMITS; a frame that fails ends the
+// exchange (the next round starts over), and each side sends only what it was asked.
 
 import type { Logger } from 'pino'
 import { z } from 'zod'
-import type { LwwMap } from '../../core/crdt.js'
+import type { LwwMap, SummaryEntry } from '../../core/crdt.js'
+import { BUCKET_HASH_BYTES, DIGEST_BITS, MIN_DIGEST_LEVEL, bucketOf, differingBuckets, digestLevel } from '../../core/digest.js'
+import { MAX_KEY_LENGTH, type Envelope } from '../../core/envelope.js'
 import type { Clock, Timer } from '../clock.js'
 import type { Timings } from '../defaults.js'
 import type { Metrics } from '../metrics.js'
-import { MAX_SYNC_FRAME_BYTES, SYNC_PROTOCOL } from '../network/constants.js'
+import { MAX_SYNC_FRAME_BYTES, SYNC_LIMITS, SYNC_PROTOCOL } from '../network/constants.js'
 import type { ChannelLimits, FrameChannel, Transport } from '../transport.js'
 
 /** A map taking part in anti-entropy, with how to merge what a peer sends. */
 export interface SyncedMap {
   name: 'store' | 'nodes'
   map: LwwMap
+  /** merge takes the envelopes a peer sent and returns how many it applied. May be called concurrently: exchanges overlap (one initiated, several answered). */
   merge: (envelopes: unknown[]) => Promise<number>
 }
 
-const summarySchema = z.record(z.string().max(600), z.string().max(256))
-const offerSchema = z.object({ store: summarySchema, nodes: summarySchema }).strict()
-const answerSchema = z
+type MapName = 'store' | 'nodes'
+const NAMES = ['store', 'nodes'] as const
+
+/** SyncFrameError is thrown when a peer's anti-entropy frame is not JSON, breaks its schema or exceeds SYNC_LIMITS. */
+export class SyncFrameError extends Error {
+  override readonly name = 'SyncFrameError'
+}
+
+const level = z.number().int().min(MIN_DIGEST_LEVEL).max(DIGEST_BITS)
+const hlc = z.string().regex(/^[0-9]{15}\.[0-9]{6}$/)
+
+const mapOffer = z.object({ root: z.string().regex(/^[0-9a-f]{64}$/), size: z.number().int().min(0).max(2 ** 31) }).strict()
+const offerSchema = z.object({ store: mapOffer, nodes: mapOffer }).strict()
+
+const mapView = z.union([
+  z.literal('equal'),
+  z
+    .object({ level, buckets: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/).max(Math.ceil((BUCKET_HASH_BYTES << DIGEST_BITS) / 3) * 4) })
+    .strict()
+    .refine((v) => Buffer.from(v.buckets, 'base64').length === BUCKET_HASH_BYTES << v.level, { message: `buckets must hold ${BUCKET_HASH_BYTES} bytes per bucket of the level` }),
+])
+const bucketsSchema = z.object({ store: mapView, nodes: mapView }).strict()
+type MapView = z.infer<typeof mapView>
+
+const summaryEntry = z.tuple([z.string().min(1).max(MAX_KEY_LENGTH), hlc, z.string().regex(/^[A-Za-z0-9_-]{11}$/)])
+const mapSummary = z
   .object({
-    store: z.object({ send: z.array(z.unknown()).max(100_000), want: z.array(z.string().max(600)).max(100_000) }).strict(),
-    nodes: z.object({ send: z.array(z.unknown()).max(100_000), want: z.array(z.string().max(600)).max(100_000) }).strict(),
+    buckets: z
+      .array(z.number().int().min(0).max((1 << DIGEST_BITS) - 1))
+      .max(1 << DIGEST_BITS)
+      .refine((b) => new Set(b).size === b.length, { message: 'buckets are listed once' }),
+    entries: z.array(summaryEntry).max(SYNC_LIMITS.maxSummaryEntries),
   })
   .strict()
-const finalSchema = z.object({ store: z.array(z.unknown()).max(100_000), nodes: z.array(z.unknown()).max(100_000) }).strict()
+const summariesSchema = z.object({ store: mapSummary, nodes: mapSummary }).strict()
+type MapSummary = z.infer<typeof mapSummary>
+
+const envelopes = z.array(z.unknown()).max(SYNC_LIMITS.maxEnvelopes)
+const mapAnswer = z.object({ send: envelopes, want: z.array(z.string().max(MAX_KEY_LENGTH)).max(SYNC_LIMITS.maxSummaryEntries) }).strict()
+const answerSchema = z.object({ store: mapAnswer, nodes: mapAnswer }).strict()
+const finalSchema = z.object({ store: envelopes, nodes: envelopes }).strict()
 
 const encode = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v))
-const decode = (b: Uint8Array): unknown => JSON.parse(new TextDecoder().decode(b))
+
+/** parseFrame decodes one frame as JSON and checks it against `schema`; throws SyncFrameError. */
+function parseFrame<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, frame: Uint8Array, what: string): T {
+  let json: unknown
+  try {
+    json = JSON.parse(new TextDecoder().decode(frame))
+  } catch {
+    throw new SyncFrameError(`${what} frame is not JSON`)
+  }
+  const r = schema.safeParse(json)
+  if (!r.success) {
+    const issues = r.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`)
+    throw new SyncFrameError(`${what} frame refused: ${issues.join('; ')}`)
+  }
+  return r.data
+}
+
+/** checkSummary refuses a summary that does not fit the view the responder sent: buckets of its level, entries in those buckets. */
+function checkSummary(name: MapName, view: MapView, summary: MapSummary): void {
+  if (view === 'equal') {
+    if (summary.buckets.length > 0 || summary.entries.length > 0) throw new SyncFrameError(`summaries frame refused: ${name} was equal`)
+    return
+  }
+  const listed = new Set(summary.buckets)
+  if (summary.buckets.some((b) => b >= 1 << view.level)) throw new SyncFrameError(`summaries frame refused: ${name} bucket beyond level ${view.level}`)
+  if (summary.entries.some(([key]) => !listed.has(bucketOf(key, view.level)))) throw new SyncFrameError(`summaries frame refused: ${name} entry outside the listed buckets`)
+}
+
+/** withinBudget returns the leading envelopes that fit SYNC_LIMITS (count and encoded bytes); the rest wait for a later round. */
+function withinBudget(envs: readonly Envelope[]): Envelope[] {
+  const out: Envelope[] = []
+  let bytes = 0
+  for (const e of envs) {
+    const size = Buffer.byteLength(JSON.stringify(e))
+    if (out.length >= SYNC_LIMITS.maxEnvelopes || bytes + size > SYNC_LIMITS.maxEnvelopeBytes) break
+    bytes += size
+    out.push(e)
+  }
+  return out
+}
+
+/** shuffled returns `xs` in random order, so that a round capped by SYNC_LIMITS does not always repair the same buckets first. */
+function shuffled<T>(xs: readonly T[]): T[] {
+  const out = [...xs]
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[out[i], out[j]] = [out[j] as T, out[i] as T]
+  }
+  return out
+}
 
 export interface SyncOptions {
   transport: Transport
@@ -94,43 +186,97 @@ export class AntiEntropy {
     }
   }
 
-  private byName(name: 'store' | 'nodes'): SyncedMap {
+  private byName(name: MapName): SyncedMap {
     return this.opts.maps[0].name === name ? this.opts.maps[0] : this.opts.maps[1]
   }
 
   private async initiate(peer: string): Promise<void> {
     const channel = await this.opts.transport.open(peer, SYNC_PROTOCOL, this.limits)
     try {
-      await channel.write(encode({ store: this.byName('store').map.summary(), nodes: this.byName('nodes').map.summary() }))
-      const answer = answerSchema.parse(decode(await channel.read()))
-      const final: Record<'store' | 'nodes', unknown[]> = { store: [], nodes: [] }
+      // 1. offer
+      const offer = { store: this.offerOf('store'), nodes: this.offerOf('nodes') }
+      await channel.write(encode(offer))
+      // 2. buckets
+      const views = parseFrame(bucketsSchema, await channel.read(), 'buckets')
+      if (views.store === 'equal' && views.nodes === 'equal') {
+        await channel.close()
+        return
+      }
+      // 3. summaries of the buckets that differ
+      const summaries = { store: this.summarize('store', views.store), nodes: this.summarize('nodes', views.nodes) }
+      await channel.write(encode(summaries))
+      // 4. answer
+      const answer = parseFrame(answerSchema, await channel.read(), 'answer')
       let got = 0
-      for (const name of ['store', 'nodes'] as const) {
+      const final: Record<MapName, Envelope[]> = { store: [], nodes: [] }
+      for (const name of NAMES) {
         const m = this.byName(name)
         got += await m.merge(answer[name].send)
-        final[name] = answer[name].want.flatMap((k) => {
-          const e = m.map.get(k)
-          return e === undefined ? [] : [e]
-        })
+        // Only keys we summarised: a responder cannot make us send what it was not shown.
+        const shown = new Set(summaries[name].entries.map(([key]) => key))
+        final[name] = withinBudget(answer[name].want.flatMap((k) => (shown.has(k) ? (m.map.get(k) ?? []) : [])))
       }
-      await channel.write(encode(final))
+      // 5. final, only when the responder asked for something (it reads no final otherwise).
+      if (answer.store.want.length + answer.nodes.want.length > 0) await channel.write(encode(final))
       await channel.close()
       if (got > 0) this.opts.log.debug({ peer, received: got }, 'anti-entropy repaired entries')
     } catch (err) {
-      // Release the channel (a peer's answer that fails its schema leaves it open otherwise).
+      // Release the channel (a peer's frame that fails its schema leaves it open otherwise).
       await channel.close().catch(() => undefined)
       throw err
     }
   }
 
   private async answer(channel: FrameChannel, peer: string): Promise<void> {
-    const offer = offerSchema.parse(decode(await channel.read()))
-    const answer = { store: this.byName('store').map.diff(offer.store), nodes: this.byName('nodes').map.diff(offer.nodes) }
+    // 1. offer -> 2. buckets
+    const offer = parseFrame(offerSchema, await channel.read(), 'offer')
+    const views = { store: this.viewOf('store', offer.store), nodes: this.viewOf('nodes', offer.nodes) }
+    await channel.write(encode(views))
+    if (views.store === 'equal' && views.nodes === 'equal') {
+      await channel.close()
+      this.opts.metrics.syncs.inc({ role: 'responder', result: 'ok' })
+      return
+    }
+    // 3. summaries -> 4. answer: only the buckets asked about, within SYNC_LIMITS.
+    const summaries = parseFrame(summariesSchema, await channel.read(), 'summaries')
+    const answer: Record<MapName, { send: Envelope[]; want: string[] }> = { store: { send: [], want: [] }, nodes: { send: [], want: [] } }
+    for (const name of NAMES) {
+      const view = views[name]
+      checkSummary(name, view, summaries[name])
+      if (view === 'equal') continue
+      const d = this.byName(name).map.diff(view.level, summaries[name].buckets, summaries[name].entries, SYNC_LIMITS.maxEnvelopes)
+      answer[name] = { send: withinBudget(d.send), want: d.want }
+    }
     await channel.write(encode(answer))
-    const final = finalSchema.parse(decode(await channel.read()))
-    const got = (await this.byName('store').merge(final.store)) + (await this.byName('nodes').merge(final.nodes))
+    // 5. final, when we asked for anything.
+    let got = 0
+    if (answer.store.want.length + answer.nodes.want.length > 0) {
+      const final = parseFrame(finalSchema, await channel.read(), 'final')
+      got = (await this.byName('store').merge(final.store)) + (await this.byName('nodes').merge(final.nodes))
+    }
     await channel.close()
     this.opts.metrics.syncs.inc({ role: 'responder', result: 'ok' })
     if (got > 0) this.opts.log.debug({ peer, received: got }, 'anti-entropy repaired entries')
+  }
+
+  private offerOf(name: MapName): z.infer<typeof mapOffer> {
+    const { map } = this.byName(name)
+    return { root: map.digest(), size: map.size }
+  }
+
+  /** viewOf answers an offer for one map: "equal", or its bucket hashes at a level fit for the larger of the two maps. */
+  private viewOf(name: MapName, offer: z.infer<typeof mapOffer>): MapView {
+    const { map } = this.byName(name)
+    if (offer.root === map.digest()) return 'equal'
+    const lvl = digestLevel(Math.max(offer.size, map.size))
+    return { level: lvl, buckets: Buffer.from(map.bucketHashes(lvl)).toString('base64') }
+  }
+
+  /** summarize lists our entries in the buckets whose hashes differ from the responder's, in random order, within SYNC_LIMITS. */
+  private summarize(name: MapName, view: MapView): { buckets: number[]; entries: SummaryEntry[] } {
+    if (view === 'equal') return { buckets: [], entries: [] }
+    const { map } = this.byName(name)
+    const differ = differingBuckets(map.bucketHashes(view.level), Buffer.from(view.buckets, 'base64'))
+    return map.summary(view.level, shuffled(differ), SYNC_LIMITS.maxSummaryEntries)
   }
 }

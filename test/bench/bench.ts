@@ -1,83 +1,169 @@
-// `npm run bench`: starts N real agents on loopback (default 30) and prints p50/p99 time
-// from an apply to every store holding it, the time to detect a killed node, and RSS per
-// agent. Not a test: it asserts nothing and is not run by `npm test`.
+// `npm run bench`: real agents on loopback (docker none), at several fleet sizes, beside
+// Serf agents on the same machine in the same run. For each size it prints the time from
+// the last agent answering to every agent knowing every other (full membership), then idle
+// CPU (ms of CPU per second, from /proc) and RSS per agent over an idle window. At the
+// largest size it also times apply -> every store, a SIGKILLed agent until every other
+// marks it Unreachable, and a silently cut agent (its packets dropped, no RST) until every
+// other marks it Unreachable. Not a test: it asserts nothing and `npm test` does not run it.
 //
-//   npm run bench -- --agents 30 --rounds 20 --heartbeat 1s --suspicion 5s
+//   npm run bench -- --sizes 5,10,20,30 --idle 20 --rounds 10 [--no-serf]
 
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
+import { Writable } from 'node:stream'
+import { parseArgs, promisify } from 'node:util'
 import { main as cli } from '../../cli/main.js'
 import { TestCluster, manifest, waitFor, type TestAgent } from '../helpers/cluster.js'
-import { Writable } from 'node:stream'
 
+const run = promisify(execFile)
 const { values } = parseArgs({
   options: {
-    agents: { type: 'string', default: '30' },
-    rounds: { type: 'string', default: '20' },
-    heartbeat: { type: 'string', default: '1s' },
-    suspicion: { type: 'string', default: '5s' },
+    sizes: { type: 'string', default: '5,10,20,30' },
+    idle: { type: 'string', default: '20' },
+    rounds: { type: 'string', default: '10' },
+    'no-serf': { type: 'boolean', default: false },
   },
 })
-const N = Number(values.agents)
+const SIZES = (values.sizes ?? '').split(',').map(Number).filter((n) => n >= 2)
+const IDLE_S = Number(values.idle)
 const ROUNDS = Number(values.rounds)
-const suspicionMs = Number.parseFloat(values.suspicion ?? '5') * (values.suspicion?.endsWith('ms') === true ? 1 : 1000)
+const TICK = 100 // clock ticks per second in /proc/PID/stat (USER_HZ)
+/** Production's V8 setting (systemd unit, npm start). */
+const NODE_OPTIONS = '--max-semi-space-size=1'
 
 const quiet = new Writable({ write: (_c, _e, cb) => cb() })
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN
 }
-const ms = (x: number): string => `${Math.round(x)} ms`
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)
+const out = (s: string): boolean => process.stdout.write(`${s}\n`)
 
-interface LogLine { time: string; msg: string; key?: string; source?: string; peer?: string; node: string }
-async function logLines(a: TestAgent): Promise<LogLine[]> {
-  const text = await readFile(join(a.dir, 'agent.log'), 'utf8')
-  return text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine)
+/** cpuTicks returns utime + stime of a process. */
+async function cpuTicks(pid: number): Promise<number> {
+  const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? []
+  return Number(f[11]) + Number(f[12])
+}
+async function rssMiB(pid: number): Promise<number> {
+  const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))
+  return Number(m?.[1] ?? 0) / 1024
+}
+/** idle measures CPU ms per second and RSS of each process over IDLE_S seconds. */
+async function idle(pids: number[]): Promise<{ cpu: number[]; rss: number[] }> {
+  const before = await Promise.all(pids.map(cpuTicks))
+  await new Promise((r) => setTimeout(r, IDLE_S * 1000))
+  const after = await Promise.all(pids.map(cpuTicks))
+  return { cpu: after.map((a, i) => ((a - (before[i] ?? 0)) * (1000 / TICK)) / IDLE_S), rss: await Promise.all(pids.map(rssMiB)) }
 }
 
-const cluster = await TestCluster.create('bench', suspicionMs)
-cluster.logLevel = 'info'
-cluster.heartbeat = values.heartbeat ?? '1s'
-cluster.antiEntropy = '2s'
-process.stdout.write(`starting ${N} agents (heartbeat ${cluster.heartbeat}, suspicion ${suspicionMs} ms)...\n`)
-try {
-  const t0 = Date.now()
-  const agents = await cluster.startMany('b', N)
-  await waitFor('every agent to know every node', async () => (await Promise.all(agents.map(async (a) => (await a.nodes()).filter((n) => n.status.state === 'Alive').length))).every((c) => c === N), 180_000, 1000)
-  process.stdout.write(`all ${N} agents see each other after ${ms(Date.now() - t0)}\n`)
+interface Row { who: string; n: number; membershipMs: number; cpu: number[]; rss: number[] }
+const rows: Row[] = []
 
+async function alive(agents: TestAgent[]): Promise<number[]> {
+  return Promise.all(agents.map(async (a) => (await a.nodes()).filter((n) => n.status.state === 'Alive').length))
+}
+
+async function daemonmesh(n: number, last: boolean): Promise<void> {
+  // The agent's own defaults for every timing, and its default log level.
+  const cluster = await TestCluster.create('bench', 0)
+  cluster.logLevel = 'info'
+  cluster.heartbeat = ''
+  cluster.antiEntropy = ''
+  const env = { NODE_OPTIONS }
+  try {
+    // All at once against the first one's address: "started together".
+    const first = await cluster.agent({ name: 'b-1', env }).start()
+    const boot = await first.address()
+    const rest = await Promise.all(Array.from({ length: n - 1 }, (_, i) => cluster.agent({ name: `b-${i + 2}`, bootstrap: [boot], env }).start()))
+    const agents = [first, ...rest]
+    const t0 = Date.now()
+    await waitFor('full membership', async () => (await alive(agents)).every((c) => c === n), 300_000, 100)
+    const membershipMs = Date.now() - t0
+    const m = await idle(agents.map((a) => a.proc?.pid ?? 0))
+    rows.push({ who: 'daemonmesh', n, membershipMs, ...m })
+    out(`daemonmesh ${n}: membership ${membershipMs} ms, idle CPU ${mean(m.cpu).toFixed(1)} ms/s, RSS ${mean(m.rss).toFixed(0)} MiB`)
+    if (last) await extras(cluster, agents)
+  } finally {
+    await cluster.stopAll()
+  }
+}
+
+/** extras times apply -> every store, a SIGKILLed agent and a silently cut one, at the largest size. */
+async function extras(cluster: TestCluster, agents: TestAgent[]): Promise<void> {
+  const n = agents.length
+  const latencies: number[] = []
   for (let r = 0; r < ROUNDS; r++) {
     const f = join(cluster.root, `bench-${r}.yaml`)
     await writeFile(f, manifest(`bench-${r}`))
-    const origin = agents[r % N] as TestAgent
+    const origin = agents[r % n] as TestAgent
+    const t0 = Date.now()
     const code = await cli(['apply', '-f', f, '--agent', origin.target.address, '--key', cluster.operatorKeyFile], quiet, process.stderr)
     if (code !== 0) throw new Error(`apply failed with ${code}`)
-    // Each apply writes the DaemonSet and its revision history.
-    await waitFor(`bench-${r} everywhere`, async () => (await Promise.all(agents.map(async (a) => (await a.health()).storeEntries))).every((n) => n === 2 * (r + 1)), 30_000, 100)
+    await waitFor(`bench-${r} everywhere`, async () => (await Promise.all(agents.map(async (a) => (await a.health()).storeEntries))).every((e) => e === 2 * (r + 1)), 30_000, 20)
+    latencies.push(Date.now() - t0)
   }
-  // Latency per round from the agents' own log timestamps (one machine, one clock).
-  const logs = await Promise.all(agents.map(logLines))
-  const latencies: number[] = []
-  for (let r = 0; r < ROUNDS; r++) {
-    const seen = logs.map((lines) => lines.find((l) => l.msg === 'store changed' && l.key === `ds/default/bench-${r}`)).map((l) => Date.parse(l?.time ?? ''))
-    const origin = logs.flat().find((l) => l.msg === 'store changed' && l.key === `ds/default/bench-${r}` && l.source === 'api')
-    latencies.push(Math.max(...seen) - Date.parse(origin?.time ?? ''))
-  }
-
-  const rss = (await Promise.all(agents.map((a) => a.health()))).map((h) => h.rssBytes / 1048576)
-  const victim = agents[N - 1] as TestAgent
-  const killedAt = Date.now()
+  out(`apply -> every store (${n} agents, ${ROUNDS} rounds, polled every 20 ms): p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms`)
+  const victim = agents[n - 1] as TestAgent
+  const others = agents.slice(0, n - 2)
+  let t0 = Date.now()
   await victim.stop('SIGKILL')
-  await waitFor('the killed node Unreachable everywhere', async () => (await Promise.all(agents.slice(0, N - 1).map((a) => a.nodeState(victim.name)))).every((s) => s === 'Unreachable'), suspicionMs + 30_000, 200)
-  const detect = (await Promise.all(agents.slice(0, N - 1).map(logLines)))
-    .map((lines) => lines.find((l) => l.msg === 'node unreachable' && l.peer === victim.name))
-    .map((l) => Date.parse(l?.time ?? '') - killedAt)
-
-  process.stdout.write(`\nagents: ${N}, rounds: ${ROUNDS}\n`)
-  process.stdout.write(`apply -> every store:   p50 ${ms(pct(latencies, 50))}   p99 ${ms(pct(latencies, 99))}   max ${ms(Math.max(...latencies))}\n`)
-  process.stdout.write(`killed node detected:   first ${ms(Math.min(...detect))}   last ${ms(Math.max(...detect))}   (suspicion window ${suspicionMs} ms)\n`)
-  process.stdout.write(`RSS per agent:          mean ${(rss.reduce((a, b) => a + b, 0) / rss.length).toFixed(0)} MiB   max ${Math.max(...rss).toFixed(0)} MiB\n`)
-} finally {
-  await cluster.stopAll()
+  await waitFor('the killed agent Unreachable everywhere', async () => (await Promise.all(others.map((a) => a.nodeState(victim.name)))).every((s) => s === 'Unreachable'), 120_000, 50)
+  out(`SIGKILLed agent Unreachable on every other: ${Date.now() - t0} ms`)
+  const cut = agents[n - 2] as TestAgent
+  const port = /\/tcp\/(\d+)/.exec(await cut.address())?.[1]
+  const rule = ['-p', 'tcp', '--dport', String(port), '-j', 'DROP']
+  const srule = ['-p', 'tcp', '--sport', String(port), '-j', 'DROP']
+  await run('iptables', ['-w', '-I', 'INPUT', ...rule])
+  await run('iptables', ['-w', '-I', 'OUTPUT', ...srule])
+  try {
+    t0 = Date.now()
+    await waitFor('the cut agent Unreachable everywhere', async () => (await Promise.all(others.map((a) => a.nodeState(cut.name)))).every((s) => s === 'Unreachable'), 120_000, 50)
+    out(`silently cut agent (packets dropped) Unreachable on every other: ${Date.now() - t0} ms`)
+  } finally {
+    await run('iptables', ['-w', '-D', 'INPUT', ...rule]).catch(() => undefined)
+    await run('iptables', ['-w', '-D', 'OUTPUT', ...srule]).catch(() => undefined)
+  }
 }
+
+async function serf(n: number): Promise<void> {
+  const base = 17_000 + Math.floor(Math.random() * 1000) * 10
+  const procs: ChildProcess[] = []
+  const members = async (i: number): Promise<number> => {
+    const { stdout } = await run('serf', ['members', '-status=alive', `-rpc-addr=127.0.0.1:${base + 5000 + i}`])
+    return stdout.split('\n').filter((l) => l.trim() !== '').length
+  }
+  try {
+    for (let i = 0; i < n; i++) {
+      const args = ['agent', `-node=s-${i}`, `-bind=127.0.0.1:${base + i}`, `-rpc-addr=127.0.0.1:${base + 5000 + i}`, '-log-level=err', ...(i === 0 ? [] : [`-join=127.0.0.1:${base}`])]
+      procs.push(spawn('serf', args, { stdio: 'ignore' }))
+      if (i === 0) await waitFor('serf 0', () => members(0), 10_000, 50)
+    }
+    await waitFor('serf agents answer', async () => (await Promise.all(procs.map((_, i) => members(i).catch(() => 0)))).every((c) => c > 0), 30_000, 50)
+    const t0 = Date.now()
+    await waitFor('serf full membership', async () => (await Promise.all(procs.map((_, i) => members(i).catch(() => 0)))).every((c) => c === n), 60_000, 50)
+    const membershipMs = Date.now() - t0
+    const m = await idle(procs.map((p) => p.pid ?? 0))
+    rows.push({ who: 'serf', n, membershipMs, ...m })
+    out(`serf ${n}: membership ${membershipMs} ms, idle CPU ${mean(m.cpu).toFixed(1)} ms/s, RSS ${mean(m.rss).toFixed(0)} MiB`)
+  } finally {
+    for (const p of procs) p.kill('SIGKILL')
+  }
+}
+
+out(`sizes ${SIZES.join(', ')}; idle window ${IDLE_S} s; agents with NODE_OPTIONS=${NODE_OPTIONS}`)
+for (const [i, n] of SIZES.entries()) {
+  await daemonmesh(n, i === SIZES.length - 1)
+  if (values['no-serf'] !== true) await serf(n)
+}
+out('\n| agents | daemonmesh idle CPU/agent | RSS/agent | full membership | Serf idle CPU/agent | RSS/agent | full membership |')
+out('|---|---|---|---|---|---|---|')
+for (const n of SIZES) {
+  const d = rows.find((r) => r.who === 'daemonmesh' && r.n === n)
+  const s = rows.find((r) => r.who === 'serf' && r.n === n)
+  const cell = (r: Row | undefined): string => (r === undefined ? '| - | - | - ' : `| ${mean(r.cpu).toFixed(1)} ms/s | ${mean(r.rss).toFixed(0)} MiB | ${(r.membershipMs / 1000).toFixed(2)} s `)
+  out(`| ${n} ${cell(d)}${cell(s)}|`)
+}
+const small = rows.find((r) => r.who === 'daemonmesh' && r.n === SIZES[0])
+const at20 = rows.find((r) => r.who === 'daemonmesh' && r.n === 20)
+if (small !== undefined && at20 !== undefined) out(`idle CPU at 20 agents / at ${small.n}: ${(mean(at20.cpu) / mean(small.cpu)).toFixed(2)}x`)

@@ -98,9 +98,10 @@ export class TestAgent {
       '--listen', s.listen ?? '/ip4/127.0.0.1/tcp/0',
       '--cluster-key', s.clusterKey ?? this.cluster.clusterKeyFile,
       '--trust', this.cluster.operatorPubFile,
-      '--heartbeat', this.cluster.heartbeat,
-      '--suspicion', `${this.cluster.suspicionMs}ms`,
-      '--anti-entropy', this.cluster.antiEntropy,
+      // Empty or zero: the agent's own defaults (benchmarks measure those).
+      ...(this.cluster.heartbeat === '' ? [] : ['--heartbeat', this.cluster.heartbeat]),
+      ...(this.cluster.suspicionMs === 0 ? [] : ['--suspicion', `${this.cluster.suspicionMs}ms`]),
+      ...(this.cluster.antiEntropy === '' ? [] : ['--anti-entropy', this.cluster.antiEntropy]),
       '--docker', s.docker ?? 'none',
       '--log-level', this.cluster.logLevel,
       ...(s.config === undefined ? [] : ['--config', s.config]),

@@ -3,7 +3,10 @@
 // network: connections do not matter for gossip). Channels need a connection (dial) and
 // carry frames through in-memory queues, with their deadlines on the hub's Clock, so a
 // virtual clock times them out too. Everything is delivered on a later microtask, never
-// inside the call that sent it. Tests and the simulator only.
+// inside the call that sent it. A test can cut links (channels between two peers vanish,
+// with no reset: they time out, as over a dead link) and partition the hub (no channels
+// and no gossip across groups); every transport counts what it sends. Tests and the
+// simulator only.
 
 import type { Clock, Timer } from '../../agent/clock.js'
 import { MAX_MESSAGE_BYTES } from '../../agent/network/constants.js'
@@ -13,6 +16,10 @@ import type { ChannelHandler, ChannelLimits, FrameChannel, GossipHandler, Gossip
 export class MemoryHub {
   readonly clock: Clock
   private readonly transports = new Map<string, MemoryTransport>()
+  /** Cut links, as `a b` with a < b: channels between the two vanish; gossip still flows (relayed by others). */
+  private readonly cuts = new Set<string>()
+  /** Partition group of each peer; peers in different groups exchange nothing. Empty: no partition. */
+  private readonly groups = new Map<string, number>()
 
   constructor(clock: Clock) {
     this.clock = clock
@@ -40,6 +47,40 @@ export class MemoryHub {
   leave(peerId: string): void {
     this.transports.delete(peerId)
   }
+
+  /** cut silently breaks the link between two peers: channels between them time out (no reset, no disconnect event); gossip still reaches both. */
+  cut(a: string, b: string): void {
+    this.cuts.add(a < b ? `${a} ${b}` : `${b} ${a}`)
+  }
+
+  /** partition splits the hub into groups (peers not listed form one more group): no channels and no gossip across, and no disconnect events (as a pulled cable). */
+  partition(...groups: string[][]): void {
+    this.groups.clear()
+    groups.forEach((g, i) => g.forEach((p) => this.groups.set(p, i + 1)))
+  }
+
+  /** heal lifts every cut and the partition. */
+  heal(): void {
+    this.cuts.clear()
+    this.groups.clear()
+  }
+
+  /** apart tells whether a partition separates two peers (no gossip, no channels). */
+  apart(a: string, b: string): boolean {
+    return (this.groups.get(a) ?? 0) !== (this.groups.get(b) ?? 0)
+  }
+
+  /** blocked tells whether channels between two peers vanish (a cut link or a partition). */
+  blocked(a: string, b: string): boolean {
+    return this.apart(a, b) || this.cuts.has(a < b ? `${a} ${b}` : `${b} ${a}`)
+  }
+}
+
+/** Sent counts what one transport sent: gossip publishes, channels it opened, frames it wrote (on channels it opened or served). */
+export interface Sent {
+  published: number
+  opened: number
+  frames: number
 }
 
 interface Service {
@@ -53,6 +94,8 @@ interface Service {
 export class MemoryTransport implements Transport {
   readonly peerId: string
   readonly keyId: string
+  /** What this transport sent so far (tests may reset the fields). */
+  readonly sent: Sent = { published: 0, opened: 0, frames: 0 }
   private readonly hub: MemoryHub
   private readonly handlers = new Map<string, GossipHandler>()
   private readonly services = new Map<string, Service>()
@@ -77,8 +120,9 @@ export class MemoryTransport implements Transport {
   async publish(topic: string, data: Uint8Array): Promise<void> {
     if (data.length > MAX_MESSAGE_BYTES) throw new Error(`message of ${data.length} bytes exceeds ${MAX_MESSAGE_BYTES}`)
     if (!this.isOpen()) return
+    this.sent.published++
     const msg: GossipMessage = { topic, data: data.slice(), from: this.peerId, fromKeyId: this.keyId }
-    for (const other of this.hub.all()) if (other !== this) other.deliver(msg)
+    for (const other of this.hub.all()) if (other !== this && !this.hub.apart(this.peerId, other.peerId)) other.deliver(msg)
   }
 
   subscribe(topic: string, handler: GossipHandler): void {
@@ -90,6 +134,11 @@ export class MemoryTransport implements Transport {
   }
 
   async open(peer: string, protocol: string, limits: ChannelLimits, addresses: readonly string[] = []): Promise<FrameChannel> {
+    if (this.isOpen() && this.hub.blocked(this.peerId, peer)) {
+      // A dead link: what is written goes nowhere, and reads wait for the deadline.
+      this.sent.opened++
+      return new MemoryChannel(this.hub.clock, limits, this.sent)
+    }
     if (!this.peers.has(peer)) for (const addr of addresses) await this.dial(addr).catch(() => undefined)
     const remote = this.isOpen() && this.peers.has(peer) ? this.hub.get(peer) : undefined
     if (remote === undefined) throw new Error(`not connected to ${peer}`)
@@ -98,8 +147,9 @@ export class MemoryTransport implements Transport {
     const active = service.active.get(this.peerId) ?? 0
     if (active >= service.limits.maxStreams) throw new Error(`${peer} serves at most ${service.limits.maxStreams} ${protocol} streams`)
     service.active.set(this.peerId, active + 1)
-    const mine = new MemoryChannel(this.hub.clock, limits)
-    const theirs = new MemoryChannel(this.hub.clock, service.limits)
+    this.sent.opened++
+    const mine = new MemoryChannel(this.hub.clock, limits, this.sent)
+    const theirs = new MemoryChannel(this.hub.clock, service.limits, remote.sent)
     mine.link(theirs)
     theirs.link(mine)
     queueMicrotask(() => {
@@ -116,7 +166,7 @@ export class MemoryTransport implements Transport {
   async dial(addr: string): Promise<string> {
     const peer = /^\/memory\/([^/]+)/.exec(addr)?.[1]
     const target = peer === undefined || peer === this.peerId ? undefined : this.hub.get(peer)
-    if (target === undefined || !this.isOpen()) throw new Error(`no peer at ${addr}`)
+    if (target === undefined || !this.isOpen() || this.hub.blocked(this.peerId, target.peerId)) throw new Error(`no peer at ${addr}`)
     if (!this.peers.has(target.peerId)) {
       this.peers.add(target.peerId)
       target.peers.add(this.peerId)
@@ -170,6 +220,7 @@ class MemoryChannel implements FrameChannel {
   private readonly readers: { resolve: (frame: Uint8Array) => void; reject: (err: Error) => void }[] = []
   private readonly limits: ChannelLimits
   private readonly deadline: Timer
+  private readonly sent: Sent | undefined
   /** Set once this end failed (deadline, oversized frame, reset): every operation then rejects with it. */
   private error: Error | undefined
   /** This end closed: no more writes. */
@@ -177,8 +228,9 @@ class MemoryChannel implements FrameChannel {
   /** The other end closed: once the inbox is empty, reads reject. */
   private ended = false
 
-  constructor(clock: Clock, limits: ChannelLimits) {
+  constructor(clock: Clock, limits: ChannelLimits, sent?: Sent) {
     this.limits = limits
+    this.sent = sent
     this.deadline = clock.after(limits.timeoutMs, () => this.abort(new Error(`channel deadline of ${limits.timeoutMs} ms passed`)))
   }
 
@@ -189,6 +241,7 @@ class MemoryChannel implements FrameChannel {
   async write(frame: Uint8Array): Promise<void> {
     if (this.error !== undefined) throw this.error
     if (this.closed) throw new Error('channel closed')
+    if (this.sent !== undefined) this.sent.frames++
     const copy = frame.slice()
     const other = this.other
     queueMicrotask(() => other?.arrive(copy))

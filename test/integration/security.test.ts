@@ -12,7 +12,8 @@ import { generateClusterKey, generateKeyPair } from '../../core/keys.js'
 import { viewOf } from '../../core/lease.js'
 import { parseDaemonSet } from '../../core/manifest.js'
 import { revisionOf } from '../../core/revision.js'
-import { Topics } from '../../agent/network/constants.js'
+import { MAX_LEASE_FRAME_BYTES } from '../../agent/lease/lease.js'
+import { LEASE_PROTOCOL, Topics } from '../../agent/network/constants.js'
 import { TestCluster, waitFor, type TestAgent } from '../helpers/cluster.js'
 import { runCli } from '../helpers/cli.js'
 import { rawDs } from '../helpers/fixtures.js'
@@ -128,12 +129,28 @@ describe('trust boundaries', () => {
     const claim = { t: 'claim', ds: 'default/leased', kind: 'unavailable', slot: 0, term: 1, revision: revisionOf(parsed), view: viewOf(keyIds).view }
     const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v))
     const before = (await target.health()).rejected
+    // Lease messages go point to point: the rogue opens a lease channel to the target per message, as a claimant would.
+    const targetPeer = await r.net.dial(await target.address())
+    let answered = 0
+    const ask = async (frame: Uint8Array): Promise<void> => {
+      const channel = await r.net.open(targetPeer, LEASE_PROTOCOL, { maxFrameBytes: MAX_LEASE_FRAME_BYTES, timeoutMs: 5000 })
+      try {
+        await channel.write(frame)
+        await channel.read()
+        answered++
+      } catch {
+        // closed or reset: no answer
+      } finally {
+        await channel.close().catch(() => undefined)
+      }
+    }
     await waitFor('the target to reject the malformed lease messages', async () => {
-      await r.net.publish(Topics.lease, enc(claim))
-      await r.net.publish(Topics.lease, enc({ ...claim, slot: -1 }))
-      await r.net.publish(Topics.lease, new TextEncoder().encode('{"t": "grant"'))
+      await ask(enc(claim))
+      await ask(enc({ ...claim, slot: -1 }))
+      await ask(new TextEncoder().encode('{"t": "grant"'))
       return (await target.health()).rejected >= before + 2
     }, 20_000, 1000)
+    assert.equal(answered, 0, 'the target answers no lease message of a peer no record names')
     await new Promise((res) => setTimeout(res, 1000))
     for (const a of agents) assert.deepEqual((await call<{ slots: unknown[] }>(a.target, 'GET', '/v1/lease')).slots, [], `${a.name} gave the rogue no slot`)
   })

@@ -3,6 +3,7 @@ import { createPrivateKey, type KeyObject } from 'node:crypto'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { LwwMap, trustedAuthors, type Authorizer } from '../../../core/crdt.js'
+import { bucketOf, differingBuckets, digestLevel } from '../../../core/digest.js'
 import { checkEnvelope, signEnvelope, type Envelope } from '../../../core/envelope.js'
 import { generateKeyPair, parsePublicKey } from '../../../core/keys.js'
 
@@ -128,24 +129,29 @@ describe('LWW map', () => {
     )
   })
 
-  it('anti-entropy diff brings two replicas to the same digest (property)', () => {
+  it('anti-entropy over differing buckets brings two replicas to the same digest (property)', () => {
     fc.assert(
       fc.property(subset, subset, (x, y) => {
         const a = build(x)
         const b = build(y)
-        const fromA = a.diff(b.summary())
-        for (const e of fromA.send) b.merge(e)
-        for (const key of fromA.want) {
-          const e = b.get(key)
-          if (e !== undefined) a.merge(e)
+        const level = digestLevel(Math.max(a.size, b.size))
+        const differ = differingBuckets(a.bucketHashes(level), b.bucketHashes(level))
+        const offered = a.summary(level, differ, Number.POSITIVE_INFINITY)
+        const fromB = b.diff(level, offered.buckets, offered.entries)
+        for (const e of fromB.send) a.merge(e)
+        for (const key of fromB.want) {
+          const e = a.get(key)
+          if (e !== undefined) b.merge(e)
         }
         assert.equal(a.digest(), b.digest())
+        assert.deepEqual(a.all(), b.all())
       }),
     )
   })
 
   it('a malformed remote summary entry is answered with our envelope', () => {
-    const a = build([pool[0] as Envelope])
-    assert.equal(a.diff({ [pool[0]?.key ?? '']: 'garbage' }).send.length, 1)
+    const e = pool[0] as Envelope
+    const a = build([e])
+    assert.equal(a.diff(4, [bucketOf(e.key, 4)], [[e.key, 'garbage', 'AAAAAAAAAAA']]).send.length, 1)
   })
 })

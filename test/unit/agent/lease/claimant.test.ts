@@ -25,7 +25,7 @@ function setup(turn = 0) {
   const rec = recorder()
   const sink = logSink()
   const votes = new MemoryVoteStore()
-  const voter = new Voter({ table: new SlotTable(TTL), keyId: A, fleet, votes, clock, timings: T, send: rec.send, log: sink.log })
+  const voter = new Voter({ table: new SlotTable(TTL), keyId: A, fleet, votes, clock, timings: T, log: sink.log })
   // random(n) = 0: the shortest jitter (jitterMinMs) and the first free slot.
   const claimant = new Claimant({ keyId: A, selfName: () => 'host-a', ttlMs: TTL, timings: T, fleet, own: voter.own, clock, send: rec.send, random: () => 0, log: sink.log })
   const revision = revisionOf(fleet.daemonSet(DS)!)

@@ -8,7 +8,7 @@ import type { NodeRecord, PodStatus } from '../../../../core/node-record.js'
 import { revisionOf } from '../../../../core/revision.js'
 import type { DaemonSet } from '../../../../core/types.js'
 import type { Clock, Timer } from '../../../../agent/clock.js'
-import type { LeaseFleet } from '../../../../agent/lease/fleet-view.js'
+import type { LeaseFleet, PeerAddress } from '../../../../agent/lease/fleet-view.js'
 import { ds } from '../../../helpers/fixtures.js'
 
 /** key returns a valid key id (43 base64url characters) starting with `c`. */
@@ -87,6 +87,9 @@ export class FakeClock implements Clock {
   }
 }
 
+/** peerIdOf returns the peer id a FakeFleet member's record names (its MemoryHub id in tests that use one). */
+export const peerIdOf = (name: string): string => `peer-${name}`
+
 /** Member is one host of a FakeFleet. */
 export interface Member {
   keyId: string
@@ -140,7 +143,7 @@ export class FakeFleet implements LeaseFleet {
     if (r === undefined || r.name !== m.name) {
       const pods: Record<string, PodStatus> = {}
       for (const [k, p] of Object.entries(m.pods ?? {})) pods[k] = { ...p, phase: p.ready ? 'Running' : 'Pending', restarts: 0, since: 0 }
-      r = { name: m.name, peerId: `peer-${m.name}`, addresses: [], labels: {}, taints: [], conditions: [], version: 'test', state: 'alive', startedAt: 0, pods }
+      r = { name: m.name, peerId: peerIdOf(m.name), addresses: [`/memory/${peerIdOf(m.name)}/p2p/${peerIdOf(m.name)}`], labels: {}, taints: [], conditions: [], version: 'test', state: 'alive', startedAt: 0, incarnation: 0, pods }
       records.set(key, r)
     }
     return r
@@ -152,6 +155,15 @@ export class FakeFleet implements LeaseFleet {
 
   nameOf(keyId: string): string | undefined {
     return this.members.find((m) => m.keyId === keyId)?.name
+  }
+
+  peerOf(keyId: string): PeerAddress | undefined {
+    const r = this.record(keyId)
+    return r === undefined ? undefined : { peerId: r.peerId, addresses: r.addresses }
+  }
+
+  keyOf(peerId: string): string | undefined {
+    return this.members.find((m) => peerIdOf(m.name) === peerId)?.keyId
   }
 
   limit(name: string, kind: SlotKind): number {

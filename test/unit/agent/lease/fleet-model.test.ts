@@ -1,7 +1,9 @@
 /**
  * A model of the fleet driving the real lease objects: N hosts, each with its own Voter
  * (and vote store) and Claimant; every message goes into a model network that fast-check
- * delivers late, out of order, to any subset of hosts, or never; virtual time jumps; hosts
+ * delivers late, out of order, to any subset of hosts, or never: a claimant's request to
+ * each voter, and the voter's answer back to the claimant (a request/response pair whose
+ * halves are each delayed or lost, as on a channel that times out); virtual time jumps; hosts
  * restart (remembering their votes, forgetting their attempts); the DaemonSet's revision
  * changes mid-rollout. A host is down from the moment its claimant's enter() returns true
  * until it releases (or restarts and starts its new copy). At no step may more hosts be
@@ -102,10 +104,11 @@ async function run(limit: number, seed: number, steps: Step[], table: (ttl: numb
 
   const make = (i: number, votes: MemoryVoteStore): Pick<Host, 'voter' | 'claimant' | 'timer'> => {
     const keyId = members[i]!.keyId
-    const send = async (msg: LeaseMessage): Promise<void> => {
-      for (let to = 0; to < N; to++) if (to !== i) network.push({ from: i, to, msg })
+    // Point to point: a request goes to the voters the claimant names, one entry each.
+    const send = async (msg: LeaseMessage, voters: readonly string[]): Promise<void> => {
+      for (const v of voters) network.push({ from: i, to: members.findIndex((m) => m.keyId === v), msg })
     }
-    const voter = new Voter({ table: table(TTL), keyId, fleet, votes, clock, timings: T, send, log: silent })
+    const voter = new Voter({ table: table(TTL), keyId, fleet, votes, clock, timings: T, log: silent })
     const claimant = new Claimant({ keyId, selfName: () => members[i]!.name, ttlMs: TTL, timings: T, fleet, own: voter.own, clock, send, random, log: silent })
     const tick = clock.every(T.tickMs, () => {
       claimant.tick()
@@ -120,13 +123,16 @@ async function run(limit: number, seed: number, steps: Step[], table: (ttl: numb
     hosts.push({ keyId: members[i]!.keyId, member: members[i]!, votes, target: old, down: false, ...make(i, votes) })
   }
 
-  /** deliver hands a message to its recipient as the Lease would: judge it, then note its term. */
+  /** deliver hands a message to its recipient as the Lease would: judge it, note its term, and send the answer back to the claimant. */
   const deliver = (m: { from: number; to: number; msg: LeaseMessage }): void => {
     const from = members[m.from]!.keyId
     const h = hosts[m.to]!
     const msg = m.msg
     if (msg.t === 'claim' || msg.t === 'act' || msg.t === 'release') {
-      void h.voter.hear(from, msg).finally(() => h.voter.observe(msg))
+      void h.voter
+        .hear(from, msg)
+        .finally(() => h.voter.observe(msg))
+        .then((reply) => void (reply !== undefined && network.push({ from: m.to, to: m.from, msg: reply })))
     } else {
       h.claimant.hear(from, msg)
       h.voter.observe(msg)

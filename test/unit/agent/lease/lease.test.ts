@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { viewOf, type LeaseMessage } from '../../../../core/lease.js'
+import { leaseMessageSchema, viewOf, type LeaseMessage } from '../../../../core/lease.js'
 import { revisionOf } from '../../../../core/revision.js'
 import { defaultTimings } from '../../../../agent/defaults.js'
-import { Lease } from '../../../../agent/lease/lease.js'
+import { Lease, MAX_LEASE_FRAME_BYTES } from '../../../../agent/lease/lease.js'
 import { MemoryVoteStore } from '../../../../agent/lease/votes.js'
 import type { Metrics } from '../../../../agent/metrics.js'
-import { Topics } from '../../../../agent/network/constants.js'
-import type { GossipHandler, GossipMessage } from '../../../../agent/transport.js'
-import { DS, FakeClock, FakeFleet, flush, key, logSink } from './fakes.js'
+import { LEASE_PROTOCOL } from '../../../../agent/network/constants.js'
+import { MemoryHub } from '../../../helpers/memory-transport.js'
+import { DS, FakeClock, FakeFleet, flush, key, logSink, peerIdOf } from './fakes.js'
 
 const A = key('a')
 const B = key('b')
@@ -19,6 +19,11 @@ function counter() {
   return { seen, inc: (labels: Record<string, string>) => void seen.push(labels) }
 }
 
+const LIMITS = { maxFrameBytes: MAX_LEASE_FRAME_BYTES, timeoutMs: defaultTimings().lease.exchangeTimeoutMs }
+
+/** Exchange is what a peer saw of one request it sent V: the answer, or how the channel ended without one. */
+type Exchange = { reply: LeaseMessage } | { ended: 'closed' | 'reset' }
+
 function setup() {
   const clock = new FakeClock()
   const fleet = new FakeFleet([
@@ -26,68 +31,84 @@ function setup() {
     { keyId: B, name: 'host-b' },
     { keyId: V, name: 'host-v' },
   ])
-  const handlers = new Map<string, GossipHandler>()
-  const published: { topic: string; msg: LeaseMessage }[] = []
-  const transport = {
-    publish: async (topic: string, data: Uint8Array) => void published.push({ topic, msg: JSON.parse(new TextDecoder().decode(data)) as LeaseMessage }),
-    subscribe: (topic: string, h: GossipHandler) => void handlers.set(topic, h),
-  }
+  // V runs the Lease under test; A and B are members, Z holds the cluster key but no record.
+  const hub = new MemoryHub(clock)
+  const peers = { A: hub.join(peerIdOf('host-a'), A), B: hub.join(peerIdOf('host-b'), B), Z: hub.join(peerIdOf('host-z'), key('z')) }
+  const transport = hub.join(peerIdOf('host-v'), V)
   const lease = counter()
   const rejected = counter()
   const metrics = { lease, rejected } as unknown as Pick<Metrics, 'lease' | 'rejected'>
   const sink = logSink()
   const votes = new MemoryVoteStore()
   const l = new Lease({ transport, clock, fleet, votes, keyId: V, selfName: () => 'host-v', ttlMs: 10_000, timings: defaultTimings().lease, metrics, log: sink.log, random: () => 0 })
-  const deliver = (fromKeyId: string, body: unknown) => {
-    const h = handlers.get(Topics.lease)
-    assert.ok(h !== undefined, 'subscribed to the lease topic')
-    const msg: GossipMessage = { topic: Topics.lease, data: new TextEncoder().encode(typeof body === 'string' ? body : JSON.stringify(body)), from: 'peer', fromKeyId }
-    return h(msg)
+  /** replies lists every answer V wrote back, in order. */
+  const replies: LeaseMessage[] = []
+  /** deliver sends `body` to V on a channel of its own from peer `from` and returns what came back. */
+  const deliver = async (from: keyof typeof peers, body: unknown): Promise<Exchange> => {
+    const channel = await peers[from].open(transport.peerId, LEASE_PROTOCOL, LIMITS, transport.addresses())
+    await channel.write(new TextEncoder().encode(typeof body === 'string' ? body : JSON.stringify(body)))
+    try {
+      const reply = leaseMessageSchema.parse(JSON.parse(new TextDecoder().decode(await channel.read())))
+      replies.push(reply)
+      return { reply }
+    } catch (err) {
+      return { ended: /reset/.test((err as Error).message) ? 'reset' : 'closed' }
+    } finally {
+      await channel.close().catch(() => undefined)
+      await flush()
+    }
   }
   const revision = revisionOf(fleet.daemonSet(DS)!)
   const claim = { t: 'claim', ds: DS, kind: 'unavailable', slot: 0, term: 1, revision, view: viewOf(fleet.voters()).view }
-  return { clock, fleet, l, handlers, published, lease, rejected, sink, votes, deliver, claim }
+  return { clock, fleet, l, peers, transport, replies, lease, rejected, sink, votes, deliver, claim }
 }
 
 describe('lease facade', () => {
-  it('hears the lease topic only once started (after its votes are restored)', async () => {
-    const { l, handlers } = setup()
-    assert.equal(handlers.size, 0)
+  it('serves the lease protocol only once started (after its votes are restored)', async () => {
+    const { l, deliver, claim } = setup()
+    await assert.rejects(deliver('A', claim), /does not serve/)
     await l.start()
-    assert.ok(handlers.has(Topics.lease))
+    assert.ok('reply' in (await deliver('A', claim)))
     l.stop()
   })
 
   it('rejects a malformed message, counts it as rejected and warns', async () => {
     const { l, deliver, lease, rejected, sink } = setup()
     await l.start()
-    assert.equal(deliver(A, '{not json'), 'reject')
-    assert.equal(deliver(A, { t: 'claim', ds: DS }), 'reject')
+    assert.deepEqual(await deliver('A', '{not json'), { ended: 'reset' })
+    assert.deepEqual(await deliver('A', { t: 'claim', ds: DS }), { ended: 'reset' })
     assert.deepEqual(lease.seen, [
       { type: 'invalid', result: 'rejected' },
       { type: 'invalid', result: 'rejected' },
     ])
-    assert.deepEqual(rejected.seen[0], { map: 'lease', source: 'gossip' })
+    assert.deepEqual(rejected.seen[0], { map: 'lease', source: 'stream' })
     assert.ok(sink.msgs().includes('malformed lease message: dropped'))
     l.stop()
   })
 
-  it('ignores messages from keys that are not members', async () => {
-    const { l, deliver, claim, published } = setup()
+  it('rejects an answer sent as a request: a voter is asked, never told', async () => {
+    const { l, deliver, lease } = setup()
     await l.start()
-    assert.equal(deliver(key('z'), claim), 'ignore')
-    await flush()
-    assert.equal(published.length, 0)
+    assert.deepEqual(await deliver('A', { t: 'grant', ds: DS, kind: 'unavailable', slot: 0, term: 1, to: V }), { ended: 'reset' })
+    assert.deepEqual(lease.seen, [{ type: 'invalid', result: 'rejected' }])
     l.stop()
   })
 
-  it('answers a member’s claim on the lease topic, off the validator, and counts both', async () => {
-    const { l, deliver, claim, published, lease } = setup()
+  it('ignores messages from keys that are not members', async () => {
+    const { l, deliver, claim, replies, lease } = setup()
     await l.start()
-    assert.equal(deliver(A, claim), 'accept')
-    assert.equal(published.length, 0, 'handling is queued, not done in the validator')
+    assert.deepEqual(await deliver('Z', claim), { ended: 'closed' })
     await flush()
-    assert.deepEqual(published, [{ topic: Topics.lease, msg: { t: 'grant', ds: DS, kind: 'unavailable', slot: 0, term: 1, to: A } }])
+    assert.equal(replies.length, 0)
+    assert.deepEqual(l.busySlots(), [])
+    assert.deepEqual(lease.seen, [{ type: 'claim', result: 'ignored' }])
+    l.stop()
+  })
+
+  it('answers a member’s claim on the same channel, and counts both', async () => {
+    const { l, deliver, claim, lease } = setup()
+    await l.start()
+    assert.deepEqual(await deliver('A', claim), { reply: { t: 'grant', ds: DS, kind: 'unavailable', slot: 0, term: 1, to: A } })
     assert.deepEqual(lease.seen, [
       { type: 'claim', result: 'received' },
       { type: 'grant', result: 'sent' },
@@ -96,23 +117,30 @@ describe('lease facade', () => {
     l.stop()
   })
 
-  it('notes the term of every message after judging it', async () => {
-    const { l, deliver, claim, published } = setup()
+  it('the sender is the member whose record names the channel’s peer, whatever the message says', async () => {
+    const { l, deliver, claim } = setup()
     await l.start()
-    deliver(A, claim)
-    await flush()
-    deliver(A, { t: 'release', ds: DS, kind: 'unavailable', slot: 0, term: 1 })
-    await flush()
-    deliver(B, claim)
-    await flush()
-    assert.match((published.at(-1)?.msg as { reason: string }).reason, /stale term/)
+    await deliver('B', claim)
+    assert.equal(l.busySlots()[0]?.holder, 'host-b')
+    assert.deepEqual(await deliver('B', { t: 'act', ds: DS, kind: 'unavailable', slot: 0, term: 1 }), { reply: { t: 'ack', ds: DS, kind: 'unavailable', slot: 0, term: 1, to: B } })
+    assert.deepEqual(await deliver('A', { t: 'release', ds: DS, kind: 'unavailable', slot: 0, term: 1 }), { ended: 'closed' })
+    assert.equal(l.busySlots()[0]?.holder, 'host-b', 'A cannot release B’s slot')
+    l.stop()
+  })
+
+  it('notes the term of every message after judging it', async () => {
+    const { l, deliver, claim, replies } = setup()
+    await l.start()
+    await deliver('A', claim)
+    await deliver('A', { t: 'release', ds: DS, kind: 'unavailable', slot: 0, term: 1 })
+    await deliver('B', claim)
+    assert.match((replies.at(-1) as { reason: string }).reason, /stale term/)
   })
 
   it('ticks on the clock from start until stop', async () => {
     const { l, clock, fleet, deliver, claim } = setup()
     await l.start()
-    deliver(A, claim)
-    await flush()
+    await deliver('A', claim)
     assert.equal(l.busySlots().length, 1)
     fleet.daemonSets.delete(DS)
     clock.advance(defaultTimings().lease.tickMs)
@@ -124,13 +152,31 @@ describe('lease facade', () => {
   it('restores its votes on start', async () => {
     const first = setup()
     await first.l.start()
-    first.deliver(A, first.claim)
-    await flush()
+    await first.deliver('A', first.claim)
     first.l.stop()
     const second = setup()
-    const l2 = new Lease({ transport: { publish: async () => {}, subscribe: () => {} }, clock: second.clock, fleet: second.fleet, votes: first.votes, keyId: V, selfName: () => 'host-v', ttlMs: 10_000, timings: defaultTimings().lease, metrics: { lease: counter(), rejected: counter() } as unknown as Pick<Metrics, 'lease' | 'rejected'>, log: second.sink.log })
+    const l2 = new Lease({ transport: new MemoryHub(second.clock).join(peerIdOf('host-v'), V), clock: second.clock, fleet: second.fleet, votes: first.votes, keyId: V, selfName: () => 'host-v', ttlMs: 10_000, timings: defaultTimings().lease, metrics: { lease: counter(), rejected: counter() } as unknown as Pick<Metrics, 'lease' | 'rejected'>, log: second.sink.log })
     await l2.start()
     assert.equal(l2.busySlots()[0]?.holder, 'host-a')
     l2.stop()
+  })
+
+  it('as a claimant, asks each other voter on a channel of its own and is granted on their answers', async () => {
+    const { l, clock, fleet, peers } = setup()
+    // A and B run real Leases too: V claims, A and B vote.
+    const others = (['A', 'B'] as const).map((p) => new Lease({ transport: peers[p], clock, fleet, votes: new MemoryVoteStore(), keyId: p === 'A' ? A : B, selfName: () => (p === 'A' ? 'host-a' : 'host-b'), ttlMs: 10_000, timings: defaultTimings().lease, metrics: { lease: counter(), rejected: counter() } as unknown as Pick<Metrics, 'lease' | 'rejected'>, log: logSink().log }))
+    for (const o of [l, ...others]) await o.start()
+    const revision = revisionOf(fleet.daemonSet(DS)!)
+    l.slots.claim(DS, revision, 'unavailable')
+    clock.advance(defaultTimings().lease.jitterMinMs)
+    l.slots.claim(DS, revision, 'unavailable')
+    for (let i = 0; i < 20 && l.slots.status(DS).phase !== 'granted'; i++) await flush()
+    assert.equal(l.slots.status(DS).phase, 'granted')
+    assert.ok(l.slots.enter(DS))
+    for (const o of others) assert.deepEqual(o.busySlots(), [{ ds: DS, kind: 'unavailable', slot: 0, holder: 'host-v', term: 1, acting: true }])
+    l.slots.release(DS)
+    for (let i = 0; i < 5; i++) await flush()
+    for (const o of others) assert.deepEqual(o.busySlots(), [])
+    for (const o of [l, ...others]) o.stop()
   })
 })

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import { SlotTable, viewOf, type ClaimMessage, type LeaseMessage } from '../../../../core/lease.js'
 import { revisionOf } from '../../../../core/revision.js'
 import { defaultTimings } from '../../../../agent/defaults.js'
-import { Voter } from '../../../../agent/lease/voter.js'
+import { Voter, type Request } from '../../../../agent/lease/voter.js'
 import { MemoryVoteStore, type SavedVotes, type VoteStore } from '../../../../agent/lease/votes.js'
 import { DS, FakeClock, FakeFleet, daemonSet, flush, key, logSink, recorder } from './fakes.js'
 
@@ -32,20 +32,25 @@ function setup(over: { answersPerSecond?: number; votes?: VoteStore; send?: (msg
     votes,
     clock,
     timings: { answersPerSecond: over.answersPerSecond ?? defaultTimings().lease.answersPerSecond },
-    send: over.send ?? rec.send,
     log: sink.log,
   })
+  // The Lease writes the answer back on the request's channel: here it goes to `send`.
+  const send = over.send ?? rec.send
+  const hear = async (from: string, msg: Request): Promise<void> => {
+    const reply = await voter.hear(from, msg)
+    if (reply !== undefined) await send(reply)
+  }
   const revision = revisionOf(fleet.daemonSet(DS)!)
   const claim = (slot: number, term: number): ClaimMessage => ({ t: 'claim', ds: DS, kind: 'unavailable', slot, term, revision, view: viewOf(fleet.voters()).view })
   const ref = (slot: number, term: number) => ({ ds: DS, kind: 'unavailable' as const, slot, term })
-  return { clock, fleet, voter, votes, sent: rec.sent, sink, claim, ref, revision }
+  return { clock, fleet, voter, hear, votes, sent: rec.sent, sink, claim, ref, revision }
 }
 
 describe('lease voter', () => {
   it('grants a free slot to a member, then refuses it to another while the grant is young', async () => {
-    const { voter, sent, claim } = setup()
-    await voter.hear(A, claim(0, 1))
-    await voter.hear(B, claim(0, 2))
+    const { hear, sent, claim } = setup()
+    await hear(A, claim(0, 1))
+    await hear(B, claim(0, 2))
     assert.deepEqual(sent[0], { t: 'grant', ds: DS, kind: 'unavailable', slot: 0, term: 1, to: A })
     assert.equal(sent[1]?.t, 'refuse')
     assert.equal(sent[1]?.to, B)
@@ -53,23 +58,23 @@ describe('lease voter', () => {
   })
 
   it('acknowledges the holder’s act, shows the slot by node name, and frees it on release', async () => {
-    const { voter, sent, claim, ref } = setup()
-    await voter.hear(A, claim(0, 1))
-    await voter.hear(A, { t: 'act', ...ref(0, 1) })
+    const { voter, hear, sent, claim, ref } = setup()
+    await hear(A, claim(0, 1))
+    await hear(A, { t: 'act', ...ref(0, 1) })
     assert.deepEqual(sent[1], { t: 'ack', ...ref(0, 1), to: A })
     assert.deepEqual(voter.slots(), [{ ds: DS, kind: 'unavailable', slot: 0, holder: 'host-a', term: 1, acting: true }])
-    await voter.hear(A, { t: 'release', ...ref(0, 1) })
+    await hear(A, { t: 'release', ...ref(0, 1) })
     assert.deepEqual(voter.slots(), [])
-    await voter.hear(B, claim(0, 2))
+    await hear(B, claim(0, 2))
     assert.equal(sent.at(-1)?.t, 'grant')
   })
 
   it('does not acknowledge an act from a host that holds no grant, nor a stale release', async () => {
-    const { voter, sent, claim, ref } = setup()
-    await voter.hear(B, { t: 'act', ...ref(0, 1) })
+    const { voter, hear, sent, claim, ref } = setup()
+    await hear(B, { t: 'act', ...ref(0, 1) })
     assert.equal(sent.length, 0)
-    await voter.hear(A, claim(0, 2))
-    await voter.hear(A, { t: 'release', ...ref(0, 1) })
+    await hear(A, claim(0, 2))
+    await hear(A, { t: 'release', ...ref(0, 1) })
     assert.equal(voter.slots().length, 1)
   })
 
@@ -84,28 +89,28 @@ describe('lease voter', () => {
         events.push(`save ${data.holds.map((h) => `${h.term}${h.acting ? ' acting' : ''}`).join(',')}`)
       },
     }
-    const { voter, claim, ref } = setup({ votes: slow, send: async (msg) => void events.push(`send ${msg.t}`) })
-    await voter.hear(A, claim(0, 1))
-    await voter.hear(A, { t: 'act', ...ref(0, 1) })
-    await voter.hear(B, claim(0, 2))
+    const { hear, claim, ref } = setup({ votes: slow, send: async (msg) => void events.push(`send ${msg.t}`) })
+    await hear(A, claim(0, 1))
+    await hear(A, { t: 'act', ...ref(0, 1) })
+    await hear(B, claim(0, 2))
     assert.deepEqual(events, ['save 1', 'send grant', 'save 1 acting', 'send ack', 'send refuse'])
   })
 
   it('answers at most answersPerSecond claims per sender each second of the monotonic clock', async () => {
-    const { voter, sent, claim, clock } = setup({ answersPerSecond: 3 })
-    for (let i = 1; i <= 5; i++) await voter.hear(A, claim(0, i))
+    const { hear, sent, claim, clock } = setup({ answersPerSecond: 3 })
+    for (let i = 1; i <= 5; i++) await hear(A, claim(0, i))
     assert.equal(sent.length, 3)
-    await voter.hear(B, claim(0, 9))
+    await hear(B, claim(0, 9))
     assert.equal(sent.length, 4, 'another sender has its own budget')
     clock.advance(1000)
-    await voter.hear(A, claim(0, 10))
+    await hear(A, claim(0, 10))
     assert.equal(sent.length, 5, 'a new second, a new budget')
   })
 
   it('frees an acting holder seen running an available copy of the current revision after minReadySeconds', async () => {
-    const { voter, fleet, clock, claim, ref, revision, sink } = setup({ minReadySeconds: 5 })
-    await voter.hear(A, claim(0, 1))
-    await voter.hear(A, { t: 'act', ...ref(0, 1) })
+    const { voter, hear, fleet, clock, claim, ref, revision, sink } = setup({ minReadySeconds: 5 })
+    await hear(A, claim(0, 1))
+    await hear(A, { t: 'act', ...ref(0, 1) })
     const a = fleet.members[0]!
     a.pods = { [DS]: { revision: 'old', ready: true } }
     voter.tick()
@@ -125,9 +130,9 @@ describe('lease voter', () => {
   })
 
   it('restarts the minReadySeconds wait when the holder was seen not ready in between', async () => {
-    const { voter, fleet, clock, claim, ref, revision } = setup({ minReadySeconds: 5 })
-    await voter.hear(A, claim(0, 1))
-    await voter.hear(A, { t: 'act', ...ref(0, 1) })
+    const { voter, hear, fleet, clock, claim, ref, revision } = setup({ minReadySeconds: 5 })
+    await hear(A, claim(0, 1))
+    await hear(A, { t: 'act', ...ref(0, 1) })
     const a = fleet.members[0]!
     a.pods = { [DS]: { revision, ready: true } }
     voter.tick()
@@ -141,9 +146,9 @@ describe('lease voter', () => {
   })
 
   it('forgets the holds of a deleted DaemonSet and saves', async () => {
-    const { voter, fleet, claim, ref, votes } = setup()
-    await voter.hear(A, claim(0, 1))
-    await voter.hear(A, { t: 'act', ...ref(0, 1) })
+    const { voter, hear, fleet, claim, ref, votes } = setup()
+    await hear(A, claim(0, 1))
+    await hear(A, { t: 'act', ...ref(0, 1) })
     fleet.daemonSets.delete(DS)
     voter.tick()
     await flush()
@@ -152,8 +157,8 @@ describe('lease voter', () => {
   })
 
   it('lets a grant never acted on lapse after the TTL', async () => {
-    const { voter, clock, claim } = setup()
-    await voter.hear(A, claim(0, 1))
+    const { voter, hear, clock, claim } = setup()
+    await hear(A, claim(0, 1))
     clock.advance(TTL - 1)
     voter.tick()
     assert.equal(voter.slots().length, 1)
@@ -164,10 +169,10 @@ describe('lease voter', () => {
 
   it('remembers its votes across a restart: the new voter refuses what the old one gave', async () => {
     const first = setup()
-    await first.voter.hear(A, first.claim(0, 3))
+    await first.hear(A, first.claim(0, 3))
     const second = setup({ votes: first.votes })
     await second.voter.restore()
-    await second.voter.hear(B, second.claim(0, 4))
+    await second.hear(B, second.claim(0, 4))
     assert.match((second.sent[0] as { reason: string }).reason, /held by/)
     assert.equal(second.voter.own.maxTerm(DS, 'unavailable', 0), 3, 'the terms seen are restored too')
   })
@@ -181,11 +186,11 @@ describe('lease voter', () => {
   })
 
   it('notes terms only when told (after judging), so a claim is judged against the terms seen before it', async () => {
-    const { voter, sent, claim } = setup()
+    const { voter, hear, sent, claim } = setup()
     voter.observe({ t: 'release', ds: DS, kind: 'unavailable', slot: 0, term: 7 })
-    await voter.hear(A, claim(0, 7))
+    await hear(A, claim(0, 7))
     assert.match((sent[0] as { reason: string }).reason, /stale term/)
-    await voter.hear(A, claim(0, 8))
+    await hear(A, claim(0, 8))
     assert.equal(sent[1]?.t, 'grant')
   })
 })

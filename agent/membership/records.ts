@@ -1,0 +1,82 @@
+// Node records as a map: every node's signed record, accepted only when signed by that
+// node's own key, and only from the key that first claimed its name while that node is
+// around; forgotten records are kept out (anti-entropy must not bring them back). No
+// liveness here (detector.ts), no I/O: it decides and merges.
+
+import { LwwMap, type Authorizer } from '../../core/crdt.js'
+import type { Envelope } from '../../core/envelope.js'
+import { StoreKey } from '../../core/keyspace.js'
+import { checkNodeRecord, type NodeRecord } from '../../core/node-record.js'
+
+/** recordAuthorizer: the key is `node/KEYID` and only KEYID may write it, with a valid record. */
+export const recordAuthorizer: Authorizer = (env) => {
+  if (env.key !== StoreKey.nodeRecord(env.author)) return `node record ${env.key} not signed by that node's key`
+  if (env.op !== 'put') return 'node records are never deleted'
+  const issues = checkNodeRecord(env.value)
+  return issues.length === 0 ? undefined : `invalid node record: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`
+}
+
+/** RecordMerge is what merging one record envelope did. */
+export type RecordMerge =
+  | { status: 'applied'; env: Envelope; record: NodeRecord }
+  | { status: 'stale' }
+  | { status: 'rejected'; reason: string }
+
+/** NodeRecords holds the records map with its admission rules. Not for concurrent use; every call is synchronous. */
+export class NodeRecords {
+  readonly map = new LwwMap(recordAuthorizer)
+  /** Versions of forgotten records, so anti-entropy cannot bring them back. */
+  private readonly forgotten = new Map<string, string>()
+  /** First key seen for each name: a host cannot speak in another host's name. */
+  private readonly nameOwner = new Map<string, string>()
+  /** isLeft tells whether a name's owner has left (its name is then free). */
+  private readonly isLeft: (keyId: string) => boolean
+
+  constructor(self: { keyId: string; name: string }, isLeft: (keyId: string) => boolean) {
+    this.nameOwner.set(self.name, self.keyId)
+    this.isLeft = isLeft
+  }
+
+  /** merge takes a record envelope from gossip or anti-entropy and says what it did. */
+  merge(input: unknown): RecordMerge {
+    const env = input as Envelope
+    const key = typeof env?.key === 'string' ? env.key : ''
+    const forgottenAt = this.forgotten.get(key)
+    if (forgottenAt !== undefined && typeof env.hlc === 'string' && env.hlc <= forgottenAt) return { status: 'stale' }
+    const before = this.map.get(key)
+    const r = this.map.merge(input)
+    if (r.status === 'rejected') return { status: 'rejected', reason: r.reason }
+    if (r.status === 'stale') return { status: 'stale' }
+    const record = env.value as NodeRecord
+    const owner = this.nameOwner.get(record.name)
+    if (owner !== undefined && owner !== env.author && !this.isLeft(owner) && this.map.get(StoreKey.nodeRecord(owner)) !== undefined) {
+      // Undo: another key already owns this name.
+      this.map.restore(key, before)
+      return { status: 'rejected', reason: 'node record claims a name another node key owns' }
+    }
+    this.nameOwner.set(record.name, env.author)
+    this.forgotten.delete(key)
+    return { status: 'applied', env, record }
+  }
+
+  /** own records our own freshly signed envelope (it always wins: our clock moved on). */
+  own(env: Envelope): void {
+    this.map.merge(env)
+  }
+
+  /** record returns a node's current record, or undefined. */
+  record(keyId: string): NodeRecord | undefined {
+    return this.map.value(StoreKey.nodeRecord(keyId)) as NodeRecord | undefined
+  }
+
+  /** forget drops a node's record and frees its name; its version is remembered so anti-entropy cannot bring it back. */
+  forget(keyId: string): NodeRecord | undefined {
+    const env = this.map.get(StoreKey.nodeRecord(keyId))
+    if (env === undefined) return undefined
+    const record = env.value as NodeRecord
+    this.forgotten.set(env.key, env.hlc)
+    this.map.restore(env.key, undefined)
+    if (this.nameOwner.get(record.name) === keyId) this.nameOwner.delete(record.name)
+    return record
+  }
+}

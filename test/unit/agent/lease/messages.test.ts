@@ -1,0 +1,94 @@
+/**
+ * What one rolled host costs the fleet: N real Leases on an in-memory hub, one host claims,
+ * is granted, acts and releases, and every frame on every lease channel is counted. Point
+ * to point, each other voter gets a claim, an act and a release and answers the first two:
+ * 5 (N - 1) messages, where broadcasting every message and every answer to the fleet cost
+ * about 2 (N - 1)^2 deliveries.
+ */
+
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { pino } from 'pino'
+import { revisionOf } from '../../../../core/revision.js'
+import { defaultTimings } from '../../../../agent/defaults.js'
+import { Lease } from '../../../../agent/lease/lease.js'
+import { MemoryVoteStore } from '../../../../agent/lease/votes.js'
+import type { Metrics } from '../../../../agent/metrics.js'
+import type { FrameChannel, Transport } from '../../../../agent/transport.js'
+import { MemoryHub } from '../../../helpers/memory-transport.js'
+import { DS, FakeClock, FakeFleet, flush, key, peerIdOf } from './fakes.js'
+
+const silent = pino({ level: 'silent' })
+const noMetrics = { lease: { inc: () => {} }, rejected: { inc: () => {} } } as unknown as Pick<Metrics, 'lease' | 'rejected'>
+
+interface Count {
+  channels: number
+  frames: number
+  published: number
+}
+
+/** counted wraps a transport so that every channel opened and every frame written, either way, is counted. */
+function counted(t: Transport, count: Count): Pick<Transport, 'serve' | 'open' | 'publish'> {
+  const wrap = (c: FrameChannel): FrameChannel => ({
+    write: (frame) => (count.frames++, c.write(frame)),
+    read: () => c.read(),
+    close: () => c.close(),
+  })
+  return {
+    open: async (peer, protocol, limits, addresses) => (count.channels++, wrap(await t.open(peer, protocol, limits, addresses))),
+    serve: (protocol, handler, limits) => t.serve(protocol, (c, peer) => handler(wrap(c), peer), limits),
+    publish: (topic, data) => (count.published++, t.publish(topic, data)),
+  }
+}
+
+/** rollOne runs one host's whole update in a fleet of n and returns what it cost. */
+async function rollOne(n: number): Promise<Count> {
+  const clock = new FakeClock()
+  const fleet = new FakeFleet(Array.from({ length: n }, (_, i) => ({ keyId: key(`h${i}`), name: `host-${i}` })))
+  const hub = new MemoryHub(clock)
+  const count: Count = { channels: 0, frames: 0, published: 0 }
+  const leases = fleet.members.map(
+    (m) =>
+      new Lease({
+        transport: counted(hub.join(peerIdOf(m.name), m.keyId), count),
+        clock,
+        fleet,
+        votes: new MemoryVoteStore(),
+        keyId: m.keyId,
+        selfName: () => m.name,
+        ttlMs: 10_000,
+        timings: defaultTimings().lease,
+        metrics: noMetrics,
+        log: silent,
+        random: () => 0,
+      }),
+  )
+  for (const l of leases) await l.start()
+  const holder = leases[0]!
+  const revision = revisionOf(fleet.daemonSet(DS)!)
+  holder.slots.claim(DS, revision, 'unavailable')
+  clock.advance(defaultTimings().lease.jitterMinMs)
+  holder.slots.claim(DS, revision, 'unavailable')
+  for (let i = 0; i < 100 && holder.slots.status(DS).phase !== 'granted'; i++) await flush()
+  assert.equal(holder.slots.status(DS).phase, 'granted')
+  assert.ok(holder.slots.enter(DS))
+  holder.slots.release(DS)
+  for (let i = 0; i < 100 && leases.some((l) => l.busySlots().length > 0); i++) await flush()
+  for (const l of leases) assert.deepEqual(l.busySlots(), [], 'every voter freed the slot')
+  // Late answers (grants and acks past the majority) are in by now too.
+  for (let i = 0; i < 10; i++) await flush()
+  for (const l of leases) l.stop()
+  return count
+}
+
+describe('lease messages per rolled host', () => {
+  for (const n of [5, 50]) {
+    it(`grows with the fleet, not its square: N=${n}`, async (t) => {
+      const c = await rollOne(n)
+      t.diagnostic(`N=${n}: ${c.frames} messages on ${c.channels} channels, ${c.published} gossip publishes for one rolled host`)
+      assert.equal(c.published, 0, 'no lease message is broadcast')
+      assert.equal(c.channels, 3 * (n - 1), 'a channel per other voter for the claim, the act and the release')
+      assert.equal(c.frames, 5 * (n - 1), 'claim, grant, act, ack and release per other voter')
+    })
+  }
+})

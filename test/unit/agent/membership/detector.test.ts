@@ -1,0 +1,215 @@
+// SWIM failure detection on the in-memory transport and the virtual clock: probes, indirect
+// probes, suspicion and its timeout, refutation, connection hints, partitions, and the
+// message count per agent, which must not grow with the fleet.
+
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { pino } from 'pino'
+import { AgentClock } from '../../../../agent/clock.js'
+import { withTimings } from '../../../../agent/defaults.js'
+import { Membership, type NodeState } from '../../../../agent/membership/membership.js'
+import { Metrics } from '../../../../agent/metrics.js'
+import { Topics } from '../../../../agent/network/constants.js'
+import { generateKeyPair, parsePrivateKey } from '../../../../core/keys.js'
+import { StoreKey } from '../../../../core/keyspace.js'
+import type { NodeRecord } from '../../../../core/node-record.js'
+import { MemoryHub, type MemoryTransport } from '../../../helpers/memory-transport.js'
+import { VirtualClock } from '../../../helpers/virtual-clock.js'
+
+const PERIOD = 1000
+
+interface Member {
+  name: string
+  keyId: string
+  peerId: string
+  transport: MemoryTransport
+  membership: Membership
+}
+
+/** seeded is a deterministic random source (mulberry32), so a failing run can be replayed. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** fleet starts n members on one hub and one virtual clock, each bootstrapping from the first. */
+function fleet(n: number, o: { suspicionMs?: number; forgetMs?: number; seed?: number } = {}): { clock: VirtualClock; hub: MemoryHub; members: Member[] } {
+  const clock = new VirtualClock()
+  const hub = new MemoryHub(clock)
+  const random = seeded(o.seed ?? 42)
+  const members: Member[] = []
+  for (let i = 1; i <= n; i++) {
+    const name = `n${i}`
+    const key = generateKeyPair()
+    const transport = hub.join(`peer-${name}`, key.id)
+    const membership = new Membership({
+      transport,
+      clock,
+      hlc: new AgentClock(clock),
+      signingKey: parsePrivateKey(key.privateKeyPem),
+      keyId: key.id,
+      self: { name, labels: {}, taints: [], version: 'test' },
+      heartbeatMs: PERIOD,
+      suspicionMs: o.suspicionMs ?? 3000,
+      forgetMs: o.forgetMs ?? 300_000,
+      targetPeers: 3,
+      bootstrap: members[0]?.transport.addresses() ?? [],
+      timings: withTimings(),
+      random,
+      metrics: new Metrics(),
+      log: pino({ level: 'silent' }),
+    })
+    members.push({ name, keyId: key.id, peerId: transport.peerId, transport, membership })
+  }
+  for (const m of members) m.membership.start()
+  return { clock, hub, members }
+}
+
+const stateAt = (viewer: Member, of: Member): NodeState | undefined => viewer.membership.nodes().find((n) => n.keyId === of.keyId)?.state
+const others = (members: Member[], ...not: Member[]): Member[] => members.filter((m) => !not.includes(m))
+const stop = (members: Member[]): void => members.forEach((m) => m.membership.stop())
+
+describe('failure detection (SWIM)', () => {
+  it('a member cut off without a reset is suspected by a probe, then Unreachable after the suspicion timeout; Alive while suspected', async (t) => {
+    const { clock, hub, members } = fleet(5)
+    const victim = members[4] as Member
+    const rest = others(members, victim)
+    await clock.advance(3 * PERIOD)
+    assert.ok(rest.every((m) => stateAt(m, victim) === 'Alive'))
+    hub.partition([victim.peerId])
+    const cutAt = clock.mono()
+    let suspectedAt: number | undefined
+    while (suspectedAt === undefined && clock.mono() - cutAt < 10 * PERIOD) {
+      await clock.advance(50)
+      if (rest.some((m) => m.membership.suspected(victim.keyId))) suspectedAt = clock.mono()
+    }
+    assert.ok(suspectedAt !== undefined, 'suspected within 10 periods')
+    // Each agent probes every other member once per round of 4 periods: someone reaches it within a round, plus the probe itself.
+    assert.ok(suspectedAt - cutAt <= 5 * PERIOD + 50, `suspected ${suspectedAt - cutAt} ms after the cut`)
+    t.diagnostic(`suspected ${suspectedAt - cutAt} ms after the cut`)
+    await clock.advance(2800)
+    assert.ok(rest.every((m) => stateAt(m, victim) === 'Alive'), 'a suspect is Alive to the API until the timeout')
+    await clock.advance(1500)
+    assert.deepEqual(rest.map((m) => stateAt(m, victim)), ['Unreachable', 'Unreachable', 'Unreachable', 'Unreachable'])
+    assert.ok(rest.every((m) => others(rest, m).every((o) => stateAt(m, o) === 'Alive')), 'the others stay Alive')
+    stop(members)
+  })
+
+  it('a suspected member that hears of it refutes with a higher incarnation and stays Alive', async () => {
+    const { clock, members } = fleet(4)
+    const [a, b, c] = members as [Member, Member, Member]
+    await clock.advance(3 * PERIOD)
+    await a.transport.publish(Topics.nodes, new TextEncoder().encode(JSON.stringify({ t: 'suspect', keyId: b.keyId, incarnation: 0 })))
+    await clock.advance(0)
+    assert.equal(b.membership.incarnation(), 1, 'b refuted at once')
+    assert.equal((c.membership.records.value(StoreKey.nodeRecord(b.keyId)) as NodeRecord).incarnation, 1)
+    assert.equal(c.membership.suspected(b.keyId), false, 'alive(1) overrides suspect(0)')
+    await clock.advance(20 * PERIOD)
+    assert.ok(others(members, b).every((m) => stateAt(m, b) === 'Alive'))
+    stop(members)
+  })
+
+  it('a member no one can probe but that hears gossip keeps refuting and is never Unreachable', async () => {
+    const { clock, hub, members } = fleet(4)
+    const d = members[3] as Member
+    await clock.advance(3 * PERIOD)
+    for (const m of others(members, d)) hub.cut(m.peerId, d.peerId)
+    for (let i = 0; i < 30; i++) {
+      await clock.advance(PERIOD)
+      assert.ok(others(members, d).every((m) => stateAt(m, d) === 'Alive'), `Alive after ${i + 1} periods`)
+    }
+    assert.ok(d.membership.incarnation() > 0, 'it refuted')
+    stop(members)
+  })
+
+  it('indirect probes save a member whose direct link to the prober is cut', async () => {
+    const { clock, hub, members } = fleet(5)
+    const [a, b] = members as [Member, Member]
+    await clock.advance(3 * PERIOD)
+    hub.cut(a.peerId, b.peerId)
+    const opened = a.transport.sent.opened
+    for (let i = 0; i < 20; i++) {
+      await clock.advance(PERIOD)
+      assert.ok(members.every((m) => !m.membership.suspected(b.keyId) && !m.membership.suspected(a.keyId)), `no suspicion after ${i + 1} periods`)
+    }
+    assert.equal(b.membership.incarnation(), 0, 'b never had to refute')
+    assert.equal(a.membership.incarnation(), 0)
+    // 20 periods: 20 pings of a's own, plus ping-reqs to 3 helpers each time it reached b's turn.
+    assert.ok(a.transport.sent.opened - opened > 20, 'a probed b through others')
+    stop(members)
+  })
+
+  it('a closed connection is a hint: the member is probed at once, not at its turn', async () => {
+    const { clock, hub, members } = fleet(3)
+    const [a, b, c] = members as [Member, Member, Member]
+    await clock.advance(5.5 * PERIOD)
+    assert.ok(a.transport.connectedPeers().includes(c.peerId) && b.transport.connectedPeers().includes(c.peerId))
+    // A link cut without a reset is no hint: nothing happens before a probe reaches it.
+    hub.partition([c.peerId])
+    await clock.advance(0)
+    assert.equal(a.membership.suspected(c.keyId) || b.membership.suspected(c.keyId), false)
+    hub.heal()
+    // A crash closes c's connections: both peers probe it now, mid-period, and suspect it.
+    c.membership.stop()
+    c.transport.close()
+    await clock.advance(0)
+    assert.equal(a.membership.suspected(c.keyId), true)
+    assert.equal(b.membership.suspected(c.keyId), true)
+    assert.equal(stateAt(a, c), 'Alive', 'a hint is never a verdict')
+    // Two suspecters of three members: the timeout is the floor.
+    await clock.advance(3000)
+    assert.equal(stateAt(a, c), 'Unreachable')
+    assert.equal(stateAt(b, c), 'Unreachable')
+    stop(members)
+  })
+
+  it('a partition: each side finds the other Unreachable; after healing, everyone refutes and all are Alive again', async (t) => {
+    const { clock, hub, members } = fleet(6)
+    const left = members.slice(0, 3)
+    const right = members.slice(3)
+    await clock.advance(3 * PERIOD)
+    hub.partition(left.map((m) => m.peerId), right.map((m) => m.peerId))
+    await clock.advance(20 * PERIOD)
+    for (const m of left) assert.deepEqual(right.map((r) => stateAt(m, r)), ['Unreachable', 'Unreachable', 'Unreachable'])
+    for (const m of right) assert.deepEqual(left.map((l) => stateAt(m, l)), ['Unreachable', 'Unreachable', 'Unreachable'])
+    hub.heal()
+    let healedIn = 0
+    while (!members.every((m) => others(members, m).every((o) => stateAt(m, o) === 'Alive')) && healedIn < 40) {
+      await clock.advance(PERIOD)
+      healedIn++
+    }
+    assert.ok(healedIn < 40, 'all Alive again within 40 periods')
+    t.diagnostic(`all Alive again ${healedIn} periods after healing`)
+    assert.ok(members.every((m) => m.membership.incarnation() > 0), 'every member refuted the verdict of the other side')
+    stop(members)
+  })
+
+  it('messages per agent per period do not grow from 5 to 50 members, and no record is sent in steady state', async (t) => {
+    const perAgentPerPeriod = async (n: number): Promise<{ total: number; published: number }> => {
+      const { clock, members } = fleet(n, { seed: n })
+      await clock.advance(10 * PERIOD)
+      for (const m of members) Object.assign(m.transport.sent, { published: 0, opened: 0, frames: 0 })
+      const periods = 20
+      await clock.advance(periods * PERIOD)
+      const sum = members.reduce((s, m) => s + m.transport.sent.published + m.transport.sent.opened + m.transport.sent.frames, 0)
+      const published = members.reduce((s, m) => s + m.transport.sent.published, 0)
+      assert.ok(members.every((m) => others(members, m).every((o) => stateAt(m, o) === 'Alive')), `${n}: all Alive`)
+      stop(members)
+      return { total: sum / n / periods, published }
+    }
+    const small = await perAgentPerPeriod(5)
+    const large = await perAgentPerPeriod(50)
+    t.diagnostic(`messages per agent per period: ${small.total} at 5 members, ${large.total} at 50`)
+    assert.equal(small.published, 0, 'no gossip in steady state (5)')
+    assert.equal(large.published, 0, 'no gossip in steady state (50)')
+    // One ping opened and written, one ack written by the probed member: about 3 per agent per period.
+    assert.ok(small.total >= 2.5 && small.total <= 3.5, `5 members: ${small.total} messages per agent per period`)
+    assert.ok(large.total <= small.total * 1.1, `50 members: ${large.total} vs ${small.total} at 5`)
+  })
+})
