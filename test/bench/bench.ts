@@ -6,7 +6,10 @@
 // marks it Unreachable, and a silently cut agent (its packets dropped, no RST) until every
 // other marks it Unreachable. Not a test: it asserts nothing and `npm test` does not run it.
 //
-//   npm run bench -- --sizes 5,10,20,30 --idle 20 --rounds 10 [--no-serf]
+//   npm run bench -- --sizes 5,10,20,30 --idle 20 --rounds 10 [--no-serf] [--baseline DIR]
+//
+// --baseline DIR also runs another checkout's agent (built, with its node_modules) at the
+// same sizes in the same run, for a before/after comparison.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
@@ -23,6 +26,7 @@ const { values } = parseArgs({
     idle: { type: 'string', default: '20' },
     rounds: { type: 'string', default: '10' },
     'no-serf': { type: 'boolean', default: false },
+    baseline: { type: 'string' },
   },
 })
 const SIZES = (values.sizes ?? '').split(',').map(Number).filter((n) => n >= 2)
@@ -64,25 +68,27 @@ async function alive(agents: TestAgent[]): Promise<number[]> {
   return Promise.all(agents.map(async (a) => (await a.nodes()).filter((n) => n.status.state === 'Alive').length))
 }
 
-async function daemonmesh(n: number, last: boolean): Promise<void> {
+async function daemonmesh(n: number, last: boolean, who = 'daemonmesh', bin?: string): Promise<void> {
   // The agent's own defaults for every timing, and its default log level.
   const cluster = await TestCluster.create('bench', 0)
   cluster.logLevel = 'info'
   cluster.heartbeat = ''
   cluster.antiEntropy = ''
   const env = { NODE_OPTIONS }
+  // The baseline runs as it shipped (no V8 flag); this build as production runs it.
+  const spec = bin === undefined ? { env } : { bin }
   try {
     // All at once against the first one's address: "started together".
-    const first = await cluster.agent({ name: 'b-1', env }).start()
+    const first = await cluster.agent({ name: 'b-1', ...spec }).start()
     const boot = await first.address()
-    const rest = await Promise.all(Array.from({ length: n - 1 }, (_, i) => cluster.agent({ name: `b-${i + 2}`, bootstrap: [boot], env }).start()))
+    const rest = await Promise.all(Array.from({ length: n - 1 }, (_, i) => cluster.agent({ name: `b-${i + 2}`, bootstrap: [boot], ...spec }).start()))
     const agents = [first, ...rest]
     const t0 = Date.now()
     await waitFor('full membership', async () => (await alive(agents)).every((c) => c === n), 300_000, 100)
     const membershipMs = Date.now() - t0
     const m = await idle(agents.map((a) => a.proc?.pid ?? 0))
-    rows.push({ who: 'daemonmesh', n, membershipMs, ...m })
-    out(`daemonmesh ${n}: membership ${membershipMs} ms, idle CPU ${mean(m.cpu).toFixed(1)} ms/s, RSS ${mean(m.rss).toFixed(0)} MiB`)
+    rows.push({ who, n, membershipMs, ...m })
+    out(`${who} ${n}: membership ${membershipMs} ms, idle CPU ${mean(m.cpu).toFixed(1)} ms/s, RSS ${mean(m.rss).toFixed(0)} MiB`)
     if (last) await extras(cluster, agents)
   } finally {
     await cluster.stopAll()
@@ -154,15 +160,15 @@ async function serf(n: number): Promise<void> {
 out(`sizes ${SIZES.join(', ')}; idle window ${IDLE_S} s; agents with NODE_OPTIONS=${NODE_OPTIONS}`)
 for (const [i, n] of SIZES.entries()) {
   await daemonmesh(n, i === SIZES.length - 1)
+  if (values.baseline !== undefined) await daemonmesh(n, false, 'baseline', join(values.baseline, 'bin/daemonmesh.js'))
   if (values['no-serf'] !== true) await serf(n)
 }
-out('\n| agents | daemonmesh idle CPU/agent | RSS/agent | full membership | Serf idle CPU/agent | RSS/agent | full membership |')
-out('|---|---|---|---|---|---|---|')
+const whos = ['daemonmesh', ...(values.baseline === undefined ? [] : ['baseline']), ...(values['no-serf'] === true ? [] : ['serf'])]
+out(`\n| agents ${whos.map((w) => `| ${w}: idle CPU/agent | RSS/agent | full membership `).join('')}|`)
+out(`|---${whos.map(() => '|---|---|---').join('')}|`)
 for (const n of SIZES) {
-  const d = rows.find((r) => r.who === 'daemonmesh' && r.n === n)
-  const s = rows.find((r) => r.who === 'serf' && r.n === n)
   const cell = (r: Row | undefined): string => (r === undefined ? '| - | - | - ' : `| ${mean(r.cpu).toFixed(1)} ms/s | ${mean(r.rss).toFixed(0)} MiB | ${(r.membershipMs / 1000).toFixed(2)} s `)
-  out(`| ${n} ${cell(d)}${cell(s)}|`)
+  out(`| ${n} ${whos.map((w) => cell(rows.find((r) => r.who === w && r.n === n))).join('')}|`)
 }
 const small = rows.find((r) => r.who === 'daemonmesh' && r.n === SIZES[0])
 const at20 = rows.find((r) => r.who === 'daemonmesh' && r.n === 20)

@@ -64,6 +64,8 @@ export interface AgentSpec {
   env?: Record<string, string>
   /** Run the test entry with its control socket, so that deny() can cut this agent off. */
   control?: boolean
+  /** Run another checkout's `bin/daemonmesh.js` (benchmarks compare against an earlier build). */
+  bin?: string
 }
 
 /** TestAgent is one agent process. */
@@ -92,7 +94,7 @@ export class TestAgent {
     // The test entry builds the same agent through its seams; production's entry otherwise.
     const hooks = s.control === true || Object.keys(s.env ?? {}).some((k) => k.startsWith('DAEMONMESH_TEST_'))
     const args = [
-      ...(hooks ? [repoPath('dist/test/helpers/agent-entry.js')] : [repoPath('bin/daemonmesh.js'), 'agent']),
+      ...(hooks ? [repoPath('dist/test/helpers/agent-entry.js')] : [s.bin ?? repoPath('bin/daemonmesh.js'), 'agent']),
       '--name', s.name,
       '--data-dir', this.dir,
       '--listen', s.listen ?? '/ip4/127.0.0.1/tcp/0',
