@@ -33,8 +33,9 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     .command('check')
     .description('validate DaemonSet (and Node) manifests; print every error with its field path')
     .addOption(new Option('-f, --filename <path>', 'a manifest file, a directory of them, or - for stdin (repeatable)').argParser(collect))
+    .option('-R, --recursive', 'read the subdirectories of -f directories too (as kubectl)')
     .addHelpText('after', '\nExamples:\n  daemonmesh check -f fluentd.yaml\n  daemonmesh check -f manifests/ -f extra.yaml\n  cat ds.yaml | daemonmesh check -f -\n')
-    .action(async (opts: { filename?: string[] }) => runCheck({ filename: opts.filename ?? [] }, out, err))
+    .action(async (opts: { filename?: string[]; recursive?: boolean }) => runCheck({ filename: opts.filename ?? [], recursive: opts.recursive === true }, out, err))
 
 
   const agentFlags = (cmd: Command): Command =>
@@ -49,12 +50,13 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .command('plan')
       .description('show, before anything is written, where each DaemonSet would run and why not: against the live fleet (gain, keep, lose, update), or against --nodes')
       .addOption(new Option('-f, --filename <path>', 'DaemonSet manifests: file, directory or - (repeatable)').argParser(collect))
+      .option('-R, --recursive', 'read the subdirectories of -f directories too (as kubectl)')
       .addOption(new Option('--nodes <path>', 'plan against these Node objects (as `kubectl get nodes -o yaml` prints them) instead of the live fleet (repeatable)').argParser(collect))
       .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table')),
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh plan -f ds.yaml                      # against the live fleet, through the agent\n  daemonmesh plan -f ds.yaml --nodes nodes.yaml   # kubectl get nodes -o yaml > nodes.yaml\n')
-    .action(async (opts: AgentOpts & { filename?: string[]; nodes?: string[]; output?: string }) =>
-      runPlan({ filename: opts.filename ?? [], ...(opts.nodes === undefined ? {} : { nodes: opts.nodes }), ...(opts.output === undefined ? {} : { output: opts.output }) }, out, err, opts.nodes === undefined ? resolveAgent(opts.agent, opts.token, opts.tokenFile) : undefined),
+    .action(async (opts: AgentOpts & { filename?: string[]; recursive?: boolean; nodes?: string[]; output?: string }) =>
+      runPlan({ filename: opts.filename ?? [], recursive: opts.recursive === true, ...(opts.nodes === undefined ? {} : { nodes: opts.nodes }), ...(opts.output === undefined ? {} : { output: opts.output }) }, out, err, opts.nodes === undefined ? resolveAgent(opts.agent, opts.token, opts.tokenFile) : undefined),
     )
 
   agentFlags(
@@ -127,12 +129,13 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   agentFlags(
     program
       .command('apply')
-      .description('create or update DaemonSets from manifests, signed with the operator key')
+      .description('create or update the DaemonSets of manifests (files, directories, mixed bundles), signed with the operator key; other kinds are skipped')
       .addOption(new Option('-f, --filename <path>', 'manifest file, directory or - (repeatable)').argParser(collect))
+      .option('-R, --recursive', 'read the subdirectories of -f directories too (as kubectl)')
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
   )
-    .addHelpText('after', '\nExamples:\n  daemonmesh apply -f fluentd.yaml --key operator.key\n  daemonmesh apply -f manifests/ --agent unix:///run/daemonmesh/agent.sock\n')
-    .action(async (opts: AgentOpts & { filename?: string[] }) => runApply({ filename: opts.filename ?? [], ...(opts.key === undefined ? {} : { key: opts.key }) }, resolveAgent(opts.agent, opts.token, opts.tokenFile), out, err))
+    .addHelpText('after', '\nExamples:\n  daemonmesh apply -f fluentd.yaml --key operator.key\n  daemonmesh apply -f manifests/ --agent unix:///run/daemonmesh/agent.sock\n  helm template fluent-bit fluent/fluent-bit | daemonmesh apply -f -   # other kinds are skipped, said so\n  daemonmesh apply -R -f deploy/\n')
+    .action(async (opts: AgentOpts & { filename?: string[]; recursive?: boolean }) => runApply({ filename: opts.filename ?? [], recursive: opts.recursive === true, ...(opts.key === undefined ? {} : { key: opts.key }) }, resolveAgent(opts.agent, opts.token, opts.tokenFile), out, err))
 
   agentFlags(
     program
@@ -160,12 +163,13 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .argument('[names...]', 'DaemonSet names; pod names as get pods prints them, or ds/NAME with --node')
       .option('--node <host>', 'with delete pod ds/NAME: the host whose copy to delete')
       .addOption(new Option('-f, --filename <path>', 'delete the DaemonSets of these manifests (repeatable)').argParser(collect))
+      .option('-R, --recursive', 'read the subdirectories of -f directories too (as kubectl)')
       .option('-n, --namespace <ns>', 'namespace (default "default")')
       .option('--cascade <mode>', 'background (default): remove the pods too; orphan (or false): leave them running', 'background')
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh delete ds fluentd -n kube-system\n  daemonmesh delete -f fluentd.yaml\n  daemonmesh delete pod ds/fluentd --node edge-1    # OnDelete: edge-1 moves to the new template\n  daemonmesh delete ds fluentd --cascade=orphan   # pods stay; a new DaemonSet with a matching selector adopts them\n')
-    .action(async (resource: string | undefined, names: string[], opts: AgentOpts & { namespace?: string; cascade?: string; filename?: string[]; node?: string }) =>
+    .action(async (resource: string | undefined, names: string[], opts: AgentOpts & { namespace?: string; cascade?: string; filename?: string[]; recursive?: boolean; node?: string }) =>
       runDelete(resource, names, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out),
     )
 

@@ -1,6 +1,7 @@
 // core: the pure library shared by agent and CLI. No I/O anywhere under core/.
 export * from './admission.js'
 export * from './affinity.js'
+export * from './bundle.js'
 export * from './canonical.js'
 export * from './container-spec.js'
 export * from './crdt.js'

@@ -1,6 +1,8 @@
 // Manifests: YAML text (one or more documents, `List`s included) -> validated, defaulted
-// DaemonSets and Nodes. Every problem carries its document and field path; unknown
-// fields are warnings. No I/O here: callers pass the text and a name for its source.
+// DaemonSets and Nodes, and the other objects as found (bundle.ts says what becomes of
+// them). Explicit nulls are dropped first, as Kubernetes decodes them. Every problem
+// carries its document and field path; unknown fields are warnings. No I/O here: callers
+// pass the text and a name for its source.
 
 import { parseAllDocuments } from 'yaml'
 import type { ZodIssue } from 'zod'
@@ -8,6 +10,7 @@ import { applyDefaults } from './defaults.js'
 import { ManifestError, ValidationError, formatIssue, type FieldIssue } from './errors.js'
 import { dsRef } from './keyspace.js'
 import { nodeFromObject } from './nodes.js'
+import { joinPath } from './path.js'
 import { daemonSetSchema } from './schema.js'
 import { DAEMONSET_API_VERSIONS, type DaemonSet, type NodeInfo } from './types.js'
 import { validateDaemonSet } from './validate.js'
@@ -17,6 +20,9 @@ import { zodIssues } from './zod-issues.js'
 export interface Document {
   /** where: `FILE` plus the document index when the file holds several. */
   where: string
+  /** '' when the document has none. */
+  apiVersion: string
+  /** '' when the document has none; any kind, DaemonSet and Node are the ones checked. */
   kind: string
   /** `NAMESPACE/NAME` for DaemonSets, `NAME` for nodes, '' when unknown. */
   name: string
@@ -31,6 +37,54 @@ const MAX_ALIAS_COUNT = 100
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/** The list kinds whose `items` are required; any other kind ending in `List` is a list when it has `items` (kubectl's rule). */
+const LIST_KINDS = new Set(['List', 'DaemonSetList', 'NodeList'])
+
+/** isList says whether a document is a list whose `items` are the objects. */
+function isList(kind: string, items: unknown): boolean {
+  return LIST_KINDS.has(kind) || (kind.endsWith('List') && Array.isArray(items))
+}
+
+/**
+ * stripNulls returns a copy of `value` without its explicit nulls, as Kubernetes' JSON
+ * decoding reads them (Helm output has `tolerations: null`, `resources: null`):
+ *  1. an object field whose value is null is absent, at any depth (maps included: a label
+ *     `a: null` is dropped, where Go would keep it as "");
+ *  2. a null array element is an error at its path (`...tolerations[0]`); the element is
+ *     kept, so the indexes of the others do not move.
+ * The input is not changed.
+ */
+export function stripNulls(value: unknown, path = ''): { value: unknown; errors: FieldIssue[] } {
+  const errors: FieldIssue[] = []
+  const walk = (v: unknown, at: string): unknown => {
+    if (Array.isArray(v)) {
+      return v.map((item: unknown, i) => {
+        if (item === null) {
+          errors.push({ path: joinPath(at, i), message: 'Invalid value: null: a list item may not be null' })
+          return null
+        }
+        return walk(item, joinPath(at, i))
+      })
+    }
+    if (!isObject(v)) return v
+    const out: Record<string, unknown> = {}
+    for (const [k, x] of Object.entries(v)) if (x !== null) out[k] = walk(x, joinPath(at, k))
+    return out
+  }
+  return { value: walk(value, path), errors }
+}
+
+/** isUnder says whether `path` is `prefix` or a field or item inside it. */
+function isUnder(path: string, prefix: string): boolean {
+  return path === prefix || path.startsWith(`${prefix}.`) || path.startsWith(`${prefix}[`)
+}
+
+/** withNullErrors puts the null-item errors first; the errors they cause further down are not repeated. */
+function withNullErrors<T extends { errors: FieldIssue[]; warnings: FieldIssue[] }>(r: T, nullErrors: FieldIssue[]): T | { errors: FieldIssue[]; warnings: FieldIssue[] } {
+  if (nullErrors.length === 0) return r
+  return { errors: [...nullErrors, ...r.errors.filter((e) => !nullErrors.some((n) => isUnder(e.path, n.path)))], warnings: r.warnings }
 }
 
 /**
@@ -92,32 +146,39 @@ function objectName(obj: Record<string, unknown>, kind: string): string {
   return name === '' ? '' : dsRef(ns, name).key
 }
 
-function classify(obj: unknown, where: string, out: Document[]): void {
-  if (!isObject(obj)) {
-    out.push({ where, kind: '', name: '', errors: [{ path: '', message: 'a manifest document must be a mapping with apiVersion and kind' }], warnings: [] })
+function classify(raw: unknown, where: string, out: Document[]): void {
+  if (!isObject(raw)) {
+    out.push({ where, apiVersion: '', kind: '', name: '', errors: [{ path: '', message: 'a manifest document must be a mapping with apiVersion and kind' }], warnings: [] })
     return
   }
-  const kind = typeof obj.kind === 'string' ? obj.kind : ''
-  if (kind === 'List' || kind === 'DaemonSetList' || kind === 'NodeList') {
-    const items = Array.isArray(obj.items) ? obj.items : []
-    if (!Array.isArray(obj.items)) out.push({ where, kind, name: '', errors: [{ path: 'items', message: 'required' }], warnings: [] })
+  const apiVersion = typeof raw.apiVersion === 'string' ? raw.apiVersion : ''
+  const kind = typeof raw.kind === 'string' ? raw.kind : ''
+  if (isList(kind, raw.items)) {
+    // Items are classified from the raw list: a null item is "not a mapping", like a null document.
+    const items = Array.isArray(raw.items) ? raw.items : []
+    if (!Array.isArray(raw.items)) out.push({ where, apiVersion, kind, name: '', errors: [{ path: 'items', message: 'required' }], warnings: [] })
     items.forEach((item, i) => classify(item, `${where} items[${i}]`, out))
     return
   }
+  const { value, errors: nullErrors } = stripNulls(raw)
+  const obj = value as Record<string, unknown>
   const name = objectName(obj, kind)
   if (kind === 'DaemonSet') {
-    out.push({ where, kind, name, ...parseDaemonSet(obj) })
+    out.push({ where, apiVersion, kind, name, ...withNullErrors(parseDaemonSet(obj), nullErrors) })
   } else if (kind === 'Node') {
-    out.push({ where, kind, name, ...nodeFromObject(obj) })
+    out.push({ where, apiVersion, kind, name, ...withNullErrors(nodeFromObject(obj), nullErrors) })
+  } else if (kind === '') {
+    out.push({ where, apiVersion, kind, name, errors: [{ path: '', message: 'kind: required' }], warnings: [] })
   } else {
-    const message = kind === '' ? 'kind: required' : `kind: Unsupported value: "${kind}": supported values: "DaemonSet", "Node", "List"`
-    out.push({ where, kind, name, errors: [{ path: '', message }], warnings: [] })
+    // Another kind: returned unchecked; bundle.ts says why it is skipped.
+    out.push({ where, apiVersion, kind, name, errors: [], warnings: [] })
   }
 }
 
 /**
  * parseManifests reads every YAML document in `text` (named `source` in messages) and
- * returns one Document per object found, valid or not. Empty documents are skipped.
+ * returns one Document per object found, valid or not: DaemonSets and Nodes checked, any
+ * other kind unchecked and without errors. Empty documents (`---` alone) are skipped.
  */
 export function parseManifests(text: string, source: string): Document[] {
   const docs = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true })
@@ -127,14 +188,14 @@ export function parseManifests(text: string, source: string): Document[] {
     const where = list.length > 1 ? `${source} (document ${i + 1})` : source
     if (doc.errors.length > 0) {
       const errors = doc.errors.map((e) => ({ path: '', message: `YAML: ${e.message.split('\n')[0] ?? e.message}` }))
-      out.push({ where, kind: '', name: '', errors, warnings: [] })
+      out.push({ where, apiVersion: '', kind: '', name: '', errors, warnings: [] })
       return
     }
     let value: unknown
     try {
       value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT })
     } catch (err) {
-      out.push({ where, kind: '', name: '', errors: [{ path: '', message: `YAML: ${(err as Error).message}` }], warnings: [] })
+      out.push({ where, apiVersion: '', kind: '', name: '', errors: [{ path: '', message: `YAML: ${(err as Error).message}` }], warnings: [] })
       return
     }
     if (value === null || value === undefined) return

@@ -1,9 +1,13 @@
 // `daemonmesh apply -f FILE|DIR|-`: validate every DaemonSet (all or nothing), sign each
-// with the operator key and hand it to the agent. Prints created/configured/unchanged.
+// with the operator key and hand it to the agent. Prints created/configured/unchanged, and
+// `KIND/NAME skipped: REASON` for every other object (core/bundle.ts); every warning
+// `check` prints goes to stderr as kubectl's `Warning: ...`.
 
+import type { KeyObject } from 'node:crypto'
 import { canonicalJson } from '../../core/canonical.js'
 import { StoreKey, refOf } from '../../core/keyspace.js'
-import { documentErrors, parseManifests } from '../../core/manifest.js'
+import { readBundle, type BundleObject } from '../../core/bundle.js'
+import { parseManifests } from '../../core/manifest.js'
 import type { DaemonSet } from '../../core/types.js'
 import { call, type AgentTarget } from '../client.js'
 import { CliError } from '../errors.js'
@@ -13,6 +17,7 @@ import { current, loadOperatorKey, signedWrite } from '../signer.js'
 
 export interface ApplyOptions {
   filename: string[]
+  recursive?: boolean
   key?: string
 }
 
@@ -22,37 +27,38 @@ function comparable(ds: DaemonSet): string {
   return canonicalJson({ ...ds, metadata: meta })
 }
 
+/** runApply applies the DaemonSets of every input in document order, or nothing when any of them is invalid. */
 export async function runApply(opts: ApplyOptions, target: AgentTarget, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<void> {
-  const inputs = await readInputs(opts.filename)
-  const daemonSets: DaemonSet[] = []
+  const inputs = await readInputs(opts.filename, { recursive: opts.recursive === true })
+  const objects: BundleObject[] = []
   const errors: string[] = []
   for (const input of inputs) {
-    const docs = parseManifests(input.text, input.source)
-    errors.push(...documentErrors(docs))
-    for (const d of docs) {
-      if (d.errors.length > 0) continue
-      if (d.daemonSet === undefined) errors.push(`${d.where}: ${d.kind} ${d.name}: only DaemonSets can be applied`)
-      else daemonSets.push(d.daemonSet)
-    }
+    const bundle = readBundle(parseManifests(input.text, input.source))
+    for (const w of bundle.warnings) err.write(`Warning: ${w}\n`)
+    objects.push(...bundle.objects)
+    errors.push(...bundle.errors)
   }
   if (errors.length > 0) {
     for (const e of errors) err.write(`error: ${e}\n`)
     throw new CliError(`${errors.length} error${errors.length === 1 ? '' : 's'} found; nothing applied`)
   }
-  if (daemonSets.length === 0) throw new CliError('no DaemonSet found in the given manifests')
-  const privateKey = loadOperatorKey(opts.key)
-  for (const ds of daemonSets) {
-    const key = StoreKey.daemonSet(refOf(ds))
-    const prev = await current(target, key)
-    const existing = prev?.op === 'put' ? (prev.value as DaemonSet) : undefined
-    if (existing !== undefined && comparable(existing) === comparable(ds)) {
-      out.write(`daemonset.apps/${ds.metadata.name} unchanged\n`)
-      continue
-    }
-    const creationTimestamp = existing?.metadata.creationTimestamp ?? new Date().toISOString()
-    const value: DaemonSet = { ...ds, metadata: { ...ds.metadata, creationTimestamp } }
-    await call(target, 'POST', '/v1/envelopes', signedWrite(key, value, prev, privateKey))
-    await writeRevision(target, value, privateKey)
-    out.write(`daemonset.apps/${ds.metadata.name} ${existing === undefined ? 'created' : 'configured'}\n`)
+  if (objects.length === 0) throw new CliError('no objects passed to apply')
+  const privateKey = objects.some((o) => o.daemonSet !== undefined) ? loadOperatorKey(opts.key) : undefined
+  for (const o of objects) {
+    if (o.daemonSet === undefined) out.write(`${o.resource} skipped: ${o.skipped}\n`)
+    else if (privateKey !== undefined) out.write(`${o.resource} ${await applyDaemonSet(o.daemonSet, target, privateKey)}\n`)
   }
+}
+
+/** applyDaemonSet writes one DaemonSet and its revision unless the agent has it already; returns what happened, as kubectl says it. */
+async function applyDaemonSet(ds: DaemonSet, target: AgentTarget, privateKey: KeyObject): Promise<'created' | 'configured' | 'unchanged'> {
+  const key = StoreKey.daemonSet(refOf(ds))
+  const prev = await current(target, key)
+  const existing = prev?.op === 'put' ? (prev.value as DaemonSet) : undefined
+  if (existing !== undefined && comparable(existing) === comparable(ds)) return 'unchanged'
+  const creationTimestamp = existing?.metadata.creationTimestamp ?? new Date().toISOString()
+  const value: DaemonSet = { ...ds, metadata: { ...ds.metadata, creationTimestamp } }
+  await call(target, 'POST', '/v1/envelopes', signedWrite(key, value, prev, privateKey))
+  await writeRevision(target, value, privateKey)
+  return existing === undefined ? 'created' : 'configured'
 }

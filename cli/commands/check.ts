@@ -1,16 +1,20 @@
 // `daemonmesh check -f FILE|DIR|-`: validate manifests and print every problem with its path.
 
-import { documentErrors, formatIssue, parseManifests, podPlan, revisionOf } from '../../core/index.js'
+import { documentErrors, documentWarnings, parseManifests, revisionOf, skippedLine } from '../../core/index.js'
 import { CliError } from '../errors.js'
 import { readInputs } from '../inputs.js'
 
 export interface CheckOptions {
   filename: string[]
+  recursive?: boolean
 }
 
-/** runCheck validates every document; it prints errors and warnings and throws when any error was found. */
+/**
+ * runCheck validates every document; it prints errors and warnings (the ones apply prints
+ * too), what apply would skip, and throws when any error was found.
+ */
 export async function runCheck(opts: CheckOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<void> {
-  const inputs = await readInputs(opts.filename)
+  const inputs = await readInputs(opts.filename, { recursive: opts.recursive === true })
   let errors = 0
   let count = 0
   for (const input of inputs) {
@@ -21,13 +25,13 @@ export async function runCheck(opts: CheckOptions, out: NodeJS.WritableStream, e
     }
     for (const d of docs) {
       count++
-      for (const w of d.warnings) err.write(`warning: ${d.where}: ${d.kind} ${d.name}: ${formatIssue(w)}\n`)
+      for (const w of documentWarnings(d)) err.write(`warning: ${w}\n`)
       if (d.daemonSet !== undefined) {
-        const plan = podPlan(d.daemonSet, { name: 'node', labels: {}, taints: [] })
-        for (const u of plan.unsupported) err.write(`warning: ${d.where}: DaemonSet ${d.name}: ${formatIssue(u)}\n`)
         out.write(`${d.where}: daemonset.apps/${d.daemonSet.metadata.name} (namespace ${d.daemonSet.metadata.namespace}) is valid, revision ${revisionOf(d.daemonSet)}\n`)
       } else if (d.node !== undefined) {
         out.write(`${d.where}: node/${d.node.name} is valid\n`)
+      } else if (d.errors.length === 0) {
+        out.write(`${d.where}: ${skippedLine(d) ?? ''}\n`)
       }
     }
   }

@@ -1,9 +1,11 @@
-// `daemonmesh delete ds NAME`: a signed tombstone for the DaemonSet.
+// `daemonmesh delete ds NAME`: a signed tombstone for the DaemonSet. `delete -f` takes
+// the bundles apply takes, and skips the objects apply skips, saying so.
 
 import { StoreKey, dsRef, parseDsKey, refOf, type DsRef } from '../../core/keyspace.js'
 import type { DaemonSet } from '../../core/types.js'
 import { call, type AgentTarget } from '../client.js'
-import { documentErrors, parseManifests } from '../../core/manifest.js'
+import { readBundle } from '../../core/bundle.js'
+import { parseManifests } from '../../core/manifest.js'
 import { deleteHistory } from '../history.js'
 import { CliError, UsageError } from '../errors.js'
 import { readInputs } from '../inputs.js'
@@ -16,6 +18,8 @@ export interface DeleteOptions {
   key?: string
   cascade?: string
   filename?: string[]
+  /** Read -f directories' subdirectories too. */
+  recursive?: boolean
   /** For `delete pod ds/NAME`: the host whose copy to delete. */
   node?: string
 }
@@ -36,25 +40,28 @@ export function cascadeMode(v: string | undefined): 'background' | 'orphan' {
 }
 
 
-/** targets resolves what to delete: `ds NAME…` in one namespace, or the DaemonSets of `-f` manifests. */
-async function targets(resource: string | undefined, names: string[], opts: DeleteOptions): Promise<DsRef[]> {
+/** Target is one DaemonSet to delete, or a line saying why an object of a `-f` bundle is skipped. */
+type Target = { ref: DsRef; skipped?: undefined } | { ref?: undefined; skipped: string }
+
+/** targets resolves what to delete: `ds NAME…` in one namespace, or the objects of `-f` manifests in document order. */
+async function targets(resource: string | undefined, names: string[], opts: DeleteOptions): Promise<Target[]> {
   if ((opts.filename ?? []).length > 0) {
     if (resource !== undefined) throw new UsageError('delete: give either -f FILE or a resource and names, not both')
-    const found: DsRef[] = []
+    const found: Target[] = []
     const errors: string[] = []
-    for (const input of await readInputs(opts.filename ?? [])) {
-      const docs = parseManifests(input.text, input.source)
-      errors.push(...documentErrors(docs))
-      for (const d of docs) if (d.daemonSet !== undefined) found.push(refOf(d.daemonSet))
+    for (const input of await readInputs(opts.filename ?? [], { recursive: opts.recursive === true })) {
+      const bundle = readBundle(parseManifests(input.text, input.source))
+      errors.push(...bundle.errors)
+      for (const o of bundle.objects) found.push(o.daemonSet === undefined ? { skipped: `${o.resource} skipped: ${o.skipped}` } : { ref: refOf(o.daemonSet) })
     }
     if (errors.length > 0) throw new CliError(`${errors[0] ?? ''}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}; nothing deleted`)
-    if (found.length === 0) throw new CliError('no DaemonSet found in the given manifests')
+    if (found.length === 0) throw new CliError('no objects passed to delete')
     return found
   }
   if (resource === undefined) throw new UsageError('delete: give ds NAME… or -f FILE')
   if (!DS_RESOURCES.has(resource)) throw new UsageError(`delete ${resource}: unknown resource type; use ds or pod`)
   if (names.length === 0) throw new UsageError('delete ds: give the name of the DaemonSet')
-  return names.map((name) => dsRef(opts.namespace, name))
+  return names.map((name) => ({ ref: dsRef(opts.namespace, name) }))
 }
 
 /**
@@ -100,9 +107,11 @@ export async function runDelete(resource: string | undefined, names: string[], o
   }
   const cascade = cascadeMode(opts.cascade)
   const list = await targets(resource, names, opts)
-  const privateKey = loadOperatorKey(opts.key)
+  const privateKey = list.some((t) => t.ref !== undefined) ? loadOperatorKey(opts.key) : undefined
   let missing = 0
-  for (const ref of list) {
+  for (const { ref, skipped } of list) {
+    if (ref === undefined) out.write(`${skipped}\n`)
+    if (ref === undefined || privateKey === undefined) continue
     const key = StoreKey.daemonSet(ref)
     const prev = await current(target, key)
     if (prev === undefined || prev.op !== 'put') {

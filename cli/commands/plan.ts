@@ -2,7 +2,7 @@
 // copy run there and, if not, why. Reads Kubernetes Node objects, so people can plan
 // against the nodes they already have.
 
-import { documentErrors, formatIssue, refOf, parseManifests, revisionOf, shouldRun, type DaemonSet, type NodeInfo } from '../../core/index.js'
+import { documentErrors, documentWarnings, readBundle, refOf, parseManifests, revisionOf, shouldRun, type DaemonSet, type NodeInfo } from '../../core/index.js'
 import type { AgentTarget } from '../client.js'
 import { fleetNodes, type FleetNode } from '../fleet.js'
 import { CliError, UsageError } from '../errors.js'
@@ -11,6 +11,8 @@ import { table } from '../table.js'
 
 export interface PlanOptions {
   filename: string[]
+  /** Read directories' subdirectories too (-f and --nodes). */
+  recursive?: boolean
   nodes?: string[]
   output?: string
 }
@@ -42,25 +44,46 @@ export function liveRows(daemonSets: readonly DaemonSet[], nodes: readonly Fleet
   })
 }
 
-async function load<T>(paths: string[], flag: string, pick: (d: { daemonSet?: DaemonSet; node?: NodeInfo }) => T | undefined, kind: string, err: NodeJS.WritableStream): Promise<T[]> {
-  const found: T[] = []
+/** fail prints every error and throws: a plan is made from valid inputs only. */
+function fail(errors: string[], flag: string, err: NodeJS.WritableStream): never {
+  for (const e of errors) err.write(`error: ${e}\n`)
+  throw new CliError(`${flag}: ${errors.length} error${errors.length === 1 ? '' : 's'} found; nothing planned`)
+}
+
+/** loadDaemonSets reads the -f bundles as apply does: their DaemonSets, every other object skipped (said on stderr). */
+async function loadDaemonSets(paths: string[], recursive: boolean, err: NodeJS.WritableStream): Promise<DaemonSet[]> {
+  const found: DaemonSet[] = []
   const errors: string[] = []
-  for (const input of await readInputs(paths, flag)) {
+  for (const input of await readInputs(paths, { recursive })) {
+    const bundle = readBundle(parseManifests(input.text, input.source))
+    for (const w of bundle.warnings) err.write(`warning: ${w}\n`)
+    errors.push(...bundle.errors)
+    for (const o of bundle.objects) {
+      if (o.daemonSet === undefined) err.write(`${o.resource} skipped: ${o.skipped}\n`)
+      else found.push(o.daemonSet)
+    }
+  }
+  if (errors.length > 0) fail(errors, '-f', err)
+  if (found.length === 0) throw new CliError('-f: no DaemonSet found')
+  return found
+}
+
+/** loadNodes reads the --nodes files: Node objects (and lists of them) only. */
+async function loadNodes(paths: string[], recursive: boolean, err: NodeJS.WritableStream): Promise<NodeInfo[]> {
+  const found: NodeInfo[] = []
+  const errors: string[] = []
+  for (const input of await readInputs(paths, { flag: '--nodes', recursive })) {
     const docs = parseManifests(input.text, input.source)
     errors.push(...documentErrors(docs))
     for (const d of docs) {
-      for (const w of d.warnings) err.write(`warning: ${d.where}: ${d.kind} ${d.name}: ${formatIssue(w)}\n`)
+      for (const w of documentWarnings(d)) err.write(`warning: ${w}\n`)
       if (d.errors.length > 0) continue
-      const v = pick(d)
-      if (v === undefined) errors.push(`${d.where}: ${d.kind} ${d.name}: expected kind ${kind} with ${flag}`)
-      else found.push(v)
+      if (d.node === undefined) errors.push(`${d.where}: ${d.kind} ${d.name}: expected kind Node with --nodes`)
+      else found.push(d.node)
     }
   }
-  if (errors.length > 0) {
-    for (const e of errors) err.write(`error: ${e}\n`)
-    throw new CliError(`${flag}: ${errors.length} error${errors.length === 1 ? '' : 's'} found; nothing planned`)
-  }
-  if (found.length === 0) throw new CliError(`${flag}: no ${kind} found`)
+  if (errors.length > 0) fail(errors, '--nodes', err)
+  if (found.length === 0) throw new CliError('--nodes: no Node found')
   return found
 }
 
@@ -79,14 +102,15 @@ export function planRows(daemonSets: readonly DaemonSet[], nodes: readonly NodeI
 export async function runPlan(opts: PlanOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream, target?: AgentTarget): Promise<void> {
   const output = opts.output ?? 'table'
   if (output !== 'table' && output !== 'json') throw new UsageError(`-o ${output}: unsupported output format; use table or json`)
-  const daemonSets = await load(opts.filename, '-f', (d) => d.daemonSet, 'DaemonSet', err)
+  const recursive = opts.recursive === true
+  const daemonSets = await loadDaemonSets(opts.filename, recursive, err)
   let rows: PlanRow[]
   if (opts.nodes === undefined || opts.nodes.length === 0) {
     // Against the live fleet, through the agent.
     if (target === undefined) throw new UsageError('--nodes FILE, or a reachable agent, is required')
     rows = liveRows(daemonSets, await fleetNodes(target))
   } else {
-    rows = planRows(daemonSets, await load(opts.nodes, '--nodes', (d) => d.node, 'Node', err))
+    rows = planRows(daemonSets, await loadNodes(opts.nodes, recursive, err))
   }
   if (output === 'json') {
     out.write(JSON.stringify(rows, null, 2) + '\n')

@@ -1,5 +1,6 @@
 // Every CLI verb against real agents (and this machine's dockerd), with output compared
-// to the expected text; bad input gives one clear error and changes nothing.
+// to the expected text; bad input gives one clear error and changes nothing; bundles of
+// mixed kinds apply their DaemonSets and say what they skip.
 
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
@@ -9,6 +10,7 @@ import { rolloutStatus } from '../../cli/commands/rollout.js'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '../../core/keys.js'
 import { runCli } from '../helpers/cli.js'
+import { repoPath } from '../helpers/fixtures.js'
 import { TestCluster, waitFor, type TestAgent } from '../helpers/cluster.js'
 import { TEST_IMAGE, buildTestImage, docker, removeManaged, requireDocker } from '../helpers/docker.js'
 
@@ -256,6 +258,51 @@ describe('the CLI against real agents', { skip }, () => {
     const f = join(cluster.root, 'two.yaml')
     assert.deepEqual(await dmw('delete', '-f', f), { code: 0, stdout: 'daemonset.apps "web" deleted\ndaemonset.apps "zone-a-only" deleted\n', stderr: '' })
     assert.equal((await dm('get', 'ds', '-o', 'name')).stdout, 'daemonset.apps/ondel\ndaemonset.apps/ssd-only\n')
+  })
+
+  it('apply -f a Helm-shaped bundle and a directory: other kinds skipped once each, warnings as kubectl\'s, DaemonSets applied; delete -f likewise', async () => {
+    const bundle = repoPath('test/fixtures/bundles/fluent-bit.yaml')
+    const dir = repoPath('test/fixtures/bundles/node-exporter')
+    const fluentBitSkipped = [
+      'serviceaccount/fluent-bit skipped: not used by daemonmesh',
+      'configmap/fluent-bit skipped: not yet supported by daemonmesh',
+      'clusterrole.rbac.authorization.k8s.io/fluent-bit skipped: not used by daemonmesh',
+      'clusterrolebinding.rbac.authorization.k8s.io/fluent-bit skipped: not used by daemonmesh',
+    ]
+    const fluentBitWarnings = [
+      `Warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.serviceAccountName: not supported (ignored)`,
+      `Warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.volumes[0].configMap: not supported: only hostPath and emptyDir volumes are mounted`,
+      `Warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.containers[0].livenessProbe: not supported (ignored)`,
+      '',
+    ].join('\n')
+    assert.deepEqual(await dmw('apply', '-f', bundle), { code: 0, stdout: [...fluentBitSkipped, 'daemonset.apps/fluent-bit created', ''].join('\n'), stderr: fluentBitWarnings })
+    assert.deepEqual(await dmw('apply', '-f', bundle), { code: 0, stdout: [...fluentBitSkipped, 'daemonset.apps/fluent-bit unchanged', ''].join('\n'), stderr: fluentBitWarnings })
+    const stored = JSON.parse((await dm('get', 'ds/fluent-bit', '-n', 'logging', '-o', 'json')).stdout) as { spec: { template: { spec: Record<string, unknown> & { containers: Record<string, unknown>[] } } } }
+    assert.deepEqual([stored.spec.template.spec.tolerations, stored.spec.template.spec.nodeSelector, stored.spec.template.spec.containers[0]?.resources], [undefined, undefined, undefined], 'the nulls were dropped')
+
+    const nodeExporterSkipped = [
+      'namespace/monitoring skipped: not used by daemonmesh',
+      'serviceaccount/node-exporter skipped: not used by daemonmesh',
+      'clusterrole.rbac.authorization.k8s.io/node-exporter skipped: not used by daemonmesh',
+      'clusterrolebinding.rbac.authorization.k8s.io/node-exporter skipped: not used by daemonmesh',
+    ]
+    const nodeExporterWarnings = [
+      `Warning: ${join(dir, '20-daemonset.yml')}: DaemonSet monitoring/node-exporter: spec.template.spec.priorityClassName: not supported (ignored)`,
+      `Warning: ${join(dir, '20-daemonset.yml')}: DaemonSet monitoring/node-exporter: spec.template.spec.securityContext.runAsNonRoot: not supported (ignored)`,
+      '',
+    ].join('\n')
+    assert.deepEqual(await dmw('apply', '-f', dir), { code: 0, stdout: [...nodeExporterSkipped, 'daemonset.apps/node-exporter created', 'service/node-exporter skipped: not used by daemonmesh', ''].join('\n'), stderr: nodeExporterWarnings })
+    assert.deepEqual(await dmw('apply', '-R', '-f', dir), {
+      code: 0,
+      stdout: [...nodeExporterSkipped, 'daemonset.apps/node-exporter unchanged', 'service/node-exporter skipped: not used by daemonmesh', 'servicemonitor.monitoring.coreos.com/node-exporter skipped: not used by daemonmesh', ''].join('\n'),
+      stderr: nodeExporterWarnings,
+    })
+    // By namespace, then name, as kubectl lists them.
+    assert.equal((await dm('get', 'ds', '-A', '-o', 'name')).stdout, 'daemonset.apps/ondel\ndaemonset.apps/ssd-only\ndaemonset.apps/fluent-bit\ndaemonset.apps/node-exporter\n')
+
+    assert.deepEqual(await dmw('delete', '-f', bundle), { code: 0, stdout: [...fluentBitSkipped, 'daemonset.apps "fluent-bit" deleted', ''].join('\n'), stderr: '' })
+    assert.deepEqual(await dmw('delete', '-f', dir), { code: 0, stdout: [...nodeExporterSkipped, 'daemonset.apps "node-exporter" deleted', 'service/node-exporter skipped: not used by daemonmesh', ''].join('\n'), stderr: '' })
+    assert.equal((await dm('get', 'ds', '-A', '-o', 'name')).stdout, 'daemonset.apps/ondel\ndaemonset.apps/ssd-only\n')
   })
 
   it('completion prints bash and zsh scripts', async () => {

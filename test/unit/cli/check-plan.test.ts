@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
@@ -53,6 +53,98 @@ describe('daemonmesh check', () => {
     const r = await runCli('check', '-f', await write('empty.yaml', '# nothing\n'))
     assert.equal(r.code, 1)
     assert.match(r.stderr, /no objects found/)
+  })
+})
+
+describe('bundles: mixed documents, directories, -R', () => {
+  const bundle = repoPath('test/fixtures/bundles/fluent-bit.yaml')
+  const dir = repoPath('test/fixtures/bundles/node-exporter')
+  const noAgent = `unix://${join(tmp, 'no-agent.sock')}`
+
+  it('check reports what apply would skip, once per document, and the warnings apply prints', async () => {
+    const r = await runCli('check', '-f', bundle)
+    assert.equal(r.code, 0, r.stderr)
+    assert.deepEqual(r.stdout.replaceAll(`${bundle} `, '').replace(/revision [a-z0-9]+$/m, 'revision REV').split('\n'), [
+      '(document 1): serviceaccount/fluent-bit skipped: not used by daemonmesh',
+      '(document 2): configmap/fluent-bit skipped: not yet supported by daemonmesh',
+      '(document 3): clusterrole.rbac.authorization.k8s.io/fluent-bit skipped: not used by daemonmesh',
+      '(document 4): clusterrolebinding.rbac.authorization.k8s.io/fluent-bit skipped: not used by daemonmesh',
+      '(document 6): daemonset.apps/fluent-bit (namespace logging) is valid, revision REV',
+      '',
+    ])
+    assert.equal(
+      r.stderr,
+      [
+        `warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.serviceAccountName: not supported (ignored)`,
+        `warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.volumes[0].configMap: not supported: only hostPath and emptyDir volumes are mounted`,
+        `warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.containers[0].livenessProbe: not supported (ignored)`,
+        '',
+      ].join('\n'),
+    )
+  })
+
+  it('a directory is read in name order, .yaml, .yml and .json only; its subdirectories only with -R', async () => {
+    const flat = await runCli('check', '-f', dir)
+    assert.equal(flat.code, 0, flat.stderr)
+    const names = (out: string): string[] => out.trim().split('\n').map((l) => l.slice(dir.length + 1).replace(/:.*/, ''))
+    assert.deepEqual(names(flat.stdout), ['00-namespace.yaml', '10-rbac.yaml items[0]', '10-rbac.yaml items[1]', '10-rbac.yaml items[2]', '20-daemonset.yml', '30-service.json'])
+    const deep = await runCli('check', '-R', '-f', dir)
+    assert.equal(deep.code, 0, deep.stderr)
+    assert.deepEqual(names(deep.stdout).slice(6), ['extra/40-servicemonitor.yaml'])
+    assert.match(deep.stdout, /extra\/40-servicemonitor\.yaml: servicemonitor\.monitoring\.coreos\.com\/node-exporter skipped: not used by daemonmesh\n$/)
+    assert.equal((await runCli('check', '--recursive', '-f', dir)).stdout, deep.stdout)
+  })
+
+  it('a directory whose manifests are all in subdirectories needs -R', async () => {
+    const d = join(tmp, 'nested')
+    await mkdir(join(d, 'sub'), { recursive: true })
+    await writeFile(join(d, 'sub', 'sa.yaml'), 'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a}\n')
+    const r = await runCli('check', '-f', d)
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /nested: the directory holds no \.yaml, \.yml or \.json file/)
+    assert.equal((await runCli('check', '-R', '-f', d)).code, 0)
+  })
+
+  it('apply of a bundle whose DaemonSet is invalid writes nothing and says why, after its warnings', async () => {
+    const f = await write('bad-bundle.yaml', `apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a}\n---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: x}\nspec:\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec:\n      tolerations: [null]\n      containers: [{name: c, colour: red}]\n`)
+    const r = await runCli('apply', '-f', f, '--agent', noAgent, '--key', join(tmp, 'no.key'))
+    assert.deepEqual(r, {
+      code: 1,
+      stdout: '',
+      stderr: [
+        `Warning: ${f} (document 2): DaemonSet default/x: spec.template.spec.containers[0].colour: unknown field (ignored)`,
+        `error: ${f} (document 2): DaemonSet default/x: spec.template.spec.tolerations[0]: Invalid value: null: a list item may not be null`,
+        `error: ${f} (document 2): DaemonSet default/x: spec.template.spec.containers[0].image: required`,
+        'error: 2 errors found; nothing applied',
+        '',
+      ].join('\n'),
+    })
+  })
+
+  it('apply and delete -f of a bundle with no DaemonSet print what they skip, and need neither a key nor an agent', async () => {
+    const f = await write('rbac-only.yaml', 'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: fluentd-es, namespace: kube-system}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: fluentd-es}\n')
+    const want = { code: 0, stdout: 'serviceaccount/fluentd-es skipped: not used by daemonmesh\nclusterrole.rbac.authorization.k8s.io/fluentd-es skipped: not used by daemonmesh\n', stderr: '' }
+    assert.deepEqual(await runCli('apply', '-f', f, '--agent', noAgent, '--key', join(tmp, 'no.key')), want)
+    assert.deepEqual(await runCli('delete', '-f', f, '--agent', noAgent, '--key', join(tmp, 'no.key')), want)
+  })
+
+  it('apply of nothing at all is an error, as kubectl\'s', async () => {
+    const r = await runCli('apply', '-f', await write('empty-docs.yaml', '---\n---\n'), '--agent', noAgent)
+    assert.deepEqual(r, { code: 1, stdout: '', stderr: 'error: no objects passed to apply\n' })
+  })
+
+  it('plan -f takes a bundle: other kinds are skipped on stderr, the plan is unchanged', async () => {
+    const r = await runCli('plan', '-R', '-f', dir, '--nodes', repoPath('examples/nodes.yaml'), '-o', 'json')
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal((JSON.parse(r.stdout) as { daemonset: string }[]).filter((x) => x.daemonset === 'monitoring/node-exporter').length, 4)
+    assert.deepEqual(r.stderr.split('\n').filter((l) => l.includes('skipped')), [
+      'namespace/monitoring skipped: not used by daemonmesh',
+      'serviceaccount/node-exporter skipped: not used by daemonmesh',
+      'clusterrole.rbac.authorization.k8s.io/node-exporter skipped: not used by daemonmesh',
+      'clusterrolebinding.rbac.authorization.k8s.io/node-exporter skipped: not used by daemonmesh',
+      'service/node-exporter skipped: not used by daemonmesh',
+      'servicemonitor.monitoring.coreos.com/node-exporter skipped: not used by daemonmesh',
+    ])
   })
 })
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { loadDaemonSets, parseDaemonSet, parseManifests } from '../../../core/manifest.js'
+import { loadDaemonSets, parseDaemonSet, parseManifests, stripNulls } from '../../../core/manifest.js'
 import { ValidationError } from '../../../core/errors.js'
+import type { DaemonSet } from '../../../core/types.js'
 import { rawDs, seedFiles } from '../../helpers/fixtures.js'
 
 describe('manifests', () => {
@@ -116,12 +117,22 @@ describe('manifests', () => {
     assert.match(docs[0]?.errors[0]?.message ?? '', /YAML: .*alias/i)
   })
 
-  it('unsupported kinds and apiVersions are errors naming the field', () => {
-    const docs = parseManifests('apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n', 'd.yaml')
-    assert.match(docs[0]?.errors[0]?.message ?? '', /kind: Unsupported value: "Deployment"/)
+  it('other kinds are returned unchecked and without errors; an unsupported DaemonSet apiVersion is an error naming the field', () => {
+    const docs = parseManifests('apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: 42\n', 'd.yaml')
+    assert.deepEqual(docs.map((d) => [d.apiVersion, d.kind, d.name, d.errors, d.warnings, d.daemonSet]), [['apps/v1', 'Deployment', 'x', [], [], undefined]])
     const r = parseDaemonSet({ ...rawDs(), apiVersion: 'apps/v2' })
     assert.equal(r.errors[0]?.path, 'apiVersion')
     assert.match(r.errors[0]?.message ?? '', /Unsupported value: "apps\/v2"/)
+  })
+
+  it('a document without a kind is an error', () => {
+    const docs = parseManifests('apiVersion: v1\nkind: null\nmetadata: {name: x}\n', 'k.yaml')
+    assert.deepEqual(docs[0]?.errors, [{ path: '', message: 'kind: required' }])
+  })
+
+  it('a typed list (ServiceList) is read as a list only when it has items; a kind ending in List without items is an object', () => {
+    const docs = parseManifests('apiVersion: v1\nkind: ServiceList\nitems:\n- {apiVersion: v1, kind: Service, metadata: {name: s}}\n---\napiVersion: example.com/v1\nkind: IPAllowList\nmetadata: {name: a}\n', 'l.yaml')
+    assert.deepEqual(docs.map((d) => [d.kind, d.name, d.errors.length]), [['Service', 's', 0], ['IPAllowList', 'a', 0]])
   })
 
   it('a scalar document is an error', () => {
@@ -137,6 +148,79 @@ describe('manifests', () => {
       assert.equal(err.issues.length, 4)
       assert.deepEqual(err.issues.slice(0, 2).map((i) => i.path), ["spec.template.spec.containers[0].image", "metadata.name"])
       return true
+    })
+  })
+
+  describe('explicit null means absent, as Kubernetes decodes it', () => {
+    // Each case: a DaemonSet with one field set to null (YAML), and what comes of it.
+    const cases: { name: string; podSpec?: string; container?: string; top?: string; want: { errors: string[]; check?: (ds: DaemonSet) => void } }[] = [
+      { name: 'tolerations: null is no tolerations', podSpec: 'tolerations: null', want: { errors: [], check: (d) => assert.equal(d.spec.template.spec.tolerations, undefined) } },
+      { name: 'nodeSelector: ~ is no nodeSelector', podSpec: 'nodeSelector: ~', want: { errors: [], check: (d) => assert.equal(d.spec.template.spec.nodeSelector, undefined) } },
+      { name: 'an empty value (affinity:) is null, so absent', podSpec: 'affinity:', want: { errors: [] } },
+      { name: 'securityContext, volumes and priorityClassName null are absent', podSpec: 'securityContext: null\n      volumes: null\n      priorityClassName: null', want: { errors: [] } },
+      { name: 'resources: null and env: null in a container are absent', container: 'resources: null\n        env: null\n        envFrom: null', want: { errors: [], check: (d) => assert.equal(d.spec.template.spec.containers[0]?.resources, undefined) } },
+      { name: 'a null inside a nested object (resources.limits) is absent', container: 'resources: {limits: null, requests: {cpu: 100m}}', want: { errors: [], check: (d) => assert.deepEqual(d.spec.template.spec.containers[0]?.resources, { requests: { cpu: '100m' } }) } },
+      { name: 'an env value of null is absent (an empty variable)', container: 'env: [{name: A, value: null}]', want: { errors: [], check: (d) => assert.deepEqual(d.spec.template.spec.containers[0]?.env, [{ name: 'A' }]) } },
+      { name: 'updateStrategy: null gets the default strategy', top: 'updateStrategy: null', want: { errors: [], check: (d) => assert.equal(d.spec.updateStrategy?.type, 'RollingUpdate') } },
+      { name: 'selector: null in apps/v1 is a missing selector', top: 'selector: null', want: { errors: ['spec.selector: required'] } },
+      { name: 'a null required field is missing (image: null)', container: 'image: null', want: { errors: ['spec.template.spec.containers[0].image: required'] } },
+      { name: 'a null toleration is an error at its index, said once', podSpec: 'tolerations: [null, {operator: Exists}]', want: { errors: ['spec.template.spec.tolerations[0]: Invalid value: null: a list item may not be null'] } },
+      { name: 'a null string in args is an error', container: 'args: [--a, ~]', want: { errors: ['spec.template.spec.containers[0].args[1]: Invalid value: null: a list item may not be null'] } },
+      { name: 'a null item of a field the schema does not type (imagePullSecrets) is an error too', podSpec: 'imagePullSecrets: [null]', want: { errors: ['spec.template.spec.imagePullSecrets[0]: Invalid value: null: a list item may not be null'] } },
+      { name: 'a null container is an error, and only that', podSpec: 'initContainers: [null]', want: { errors: ['spec.template.spec.initContainers[0]: Invalid value: null: a list item may not be null'] } },
+    ]
+    for (const c of cases) {
+      it(c.name, () => {
+        const text = [
+          'apiVersion: apps/v1',
+          'kind: DaemonSet',
+          'metadata: {name: x, labels: null, annotations: null}',
+          'spec:',
+          ...(c.top === undefined ? ['  selector: {matchLabels: {a: b}}'] : c.top.startsWith('selector') ? [`  ${c.top}`] : ['  selector: {matchLabels: {a: b}}', `  ${c.top}`]),
+          '  template:',
+          '    metadata: {labels: {a: b}}',
+          '    spec:',
+          ...(c.podSpec === undefined ? [] : [`      ${c.podSpec}`]),
+          '      containers:',
+          '      - name: c',
+          ...(c.container?.startsWith('image') === true ? [] : ['        image: i:1']),
+          ...(c.container === undefined ? [] : [`        ${c.container}`]),
+        ].join('\n')
+        const [d, ...rest] = parseManifests(text, 'n.yaml')
+        assert.equal(rest.length, 0)
+        assert.deepEqual(d?.errors.map((e) => (e.path === '' ? e.message : `${e.path}: ${e.message}`)), c.want.errors)
+        assert.deepEqual(d?.warnings, [])
+        if (c.want.errors.length === 0) {
+          assert.ok(d?.daemonSet)
+          c.want.check?.(d.daemonSet)
+        } else {
+          assert.equal(d?.daemonSet, undefined)
+        }
+      })
+    }
+
+    it('a Node with taints: null and labels: null is a node with none', () => {
+      const [d] = parseManifests('kind: Node\nmetadata: {name: n, labels: null}\nspec: {taints: null}\n', 'n.yaml')
+      assert.deepEqual(d?.errors, [])
+      assert.deepEqual([d?.node?.labels, d?.node?.taints], [{}, []])
+    })
+
+    it('stripNulls drops null fields at any depth, reports null items, and leaves its input alone', () => {
+      const input = { a: null, b: { c: null, d: [1, null, { e: null, f: 'x' }] }, g: [[null]] }
+      const before = JSON.stringify(input)
+      assert.deepEqual(stripNulls(input, 'root'), {
+        value: { b: { d: [1, null, { f: 'x' }] }, g: [[null]] },
+        errors: [
+          { path: 'root.b.d[1]', message: 'Invalid value: null: a list item may not be null' },
+          { path: 'root.g[0][0]', message: 'Invalid value: null: a list item may not be null' },
+        ],
+      })
+      assert.equal(JSON.stringify(input), before)
+    })
+
+    it('a null item of a List is a document that is not a mapping', () => {
+      const docs = parseManifests('apiVersion: v1\nkind: List\nitems: [null]\n', 'l.yaml')
+      assert.match(docs[0]?.errors[0]?.message ?? '', /must be a mapping/)
     })
   })
 })
