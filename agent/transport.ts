@@ -38,8 +38,12 @@ export interface ChannelLimits {
   timeoutMs: number
 }
 
-/** ChannelHandler serves one inbound channel; a rejection aborts the channel. */
-export type ChannelHandler = (channel: FrameChannel, peer: string) => Promise<void>
+/**
+ * ChannelHandler serves one inbound channel from `peer`, whose key id `keyId` the
+ * transport authenticated (libp2p: the noise handshake proves the peer's Ed25519 key).
+ * A rejection aborts the channel.
+ */
+export type ChannelHandler = (channel: FrameChannel, peer: string, keyId: string) => Promise<void>
 
 /** Transport is everything protocol components need from the network. */
 export interface Transport {

@@ -31,12 +31,6 @@ export interface LeaseFleet {
   nameOf(keyId: string): string | undefined
   /** peerOf returns where a member says it can be reached (its record's peer id and addresses), or undefined when it has no record. */
   peerOf(keyId: string): PeerAddress | undefined
-  /**
-   * keyOf returns the key id of the member whose record names `peerId` (the peer of an
-   * authenticated channel), or undefined when none does, or when more than one does: a
-   * record is signed by its author, but the peer id in it is only what the author says.
-   */
-  keyOf(peerId: string): string | undefined
   /** limit returns the number of slots of a kind the DaemonSet has (0 for OnDelete or unknown). */
   limit(ds: string, kind: SlotKind): number
   /** voterView returns what SlotTable.claim decides with, as of now. */
@@ -108,12 +102,6 @@ export class FleetView implements LeaseFleet {
   peerOf(keyId: string): PeerAddress | undefined {
     const r = this.record(keyId)
     return r === undefined ? undefined : { peerId: r.peerId, addresses: r.addresses }
-  }
-
-  keyOf(peerId: string): string | undefined {
-    const named = this.membership.nodes().filter((n) => n.record.peerId === peerId)
-    const only = named.length === 1 ? named[0]?.keyId : undefined
-    return only !== undefined && this.isMember(only) ? only : undefined
   }
 
   limit(ds: string, kind: SlotKind): number {

@@ -92,7 +92,7 @@ export class Lease {
     await this.voter.restore()
     // Served only once the votes are back: a claim must not be judged by an empty table.
     if (!this.serving) {
-      await this.opts.transport.serve(LEASE_PROTOCOL, (channel, peer) => this.answer(channel, peer), { ...this.limits, maxStreams: this.opts.timings.maxInboundStreams })
+      await this.opts.transport.serve(LEASE_PROTOCOL, (channel, peer, keyId) => this.answer(channel, peer, keyId), { ...this.limits, maxStreams: this.opts.timings.maxInboundStreams })
       this.serving = true
     }
     this.timer = this.opts.clock.every(this.opts.timings.tickMs, () => this.tick())
@@ -122,11 +122,11 @@ export class Lease {
    * non-member's request is dropped unanswered. Called concurrently, at most
    * maxInboundStreams at once per connection.
    */
-  private async answer(channel: FrameChannel, peer: string): Promise<void> {
+  private async answer(channel: FrameChannel, peer: string, keyId: string): Promise<void> {
     const msg = this.parse(await channel.read(), peer, ['claim', 'act', 'release'])
     if (msg === undefined) throw new Error('malformed lease request')
-    // Only members vote or claim: a peer no node record names is not part of the fleet.
-    const from = this.opts.fleet.keyOf(peer)
+    // Only members vote or claim: the sender is the key the transport authenticated.
+    const from = this.opts.fleet.isMember(keyId) ? keyId : undefined
     if (from === undefined) {
       this.opts.metrics.lease.inc({ type: msg.t, result: 'ignored' })
       return

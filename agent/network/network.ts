@@ -232,8 +232,13 @@ export class Network implements Transport {
     await this.node.handle(
       protocol,
       ({ stream, connection }) => {
+        const raw = connection.remotePeer.publicKey?.raw
+        if (raw === undefined) {
+          stream.abort(new Error('the peer has no Ed25519 key'))
+          return
+        }
         const channel = streamChannel(stream, limits, AbortSignal.timeout(limits.timeoutMs))
-        void handler(channel, connection.remotePeer.toString())
+        void handler(channel, connection.remotePeer.toString(), keyIdOfPeerPublicKey(raw))
           .then(() => channel.close())
           .catch((err: unknown) => {
             this.log.debug({ err, protocol }, 'stream handler failed')

@@ -154,7 +154,7 @@ export class MemoryTransport implements Transport {
     theirs.link(mine)
     queueMicrotask(() => {
       service
-        .handler(theirs, this.peerId)
+        .handler(theirs, this.peerId, this.keyId)
         .then(() => theirs.close())
         .catch((err: unknown) => theirs.abort(err instanceof Error ? err : new Error(String(err))))
         .finally(() => service.active.set(this.peerId, (service.active.get(this.peerId) ?? 1) - 1))

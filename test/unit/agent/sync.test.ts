@@ -56,7 +56,7 @@ function counted(t: Transport, sent: { bytes: number }): Transport {
     connectedPeers: () => t.connectedPeers(),
     publish: (topic, data) => t.publish(topic, data),
     subscribe: (topic, handler) => t.subscribe(topic, handler),
-    serve: (protocol, handler, limits) => t.serve(protocol, (c, from) => handler(wrap(c), from), limits),
+    serve: (protocol, handler, limits) => t.serve(protocol, (c, from, keyId) => handler(wrap(c), from, keyId), limits),
     open: async (peer, protocol, limits, addresses) => wrap(await t.open(peer, protocol, limits, addresses)),
     dial: (addr) => t.dial(addr),
     onConnect: (fn) => t.onConnect(fn),

@@ -162,10 +162,6 @@ export class FakeFleet implements LeaseFleet {
     return r === undefined ? undefined : { peerId: r.peerId, addresses: r.addresses }
   }
 
-  keyOf(peerId: string): string | undefined {
-    return this.members.find((m) => peerIdOf(m.name) === peerId)?.keyId
-  }
-
   limit(name: string, kind: SlotKind): number {
     return this.daemonSets.has(name) ? this.limits[kind] : 0
   }
