@@ -14,8 +14,8 @@ export interface Timings {
     dialsPerBeat: number
     /** Addresses carried in a node record. Default 32: bounds the record, enough for any host's interfaces. */
     maxAddresses: number
-    /** A ping unanswered this long is missed and the indirect probes start (capped at half the period). Default 200 ms: ~100 LAN round trips; shorter finds failures sooner but misses more pings to busy hosts (the indirect probes and local health then cover for it), longer leaves less of the period to the indirect probes. */
-    probeTimeoutMs: number
+    /** A ping unanswered for this fraction of the protocol period is missed and the indirect probes start (a ping that must first connect gets one period more). Default 0.4, 200 ms at the default 500 ms period (memberlist: 0.2 local, 0.5 LAN, 0.6 WAN): shorter finds failures sooner but misses more pings to busy hosts (indirect probes, refutation and local health then cover for it), longer leaves less of the period to the indirect probes. On slow links, raise --heartbeat and this follows. */
+    probeTimeoutRatio: number
     /** Members asked to probe a member that missed a ping (ping-req), k. Default 3 (memberlist's): more rules out a bad link between two hosts more surely, each costs a ping-req and a ping. */
     indirectChecks: number
     /** A suspicion no one confirms times out after this many times the shortest timeout (Lifeguard's max). Default 4: longer gives a lone, possibly wrong, suspicion more time to be refuted; shorter finds failures that few members see sooner. */
@@ -86,7 +86,7 @@ export function defaultTimings(): Timings {
       bootstrapRetryBeats: 3,
       dialsPerBeat: 4,
       maxAddresses: 32,
-      probeTimeoutMs: 200,
+      probeTimeoutRatio: 0.4,
       indirectChecks: 3,
       suspicionMaxMult: 4,
       suspicionConfirmations: 3,

@@ -224,3 +224,30 @@ export function shuffled<T>(items: readonly T[], random: Random): T[] {
   }
   return a
 }
+
+/**
+ * RoundTrips estimates how long an ack takes (Jacobson/Karels, as TCP's retransmission
+ * timeout): a smoothed round trip and its variation, from successful pings. A fleet on
+ * starved hosts answers slowly; probing it with a fixed timeout would suspect everyone.
+ */
+export class RoundTrips {
+  private srtt: number | undefined
+  private rttvar = 0
+
+  /** add folds in one measured round trip (ms). */
+  add(ms: number): void {
+    if (this.srtt === undefined) {
+      this.srtt = ms
+      this.rttvar = ms / 2
+      return
+    }
+    this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - ms)
+    this.srtt = 0.875 * this.srtt + 0.125 * ms
+  }
+
+  /** timeout returns srtt + 4 * rttvar, within [floorMs, capMs] (floorMs before any measurement). */
+  timeout(floorMs: number, capMs: number): number {
+    if (this.srtt === undefined) return floorMs
+    return Math.round(Math.min(capMs, Math.max(floorMs, this.srtt + 4 * this.rttvar)))
+  }
+}

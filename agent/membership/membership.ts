@@ -115,6 +115,7 @@ export class Membership extends TypedEvents<MembershipEvents> {
       forgetMs: opts.forgetMs,
       timings: opts.timings.membership,
       incarnation: () => this.selfRecord.incarnation,
+      startedAt: () => this.selfRecord.startedAt,
       refute: (incarnation) => this.refute(incarnation),
       forgotten: (keyId) => this.book.forget(keyId),
       metrics: opts.metrics,
@@ -275,11 +276,20 @@ export class Membership extends TypedEvents<MembershipEvents> {
     }
   }
 
-  /** refute raises our incarnation above a suspicion's and publishes the record: alive(i + 1) overrides suspect(i) everywhere. */
+  /**
+   * refute raises our incarnation above a suspicion's and publishes the record: alive(i + 1)
+   * overrides suspect(i) everywhere. The record goes out once more two periods later (unless
+   * it changed again): gossip repairs a lost message only for a few seconds, and a lost
+   * refutation turns into a failure verdict.
+   */
   private refute(incarnation: number): void {
     if (this.stopped || incarnation < this.selfRecord.incarnation) return
-    this.selfRecord = { ...this.selfRecord, incarnation: Math.min(MAX_INCARNATION, incarnation + 1) }
+    const next = Math.min(MAX_INCARNATION, incarnation + 1)
+    this.selfRecord = { ...this.selfRecord, incarnation: next }
     void this.beat()
+    this.opts.clock.after(2 * this.opts.heartbeatMs, () => {
+      if (!this.stopped && this.selfRecord.incarnation === next) void this.beat()
+    })
   }
 
   /** tick is one protocol period: a record whose addresses changed goes out, the detector probes, the mesh is kept. */

@@ -20,15 +20,23 @@ const viewSchema = z.object({ status: z.enum(['alive', 'suspect', 'failed']), in
 export type View = z.infer<typeof viewSchema>
 
 /**
+ * Self is what the responder says of itself in an ack: its incarnation and start time. The
+ * channel authenticates the responder's peer id, so a prober may take it as alive news
+ * (a refutation that gossip has not brought yet).
+ */
+const selfSchema = z.object({ incarnation, startedAt: z.number().int().min(0) }).strict()
+export type Self = z.infer<typeof selfSchema>
+
+/**
  * probeFrameSchema is one frame of the probe protocol:
  *  - ping: are you there? (the sender's view of the receiver, when it has one)
- *  - ack: I am (the receiver's view of the pinger, when it has one)
+ *  - ack: I am, at this incarnation (and the receiver's view of the pinger, when it has one)
  *  - ping-req: probe member `target` for me and tell me (an indirect probe)
  *  - nack: I asked `target` and it did not answer (Lifeguard: tells the requester its helpers are healthy)
  */
 export const probeFrameSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('ping'), you: viewSchema.optional() }).strict(),
-  z.object({ t: z.literal('ack'), you: viewSchema.optional() }).strict(),
+  z.object({ t: z.literal('ack'), me: selfSchema.optional(), you: viewSchema.optional() }).strict(),
   z.object({ t: z.literal('ping-req'), target: z.string().regex(KEY_ID) }).strict(),
   z.object({ t: z.literal('nack') }).strict(),
 ])
