@@ -28,8 +28,10 @@ export interface Timings {
     reconnectPeriods: number
     /** Lifeguard's local health: an agent whose probes fail without helpers' nacks (or that is suspected) stretches its probe timeout and period up to this factor. Default 8 (memberlist's): a starved host slows itself down instead of suspecting healthy peers. */
     awarenessMax: number
-    /** Inbound probe channels served at once per connection. Default 4: a ping and a few ping-reqs; a peer cannot make us probe without bound. */
+    /** Inbound probe channels served at once per connection, and ping-reqs carried out at once per probe link. Default 4: a link and a few one-exchange channels of older agents; a peer cannot make us probe without bound. */
     maxInboundProbes: number
+    /** A probe link (one stream carrying every probe to a member) that carried no frame this long is closed by its opener; the answering side waits twice as long. Default 30 s: longer keeps links to members probed rarely (large fleets) at the cost of an idle stream each (a few hundred bytes); shorter reopens more streams. */
+    probeLinkIdleMs: number
   }
   sync: {
     /** Deadline of one anti-entropy exchange. Default 10 s: a slow peer costs at most this much of a round. */
@@ -94,6 +96,7 @@ export function defaultTimings(): Timings {
       reconnectPeriods: 4,
       awarenessMax: 8,
       maxInboundProbes: 4,
+      probeLinkIdleMs: 30_000,
     },
     sync: { exchangeTimeoutMs: 10_000, maxInboundExchanges: 4 },
     network: { dialTimeoutMs: 5000 },

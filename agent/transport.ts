@@ -32,10 +32,17 @@ export interface FrameChannel {
   close(): Promise<void>
 }
 
-/** Bounds of a framed protocol: the largest frame and the deadline of one exchange. */
+/**
+ * Bounds of a framed protocol: the largest frame, and the deadline of one exchange
+ * (timeoutMs: opening, dialling included, and every frame after it). A long-lived channel
+ * that carries many exchanges sets idleMs instead: opening keeps timeoutMs's deadline,
+ * then the channel fails only after idleMs without a frame read or written, and the
+ * protocol times each of its exchanges itself.
+ */
 export interface ChannelLimits {
   maxFrameBytes: number
   timeoutMs: number
+  idleMs?: number
 }
 
 /**
@@ -70,4 +77,6 @@ export interface Transport {
   onConnect(fn: (peer: string) => void): void
   /** onDisconnect calls fn when the last connection to a peer closes (a hint, never a verdict). */
   onDisconnect(fn: (peer: string) => void): void
+  /** hangUp closes every connection to `peer` (one that stopped carrying frames); the next open or dial makes a new one. */
+  hangUp(peer: string): Promise<void>
 }

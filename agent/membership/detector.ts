@@ -27,7 +27,7 @@ import { Prober } from './prober.js'
 export type NodeState = 'Alive' | 'Unreachable' | 'Left'
 
 export interface DetectorOptions {
-  transport: Pick<Transport, 'open' | 'serve' | 'publish' | 'onConnect' | 'onDisconnect' | 'connectedPeers'>
+  transport: Pick<Transport, 'open' | 'serve' | 'publish' | 'onConnect' | 'onDisconnect' | 'connectedPeers' | 'hangUp'>
   clock: Clock
   random: Random
   /** This agent's key id. */
@@ -126,7 +126,7 @@ export class FailureDetector {
     this.lastTick = now
     // A probe still running (a slow agent: see awareness) makes this period skip its probe.
     if (!this.roundBusy && this.ticks % this.prober.awareness.scale(1) === 0) {
-      const target = this.members.nextToProbe((id) => !this.probing.has(id))
+      const target = this.nextTarget()
       if (target !== undefined) {
         this.roundBusy = true
         void this.probe(target, 'round').finally(() => (this.roundBusy = false))
@@ -137,6 +137,35 @@ export class FailureDetector {
       if (gone !== undefined) void this.probe(gone.keyId, 'reconnect')
     }
     this.sweep()
+  }
+
+  /**
+   * nextTarget is the next member to probe: among the members we hold a connection to (a
+   * probe then costs two frames on a link, never a handshake, however large the fleet;
+   * every member is connected to several others, which probe it), or any member when none
+   * of those is free (a lone agent, a start).
+   */
+  private nextTarget(): string | undefined {
+    const connected = this.connectedMembers()
+    return this.members.nextToProbe((id) => !this.probing.has(id) && connected.has(id)) ?? this.members.nextToProbe((id) => !this.probing.has(id))
+  }
+
+  /** helpers picks k members to probe `target` for us, connected ones first. */
+  private helpers(target: string): Member[] {
+    const k = this.opts.timings.indirectChecks
+    const connected = this.connectedMembers()
+    const near = this.members.helpers(k, (id) => id !== target && connected.has(id))
+    return near.length >= k ? near : [...near, ...this.members.helpers(k - near.length, (id) => id !== target && !connected.has(id))]
+  }
+
+  /** connectedMembers returns the key ids of the members we hold a connection to (bounded by the connection cap, not the fleet). */
+  private connectedMembers(): Set<string> {
+    const ids = new Set<string>()
+    for (const peer of this.opts.transport.connectedPeers()) {
+      const m = this.members.ofPeer(peer)
+      if (m !== undefined) ids.add(m.keyId)
+    }
+    return ids
   }
 
   /** observe takes a new version of a member's record (from gossip or anti-entropy): the member is heard from, and may be back, refuted, or gone. */
@@ -247,11 +276,20 @@ export class FailureDetector {
         return
       }
       if (why === 'reconnect' || this.stopped || this.members.get(keyId) !== m || m.left || m.swim.status === 'failed') return
-      const helpers = this.members.helpers(this.opts.timings.indirectChecks, (id) => id !== keyId)
+      const helpers = this.helpers(keyId)
       // The rest of the period, but at least enough for a helper to dial the target and wait out its own ping.
       const budget = Math.ceil(Math.max(2 * timeout + this.opts.periodMs, this.prober.awareness.scale(this.opts.periodMs) - (this.opts.clock.mono() - start)))
       const { acked, nacks } = await firstAck(helpers.map((h) => this.prober.indirect(h, keyId, budget)))
-      if (acked) return
+      if (acked) {
+        // Others reach it and we do not: our connection to it is the broken part (a link cut
+        // with no reset). Hang up, so the next probe and gossip go over a new one.
+        if (this.opts.transport.connectedPeers().includes(m.peerId)) {
+          this.log.info({ peer: m.name }, 'reached through others only: reconnecting')
+          this.prober.drop(m.peerId)
+          await this.opts.transport.hangUp(m.peerId).catch(() => undefined)
+        }
+        return
+      }
       // Lifeguard: helpers that did not even nack suggest the fault is ours.
       this.prober.awareness.apply(helpers.length > 0 ? helpers.length - nacks : 1)
       if (this.stopped || this.members.get(keyId) !== m || m.left) return

@@ -1,5 +1,6 @@
-// The failure detector's messages, as they travel: probe frames on PROBE_PROTOCOL channels
-// (ping, ack, ping-req, nack) and the suspicion notices it publishes on the nodes topic
+// The failure detector's messages, as they travel: probe frames on probe links
+// (PROBE_LINK_PROTOCOL, numbered) and on PROBE_PROTOCOL channels (one exchange each, for
+// older agents) (ping, ack, ping-req, nack) and the suspicion notices it publishes on the nodes topic
 // (suspect, failed). All small JSON, validated with zod and bounded, because they arrive
 // from peers. Node records themselves are signed envelopes (records.ts).
 
@@ -27,6 +28,9 @@ export type View = z.infer<typeof viewSchema>
 const selfSchema = z.object({ incarnation, startedAt: z.number().int().min(0) }).strict()
 export type Self = z.infer<typeof selfSchema>
 
+/** A frame's number on a probe link (PROBE_LINK_PROTOCOL): an answer carries its request's. Absent on the one-exchange protocol. */
+const n = z.number().int().min(0).max(2 ** 31 - 1).optional()
+
 /**
  * probeFrameSchema is one frame of the probe protocol:
  *  - ping: are you there? (the sender's view of the receiver, when it has one)
@@ -35,10 +39,10 @@ export type Self = z.infer<typeof selfSchema>
  *  - nack: I asked `target` and it did not answer (Lifeguard: tells the requester its helpers are healthy)
  */
 export const probeFrameSchema = z.discriminatedUnion('t', [
-  z.object({ t: z.literal('ping'), you: viewSchema.optional() }).strict(),
-  z.object({ t: z.literal('ack'), me: selfSchema.optional(), you: viewSchema.optional() }).strict(),
-  z.object({ t: z.literal('ping-req'), target: z.string().regex(KEY_ID) }).strict(),
-  z.object({ t: z.literal('nack') }).strict(),
+  z.object({ t: z.literal('ping'), n, you: viewSchema.optional() }).strict(),
+  z.object({ t: z.literal('ack'), n, me: selfSchema.optional(), you: viewSchema.optional() }).strict(),
+  z.object({ t: z.literal('ping-req'), n, target: z.string().regex(KEY_ID) }).strict(),
+  z.object({ t: z.literal('nack'), n }).strict(),
 ])
 export type ProbeFrame = z.infer<typeof probeFrameSchema>
 

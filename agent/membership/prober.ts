@@ -1,17 +1,20 @@
-// The probe protocol on the wire (/daemonmesh/probe/1.0.0, frames in messages.ts): one ping
-// and its ack, one ping-req and its ack or nack, each on a fresh channel; serving both; the
-// deadlines they run under (a share of the period, stretched by measured round trips and by
-// local health, plus a dial when not connected). What the answers mean — suspicion,
-// refutation, member states — is the detector's business (detector.ts). No timers or
-// sockets of its own: the Clock measures, the Transport carries.
+// The probe protocol on the wire (frames in messages.ts): pings and their acks, ping-reqs
+// and their acks or nacks, carried on one long-lived link per member (link.ts,
+// PROBE_LINK_PROTOCOL) so a probe costs two frames, not a stream; serving links, and the
+// one-exchange channels of older agents (PROBE_PROTOCOL); the deadlines they run under (a
+// share of the period, stretched by measured round trips and by local health, plus a dial
+// when not connected). What the answers mean (suspicion, refutation, member states) is the
+// detector's business (detector.ts). No timers or sockets of its own: the Clock measures,
+// the Transport carries.
 
 import type { Logger } from 'pino'
 import { Awareness, RoundTrips } from '../../core/swim.js'
 import type { Clock } from '../clock.js'
 import type { Timings } from '../defaults.js'
-import { PROBE_PROTOCOL } from '../network/constants.js'
+import { PROBE_LINK_PROTOCOL, PROBE_PROTOCOL } from '../network/constants.js'
 import type { FrameChannel, Transport } from '../transport.js'
-import { MAX_PROBE_FRAME_BYTES, decodeFrame, encodeJson, type Self, type View } from './messages.js'
+import { Link, type Request } from './link.js'
+import { MAX_PROBE_FRAME_BYTES, decodeFrame, encodeJson, type ProbeFrame, type Self, type View } from './messages.js'
 
 /** Peer is how to reach a member. */
 export interface Peer {
@@ -43,7 +46,7 @@ export interface ProberOptions {
   /** This agent's key id. */
   keyId: string
   periodMs: number
-  timings: Pick<Timings['membership'], 'probeTimeoutRatio' | 'awarenessMax' | 'maxInboundProbes'>
+  timings: Pick<Timings['membership'], 'probeTimeoutRatio' | 'awarenessMax' | 'maxInboundProbes' | 'probeLinkIdleMs'>
   host: ProberHost
   log: Logger
 }
@@ -54,6 +57,8 @@ export class Prober {
   readonly awareness: Awareness
   private readonly opts: ProberOptions
   private readonly rtt = new RoundTrips()
+  /** Our links to members, by peer id (one being opened is a pending promise). */
+  private readonly links = new Map<string, Promise<Link>>()
   private stopped = false
 
   constructor(opts: ProberOptions) {
@@ -61,19 +66,36 @@ export class Prober {
     this.awareness = new Awareness(opts.timings.awarenessMax)
   }
 
-  /** serve answers the probe protocol. */
+  /** serve answers probe links, and the one-exchange channels of older agents. */
   async serve(): Promise<void> {
-    await this.opts.transport.serve(PROBE_PROTOCOL, (channel, _peer, keyId) => this.answer(channel, keyId), {
+    const t = this.opts.transport
+    const maxStreams = this.opts.timings.maxInboundProbes
+    await t.serve(PROBE_LINK_PROTOCOL, (channel, _peer, keyId) => this.answerLink(channel, keyId), {
+      maxFrameBytes: MAX_PROBE_FRAME_BYTES,
+      timeoutMs: this.opts.periodMs,
+      // Longer than the opener's idle time, so the opener is the one that closes an idle link.
+      idleMs: 2 * this.opts.timings.probeLinkIdleMs,
+      maxStreams,
+    })
+    await t.serve(PROBE_PROTOCOL, (channel, _peer, keyId) => this.answer(channel, keyId), {
       maxFrameBytes: MAX_PROBE_FRAME_BYTES,
       // A ping-req is answered after our own ping of its target (see pingTimeout, at most four periods and a dial).
       timeoutMs: 6 * this.opts.periodMs,
-      maxStreams: this.opts.timings.maxInboundProbes,
+      maxStreams,
     })
   }
 
-  /** stop makes this agent silent: channels are refused from now on, as by a crashed host. */
+  /** stop makes this agent silent: links close, channels are refused from now on, as by a crashed host. */
   stop(): void {
     this.stopped = true
+    for (const peer of [...this.links.keys()]) this.drop(peer)
+  }
+
+  /** drop closes our link to `peer`, if any (its connection was hung up on); the next probe opens another. */
+  drop(peer: string): void {
+    const link = this.links.get(peer)
+    this.links.delete(peer)
+    void link?.then((l) => l.close()).catch(() => undefined)
   }
 
   /** baseTimeout is the configured share of the period, at most half of it (the other half is for the indirect probes). */
@@ -95,26 +117,21 @@ export class Prober {
     return this.timeout() + (this.opts.transport.connectedPeers().includes(peer.peerId) ? 0 : this.opts.periodMs)
   }
 
-  /** ping sends one ping over a fresh channel (dialling the member's addresses when not connected) and waits for its ack. */
+  /** ping sends one ping over our link to the member (opening it, and dialling the member's addresses, when needed) and waits for its ack. */
   async ping(peer: Peer, timeoutMs = this.pingTimeout(peer)): Promise<boolean> {
-    let channel: FrameChannel | undefined
     const start = this.opts.clock.mono()
     const connected = this.opts.transport.connectedPeers().includes(peer.peerId)
     try {
-      channel = await this.opts.transport.open(peer.peerId, PROBE_PROTOCOL, { maxFrameBytes: MAX_PROBE_FRAME_BYTES, timeoutMs: Math.ceil(timeoutMs) }, peer.addresses)
       const you = this.opts.host.view(peer.keyId)
-      await channel.write(encodeJson(you === undefined ? { t: 'ping' } : { t: 'ping', you }))
-      const frame = decodeFrame(await channel.read())
+      const frame = await this.request(peer, you === undefined ? { t: 'ping' } : { t: 'ping', you }, timeoutMs)
       if (frame.t !== 'ack') throw new Error(`expected an ack, got ${frame.t}`)
       // Round trips over a connection we had: a dial is not an answer time.
       if (connected) this.rtt.add(this.opts.clock.mono() - start)
-      await channel.close().catch(() => undefined)
       this.opts.host.heard(peer.keyId)
       if (frame.me !== undefined) this.opts.host.alive(peer.keyId, frame.me)
       if (frame.you !== undefined) this.opts.host.told(frame.you, peer.keyId)
       return true
     } catch (err) {
-      await channel?.close().catch(() => undefined)
       this.opts.log.debug({ peer: peer.name, err: (err as Error).message }, 'ping failed')
       return false
     }
@@ -122,42 +139,111 @@ export class Prober {
 
   /** indirect asks `helper` to ping `target` for us; resolves to its answer, or 'none'. */
   async indirect(helper: Peer, target: string, timeoutMs: number): Promise<'ack' | 'nack' | 'none'> {
-    let channel: FrameChannel | undefined
     try {
-      channel = await this.opts.transport.open(helper.peerId, PROBE_PROTOCOL, { maxFrameBytes: MAX_PROBE_FRAME_BYTES, timeoutMs: Math.ceil(timeoutMs) }, helper.addresses)
-      await channel.write(encodeJson({ t: 'ping-req', target }))
-      const frame = decodeFrame(await channel.read())
-      await channel.close().catch(() => undefined)
+      const frame = await this.request(helper, { t: 'ping-req', target }, timeoutMs)
       this.opts.host.heard(helper.keyId)
-      return frame.t === 'ack' ? 'ack' : frame.t === 'nack' ? 'nack' : 'none'
+      return frame.t
     } catch (err) {
-      await channel?.close().catch(() => undefined)
       this.opts.log.debug({ helper: helper.name, err: (err as Error).message }, 'indirect probe failed')
       return 'none'
     }
   }
 
-  /** answer serves one probe channel from the peer whose key the transport authenticated: a ping is acked; a member's ping-req is carried out and answered ack or nack. */
+  /** request sends one frame on our link to `peer`, opening the link first when there is none; the deadline covers both. */
+  private async request(peer: Peer, frame: Request, timeoutMs: number): Promise<Extract<ProbeFrame, { t: 'ack' | 'nack' }>> {
+    const start = this.opts.clock.mono()
+    const link = await this.link(peer, timeoutMs)
+    return link.request(frame, Math.max(1, Math.ceil(timeoutMs - (this.opts.clock.mono() - start))))
+  }
+
+  /** link returns our open link to `peer`, or opens one within timeoutMs (two probes at once share one opening). */
+  private async link(peer: Peer, timeoutMs: number): Promise<Link> {
+    if (this.stopped) throw new Error('stopped')
+    const known = this.links.get(peer.peerId)
+    if (known !== undefined) {
+      const link = await known
+      if (link.open) return link
+    }
+    const opening = this.opts.transport
+      .open(peer.peerId, PROBE_LINK_PROTOCOL, { maxFrameBytes: MAX_PROBE_FRAME_BYTES, timeoutMs: Math.ceil(timeoutMs), idleMs: this.opts.timings.probeLinkIdleMs }, peer.addresses)
+      .then((channel) => {
+        const link: Link = new Link(channel, this.opts.clock, () => {
+          if (this.links.get(peer.peerId) === opening) this.links.delete(peer.peerId)
+        })
+        return link
+      })
+    this.links.set(peer.peerId, opening)
+    opening.catch(() => {
+      if (this.links.get(peer.peerId) === opening) this.links.delete(peer.peerId)
+    })
+    return opening
+  }
+
+  /**
+   * answerLink serves a probe link from the peer whose key the transport authenticated:
+   * each ping is acked at once; a member's ping-reqs are carried out concurrently (at most
+   * maxInboundProbes at a time; more go unanswered) and answered as they finish. Returns
+   * when the link ends.
+   */
+  private async answerLink(channel: FrameChannel, from: string): Promise<void> {
+    let carrying = 0
+    for (;;) {
+      let raw: Uint8Array
+      try {
+        raw = await channel.read()
+      } catch {
+        return // the opener closed the link, or it went idle, or the connection went away
+      }
+      // A stopped agent answers nothing, as a crashed one.
+      if (this.stopped) throw new Error('stopped')
+      const frame = decodeFrame(raw)
+      if (frame.n === undefined) throw new Error('a probe link frame without its number')
+      if (frame.t === 'ping') {
+        await channel.write(encodeJson({ ...this.ack(frame, from), n: frame.n }))
+        continue
+      }
+      if (frame.t !== 'ping-req') throw new Error(`unexpected ${frame.t} frame`)
+      if (this.opts.host.peer(from) === undefined) throw new Error('ping-req from a peer that is not a member')
+      if (carrying >= this.opts.timings.maxInboundProbes) continue
+      carrying++
+      const n = frame.n
+      void this.carry(frame.target, from)
+        .then((ok) => channel.write(encodeJson({ t: ok ? 'ack' : 'nack', n })))
+        .catch(() => undefined)
+        .finally(() => carrying--)
+    }
+  }
+
+  /** ack answers a ping from `from`: heard, refuted first when it must be (so the ack carries the new incarnation). */
+  private ack(frame: Extract<ProbeFrame, { t: 'ping' }>, from: string): Extract<ProbeFrame, { t: 'ack' }> {
+    const host = this.opts.host
+    const member = host.peer(from) !== undefined
+    if (member) host.heard(from)
+    if (frame.you !== undefined) host.told(frame.you, member ? from : undefined)
+    const you = member ? host.view(from) : undefined
+    return you === undefined ? { t: 'ack', me: host.self() } : { t: 'ack', me: host.self(), you }
+  }
+
+  /** carry performs a ping-req from member `from`: pings `target` (ourselves: yes at once). */
+  private async carry(target: string, from: string): Promise<boolean> {
+    this.opts.host.heard(from)
+    if (target === this.opts.keyId) return true
+    const peer = this.opts.host.peer(target)
+    return peer !== undefined && (await this.ping(peer))
+  }
+
+  /** answer serves one exchange of an older agent's probe channel: a ping is acked; a member's ping-req is carried out and answered ack or nack. */
   private async answer(channel: FrameChannel, from: string): Promise<void> {
     if (this.stopped) throw new Error('stopped')
     const frame = decodeFrame(await channel.read())
-    const host = this.opts.host
-    const member = host.peer(from) !== undefined
     if (frame.t === 'ping') {
-      if (member) host.heard(from)
-      // A refutation happens here, before the ack, so the ack carries the new incarnation.
-      if (frame.you !== undefined) host.told(frame.you, member ? from : undefined)
-      const you = member ? host.view(from) : undefined
-      await channel.write(encodeJson(you === undefined ? { t: 'ack', me: host.self() } : { t: 'ack', me: host.self(), you }))
+      await channel.write(encodeJson(this.ack(frame, from)))
       return
     }
     if (frame.t === 'ping-req') {
       // Only members make this agent probe for them.
-      if (!member) throw new Error('ping-req from a peer that is not a member')
-      host.heard(from)
-      const target = host.peer(frame.target)
-      const ok = frame.target === this.opts.keyId || (target !== undefined && (await this.ping(target)))
-      await channel.write(encodeJson({ t: ok ? 'ack' : 'nack' }))
+      if (this.opts.host.peer(from) === undefined) throw new Error('ping-req from a peer that is not a member')
+      await channel.write(encodeJson({ t: (await this.carry(frame.target, from)) ? 'ack' : 'nack' }))
       return
     }
     throw new Error(`unexpected ${frame.t} frame`)

@@ -26,6 +26,8 @@ export const SYNC_LIMITS = {
 
 /** The failure detector's probe protocol (ping, and ping-req through another member). */
 export const PROBE_PROTOCOL = '/daemonmesh/probe/1.0.0'
+/** The probe protocol on long-lived links: many numbered exchanges on one stream (agent/membership/link.ts). */
+export const PROBE_LINK_PROTOCOL = '/daemonmesh/probe/2.0.0'
 
 /** The lease's point-to-point protocol (claim, act and release to each voter, answers back). */
 export const LEASE_PROTOCOL = '/daemonmesh/lease/1.0.0'

@@ -44,6 +44,8 @@ const VERDICTS: Record<Verdict, TopicValidatorResult> = {
 }
 
 const TOPICS: ReadonlySet<string> = new Set(Object.values(Topics))
+/** The deadline of a long-lived channel, which times itself out when idle (streamChannel). */
+const NEVER = new AbortController().signal
 
 /** Network is the Transport over the libp2p node. */
 export class Network implements Transport {
@@ -97,9 +99,10 @@ export class Network implements Transport {
         dialTimeout: 10_000,
         inboundUpgradeTimeout: 10_000,
       },
-      // Dead connections (a host cut off without a FIN) are found by ping; a busy host may
-      // answer slowly, so the timeout floor is generous.
-      connectionMonitor: { pingInterval: 10_000, pingTimeout: { minTimeout: 5000, maxTimeout: 30_000 } },
+      // No ping stream per connection every few seconds: the failure detector's probes find
+      // dead connections (a member acked through others but not through us is hung up on,
+      // agent/membership/detector.ts). The ping service still answers, for older agents.
+      connectionMonitor: { enabled: false },
       connectionGater: {
         denyDialPeer: (peer: PeerId) => refused.has(peer.toString()),
         denyInboundEncryptedConnection: (peer: PeerId) => refused.has(peer.toString()),
@@ -237,7 +240,7 @@ export class Network implements Transport {
           stream.abort(new Error('the peer has no Ed25519 key'))
           return
         }
-        const channel = streamChannel(stream, limits, AbortSignal.timeout(limits.timeoutMs))
+        const channel = streamChannel(stream, limits, limits.idleMs === undefined ? AbortSignal.timeout(limits.timeoutMs) : NEVER)
         void handler(channel, connection.remotePeer.toString(), keyIdOfPeerPublicKey(raw))
           .then(() => channel.close())
           .catch((err: unknown) => {
@@ -266,6 +269,16 @@ export class Network implements Transport {
     }
     if (conn === undefined) throw new Error(`not connected to ${peer}`)
     return streamChannel(await conn.newStream(protocol, { signal: deadline }), limits, deadline)
+  }
+
+  /** hangUp closes every connection to `peer`; the next open or dial makes a new one. */
+  async hangUp(peer: string): Promise<void> {
+    await Promise.all(
+      this.node
+        .getConnections()
+        .filter((c) => c.remotePeer.toString() === peer)
+        .map((c) => c.close().catch(() => undefined)),
+    )
   }
 
   /**

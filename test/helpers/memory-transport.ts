@@ -100,6 +100,8 @@ export class MemoryTransport implements Transport {
   private readonly handlers = new Map<string, GossipHandler>()
   private readonly services = new Map<string, Service>()
   private readonly peers = new Set<string>()
+  /** Our ends of open channels, with the peer at the other end: a crash or a hang-up resets them. */
+  private readonly channels = new Map<MemoryChannel, string>()
   private readonly connectListeners: ((peer: string) => void)[] = []
   private readonly disconnectListeners: ((peer: string) => void)[] = []
 
@@ -148,10 +150,16 @@ export class MemoryTransport implements Transport {
     if (active >= service.limits.maxStreams) throw new Error(`${peer} serves at most ${service.limits.maxStreams} ${protocol} streams`)
     service.active.set(this.peerId, active + 1)
     this.sent.opened++
-    const mine = new MemoryChannel(this.hub.clock, limits, this.sent)
-    const theirs = new MemoryChannel(this.hub.clock, service.limits, remote.sent)
+    // A cut or a partition made later silences this channel too, as it would a stream.
+    const dead = (): boolean => this.hub.blocked(this.peerId, peer)
+    const mine = new MemoryChannel(this.hub.clock, limits, this.sent, dead)
+    const theirs = new MemoryChannel(this.hub.clock, service.limits, remote.sent, dead)
     mine.link(theirs)
     theirs.link(mine)
+    this.channels.set(mine, peer)
+    remote.channels.set(theirs, this.peerId)
+    mine.onDone(() => this.channels.delete(mine))
+    theirs.onDone(() => remote.channels.delete(theirs))
     queueMicrotask(() => {
       service
         .handler(theirs, this.peerId, this.keyId)
@@ -184,8 +192,19 @@ export class MemoryTransport implements Transport {
     this.disconnectListeners.push(fn)
   }
 
+  /** hangUp drops the connection to `peer` (both sides hear of it); its channels stay as they are, as over a dead link. */
+  async hangUp(peer: string): Promise<void> {
+    const other = this.hub.get(peer)
+    if (!this.peers.delete(peer)) return
+    other?.peers.delete(this.peerId)
+    this.reset((p) => p === peer)
+    this.disconnected(peer)
+    other?.disconnected(this.peerId)
+  }
+
   /** close takes this transport off the hub, like a host that crashed: its connections drop (peers hear of it) and nothing reaches it. */
   close(): void {
+    this.reset(() => true)
     this.hub.leave(this.peerId)
     for (const p of this.peers) {
       const other = this.hub.get(p)
@@ -193,6 +212,11 @@ export class MemoryTransport implements Transport {
       other?.disconnected(this.peerId)
     }
     this.peers.clear()
+  }
+
+  /** reset fails our channels to the peers `which` picks, and their other ends, as a closed connection resets its streams. */
+  private reset(which: (peer: string) => boolean): void {
+    for (const [ch, peer] of this.channels) if (which(peer)) ch.reset()
   }
 
   private isOpen(): boolean {
@@ -219,7 +243,8 @@ class MemoryChannel implements FrameChannel {
   private readonly inbox: Uint8Array[] = []
   private readonly readers: { resolve: (frame: Uint8Array) => void; reject: (err: Error) => void }[] = []
   private readonly limits: ChannelLimits
-  private readonly deadline: Timer
+  private deadline: Timer
+  private readonly clock: Clock
   private readonly sent: Sent | undefined
   /** Set once this end failed (deadline, oversized frame, reset): every operation then rejects with it. */
   private error: Error | undefined
@@ -228,20 +253,46 @@ class MemoryChannel implements FrameChannel {
   /** The other end closed: once the inbox is empty, reads reject. */
   private ended = false
 
-  constructor(clock: Clock, limits: ChannelLimits, sent?: Sent) {
+  /** dead tells whether the link under the channel is cut now: what is written then goes nowhere. */
+  private readonly dead: () => boolean
+
+  constructor(clock: Clock, limits: ChannelLimits, sent?: Sent, dead: () => boolean = () => true) {
     this.limits = limits
     this.sent = sent
-    this.deadline = clock.after(limits.timeoutMs, () => this.abort(new Error(`channel deadline of ${limits.timeoutMs} ms passed`)))
+    this.dead = dead
+    this.clock = clock
+    this.deadline = this.arm()
+  }
+
+  /** arm starts the deadline: the whole channel's, or the idle one (limits.idleMs) that every frame restarts. */
+  private arm(): Timer {
+    const ms = this.limits.idleMs ?? this.limits.timeoutMs
+    return this.clock.after(ms, () => this.abort(new Error(this.limits.idleMs === undefined ? `channel deadline of ${ms} ms passed` : `channel idle for ${ms} ms`)))
+  }
+
+  /** touch restarts an idle deadline. */
+  private touch(): void {
+    if (this.limits.idleMs === undefined || this.error !== undefined || this.closed) return
+    this.deadline.cancel()
+    this.deadline = this.arm()
   }
 
   link(other: MemoryChannel): void {
     this.other = other
   }
 
+  /** onDone sets what to call once this end is finished (closed, failed, or its peer closed). */
+  onDone(fn: () => void): void {
+    this.done = fn
+  }
+  private done: (() => void) | undefined
+
   async write(frame: Uint8Array): Promise<void> {
     if (this.error !== undefined) throw this.error
     if (this.closed) throw new Error('channel closed')
     if (this.sent !== undefined) this.sent.frames++
+    this.touch()
+    if (this.dead()) return
     const copy = frame.slice()
     const other = this.other
     queueMicrotask(() => other?.arrive(copy))
@@ -260,15 +311,22 @@ class MemoryChannel implements FrameChannel {
     if (this.error !== undefined) throw this.error
     this.closed = true
     this.deadline.cancel()
+    this.done?.()
     const other = this.other
-    queueMicrotask(() => other?.end())
+    if (!this.dead()) queueMicrotask(() => other?.end())
+  }
+
+  /** reset fails both ends: the connection under the channel closed. */
+  reset(): void {
+    this.fail(new Error('connection closed'))
+    this.other?.fail(new Error('connection closed'))
   }
 
   /** abort fails this end with `err` and resets the other. */
   abort(err: Error): void {
     if (this.error !== undefined) return
     this.fail(err)
-    this.other?.fail(new Error('channel reset by peer'))
+    if (!this.dead()) this.other?.fail(new Error('channel reset by peer'))
   }
 
   private arrive(frame: Uint8Array): void {
@@ -277,6 +335,7 @@ class MemoryChannel implements FrameChannel {
       this.abort(new Error(`frame of ${frame.length} bytes exceeds ${this.limits.maxFrameBytes}`))
       return
     }
+    this.touch()
     const reader = this.readers.shift()
     if (reader === undefined) this.inbox.push(frame)
     else reader.resolve(frame)
@@ -284,6 +343,7 @@ class MemoryChannel implements FrameChannel {
 
   private end(): void {
     this.ended = true
+    this.done?.()
     for (const r of this.readers.splice(0)) r.reject(new Error('channel closed by peer'))
   }
 
@@ -291,6 +351,7 @@ class MemoryChannel implements FrameChannel {
     if (this.error !== undefined) return
     this.error = err
     this.deadline.cancel()
+    this.done?.()
     for (const r of this.readers.splice(0)) r.reject(err)
   }
 }

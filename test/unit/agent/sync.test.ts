@@ -58,6 +58,7 @@ function counted(t: Transport, sent: { bytes: number }): Transport {
     subscribe: (topic, handler) => t.subscribe(topic, handler),
     serve: (protocol, handler, limits) => t.serve(protocol, (c, from, keyId) => handler(wrap(c), from, keyId), limits),
     open: async (peer, protocol, limits, addresses) => wrap(await t.open(peer, protocol, limits, addresses)),
+    hangUp: (peer) => t.hangUp(peer),
     dial: (addr) => t.dial(addr),
     onConnect: (fn) => t.onConnect(fn),
     onDisconnect: (fn) => t.onDisconnect(fn),
