@@ -106,6 +106,8 @@ export class Agent {
       const network = await Network.create({ privateKey: peerKey, listen: config.listen, psk, mdns: config.mdns, maxConnections: config.maxConnections, timings, logger: log.child({ component: 'network' }) })
       started.push(() => network.stop())
       network.subscribe(Topics.store, (msg) => store.validate(msg))
+      // Probe acks carry anti-entropy's fingerprint; the exchange needs membership's records: bound once both exist.
+      let sync: AntiEntropy | undefined
       const membership = new Membership({
         transport: network,
         clock,
@@ -118,6 +120,7 @@ export class Agent {
         forgetMs: config.forgetMs,
         targetPeers: config.targetPeers,
         bootstrap: config.bootstrap,
+        state: { fingerprint: () => sync?.fingerprint(), differs: (peer) => sync?.differs(peer) },
         timings,
         metrics,
         log: log.child({ component: 'membership' }),
@@ -136,7 +139,7 @@ export class Agent {
       })
       await lease.start()
       started.push(() => lease.stop())
-      const sync = new AntiEntropy({
+      sync = new AntiEntropy({
         transport: network,
         clock,
         maps: [

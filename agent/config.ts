@@ -55,7 +55,7 @@ export interface AgentConfig {
   suspicionMs: number
   /** A node Unreachable or Left and not heard from for this long is forgotten. Default 1h. */
   forgetMs: number
-  /** How often the store is compared with a random peer. Default 2s. */
+  /** How often the store and node records are compared with a random peer, whatever the probes found (acks carry a fingerprint; a differing one starts an exchange at once). Default 30s. */
   antiEntropyMs: number
   /**
    * Lifetime of an update-slot grant. Default 15s. A holder acts only in the first half; a
@@ -89,7 +89,7 @@ export function defaultConfig(): AgentConfig {
     heartbeatMs: 500,
     suspicionMs: 1000,
     forgetMs: 3_600_000,
-    antiEntropyMs: 2000,
+    antiEntropyMs: 30_000,
     leaseTtlMs: 15_000,
     maxConnections: 64,
     targetPeers: 8,

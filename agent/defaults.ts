@@ -38,6 +38,8 @@ export interface Timings {
     exchangeTimeoutMs: number
     /** Inbound exchanges served at once per connection. Default 4: a peer cannot make us diff without bound. */
     maxInboundExchanges: number
+    /** A probe ack whose state fingerprint differs from ours starts an exchange with its sender, at most this often. Default 1 s: while a change spreads every fingerprint differs for a moment; longer repairs drift later, shorter diffs more during a rollout. */
+    nudgeSpacingMs: number
   }
   network: {
     /** Deadline of one dial. Default 5 s: a host that is not there costs this much of a mesh repair. */
@@ -98,7 +100,7 @@ export function defaultTimings(): Timings {
       maxInboundProbes: 4,
       probeLinkIdleMs: 30_000,
     },
-    sync: { exchangeTimeoutMs: 10_000, maxInboundExchanges: 4 },
+    sync: { exchangeTimeoutMs: 10_000, maxInboundExchanges: 4, nudgeSpacingMs: 1000 },
     network: { dialTimeoutMs: 5000 },
     reconciler: {
       resyncMs: 10_000,

@@ -13,6 +13,7 @@ export class Metrics {
   readonly applied = new Counter({ name: 'daemonmesh_envelopes_applied_total', help: 'Envelopes that changed a map', labelNames: ['map', 'source'], registers: [this.registry] })
   /** Anti-entropy exchanges by role (initiator, responder) and result (ok, error); responders count only completed ones. */
   readonly syncs = new Counter({ name: 'daemonmesh_anti_entropy_total', help: 'Anti-entropy exchanges', labelNames: ['role', 'result'], registers: [this.registry] })
+  readonly syncNudges = new Counter({ name: 'daemonmesh_anti_entropy_nudges_total', help: 'Anti-entropy exchanges started because a probe ack carried a differing state fingerprint', registers: [this.registry] })
   /** Peers connected at the last heartbeat (membership). */
   readonly peers = new Gauge({ name: 'daemonmesh_connected_peers', help: 'Connected libp2p peers', registers: [this.registry] })
   /** Lease messages by type and outcome (lease). */
@@ -21,7 +22,10 @@ export class Metrics {
   readonly nodes = new Gauge({ name: 'daemonmesh_nodes', help: 'Known nodes by state', labelNames: ['state'], registers: [this.registry] })
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry })
+    // The event loop delay is sampled every 500 ms, not every 10 ms (the library's default):
+    // a timer 100 times a second is a good part of an idle agent's CPU, and a lag worth an
+    // alert is far longer than the coarser resolution.
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 500 })
   }
 
   /** rejectedTotal sums rejections, for health output. */

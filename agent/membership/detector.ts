@@ -45,10 +45,18 @@ export interface DetectorOptions {
   startedAt(): number
   /** refute must raise our incarnation above `incarnation` and publish our record. Synchronous; must not block. */
   refute(incarnation: number): void
+  /** state compares this agent's replicated state with members' through the probes (see Prober's fingerprint); absent, acks carry none. */
+  state?: StateFingerprint
   /** forgotten is told that a member was dropped: its record must go too. */
   forgotten(keyId: string): void
   metrics: Metrics
   log: Logger
+}
+
+/** StateFingerprint is anti-entropy's side of the probes: this agent's fingerprint, and what to do when a member's differs. */
+export interface StateFingerprint {
+  fingerprint(): string | undefined
+  differs(peerId: string): void
 }
 
 type ProbeReason = 'round' | 'hint' | 'confirm' | 'reconnect'
@@ -96,6 +104,8 @@ export class FailureDetector {
           if (m !== undefined) this.alive(m, self.incarnation, self.startedAt)
         },
         told: (view, by) => this.check(view, by),
+        fingerprint: () => opts.state?.fingerprint(),
+        differs: (peerId) => opts.state?.differs(peerId),
       },
       log: opts.log,
     })

@@ -19,7 +19,7 @@ import { TypedEvents } from '../events.js'
 import type { Metrics } from '../metrics.js'
 import { Topics } from '../network/constants.js'
 import type { GossipMessage, Transport, Verdict } from '../transport.js'
-import { FailureDetector, type NodeState } from './detector.js'
+import { FailureDetector, type NodeState, type StateFingerprint } from './detector.js'
 import { MeshKeeper } from './mesh.js'
 import { isNotice, noticeSchema } from './messages.js'
 import { NodeRecords } from './records.js'
@@ -58,6 +58,8 @@ export interface MembershipOptions {
   targetPeers: number
   bootstrap: string[]
   timings: Pick<Timings, 'membership'>
+  /** Anti-entropy's fingerprint, compared through the probes' acks (agent.ts wires the AntiEntropy). */
+  state?: StateFingerprint
   /** Random choices (probe order, helpers, dial candidates); Math.random by default, a seeded source in a simulator. */
   random?: Random
   metrics: Metrics
@@ -117,6 +119,7 @@ export class Membership extends TypedEvents<MembershipEvents> {
       incarnation: () => this.selfRecord.incarnation,
       startedAt: () => this.selfRecord.startedAt,
       refute: (incarnation) => this.refute(incarnation),
+      ...(opts.state === undefined ? {} : { state: opts.state }),
       forgotten: (keyId) => this.book.forget(keyId),
       metrics: opts.metrics,
       log: opts.log,

@@ -28,19 +28,26 @@ export type View = z.infer<typeof viewSchema>
 const selfSchema = z.object({ incarnation, startedAt: z.number().int().min(0) }).strict()
 export type Self = z.infer<typeof selfSchema>
 
+/**
+ * An ack's `d`: the responder's state fingerprint (its store's and node records' digests,
+ * shortened). A prober whose own differs asks for an anti-entropy exchange with it, so
+ * drift is found by the probes already running, not by a periodic exchange per peer.
+ */
+const fingerprint = z.string().regex(/^[0-9a-f]{16}$/)
+
 /** A frame's number on a probe link (PROBE_LINK_PROTOCOL): an answer carries its request's. Absent on the one-exchange protocol. */
 const n = z.number().int().min(0).max(2 ** 31 - 1).optional()
 
 /**
  * probeFrameSchema is one frame of the probe protocol:
  *  - ping: are you there? (the sender's view of the receiver, when it has one)
- *  - ack: I am, at this incarnation (and the receiver's view of the pinger, when it has one)
+ *  - ack: I am, at this incarnation (and the receiver's view of the pinger, when it has one, and its state fingerprint)
  *  - ping-req: probe member `target` for me and tell me (an indirect probe)
  *  - nack: I asked `target` and it did not answer (Lifeguard: tells the requester its helpers are healthy)
  */
 export const probeFrameSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('ping'), n, you: viewSchema.optional() }).strict(),
-  z.object({ t: z.literal('ack'), n, me: selfSchema.optional(), you: viewSchema.optional() }).strict(),
+  z.object({ t: z.literal('ack'), n, me: selfSchema.optional(), you: viewSchema.optional(), d: fingerprint.optional() }).strict(),
   z.object({ t: z.literal('ping-req'), n, target: z.string().regex(KEY_ID) }).strict(),
   z.object({ t: z.literal('nack'), n }).strict(),
 ])

@@ -38,6 +38,10 @@ export interface ProberHost {
   alive(keyId: string, self: Self): void
   /** told says member `by` (or an unknown peer) holds this view of us; the host refutes when it must. Called before the ack is written. */
   told(view: View, by: string | undefined): void
+  /** fingerprint returns this agent's state fingerprint (16 hex digits), sent in acks; undefined sends none. */
+  fingerprint(): string | undefined
+  /** differs says member `peerId` acked with a state fingerprint other than ours. */
+  differs(peerId: string): void
 }
 
 export interface ProberOptions {
@@ -130,6 +134,7 @@ export class Prober {
       this.opts.host.heard(peer.keyId)
       if (frame.me !== undefined) this.opts.host.alive(peer.keyId, frame.me)
       if (frame.you !== undefined) this.opts.host.told(frame.you, peer.keyId)
+      if (frame.d !== undefined && frame.d !== this.opts.host.fingerprint()) this.opts.host.differs(peer.peerId)
       return true
     } catch (err) {
       this.opts.log.debug({ peer: peer.name, err: (err as Error).message }, 'ping failed')
@@ -221,7 +226,8 @@ export class Prober {
     if (member) host.heard(from)
     if (frame.you !== undefined) host.told(frame.you, member ? from : undefined)
     const you = member ? host.view(from) : undefined
-    return you === undefined ? { t: 'ack', me: host.self() } : { t: 'ack', me: host.self(), you }
+    const d = member ? host.fingerprint() : undefined
+    return { t: 'ack', me: host.self(), ...(you === undefined ? {} : { you }), ...(d === undefined ? {} : { d }) }
   }
 
   /** carry performs a ping-req from member `from`: pings `target` (ourselves: yes at once). */

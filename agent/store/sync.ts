@@ -148,6 +148,8 @@ export class AntiEntropy {
   private timer: Timer | undefined
   private running = false
   private stopped = false
+  /** Monotonic time of the last exchange a differing fingerprint started. */
+  private nudgedAt = -Infinity
 
   constructor(opts: SyncOptions) {
     this.opts = opts
@@ -166,6 +168,24 @@ export class AntiEntropy {
   stop(): void {
     this.stopped = true
     this.timer?.cancel()
+  }
+
+  /** fingerprint is this agent's state in 16 hex digits (the first 8 of each map's digest root), carried by probe acks. */
+  fingerprint(): string {
+    return `${this.opts.maps[0].map.digest().slice(0, 8)}${this.opts.maps[1].map.digest().slice(0, 8)}`
+  }
+
+  /**
+   * differs is told that `peer`'s fingerprint is not ours: an exchange with it starts now,
+   * unless one started less than nudgeSpacingMs ago (while a change spreads, fingerprints
+   * differ for a moment everywhere). Never throws.
+   */
+  differs(peer: string): void {
+    const now = this.opts.clock.mono()
+    if (this.stopped || this.running || now - this.nudgedAt < this.opts.timings.sync.nudgeSpacingMs) return
+    this.nudgedAt = now
+    this.opts.metrics.syncNudges.inc()
+    void this.round(peer)
   }
 
   /** round exchanges state with `peer`, or one random connected peer; at most one round at a time. Never throws. */
