@@ -1,67 +1,65 @@
 // A FrameChannel over one libp2p stream: length-prefixed frames (it-length-prefixed-stream)
 // no larger than the channel's maxFrameBytes, under one deadline for the whole channel, or,
-// for a long-lived channel (limits.idleMs), one that every frame pushes back. A failed read
-// or write aborts the stream, so a broken exchange does not hold a stream slot of the
-// peer's until its own deadline. Only agent/network sees the libp2p Stream.
+// for a long-lived channel (limits.idleMs), one that every frame pushes back. The deadline
+// aborts the stream, which fails whatever read or write is pending (no abort signal rides
+// on every frame: each would allocate an error and a listener). A failed read or write
+// aborts the stream too, so a broken exchange does not hold a stream slot of the peer's
+// until its own deadline. Only agent/network sees the libp2p Stream.
 
 import type { Stream } from '@libp2p/interface'
 import { lpStream } from 'it-length-prefixed-stream'
 import type { ChannelLimits, FrameChannel } from '../transport.js'
 
-/** Deadline is when a channel gives up: a fixed signal, or an idle timer that touch() restarts. */
-interface Deadline {
-  signal: AbortSignal
-  touch(): void
-  cancel(): void
-}
-
-function fixed(signal: AbortSignal): Deadline {
-  return { signal, touch: () => undefined, cancel: () => undefined }
-}
-
-function idle(ms: number): Deadline {
-  const ctl = new AbortController()
-  const fire = (): void => ctl.abort(new Error(`channel idle for ${ms} ms`))
-  let timer = setTimeout(fire, ms)
-  timer.unref()
-  return {
-    signal: ctl.signal,
-    touch() {
-      clearTimeout(timer)
-      if (ctl.signal.aborted) return
-      timer = setTimeout(fire, ms)
-      timer.unref()
-    },
-    cancel: () => clearTimeout(timer),
-  }
-}
-
 /**
- * streamChannel wraps `stream`; every operation on it fails once the deadline fires: the
- * whole-channel `deadline`, or with limits.idleMs, that long without a frame.
+ * streamChannel wraps `stream`. It is aborted when `deadline` fires (a fixed deadline, e.g.
+ * one that also covered opening the stream), or with limits.idleMs, after that long
+ * without a frame read or written.
  */
-export function streamChannel(stream: Stream, limits: ChannelLimits, deadline: AbortSignal): FrameChannel {
+export function streamChannel(stream: Stream, limits: ChannelLimits, deadline?: AbortSignal): FrameChannel {
   const lp = lpStream(stream, { maxDataLength: limits.maxFrameBytes })
-  const d = limits.idleMs === undefined ? fixed(deadline) : idle(limits.idleMs)
-  let closed = false
-  const abort = (err: unknown): never => {
-    d.cancel()
-    stream.abort(err instanceof Error ? err : new Error(String(err)))
-    throw err
+  let failure: Error | undefined
+  const expire = (why: string): void => {
+    failure ??= new Error(why)
+    stream.abort(failure)
   }
+  let timer: NodeJS.Timeout | undefined
+  const idleMs = limits.idleMs
+  const arm = (): void => {
+    if (idleMs === undefined) return
+    clearTimeout(timer)
+    timer = setTimeout(() => expire(`channel idle for ${idleMs} ms`), idleMs)
+    timer.unref()
+  }
+  const onDeadline = (): void => expire(`channel deadline of ${limits.timeoutMs} ms passed`)
+  if (idleMs === undefined) {
+    if (deadline?.aborted === true) onDeadline()
+    deadline?.addEventListener('abort', onDeadline, { once: true })
+  }
+  arm()
+  const done = (): void => {
+    clearTimeout(timer)
+    deadline?.removeEventListener('abort', onDeadline)
+  }
+  const abort = (err: unknown): never => {
+    done()
+    const e = failure ?? (err instanceof Error ? err : new Error(String(err)))
+    stream.abort(e)
+    throw e
+  }
+  let closed = false
   return {
     async write(frame) {
       try {
-        d.touch()
-        await lp.write(frame, { signal: d.signal })
+        arm()
+        await lp.write(frame)
       } catch (err) {
         abort(err)
       }
     },
     async read() {
       try {
-        const frame = (await lp.read({ signal: d.signal })).subarray()
-        d.touch()
+        const frame = (await lp.read()).subarray()
+        arm()
         return frame
       } catch (err) {
         return abort(err)
@@ -71,8 +69,8 @@ export function streamChannel(stream: Stream, limits: ChannelLimits, deadline: A
       if (closed) return
       closed = true
       try {
-        await stream.close({ signal: d.signal })
-        d.cancel()
+        await stream.close()
+        done()
       } catch (err) {
         abort(err)
       }

@@ -44,8 +44,6 @@ const VERDICTS: Record<Verdict, TopicValidatorResult> = {
 }
 
 const TOPICS: ReadonlySet<string> = new Set(Object.values(Topics))
-/** The deadline of a long-lived channel, which times itself out when idle (streamChannel). */
-const NEVER = new AbortController().signal
 
 /** Network is the Transport over the libp2p node. */
 export class Network implements Transport {
@@ -240,7 +238,7 @@ export class Network implements Transport {
           stream.abort(new Error('the peer has no Ed25519 key'))
           return
         }
-        const channel = streamChannel(stream, limits, limits.idleMs === undefined ? AbortSignal.timeout(limits.timeoutMs) : NEVER)
+        const channel = streamChannel(stream, limits, limits.idleMs === undefined ? AbortSignal.timeout(limits.timeoutMs) : undefined)
         void handler(channel, connection.remotePeer.toString(), keyIdOfPeerPublicKey(raw))
           .then(() => channel.close())
           .catch((err: unknown) => {
@@ -268,7 +266,7 @@ export class Network implements Transport {
       })
     }
     if (conn === undefined) throw new Error(`not connected to ${peer}`)
-    return streamChannel(await conn.newStream(protocol, { signal: deadline }), limits, deadline)
+    return streamChannel(await conn.newStream(protocol, { signal: deadline }), limits, limits.idleMs === undefined ? deadline : undefined)
   }
 
   /** hangUp closes every connection to `peer`; the next open or dial makes a new one. */
