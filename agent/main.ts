@@ -47,7 +47,7 @@ export function agentCommand(): Command {
     .option('--heartbeat <duration>', 'failure detector protocol period: one probe per period (default 500ms)')
     .option('--suspicion <duration>', 'suspicion timeout floor: a suspected node that does not refute is Unreachable after this, times log10 of the fleet size beyond 10 hosts (default 1s, at least two heartbeats)')
     .option('--forget <duration>', 'a node Unreachable or Left and silent this long is forgotten (default 1h)')
-    .option('--anti-entropy <duration>', 'store comparison interval (default 2s)')
+    .option('--anti-entropy <duration>', 'backstop interval of the store and node record comparison with a random peer; probes start one sooner when states differ (default 30s)')
     .option('--lease-ttl <duration>', 'lifetime of a rolling-update slot grant (default 15s)')
     .addOption(new Option('--max-connections <n>', 'connection cap (default 64)').argParser(intFlag('max-connections')))
     .addOption(new Option('--target-peers <n>', 'connections to keep (default 8)').argParser(intFlag('target-peers')))

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test'
 import { pino } from 'pino'
 import { AgentClock } from '../../../../agent/clock.js'
 import { withTimings } from '../../../../agent/defaults.js'
+import type { StateFingerprint } from '../../../../agent/membership/detector.js'
 import { Membership, type NodeState } from '../../../../agent/membership/membership.js'
 import { Metrics } from '../../../../agent/metrics.js'
 import { Topics } from '../../../../agent/network/constants.js'
@@ -39,7 +40,7 @@ function seeded(seed: number): () => number {
 }
 
 /** fleet starts n members on one hub and one virtual clock, each bootstrapping from the first. */
-function fleet(n: number, o: { suspicionMs?: number; forgetMs?: number; seed?: number } = {}): { clock: VirtualClock; hub: MemoryHub; members: Member[] } {
+function fleet(n: number, o: { suspicionMs?: number; forgetMs?: number; seed?: number; state?: (name: string) => StateFingerprint } = {}): { clock: VirtualClock; hub: MemoryHub; members: Member[] } {
   const clock = new VirtualClock()
   const hub = new MemoryHub(clock)
   const random = seeded(o.seed ?? 42)
@@ -62,6 +63,7 @@ function fleet(n: number, o: { suspicionMs?: number; forgetMs?: number; seed?: n
       bootstrap: members[0]?.transport.addresses() ?? [],
       timings: withTimings(),
       random,
+      ...(o.state === undefined ? {} : { state: o.state(name) }),
       metrics: new Metrics(),
       log: pino({ level: 'silent' }),
     })
@@ -189,6 +191,22 @@ describe('failure detection (SWIM)', () => {
     assert.ok(healedIn < 40, 'all Alive again within 40 periods')
     t.diagnostic(`all Alive again ${healedIn} periods after healing`)
     assert.ok(members.every((m) => m.membership.incarnation() > 0), 'every member refuted the verdict of the other side')
+    stop(members)
+  })
+
+  it("a probe ack carries the responder's state fingerprint; a prober whose own differs is told which member to sync with", async () => {
+    const prints = new Map<string, string>()
+    const told: [string, string][] = []
+    const { clock, members } = fleet(3, { state: (name) => ({ fingerprint: () => prints.get(name), differs: (peerId) => told.push([name, peerId]) }) })
+    const [a, b, c] = members as [Member, Member, Member]
+    for (const m of members) prints.set(m.name, '00000000aaaaaaaa')
+    await clock.advance(6 * PERIOD)
+    assert.equal(told.length, 0, 'equal fingerprints: nothing to do')
+    prints.set(c.name, '11111111aaaaaaaa')
+    await clock.advance(6 * PERIOD)
+    const pairs = new Set(told.map(([by, peer]) => `${by}>${members.find((m) => m.peerId === peer)?.name}`))
+    assert.ok(pairs.has(`${a.name}>${c.name}`) && pairs.has(`${b.name}>${c.name}`), `a and b found c different: ${[...pairs].join(' ')}`)
+    assert.ok(pairs.has(`${c.name}>${a.name}`) && pairs.has(`${c.name}>${b.name}`), 'and c found them different')
     stop(members)
   })
 
