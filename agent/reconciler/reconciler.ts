@@ -44,8 +44,8 @@ export class Reconciler {
   private readonly prober: Prober
   private readonly actor: Actor
   private readonly workers: Workers
-  /** The last state inspected of each container: reported while its copy's worker owns it (a busy worker, a failed stop). */
-  private readonly lastStates = new Map<string, ObservedState>()
+  /** The last state inspected of each container (by name), of which container (id), when (monotonic) and whether it was running then. */
+  private readonly lastStates = new Map<string, { state: ObservedState; id: string; at: number; running: boolean }>()
   /** When each copy (`NS/NAME@revision`) was first seen ready here: monotonic (minReadySeconds) and wall (status). */
   private readonly readySince = new Map<string, { mono: number; wall: number }>()
   private running = false
@@ -188,18 +188,25 @@ export class Reconciler {
   }
 
   /**
-   * inspect returns the state of every container. A copy whose worker is busy, or whose stop
-   * failed, is not inspected (Docker may hold the container's lock for a stop that hangs, and
-   * would hang the inspect too): its last state stands.
+   * inspect returns the state of every container, inspecting only those that are new, that
+   * started or stopped since last inspected, or whose state is older than the resync period:
+   * a pass is one Docker list when nothing changed. A copy whose worker is busy, or whose
+   * stop failed, is not inspected (Docker may hold the container's lock for a stop that hangs,
+   * and would hang the inspect too): its last state stands.
    */
   private async inspect(containers: PassInput['containers']): Promise<Map<string, ObservedState>> {
+    const now = this.clock.mono()
     const owned = (label: string): boolean => this.workers.busy(label) || this.actor.failures.get(label)?.during === 'stop'
-    const ask = containers.filter((c) => !owned(c.daemonSet)).map((c) => c.name)
-    const inspected = await this.opts.runtime.states(ask)
-    for (const s of inspected) this.lastStates.set(s.name, s)
-    const names = new Set(containers.map((c) => c.name))
-    for (const name of this.lastStates.keys()) if (!names.has(name)) this.lastStates.delete(name)
-    return new Map([...this.lastStates].filter(([name]) => names.has(name)))
+    const stale = (c: PassInput['containers'][number]): boolean => {
+      const last = this.lastStates.get(c.name)
+      return last === undefined || last.id !== c.id || last.running !== c.running || now - last.at >= this.opts.timings.resyncMs
+    }
+    const ask = containers.filter((c) => !owned(c.daemonSet) && stale(c))
+    const listed = new Map(ask.map((c) => [c.name, c]))
+    for (const s of await this.opts.runtime.states(ask.map((c) => c.name))) this.lastStates.set(s.name, { state: s, id: listed.get(s.name)?.id ?? '', at: now, running: listed.get(s.name)?.running ?? s.running })
+    const byName = new Map(containers.map((c) => [c.name, c.id]))
+    for (const [name, l] of this.lastStates) if (byName.get(name) !== l.id) this.lastStates.delete(name)
+    return new Map([...this.lastStates].map(([name, l]) => [name, l.state]))
   }
 
   /** noteReadiness keeps the first-ready time of every copy that is ready now, and forgets the others. */
