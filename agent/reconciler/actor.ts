@@ -66,6 +66,11 @@ export class Actor {
     return this.done.has(request)
   }
 
+  /** forget drops the failures of copies that are gone (`keep` says which are not): no DaemonSet, no container. */
+  forget(keep: (copy: string) => boolean): void {
+    for (const copy of this.failures.keys()) if (!keep(copy)) this.failures.delete(copy)
+  }
+
   /** perform carries out one step of copy `copy` (label form), telling `doing` what it does. */
   async perform(copy: string, a: Action, doing: Doing): Promise<StepOutcome> {
     switch (a.do) {

@@ -123,7 +123,7 @@ export class Reconciler {
     const plan = planPass(input)
     const steps = stepsByCopy(plan.actions)
     // Every copy gets this pass's decision, an empty one included: it supersedes a busy worker's remaining steps.
-    for (const copy of new Set([...steps.keys(), ...this.workers.activities().keys()])) this.workers.dispatch(copy, seen, steps.get(copy) ?? [])
+    for (const copy of new Set([...steps.keys(), ...this.workers.busyCopies()])) this.workers.dispatch(copy, seen, steps.get(copy) ?? [])
     this.workers.sweep(seen)
     if (plan.recheckMs !== undefined) this.soon(plan.recheckMs)
     this.report(plan.report)
@@ -156,6 +156,8 @@ export class Reconciler {
       const r = this.prober.result(c.name)
       if (r !== undefined) probes.set(c.name, r)
     }
+    const here = new Set([...wanted.map((w) => w.ref.label), ...containers.map((c) => c.daemonSet)])
+    this.actor.forget((copy) => here.has(copy))
     const states = await this.inspect(containers)
     this.noteReadiness(readyCopies(wanted, containers, orphaned, probes))
     const slots = new Map<string, SlotAnswer>()

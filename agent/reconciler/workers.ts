@@ -89,6 +89,11 @@ export class Workers {
     return this.workers.get(copy)?.busy === true
   }
 
+  /** busyCopies lists the copies (label form) whose worker is performing steps now. */
+  busyCopies(): string[] {
+    return [...this.workers].filter(([, w]) => w.busy).map(([copy]) => copy)
+  }
+
   /** activities returns what each busy worker is doing, by copy (label form). */
   activities(): Map<string, Activity> {
     const out = new Map<string, Activity>()

@@ -211,13 +211,15 @@ export class DockerRuntime implements ContainerRuntime {
     for (const c of plan.containers) {
       const { name, ...body } = c.create
       let container = this.docker.getContainer(name)
+      let created = false
       try {
         container = await this.write(`create ${name}`, (abortSignal) => this.docker.createContainer({ name, ...body, abortSignal } as Docker.ContainerCreateOptions))
+        created = true
       } catch (err) {
         if (statusOf(err) !== 409) throw err
       }
-      const info = await this.read(`inspect ${name}`, (abortSignal) => container.inspect({ abortSignal }))
-      if (info.State.Status === 'created') {
+      // A twin made by an earlier attempt is started only if it never was.
+      if (created || (await this.read(`inspect ${name}`, (abortSignal) => container.inspect({ abortSignal }))).State.Status === 'created') {
         await this.write(`start ${name}`, (abortSignal) => container.start({ abortSignal })).catch((err: unknown) => {
           if (statusOf(err) !== 304) throw err
         })
