@@ -18,7 +18,7 @@ import { join } from 'node:path'
 import { parseArgs, promisify } from 'node:util'
 import { runCli } from '../helpers/cli.js'
 import { TestCluster, waitFor, type TestAgent } from '../helpers/cluster.js'
-import { TEST_IMAGE, buildTestImage, managed, removeManaged } from '../helpers/docker.js'
+import { DockerFloor, TEST_IMAGE, buildTestImage, managed, removeManaged } from '../helpers/docker.js'
 
 const run = promisify(execFile)
 const { values } = parseArgs({
@@ -36,7 +36,6 @@ const ROUNDS = Number(values.rounds)
 const LIMITS = (values.concurrency ?? '').split(',').filter((x) => x !== '').map(Number)
 const HOST = 'unix:///var/run/docker.sock'
 const NODE = 'wk-bench'
-const FLOOR_LABEL = 'daemonmesh-bench=wk-floor'
 
 const out = (s: string): boolean => process.stdout.write(`${s}\n`)
 const secs = (ms: number): string => (ms / 1000).toFixed(2)
@@ -57,26 +56,13 @@ spec:
         command: ["sleep", "3600"]
 `
 
-/** parallel runs f(0..N-1) at once and returns how long the slowest took, ms. */
-async function parallel(f: (i: number) => Promise<unknown>): Promise<number> {
-  const t0 = Date.now()
-  await Promise.all(Array.from({ length: N }, (_, i) => f(i)))
-  return Date.now() - t0
-}
-
-const docker = (...args: string[]): Promise<unknown> => run('docker', ['-H', HOST, ...args])
-const floorName = (i: number): string => `wk-bench-floor-${i}`
-const runFloor = (i: number): Promise<unknown> => docker('run', '-d', '--name', floorName(i), '--label', FLOOR_LABEL, '--stop-timeout', String(GRACE), TEST_IMAGE, 'sleep', '3600')
-
 /** floor measures the Docker floor: N parallel runs, then N parallel rm -f; then N runs again, stopped with the grace and removed. */
 async function floor(): Promise<{ run: number; rmForce: number; stopRm: number }> {
-  const runMs = await parallel(runFloor)
-  const rmForce = await parallel((i) => docker('rm', '-f', floorName(i)))
-  await parallel(runFloor)
-  const stopRm = await parallel(async (i) => {
-    await docker('stop', '-t', String(GRACE), floorName(i))
-    await docker('rm', floorName(i))
-  })
+  const f = new DockerFloor(HOST, 'wk-bench-floor', N, GRACE)
+  const runMs = await f.run()
+  const rmForce = await f.rmForce()
+  await f.run()
+  const stopRm = await f.stopRm()
   return { run: runMs, rmForce, stopRm }
 }
 
@@ -98,7 +84,7 @@ async function agentRound(cluster: TestCluster, agent: TestAgent, bundle: string
 async function main(): Promise<void> {
   await buildTestImage(HOST)
   await removeManaged(HOST, [NODE])
-  await docker('rm', '-f', ...Array.from({ length: N }, (_, i) => floorName(i))).catch(() => undefined)
+  await new DockerFloor(HOST, 'wk-bench-floor', N, GRACE).clean()
   const cluster = await TestCluster.create('wk-bench', 3000)
   cluster.logLevel = 'info'
   const bundle = join(cluster.root, 'bundle.yaml')
@@ -135,7 +121,7 @@ async function main(): Promise<void> {
   } finally {
     await cluster.stopAll()
     await removeManaged(HOST, [NODE])
-    await docker('rm', '-f', ...Array.from({ length: N }, (_, i) => floorName(i))).catch(() => undefined)
+    await new DockerFloor(HOST, 'wk-bench-floor', N, GRACE).clean()
   }
   out('')
   out(`medians over ${ROUNDS} rounds (s)      start-all   delete-all`)
