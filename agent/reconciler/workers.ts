@@ -23,7 +23,11 @@ import type { Action } from '../../core/pass.js'
 import type { Clock } from '../clock.js'
 import type { Doing, StepOutcome } from './actor.js'
 
-/** Perform carries out one step of a copy (the actor's perform). */
+/**
+ * Perform carries out one step of a copy (the actor's perform). It is called for one copy
+ * at a time (never twice at once for the same copy) and concurrently for different copies;
+ * it reports its own failures (a rejection is a bug: logged, and the copy looked at again).
+ */
 export type Perform = (copy: string, a: Action, doing: Doing) => Promise<StepOutcome>
 
 /** Activity is what a busy worker is doing, since when (wall ms). */
