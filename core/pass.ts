@@ -204,6 +204,8 @@ const rolling = (w: Wanted): boolean => w.ds.spec.updateStrategy?.type === 'Roll
  *    copy is updated under it (surge: the new copy starts beside the old);
  * 6. a held slot is released once this host's copy is current, alone and available;
  * 7. every copy here (or failure to start one) is reported as observed.
+ * A copy whose stop failed takes no step (no removal, no start) until its back-off ends; every
+ * removal carries its grace period (withGrace). The actions are per copy: stepsByCopy splits them.
  */
 export function planPass(input: PassInput): PassPlan {
   const d = new Decision(input)
