@@ -8,7 +8,8 @@
 // work (list, inspect, pull, create, start, remove, an exec's setup) take a place in a
 // limiter of `concurrency`; calls that only wait (a stop waiting out its grace period, a
 // probe command running, the event stream) take none, so N copies stopping at once take one
-// grace period, not N. Concurrent pulls of one image are one pull.
+// grace period, not N. Concurrent pulls of one image are one pull, and concurrent checks
+// of one image one check.
 
 import Docker from 'dockerode'
 import type { Logger } from 'pino'
@@ -33,6 +34,8 @@ export class DockerRuntime implements ContainerRuntime {
   private readonly t: Timings['runtime']
   /** Pulls in flight, per image: a second caller waits for the first pull. */
   private readonly pulls = new Map<string, Promise<void>>()
+  /** Local image checks in flight, per image: thirty copies starting from one image ask Docker once. */
+  private readonly checks = new Map<string, Promise<boolean>>()
   private events: NodeJS.ReadableStream | undefined
   private watching = false
 
@@ -96,14 +99,22 @@ export class DockerRuntime implements ContainerRuntime {
     return (await Promise.all(names.map(one))).filter((s) => s !== undefined)
   }
 
-  private async hasImage(image: string): Promise<boolean> {
-    try {
-      await this.read(`inspect image ${image}`, () => this.docker.getImage(image).inspect())
-      return true
-    } catch (err) {
-      if (statusOf(err) === 404) return false
-      throw err
+  /** hasImage says whether an image is here; a check of the same image already under way is joined. */
+  private hasImage(image: string): Promise<boolean> {
+    let p = this.checks.get(image)
+    if (p === undefined) {
+      p = this.read(`inspect image ${image}`, () => this.docker.getImage(image).inspect())
+        .then(
+          () => true,
+          (err: unknown) => {
+            if (statusOf(err) === 404) return false
+            throw err
+          },
+        )
+        .finally(() => this.checks.delete(image))
+      this.checks.set(image, p)
     }
+    return p
   }
 
   /** pull pulls an image; a pull of the same image already under way is joined, not repeated. */

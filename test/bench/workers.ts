@@ -4,7 +4,8 @@
 // bundle -> every container gone). The floor is N parallel `docker run -d` for the start,
 // and for the delete both N parallel `docker rm -f` (no grace at all) and N parallel
 // `docker stop -t GRACE` + `docker rm` (the same grace the DaemonSets have, as the agent must
-// honour). Not a test: it asserts nothing and `npm test` does not run it.
+// honour). Both agent times include the CLI writing the N objects (printed beside them).
+// Not a test: it asserts nothing and `npm test` does not run it.
 //
 //   npm run bench:workers -- --count 30 --grace 1 --rounds 3 [--concurrency 4,8] [--baseline DIR]
 //
@@ -67,18 +68,20 @@ async function floor(): Promise<{ run: number; rmForce: number; stopRm: number }
 }
 
 /** agentRound applies N DaemonSets to one agent and deletes them, timing both to what Docker shows. */
-async function agentRound(cluster: TestCluster, agent: TestAgent, bundle: string): Promise<{ start: number; del: number }> {
+async function agentRound(cluster: TestCluster, agent: TestAgent, bundle: string): Promise<{ start: number; del: number; applyCli: number; deleteCli: number }> {
   const mine = async (): Promise<{ state: string }[]> => (await managed(HOST, [NODE])).filter((r) => r.daemonSet.startsWith('default.wk-b-'))
   const t0 = Date.now()
   const a = await runCli('apply', '-f', bundle, '--agent', agent.target.address, '--key', cluster.operatorKeyFile)
   if (a.code !== 0) throw new Error(a.stderr)
+  const applyCli = Date.now() - t0
   await waitFor(`${N} running`, async () => (await mine()).filter((r) => r.state === 'running').length === N, 120_000, 50)
   const start = Date.now() - t0
   const t1 = Date.now()
   const d = await runCli('delete', '-f', bundle, '--agent', agent.target.address, '--key', cluster.operatorKeyFile)
   if (d.code !== 0) throw new Error(d.stderr)
+  const deleteCli = Date.now() - t1
   await waitFor('all removed', async () => (await mine()).length === 0, 120_000, 50)
-  return { start, del: Date.now() - t1 }
+  return { start, del: Date.now() - t1, applyCli, deleteCli }
 }
 
 async function main(): Promise<void> {
@@ -110,7 +113,7 @@ async function main(): Promise<void> {
           const m = await agentRound(cluster, agent, bundle)
           ;(rows[v.label] ??= { start: [], del: [] }).start.push(m.start)
           rows[v.label]?.del.push(m.del)
-          out(`round ${r}: ${v.label}: start-all ${secs(m.start)} s, delete-all ${secs(m.del)} s`)
+          out(`round ${r}: ${v.label}: start-all ${secs(m.start)} s (of which the CLI's apply ${secs(m.applyCli)} s), delete-all ${secs(m.del)} s (the CLI's delete ${secs(m.deleteCli)} s)`)
         } finally {
           await agent.stop('SIGKILL')
           cluster.agents.splice(cluster.agents.indexOf(agent), 1)
