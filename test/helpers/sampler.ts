@@ -1,21 +1,17 @@
 // A duplicate sampler for tests: polls Docker every 100 ms and records, per host and
 // DaemonSet, the most copies seen at once (a copy: a managed container that is created,
-// running, paused or restarting; exited, dead and removing ones are gone), and when each
-// DaemonSet was first seen running. Tests only.
+// running, paused or restarting; exited, dead and removing ones are gone). Tests only.
 
-import { managed, type ContainerRow } from './docker.js'
+import { managed } from './docker.js'
 
 const LIVE = new Set(['created', 'running', 'paused', 'restarting'])
 
 export class CopySampler {
   /** Most live copies of one DaemonSet on one host at once, by `node daemonSet`. */
   readonly most = new Map<string, number>()
-  /** When each DaemonSet (label form) was first seen running, ms since the epoch. */
-  readonly firstRunning = new Map<string, number>()
   samples = 0
   private timer: NodeJS.Timeout | undefined
   private busy = false
-  private last: ContainerRow[] = []
 
   constructor(private readonly host: string, private readonly nodes: string[]) {}
 
@@ -33,11 +29,6 @@ export class CopySampler {
     clearInterval(this.timer)
   }
 
-  /** rows returns the containers seen by the latest sample. */
-  rows(): ContainerRow[] {
-    return this.last
-  }
-
   /** duplicates lists every host and DaemonSet seen with more than one copy at once. */
   duplicates(): string[] {
     return [...this.most].filter(([, n]) => n > 1).map(([k, n]) => `${k}: ${n} copies at once`)
@@ -45,15 +36,12 @@ export class CopySampler {
 
   private async sample(): Promise<void> {
     const rows = await managed(this.host, this.nodes)
-    const at = Date.now()
-    this.last = rows
     this.samples++
     const counts = new Map<string, number>()
     for (const r of rows) {
       if (!LIVE.has(r.state)) continue
       const k = `${r.node} ${r.daemonSet}`
       counts.set(k, (counts.get(k) ?? 0) + 1)
-      if (r.state === 'running' && !this.firstRunning.has(r.daemonSet)) this.firstRunning.set(r.daemonSet, at)
     }
     for (const [k, n] of counts) this.most.set(k, Math.max(this.most.get(k) ?? 0, n))
   }
