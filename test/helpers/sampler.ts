@@ -1,6 +1,7 @@
 // A duplicate sampler for tests: polls Docker every 100 ms and records, per host and
 // DaemonSet, the most copies seen at once (a copy: a managed container that is created,
-// running, paused or restarting; exited, dead and removing ones are gone). Tests only.
+// running, paused or restarting; exited, dead and removing ones are gone; the pods it is
+// used with have one container each). Tests only.
 
 import { managed } from './docker.js'
 
