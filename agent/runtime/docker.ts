@@ -178,7 +178,7 @@ export class DockerRuntime implements ContainerRuntime {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         stream.destroy()
-        reject(new CallTimeoutError(`command timed out after ${timeoutMs} ms`))
+        reject(new CallTimeoutError(`timed out after ${timeoutMs} ms`))
       }, timeoutMs)
       stream.on('end', () => {
         clearTimeout(timer)
