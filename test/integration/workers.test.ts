@@ -1,5 +1,6 @@
 // Pod workers with a real agent and this machine's dockerd (node wk-1): a daemon waiting
-// out a long grace period does not hold up another daemon's start, thirty deletes take about
+// out a long grace period does not hold up another daemon's start, a DaemonSet applied again
+// while its copy stops gets a new copy only after the old one is gone, thirty deletes take about
 // one grace period, a stop that hangs in Docker stalls only its own copy (which reports it
 // and retries), and a duplicate sampler never sees two copies of one DaemonSet on the host.
 //
@@ -108,6 +109,22 @@ describe('pod workers with a real dockerd', { skip }, () => {
     assert.ok(took < Math.max(2000, floor + 1500), `wk-fast started ${took} ms after its apply; one docker run took ${floor} ms`)
     assert.equal((await live('wk-slow')).filter((c) => c.state === 'running').length, 1, 'wk-slow is still waiting out its grace period')
     await cli('delete', 'ds', 'wk-fast')
+  })
+
+  it('a DaemonSet applied again while its copy is stopping gets its new copy only once the old one is gone', async () => {
+    await apply(ds('wk-again', 4, STUBBORN))
+    await waitFor('wk-again running', async () => (await startedAt('wk-again')) !== undefined, 20_000, 100)
+    const old = (await live('wk-again'))[0]?.id
+    await cli('delete', 'ds', 'wk-again')
+    await waitFor('wk-again stopping', async () => (await workers())['default/wk-again']?.doing === 'Stopping (grace 4 s)', 5_000, 100)
+    await apply(ds('wk-again', 4, STUBBORN))
+    const fresh = await waitFor('a new copy running', async () => (await live('wk-again')).find((c) => c.id !== old && c.state === 'running'), 30_000, 100)
+    const exited = Date.parse((await docker(HOST, 'inspect', '-f', '{{.State.FinishedAt}}', old ?? '').catch(() => '')).trim())
+    const started = Date.parse((await docker(HOST, 'inspect', '-f', '{{.State.StartedAt}}', fresh.id)).trim())
+    // The old container is removed right after it exits; when it is already gone, it surely exited before.
+    if (Number.isFinite(exited)) assert.ok(exited <= started, 'the new copy started after the old one exited')
+    assert.deepEqual((await live('wk-again')).map((c) => c.id), [fresh.id])
+    await cli('delete', 'ds', 'wk-again')
   })
 
   it('deleting 30 DaemonSets with a 1 s grace period takes about one grace period', async () => {
