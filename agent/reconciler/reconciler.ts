@@ -192,7 +192,8 @@ export class Reconciler {
   /**
    * inspect returns the state of every container, inspecting only those that are new, that
    * started or stopped since last inspected, or whose state is older than the resync period:
-   * a pass is one Docker list when nothing changed. A copy whose worker is busy, or whose
+   * when nothing changed, a pass is one Docker list (and each container is inspected once per
+   * resync period, which catches restarts between two passes). A copy whose worker is busy, or whose
    * stop failed, is not inspected (Docker may hold the container's lock for a stop that hangs,
    * and would hang the inspect too): its last state stands.
    */
