@@ -70,6 +70,13 @@ export interface AgentConfig {
   logLevel: LogLevel
   /** Docker engine: `unix:///PATH` (default /var/run/docker.sock), or `none` to run no containers. */
   docker: string
+  /**
+   * Docker calls that make the engine work (list, inspect, pull, create, start, remove) at
+   * most this many at once, over all pod workers; waiting out a stop's grace period takes no
+   * place. Default 4 (a Raspberry-class host has 4 cores): more starts many daemons sooner on a
+   * big host, fewer spares a small host's engine and disk. 1 to 64.
+   */
+  dockerConcurrency: number
 }
 
 /** defaultConfig returns the embedded defaults (`npm start` runs with these). */
@@ -95,6 +102,7 @@ export function defaultConfig(): AgentConfig {
     targetPeers: 8,
     logLevel: 'info',
     docker: 'unix:///var/run/docker.sock',
+    dockerConcurrency: 4,
   }
 }
 
@@ -129,6 +137,7 @@ const fileSchema = z
     targetPeers: z.number().int(),
     logLevel: z.string(),
     docker: z.string(),
+    dockerConcurrency: z.number().int(),
   })
   .partial()
   .strict()
@@ -232,8 +241,10 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
     targetPeers: pick('targetPeers') ?? d.targetPeers,
     logLevel: logLevel as LogLevel,
     docker: pick('docker') ?? d.docker,
+    dockerConcurrency: pick('dockerConcurrency') ?? d.dockerConcurrency,
   }
   if (cfg.docker !== 'none' && !/^unix:\/\/\/.+/.test(cfg.docker)) issues.push({ path: 'docker', message: `Invalid value: "${cfg.docker}": use unix:///PATH or none` })
+  if (cfg.dockerConcurrency < 1 || cfg.dockerConcurrency > 64) issues.push({ path: 'dockerConcurrency', message: `Invalid value: ${cfg.dockerConcurrency}: between 1 and 64` })
   if (cfg.heartbeatMs < 50) issues.push({ path: 'heartbeat', message: `Invalid value: ${cfg.heartbeatMs}ms: at least 50ms (a probe and its indirect probes fit in one period)` })
   // A suspected host needs a round trip of gossip to refute, and a probe takes up to a period.
   if (cfg.suspicionMs < 2 * cfg.heartbeatMs) issues.push({ path: 'suspicion', message: `Invalid value: ${cfg.suspicionMs}ms: must be at least two heartbeats (${2 * cfg.heartbeatMs}ms)` })

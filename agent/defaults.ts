@@ -61,6 +61,37 @@ export interface Timings {
     /** While an update waits for a slot or for minReadySeconds, passes run this often. Default 1 s: lower reacts sooner to grants, costs Docker lists. */
     rolloutPollMs: number
   }
+  runtime: {
+    /**
+     * Deadline of a Docker call that reads (list, inspect a container or an image). Default 10 s:
+     * a pass waits for its reads (the reports need them), so a read that hangs (a container whose
+     * engine-side lock is held by a stop that never returns) delays every copy's next decision by
+     * up to this much; shorter gives up on an engine that is merely slow (a loaded Raspberry-class
+     * host answers an inspect in well under a second). Reads of a copy whose worker is busy, or
+     * whose stop failed, are skipped: its last state is reported instead.
+     */
+    readMs: number
+    /**
+     * Deadline of a Docker call that changes something (create, start, remove, a volume, an exec's
+     * setup). Default 30 s: a create on a slow SD card under load can take seconds; a hung one
+     * stalls only its copy, which then reports the error and is retried with back-off.
+     */
+    writeMs: number
+    /**
+     * A stop may take the container's grace period (terminationGracePeriodSeconds) and then the
+     * SIGKILL; its deadline is the grace plus this. Default 15 s: a killed process that takes long
+     * to exit (large memory to free, a slow filesystem) is not taken for a hung engine; shorter
+     * finds a wedged stop (a frozen containerd shim) sooner. A stop that passes it is reported as
+     * KillContainerError and retried with back-off; the copy is not replaced meanwhile.
+     */
+    stopMarginMs: number
+    /**
+     * An image pull that reports no progress for this long is abandoned (the kubelet's
+     * image-pull-progress-deadline, 1 min by default). Default 60 s: a pull that advances is
+     * never cut, however large the image; a registry that stalls is retried with back-off.
+     */
+    pullStallMs: number
+  }
   lease: {
     /** Upkeep period (timeouts of claims, recovery of holders, expiry of grants). Default 500 ms. */
     tickMs: number
@@ -111,6 +142,7 @@ export function defaultTimings(): Timings {
       dockerRetryMaxMs: 30_000,
       rolloutPollMs: 1000,
     },
+    runtime: { readMs: 10_000, writeMs: 30_000, stopMarginMs: 15_000, pullStallMs: 60_000 },
     lease: { tickMs: 500, claimCutoffMs: 3000, turnSpacingMs: 800, jitterMinMs: 300, jitterMaxMs: 1200, answersPerSecond: 20, exchangeTimeoutMs: 2500, maxInboundStreams: 16, maxOpenChannels: 32 },
   }
 }
@@ -126,6 +158,7 @@ export function withTimings(over: TimingOverrides = {}): Timings {
     sync: { ...d.sync, ...over.sync },
     network: { ...d.network, ...over.network },
     reconciler: { ...d.reconciler, ...over.reconciler },
+    runtime: { ...d.runtime, ...over.runtime },
     lease: { ...d.lease, ...over.lease },
   }
 }

@@ -1,7 +1,7 @@
 // Reading the live fleet through the API as core types: nodes (with their reported pods)
 // and DaemonSets. Shared by describe, plan and endpoints.
 
-import type { PodStatus } from '../core/node-record.js'
+import type { PodStatus, WorkerStatus } from '../core/node-record.js'
 import type { DaemonSet, NodeInfo, Taint } from '../core/types.js'
 import { call, type AgentTarget } from './client.js'
 
@@ -12,12 +12,14 @@ export interface FleetNode {
   conditions: { type: string; status: string; reason?: string; message?: string }[]
   version: string
   pods: Record<string, PodStatus>
+  /** What the node's busy pod workers are doing, by DaemonSet key form. */
+  workers: Record<string, WorkerStatus>
 }
 
 interface NodeObj {
   metadata: { name: string; labels: Record<string, string> }
   spec: { taints: Taint[] }
-  status: { state: string; addresses: string[]; conditions: FleetNode['conditions']; agentVersion: string; pods: Record<string, PodStatus> }
+  status: { state: string; addresses: string[]; conditions: FleetNode['conditions']; agentVersion: string; pods: Record<string, PodStatus>; workers?: Record<string, WorkerStatus> }
 }
 
 /** fleetNodes lists the agent's view of the fleet (Left nodes excluded unless asked). */
@@ -32,6 +34,7 @@ export async function fleetNodes(target: AgentTarget, includeLeft = false): Prom
       conditions: n.status.conditions,
       version: n.status.agentVersion,
       pods: n.status.pods ?? {},
+      workers: n.status.workers ?? {},
     }))
 }
 

@@ -28,6 +28,19 @@ export const podStatusSchema = z
 
 export type PodStatus = z.infer<typeof podStatusSchema>
 
+/**
+ * WorkerStatus is what one copy's worker on a node is doing (`Stopping (grace 30 s)`), or the
+ * failure it backs off from, since when (wall ms). Only busy workers and back-offs are reported.
+ */
+export const workerStatusSchema = z
+  .object({
+    doing: z.string().max(200),
+    since: z.number().int().min(0),
+  })
+  .strict()
+
+export type WorkerStatus = z.infer<typeof workerStatusSchema>
+
 const conditionSchema = z
   .object({ type: z.string().max(64), status: z.enum(['True', 'False', 'Unknown']), reason: z.string().max(128).optional(), message: z.string().max(1024).optional() })
   .strict()
@@ -47,6 +60,8 @@ export const nodeRecordSchema = z
     /** Raised only by the node itself, to refute a suspicion of it (SWIM; core/swim.ts). Starts at 0 with each process. */
     incarnation: z.number().int().min(0).max(2 ** 31),
     pods: z.record(z.string().max(317), podStatusSchema).refine((p) => Object.keys(p).length <= 1024, 'at most 1024 pods'),
+    /** Busy pod workers by DaemonSet (key form); absent when none is busy. */
+    workers: z.record(z.string().max(317), workerStatusSchema).refine((w) => Object.keys(w).length <= 1024, 'at most 1024 workers').optional(),
   })
   .strict()
 

@@ -2,13 +2,15 @@
 // DaemonSets and their pod plans, Docker's containers and their states, readiness, the
 // rollout lease's answers, failures being backed off), planPass says what to pull, claim,
 // stop, start and release, in order, what to report in the node record, and when to look
-// again. The reconciler acts on it; nothing here performs or logs anything. Times are the
-// host's monotonic milliseconds except `wallNow` (only for the record).
+// again. The reconciler hands each copy's steps (stepsByCopy) to that copy's worker; nothing
+// here performs or logs anything. Times are the host's monotonic milliseconds except
+// `wallNow` (only for the record).
 
 import type { PodPlan } from './container-spec.js'
 import type { DsRef } from './keyspace.js'
 import type { SlotKind } from './lease.js'
 import type { PodStatus } from './node-record.js'
+import { DEFAULT_TERMINATION_GRACE_SECONDS } from './defaults.js'
 import { adoptOrphans, planNode, type DesiredPod, type ObservedContainer, type Removal } from './reconcile.js'
 import { availableIn, copyReady, rolloutLimits } from './rollout.js'
 import type { DaemonSet } from './types.js'
@@ -43,6 +45,8 @@ export interface ObservedState {
   /** Wall ms of its last start (0: never started). */
   startedAt: number
   error: string
+  /** Its stop timeout (the grace period it was created with), seconds. */
+  stopTimeout?: number
 }
 
 /** DeleteRequest is an operator's request (`delete pod`) to delete this host's copy of a DaemonSet. */
@@ -53,11 +57,15 @@ export interface DeleteRequest {
   since: number
 }
 
-/** Failure is a start or pull that failed, backed off until `until`. */
+/** Failure is a pull, start or stop that failed, backed off until `until`. */
 export interface Failure {
   error: string
   until: number
   delay: number
+  /** The step that failed (absent: a pull or a start). A stop that failed holds back the copy's removals too. */
+  during?: 'pull' | 'start' | 'stop'
+  /** Wall ms when it failed (for the node record). */
+  at?: number
 }
 
 /** PassInput is everything one pass decides on: plain data. */
@@ -173,6 +181,12 @@ class Decision {
     const f = this.input.failures.get(w.ref.label)
     return f !== undefined && f.until > this.input.now
   }
+
+  /** stopBackedOff says whether a stop of this copy (label form) failed and is being backed off. */
+  stopBackedOff(label: string): boolean {
+    const f = this.input.failures.get(label)
+    return f?.during === 'stop' && f.until > this.input.now
+  }
 }
 
 const rolling = (w: Wanted): boolean => w.ds.spec.updateStrategy?.type === 'RollingUpdate'
@@ -190,6 +204,8 @@ const rolling = (w: Wanted): boolean => w.ds.spec.updateStrategy?.type === 'Roll
  *    copy is updated under it (surge: the new copy starts beside the old);
  * 6. a held slot is released once this host's copy is current, alone and available;
  * 7. every copy here (or failure to start one) is reported as observed.
+ * A copy whose stop failed takes no step (no removal, no start) until its back-off ends; every
+ * removal carries its grace period (withGrace). The actions are per copy: stepsByCopy splits them.
  */
 export function planPass(input: PassInput): PassPlan {
   const d = new Decision(input)
@@ -199,8 +215,9 @@ export function planPass(input: PassInput): PassPlan {
     const req = input.deleteRequests.get(w.ref.key)
     const reported = input.reported[w.ref.key]
     if (req === undefined || reported === undefined || reported.revision !== req.revision || reported.since > req.since) continue
+    if (d.stopBackedOff(w.ref.label)) continue
     const mine = containers.filter((c) => c.daemonSet === w.ref.label)
-    d.actions.push({ do: 'delete-pod', ref: w.ref, request: req.id, removals: mine.map((c) => ({ id: c.id, name: c.name, reason: 'deleted as requested' })) })
+    d.actions.push({ do: 'delete-pod', ref: w.ref, request: req.id, removals: mine.map((c) => ({ id: c.id, name: c.name, daemonSet: c.daemonSet, reason: 'deleted as requested' })) })
     containers = containers.filter((c) => c.daemonSet !== w.ref.label)
   }
 
@@ -220,7 +237,8 @@ export function planPass(input: PassInput): PassPlan {
   }
 
   const placed = planNode(desired, containers, { now: input.now, startedAt: input.startedAt, sweepGraceMs: input.sweepGraceMs, deleted: input.deleted, orphaned: input.orphaned, surging })
-  if (placed.remove.length > 0) d.actions.push({ do: 'remove', removals: placed.remove })
+  const removals = placed.remove.filter((r) => !d.stopBackedOff(r.daemonSet))
+  if (removals.length > 0) d.actions.push({ do: 'remove', removals })
   const byRef = new Map(input.wanted.map((w) => [w.ref.label, w]))
   for (const label of placed.start) {
     const w = byRef.get(label)
@@ -238,13 +256,59 @@ export function planPass(input: PassInput): PassPlan {
     else d.recheck(input.pollMs)
   }
 
-  return { actions: d.actions, report: report(d, input, copies), waiting: d.waiting, recheckMs: d.recheckMs }
+  return { actions: withGrace(d.actions, input), report: report(d, input, copies), waiting: d.waiting, recheckMs: d.recheckMs }
+}
+
+/**
+ * withGrace gives every removal its grace period: the stop timeout the container was created
+ * with, as inspected; else its DaemonSet's terminationGracePeriodSeconds; else Kubernetes'
+ * default, 30 s.
+ */
+function withGrace(actions: Action[], input: PassInput): Action[] {
+  const byLabel = new Map(input.wanted.map((w) => [w.ref.label, w.ds.spec.template.spec.terminationGracePeriodSeconds]))
+  const grace = (r: Removal): Removal => ({ ...r, graceSeconds: input.states.get(r.name)?.stopTimeout ?? byLabel.get(r.daemonSet) ?? DEFAULT_TERMINATION_GRACE_SECONDS })
+  return actions.map((a) => {
+    if (a.do === 'remove' || a.do === 'delete-pod') return { ...a, removals: a.removals.map(grace) }
+    if (a.do === 'update') return { ...a, stop: a.stop.map(grace) }
+    return a
+  })
+}
+
+/** copyOf returns the copy (DaemonSet label form) an action is a step of; a 'remove' may span copies (see stepsByCopy). */
+function copyOf(a: Exclude<Action, { do: 'remove' }>): string {
+  return a.ref.label
+}
+
+/**
+ * stepsByCopy splits a pass's actions into each copy's steps, by DaemonSet label form, in
+ * the order planPass gave them: a removal list that spans copies becomes one 'remove' step
+ * per copy. Each copy's worker performs its steps one after another; different copies'
+ * steps are independent of each other (a copy's containers are only ever touched by its
+ * own worker), so the workers run concurrently.
+ */
+export function stepsByCopy(actions: readonly Action[]): Map<string, Action[]> {
+  const out = new Map<string, Action[]>()
+  const add = (copy: string, a: Action): void => {
+    const list = out.get(copy)
+    if (list === undefined) out.set(copy, [a])
+    else list.push(a)
+  }
+  for (const a of actions) {
+    if (a.do !== 'remove') {
+      add(copyOf(a), a)
+      continue
+    }
+    const byCopy = new Map<string, Removal[]>()
+    for (const r of a.removals) byCopy.set(r.daemonSet, [...(byCopy.get(r.daemonSet) ?? []), r])
+    for (const [copy, removals] of byCopy) add(copy, { do: 'remove', removals })
+  }
+  return out
 }
 
 /** planUpdate decides step 5 for one DaemonSet whose copy here is outdated. */
 function planUpdate(d: Decision, input: PassInput, w: Wanted, old: readonly Copy[]): void {
   if (!input.pulled.has(`${w.ref.label}@${w.revision}`)) d.actions.push({ do: 'pull', ref: w.ref, plan: w.plan })
-  const stop = old.flatMap((c) => c.containers.map((x) => ({ id: x.id, name: x.name, reason: 'replaced by the current revision' })))
+  const stop = old.flatMap((c) => c.containers.map((x) => ({ id: x.id, name: x.name, daemonSet: x.daemonSet, reason: 'replaced by the current revision' })))
   if (!old.every((c) => c.ready)) {
     d.actions.push({ do: 'update', ref: w.ref, plan: w.plan, stop })
     return

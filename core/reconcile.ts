@@ -50,10 +50,15 @@ export interface PlanOptions {
   surging?: ReadonlySet<string>
 }
 
+/** Removal is one container to stop and remove: its copy's worker (by DaemonSet label form) does it. */
 export interface Removal {
   id: string
   name: string
+  /** The DaemonSet (label form) whose copy it belongs to here, adopted orphans under their adopter. */
+  daemonSet: string
   reason: string
+  /** How long it may take to stop (its stop timeout), seconds; planPass fills it in. */
+  graceSeconds?: number
 }
 
 /** NodePlan is what to do now. */
@@ -85,7 +90,7 @@ function podsOf(observed: readonly ObservedContainer[]): Pod[] {
   }))
 }
 
-const removeAll = (pod: Pod, reason: string): Removal[] => pod.containers.map((c) => ({ id: c.id, name: c.name, reason }))
+const removeAll = (pod: Pod, reason: string): Removal[] => pod.containers.map((c) => ({ id: c.id, name: c.name, daemonSet: c.daemonSet, reason }))
 
 /**
  * adoptOrphans returns the containers with those left by a `--cascade=orphan` delete

@@ -23,6 +23,7 @@ export function nodeObject(n: NodeView): Record<string, unknown> {
       startedAt: new Date(n.record.startedAt).toISOString(),
       lastSeen: new Date(n.lastSeen).toISOString(),
       pods: n.record.pods,
+      workers: n.record.workers ?? {},
     },
   }
 }

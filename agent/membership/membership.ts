@@ -10,7 +10,7 @@ import type { Logger } from 'pino'
 import type { LwwMap } from '../../core/crdt.js'
 import { signEnvelope } from '../../core/envelope.js'
 import { Prefix, StoreKey } from '../../core/keyspace.js'
-import type { NodeRecord, PodStatus } from '../../core/node-record.js'
+import type { NodeRecord, PodStatus, WorkerStatus } from '../../core/node-record.js'
 import type { Random } from '../../core/swim.js'
 import type { NodeCondition, Taint } from '../../core/types.js'
 import type { AgentClock, Clock, Timer } from '../clock.js'
@@ -192,8 +192,13 @@ export class Membership extends TypedEvents<MembershipEvents> {
     if (placement) this.emit('node:self', this.selfRecord)
   }
 
-  setPods(pods: Record<string, PodStatus>): void {
-    this.update({ pods })
+  /** setPods reports this node's copies and its busy pod workers (the field is left out when none is busy), publishing the record when that changed it. */
+  setPods(pods: Record<string, PodStatus>, workers: Record<string, WorkerStatus> = {}): void {
+    const r = this.selfRecord
+    if (JSON.stringify(r.pods) === JSON.stringify(pods) && JSON.stringify(r.workers ?? {}) === JSON.stringify(workers)) return
+    const { workers: _before, ...rest } = r
+    this.selfRecord = Object.keys(workers).length > 0 ? { ...rest, pods, workers } : { ...rest, pods }
+    void this.beat()
   }
 
   setConditions(conditions: NodeCondition[]): void {

@@ -1,7 +1,9 @@
-// The reconciler's hands: carries out the actions core's planPass decided, in order,
+// The reconciler's hands: performs one step that core's planPass decided, for one copy,
 // through the container runtime and the rollout lease, and keeps what later decisions
-// need to know of them: failures being backed off (kubelet's 10 s doubling to 5 min),
-// revisions whose images were pulled, delete requests carried out. It decides nothing.
+// need to know of it: failures being backed off (kubelet's 10 s doubling to 5 min), revisions
+// whose images were pulled, delete requests carried out. It decides nothing. Steps of
+// different copies run concurrently (each copy's worker calls perform for its own steps, one
+// at a time); the state kept here is per copy, so they never share an entry.
 
 import type { Logger } from 'pino'
 import type { DsRef } from '../../core/keyspace.js'
@@ -22,9 +24,26 @@ export interface ActorOptions {
   retry: (ms: number) => void
 }
 
-/** Outcome says whether acting changed what Docker runs (or recorded a failure): the next pass must look. */
-export interface Outcome {
+/**
+ * StepOutcome says whether a step changed what the next decision sees (Docker, a failure
+ * recorded, images pulled, a request carried out): the next pass must look; and whether the
+ * copy's remaining steps must be dropped (the step failed: starting a new copy after the old
+ * one's stop failed could make two).
+ */
+export interface StepOutcome {
   changed: boolean
+  halt: boolean
+}
+
+/** Doing tells the copy's worker what the step is doing now (shown in the node record). */
+export type Doing = (what: string) => void
+
+const done = (changed: boolean): StepOutcome => ({ changed, halt: false })
+const halted: StepOutcome = { changed: true, halt: true }
+
+/** graceText is how a stop is shown: the longest grace among the removals. */
+export function graceText(removals: readonly Removal[]): string {
+  return `grace ${Math.max(0, ...removals.map((r) => r.graceSeconds ?? 0))} s`
 }
 
 export class Actor {
@@ -47,43 +66,38 @@ export class Actor {
     return this.done.has(request)
   }
 
-  /** act carries out the actions in order; a DaemonSet whose pull failed takes no further step in this pass. */
-  async act(actions: readonly Action[]): Promise<Outcome> {
-    const out: Outcome = { changed: false }
-    const failed = new Set<string>()
-    for (const a of actions) {
-      if ('ref' in a && failed.has(a.ref.label)) continue
-      switch (a.do) {
-        case 'remove':
-          if (await this.removeAll(a.removals)) out.changed = true
-          break
-        case 'delete-pod':
-          this.done.add(a.request)
-          this.log.info({ daemonset: a.ref.label }, 'deleting the copy as requested')
-          if (await this.removeAll(a.removals)) out.changed = true
-          break
-        case 'start':
-          await this.start(a.ref, a.plan)
-          out.changed = true
-          break
-        case 'pull':
-          if (!(await this.pull(a.ref, a.plan))) {
-            failed.add(a.ref.label)
-            out.changed = true
-          }
-          break
-        case 'claim':
-          this.opts.slots.claim(a.ref.key, a.revision, a.kind)
-          break
-        case 'update':
-          if (await this.update(a)) out.changed = true
-          break
-        case 'release':
-          this.opts.slots.release(a.ref.key)
-          break
-      }
+  /** forget drops the failures of copies that are gone (`keep` says which are not): no DaemonSet, no container. */
+  forget(keep: (copy: string) => boolean): void {
+    for (const copy of this.failures.keys()) if (!keep(copy)) this.failures.delete(copy)
+  }
+
+  /** perform carries out one step of copy `copy` (label form), telling `doing` what it does. */
+  async perform(copy: string, a: Action, doing: Doing): Promise<StepOutcome> {
+    switch (a.do) {
+      case 'remove':
+        doing(`Stopping (${graceText(a.removals)})`)
+        return (await this.removeAll(copy, a.removals)) ? done(true) : halted
+      case 'delete-pod':
+        if (this.done.has(a.request)) return done(false)
+        this.done.add(a.request)
+        this.log.info({ daemonset: a.ref.label }, 'deleting the copy as requested')
+        doing(`Stopping (${graceText(a.removals)}): deleted as requested`)
+        return (await this.removeAll(copy, a.removals)) ? done(true) : halted
+      case 'start':
+        doing(`Starting revision ${a.plan.revision}`)
+        return (await this.start(a.ref, a.plan)) ? done(true) : halted
+      case 'pull':
+        doing(`Pulling the images of revision ${a.plan.revision}`)
+        return (await this.pull(a.ref, a.plan)) ? done(true) : halted
+      case 'claim':
+        this.opts.slots.claim(a.ref.key, a.revision, a.kind)
+        return done(false)
+      case 'update':
+        return this.update(copy, a, doing)
+      case 'release':
+        this.opts.slots.release(a.ref.key)
+        return done(false)
     }
-    return out
   }
 
   /**
@@ -91,35 +105,44 @@ export class Actor {
    * comes last, right before the old copy goes down: a grant that aged meanwhile (a paused
    * or slow process) is fenced and claimed again. The images were pulled before claiming;
    * if one is gone since (pruned), it is pulled again first rather than while the copy is down.
+   * The new copy starts only once the old one is gone.
    */
-  private async update(a: Extract<Action, { do: 'update' }>): Promise<boolean> {
+  private async update(copy: string, a: Extract<Action, { do: 'update' }>, doing: Doing): Promise<StepOutcome> {
     if (a.kind !== undefined) {
       this.log.info({ daemonset: a.ref.label, revision: a.plan.revision, kind: a.kind, term: a.term }, 'updating under an update slot')
+      doing(`Updating to revision ${a.plan.revision} under an update slot`)
       if (!(await this.opts.runtime.hasImages(a.plan))) {
         this.log.warn({ daemonset: a.ref.label, revision: a.plan.revision }, 'an image of the update is gone: pulling it again before acting')
         this.pulled.delete(`${a.ref.label}@${a.plan.revision}`)
         this.opts.retry(0)
-        return false
+        return done(false)
       }
       if (!this.opts.slots.enter(a.ref.key)) {
         this.opts.retry(this.opts.timings.rolloutPollMs)
-        return false
+        return done(false)
       }
     } else {
       this.log.info({ daemonset: a.ref.label, revision: a.plan.revision }, 'replacing a copy that is not ready')
     }
-    await this.removeAll(a.stop)
+    if (a.stop.length > 0) {
+      doing(`Stopping the old copy (${graceText(a.stop)})`)
+      if (!(await this.removeAll(copy, a.stop))) return halted
+    }
+    doing(`Starting revision ${a.plan.revision}`)
     await this.start(a.ref, a.plan)
-    return true
+    return done(true)
   }
 
-  private async start(ref: DsRef, plan: Parameters<ContainerRuntime['startPod']>[0]): Promise<void> {
+  /** start starts the plan's pod; false (and a failure backed off) when that failed. */
+  private async start(ref: DsRef, plan: Parameters<ContainerRuntime['startPod']>[0]): Promise<boolean> {
     try {
       await this.opts.runtime.startPod(plan)
       this.failures.delete(ref.label)
       this.log.info({ daemonset: ref.label, revision: plan.revision }, 'pod started')
+      return true
     } catch (err) {
-      this.fail(ref, err)
+      this.fail(ref.label, err, (err as Error).name === 'ImagePullError' ? 'pull' : 'start')
+      return false
     }
   }
 
@@ -131,33 +154,41 @@ export class Actor {
       this.pulled.add(`${ref.label}@${plan.revision}`)
       return true
     } catch (err) {
-      this.fail(ref, err)
+      this.fail(ref.label, err, 'pull')
       return false
     }
   }
 
-  /** removeAll removes containers, logging each; true when any went. */
-  private async removeAll(removals: readonly Removal[]): Promise<boolean> {
-    let any = false
-    for (const r of removals) {
-      this.log.info({ container: r.name, reason: r.reason }, 'removing container')
-      try {
-        await this.opts.runtime.remove(r.id)
-        any = true
-      } catch (err) {
-        this.log.warn({ err, container: r.name }, 'remove failed')
-      }
+  /** removeAll stops and removes containers, logging each; false (and a failure backed off) when one could not be. */
+  private async removeAll(copy: string, removals: readonly Removal[]): Promise<boolean> {
+    const results = await Promise.all(
+      removals.map(async (r) => {
+        this.log.info({ container: r.name, reason: r.reason, graceSeconds: r.graceSeconds }, 'removing container')
+        try {
+          await this.opts.runtime.remove(r.id, r.graceSeconds ?? 30)
+          return undefined
+        } catch (err) {
+          this.log.warn({ err: (err as Error).message, container: r.name }, 'remove failed')
+          return err
+        }
+      }),
+    )
+    const err = results.find((e) => e !== undefined)
+    if (err !== undefined) {
+      this.fail(copy, err, 'stop')
+      return false
     }
-    return any
+    if (this.failures.get(copy)?.during === 'stop') this.failures.delete(copy)
+    return true
   }
 
-  private fail(ref: DsRef, err: unknown): void {
-    const failure = this.failures.get(ref.label)
+  private fail(copy: string, err: unknown, during: 'pull' | 'start' | 'stop'): void {
+    const failure = this.failures.get(copy)
     const t = this.opts.timings
     const delay = failure === undefined ? t.backoffStartMs : Math.min(failure.delay * 2, t.backoffMaxMs)
-    const reason = (err as Error).name === 'ImagePullError' ? (failure === undefined ? 'ErrImagePull' : 'ImagePullBackOff') : 'CreateContainerError'
-    this.failures.set(ref.label, { error: `${reason}: ${(err as Error).message}`, until: this.opts.clock.mono() + delay, delay })
-    this.log.warn({ daemonset: ref.label, err: (err as Error).message, retryInMs: delay }, reason)
+    const reason = during === 'stop' ? 'KillContainerError' : (err as Error).name === 'ImagePullError' ? (failure === undefined ? 'ErrImagePull' : 'ImagePullBackOff') : 'CreateContainerError'
+    this.failures.set(copy, { error: `${reason}: ${(err as Error).message}`, until: this.opts.clock.mono() + delay, delay, during, at: this.opts.clock.wall() })
+    this.log.warn({ daemonset: copy, err: (err as Error).message, retryInMs: delay }, reason)
     this.opts.retry(delay + 50)
   }
 }

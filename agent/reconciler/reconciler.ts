@@ -1,18 +1,20 @@
 // The reconciler: level-triggered (store change, own labels/taints change, lease grant,
-// Docker event, periodic resync), one pass at a time. Each pass observes (the store's
-// DaemonSets, this node's containers and their states, readiness, the lease's answers),
-// asks core's planPass what to do, then does it through the runtime and the lease, and
-// reports this node's copies in its node record. It never decides anything planPass does
-// not say; it only keeps the state a decision needs (failures being backed off, pulled
-// revisions, first-ready times, delete requests carried out).
+// Docker event, periodic resync, a pod worker's change), one pass at a time. Each pass
+// observes (the store's DaemonSets, this node's containers and their states, readiness, the
+// lease's answers), asks core's planPass what to do, hands each copy's steps to that copy's
+// pod worker (workers.ts: they act side by side, each copy's steps in order), and reports
+// this node's copies and what the busy workers are doing in its node record. A pass does not
+// wait for the workers. It never decides anything planPass does not say; it only keeps the
+// state a decision needs (failures being backed off, pulled revisions, first-ready times,
+// delete requests carried out).
 
 import type { Logger } from 'pino'
 import type { LwwMap } from '../../core/crdt.js'
 import { podPlan } from '../../core/container-spec.js'
 import { shouldRun } from '../../core/eligibility.js'
-import { Prefix, StoreKey, parseStoreKey, refOf } from '../../core/keyspace.js'
-import { nodeInfoOf, type PodStatus } from '../../core/node-record.js'
-import { planPass, readyCopies, type DeleteRequest, type ObservedState, type PassInput, type SlotAnswer, type Wanted } from '../../core/pass.js'
+import { Prefix, StoreKey, parseDsLabel, parseStoreKey, refOf } from '../../core/keyspace.js'
+import { nodeInfoOf, type PodStatus, type WorkerStatus } from '../../core/node-record.js'
+import { planPass, readyCopies, stepsByCopy, type DeleteRequest, type ObservedState, type PassInput, type SlotAnswer, type Wanted } from '../../core/pass.js'
 import { compileSelector } from '../../core/selector.js'
 import type { DaemonSet } from '../../core/types.js'
 import type { Clock, Timer } from '../clock.js'
@@ -21,6 +23,7 @@ import type { ContainerRuntime } from '../runtime/runtime.js'
 import { Actor } from './actor.js'
 import type { SelfNode, SlotGate } from './ports.js'
 import { Prober } from './prober.js'
+import { Workers } from './workers.js'
 
 export interface ReconcilerOptions {
   runtime: ContainerRuntime
@@ -40,6 +43,9 @@ export class Reconciler {
   private readonly startedAt: number
   private readonly prober: Prober
   private readonly actor: Actor
+  private readonly workers: Workers
+  /** The last state inspected of each container (by name), of which container (id), when (monotonic) and whether it was running then. */
+  private readonly lastStates = new Map<string, { state: ObservedState; id: string; at: number; running: boolean }>()
   /** When each copy (`NS/NAME@revision`) was first seen ready here: monotonic (minReadySeconds) and wall (status). */
   private readonly readySince = new Map<string, { mono: number; wall: number }>()
   private running = false
@@ -58,6 +64,7 @@ export class Reconciler {
     this.dockerRetryMs = opts.timings.dockerRetryStartMs / 2
     this.prober = new Prober(opts.runtime, opts.clock, opts.log.child({ component: 'prober' }), () => this.trigger())
     this.actor = new Actor({ runtime: opts.runtime, clock: opts.clock, slots: opts.slots, timings: opts.timings, log: opts.log, retry: (ms) => this.soon(ms) })
+    this.workers = new Workers({ perform: (copy, a, doing) => this.actor.perform(copy, a, doing), clock: opts.clock, log: opts.log, settled: () => this.trigger() })
   }
 
   start(): void {
@@ -72,6 +79,7 @@ export class Reconciler {
     this.resync?.cancel()
     this.poll?.timer.cancel()
     this.prober.stop()
+    this.workers.stop()
     this.opts.runtime.stop()
   }
 
@@ -109,16 +117,15 @@ export class Reconciler {
   }
 
   private async pass(): Promise<void> {
+    const seen = this.workers.observing()
     const input = await this.observe()
     if (input === undefined) return
     const plan = planPass(input)
-    const outcome = await this.actor.act(plan.actions)
+    const steps = stepsByCopy(plan.actions)
+    // Every copy gets this pass's decision, an empty one included: it supersedes a busy worker's remaining steps.
+    for (const copy of new Set([...steps.keys(), ...this.workers.busyCopies()])) this.workers.dispatch(copy, seen, steps.get(copy) ?? [])
+    this.workers.sweep(seen)
     if (plan.recheckMs !== undefined) this.soon(plan.recheckMs)
-    // What this pass changed is observed by the next one, at once; it reports then.
-    if (outcome.changed) {
-      this.again = true
-      return
-    }
     this.report(plan.report)
   }
 
@@ -149,9 +156,9 @@ export class Reconciler {
       const r = this.prober.result(c.name)
       if (r !== undefined) probes.set(c.name, r)
     }
-    const labels = new Set(wanted.map((w) => w.ref.label))
-    const inspected = await this.opts.runtime.states(containers.filter((c) => labels.has(c.daemonSet) || orphaned.has(c.daemonSet)).map((c) => c.name))
-    const states = new Map<string, ObservedState>(inspected.map((s) => [s.name, s]))
+    const here = new Set([...wanted.map((w) => w.ref.label), ...containers.map((c) => c.daemonSet)])
+    this.actor.forget((copy) => here.has(copy))
+    const states = await this.inspect(containers)
     this.noteReadiness(readyCopies(wanted, containers, orphaned, probes))
     const slots = new Map<string, SlotAnswer>()
     const deleteRequests = new Map<string, DeleteRequest>()
@@ -180,6 +187,29 @@ export class Reconciler {
       deleteRequests,
       reported: self.pods,
     }
+  }
+
+  /**
+   * inspect returns the state of every container, inspecting only those that are new, that
+   * started or stopped since last inspected, or whose state is older than the resync period:
+   * when nothing changed, a pass is one Docker list (and each container is inspected once per
+   * resync period, which catches restarts between two passes). A copy whose worker is busy, or whose
+   * stop failed, is not inspected (Docker may hold the container's lock for a stop that hangs,
+   * and would hang the inspect too): its last state stands.
+   */
+  private async inspect(containers: PassInput['containers']): Promise<Map<string, ObservedState>> {
+    const now = this.clock.mono()
+    const owned = (label: string): boolean => this.workers.busy(label) || this.actor.failures.get(label)?.during === 'stop'
+    const stale = (c: PassInput['containers'][number]): boolean => {
+      const last = this.lastStates.get(c.name)
+      return last === undefined || last.id !== c.id || last.running !== c.running || now - last.at >= this.opts.timings.resyncMs
+    }
+    const ask = containers.filter((c) => !owned(c.daemonSet) && stale(c))
+    const listed = new Map(ask.map((c) => [c.name, c]))
+    for (const s of await this.opts.runtime.states(ask.map((c) => c.name))) this.lastStates.set(s.name, { state: s, id: listed.get(s.name)?.id ?? '', at: now, running: listed.get(s.name)?.running ?? s.running })
+    const byName = new Map(containers.map((c) => [c.name, c.id]))
+    for (const [name, l] of this.lastStates) if (byName.get(name) !== l.id) this.lastStates.delete(name)
+    return new Map([...this.lastStates].map(([name, l]) => [name, l.state]))
   }
 
   /** noteReadiness keeps the first-ready time of every copy that is ready now, and forgets the others. */
@@ -213,9 +243,21 @@ export class Reconciler {
     this.opts.node.setConditions([...others, up ? { type: 'DockerReady', status: 'True' } : { type: 'DockerReady', status: 'False', reason: 'DockerUnavailable', message: (message ?? '').slice(0, 1000) }])
   }
 
-  /** report puts the pods in the node record when they changed. */
+  /** report puts the pods and what the busy workers (and those backing off) are doing in the node record; it is published when that changed. */
   private report(pods: Record<string, PodStatus>): void {
-    if (JSON.stringify(this.opts.node.self().pods) !== JSON.stringify(pods)) this.opts.node.setPods(pods)
+    const workers: Record<string, WorkerStatus> = {}
+    const now = this.clock.mono()
+    const wall = this.clock.wall()
+    for (const [copy, f] of this.actor.failures) {
+      const key = parseDsLabel(copy)?.key
+      if (key === undefined || f.until <= now) continue
+      workers[key] = { doing: `Back-off ${Math.round(f.delay / 1000)} s: ${f.error}`.slice(0, 200), since: f.at ?? wall }
+    }
+    for (const [copy, a] of this.workers.activities()) {
+      const key = parseDsLabel(copy)?.key
+      if (key !== undefined) workers[key] = { doing: a.doing.slice(0, 200), since: a.since }
+    }
+    this.opts.node.setPods(pods, workers)
   }
 }
 

@@ -2,28 +2,64 @@
 // knows Docker. It lists this node's managed containers, pulls images by pull policy,
 // creates and starts pods from core's PodPlan (idempotently: names are deterministic, so
 // Docker refuses a twin), removes containers, runs probe commands, and follows events.
+//
+// Every call has a deadline (timings.runtime) and is aborted past it (CallTimeoutError), so
+// a call that never returns stalls only the copy that made it. Calls that make the engine
+// work (list, inspect, pull, create, start, remove, an exec's setup) take a place in a
+// limiter of `concurrency`; calls that only wait (a stop waiting out its grace period, a
+// probe command running, the event stream) take none, so N copies stopping at once take one
+// grace period, not N. Concurrent pulls of one image are one pull, and concurrent checks
+// of one image one check.
 
 import Docker from 'dockerode'
 import type { Logger } from 'pino'
 import { Labels, type PodPlan } from '../../core/container-spec.js'
 import type { ObservedContainer } from '../../core/reconcile.js'
+import type { Timings } from '../defaults.js'
+import { CallTimeoutError, Limiter, withDeadline } from './limiter.js'
 import { ImagePullError, type ContainerRuntime, type ContainerState } from './runtime.js'
+
+export interface DockerRuntimeOptions {
+  /** Calls that make the engine work, at most this many at once (config dockerConcurrency). */
+  concurrency: number
+  timings: Timings['runtime']
+}
+
+const statusOf = (err: unknown): number | undefined => (err as { statusCode?: number }).statusCode
 
 export class DockerRuntime implements ContainerRuntime {
   private readonly docker: Docker
   private readonly log: Logger
+  private readonly limiter: Limiter
+  private readonly t: Timings['runtime']
+  /** Pulls in flight, per image: a second caller waits for the first pull. */
+  private readonly pulls = new Map<string, Promise<void>>()
+  /** Local image checks in flight, per image: thirty copies starting from one image ask Docker once. */
+  private readonly checks = new Map<string, Promise<boolean>>()
   private events: NodeJS.ReadableStream | undefined
   private watching = false
 
   /** address: `unix:///PATH` (default /var/run/docker.sock). */
-  constructor(address: string, log: Logger) {
+  constructor(address: string, log: Logger, opts: DockerRuntimeOptions) {
     this.docker = new Docker({ socketPath: address.replace(/^unix:\/\//, '') })
     this.log = log
+    this.limiter = new Limiter(opts.concurrency)
+    this.t = opts.timings
+  }
+
+  /** read runs a reading call: a place in the limiter, the read deadline. */
+  private read<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return this.limiter.run(() => withDeadline(`docker ${what}`, this.t.readMs, fn))
+  }
+
+  /** write runs a changing call: a place in the limiter, the write deadline. */
+  private write<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return this.limiter.run(() => withDeadline(`docker ${what}`, this.t.writeMs, fn))
   }
 
   /** list returns this node's managed containers, running or not. */
   async list(node: string): Promise<ObservedContainer[]> {
-    const all = await this.docker.listContainers({ all: true, filters: { label: [`${Labels.node}=${node}`, Labels.daemonSet] } })
+    const all = await this.read('list', (abortSignal) => this.docker.listContainers({ all: true, filters: { label: [`${Labels.node}=${node}`, Labels.daemonSet] }, abortSignal }))
     return all.map((c) => ({
       id: c.Id,
       name: (c.Names[0] ?? '').replace(/^\//, ''),
@@ -38,13 +74,12 @@ export class DockerRuntime implements ContainerRuntime {
     }))
   }
 
-  /** states inspects the named containers (missing ones are skipped). */
+  /** states inspects the named containers, side by side (missing ones, and ones that did not answer in time, are skipped). */
   async states(names: readonly string[]): Promise<ContainerState[]> {
-    const out: ContainerState[] = []
-    for (const name of names) {
+    const one = async (name: string): Promise<ContainerState | undefined> => {
       try {
-        const i = await this.docker.getContainer(name).inspect()
-        out.push({
+        const i = await this.read(`inspect ${name}`, (abortSignal) => this.docker.getContainer(name).inspect({ abortSignal }))
+        return {
           name,
           status: i.State.Status,
           running: i.State.Running,
@@ -52,22 +87,55 @@ export class DockerRuntime implements ContainerRuntime {
           startedAt: Date.parse(i.State.StartedAt) || 0,
           exitCode: i.State.ExitCode,
           error: i.State.Error,
-        })
+          stopTimeout: (i.Config as { StopTimeout?: number }).StopTimeout ?? 10,
+        }
       } catch (err) {
-        if ((err as { statusCode?: number }).statusCode !== 404) throw err
+        if (statusOf(err) === 404) return undefined
+        if ((err as Error).name !== 'CallTimeoutError') throw err
+        this.log.warn({ container: name, err: (err as Error).message }, 'inspect did not answer: state not reported')
+        return undefined
       }
     }
-    return out
+    return (await Promise.all(names.map(one))).filter((s) => s !== undefined)
   }
 
-  private async hasImage(image: string): Promise<boolean> {
-    try {
-      await this.docker.getImage(image).inspect()
-      return true
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode === 404) return false
-      throw err
+  /** hasImage says whether an image is here; a check of the same image already under way is joined. */
+  private hasImage(image: string): Promise<boolean> {
+    let p = this.checks.get(image)
+    if (p === undefined) {
+      p = this.read(`inspect image ${image}`, () => this.docker.getImage(image).inspect())
+        .then(
+          () => true,
+          (err: unknown) => {
+            if (statusOf(err) === 404) return false
+            throw err
+          },
+        )
+        .finally(() => this.checks.delete(image))
+      this.checks.set(image, p)
     }
+    return p
+  }
+
+  /** pull pulls an image; a pull of the same image already under way is joined, not repeated. */
+  private pull(image: string): Promise<void> {
+    let p = this.pulls.get(image)
+    if (p === undefined) {
+      p = this.limiter.run(() => this.pullOnce(image)).finally(() => this.pulls.delete(image))
+      this.pulls.set(image, p)
+    }
+    return p
+  }
+
+  /** pullOnce pulls, abandoning a pull that makes no progress for pullStallMs. */
+  private pullOnce(image: string): Promise<void> {
+    return withDeadline(`docker pull ${image} (no progress)`, this.t.pullStallMs, async (abortSignal, progressed) => {
+      const stream = await this.docker.pull(image, { abortSignal })
+      abortSignal.addEventListener('abort', () => (stream as unknown as { destroy?: () => void }).destroy?.())
+      await new Promise<void>((resolve, reject) =>
+        this.docker.modem.followProgress(stream, (err: Error | null) => (err === null ? resolve() : reject(err)), () => progressed()),
+      )
+    })
   }
 
   /** ensureImage applies the pull policy: Always pulls, IfNotPresent pulls when missing, Never requires it. */
@@ -79,8 +147,7 @@ export class DockerRuntime implements ContainerRuntime {
     }
     if (policy === 'IfNotPresent' && present) return
     try {
-      const stream = await this.docker.pull(image)
-      await new Promise<void>((resolve, reject) => this.docker.modem.followProgress(stream, (err: Error | null) => (err === null ? resolve() : reject(err))))
+      await this.pull(image)
     } catch (err) {
       // A registry we cannot reach: with an image already here, Always falls back to it.
       if (present) {
@@ -104,13 +171,14 @@ export class DockerRuntime implements ContainerRuntime {
 
   /** exec runs a command in a running container and returns its exit code; rejects after timeoutMs. */
   async exec(name: string, cmd: readonly string[], timeoutMs: number): Promise<number> {
-    const exec = await this.docker.getContainer(name).exec({ Cmd: [...cmd], AttachStdout: true, AttachStderr: true })
-    const stream = await exec.start({ hijack: true, stdin: false })
+    const exec = await this.write(`exec create in ${name}`, (abortSignal) => this.docker.getContainer(name).exec({ Cmd: [...cmd], AttachStdout: true, AttachStderr: true, abortSignal }))
+    const stream = await this.write(`exec start in ${name}`, (abortSignal) => exec.start({ hijack: true, stdin: false, abortSignal }))
     stream.resume()
+    // Running the command is waiting, not engine work: no place in the limiter.
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         stream.destroy()
-        reject(new Error(`timed out after ${timeoutMs} ms`))
+        reject(new CallTimeoutError(`timed out after ${timeoutMs} ms`))
       }, timeoutMs)
       stream.on('end', () => {
         clearTimeout(timer)
@@ -125,13 +193,13 @@ export class DockerRuntime implements ContainerRuntime {
         reject(err)
       })
     })
-    const info = await exec.inspect()
+    const info = await this.read(`exec inspect in ${name}`, (abortSignal) => exec.inspect({ abortSignal }))
     return info.ExitCode ?? -1
   }
 
   /** address returns the IP a probe reaches the container on: 127.0.0.1 with host networking. */
   async address(name: string): Promise<string | undefined> {
-    const i = await this.docker.getContainer(name).inspect()
+    const i = await this.read(`inspect ${name}`, (abortSignal) => this.docker.getContainer(name).inspect({ abortSignal }))
     if (i.HostConfig.NetworkMode === 'host') return '127.0.0.1'
     const mode = i.HostConfig.NetworkMode ?? ''
     if (mode.startsWith('container:')) return this.address(mode.slice('container:'.length))
@@ -147,37 +215,47 @@ export class DockerRuntime implements ContainerRuntime {
   async startPod(plan: PodPlan): Promise<void> {
     for (const c of plan.containers) await this.ensureImage(c.create.Image, c.pullPolicy)
     for (const v of plan.volumes) {
-      await this.docker.createVolume({ Name: v, Labels: { [Labels.daemonSet]: plan.daemonSet, [Labels.node]: plan.node } }).catch((err: unknown) => {
-        if ((err as { statusCode?: number }).statusCode !== 409) throw err
+      await this.write(`volume create ${v}`, (abortSignal) => this.docker.createVolume({ Name: v, Labels: { [Labels.daemonSet]: plan.daemonSet, [Labels.node]: plan.node }, abortSignal })).catch((err: unknown) => {
+        if (statusOf(err) !== 409) throw err
       })
     }
     for (const c of plan.containers) {
       const { name, ...body } = c.create
       let container = this.docker.getContainer(name)
+      let created = false
       try {
-        container = await this.docker.createContainer({ name, ...body } as Docker.ContainerCreateOptions)
+        container = await this.write(`create ${name}`, (abortSignal) => this.docker.createContainer({ name, ...body, abortSignal } as Docker.ContainerCreateOptions))
+        created = true
       } catch (err) {
-        if ((err as { statusCode?: number }).statusCode !== 409) throw err
+        if (statusOf(err) !== 409) throw err
       }
-      const info = await container.inspect()
-      if (info.State.Status === 'created') {
-        await container.start().catch((err: unknown) => {
-          if ((err as { statusCode?: number }).statusCode !== 304) throw err
+      // A twin made by an earlier attempt is started only if it never was.
+      if (created || (await this.read(`inspect ${name}`, (abortSignal) => container.inspect({ abortSignal }))).State.Status === 'created') {
+        await this.write(`start ${name}`, (abortSignal) => container.start({ abortSignal })).catch((err: unknown) => {
+          if (statusOf(err) !== 304) throw err
         })
       }
     }
   }
 
-  /** remove stops (with the container's stop timeout) and removes a container; gone already is fine. */
-  async remove(id: string): Promise<void> {
+  /**
+   * remove stops a container (its stop signal, SIGKILL after graceSeconds; Docker's stop, so
+   * the restart policy does not bring it back) and removes it; gone already is fine. The stop
+   * waits without a place in the limiter, within the grace plus stopMarginMs.
+   */
+  async remove(id: string, graceSeconds: number): Promise<void> {
+    const c = this.docker.getContainer(id)
     try {
-      await this.docker.getContainer(id).remove({ force: false, v: false }).catch(async (err: unknown) => {
-        if ((err as { statusCode?: number }).statusCode !== 409) throw err
-        await this.docker.getContainer(id).stop().catch(() => undefined)
-        await this.docker.getContainer(id).remove({ force: true })
-      })
+      await withDeadline(`docker stop ${id.slice(0, 12)}`, graceSeconds * 1000 + this.t.stopMarginMs, (abortSignal) => c.stop({ t: graceSeconds, abortSignal }))
     } catch (err) {
-      if ((err as { statusCode?: number }).statusCode !== 404) throw err
+      if (statusOf(err) === 404) return
+      // 304: not running.
+      if (statusOf(err) !== 304) throw err
+    }
+    try {
+      await this.write(`remove ${id.slice(0, 12)}`, (abortSignal) => c.remove({ force: true, v: false, abortSignal }))
+    } catch (err) {
+      if (statusOf(err) !== 404) throw err
     }
   }
 
@@ -186,8 +264,8 @@ export class DockerRuntime implements ContainerRuntime {
     this.watching = true
     const connect = (): void => {
       if (!this.watching) return
-      this.docker
-        .getEvents({ filters: { type: ['container'], label: [Labels.daemonSet] } })
+      // The deadline covers connecting; the stream itself stays open until stop().
+      withDeadline('docker events', this.t.readMs, (abortSignal) => this.docker.getEvents({ filters: { type: ['container'], label: [Labels.daemonSet] }, abortSignal }))
         .then((stream) => {
           this.events = stream
           // Probe execs (exec_create/start/die) are events too: they change nothing we manage.

@@ -1,7 +1,8 @@
 // The container runtime as the reconciler and the prober see it: list this node's managed
 // containers, inspect their state, pull images, start a pod from core's PodPlan, remove a
 // container, run a probe command, and follow changes. Docker (docker.ts) is the one
-// production implementation; nothing outside agent/runtime knows Docker.
+// production implementation; nothing outside agent/runtime knows Docker. Every call ends:
+// one that does not answer in time rejects with CallTimeoutError (limiter.ts).
 
 import type { PodPlan } from '../../core/container-spec.js'
 import type { ObservedContainer } from '../../core/reconcile.js'
@@ -21,13 +22,19 @@ export interface ContainerState {
   startedAt: number
   exitCode: number
   error: string
+  /** Its stop timeout (the grace period it was created with), seconds. */
+  stopTimeout: number
 }
 
-/** ContainerRuntime runs this node's copies. Calls may run concurrently. */
+/**
+ * ContainerRuntime runs this node's copies. Calls may run concurrently (each copy's worker
+ * makes its own; the implementation bounds how many reach the engine at once); none of them
+ * hangs: each rejects with CallTimeoutError past its deadline.
+ */
 export interface ContainerRuntime {
   /** list returns this node's managed containers, running or not. */
   list(node: string): Promise<ObservedContainer[]>
-  /** states returns the state of the named containers (missing ones are skipped). */
+  /** states returns the state of the named containers (missing ones, and ones that did not answer in time, are skipped). */
   states(names: readonly string[]): Promise<ContainerState[]>
   /** pullImages applies the pull policy to every image of the plan; throws ImagePullError. */
   pullImages(plan: PodPlan): Promise<void>
@@ -38,8 +45,8 @@ export interface ContainerRuntime {
    * an earlier attempt is completed, not doubled). Images are ensured first.
    */
   startPod(plan: PodPlan): Promise<void>
-  /** remove stops (within the container's stop timeout) and removes a container; gone already is fine. */
-  remove(id: string): Promise<void>
+  /** remove stops a container (SIGTERM, SIGKILL after graceSeconds) and removes it; gone already is fine. */
+  remove(id: string, graceSeconds: number): Promise<void>
   /** exec runs a command in a running container and resolves to its exit code; rejects after timeoutMs. */
   exec(name: string, cmd: readonly string[], timeoutMs: number): Promise<number>
   /** address returns the IP a probe reaches the container's pod on. */

@@ -9,6 +9,7 @@ import { taintText } from '../../core/taints.js'
 import type { AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
 import { fleetNodes, liveDaemonSets, nodeAddress } from '../fleet.js'
+import { age } from '../format.js'
 import { table } from '../table.js'
 import { DS_RESOURCES, NODE_RESOURCES, notFound, splitRef } from '../resources.js'
 
@@ -93,5 +94,8 @@ async function describeNode(name: string, target: AgentTarget, out: NodeJS.Writa
   }
   text += 'Daemons:\n' + (here.length === 0 ? '  <none>\n' : table(['  DAEMONSET', 'PHASE', 'READY', 'RESTARTS', 'REVISION', 'LAST ERROR'], here))
   text += 'Not running here:\n' + (notHere.length === 0 ? '  <none>\n' : table(['  DAEMONSET', 'WHY'], notHere))
+  // What the node's pod workers are doing now (as of its last record): stopping, starting, backing off.
+  const workers = Object.entries(n.workers).sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, w]) => [`  ${key}`, w.doing, age(new Date(w.since).toISOString())])
+  text += 'Workers:\n' + (workers.length === 0 ? '  <all idle>\n' : table(['  DAEMONSET', 'DOING', 'FOR'], workers))
   out.write(text)
 }

@@ -5,6 +5,8 @@
 //  - DAEMONMESH_TEST_IMAGE_CHECK_DELAY_MS with DAEMONMESH_TEST_DELAY_DAEMONSET (NS.NAME): the
 //    local image check of that DaemonSet's updates takes that much longer (a slow holder: an
 //    update under a slot checks its images between the grant and the fence check);
+//  - DAEMONMESH_TEST_TIMINGS: JSON overrides of internal timings (agent/defaults.ts), e.g.
+//    `{"runtime":{"stopMarginMs":3000}}` so that a hung stop is given up on sooner;
 //  - a control socket, DATADIR/control.sock: `POST /refuse {"peers": [...]}` cuts this
 //    agent off from those peers at the libp2p connection gater (partitions).
 // Tests only; production runs bin/daemonmesh.js.
@@ -14,12 +16,14 @@ import { createServer } from 'node:http'
 import { join } from 'node:path'
 import type { Agent } from '../../agent/agent.js'
 import { systemClock, type Clock } from '../../agent/clock.js'
+import { withTimings, type TimingOverrides } from '../../agent/defaults.js'
 import { runAgent } from '../../agent/main.js'
 import type { ContainerRuntime } from '../../agent/runtime/runtime.js'
 
 const offset = Number(process.env.DAEMONMESH_TEST_CLOCK_OFFSET_MS ?? 0)
 const checkDelay = Number(process.env.DAEMONMESH_TEST_IMAGE_CHECK_DELAY_MS ?? 0)
 const delayed = process.env.DAEMONMESH_TEST_DELAY_DAEMONSET ?? ''
+const timings = process.env.DAEMONMESH_TEST_TIMINGS === undefined ? undefined : withTimings(JSON.parse(process.env.DAEMONMESH_TEST_TIMINGS) as TimingOverrides)
 
 /** skewed is the system clock with its wall time `ms` ahead. */
 const skewed = (ms: number): Clock => ({ ...systemClock, wall: () => systemClock.wall() + ms })
@@ -60,5 +64,6 @@ async function serveControl(agent: Agent): Promise<void> {
 process.exitCode = await runAgent(process.argv.slice(2), process.stderr, process.stdout, {
   ...(offset === 0 ? {} : { clock: skewed(offset) }),
   ...(checkDelay === 0 ? {} : { runtime: slowImageCheck(checkDelay, delayed) }),
+  ...(timings === undefined ? {} : { timings }),
   started: (agent) => void serveControl(agent),
 })

@@ -82,3 +82,42 @@ export async function removeManaged(host: string, nodes: string[]): Promise<void
   const rows = await managed(host, nodes)
   if (rows.length > 0) await docker(host, 'rm', '-f', ...rows.map((r) => r.id)).catch(() => undefined)
 }
+
+/**
+ * DockerFloor is what Docker alone takes on this machine now for n containers side by side,
+ * ms: `docker run -d` of an idle container, `docker rm -f`, and `docker stop -t GRACE` +
+ * `docker rm` (what honouring a grace period costs). Containers are named PREFIX-i.
+ */
+export class DockerFloor {
+  constructor(private readonly host: string, private readonly prefix: string, private readonly n: number, private readonly grace: number) {}
+
+  private name(i: number): string {
+    return `${this.prefix}-${i}`
+  }
+
+  private async parallel(f: (name: string) => Promise<unknown>): Promise<number> {
+    const t0 = Date.now()
+    await Promise.all(Array.from({ length: this.n }, (_, i) => f(this.name(i))))
+    return Date.now() - t0
+  }
+
+  run(): Promise<number> {
+    return this.parallel((name) => docker(this.host, 'run', '-d', '--name', name, '--stop-timeout', String(this.grace), TEST_IMAGE, 'sleep', '3600'))
+  }
+
+  rmForce(): Promise<number> {
+    return this.parallel((name) => docker(this.host, 'rm', '-f', name))
+  }
+
+  stopRm(): Promise<number> {
+    return this.parallel(async (name) => {
+      await docker(this.host, 'stop', '-t', String(this.grace), name)
+      await docker(this.host, 'rm', name)
+    })
+  }
+
+  /** clean removes whatever of them is left. */
+  async clean(): Promise<void> {
+    await docker(this.host, 'rm', '-f', ...Array.from({ length: this.n }, (_, i) => this.name(i))).catch(() => undefined)
+  }
+}

@@ -42,12 +42,26 @@ describe('agent configuration', () => {
     ['a bad API address', { api: 'ftp://x' }, /api: Invalid value/],
     ['a bad log level', { logLevel: 'loud' }, /logLevel: Unsupported value/],
     ['a listen address that is not a multiaddr', { listen: ['0.0.0.0:7946'] }, /listen\[0\]: Invalid value/],
+    ['no Docker calls at all', { dockerConcurrency: 0 }, /dockerConcurrency: Invalid value: 0: between 1 and 64/],
+    ['more Docker calls at once than any engine wants', { dockerConcurrency: 1000 }, /dockerConcurrency: Invalid value: 1000/],
   ]
   for (const [name, input, re] of bad) {
     it(`refuses ${name}, naming the field`, () => {
       assert.throws(() => resolveConfig(input as never, {}), (e: unknown) => e instanceof ConfigError && re.test(e.message))
     })
   }
+
+  it('Docker calls at once: 4 by default, the flag over the file', () => {
+    assert.equal(resolveConfig({}, {}).dockerConcurrency, 4)
+    assert.equal(resolveConfig({ dockerConcurrency: 8 }, {}).dockerConcurrency, 8)
+    assert.equal(resolveConfig({ dockerConcurrency: 8 }, { dockerConcurrency: 2 }).dockerConcurrency, 2)
+  })
+
+  it('a fractional dockerConcurrency in the file is refused', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dm-cfg-'))
+    await writeFile(join(dir, 'a.yaml'), 'dockerConcurrency: 2.5\n')
+    await assert.rejects(readConfigFile(join(dir, 'a.yaml')), /dockerConcurrency/)
+  })
 
   it('unknown keys in the file are refused', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'dm-cfg-'))

@@ -163,4 +163,20 @@ describe('membership', () => {
     await clock.advance(HEARTBEAT)
     a.membership.stop()
   })
+
+  it('busy pod workers travel in the record while busy and are left out once all are idle', async () => {
+    const { clock, members } = fleet('a', 'b')
+    const [a, b] = members as [Member, Member]
+    for (const m of members) m.membership.start()
+    await clock.advance(HEARTBEAT)
+    const atB = (): NodeRecord | undefined => b.membership.nodes().find((n) => n.record.name === 'a')?.record
+    a.membership.setPods({}, { 'default/slow': { doing: 'Stopping (grace 30 s)', since: 5 } })
+    await clock.advance(10)
+    assert.deepEqual(atB()?.workers, { 'default/slow': { doing: 'Stopping (grace 30 s)', since: 5 } })
+    a.membership.setPods({}, {})
+    await clock.advance(10)
+    assert.equal(atB()?.workers, undefined)
+    assert.equal('workers' in a.membership.self(), false, 'no empty field in the record')
+    for (const m of members) m.membership.stop()
+  })
 })

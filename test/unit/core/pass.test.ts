@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import { podPlan } from '../../../core/container-spec.js'
 import { shouldRun } from '../../../core/eligibility.js'
 import { refOf } from '../../../core/keyspace.js'
-import { planPass, readyCopies, type Action, type PassInput, type SlotAnswer, type Wanted } from '../../../core/pass.js'
+import { planPass, readyCopies, stepsByCopy, type Action, type PassInput, type SlotAnswer, type Wanted } from '../../../core/pass.js'
 import type { ObservedContainer } from '../../../core/reconcile.js'
 import { compileSelector } from '../../../core/selector.js'
 import type { DaemonSet } from '../../../core/types.js'
@@ -204,5 +204,66 @@ describe('readyCopies', () => {
     const w = wanted(rolling())
     const ready = readyCopies([w], [copy(w.revision), copy('r-old', { running: false })], new Set(), new Map())
     assert.deepEqual([...ready], [`default/agent@${w.revision}`])
+  })
+})
+
+describe('planPass: grace periods and failed stops', () => {
+  const state = { status: 'running', restarts: 0, startedAt: 1, error: '' }
+
+  it('a removal carries the grace its container was created with, as inspected', () => {
+    const p = planPass(input({ containers: [copy('r1')], deleted: new Set(['default.agent']), states: new Map([['c-r1', { ...state, stopTimeout: 45 }]]) }))
+    const a = p.actions[0]
+    assert.equal(a?.do === 'remove' ? a.removals[0]?.graceSeconds : undefined, 45)
+    assert.equal(a?.do === 'remove' ? a.removals[0]?.daemonSet : undefined, 'default.agent')
+  })
+
+  it('without an inspected state, the DaemonSet\'s grace; for a deleted DaemonSet, 30 s', () => {
+    const w = wanted(ds({ containers: [{ name: 'main', image: 'busybox:1.36' }], terminationGracePeriodSeconds: 7 }, { spec: { updateStrategy: { type: 'RollingUpdate' } } }))
+    const p = planPass(input({ wanted: [w], containers: [copy(w.revision), copy('other', { id: 'id-2', name: 'c-2', podOwner: 'c-2', createdAt: 2000 })] }))
+    const r = p.actions.find((a) => a.do === 'remove')
+    assert.equal(r?.do === 'remove' ? r.removals[0]?.graceSeconds : undefined, 7)
+    const gone = planPass(input({ containers: [copy('r1')], deleted: new Set(['default.agent']) })).actions[0]
+    assert.equal(gone?.do === 'remove' ? gone.removals[0]?.graceSeconds : undefined, 30)
+  })
+
+  it('a stop that failed holds back the copy\'s removals until its back-off ends', () => {
+    const failures = new Map([['default.agent', { error: 'KillContainerError: x', until: 200_000, delay: 10_000, during: 'stop' as const }]])
+    assert.deepEqual(planPass(input({ containers: [copy('r1')], deleted: new Set(['default.agent']), failures })).actions, [])
+    assert.deepEqual(kinds(planPass(input({ now: 300_000, containers: [copy('r1')], deleted: new Set(['default.agent']), failures })).actions), ['remove'])
+  })
+
+  it('a start that failed does not hold back removals', () => {
+    const failures = new Map([['default.agent', { error: 'CreateContainerError: x', until: 200_000, delay: 10_000, during: 'start' as const }]])
+    assert.deepEqual(kinds(planPass(input({ containers: [copy('r1')], deleted: new Set(['default.agent']), failures })).actions), ['remove'])
+  })
+})
+
+describe('stepsByCopy', () => {
+  it('gives each copy its own steps, in order; a removal list spanning copies is split', () => {
+    const a = wanted(rolling())
+    const other = { id: 'x', name: 'c-x', daemonSet: 'default.other', reason: 'its DaemonSet was deleted' }
+    const mine = { id: 'y', name: 'c-y', daemonSet: 'default.agent', reason: 'an extra copy' }
+    const actions: Action[] = [
+      { do: 'remove', removals: [other, mine] },
+      { do: 'start', ref: a.ref, plan: a.plan },
+      { do: 'release', ref: a.ref },
+    ]
+    const steps = stepsByCopy(actions)
+    assert.deepEqual([...steps.keys()].sort(), ['default.agent', 'default.other'])
+    assert.deepEqual(steps.get('default.other'), [{ do: 'remove', removals: [other] }])
+    assert.deepEqual(kinds(steps.get('default.agent') ?? []), ['remove', 'start', 'release'])
+  })
+
+  it('a delete request and the fresh copy after it are steps of one copy', () => {
+    const w = wanted(rolling())
+    const p = planPass(input({
+      wanted: [w],
+      containers: [copy(w.revision)],
+      reported: { 'default/agent': { revision: w.revision, phase: 'Running', ready: true, restarts: 0, since: 50 } },
+      deleteRequests: new Map([['default/agent', { id: 'pods/default/agent/host-1@1', revision: w.revision, since: 60 }]]),
+    }))
+    const steps = stepsByCopy(p.actions)
+    assert.equal(steps.size, 1)
+    assert.deepEqual(kinds(steps.get('default.agent') ?? []), ['delete-pod', 'start'])
   })
 })
