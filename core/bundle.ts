@@ -4,7 +4,7 @@
 // not. `check`, `plan`, `apply` and `delete -f` share these rules. No I/O here.
 
 import { podPlan } from './container-spec.js'
-import { formatIssue } from './errors.js'
+import { formatIssue, type FieldIssue } from './errors.js'
 import { documentErrors, type Document } from './manifest.js'
 import type { DaemonSet, NodeInfo } from './types.js'
 
@@ -52,13 +52,22 @@ export function skippedLine(d: Document): string | undefined {
 }
 
 /**
+ * daemonSetWarnings returns every field of a valid DaemonSet that the agents do not honour
+ * (the pod plan's `unsupported`), computed from the spec alone: what `check` and `apply`
+ * print for it, and what `describe ds` shows of the DaemonSet the agents hold.
+ */
+export function daemonSetWarnings(ds: DaemonSet): FieldIssue[] {
+  return podPlan(ds, ANY_NODE).unsupported
+}
+
+/**
  * documentWarnings returns every warning of one document, as `WHERE: KIND NAME: PATH:
  * MESSAGE` lines: its unknown fields, then, for a valid DaemonSet, every field the pod plan
  * does not honour. `check` and `apply` print exactly these (a silent drop is a bug).
  */
 export function documentWarnings(d: Document): string[] {
   const head = `${d.where}: ${d.kind} ${d.name}`
-  const issues = [...d.warnings, ...(d.daemonSet === undefined ? [] : podPlan(d.daemonSet, ANY_NODE).unsupported)]
+  const issues = [...d.warnings, ...(d.daemonSet === undefined ? [] : daemonSetWarnings(d.daemonSet))]
   return issues.map((w) => `${head}: ${formatIssue(w)}`)
 }
 

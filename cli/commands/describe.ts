@@ -1,7 +1,10 @@
 // `daemonmesh describe ds NAME` and `describe node NAME`: what kubectl describe shows, plus
-// what it never did: why a DaemonSet is not on a node.
+// what it never did: why a DaemonSet is not on a node, and which of its fields the agents
+// do not honour (the warnings `check` and `apply` print, from core/bundle.ts).
 
+import { daemonSetWarnings } from '../../core/bundle.js'
 import { shouldRun } from '../../core/eligibility.js'
+import { formatIssue } from '../../core/errors.js'
 import { dsRef, refOf, type DsRef } from '../../core/keyspace.js'
 import { revisionOf } from '../../core/revision.js'
 import { compileSelector } from '../../core/selector.js'
@@ -48,6 +51,9 @@ async function describeDs(ref: DsRef, target: AgentTarget, out: NodeJS.WritableS
   text += `Number of Nodes Scheduled with Available Pods: ${s.numberAvailable}\n`
   text += `Number of Nodes Misscheduled: ${s.numberMisscheduled}\n`
   text += line('Pods Status', `${s.pods.running} Running / ${s.pods.waiting} Waiting / ${s.pods.succeeded} Succeeded / ${s.pods.failed} Failed`)
+  // What the agents run without: the fields `check` and `apply` warned about.
+  const warnings = daemonSetWarnings(ds)
+  text += 'Not honoured by the agents:\n' + (warnings.length === 0 ? '  <none>\n' : warnings.map((w) => `  ${formatIssue(w)}\n`).join(''))
   const rows = nodes.map((n) => {
     const pod = n.pods[ref.key]
     const v = shouldRun(n.info, ds)

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
-import { NOT_YET_SUPPORTED_KINDS, documentWarnings, readBundle, resourceName, skipReason } from '../../../core/bundle.js'
+import { NOT_YET_SUPPORTED_KINDS, daemonSetWarnings, documentWarnings, readBundle, resourceName, skipReason } from '../../../core/bundle.js'
 import { parseManifests } from '../../../core/manifest.js'
 import { repoPath } from '../../helpers/fixtures.js'
 
@@ -100,6 +100,15 @@ describe('bundles', () => {
       'w.yaml: DaemonSet default/w: spec.template.spec.containers[0].colour: unknown field (ignored)',
       'w.yaml: DaemonSet default/w: spec.template.spec.containers[0].livenessProbe: not supported (ignored)',
     ])
+  })
+
+  it('daemonSetWarnings is what the agents do not honour of a stored DaemonSet: the plan\'s part of documentWarnings', () => {
+    const [d] = parseManifests(ds('w', ', colour: red, livenessProbe: {tcpSocket: {port: 1}}'), 'w.yaml')
+    assert.ok(d?.daemonSet)
+    assert.deepEqual(daemonSetWarnings(d.daemonSet), [{ path: 'spec.template.spec.containers[0].livenessProbe', message: 'not supported (ignored)' }])
+    const [clean] = parseManifests(ds('c', ''), 'c.yaml')
+    assert.ok(clean?.daemonSet)
+    assert.deepEqual(daemonSetWarnings(clean.daemonSet), [])
   })
 
   it('the fluent-bit bundle fixture: four objects skipped, the DaemonSet (with its nulls) applied, with three warnings', () => {
