@@ -19,6 +19,7 @@ import { ApiServer } from './api/server.js'
 import { AgentClock, systemClock, type Clock } from './clock.js'
 import type { AgentConfig } from './config.js'
 import { defaultTimings, type Timings } from './defaults.js'
+import { readHostInfo } from './host.js'
 import { loadTrust } from './identity.js'
 import { FleetView } from './lease/fleet-view.js'
 import { Lease } from './lease/lease.js'
@@ -112,7 +113,7 @@ export class Agent {
         hlc,
         signingKey: nodeSigningKey(peerKey),
         keyId,
-        self: { name: config.name, labels: config.labels, taints: config.taints, version: VERSION },
+        self: { name: config.name, labels: config.labels, taints: config.taints, version: VERSION, ...(await readHostInfo(config.listen, config.nodeIP)) },
         heartbeatMs: config.heartbeatMs,
         suspicionMs: config.suspicionMs,
         forgetMs: config.forgetMs,

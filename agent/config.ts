@@ -2,6 +2,7 @@
 // and validated once at start. A bad value is refused with the field (or flag) at fault.
 
 import { readFile } from 'node:fs/promises'
+import { isIP } from 'node:net'
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import { z } from 'zod'
@@ -70,6 +71,13 @@ export interface AgentConfig {
   logLevel: LogLevel
   /** Docker engine: `unix:///PATH` (default /var/run/docker.sock), or `none` to run no containers. */
   docker: string
+  /**
+   * The host's address as pods see it (`status.hostIP`, kubelet's `--node-ip`). Default: unset,
+   * and the agent chooses (core/host-ip.ts): a listen address bound to one non-loopback IP,
+   * else the default route's interface's IPv4, else any interface's. Set it when the host has
+   * several addresses and daemons must use a given one.
+   */
+  nodeIP?: string
 }
 
 /** defaultConfig returns the embedded defaults (`npm start` runs with these). */
@@ -129,6 +137,7 @@ const fileSchema = z
     targetPeers: z.number().int(),
     logLevel: z.string(),
     docker: z.string(),
+    nodeIP: z.string(),
   })
   .partial()
   .strict()
@@ -232,6 +241,11 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
     targetPeers: pick('targetPeers') ?? d.targetPeers,
     logLevel: logLevel as LogLevel,
     docker: pick('docker') ?? d.docker,
+  }
+  const nodeIP = pick('nodeIP')
+  if (nodeIP !== undefined) {
+    if (isIP(nodeIP) === 0) issues.push({ path: 'nodeIP', message: `Invalid value: "${nodeIP}": an IPv4 or IPv6 address` })
+    cfg.nodeIP = nodeIP
   }
   if (cfg.docker !== 'none' && !/^unix:\/\/\/.+/.test(cfg.docker)) issues.push({ path: 'docker', message: `Invalid value: "${cfg.docker}": use unix:///PATH or none` })
   if (cfg.heartbeatMs < 50) issues.push({ path: 'heartbeat', message: `Invalid value: ${cfg.heartbeatMs}ms: at least 50ms (a probe and its indirect probes fit in one period)` })

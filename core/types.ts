@@ -61,13 +61,33 @@ export interface Toleration {
   tolerationSeconds?: number
 }
 
+export interface ObjectFieldSelector {
+  fieldPath: string
+  apiVersion?: string
+}
+
+export interface ResourceFieldSelector {
+  containerName?: string
+  resource: string
+  divisor?: IntOrString
+}
+
 export interface EnvVar {
   name: string
   value?: string
   valueFrom?: {
-    fieldRef?: { fieldPath: string; apiVersion?: string }
+    fieldRef?: ObjectFieldSelector
+    resourceFieldRef?: ResourceFieldSelector
     [source: string]: unknown
   }
+}
+
+/** DownwardAPIItem is one file of a downwardAPI volume. */
+export interface DownwardAPIItem {
+  path: string
+  fieldRef?: ObjectFieldSelector
+  resourceFieldRef?: ResourceFieldSelector
+  mode?: number
 }
 
 export interface ContainerPort {
@@ -142,6 +162,9 @@ export interface Volume {
   name: string
   hostPath?: { path: string; type?: string }
   emptyDir?: { medium?: string; sizeLimit?: IntOrString }
+  downwardAPI?: { items?: DownwardAPIItem[]; defaultMode?: number }
+  /** Only downwardAPI sources are honoured (configMap, secret, serviceAccountToken are reported). */
+  projected?: { sources?: ({ downwardAPI?: { items?: DownwardAPIItem[] }; [source: string]: unknown })[]; defaultMode?: number }
   [source: string]: unknown
 }
 
@@ -224,4 +247,6 @@ export interface NodeInfo {
   unschedulable?: boolean
   conditions?: NodeCondition[]
   addresses?: { type: string; address: string }[]
+  /** Cores and bytes of memory of the host (what a container without limits may use). */
+  capacity?: { cpu: number; memory: number }
 }

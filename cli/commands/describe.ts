@@ -85,6 +85,7 @@ async function describeNode(name: string, target: AgentTarget, out: NodeJS.Writa
   text += line('Labels', kv(n.info.labels))
   text += line('Taints', n.info.taints.length === 0 ? '<none>' : n.info.taints.map(taintText).join('\n                '))
   text += line('Address', nodeAddress(n.addresses))
+  text += line('InternalIP', n.hostIP ?? '<none>')
   text += line('Agent', n.version)
   text += 'Conditions:\n' + table(['  TYPE', 'STATUS', 'REASON', 'MESSAGE'], n.conditions.map((c) => [`  ${c.type}`, c.status, c.reason ?? '', (c.message ?? '').slice(0, 80)]))
   const here: string[][] = []

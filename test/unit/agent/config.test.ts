@@ -31,6 +31,8 @@ describe('agent configuration', () => {
     assert.deepEqual(c.listen, ['/ip4/0.0.0.0/tcp/7946'])
     assert.match(c.api, /^unix:\/\/.*\.daemonmesh\/agent\.sock$/)
     assert.match(c.clusterKey, /\.daemonmesh\/cluster\.key$/)
+    assert.equal(c.nodeIP, undefined, 'the agent chooses the host IP')
+    assert.equal(resolveConfig({ nodeIP: '10.0.0.5' }, {}).nodeIP, '10.0.0.5')
   })
 
   const bad: [string, Record<string, unknown>, RegExp][] = [
@@ -42,6 +44,7 @@ describe('agent configuration', () => {
     ['a bad API address', { api: 'ftp://x' }, /api: Invalid value/],
     ['a bad log level', { logLevel: 'loud' }, /logLevel: Unsupported value/],
     ['a listen address that is not a multiaddr', { listen: ['0.0.0.0:7946'] }, /listen\[0\]: Invalid value/],
+    ['a node IP that is not an IP', { nodeIP: 'eth0' }, /nodeIP: Invalid value: "eth0": an IPv4 or IPv6 address/],
   ]
   for (const [name, input, re] of bad) {
     it(`refuses ${name}, naming the field`, () => {
