@@ -4,7 +4,7 @@
 // carries its document and field path; unknown fields are warnings. No I/O here: callers
 // pass the text and a name for its source.
 
-import { parseAllDocuments } from 'yaml'
+import { parseAllDocuments, type ScalarTag } from 'yaml'
 import type { ZodIssue } from 'zod'
 import { applyDefaults } from './defaults.js'
 import { ManifestError, ValidationError, formatIssue, type FieldIssue } from './errors.js'
@@ -176,12 +176,25 @@ function classify(raw: unknown, where: string, out: Document[]): void {
 }
 
 /**
+ * OCTAL_INT reads `0644` as the octal integer 420, as Kubernetes' YAML 1.1 decoder does:
+ * manifests write file modes so (`defaultMode: 0644`), where YAML 1.2 would read 644.
+ */
+const OCTAL_INT: ScalarTag = {
+  identify: (v) => typeof v === 'number',
+  default: true,
+  tag: 'tag:yaml.org,2002:int',
+  format: 'OCT',
+  test: /^[-+]?0[0-7_]+$/,
+  resolve: (s) => (s.startsWith('-') ? -1 : 1) * Number.parseInt(s.replace(/^[-+]?0/, '').replaceAll('_', ''), 8),
+}
+
+/**
  * parseManifests reads every YAML document in `text` (named `source` in messages) and
  * returns one Document per object found, valid or not: DaemonSets and Nodes checked, any
  * other kind unchecked and without errors. Empty documents (`---` alone) are skipped.
  */
 export function parseManifests(text: string, source: string): Document[] {
-  const docs = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true })
+  const docs = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true, customTags: (tags) => [OCTAL_INT, ...tags] })
   const list = Array.isArray(docs) ? docs : [docs]
   const out: Document[] = []
   list.forEach((doc, i) => {
