@@ -153,7 +153,7 @@ export class Agent {
       if (config.docker !== 'none') {
         // Docker's client is loaded only when the agent runs containers.
         const { DockerRuntime } = await import('./runtime/docker.js')
-        const docker = new DockerRuntime(config.docker, log.child({ component: 'runtime' }))
+        const docker = new DockerRuntime(config.docker, log.child({ component: 'runtime' }), join(config.dataDir, 'pods'))
         runtime = seams.runtime === undefined ? docker : seams.runtime(docker)
       }
       const reconciler =

@@ -15,8 +15,11 @@ import type { DaemonSet, NodeInfo } from './types.js'
  */
 export const NOT_YET_SUPPORTED_KINDS: ReadonlySet<string> = new Set(['ConfigMap', 'Secret'])
 
-/** The node the warnings' pod plan is made for: what the plan cannot honour does not depend on the node, except `status.hostIP`, which needs the node's InternalIP. */
-const ANY_NODE: NodeInfo = { name: 'node', labels: {}, taints: [] }
+/**
+ * The node the warnings' pod plan is made for: what the plan cannot honour does not depend
+ * on the node, as long as the node reports its host IP and capacity (every agent does).
+ */
+const ANY_NODE: NodeInfo = { name: 'node', labels: {}, taints: [], addresses: [{ type: 'InternalIP', address: '192.0.2.1' }], capacity: { cpu: 1, memory: 2 ** 30 } }
 
 /**
  * skipReason says why `apply`, `plan -f` and `delete -f` pass over an object of `kind`,

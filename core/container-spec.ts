@@ -2,13 +2,14 @@
 // one node. No Docker import and no I/O here: the runtime adapter sends these as they are.
 // A field we cannot honour is reported in `unsupported`, never silently dropped.
 
+import { downwardFiles, fieldValue, podUid, resourceValue, type PodFacts, type PodFile } from './downward-api.js'
 import type { FieldIssue } from './errors.js'
 import { refOf } from './keyspace.js'
 import { joinPath } from './path.js'
 import { readinessCheckOf } from './probe.js'
 import { parseQuantity } from './quantity.js'
 import { revisionOf } from './revision.js'
-import type { Container, DaemonSet, EnvVar, NodeInfo, PodSpec, Volume, VolumeMount } from './types.js'
+import type { Container, DaemonSet, DownwardAPIItem, EnvVar, NodeInfo, PodSpec, Volume, VolumeMount } from './types.js'
 
 /** Labels every managed container carries; the reconciler finds its containers by them. */
 export const Labels = {
@@ -20,12 +21,26 @@ export const Labels = {
   podOwner: 'daemonmesh.io/pod-owner',
   /** The container's readiness check (core/probe.ts), JSON; absent when it has none. */
   readiness: 'daemonmesh.io/readiness',
+  /** The pod (PodPlan.pod) a container or a Docker volume belongs to: its volumes go when its last container goes. */
+  pod: 'daemonmesh.io/pod',
 } as const
+
+/**
+ * DockerMount is one entry of HostConfig.Mounts. A bind Source that is not absolute names a
+ * path under the runtime's pod directory (a PodVolume's `dir`): the runtime makes it absolute.
+ */
+export interface DockerMount {
+  Type: 'bind' | 'volume'
+  Source: string
+  Target: string
+  ReadOnly: boolean
+  BindOptions?: { Propagation: string }
+  VolumeOptions?: { NoCopy: boolean }
+}
 
 /** The subset of Docker's HostConfig we set. */
 export interface DockerHostConfig {
-  Binds?: string[]
-  Mounts?: { Type: 'bind' | 'volume' | 'tmpfs'; Source?: string; Target: string; ReadOnly?: boolean; BindOptions?: { Propagation: string } }[]
+  Mounts?: DockerMount[]
   PortBindings?: Record<string, { HostIp: string; HostPort: string }[]>
   NetworkMode?: string
   PidMode?: string
@@ -64,23 +79,47 @@ export interface DockerCreate {
   HostConfig: DockerHostConfig
 }
 
+/** HostPathType is a hostPath volume's `type` (validated: one of Kubernetes' values). */
+export type HostPathType = '' | 'DirectoryOrCreate' | 'Directory' | 'FileOrCreate' | 'File' | 'Socket' | 'CharDevice' | 'BlockDevice'
+
+/**
+ * PodVolume is what must exist on the host before the pod's containers are created; the
+ * runtime makes it (agent/runtime/pod-volumes.ts) and removes the pod's own ones with the
+ * pod. `dir` is relative to the runtime's pod directory.
+ *  - hostPath: the path checked or created as its type says (kubelet's rules), and the
+ *    subPaths mounted from it created as directories when missing;
+ *  - emptyDir: a directory of this pod (mode 0777), new for each pod;
+ *  - tmpfs: an emptyDir with `medium: Memory`: one Docker tmpfs volume that every container
+ *    of the pod mounts, of `sizeBytes` when sizeLimit is set;
+ *  - files: a directory of files written by the agent (downwardAPI, projected).
+ */
+export type PodVolume =
+  | { kind: 'hostPath'; name: string; path: string; type: HostPathType; subPaths: string[] }
+  | { kind: 'emptyDir'; name: string; dir: string; subPaths: string[] }
+  | { kind: 'tmpfs'; name: string; volume: string; sizeBytes?: number }
+  | { kind: 'files'; name: string; dir: string; files: PodFile[] }
+
 /** PodPlan is everything needed to start one daemon pod on one node. */
 export interface PodPlan {
   /** `NAMESPACE.NAME`, the value of the daemonset label. */
   daemonSet: string
   node: string
   revision: string
+  /** The pod's own name on this host (`dm_NS_NAME_REVISION_NODE`): its directory, its volumes' prefix, the pod label. */
+  pod: string
+  /** The pod's `metadata.uid` (core/downward-api.ts podUid). */
+  uid: string
   /** One entry per container, in template order; the first owns the network namespace. */
   containers: { name: string; pullPolicy: 'Always' | 'IfNotPresent' | 'Never'; create: DockerCreate }[]
-  /** Docker named volumes (for emptyDir) to create before the containers. */
-  volumes: string[]
+  /** What the runtime makes before the containers, in the order of spec.volumes (mounted ones only). */
+  volumes: PodVolume[]
   /** Fields of the template that this plan does not honour, with their paths. */
   unsupported: FieldIssue[]
 }
 
 /** Pod fields that the plan does not honour when set. */
 const UNSUPPORTED_POD_FIELDS = [
-  'initContainers', 'ephemeralContainers', 'serviceAccount', 'serviceAccountName', 'imagePullSecrets', 'priority',
+  'initContainers', 'ephemeralContainers', 'imagePullSecrets', 'priority',
   'priorityClassName', 'preemptionPolicy', 'runtimeClassName', 'schedulerName', 'topologySpreadConstraints',
   'readinessGates', 'overhead', 'os', 'resourceClaims', 'resources', 'activeDeadlineSeconds', 'schedulingGates',
   'subdomain', 'setHostnameAsFQDN', 'hostUsers',
@@ -91,6 +130,11 @@ const UNSUPPORTED_SECURITY_FIELDS = ['runAsNonRoot', 'procMount', 'seLinuxOption
 /** dockerName returns the deterministic container name for (DaemonSet, container, revision, node). */
 export function dockerName(ds: DaemonSet, container: string, revision: string, node: string): string {
   return `dm_${ds.metadata.namespace ?? 'default'}_${ds.metadata.name}_${container}_${revision}_${node}`
+}
+
+/** podKey returns the pod's own name on its host (PodPlan.pod): one per DaemonSet, revision and node. */
+export function podKey(ds: DaemonSet, revision: string, node: string): string {
+  return `dm_${ds.metadata.namespace ?? 'default'}_${ds.metadata.name}_${revision}_${node}`
 }
 
 /** podName is the name a pod of this DaemonSet has on `node`, as `kubectl get pods` would show it. */
@@ -110,39 +154,30 @@ export function expandVars(text: string, lookup: (name: string) => string | unde
   })
 }
 
-interface Context {
-  ds: DaemonSet
-  node: NodeInfo
-  pod: string
+interface Context extends PodFacts {
+  /** PodPlan.pod */
+  key: string
   unsupported: FieldIssue[]
 }
 
-function fieldRefValue(ctx: Context, fieldPath: string): string | undefined {
-  const meta = ctx.ds.spec.template.metadata ?? {}
-  const m = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(fieldPath)
-  if (m !== null) return (m[1] === 'labels' ? meta.labels : meta.annotations)?.[m[2] ?? ''] ?? ''
-  switch (fieldPath) {
-    case 'metadata.name':
-      return ctx.pod
-    case 'metadata.namespace':
-      return ctx.ds.metadata.namespace ?? 'default'
-    case 'spec.nodeName':
-      return ctx.node.name
-    case 'status.hostIP':
-      return ctx.node.addresses?.find((a) => a.type === 'InternalIP')?.address
-    default:
-      return undefined
-  }
-}
+const ENV_SOURCES = ['fieldRef', 'resourceFieldRef']
 
 function envOf(ctx: Context, c: Container, path: string): Map<string, string> {
   const env = new Map<string, string>()
   ;(c.env ?? []).forEach((e: EnvVar, i) => {
-    if (e.valueFrom !== undefined) {
-      const ref = e.valueFrom.fieldRef
-      const v = ref === undefined ? undefined : fieldRefValue(ctx, ref.fieldPath)
-      if (v === undefined) ctx.unsupported.push({ path: joinPath(path, 'env', i, 'valueFrom'), message: 'not supported: only fieldRef to metadata.name, metadata.namespace, metadata.labels, metadata.annotations, spec.nodeName and status.hostIP (when the node has an InternalIP) can be resolved' })
-      else env.set(e.name, v)
+    const from = e.valueFrom
+    if (from !== undefined) {
+      const at = joinPath(path, 'env', i, 'valueFrom')
+      const r =
+        from.fieldRef !== undefined
+          ? fieldValue(ctx, from.fieldRef.fieldPath, 'env')
+          : from.resourceFieldRef !== undefined
+            ? resourceValue(ctx, from.resourceFieldRef, from.resourceFieldRef.containerName === undefined || from.resourceFieldRef.containerName === '' ? c : ctx.ds.spec.template.spec.containers.find((x) => x.name === from.resourceFieldRef?.containerName))
+            : undefined
+      const source = Object.keys(from).find((k) => from[k] !== undefined) ?? 'valueFrom'
+      if (r === undefined) ctx.unsupported.push({ path: joinPath(at, source), message: `not supported: only ${ENV_SOURCES.join(' and ')} are resolved` })
+      else if (r.value === undefined) ctx.unsupported.push({ path: joinPath(at, source), message: r.why })
+      else env.set(e.name, r.value)
       return
     }
     env.set(e.name, expandVars(e.value ?? '', (n) => env.get(n)))
@@ -171,39 +206,87 @@ function resourcesOf(c: Container, path: string, ctx: Context, hc: DockerHostCon
 
 const PROPAGATION: Record<string, string> = { None: 'rprivate', HostToContainer: 'rslave', Bidirectional: 'rshared' }
 
-function mountsOf(c: Container, path: string, ctx: Context, volumes: Map<string, { v: Volume; index: number }>, hc: DockerHostConfig, named: Set<string>): void {
+const sub = (base: string, subPath: string | undefined): string => (subPath === undefined || subPath === '' ? base : `${base.replace(/\/$/, '')}/${subPath}`)
+
+/**
+ * podVolumesOf returns what the runtime makes for each volume the containers mount, and
+ * reports what it cannot honour: sources other than hostPath, emptyDir, downwardAPI and
+ * projected downwardAPI; emptyDir media other than Memory; a sizeLimit on disk.
+ */
+function podVolumesOf(ctx: Context, spec: PodSpec): Map<string, PodVolume> {
+  const base = 'spec.template.spec'
+  const mounted = new Map<string, string[]>()
+  for (const c of spec.containers) for (const m of c.volumeMounts ?? []) (mounted.get(m.name) ?? mounted.set(m.name, []).get(m.name))?.push(m.subPath ?? '')
+  const out = new Map<string, PodVolume>()
+  ;(spec.volumes ?? []).forEach((v: Volume, i) => {
+    const at = joinPath(base, 'volumes', i)
+    const subPaths = [...new Set((mounted.get(v.name) ?? []).filter((p) => p !== ''))].sort()
+    if (v.hostPath !== undefined) {
+      out.set(v.name, { kind: 'hostPath', name: v.name, path: v.hostPath.path, type: (v.hostPath.type ?? '') as HostPathType, subPaths })
+    } else if (v.emptyDir !== undefined) {
+      const medium = v.emptyDir.medium ?? ''
+      const size = parseQuantity(v.emptyDir.sizeLimit)
+      if (medium === 'Memory') {
+        if (subPaths.length > 0) ctx.unsupported.push({ path: at, message: 'not supported: subPath of an emptyDir with medium Memory' })
+        out.set(v.name, { kind: 'tmpfs', name: v.name, volume: `${ctx.key}_${v.name}`, ...(size === undefined ? {} : { sizeBytes: Math.max(1, Math.ceil(size)) }) })
+        return
+      }
+      if (medium !== '') ctx.unsupported.push({ path: joinPath(at, 'emptyDir', 'medium'), message: `not supported: "${medium}" (a directory on disk is used)` })
+      if (size !== undefined) ctx.unsupported.push({ path: joinPath(at, 'emptyDir', 'sizeLimit'), message: 'not enforced on disk (only with medium: Memory, as the tmpfs size)' })
+      out.set(v.name, { kind: 'emptyDir', name: v.name, dir: `${ctx.key}/${v.name}`, subPaths })
+    } else if (v.downwardAPI !== undefined) {
+      const r = downwardFiles(ctx, v.downwardAPI.items ?? [], v.downwardAPI.defaultMode, joinPath(at, 'downwardAPI'))
+      ctx.unsupported.push(...r.issues)
+      out.set(v.name, { kind: 'files', name: v.name, dir: `${ctx.key}/${v.name}`, files: r.files })
+    } else if (v.projected !== undefined) {
+      const files: PodFile[] = []
+      ;(v.projected.sources ?? []).forEach((src, j) => {
+        const sp = joinPath(at, 'projected', 'sources', j)
+        if (src.downwardAPI !== undefined) {
+          const r = downwardFiles(ctx, (src.downwardAPI.items ?? []) as DownwardAPIItem[], v.projected?.defaultMode, joinPath(sp, 'downwardAPI'))
+          ctx.unsupported.push(...r.issues)
+          files.push(...r.files)
+        }
+        for (const k of Object.keys(src)) {
+          if (k !== 'downwardAPI' && src[k] !== undefined) ctx.unsupported.push({ path: joinPath(sp, k), message: 'not supported: only downwardAPI sources are projected' })
+        }
+      })
+      out.set(v.name, { kind: 'files', name: v.name, dir: `${ctx.key}/${v.name}`, files })
+    } else {
+      const source = Object.keys(v).find((k) => k !== 'name') ?? 'source'
+      ctx.unsupported.push({ path: joinPath(at, source), message: 'not supported: only hostPath, emptyDir, downwardAPI and projected downwardAPI volumes are mounted' })
+    }
+  })
+  return out
+}
+
+/** mountsOf turns a container's volumeMounts into Docker mounts of the pod's volumes (binds, or the pod's tmpfs volume). */
+function mountsOf(c: Container, path: string, ctx: Context, volumes: ReadonlyMap<string, PodVolume>, hc: DockerHostConfig): void {
   ;(c.volumeMounts ?? []).forEach((m: VolumeMount, i) => {
     const mp = joinPath(path, 'volumeMounts', i)
-    const entry = volumes.get(m.name)
-    if (entry === undefined) return
-    const { v, index } = entry
+    const v = volumes.get(m.name)
+    if (v === undefined) return
     const ro = m.readOnly === true
     const propagation = m.mountPropagation === undefined ? undefined : PROPAGATION[m.mountPropagation]
     if (m.mountPropagation !== undefined && propagation === undefined) {
       ctx.unsupported.push({ path: joinPath(mp, 'mountPropagation'), message: `not supported: "${m.mountPropagation}"` })
     }
-    if (v.hostPath !== undefined) {
-      const source = m.subPath === undefined || m.subPath === '' ? v.hostPath.path : `${v.hostPath.path.replace(/\/$/, '')}/${m.subPath}`
-      const type = v.hostPath.type ?? ''
-      if (type === '' || type === 'DirectoryOrCreate') {
-        const opts = [ro ? 'ro' : '', propagation ?? ''].filter((o) => o !== '').join(',')
-        ;(hc.Binds ??= []).push(opts === '' ? `${source}:${m.mountPath}` : `${source}:${m.mountPath}:${opts}`)
-      } else {
-        // A bind mount of a path that must already exist: Docker refuses to start if it is missing.
-        if (type !== 'Directory' && type !== 'File' && type !== 'Socket' && type !== 'CharDevice' && type !== 'BlockDevice') {
-          ctx.unsupported.push({ path: joinPath('spec.template.spec.volumes', index, 'hostPath', 'type'), message: `not supported: "${type}" (the path must exist)` })
-        }
-        ;(hc.Mounts ??= []).push({ Type: 'bind', Source: source, Target: m.mountPath, ReadOnly: ro, ...(propagation === undefined ? {} : { BindOptions: { Propagation: propagation } }) })
-      }
-    } else if (v.emptyDir !== undefined) {
-      if (m.subPath !== undefined && m.subPath !== '') ctx.unsupported.push({ path: joinPath(mp, 'subPath'), message: 'not supported on emptyDir volumes' })
-      if (v.emptyDir.medium === 'Memory') {
-        ;(hc.Mounts ??= []).push({ Type: 'tmpfs', Target: m.mountPath, ReadOnly: ro })
-      } else {
-        const source = `dm_${ctx.ds.metadata.namespace ?? 'default'}_${ctx.ds.metadata.name}_${ctx.node.name}_${v.name}`
-        named.add(source)
-        ;(hc.Mounts ??= []).push({ Type: 'volume', Source: source, Target: m.mountPath, ReadOnly: ro })
-      }
+    const bind = (source: string, readOnly: boolean): DockerMount => ({ Type: 'bind', Source: source, Target: m.mountPath, ReadOnly: readOnly, ...(propagation === undefined ? {} : { BindOptions: { Propagation: propagation } }) })
+    const mounts = (hc.Mounts ??= [])
+    switch (v.kind) {
+      case 'hostPath':
+        mounts.push(bind(sub(v.path, m.subPath), ro))
+        break
+      case 'emptyDir':
+        mounts.push(bind(sub(v.dir, m.subPath), ro))
+        break
+      case 'tmpfs':
+        mounts.push({ Type: 'volume', Source: v.volume, Target: m.mountPath, ReadOnly: ro, VolumeOptions: { NoCopy: true } })
+        break
+      case 'files':
+        // Kubernetes mounts downwardAPI and projected volumes read-only, whatever readOnly says.
+        mounts.push(bind(sub(v.dir, m.subPath), true))
+        break
     }
   })
 }
@@ -222,12 +305,9 @@ function reportUnsupported(ctx: Context, spec: PodSpec): void {
   for (const f of ['fsGroup', 'fsGroupChangePolicy', 'supplementalGroups', 'supplementalGroupsPolicy', 'runAsNonRoot', 'seLinuxOptions', 'seLinuxChangePolicy', 'seccompProfile', 'appArmorProfile', 'sysctls', 'windowsOptions']) {
     if (spec.securityContext?.[f] !== undefined) ctx.unsupported.push({ path: `${base}.securityContext.${f}`, message: 'not supported (ignored)' })
   }
-  ;(spec.volumes ?? []).forEach((v, i) => {
-    if (v.hostPath === undefined && v.emptyDir === undefined) {
-      const source = Object.keys(v).find((k) => k !== 'name') ?? 'source'
-      ctx.unsupported.push({ path: joinPath(base, 'volumes', i, source), message: `not supported: only hostPath and emptyDir volumes are mounted` })
-    }
-  })
+  for (const f of ['serviceAccountName', 'serviceAccount'] as const) {
+    if (spec[f] !== undefined) ctx.unsupported.push({ path: joinPath(base, f), message: 'no service account token is mounted (there is no API server); the name reaches the downward API only' })
+  }
   if (spec.dnsPolicy === 'None' && spec.dnsConfig === undefined) ctx.unsupported.push({ path: `${base}.dnsPolicy`, message: 'not supported: "None" without dnsConfig' })
 }
 
@@ -240,11 +320,11 @@ function reportUnsupported(ctx: Context, spec: PodSpec): void {
 export function podPlan(ds: DaemonSet, node: NodeInfo): PodPlan {
   const spec = ds.spec.template.spec
   const revision = revisionOf(ds)
-  const ctx: Context = { ds, node, pod: podName(ds, node.name), unsupported: [] }
+  const key = podKey(ds, revision, node.name)
+  const ctx: Context = { ds, node, pod: podName(ds, node.name), uid: podUid(ds, node.name, revision), key, unsupported: [] }
   const dsLabel = refOf(ds).label
   reportUnsupported(ctx, spec)
-  const volumes = new Map((spec.volumes ?? []).map((v, index) => [v.name, { v, index }]))
-  const named = new Set<string>()
+  const volumes = podVolumesOf(ctx, spec)
   const owner = spec.containers[0] === undefined ? '' : dockerName(ds, spec.containers[0].name, revision, node.name)
   const dnsConfig = spec.dnsConfig as { nameservers?: string[]; searches?: string[]; options?: { name: string; value?: string }[] } | undefined
 
@@ -273,7 +353,7 @@ export function podPlan(ds: DaemonSet, node: NodeInfo): PodPlan {
     if (sc.readOnlyRootFilesystem === true) hc.ReadonlyRootfs = true
     if (sc.allowPrivilegeEscalation === false) hc.SecurityOpt = ['no-new-privileges']
     resourcesOf(c, path, ctx, hc)
-    mountsOf(c, path, ctx, volumes, hc, named)
+    mountsOf(c, path, ctx, volumes, hc)
     if (first && spec.hostNetwork !== true) {
       if (spec.hostAliases !== undefined) hc.ExtraHosts = spec.hostAliases.flatMap((a) => a.hostnames.map((h) => `${h}:${a.ip}`))
       if (dnsConfig?.nameservers !== undefined) hc.Dns = [...dnsConfig.nameservers]
@@ -299,6 +379,7 @@ export function podPlan(ds: DaemonSet, node: NodeInfo): PodPlan {
         [Labels.revision]: revision,
         [Labels.container]: c.name,
         [Labels.podOwner]: owner,
+        [Labels.pod]: key,
         ...readiness,
       },
       StopTimeout: spec.terminationGracePeriodSeconds ?? 30,
@@ -332,5 +413,5 @@ export function podPlan(ds: DaemonSet, node: NodeInfo): PodPlan {
       }
     }
   }
-  return { daemonSet: dsLabel, node: node.name, revision, containers, volumes: [...named].sort(), unsupported: ctx.unsupported }
+  return { daemonSet: dsLabel, node: node.name, revision, pod: key, uid: ctx.uid, containers, volumes: [...volumes.values()], unsupported: ctx.unsupported }
 }

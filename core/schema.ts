@@ -46,14 +46,17 @@ const toleration = z
 
 export const taintSchema = z.object({ key: str, value: str.optional(), effect: str, timeAdded: any }).strict()
 
+const fieldRef = z.object({ fieldPath: str, apiVersion: str.optional() }).strict()
+const resourceFieldRef = z.object({ containerName: str.optional(), resource: str, divisor: quantity.optional() }).strict()
+
 const envVar = z
   .object({
     name: str,
     value: str.optional(),
     valueFrom: z
       .object({
-        fieldRef: z.object({ fieldPath: str, apiVersion: str.optional() }).strict().optional(),
-        resourceFieldRef: any,
+        fieldRef: fieldRef.optional(),
+        resourceFieldRef: resourceFieldRef.optional(),
         configMapKeyRef: any,
         secretKeyRef: any,
         fileKeyRef: any,
@@ -147,11 +150,26 @@ export const containerSchema = z
   })
   .strict()
 
+const downwardAPIItem = z.object({ path: str, fieldRef: fieldRef.optional(), resourceFieldRef: resourceFieldRef.optional(), mode: int.optional() }).strict()
+
+const projectionSource = z
+  .object({
+    downwardAPI: z.object({ items: z.array(downwardAPIItem).optional() }).strict().optional(),
+    configMap: any,
+    secret: any,
+    serviceAccountToken: any,
+    clusterTrustBundle: any,
+    podCertificate: any,
+  })
+  .strict()
+
 const volume = z
   .object({
     name: str,
     hostPath: z.object({ path: str, type: str.optional() }).strict().optional(),
     emptyDir: z.object({ medium: str.optional(), sizeLimit: quantity.optional() }).strict().optional(),
+    downwardAPI: z.object({ items: z.array(downwardAPIItem).optional(), defaultMode: int.optional() }).strict().optional(),
+    projected: z.object({ sources: z.array(projectionSource).optional(), defaultMode: int.optional() }).strict().optional(),
   })
   .passthrough()
 

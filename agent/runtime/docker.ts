@@ -1,24 +1,29 @@
 // The Docker runtime (dockerode), the production ContainerRuntime and the only file that
 // knows Docker. It lists this node's managed containers, pulls images by pull policy,
 // creates and starts pods from core's PodPlan (idempotently: names are deterministic, so
-// Docker refuses a twin), removes containers, runs probe commands, and follows events.
+// Docker refuses a twin) after their volumes (pod-volumes.ts, and the tmpfs volumes here),
+// removes containers and, with a pod's last one, its volumes, runs probe commands, and
+// follows events.
 
 import Docker from 'dockerode'
 import type { Logger } from 'pino'
 import { Labels, type PodPlan } from '../../core/container-spec.js'
 import type { ObservedContainer } from '../../core/reconcile.js'
+import { PodVolumes } from './pod-volumes.js'
 import { ImagePullError, type ContainerRuntime, type ContainerState } from './runtime.js'
 
 export class DockerRuntime implements ContainerRuntime {
   private readonly docker: Docker
   private readonly log: Logger
+  private readonly volumes: PodVolumes
   private events: NodeJS.ReadableStream | undefined
   private watching = false
 
-  /** address: `unix:///PATH` (default /var/run/docker.sock). */
-  constructor(address: string, log: Logger) {
+  /** address: `unix:///PATH` (default /var/run/docker.sock); podsDir: where pods' emptyDirs and written files live (DATADIR/pods). */
+  constructor(address: string, log: Logger, podsDir: string) {
     this.docker = new Docker({ socketPath: address.replace(/^unix:\/\//, '') })
     this.log = log
+    this.volumes = new PodVolumes(podsDir)
   }
 
   /** list returns this node's managed containers, running or not. */
@@ -146,16 +151,13 @@ export class DockerRuntime implements ContainerRuntime {
    */
   async startPod(plan: PodPlan): Promise<void> {
     for (const c of plan.containers) await this.ensureImage(c.create.Image, c.pullPolicy)
-    for (const v of plan.volumes) {
-      await this.docker.createVolume({ Name: v, Labels: { [Labels.daemonSet]: plan.daemonSet, [Labels.node]: plan.node } }).catch((err: unknown) => {
-        if ((err as { statusCode?: number }).statusCode !== 409) throw err
-      })
-    }
+    await this.prepareVolumes(plan)
     for (const c of plan.containers) {
       const { name, ...body } = c.create
+      const mounts = this.volumes.resolve(body.HostConfig.Mounts)
       let container = this.docker.getContainer(name)
       try {
-        container = await this.docker.createContainer({ name, ...body } as Docker.ContainerCreateOptions)
+        container = await this.docker.createContainer({ name, ...body, HostConfig: { ...body.HostConfig, ...(mounts === undefined ? {} : { Mounts: mounts }) } } as Docker.ContainerCreateOptions)
       } catch (err) {
         if ((err as { statusCode?: number }).statusCode !== 409) throw err
       }
@@ -168,8 +170,9 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  /** remove stops (with the container's stop timeout) and removes a container; gone already is fine. */
+  /** remove stops (with the container's stop timeout) and removes a container; gone already is fine. With the pod's last container go its volumes. */
   async remove(id: string): Promise<void> {
+    const pod = await this.podOf(id)
     try {
       await this.docker.getContainer(id).remove({ force: false, v: false }).catch(async (err: unknown) => {
         if ((err as { statusCode?: number }).statusCode !== 409) throw err
@@ -179,6 +182,7 @@ export class DockerRuntime implements ContainerRuntime {
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode !== 404) throw err
     }
+    if (pod !== undefined) await this.releaseVolumes(pod)
   }
 
   /** watch calls onChange for every event of a managed container (probe execs aside); reconnects until stop(). */
@@ -210,5 +214,42 @@ export class DockerRuntime implements ContainerRuntime {
     const s = this.events
     this.events = undefined
     ;(s as unknown as { destroy?: () => void } | undefined)?.destroy?.()
+  }
+
+  /**
+   * prepareVolumes makes the pod's volumes before its containers: the host side
+   * (pod-volumes.ts: hostPath checks, emptyDir directories, written files; a MountError
+   * stops the start) and one Docker tmpfs volume per `medium: Memory` emptyDir, which every
+   * container of the pod mounts, sized by sizeLimit when set.
+   */
+  private async prepareVolumes(plan: PodPlan): Promise<void> {
+    await this.volumes.prepare(plan)
+    for (const v of plan.volumes) {
+      if (v.kind !== 'tmpfs') continue
+      const o = ['mode=0777', ...(v.sizeBytes === undefined ? [] : [`size=${v.sizeBytes}`])].join(',')
+      const labels = { [Labels.daemonSet]: plan.daemonSet, [Labels.node]: plan.node, [Labels.revision]: plan.revision, [Labels.pod]: plan.pod }
+      await this.docker.createVolume({ Name: v.volume, Driver: 'local', DriverOpts: { type: 'tmpfs', device: 'tmpfs', o }, Labels: labels })
+    }
+  }
+
+  /** podOf returns the pod a managed container belongs to (its pod label), or undefined (gone, or made before pods had volumes of their own). */
+  private async podOf(id: string): Promise<string | undefined> {
+    try {
+      return (await this.docker.getContainer(id).inspect()).Config.Labels[Labels.pod]
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return undefined
+      throw err
+    }
+  }
+
+  /** releaseVolumes removes a pod's volumes once none of its containers is left: its directory and its Docker volumes. */
+  private async releaseVolumes(pod: string): Promise<void> {
+    const left = await this.docker.listContainers({ all: true, filters: { label: [`${Labels.pod}=${pod}`] } })
+    if (left.length > 0) return
+    await this.volumes.release(pod)
+    const { Volumes } = await this.docker.listVolumes({ filters: { label: [`${Labels.pod}=${pod}`] } })
+    for (const v of Volumes ?? []) {
+      await this.docker.getVolume(v.Name).remove().catch((err: unknown) => this.log.warn({ err, volume: v.Name }, 'removing a pod volume failed'))
+    }
   }
 }

@@ -270,8 +270,8 @@ describe('the CLI against real agents', { skip }, () => {
       'clusterrolebinding.rbac.authorization.k8s.io/fluent-bit skipped: not used by daemonmesh',
     ]
     const fluentBitWarnings = [
-      `Warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.serviceAccountName: not supported (ignored)`,
-      `Warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.volumes[0].configMap: not supported: only hostPath and emptyDir volumes are mounted`,
+      `Warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.serviceAccountName: no service account token is mounted (there is no API server); the name reaches the downward API only`,
+      `Warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.volumes[0].configMap: not supported: only hostPath, emptyDir, downwardAPI and projected downwardAPI volumes are mounted`,
       `Warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.containers[0].livenessProbe: not supported (ignored)`,
       '',
     ].join('\n')

@@ -75,8 +75,8 @@ describe('bundles: mixed documents, directories, -R', () => {
     assert.equal(
       r.stderr,
       [
-        `warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.serviceAccountName: not supported (ignored)`,
-        `warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.volumes[0].configMap: not supported: only hostPath and emptyDir volumes are mounted`,
+        `warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.serviceAccountName: no service account token is mounted (there is no API server); the name reaches the downward API only`,
+        `warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.volumes[0].configMap: not supported: only hostPath, emptyDir, downwardAPI and projected downwardAPI volumes are mounted`,
         `warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.containers[0].livenessProbe: not supported (ignored)`,
         '',
       ].join('\n'),

@@ -126,8 +126,8 @@ describe('bundles', () => {
     assert.equal(spec?.nodeSelector, undefined)
     assert.equal(spec?.containers[0]?.resources, undefined)
     assert.deepEqual(b.warnings.map((w) => w.replace(/^.*?fluent-bit: /, '')), [
-      'spec.template.spec.serviceAccountName: not supported (ignored)',
-      'spec.template.spec.volumes[0].configMap: not supported: only hostPath and emptyDir volumes are mounted',
+      'spec.template.spec.serviceAccountName: no service account token is mounted (there is no API server); the name reaches the downward API only',
+      'spec.template.spec.volumes[0].configMap: not supported: only hostPath, emptyDir, downwardAPI and projected downwardAPI volumes are mounted',
       'spec.template.spec.containers[0].livenessProbe: not supported (ignored)',
     ])
   })
