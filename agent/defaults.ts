@@ -57,6 +57,10 @@ export interface Timings {
     /** While an update waits for a slot or for minReadySeconds, passes run this often. Default 1 s: lower reacts sooner to grants, costs Docker lists. */
     rolloutPollMs: number
   }
+  files: {
+    /** Agent-written pod files (configMap, downwardAPI) are rewritten at least this often, besides on every store change. Default 30 s: a change missed (an agent restart) reaches files within it, as kubelet's sync of about a minute; costs a few file reads per pod. */
+    refreshMs: number
+  }
   lease: {
     /** Upkeep period (timeouts of claims, recovery of holders, expiry of grants). Default 500 ms. */
     tickMs: number
@@ -106,6 +110,7 @@ export function defaultTimings(): Timings {
       dockerRetryMaxMs: 30_000,
       rolloutPollMs: 1000,
     },
+    files: { refreshMs: 30_000 },
     lease: { tickMs: 500, claimCutoffMs: 3000, turnSpacingMs: 800, jitterMinMs: 300, jitterMaxMs: 1200, answersPerSecond: 20, exchangeTimeoutMs: 2500, maxInboundStreams: 16, maxOpenChannels: 32 },
   }
 }
@@ -121,6 +126,7 @@ export function withTimings(over: TimingOverrides = {}): Timings {
     sync: { ...d.sync, ...over.sync },
     network: { ...d.network, ...over.network },
     reconciler: { ...d.reconciler, ...over.reconciler },
+    files: { ...d.files, ...over.files },
     lease: { ...d.lease, ...over.lease },
   }
 }

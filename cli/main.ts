@@ -129,7 +129,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   agentFlags(
     program
       .command('apply')
-      .description('create or update the DaemonSets of manifests (files, directories, mixed bundles), signed with the operator key; other kinds are skipped')
+      .description('create or update the DaemonSets and ConfigMaps of manifests (files, directories, mixed bundles), signed with the operator key; other kinds are skipped')
       .addOption(new Option('-f, --filename <path>', 'manifest file, directory or - (repeatable)').argParser(collect))
       .option('-R, --recursive', 'read the subdirectories of -f directories too (as kubectl)')
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
@@ -140,15 +140,15 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   agentFlags(
     program
       .command('get')
-      .description('list DaemonSets (ds), their pods (one per node), nodes, or where a DaemonSet can be reached (endpoints ds/NAME)')
-      .argument('<resource>', 'ds, pods, nodes or endpoints')
+      .description('list DaemonSets (ds), their pods (one per node), nodes, ConfigMaps (cm), or where a DaemonSet can be reached (endpoints ds/NAME)')
+      .argument('<resource>', 'ds, pods, nodes, cm or endpoints')
       .argument('[name]', 'only this one')
       .option('-n, --namespace <ns>', 'namespace (default "default")')
       .option('-A, --all-namespaces', 'every namespace')
       .option('-l, --selector <selector>', 'label selector, e.g. app=fluentd,tier in (a,b)')
       .option('-o, --output <format>', 'wide, json, yaml, name or go-template=TEMPLATE'),
   )
-    .addHelpText('after', '\nExamples:\n  daemonmesh get ds -A\n  daemonmesh get pods -n kube-system -o wide\n  daemonmesh get ds/filebeat-ds -o go-template=\'{{.spec.updateStrategy.type}}{{"\\n"}}\'\n  daemonmesh get nodes -l zone=a\n  daemonmesh get endpoints ds/node-exporter -n monitoring -o json\n  daemonmesh get ds fluentd -n kube-system -o yaml\n  daemonmesh get nodes -o json\n')
+    .addHelpText('after', '\nExamples:\n  daemonmesh get ds -A\n  daemonmesh get pods -n kube-system -o wide\n  daemonmesh get ds/filebeat-ds -o go-template=\'{{.spec.updateStrategy.type}}{{"\\n"}}\'\n  daemonmesh get nodes -l zone=a\n  daemonmesh get endpoints ds/node-exporter -n monitoring -o json\n  daemonmesh get ds fluentd -n kube-system -o yaml\n  daemonmesh get nodes -o json\n  daemonmesh get cm -n logging\n')
     .action(async (resource: string, name: string | undefined, opts: AgentOpts & { namespace?: string; allNamespaces?: boolean; output?: string; selector?: string }) =>
       ['endpoints', 'ep'].includes(resource)
         ? runEndpoints(name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out)
@@ -158,11 +158,11 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   agentFlags(
     program
       .command('delete')
-      .description('delete DaemonSets (a signed tombstone), by name or by manifest; or one node\'s copy (delete pod), which OnDelete then replaces')
-      .argument('[resource]', 'ds or pod')
-      .argument('[names...]', 'DaemonSet names; pod names as get pods prints them, or ds/NAME with --node')
+      .description('delete DaemonSets or ConfigMaps (a signed tombstone), by name or by manifest; or one node\'s copy (delete pod), which OnDelete then replaces')
+      .argument('[resource]', 'ds, cm or pod')
+      .argument('[names...]', 'DaemonSet or ConfigMap names; pod names as get pods prints them, or ds/NAME with --node')
       .option('--node <host>', 'with delete pod ds/NAME: the host whose copy to delete')
-      .addOption(new Option('-f, --filename <path>', 'delete the DaemonSets of these manifests (repeatable)').argParser(collect))
+      .addOption(new Option('-f, --filename <path>', 'delete the DaemonSets and ConfigMaps of these manifests (repeatable)').argParser(collect))
       .option('-R, --recursive', 'read the subdirectories of -f directories too (as kubectl)')
       .option('-n, --namespace <ns>', 'namespace (default "default")')
       .option('--cascade <mode>', 'background (default): remove the pods too; orphan (or false): leave them running', 'background')

@@ -2,14 +2,15 @@
 // one node. No Docker import and no I/O here: the runtime adapter sends these as they are.
 // A field we cannot honour is reported in `unsupported`, never silently dropped.
 
-import { downwardFiles, fieldValue, podUid, resourceValue, type PodFacts, type PodFile } from './downward-api.js'
+import { configMapEntries, type ConfigMap } from './configmap.js'
+import { DEFAULT_FILE_MODE, downwardFiles, fieldValue, podUid, resourceValue, type PodFacts, type PodFile } from './downward-api.js'
 import type { FieldIssue } from './errors.js'
-import { refOf } from './keyspace.js'
+import { StoreKey, dsRef, refOf } from './keyspace.js'
 import { joinPath } from './path.js'
 import { readinessCheckOf } from './probe.js'
 import { parseQuantity } from './quantity.js'
 import { revisionOf } from './revision.js'
-import type { Container, DaemonSet, DownwardAPIItem, EnvVar, NodeInfo, PodSpec, Volume, VolumeMount } from './types.js'
+import type { ConfigMapVolumeSource, Container, DaemonSet, DownwardAPIItem, EnvVar, NodeInfo, PodSpec, Volume, VolumeMount } from './types.js'
 
 /** Labels every managed container carries; the reconciler finds its containers by them. */
 export const Labels = {
@@ -115,7 +116,30 @@ export interface PodPlan {
   volumes: PodVolume[]
   /** Fields of the template that this plan does not honour, with their paths. */
   unsupported: FieldIssue[]
+  /**
+   * Objects the pod needs that do not exist (`configmap "x" not found`): the runtime starts
+   * nothing while any is missing, as kubelet holds such a pod back.
+   */
+  missing: string[]
 }
+
+/** PodObjects is what a pod plan reads of the store besides its DaemonSet: the ConfigMaps. Must not block. */
+export interface PodObjects {
+  configMap(namespace: string, name: string): ConfigMap | undefined
+}
+
+/** storeObjects returns the PodObjects a read of the replicated store gives: the live ConfigMap under `cm/NS/NAME`. */
+export function storeObjects(get: (key: string) => { op: string; value?: unknown } | undefined): PodObjects {
+  return {
+    configMap: (namespace, name) => {
+      const env = get(StoreKey.configMap(dsRef(namespace, name)))
+      return env?.op === 'put' ? (env.value as ConfigMap) : undefined
+    },
+  }
+}
+
+/** NO_OBJECTS knows no ConfigMap: a plan made with it lists every ConfigMap it uses as missing (enough for warnings). */
+export const NO_OBJECTS: PodObjects = { configMap: () => undefined }
 
 /** Pod fields that the plan does not honour when set. */
 const UNSUPPORTED_POD_FIELDS = [
@@ -124,7 +148,7 @@ const UNSUPPORTED_POD_FIELDS = [
   'readinessGates', 'overhead', 'os', 'resourceClaims', 'resources', 'activeDeadlineSeconds', 'schedulingGates',
   'subdomain', 'setHostnameAsFQDN', 'hostUsers',
 ]
-const UNSUPPORTED_CONTAINER_FIELDS = ['envFrom', 'lifecycle', 'livenessProbe', 'startupProbe', 'resizePolicy', 'restartPolicy', 'volumeDevices', 'stdinOnce']
+const UNSUPPORTED_CONTAINER_FIELDS = ['lifecycle', 'livenessProbe', 'startupProbe', 'resizePolicy', 'restartPolicy', 'volumeDevices', 'stdinOnce']
 const UNSUPPORTED_SECURITY_FIELDS = ['runAsNonRoot', 'procMount', 'seLinuxOptions', 'appArmorProfile', 'windowsOptions']
 
 /** dockerName returns the deterministic container name for (DaemonSet, container, revision, node). */
@@ -157,15 +181,45 @@ export function expandVars(text: string, lookup: (name: string) => string | unde
 interface Context extends PodFacts {
   /** PodPlan.pod */
   key: string
+  objects: PodObjects
   unsupported: FieldIssue[]
+  missing: string[]
 }
 
-const ENV_SOURCES = ['fieldRef', 'resourceFieldRef']
+const ENV_SOURCES = ['fieldRef', 'resourceFieldRef', 'configMapKeyRef']
+
+/** configMapOf looks a ConfigMap of the pod's namespace up; a missing one that is not optional is noted as missing. */
+function configMapOf(ctx: Context, name: string, optional: boolean | undefined): ConfigMap | undefined {
+  const cm = ctx.objects.configMap(ctx.ds.metadata.namespace ?? 'default', name)
+  if (cm === undefined && optional !== true) ctx.missing.push(`configmap "${name}" not found`)
+  return cm
+}
+
+/** An env name kubelet sets: printable ASCII, no '=' (the rule validation applies to env names). */
+const ENV_NAME = /^[\x20-\x3c\x3e-\x7e]+$/
 
 function envOf(ctx: Context, c: Container, path: string): Map<string, string> {
   const env = new Map<string, string>()
+  // envFrom first: env entries of the same name win, as in Kubernetes.
+  ;(c.envFrom ?? []).forEach((f, i) => {
+    if (f.secretRef !== undefined) ctx.unsupported.push({ path: joinPath(path, 'envFrom', i, 'secretRef'), message: 'not supported: Secrets are not applied yet' })
+    if (f.configMapRef === undefined) return
+    const cm = configMapOf(ctx, f.configMapRef.name, f.configMapRef.optional)
+    for (const [k, v] of Object.entries(cm?.data ?? {})) {
+      const name = `${f.prefix ?? ''}${k}`
+      if (ENV_NAME.test(name)) env.set(name, v)
+    }
+  })
   ;(c.env ?? []).forEach((e: EnvVar, i) => {
     const from = e.valueFrom
+    if (from?.configMapKeyRef !== undefined) {
+      const ref = from.configMapKeyRef
+      const cm = configMapOf(ctx, ref.name, ref.optional)
+      const v = cm?.data?.[ref.key]
+      if (v !== undefined) env.set(e.name, v)
+      else if (cm !== undefined && ref.optional !== true) ctx.missing.push(`couldn't find key ${ref.key} in ConfigMap ${cm.metadata.namespace}/${cm.metadata.name}`)
+      return
+    }
     if (from !== undefined) {
       const at = joinPath(path, 'env', i, 'valueFrom')
       const r =
@@ -238,6 +292,8 @@ function podVolumesOf(ctx: Context, spec: PodSpec): Map<string, PodVolume> {
       const r = downwardFiles(ctx, v.downwardAPI.items ?? [], v.downwardAPI.defaultMode, joinPath(at, 'downwardAPI'))
       ctx.unsupported.push(...r.issues)
       out.set(v.name, { kind: 'files', name: v.name, dir: `${ctx.key}/${v.name}`, files: r.files })
+    } else if (v.configMap !== undefined) {
+      out.set(v.name, { kind: 'files', name: v.name, dir: `${ctx.key}/${v.name}`, files: configMapFiles(ctx, v.configMap, v.configMap.defaultMode) })
     } else if (v.projected !== undefined) {
       const files: PodFile[] = []
       ;(v.projected.sources ?? []).forEach((src, j) => {
@@ -247,17 +303,39 @@ function podVolumesOf(ctx: Context, spec: PodSpec): Map<string, PodVolume> {
           ctx.unsupported.push(...r.issues)
           files.push(...r.files)
         }
+        if (src.configMap !== undefined) files.push(...configMapFiles(ctx, src.configMap, v.projected?.defaultMode))
         for (const k of Object.keys(src)) {
-          if (k !== 'downwardAPI' && src[k] !== undefined) ctx.unsupported.push({ path: joinPath(sp, k), message: 'not supported: only downwardAPI sources are projected' })
+          if (k !== 'downwardAPI' && k !== 'configMap' && src[k] !== undefined) ctx.unsupported.push({ path: joinPath(sp, k), message: 'not supported: only downwardAPI and configMap sources are projected' })
         }
       })
       out.set(v.name, { kind: 'files', name: v.name, dir: `${ctx.key}/${v.name}`, files })
     } else {
       const source = Object.keys(v).find((k) => k !== 'name') ?? 'source'
-      ctx.unsupported.push({ path: joinPath(at, source), message: 'not supported: only hostPath, emptyDir, downwardAPI and projected downwardAPI volumes are mounted' })
+      ctx.unsupported.push({ path: joinPath(at, source), message: 'not supported: only hostPath, emptyDir, configMap, downwardAPI and projected (downwardAPI, configMap) volumes are mounted' })
     }
   })
   return out
+}
+
+/**
+ * configMapFiles returns the files of a configMap volume or projection: every key, or the
+ * listed items (a listed key the ConfigMap lacks is missing unless optional), with the
+ * item's mode, else `defaultMode`, else 0644. A missing optional ConfigMap has no files.
+ */
+function configMapFiles(ctx: Context, src: Omit<ConfigMapVolumeSource, 'defaultMode'>, defaultMode: number | undefined): PodFile[] {
+  const cm = configMapOf(ctx, src.name, src.optional)
+  if (cm === undefined) return []
+  const entries = configMapEntries(cm)
+  const mode = defaultMode ?? DEFAULT_FILE_MODE
+  if (src.items === undefined) return [...entries].map(([k, content]) => ({ path: k, content, mode }))
+  return src.items.flatMap((item) => {
+    const content = entries.get(item.key)
+    if (content === undefined) {
+      if (src.optional !== true) ctx.missing.push(`configmap references non-existent config key: ${item.key}`)
+      return []
+    }
+    return [{ path: item.path, content, mode: item.mode ?? mode }]
+  })
 }
 
 /** mountsOf turns a container's volumeMounts into Docker mounts of the pod's volumes (binds, or the pod's tmpfs volume). */
@@ -315,13 +393,14 @@ function reportUnsupported(ctx: Context, spec: PodSpec): void {
  * podPlan turns the DaemonSet's pod template into Docker create bodies for `node`. The
  * first container owns the pod's network (and IPC) namespace; the others join it, so
  * the containers of one pod share localhost as in Kubernetes. Returns the plan with every
- * field it could not honour.
+ * field it could not honour. `objects` are the store's ConfigMaps; what the pod needs of
+ * them and lacks is in `missing`.
  */
-export function podPlan(ds: DaemonSet, node: NodeInfo): PodPlan {
+export function podPlan(ds: DaemonSet, node: NodeInfo, objects: PodObjects = NO_OBJECTS): PodPlan {
   const spec = ds.spec.template.spec
   const revision = revisionOf(ds)
   const key = podKey(ds, revision, node.name)
-  const ctx: Context = { ds, node, pod: podName(ds, node.name), uid: podUid(ds, node.name, revision), key, unsupported: [] }
+  const ctx: Context = { ds, node, pod: podName(ds, node.name), uid: podUid(ds, node.name, revision), key, objects, unsupported: [], missing: [] }
   const dsLabel = refOf(ds).label
   reportUnsupported(ctx, spec)
   const volumes = podVolumesOf(ctx, spec)
@@ -413,5 +492,5 @@ export function podPlan(ds: DaemonSet, node: NodeInfo): PodPlan {
       }
     }
   }
-  return { daemonSet: dsLabel, node: node.name, revision, pod: key, uid: ctx.uid, containers, volumes: [...volumes.values()], unsupported: ctx.unsupported }
+  return { daemonSet: dsLabel, node: node.name, revision, pod: key, uid: ctx.uid, containers, volumes: [...volumes.values()], unsupported: ctx.unsupported, missing: [...new Set(ctx.missing)] }
 }

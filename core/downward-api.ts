@@ -21,7 +21,7 @@ export interface PodFacts {
 /** PodFile is one file of a volume the runtime writes: its path in the volume, content and mode. */
 export interface PodFile {
   path: string
-  content: string
+  content: string | Uint8Array
   mode: number
 }
 

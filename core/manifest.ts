@@ -6,6 +6,7 @@
 
 import { parseAllDocuments, type ScalarTag } from 'yaml'
 import type { ZodIssue } from 'zod'
+import { parseConfigMap, type ConfigMap } from './configmap.js'
 import { applyDefaults } from './defaults.js'
 import { ManifestError, ValidationError, formatIssue, type FieldIssue } from './errors.js'
 import { dsRef } from './keyspace.js'
@@ -24,10 +25,11 @@ export interface Document {
   apiVersion: string
   /** '' when the document has none; any kind, DaemonSet and Node are the ones checked. */
   kind: string
-  /** `NAMESPACE/NAME` for DaemonSets, `NAME` for nodes, '' when unknown. */
+  /** `NAMESPACE/NAME` for DaemonSets and ConfigMaps, `NAME` for nodes, '' when unknown. */
   name: string
   daemonSet?: DaemonSet
   node?: NodeInfo
+  configMap?: ConfigMap
   errors: FieldIssue[]
   warnings: FieldIssue[]
 }
@@ -141,7 +143,7 @@ function onlyUnknownKeys(obj: unknown): boolean {
 function objectName(obj: Record<string, unknown>, kind: string): string {
   const meta = isObject(obj.metadata) ? obj.metadata : {}
   const name = typeof meta.name === 'string' ? meta.name : ''
-  if (kind !== 'DaemonSet') return name
+  if (kind !== 'DaemonSet' && kind !== 'ConfigMap') return name
   const ns = typeof meta.namespace === 'string' ? meta.namespace : 'default'
   return name === '' ? '' : dsRef(ns, name).key
 }
@@ -167,6 +169,8 @@ function classify(raw: unknown, where: string, out: Document[]): void {
     out.push({ where, apiVersion, kind, name, ...withNullErrors(parseDaemonSet(obj), nullErrors) })
   } else if (kind === 'Node') {
     out.push({ where, apiVersion, kind, name, ...withNullErrors(nodeFromObject(obj), nullErrors) })
+  } else if (kind === 'ConfigMap') {
+    out.push({ where, apiVersion, kind, name, ...withNullErrors(parseConfigMap(obj), nullErrors) })
   } else if (kind === '') {
     out.push({ where, apiVersion, kind, name, errors: [{ path: '', message: 'kind: required' }], warnings: [] })
   } else {

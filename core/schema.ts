@@ -57,7 +57,7 @@ const envVar = z
       .object({
         fieldRef: fieldRef.optional(),
         resourceFieldRef: resourceFieldRef.optional(),
-        configMapKeyRef: any,
+        configMapKeyRef: z.object({ name: str, key: str, optional: bool.optional() }).strict().optional(),
         secretKeyRef: any,
         fileKeyRef: any,
       })
@@ -130,7 +130,7 @@ export const containerSchema = z
     args: z.array(str).optional(),
     workingDir: str.optional(),
     env: z.array(envVar).optional(),
-    envFrom: any,
+    envFrom: z.array(z.object({ prefix: str.optional(), configMapRef: z.object({ name: str, optional: bool.optional() }).strict().optional(), secretRef: any }).strict()).optional(),
     ports: z.array(containerPort).optional(),
     resources: resources.optional(),
     resizePolicy: any,
@@ -152,10 +152,13 @@ export const containerSchema = z
 
 const downwardAPIItem = z.object({ path: str, fieldRef: fieldRef.optional(), resourceFieldRef: resourceFieldRef.optional(), mode: int.optional() }).strict()
 
+const keyToPath = z.object({ key: str, path: str, mode: int.optional() }).strict()
+const configMapProjection = z.object({ name: str, items: z.array(keyToPath).optional(), optional: bool.optional() }).strict()
+
 const projectionSource = z
   .object({
     downwardAPI: z.object({ items: z.array(downwardAPIItem).optional() }).strict().optional(),
-    configMap: any,
+    configMap: configMapProjection.optional(),
     secret: any,
     serviceAccountToken: any,
     clusterTrustBundle: any,
@@ -169,6 +172,7 @@ const volume = z
     hostPath: z.object({ path: str, type: str.optional() }).strict().optional(),
     emptyDir: z.object({ medium: str.optional(), sizeLimit: quantity.optional() }).strict().optional(),
     downwardAPI: z.object({ items: z.array(downwardAPIItem).optional(), defaultMode: int.optional() }).strict().optional(),
+    configMap: configMapProjection.extend({ defaultMode: int.optional() }).strict().optional(),
     projected: z.object({ sources: z.array(projectionSource).optional(), defaultMode: int.optional() }).strict().optional(),
   })
   .passthrough()

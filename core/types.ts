@@ -72,14 +72,41 @@ export interface ResourceFieldSelector {
   divisor?: IntOrString
 }
 
+export interface ConfigMapKeySelector {
+  name: string
+  key: string
+  optional?: boolean
+}
+
 export interface EnvVar {
   name: string
   value?: string
   valueFrom?: {
     fieldRef?: ObjectFieldSelector
     resourceFieldRef?: ResourceFieldSelector
+    configMapKeyRef?: ConfigMapKeySelector
     [source: string]: unknown
   }
+}
+
+export interface EnvFromSource {
+  prefix?: string
+  configMapRef?: { name: string; optional?: boolean }
+  secretRef?: unknown
+}
+
+/** KeyToPath maps one key of a ConfigMap (or Secret) to a file of a volume. */
+export interface KeyToPath {
+  key: string
+  path: string
+  mode?: number
+}
+
+export interface ConfigMapVolumeSource {
+  name: string
+  items?: KeyToPath[]
+  defaultMode?: number
+  optional?: boolean
 }
 
 /** DownwardAPIItem is one file of a downwardAPI volume. */
@@ -147,6 +174,7 @@ export interface Container {
   args?: string[]
   workingDir?: string
   env?: EnvVar[]
+  envFrom?: EnvFromSource[]
   ports?: ContainerPort[]
   resources?: ResourceRequirements
   volumeMounts?: VolumeMount[]
@@ -163,8 +191,9 @@ export interface Volume {
   hostPath?: { path: string; type?: string }
   emptyDir?: { medium?: string; sizeLimit?: IntOrString }
   downwardAPI?: { items?: DownwardAPIItem[]; defaultMode?: number }
-  /** Only downwardAPI sources are honoured (configMap, secret, serviceAccountToken are reported). */
-  projected?: { sources?: ({ downwardAPI?: { items?: DownwardAPIItem[] }; [source: string]: unknown })[]; defaultMode?: number }
+  configMap?: ConfigMapVolumeSource
+  /** downwardAPI and configMap sources are honoured (secret, serviceAccountToken are reported). */
+  projected?: { sources?: ({ downwardAPI?: { items?: DownwardAPIItem[] }; configMap?: Omit<ConfigMapVolumeSource, 'defaultMode'>; [source: string]: unknown })[]; defaultMode?: number }
   [source: string]: unknown
 }
 

@@ -8,7 +8,7 @@
 
 import type { Logger } from 'pino'
 import type { LwwMap } from '../../core/crdt.js'
-import { podPlan } from '../../core/container-spec.js'
+import { podPlan, storeObjects } from '../../core/container-spec.js'
 import { shouldRun } from '../../core/eligibility.js'
 import { Prefix, StoreKey, parseStoreKey, refOf } from '../../core/keyspace.js'
 import { nodeInfoOf, type PodStatus } from '../../core/node-record.js'
@@ -126,10 +126,11 @@ export class Reconciler {
   private async observe(): Promise<PassInput | undefined> {
     const self = this.opts.node.self()
     const info = nodeInfoOf(self)
+    const objects = storeObjects((key) => this.opts.store.get(key))
     const wanted: Wanted[] = this.opts.store.live(Prefix.daemonSet).map((e) => {
       const ds = e.value as DaemonSet
       const v = shouldRun(info, ds)
-      const plan = podPlan(ds, info)
+      const plan = podPlan(ds, info, objects)
       const selector = compileSelector(ds.spec.selector, 'spec.selector').selector
       return { ref: refOf(ds), ds, plan, revision: plan.revision, run: v.shouldRun, keep: v.shouldContinueRunning, selects: (labels) => selector.matches(labels) }
     })

@@ -170,6 +170,11 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
+  /** refreshFiles rewrites the written files of a started pod (pod-volumes.ts). */
+  async refreshFiles(plan: PodPlan): Promise<void> {
+    await this.volumes.refresh(plan)
+  }
+
   /** remove stops (with the container's stop timeout) and removes a container; gone already is fine. With the pod's last container go its volumes. */
   async remove(id: string): Promise<void> {
     const pod = await this.podOf(id)

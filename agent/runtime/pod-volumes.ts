@@ -11,7 +11,7 @@ import { dirname, isAbsolute, join } from 'node:path'
 import type { DockerMount, PodPlan, PodVolume } from '../../core/container-spec.js'
 import type { PodFile } from '../../core/downward-api.js'
 
-/** MountError is thrown when a volume cannot be set up (a hostPath type check failed, a file could not be made): no container of the pod is created. */
+/** MountError is thrown when a volume cannot be set up (a hostPath type check failed, a file could not be made, a ConfigMap is missing): no container of the pod is created. */
 export class MountError extends Error {
   override readonly name = 'MountError'
 }
@@ -105,7 +105,7 @@ async function sameFiles(dir: string, files: readonly PodFile[]): Promise<boolea
   try {
     const data = join(dir, DATA_LINK)
     for (const f of files) {
-      if ((await readFile(join(data, f.path), 'utf8')) !== f.content) return false
+      if (!(await readFile(join(data, f.path))).equals(Buffer.from(f.content))) return false
       if (((await stat(join(data, f.path))).mode & 0o7777) !== f.mode) return false
     }
     const top = new Set(files.map((f) => f.path.split('/')[0]))
@@ -163,6 +163,7 @@ export class PodVolumes {
    * already runs keeps its emptyDir contents.
    */
   async prepare(plan: PodPlan): Promise<void> {
+    if (plan.missing.length > 0) throw new MountError(plan.missing.join('; '))
     await makeDir(join(this.root, plan.pod), DIR_MODE)
     for (const v of plan.volumes) {
       try {
@@ -187,6 +188,16 @@ export class PodVolumes {
         throw new MountError(`MountVolume.SetUp failed for volume "${v.name}": ${(err as Error).message}`)
       }
     }
+  }
+
+  /**
+   * refresh rewrites the written files (configMap, downwardAPI, projected) of a pod that was
+   * started, so a changed ConfigMap reaches them without a restart; a pod not started here,
+   * or one whose ConfigMap is gone (kubelet keeps the last files), is left alone.
+   */
+  async refresh(plan: PodPlan): Promise<void> {
+    if (plan.missing.length > 0 || (await kindOf(join(this.root, plan.pod))) !== 'directory') return
+    for (const v of plan.volumes) if (v.kind === 'files') await writeFiles(this.path(v.dir), v.files)
   }
 
   /** resolve returns the mounts with every relative bind Source made absolute under the pod root. */

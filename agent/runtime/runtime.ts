@@ -38,6 +38,11 @@ export interface ContainerRuntime {
    * an earlier attempt is completed, not doubled). Images are ensured first.
    */
   startPod(plan: PodPlan): Promise<void>
+  /**
+   * refreshFiles rewrites the agent-written files of a started pod from the plan (a changed
+   * ConfigMap reaches mounted files without a restart); a pod not started is left alone.
+   */
+  refreshFiles(plan: PodPlan): Promise<void>
   /** remove stops (within the container's stop timeout) and removes a container; gone already is fine. */
   remove(id: string): Promise<void>
   /** exec runs a command in a running container and resolves to its exit code; rejects after timeoutMs. */

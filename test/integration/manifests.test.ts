@@ -1,7 +1,8 @@
 // Published manifests as they are written, on real agents and this machine's dockerd:
 // describe ds says what the agents do not honour; the downward API (env with $(HOST_IP)
 // expansion, downwardAPI volume files); hostPath types checked or created as kubelet does
-// (an init-free calico-shaped FileOrCreate mount); emptyDir volumes that belong to one pod.
+// (an init-free calico-shaped FileOrCreate mount); emptyDir volumes that belong to one pod;
+// ConfigMaps applied with their bundle, read by the container, edits reaching its files.
 
 import assert from 'node:assert/strict'
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises'
@@ -77,7 +78,7 @@ describe('published manifests on real agents', { skip }, () => {
 
   it('describe ds lists the fields the agents do not honour, as apply warned', async () => {
     const r = await apply(ds('mf-unhonoured', `      nodeSelector: {role: one}
-      volumes: [{name: cfg, configMap: {name: mf-cfg}}]
+      volumes: [{name: cfg, secret: {secretName: mf-cfg}}]
       containers:
       - name: main
         image: ${TEST_IMAGE}
@@ -85,12 +86,12 @@ describe('published manifests on real agents', { skip }, () => {
         livenessProbe: {exec: {command: ["true"]}}
         volumeMounts: [{name: cfg, mountPath: /etc/cfg}]
 `))
-    assert.match(r.stderr, /Warning: .*spec\.template\.spec\.volumes\[0\]\.configMap: not supported/)
+    assert.match(r.stderr, /Warning: .*spec\.template\.spec\.volumes\[0\]\.secret: not supported/)
     const d = await runCli('describe', 'ds', 'mf-unhonoured', '--agent', a2.target.address)
     assert.equal(d.code, 0, d.stderr)
     assert.match(
       d.stdout,
-      /^Not honoured by the agents:\n  spec\.template\.spec\.volumes\[0\]\.configMap: not supported: only hostPath, emptyDir, downwardAPI and projected downwardAPI volumes are mounted\n  spec\.template\.spec\.containers\[0\]\.livenessProbe: not supported \(ignored\)\n/m,
+      /^Not honoured by the agents:\n  spec\.template\.spec\.volumes\[0\]\.secret: not supported: only hostPath, emptyDir, configMap, downwardAPI and projected \(downwardAPI, configMap\) volumes are mounted\n  spec\.template\.spec\.containers\[0\]\.livenessProbe: not supported \(ignored\)\n/m,
     )
     assert.equal((await runCli('delete', 'ds', 'mf-unhonoured', '--agent', a1.target.address, '--key', cluster.operatorKeyFile)).code, 0)
   })
@@ -230,5 +231,72 @@ describe('published manifests on real agents', { skip }, () => {
     const pod2 = `dm_default_mf-empty_${rev2}_mf-1`
     assert.equal((await runCli('delete', 'ds', 'mf-empty', '--agent', a1.target.address, '--key', cluster.operatorKeyFile)).code, 0)
     await waitFor('the deleted pod\'s volumes are gone', async () => (await containers('mf-empty')).length === 0 && !(await podDirs()).includes(pod2) && (await volumes(`daemonmesh.io/pod=${pod2}`)).length === 0)
+  })
+
+  it('a fluent-bit-shaped bundle applies; the container reads its config; a ConfigMap edit reaches the file without a restart; env is the pod\'s', async () => {
+    const bundle = (conf: string, level: string): string => `apiVersion: v1
+kind: ServiceAccount
+metadata: {name: mf-fluent}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: mf-fluent}
+rules: [{apiGroups: [""], resources: [pods], verbs: [get]}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: mf-fluent}
+data:
+  fluent-bit.conf: |
+    ${conf}
+  LOG_LEVEL: ${level}
+---
+${ds('mf-fluent', `      nodeSelector: {role: one}
+      serviceAccountName: mf-fluent
+      volumes: [{name: config, configMap: {name: mf-fluent}}]
+      containers:
+      - name: fluent-bit
+        image: ${TEST_IMAGE}
+        command: ["sh", "-c", "cat /fluent-bit/etc/fluent-bit.conf; exec sleep 3600"]
+        env: [{name: LEVEL, valueFrom: {configMapKeyRef: {name: mf-fluent, key: LOG_LEVEL}}}]
+        envFrom: [{configMapRef: {name: mf-fluent}, prefix: FB_}]
+        volumeMounts: [{name: config, mountPath: /fluent-bit/etc}]
+`)}`
+    const r = await apply(bundle('[SERVICE] Flush 1', 'info'))
+    assert.equal(r.stdout, ['serviceaccount/mf-fluent skipped: not used by daemonmesh', 'clusterrole.rbac.authorization.k8s.io/mf-fluent skipped: not used by daemonmesh', 'configmap/mf-fluent created', 'daemonset.apps/mf-fluent created', ''].join('\n'))
+    const { 'fluent-bit': id } = await running('mf-fluent', ['fluent-bit'])
+    assert.ok(id)
+    assert.equal(await exec(id, 'cat', '/fluent-bit/etc/fluent-bit.conf'), '[SERVICE] Flush 1\n')
+    assert.equal(await waitFor('the container read its config', async () => (await docker(HOST, 'logs', id)) || undefined), '[SERVICE] Flush 1\n')
+    const env = (await exec(id, 'env')).split('\n')
+    for (const want of ['LEVEL=info', 'FB_LOG_LEVEL=info']) assert.ok(env.includes(want), `${want} in ${env.join(' ')}`)
+    assert.match((await runCli('get', 'cm', 'mf-fluent', '--agent', a2.target.address)).stdout, /^NAME +DATA +AGE\nmf-fluent +2 +\d+s\n$/)
+
+    const edited = await apply(bundle('[SERVICE] Flush 5', 'debug'))
+    assert.match(edited.stdout, /^configmap\/mf-fluent configured\ndaemonset\.apps\/mf-fluent unchanged$/m)
+    const started = Date.now()
+    await waitFor('the edit reaches the mounted file', async () => (await exec(id, 'cat', '/fluent-bit/etc/fluent-bit.conf')) === '[SERVICE] Flush 5\n', 60_000, 250)
+    assert.ok(Date.now() - started < 60_000)
+    const [inspect] = JSON.parse(await docker(HOST, 'inspect', id)) as [{ RestartCount: number; State: { Running: boolean } }]
+    assert.deepEqual([inspect.RestartCount, inspect.State.Running], [0, true], 'the same container, not restarted')
+    assert.deepEqual(await running('mf-fluent', ['fluent-bit']), { 'fluent-bit': id })
+    assert.ok((await exec(id, 'env')).split('\n').includes('LEVEL=info'), 'env changes only with a new pod')
+  })
+
+  it('a pod whose ConfigMap does not exist starts nothing and says so, then starts once it is applied', async () => {
+    await apply(ds('mf-waits', `      nodeSelector: {role: one}
+      volumes: [{name: config, configMap: {name: mf-later}}]
+      containers:
+      - name: main
+        image: ${TEST_IMAGE}
+        command: ["sleep", "3600"]
+        volumeMounts: [{name: config, mountPath: /etc/later}]
+`))
+    const err = await waitFor('the pod error', async () => (await a1.nodes()).find((n) => n.metadata.name === 'mf-1')?.status.pods?.['default/mf-waits']?.lastError)
+    assert.equal(err, 'CreateContainerError: configmap "mf-later" not found')
+    assert.deepEqual(await containers('mf-waits'), [])
+    await apply('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: mf-later}\ndata: {greeting: hello}\n')
+    const { main } = await running('mf-waits', ['main'], 'mf-1')
+    assert.equal(await exec(main ?? '', 'cat', '/etc/later/greeting'), 'hello')
   })
 })

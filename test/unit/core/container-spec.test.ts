@@ -170,13 +170,11 @@ describe('container spec', () => {
     })
     const paths = podPlan(d, node('n1')).unsupported.map((u) => u.path).sort()
     assert.deepEqual(paths, [
-      'spec.template.spec.containers[0].envFrom',
       'spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef',
       'spec.template.spec.containers[0].livenessProbe',
       'spec.template.spec.containers[0].resources.limits["nvidia.com/gpu"]',
       'spec.template.spec.initContainers',
       'spec.template.spec.serviceAccountName',
-      'spec.template.spec.volumes[0].configMap',
     ])
   })
 
