@@ -4,6 +4,7 @@
 import { Command, CommanderError, Option } from 'commander'
 import { runApply } from './commands/apply.js'
 import { runCheck } from './commands/check.js'
+import { runCreateConfigMap } from './commands/create.js'
 import { runDelete } from './commands/delete.js'
 import { runDescribe } from './commands/describe.js'
 import { runEndpoints } from './commands/endpoints.js'
@@ -62,12 +63,12 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   agentFlags(
     program
       .command('describe')
-      .description('show a DaemonSet (status, where it runs and why not) or a node (labels, taints, conditions, its daemons and why others are absent)')
-      .argument('<resource>', 'ds or node (or ds/NAME)')
+      .description('show a DaemonSet (status, where it runs and why not), a node (labels, taints, conditions, its daemons and why others are absent) or a ConfigMap (its data, the DaemonSets that use it)')
+      .argument('<resource>', 'ds, node or cm (or ds/NAME)')
       .argument('[name]')
       .option('-n, --namespace <ns>', 'namespace (default "default")'),
   )
-    .addHelpText('after', '\nExamples:\n  daemonmesh describe ds fluentd\n  daemonmesh describe node edge-1\n')
+    .addHelpText('after', '\nExamples:\n  daemonmesh describe ds fluentd\n  daemonmesh describe node edge-1\n  daemonmesh describe cm fluent-bit -n logging\n')
     .action(async (resource: string, name: string | undefined, opts: AgentOpts & { namespace?: string }) => runDescribe(resource, name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out))
 
   for (const [verb, what, example, run] of [
@@ -87,6 +88,21 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .addHelpText('after', `\nExamples:\n  ${example}\n`)
       .action(async (resource: string, name: string, changes: string[], opts: AgentOpts & { overwrite?: boolean }) => run(resource, name, changes, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out))
   }
+
+  const create = program.command('create').description('create an object from flags (a signed write)')
+  agentFlags(
+    create
+      .command('configmap')
+      .alias('cm')
+      .description('create a ConfigMap from literals and files, as kubectl create configmap')
+      .argument('<name>')
+      .addOption(new Option('--from-literal <key=value>', 'a key and its value (repeatable)').argParser(collect))
+      .addOption(new Option('--from-file <[key=]path>', 'a file (its name is the key unless KEY= is given) or a directory (one key per file) (repeatable)').argParser(collect))
+      .option('-n, --namespace <ns>', 'namespace (default "default")')
+      .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
+  )
+    .addHelpText('after', '\nExamples:\n  daemonmesh create configmap fluent-bit --from-file fluent-bit.conf --from-literal LOG_LEVEL=info -n logging\n  daemonmesh create configmap conf --from-file config/\n')
+    .action(async (name: string, opts: AgentOpts & { namespace?: string; fromLiteral?: string[]; fromFile?: string[] }) => runCreateConfigMap(name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out))
 
   const set = program.command('set').description('change a field of a DaemonSet (a signed write)')
   agentFlags(

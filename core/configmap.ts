@@ -4,6 +4,7 @@
 
 import { z } from 'zod'
 import type { FieldIssue } from './errors.js'
+import type { DaemonSet } from './types.js'
 import { dns1123Label, dns1123Subdomain } from './names.js'
 import { joinPath } from './path.js'
 import { validateLabels } from './selector.js'
@@ -102,4 +103,19 @@ export function configMapEntries(cm: ConfigMap): Map<string, Buffer> {
   for (const [k, v] of Object.entries(cm.data ?? {})) out.set(k, Buffer.from(v, 'utf8'))
   for (const [k, v] of Object.entries(cm.binaryData ?? {})) out.set(k, Buffer.from(v, 'base64'))
   return out
+}
+
+/** configMapsUsedBy returns the names of the ConfigMaps a DaemonSet's pods use (volumes, projections, env, envFrom), in its namespace. */
+export function configMapsUsedBy(ds: DaemonSet): Set<string> {
+  const spec = ds.spec.template.spec
+  const names = new Set<string>()
+  for (const v of spec.volumes ?? []) {
+    if (v.configMap !== undefined) names.add(v.configMap.name)
+    for (const src of v.projected?.sources ?? []) if (src.configMap !== undefined) names.add(src.configMap.name)
+  }
+  for (const c of spec.containers) {
+    for (const e of c.env ?? []) if (e.valueFrom?.configMapKeyRef !== undefined) names.add(e.valueFrom.configMapKeyRef.name)
+    for (const f of c.envFrom ?? []) if (f.configMapRef !== undefined) names.add(f.configMapRef.name)
+  }
+  return names
 }

@@ -3,17 +3,18 @@
 // do not honour (the warnings `check` and `apply` print, from core/bundle.ts).
 
 import { daemonSetWarnings } from '../../core/bundle.js'
+import { configMapsUsedBy, type ConfigMap } from '../../core/configmap.js'
 import { shouldRun } from '../../core/eligibility.js'
 import { formatIssue } from '../../core/errors.js'
 import { dsRef, refOf, type DsRef } from '../../core/keyspace.js'
 import { revisionOf } from '../../core/revision.js'
 import { compileSelector } from '../../core/selector.js'
 import { taintText } from '../../core/taints.js'
-import type { AgentTarget } from '../client.js'
+import { call, type AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
 import { fleetNodes, liveDaemonSets, nodeAddress } from '../fleet.js'
 import { table } from '../table.js'
-import { DS_RESOURCES, NODE_RESOURCES, notFound, splitRef } from '../resources.js'
+import { CM_RESOURCES, DS_RESOURCES, NODE_RESOURCES, notFound, splitRef } from '../resources.js'
 
 const kv = (m: Record<string, string> | undefined): string => {
   const e = Object.entries(m ?? {})
@@ -26,7 +27,8 @@ export async function runDescribe(resourceArg: string, nameArg: string | undefin
   if (name === undefined || name === '') throw new UsageError(`describe ${resource}: give a name`)
   if (DS_RESOURCES.has(resource)) return describeDs(dsRef(opts.namespace, name), target, out)
   if (NODE_RESOURCES.has(resource)) return describeNode(name, target, out)
-  throw new UsageError(`describe ${resource}: unknown resource type; use ds or node`)
+  if (CM_RESOURCES.has(resource)) return describeConfigMap(dsRef(opts.namespace, name), target, out)
+  throw new UsageError(`describe ${resource}: unknown resource type; use ds, node or cm`)
 }
 
 async function describeDs(ref: DsRef, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
@@ -100,5 +102,25 @@ async function describeNode(name: string, target: AgentTarget, out: NodeJS.Writa
   }
   text += 'Daemons:\n' + (here.length === 0 ? '  <none>\n' : table(['  DAEMONSET', 'PHASE', 'READY', 'RESTARTS', 'REVISION', 'LAST ERROR'], here))
   text += 'Not running here:\n' + (notHere.length === 0 ? '  <none>\n' : table(['  DAEMONSET', 'WHY'], notHere))
+  out.write(text)
+}
+
+/** describeConfigMap prints a ConfigMap as kubectl does (keys in byte order, binary keys by size), and the DaemonSets whose pods use it. */
+async function describeConfigMap(ref: DsRef, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
+  const [list, dss] = await Promise.all([call<{ items: ConfigMap[] }>(target, 'GET', '/v1/configmaps'), liveDaemonSets(target)])
+  const cm = list.items.find((c) => c.metadata.namespace === ref.namespace && c.metadata.name === ref.name)
+  if (cm === undefined) throw new CliError(notFound('configmaps', ref.name, ref.namespace))
+  let text = ''
+  text += line('Name', cm.metadata.name)
+  text += line('Namespace', cm.metadata.namespace)
+  text += line('Labels', kv(cm.metadata.labels))
+  text += line('Annotations', kv(cm.metadata.annotations))
+  if (cm.immutable === true) text += line('Immutable', 'true')
+  text += '\nData\n====\n'
+  for (const [k, v] of Object.entries(cm.data ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) text += `${k}:\n----\n${v}${v.endsWith('\n') ? '' : '\n'}\n`
+  text += '\nBinaryData\n====\n'
+  for (const [k, v] of Object.entries(cm.binaryData ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) text += `${k}: ${Buffer.from(v, 'base64').length} bytes\n`
+  const users = dss.filter((d) => (d.metadata.namespace ?? 'default') === ref.namespace && configMapsUsedBy(d).has(ref.name)).map((d) => `daemonset.apps/${d.metadata.name}`)
+  text += '\n' + line('Used by', users.length === 0 ? '<none>' : users.join(', '))
   out.write(text)
 }

@@ -260,17 +260,21 @@ ${ds('mf-fluent', `      nodeSelector: {role: one}
         command: ["sh", "-c", "cat /fluent-bit/etc/fluent-bit.conf; exec sleep 3600"]
         env: [{name: LEVEL, valueFrom: {configMapKeyRef: {name: mf-fluent, key: LOG_LEVEL}}}]
         envFrom: [{configMapRef: {name: mf-fluent}, prefix: FB_}]
-        volumeMounts: [{name: config, mountPath: /fluent-bit/etc}]
+        volumeMounts: [{name: config, mountPath: /fluent-bit/etc}, {name: config, mountPath: /etc/fluent.conf, subPath: fluent-bit.conf}]
 `)}`
     const r = await apply(bundle('[SERVICE] Flush 1', 'info'))
     assert.equal(r.stdout, ['serviceaccount/mf-fluent skipped: not used by daemonmesh', 'clusterrole.rbac.authorization.k8s.io/mf-fluent skipped: not used by daemonmesh', 'configmap/mf-fluent created', 'daemonset.apps/mf-fluent created', ''].join('\n'))
     const { 'fluent-bit': id } = await running('mf-fluent', ['fluent-bit'])
     assert.ok(id)
     assert.equal(await exec(id, 'cat', '/fluent-bit/etc/fluent-bit.conf'), '[SERVICE] Flush 1\n')
+    assert.equal(await exec(id, 'cat', '/etc/fluent.conf'), '[SERVICE] Flush 1\n', 'a subPath mount of one key')
     assert.equal(await waitFor('the container read its config', async () => (await docker(HOST, 'logs', id)) || undefined), '[SERVICE] Flush 1\n')
     const env = (await exec(id, 'env')).split('\n')
     for (const want of ['LEVEL=info', 'FB_LOG_LEVEL=info']) assert.ok(env.includes(want), `${want} in ${env.join(' ')}`)
     assert.match((await runCli('get', 'cm', 'mf-fluent', '--agent', a2.target.address)).stdout, /^NAME +DATA +AGE\nmf-fluent +2 +\d+s\n$/)
+    const described = await runCli('describe', 'cm', 'mf-fluent', '--agent', a2.target.address)
+    assert.equal(described.code, 0, described.stderr)
+    assert.match(described.stdout, /^Name: +mf-fluent\nNamespace: +default\n[\s\S]*\nData\n====\nLOG_LEVEL:\n----\ninfo\n\nfluent-bit\.conf:\n----\n\[SERVICE\] Flush 1\n\n[\s\S]*\nUsed by: +daemonset\.apps\/mf-fluent\n$/)
 
     const edited = await apply(bundle('[SERVICE] Flush 5', 'debug'))
     assert.match(edited.stdout, /^configmap\/mf-fluent configured\ndaemonset\.apps\/mf-fluent unchanged$/m)
@@ -281,9 +285,10 @@ ${ds('mf-fluent', `      nodeSelector: {role: one}
     assert.deepEqual([inspect.RestartCount, inspect.State.Running], [0, true], 'the same container, not restarted')
     assert.deepEqual(await running('mf-fluent', ['fluent-bit']), { 'fluent-bit': id })
     assert.ok((await exec(id, 'env')).split('\n').includes('LEVEL=info'), 'env changes only with a new pod')
+    assert.equal(await exec(id, 'cat', '/etc/fluent.conf'), '[SERVICE] Flush 1\n', 'a subPath mount keeps what it mounted, as in Kubernetes')
   })
 
-  it('a pod whose ConfigMap does not exist starts nothing and says so, then starts once it is applied', async () => {
+  it('a pod whose ConfigMap does not exist starts nothing and says so, then starts once it is created', async () => {
     await apply(ds('mf-waits', `      nodeSelector: {role: one}
       volumes: [{name: config, configMap: {name: mf-later}}]
       containers:
@@ -295,7 +300,11 @@ ${ds('mf-fluent', `      nodeSelector: {role: one}
     const err = await waitFor('the pod error', async () => (await a1.nodes()).find((n) => n.metadata.name === 'mf-1')?.status.pods?.['default/mf-waits']?.lastError)
     assert.equal(err, 'CreateContainerError: configmap "mf-later" not found')
     assert.deepEqual(await containers('mf-waits'), [])
-    await apply('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: mf-later}\ndata: {greeting: hello}\n')
+    const file = join(cluster.root, 'greeting')
+    await writeFile(file, 'hello')
+    const created = await runCli('create', 'configmap', 'mf-later', '--from-file', file, '--agent', a1.target.address, '--key', cluster.operatorKeyFile)
+    assert.deepEqual(created, { code: 0, stdout: 'configmap/mf-later created\n', stderr: '' })
+    assert.match((await runCli('create', 'configmap', 'mf-later', '--from-literal', 'a=b', '--agent', a1.target.address, '--key', cluster.operatorKeyFile)).stderr, /configmaps "mf-later" already exists/)
     const { main } = await running('mf-waits', ['main'], 'mf-1')
     assert.equal(await exec(main ?? '', 'cat', '/etc/later/greeting'), 'hello')
   })
