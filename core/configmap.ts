@@ -11,8 +11,9 @@ import { validateLabels } from './selector.js'
 import { zodIssues } from './zod-issues.js'
 
 /**
- * MAX_CONFIGMAP_BYTES bounds a ConfigMap's keys and values together. Kubernetes allows
- * 1 MiB; here a ConfigMap travels in one gossip message of at most 256 KiB, envelope included.
+ * MAX_CONFIGMAP_BYTES bounds a ConfigMap (metadata, data, binaryData) as it travels: JSON-encoded,
+ * escapes included. Kubernetes allows 1 MiB; here a ConfigMap travels in one gossip message
+ * of at most 256 KiB, envelope included.
  */
 export const MAX_CONFIGMAP_BYTES = 192 * 1024
 
@@ -60,7 +61,7 @@ export function configKeyProblem(key: string): string | undefined {
  *     DNS-1123 label, valid labels; other metadata fields are dropped;
  *  3. keys of data and binaryData valid config keys, none in both;
  *  4. binaryData values base64;
- *  5. keys and values at most MAX_CONFIGMAP_BYTES together (UTF-8).
+ *  5. metadata, data and binaryData at most MAX_CONFIGMAP_BYTES as JSON (UTF-8, escapes included).
  */
 export function parseConfigMap(input: unknown): { configMap?: ConfigMap; errors: FieldIssue[]; warnings: FieldIssue[] } {
   // Unknown fields are warnings (as kubectl warns); anything else wrong is an error.
@@ -74,17 +75,17 @@ export function parseConfigMap(input: unknown): { configMap?: ConfigMap; errors:
   const namespace = m.namespace ?? 'default'
   for (const p of dns1123Label(namespace)) errors.push({ path: 'metadata.namespace', message: `Invalid value: "${namespace}": ${p}` })
   errors.push(...validateLabels(m.labels, 'metadata.labels'))
-  let bytes = 0
+  // Measured as it travels: JSON escapes (a newline is two bytes, a control character six) count.
+  const bytes = Buffer.byteLength(JSON.stringify({ metadata: m, data, binaryData }))
   for (const [field, map] of [['data', data], ['binaryData', binaryData]] as const) {
     for (const [k, v] of Object.entries(map ?? {})) {
       const why = configKeyProblem(k)
       if (why !== undefined) errors.push({ path: joinPath(field, k), message: `Invalid value: "${k}": ${why}` })
       if (field === 'binaryData' && data?.[k] !== undefined) errors.push({ path: joinPath(field, k), message: `Invalid value: "${k}": duplicate of key present in data` })
       if (field === 'binaryData' && !BASE64.test(v)) errors.push({ path: joinPath(field, k), message: 'Invalid value: must be base64' })
-      bytes += Buffer.byteLength(k) + Buffer.byteLength(v)
     }
   }
-  if (bytes > MAX_CONFIGMAP_BYTES) errors.push({ path: '', message: `Too long: must have at most ${MAX_CONFIGMAP_BYTES} bytes of keys and values (${bytes})` })
+  if (bytes > MAX_CONFIGMAP_BYTES) errors.push({ path: '', message: `Too long: a ConfigMap must have at most ${MAX_CONFIGMAP_BYTES} bytes as JSON (${bytes})` })
   if (errors.length > 0) return { errors, warnings }
   const metadata: ConfigMap['metadata'] = { name: m.name, namespace }
   if (m.labels !== undefined) metadata.labels = m.labels

@@ -308,4 +308,15 @@ ${ds('mf-fluent', `      nodeSelector: {role: one}
     const { main } = await running('mf-waits', ['main'], 'mf-1')
     assert.equal(await exec(main ?? '', 'cat', '/etc/later/greeting'), 'hello')
   })
+
+  it('a ConfigMap near the size bound reaches every agent; one past it is refused with the reason', async () => {
+    const big = 'x'.repeat(190 * 1024)
+    await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: mf-big}\ndata: {big: ${big}}\n`)
+    await waitFor('the big ConfigMap on the other agent', async () => (await runCli('get', 'cm', 'mf-big', '-o', 'name', '--agent', a2.target.address)).stdout === 'configmap/mf-big\n', 20_000)
+    const f = join(cluster.root, 'too-big.yaml')
+    await writeFile(f, `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: mf-too-big}\ndata: {big: ${'x'.repeat(193 * 1024)}}\n`)
+    const r = await runCli('apply', '-f', f, '--agent', a1.target.address, '--key', cluster.operatorKeyFile)
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /ConfigMap default\/mf-too-big: Too long: a ConfigMap must have at most 196608 bytes as JSON/)
+  })
 })

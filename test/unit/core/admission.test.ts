@@ -97,7 +97,8 @@ const cases: Case[] = [
   ['a valid ConfigMap under its own key is stored', StoreKey.configMap(fluentd), 'put', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'fluentd.v2', namespace: 'kube-system' }, data: { 'fluent.conf': '[INPUT]' } }, undefined],
   ['a ConfigMap under another name is refused', StoreKey.configMap(agent), 'put', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'other' } }, /^ConfigMap default\/other stored under cm\/default\/agent$/],
   ['a ConfigMap with a bad key is refused', StoreKey.configMap(agent), 'put', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'agent' }, data: { 'a/b': 'x' } }, /^invalid ConfigMap: data\["a\/b"\]: Invalid value: "a\/b"/],
-  ['a ConfigMap over the size bound is refused', StoreKey.configMap(agent), 'put', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'agent' }, data: { big: 'x'.repeat(200 * 1024) } }, /^invalid ConfigMap: Too long: must have at most 196608 bytes/],
+  ['a ConfigMap over the size bound is refused', StoreKey.configMap(agent), 'put', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'agent' }, data: { big: 'x'.repeat(200 * 1024) } }, /^invalid ConfigMap: Too long: a ConfigMap must have at most 196608 bytes as JSON/],
+  ['a ConfigMap whose escapes make it too long is refused', StoreKey.configMap(agent), 'put', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'agent' }, data: { ctl: '\u0001'.repeat(40 * 1024) } }, /^invalid ConfigMap: Too long/],
   ['a ConfigMap delete with nothing is stored', StoreKey.configMap(agent), 'delete', undefined, undefined],
   ['a ConfigMap delete carrying a value is refused', StoreKey.configMap(agent), 'delete', { cascade: 'orphan' }, /^a ConfigMap delete carries nothing$/],
 ]
