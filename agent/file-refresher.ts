@@ -6,11 +6,12 @@
 
 import type { Logger } from 'pino'
 import type { LwwMap } from '../core/crdt.js'
-import { podPlan, storeObjects } from '../core/container-spec.js'
+import { podPlan } from '../core/container-spec.js'
 import { shouldRun } from '../core/eligibility.js'
 import { Prefix } from '../core/keyspace.js'
 import { nodeInfoOf, type NodeRecord } from '../core/node-record.js'
 import type { DaemonSet } from '../core/types.js'
+import { storeObjects } from '../core/volumes.js'
 import type { Clock, Timer } from './clock.js'
 import type { ContainerRuntime } from './runtime/runtime.js'
 

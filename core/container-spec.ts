@@ -2,15 +2,15 @@
 // one node. No Docker import and no I/O here: the runtime adapter sends these as they are.
 // A field we cannot honour is reported in `unsupported`, never silently dropped.
 
-import { configMapEntries, type ConfigMap } from './configmap.js'
-import { DEFAULT_FILE_MODE, downwardFiles, fieldValue, podUid, resourceValue, type PodFacts, type PodFile } from './downward-api.js'
+import { fieldValue, podUid, resourceValue } from './downward-api.js'
 import type { FieldIssue } from './errors.js'
-import { StoreKey, dsRef, refOf } from './keyspace.js'
+import { refOf } from './keyspace.js'
 import { joinPath } from './path.js'
 import { readinessCheckOf } from './probe.js'
 import { parseQuantity } from './quantity.js'
 import { revisionOf } from './revision.js'
-import type { ConfigMapVolumeSource, Container, DaemonSet, DownwardAPIItem, EnvVar, NodeInfo, PodSpec, Volume, VolumeMount } from './types.js'
+import type { Container, DaemonSet, EnvVar, NodeInfo, PodSpec } from './types.js'
+import { NO_OBJECTS, configMapOf, mountsOf, podVolumesOf, type DockerMount, type PodObjects, type PodVolume, type VolumeContext } from './volumes.js'
 
 /** Labels every managed container carries; the reconciler finds its containers by them. */
 export const Labels = {
@@ -25,19 +25,6 @@ export const Labels = {
   /** The pod (PodPlan.pod) a container or a Docker volume belongs to: its volumes go when its last container goes. */
   pod: 'daemonmesh.io/pod',
 } as const
-
-/**
- * DockerMount is one entry of HostConfig.Mounts. A bind Source that is not absolute names a
- * path under the runtime's pod directory (a PodVolume's `dir`): the runtime makes it absolute.
- */
-export interface DockerMount {
-  Type: 'bind' | 'volume'
-  Source: string
-  Target: string
-  ReadOnly: boolean
-  BindOptions?: { Propagation: string }
-  VolumeOptions?: { NoCopy: boolean }
-}
 
 /** The subset of Docker's HostConfig we set. */
 export interface DockerHostConfig {
@@ -80,26 +67,6 @@ export interface DockerCreate {
   HostConfig: DockerHostConfig
 }
 
-/** HostPathType is a hostPath volume's `type` (validated: one of Kubernetes' values). */
-export type HostPathType = '' | 'DirectoryOrCreate' | 'Directory' | 'FileOrCreate' | 'File' | 'Socket' | 'CharDevice' | 'BlockDevice'
-
-/**
- * PodVolume is what must exist on the host before the pod's containers are created; the
- * runtime makes it (agent/runtime/pod-volumes.ts) and removes the pod's own ones with the
- * pod. `dir` is relative to the runtime's pod directory.
- *  - hostPath: the path checked or created as its type says (kubelet's rules), and the
- *    subPaths mounted from it created as directories when missing;
- *  - emptyDir: a directory of this pod (mode 0777), new for each pod;
- *  - tmpfs: an emptyDir with `medium: Memory`: one Docker tmpfs volume that every container
- *    of the pod mounts, of `sizeBytes` when sizeLimit is set;
- *  - files: a directory of files written by the agent (downwardAPI, projected).
- */
-export type PodVolume =
-  | { kind: 'hostPath'; name: string; path: string; type: HostPathType; subPaths: string[] }
-  | { kind: 'emptyDir'; name: string; dir: string; subPaths: string[] }
-  | { kind: 'tmpfs'; name: string; volume: string; sizeBytes?: number }
-  | { kind: 'files'; name: string; dir: string; files: PodFile[] }
-
 /** PodPlan is everything needed to start one daemon pod on one node. */
 export interface PodPlan {
   /** `NAMESPACE.NAME`, the value of the daemonset label. */
@@ -122,24 +89,6 @@ export interface PodPlan {
    */
   missing: string[]
 }
-
-/** PodObjects is what a pod plan reads of the store besides its DaemonSet: the ConfigMaps. Must not block. */
-export interface PodObjects {
-  configMap(namespace: string, name: string): ConfigMap | undefined
-}
-
-/** storeObjects returns the PodObjects a read of the replicated store gives: the live ConfigMap under `cm/NS/NAME`. */
-export function storeObjects(get: (key: string) => { op: string; value?: unknown } | undefined): PodObjects {
-  return {
-    configMap: (namespace, name) => {
-      const env = get(StoreKey.configMap(dsRef(namespace, name)))
-      return env?.op === 'put' ? (env.value as ConfigMap) : undefined
-    },
-  }
-}
-
-/** NO_OBJECTS knows no ConfigMap: a plan made with it lists every ConfigMap it uses as missing (enough for warnings). */
-export const NO_OBJECTS: PodObjects = { configMap: () => undefined }
 
 /** Pod fields that the plan does not honour when set. */
 const UNSUPPORTED_POD_FIELDS = [
@@ -178,22 +127,9 @@ export function expandVars(text: string, lookup: (name: string) => string | unde
   })
 }
 
-interface Context extends PodFacts {
-  /** PodPlan.pod */
-  key: string
-  objects: PodObjects
-  unsupported: FieldIssue[]
-  missing: string[]
-}
+type Context = VolumeContext
 
 const ENV_SOURCES = ['fieldRef', 'resourceFieldRef', 'configMapKeyRef']
-
-/** configMapOf looks a ConfigMap of the pod's namespace up; a missing one that is not optional is noted as missing. */
-function configMapOf(ctx: Context, name: string, optional: boolean | undefined): ConfigMap | undefined {
-  const cm = ctx.objects.configMap(ctx.ds.metadata.namespace ?? 'default', name)
-  if (cm === undefined && optional !== true) ctx.missing.push(`configmap "${name}" not found`)
-  return cm
-}
 
 /** An env name kubelet sets: printable ASCII, no '=' (the rule validation applies to env names). */
 const ENV_NAME = /^[\x20-\x3c\x3e-\x7e]+$/
@@ -256,117 +192,6 @@ function resourcesOf(c: Container, path: string, ctx: Context, hc: DockerHostCon
       if (name !== 'cpu' && name !== 'memory') ctx.unsupported.push({ path: joinPath(path, 'resources', kind, name), message: `not supported: resource "${name}" is not enforced` })
     }
   }
-}
-
-const PROPAGATION: Record<string, string> = { None: 'rprivate', HostToContainer: 'rslave', Bidirectional: 'rshared' }
-
-const sub = (base: string, subPath: string | undefined): string => (subPath === undefined || subPath === '' ? base : `${base.replace(/\/$/, '')}/${subPath}`)
-
-/**
- * podVolumesOf returns what the runtime makes for each volume the containers mount, and
- * reports what it cannot honour: sources other than hostPath, emptyDir, downwardAPI and
- * projected downwardAPI; emptyDir media other than Memory; a sizeLimit on disk.
- */
-function podVolumesOf(ctx: Context, spec: PodSpec): Map<string, PodVolume> {
-  const base = 'spec.template.spec'
-  const mounted = new Map<string, string[]>()
-  for (const c of spec.containers) for (const m of c.volumeMounts ?? []) (mounted.get(m.name) ?? mounted.set(m.name, []).get(m.name))?.push(m.subPath ?? '')
-  const out = new Map<string, PodVolume>()
-  ;(spec.volumes ?? []).forEach((v: Volume, i) => {
-    const at = joinPath(base, 'volumes', i)
-    const subPaths = [...new Set((mounted.get(v.name) ?? []).filter((p) => p !== ''))].sort()
-    if (v.hostPath !== undefined) {
-      out.set(v.name, { kind: 'hostPath', name: v.name, path: v.hostPath.path, type: (v.hostPath.type ?? '') as HostPathType, subPaths })
-    } else if (v.emptyDir !== undefined) {
-      const medium = v.emptyDir.medium ?? ''
-      const size = parseQuantity(v.emptyDir.sizeLimit)
-      if (medium === 'Memory') {
-        if (subPaths.length > 0) ctx.unsupported.push({ path: at, message: 'not supported: subPath of an emptyDir with medium Memory' })
-        out.set(v.name, { kind: 'tmpfs', name: v.name, volume: `${ctx.key}_${v.name}`, ...(size === undefined ? {} : { sizeBytes: Math.max(1, Math.ceil(size)) }) })
-        return
-      }
-      if (medium !== '') ctx.unsupported.push({ path: joinPath(at, 'emptyDir', 'medium'), message: `not supported: "${medium}" (a directory on disk is used)` })
-      if (size !== undefined) ctx.unsupported.push({ path: joinPath(at, 'emptyDir', 'sizeLimit'), message: 'not enforced on disk (only with medium: Memory, as the tmpfs size)' })
-      out.set(v.name, { kind: 'emptyDir', name: v.name, dir: `${ctx.key}/${v.name}`, subPaths })
-    } else if (v.downwardAPI !== undefined) {
-      const r = downwardFiles(ctx, v.downwardAPI.items ?? [], v.downwardAPI.defaultMode, joinPath(at, 'downwardAPI'))
-      ctx.unsupported.push(...r.issues)
-      out.set(v.name, { kind: 'files', name: v.name, dir: `${ctx.key}/${v.name}`, files: r.files })
-    } else if (v.configMap !== undefined) {
-      out.set(v.name, { kind: 'files', name: v.name, dir: `${ctx.key}/${v.name}`, files: configMapFiles(ctx, v.configMap, v.configMap.defaultMode) })
-    } else if (v.projected !== undefined) {
-      const files: PodFile[] = []
-      ;(v.projected.sources ?? []).forEach((src, j) => {
-        const sp = joinPath(at, 'projected', 'sources', j)
-        if (src.downwardAPI !== undefined) {
-          const r = downwardFiles(ctx, (src.downwardAPI.items ?? []) as DownwardAPIItem[], v.projected?.defaultMode, joinPath(sp, 'downwardAPI'))
-          ctx.unsupported.push(...r.issues)
-          files.push(...r.files)
-        }
-        if (src.configMap !== undefined) files.push(...configMapFiles(ctx, src.configMap, v.projected?.defaultMode))
-        for (const k of Object.keys(src)) {
-          if (k !== 'downwardAPI' && k !== 'configMap' && src[k] !== undefined) ctx.unsupported.push({ path: joinPath(sp, k), message: 'not supported: only downwardAPI and configMap sources are projected' })
-        }
-      })
-      out.set(v.name, { kind: 'files', name: v.name, dir: `${ctx.key}/${v.name}`, files })
-    } else {
-      const source = Object.keys(v).find((k) => k !== 'name') ?? 'source'
-      ctx.unsupported.push({ path: joinPath(at, source), message: 'not supported: only hostPath, emptyDir, configMap, downwardAPI and projected (downwardAPI, configMap) volumes are mounted' })
-    }
-  })
-  return out
-}
-
-/**
- * configMapFiles returns the files of a configMap volume or projection: every key, or the
- * listed items (a listed key the ConfigMap lacks is missing unless optional), with the
- * item's mode, else `defaultMode`, else 0644. A missing optional ConfigMap has no files.
- */
-function configMapFiles(ctx: Context, src: Omit<ConfigMapVolumeSource, 'defaultMode'>, defaultMode: number | undefined): PodFile[] {
-  const cm = configMapOf(ctx, src.name, src.optional)
-  if (cm === undefined) return []
-  const entries = configMapEntries(cm)
-  const mode = defaultMode ?? DEFAULT_FILE_MODE
-  if (src.items === undefined) return [...entries].map(([k, content]) => ({ path: k, content, mode }))
-  return src.items.flatMap((item) => {
-    const content = entries.get(item.key)
-    if (content === undefined) {
-      if (src.optional !== true) ctx.missing.push(`configmap references non-existent config key: ${item.key}`)
-      return []
-    }
-    return [{ path: item.path, content, mode: item.mode ?? mode }]
-  })
-}
-
-/** mountsOf turns a container's volumeMounts into Docker mounts of the pod's volumes (binds, or the pod's tmpfs volume). */
-function mountsOf(c: Container, path: string, ctx: Context, volumes: ReadonlyMap<string, PodVolume>, hc: DockerHostConfig): void {
-  ;(c.volumeMounts ?? []).forEach((m: VolumeMount, i) => {
-    const mp = joinPath(path, 'volumeMounts', i)
-    const v = volumes.get(m.name)
-    if (v === undefined) return
-    const ro = m.readOnly === true
-    const propagation = m.mountPropagation === undefined ? undefined : PROPAGATION[m.mountPropagation]
-    if (m.mountPropagation !== undefined && propagation === undefined) {
-      ctx.unsupported.push({ path: joinPath(mp, 'mountPropagation'), message: `not supported: "${m.mountPropagation}"` })
-    }
-    const bind = (source: string, readOnly: boolean): DockerMount => ({ Type: 'bind', Source: source, Target: m.mountPath, ReadOnly: readOnly, ...(propagation === undefined ? {} : { BindOptions: { Propagation: propagation } }) })
-    const mounts = (hc.Mounts ??= [])
-    switch (v.kind) {
-      case 'hostPath':
-        mounts.push(bind(sub(v.path, m.subPath), ro))
-        break
-      case 'emptyDir':
-        mounts.push(bind(sub(v.dir, m.subPath), ro))
-        break
-      case 'tmpfs':
-        mounts.push({ Type: 'volume', Source: v.volume, Target: m.mountPath, ReadOnly: ro, VolumeOptions: { NoCopy: true } })
-        break
-      case 'files':
-        // Kubernetes mounts downwardAPI and projected volumes read-only, whatever readOnly says.
-        mounts.push(bind(sub(v.dir, m.subPath), true))
-        break
-    }
-  })
 }
 
 function reportUnsupported(ctx: Context, spec: PodSpec): void {
@@ -432,7 +257,8 @@ export function podPlan(ds: DaemonSet, node: NodeInfo, objects: PodObjects = NO_
     if (sc.readOnlyRootFilesystem === true) hc.ReadonlyRootfs = true
     if (sc.allowPrivilegeEscalation === false) hc.SecurityOpt = ['no-new-privileges']
     resourcesOf(c, path, ctx, hc)
-    mountsOf(c, path, ctx, volumes, hc)
+    const mounts = mountsOf(c, path, ctx, volumes)
+    if (mounts.length > 0) hc.Mounts = mounts
     if (first && spec.hostNetwork !== true) {
       if (spec.hostAliases !== undefined) hc.ExtraHosts = spec.hostAliases.flatMap((a) => a.hostnames.map((h) => `${h}:${a.ip}`))
       if (dnsConfig?.nameservers !== undefined) hc.Dns = [...dnsConfig.nameservers]

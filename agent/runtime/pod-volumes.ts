@@ -8,7 +8,8 @@
 
 import { chmod, lstat, mkdir, open, readFile, readdir, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { dirname, isAbsolute, join } from 'node:path'
-import type { DockerMount, PodPlan, PodVolume } from '../../core/container-spec.js'
+import type { PodPlan } from '../../core/container-spec.js'
+import type { DockerMount, PodVolume } from '../../core/volumes.js'
 import type { PodFile } from '../../core/downward-api.js'
 
 /** MountError is thrown when a volume cannot be set up (a hostPath type check failed, a file could not be made, a ConfigMap is missing): no container of the pod is created. */

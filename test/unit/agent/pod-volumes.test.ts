@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { MountError, PodVolumes, writeFiles } from '../../../agent/runtime/pod-volumes.js'
-import type { PodPlan, PodVolume } from '../../../core/container-spec.js'
+import type { PodPlan } from '../../../core/container-spec.js'
+import type { PodVolume } from '../../../core/volumes.js'
 
 const plan = (volumes: PodVolume[], missing: string[] = []): PodPlan => ({ daemonSet: 'default.x', node: 'n1', revision: 'r1', pod: 'dm_default_x_r1_n1', uid: 'u', containers: [], volumes, unsupported: [], missing })
 

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { parseConfigMap, type ConfigMap } from '../../../core/configmap.js'
-import { podPlan, type PodObjects } from '../../../core/container-spec.js'
+import { podPlan } from '../../../core/container-spec.js'
 import { formatIssue } from '../../../core/errors.js'
+import type { PodObjects } from '../../../core/volumes.js'
 import { ds, node } from '../../helpers/fixtures.js'
 
 const cm = (name: string, data: Record<string, string>, binaryData?: Record<string, string>): ConfigMap => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' }, data, ...(binaryData === undefined ? {} : { binaryData }) })
