@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { checkStoreValue } from '../core/admission.js'
 import type { MergeResult } from '../core/crdt.js'
-import { StoreKey } from '../core/keyspace.js'
+import { StoreKey, parseStoreKey } from '../core/keyspace.js'
 import type { NodeRecord } from '../core/node-record.js'
 import { applyOverlay, type NodeOverlay } from '../core/overlay.js'
 import type { Taint } from '../core/types.js'
@@ -19,6 +19,8 @@ import { ApiServer } from './api/server.js'
 import { AgentClock, systemClock, type Clock } from './clock.js'
 import type { AgentConfig } from './config.js'
 import { defaultTimings, type Timings } from './defaults.js'
+import { FileRefresher } from './file-refresher.js'
+import { readHostInfo } from './host.js'
 import { loadTrust } from './identity.js'
 import { FleetView } from './lease/fleet-view.js'
 import { Lease } from './lease/lease.js'
@@ -54,6 +56,7 @@ interface Parts {
   sync: AntiEntropy
   lease: Lease
   reconciler: Reconciler | undefined
+  files: FileRefresher | undefined
   api: ApiServer
 }
 
@@ -114,7 +117,7 @@ export class Agent {
         hlc,
         signingKey: nodeSigningKey(peerKey),
         keyId,
-        self: { name: config.name, labels: config.labels, taints: config.taints, version: VERSION },
+        self: { name: config.name, labels: config.labels, taints: config.taints, version: VERSION, ...(await readHostInfo(config.listen, config.nodeIP)) },
         heartbeatMs: config.heartbeatMs,
         suspicionMs: config.suspicionMs,
         forgetMs: config.forgetMs,
@@ -155,14 +158,18 @@ export class Agent {
       if (config.docker !== 'none') {
         // Docker's client is loaded only when the agent runs containers.
         const { DockerRuntime } = await import('./runtime/docker.js')
-        const docker = new DockerRuntime(config.docker, log.child({ component: 'runtime' }), { concurrency: config.dockerConcurrency, timings: timings.runtime })
+        const docker = new DockerRuntime(config.docker, log.child({ component: 'runtime' }), { concurrency: config.dockerConcurrency, timings: timings.runtime, podsDir: join(config.dataDir, 'pods') })
         runtime = seams.runtime === undefined ? docker : seams.runtime(docker)
       }
       const reconciler =
         runtime === undefined
           ? undefined
           : new Reconciler({ runtime, clock, store: store.map, node: membership, slots: lease.slots, timings: timings.reconciler, log: log.child({ component: 'reconciler' }) })
-      const parts: Omit<Parts, 'api'> = { metrics, store, network, membership, sync, lease, reconciler }
+      const files =
+        runtime === undefined
+          ? undefined
+          : new FileRefresher({ runtime, store: store.map, self: () => membership.self(), clock, periodMs: timings.files.refreshMs, log: log.child({ component: 'files' }) })
+      const parts: Omit<Parts, 'api'> = { metrics, store, network, membership, sync, lease, reconciler, files }
       const api = new ApiServer(backendOf(parts, clock), {
         address: config.api,
         ...(apiToken === undefined ? {} : { token: apiToken }),
@@ -174,6 +181,7 @@ export class Agent {
       store.on('store:change', (env) => {
         if (env.key === StoreKey.overlay(config.name)) self.applyOwn(self.own.labels, self.own.taints)
         reconciler?.trigger()
+        if (parseStoreKey(env.key)?.kind === 'configMap') files?.trigger()
       })
       membership.on('node:self', () => reconciler?.trigger())
       lease.slots.onGranted(() => reconciler?.trigger())
@@ -183,6 +191,8 @@ export class Agent {
       started.push(() => sync.stop())
       reconciler?.start()
       started.push(() => reconciler?.stop())
+      files?.start()
+      started.push(() => files?.stop())
       await api.listen()
       log.info({ peerId: network.peerId, addresses: network.addresses(), trusted: trusted.length }, 'agent started')
       seams.started?.(agent)
@@ -209,6 +219,7 @@ export class Agent {
     this.log.info('agent stopping')
     // Containers keep running while the agent is down (Docker's restart policy).
     p.reconciler?.stop()
+    p.files?.stop()
     p.lease.stop()
     await p.membership.leave().catch((err: unknown) => this.log.warn({ err }, 'leave announcement failed'))
     await p.api.close().catch(() => undefined)

@@ -2,6 +2,7 @@
 // and validated once at start. A bad value is refused with the field (or flag) at fault.
 
 import { readFile } from 'node:fs/promises'
+import { isIP } from 'node:net'
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import { z } from 'zod'
@@ -77,6 +78,13 @@ export interface AgentConfig {
    * big host, fewer spares a small host's engine and disk. 1 to 64.
    */
   dockerConcurrency: number
+  /**
+   * The host's address as pods see it (`status.hostIP`, kubelet's `--node-ip`). Default: unset,
+   * and the agent chooses (core/host-ip.ts): a listen address bound to one non-loopback IP,
+   * else the default route's interface's IPv4, else any interface's. Set it when the host has
+   * several addresses and daemons must use a given one.
+   */
+  nodeIP?: string
 }
 
 /** defaultConfig returns the embedded defaults (`npm start` runs with these). */
@@ -138,6 +146,7 @@ const fileSchema = z
     logLevel: z.string(),
     docker: z.string(),
     dockerConcurrency: z.number().int(),
+    nodeIP: z.string(),
   })
   .partial()
   .strict()
@@ -242,6 +251,11 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
     logLevel: logLevel as LogLevel,
     docker: pick('docker') ?? d.docker,
     dockerConcurrency: pick('dockerConcurrency') ?? d.dockerConcurrency,
+  }
+  const nodeIP = pick('nodeIP')
+  if (nodeIP !== undefined) {
+    if (isIP(nodeIP) === 0) issues.push({ path: 'nodeIP', message: `Invalid value: "${nodeIP}": an IPv4 or IPv6 address` })
+    cfg.nodeIP = nodeIP
   }
   if (cfg.docker !== 'none' && !/^unix:\/\/\/.+/.test(cfg.docker)) issues.push({ path: 'docker', message: `Invalid value: "${cfg.docker}": use unix:///PATH or none` })
   if (cfg.dockerConcurrency < 1 || cfg.dockerConcurrency > 64) issues.push({ path: 'dockerConcurrency', message: `Invalid value: ${cfg.dockerConcurrency}: between 1 and 64` })

@@ -92,6 +92,10 @@ export interface Timings {
      */
     pullStallMs: number
   }
+  files: {
+    /** Agent-written pod files (configMap, downwardAPI) are rewritten at least this often, besides on every store change. Default 30 s: a change missed (an agent restart) reaches files within it, as kubelet's sync of about a minute; costs a few file reads per pod. */
+    refreshMs: number
+  }
   lease: {
     /** Upkeep period (timeouts of claims, recovery of holders, expiry of grants). Default 500 ms. */
     tickMs: number
@@ -143,6 +147,7 @@ export function defaultTimings(): Timings {
       rolloutPollMs: 1000,
     },
     runtime: { readMs: 10_000, writeMs: 30_000, stopMarginMs: 15_000, pullStallMs: 60_000 },
+    files: { refreshMs: 30_000 },
     lease: { tickMs: 500, claimCutoffMs: 3000, turnSpacingMs: 800, jitterMinMs: 300, jitterMaxMs: 1200, answersPerSecond: 20, exchangeTimeoutMs: 2500, maxInboundStreams: 16, maxOpenChannels: 32 },
   }
 }
@@ -159,6 +164,7 @@ export function withTimings(over: TimingOverrides = {}): Timings {
     network: { ...d.network, ...over.network },
     reconciler: { ...d.reconciler, ...over.reconciler },
     runtime: { ...d.runtime, ...over.runtime },
+    files: { ...d.files, ...over.files },
     lease: { ...d.lease, ...over.lease },
   }
 }

@@ -9,6 +9,8 @@ export interface FleetNode {
   info: NodeInfo
   state: string
   addresses: string[]
+  /** The host's address as its pods see it (status.hostIP); absent from older agents. */
+  hostIP?: string
   conditions: { type: string; status: string; reason?: string; message?: string }[]
   version: string
   pods: Record<string, PodStatus>
@@ -19,7 +21,7 @@ export interface FleetNode {
 interface NodeObj {
   metadata: { name: string; labels: Record<string, string> }
   spec: { taints: Taint[] }
-  status: { state: string; addresses: string[]; conditions: FleetNode['conditions']; agentVersion: string; pods: Record<string, PodStatus>; workers?: Record<string, WorkerStatus> }
+  status: { state: string; addresses: string[]; hostIP?: string; conditions: FleetNode['conditions']; agentVersion: string; pods: Record<string, PodStatus>; workers?: Record<string, WorkerStatus> }
 }
 
 /** fleetNodes lists the agent's view of the fleet (Left nodes excluded unless asked). */
@@ -31,6 +33,7 @@ export async function fleetNodes(target: AgentTarget, includeLeft = false): Prom
       info: { name: n.metadata.name, labels: n.metadata.labels, taints: n.spec.taints },
       state: n.status.state,
       addresses: n.status.addresses,
+      ...(n.status.hostIP === undefined ? {} : { hostIP: n.status.hostIP }),
       conditions: n.status.conditions,
       version: n.status.agentVersion,
       pods: n.status.pods ?? {},

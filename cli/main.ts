@@ -4,6 +4,7 @@
 import { Command, CommanderError, Option } from 'commander'
 import { runApply } from './commands/apply.js'
 import { runCheck } from './commands/check.js'
+import { runCreateConfigMap } from './commands/create.js'
 import { runDelete } from './commands/delete.js'
 import { runDescribe } from './commands/describe.js'
 import { runEndpoints } from './commands/endpoints.js'
@@ -62,12 +63,12 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   agentFlags(
     program
       .command('describe')
-      .description('show a DaemonSet (status, where it runs and why not) or a node (labels, taints, conditions, its daemons and why others are absent)')
-      .argument('<resource>', 'ds or node (or ds/NAME)')
+      .description('show a DaemonSet (status, where it runs and why not), a node (labels, taints, conditions, its daemons and why others are absent) or a ConfigMap (its data, the DaemonSets that use it)')
+      .argument('<resource>', 'ds, node or cm (or ds/NAME)')
       .argument('[name]')
       .option('-n, --namespace <ns>', 'namespace (default "default")'),
   )
-    .addHelpText('after', '\nExamples:\n  daemonmesh describe ds fluentd\n  daemonmesh describe node edge-1\n')
+    .addHelpText('after', '\nExamples:\n  daemonmesh describe ds fluentd\n  daemonmesh describe node edge-1\n  daemonmesh describe cm fluent-bit -n logging\n')
     .action(async (resource: string, name: string | undefined, opts: AgentOpts & { namespace?: string }) => runDescribe(resource, name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out))
 
   for (const [verb, what, example, run] of [
@@ -87,6 +88,21 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .addHelpText('after', `\nExamples:\n  ${example}\n`)
       .action(async (resource: string, name: string, changes: string[], opts: AgentOpts & { overwrite?: boolean }) => run(resource, name, changes, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out))
   }
+
+  const create = program.command('create').description('create an object from flags (a signed write)')
+  agentFlags(
+    create
+      .command('configmap')
+      .alias('cm')
+      .description('create a ConfigMap from literals and files, as kubectl create configmap')
+      .argument('<name>')
+      .addOption(new Option('--from-literal <key=value>', 'a key and its value (repeatable)').argParser(collect))
+      .addOption(new Option('--from-file <[key=]path>', 'a file (its name is the key unless KEY= is given) or a directory (one key per file) (repeatable)').argParser(collect))
+      .option('-n, --namespace <ns>', 'namespace (default "default")')
+      .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
+  )
+    .addHelpText('after', '\nExamples:\n  daemonmesh create configmap fluent-bit --from-file fluent-bit.conf --from-literal LOG_LEVEL=info -n logging\n  daemonmesh create configmap conf --from-file config/\n')
+    .action(async (name: string, opts: AgentOpts & { namespace?: string; fromLiteral?: string[]; fromFile?: string[] }) => runCreateConfigMap(name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out))
 
   const set = program.command('set').description('change a field of a DaemonSet (a signed write)')
   agentFlags(
@@ -129,7 +145,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   agentFlags(
     program
       .command('apply')
-      .description('create or update the DaemonSets of manifests (files, directories, mixed bundles), signed with the operator key; other kinds are skipped')
+      .description('create or update the DaemonSets and ConfigMaps of manifests (files, directories, mixed bundles), signed with the operator key; other kinds are skipped')
       .addOption(new Option('-f, --filename <path>', 'manifest file, directory or - (repeatable)').argParser(collect))
       .option('-R, --recursive', 'read the subdirectories of -f directories too (as kubectl)')
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
@@ -140,15 +156,15 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   agentFlags(
     program
       .command('get')
-      .description('list DaemonSets (ds), their pods (one per node), nodes, or where a DaemonSet can be reached (endpoints ds/NAME)')
-      .argument('<resource>', 'ds, pods, nodes or endpoints')
+      .description('list DaemonSets (ds), their pods (one per node), nodes, ConfigMaps (cm), or where a DaemonSet can be reached (endpoints ds/NAME)')
+      .argument('<resource>', 'ds, pods, nodes, cm or endpoints')
       .argument('[name]', 'only this one')
       .option('-n, --namespace <ns>', 'namespace (default "default")')
       .option('-A, --all-namespaces', 'every namespace')
       .option('-l, --selector <selector>', 'label selector, e.g. app=fluentd,tier in (a,b)')
       .option('-o, --output <format>', 'wide, json, yaml, name or go-template=TEMPLATE'),
   )
-    .addHelpText('after', '\nExamples:\n  daemonmesh get ds -A\n  daemonmesh get pods -n kube-system -o wide\n  daemonmesh get ds/filebeat-ds -o go-template=\'{{.spec.updateStrategy.type}}{{"\\n"}}\'\n  daemonmesh get nodes -l zone=a\n  daemonmesh get endpoints ds/node-exporter -n monitoring -o json\n  daemonmesh get ds fluentd -n kube-system -o yaml\n  daemonmesh get nodes -o json\n')
+    .addHelpText('after', '\nExamples:\n  daemonmesh get ds -A\n  daemonmesh get pods -n kube-system -o wide\n  daemonmesh get ds/filebeat-ds -o go-template=\'{{.spec.updateStrategy.type}}{{"\\n"}}\'\n  daemonmesh get nodes -l zone=a\n  daemonmesh get endpoints ds/node-exporter -n monitoring -o json\n  daemonmesh get ds fluentd -n kube-system -o yaml\n  daemonmesh get nodes -o json\n  daemonmesh get cm -n logging\n')
     .action(async (resource: string, name: string | undefined, opts: AgentOpts & { namespace?: string; allNamespaces?: boolean; output?: string; selector?: string }) =>
       ['endpoints', 'ep'].includes(resource)
         ? runEndpoints(name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out)
@@ -158,11 +174,11 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   agentFlags(
     program
       .command('delete')
-      .description('delete DaemonSets (a signed tombstone), by name or by manifest; or one node\'s copy (delete pod), which OnDelete then replaces')
-      .argument('[resource]', 'ds or pod')
-      .argument('[names...]', 'DaemonSet names; pod names as get pods prints them, or ds/NAME with --node')
+      .description('delete DaemonSets or ConfigMaps (a signed tombstone), by name or by manifest; or one node\'s copy (delete pod), which OnDelete then replaces')
+      .argument('[resource]', 'ds, cm or pod')
+      .argument('[names...]', 'DaemonSet or ConfigMap names; pod names as get pods prints them, or ds/NAME with --node')
       .option('--node <host>', 'with delete pod ds/NAME: the host whose copy to delete')
-      .addOption(new Option('-f, --filename <path>', 'delete the DaemonSets of these manifests (repeatable)').argParser(collect))
+      .addOption(new Option('-f, --filename <path>', 'delete the DaemonSets and ConfigMaps of these manifests (repeatable)').argParser(collect))
       .option('-R, --recursive', 'read the subdirectories of -f directories too (as kubectl)')
       .option('-n, --namespace <ns>', 'namespace (default "default")')
       .option('--cascade <mode>', 'background (default): remove the pods too; orphan (or false): leave them running', 'background')

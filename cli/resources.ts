@@ -6,6 +6,7 @@ import { dsRef, type DsRef } from '../core/keyspace.js'
 export const DS_RESOURCES = new Set(['ds', 'daemonset', 'daemonsets', 'daemonset.apps', 'daemonsets.apps'])
 export const POD_RESOURCES = new Set(['pod', 'pods', 'po'])
 export const NODE_RESOURCES = new Set(['node', 'nodes', 'no'])
+export const CM_RESOURCES = new Set(['cm', 'configmap', 'configmaps'])
 
 /** splitRef reads `TYPE/NAME` (or TYPE and a separate NAME) into its parts. */
 export function splitRef(resource: string, name?: string): { resource: string; name: string | undefined } {

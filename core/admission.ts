@@ -4,6 +4,7 @@
 // no trust decision (whether the author may write at all is the signature check's).
 
 import { z } from 'zod'
+import { parseConfigMap } from './configmap.js'
 import { formatIssue } from './errors.js'
 import { historySchema } from './history.js'
 import { parseStoreKey, refOf } from './keyspace.js'
@@ -47,7 +48,9 @@ function carriesNothing(value: unknown, what: string): string | undefined {
  * 5. a history put is not a revision history (historySchema);
  * 6. a pod delete request put is not `{revision, since}` (podDeleteSchema);
  * 7. a node overlay put is not an overlay (nodeOverlaySchema);
- * 8. a delete of a history, a pod delete request or a node overlay carries a value.
+ * 8. a delete of a history, a pod delete request or a node overlay carries a value;
+ * 9. a ConfigMap put is not a valid ConfigMap (parseConfigMap), or is stored under another
+ *    namespace or name than its own; its delete carries a value.
  */
 export function checkStoreValue(key: string, op: 'put' | 'delete', value: unknown): string | undefined {
   const parsed = parseStoreKey(key)
@@ -71,6 +74,13 @@ export function checkStoreValue(key: string, op: 'put' | 'delete', value: unknow
       if (op === 'delete') return carriesNothing(value, 'node overlay') // 8
       const r = nodeOverlaySchema.safeParse(value)
       return r.success ? undefined : `invalid node overlay: ${firstIssue(r.error)}` // 7
+    }
+    case 'configMap': {
+      if (op === 'delete') return carriesNothing(value, 'ConfigMap') // 9
+      const { configMap, errors } = parseConfigMap(value)
+      if (configMap === undefined) return `invalid ConfigMap: ${errors.map(formatIssue).join('; ')}` // 9
+      const own = `${configMap.metadata.namespace}/${configMap.metadata.name}`
+      return own === parsed.ref.key ? undefined : `ConfigMap ${own} stored under ${key}` // 9
     }
     default:
       // Unparsed keys, node records, and any kind added to the keyspace later: refused

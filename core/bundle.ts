@@ -3,31 +3,37 @@
 // the reason in kubectl's words, the errors that stop an apply and the warnings that do
 // not. `check`, `plan`, `apply` and `delete -f` share these rules. No I/O here.
 
+import type { ConfigMap } from './configmap.js'
 import { podPlan } from './container-spec.js'
-import { formatIssue } from './errors.js'
+import { formatIssue, type FieldIssue } from './errors.js'
 import { documentErrors, type Document } from './manifest.js'
 import type { DaemonSet, NodeInfo } from './types.js'
 
 /**
- * NOT_YET_SUPPORTED_KINDS are kinds daemonmesh will apply in a later change (ConfigMaps and
- * Secrets, issue 15 item 2); until then they are skipped with their own reason. Taking a
- * kind out of this set is the one change that stops skipping it.
+ * NOT_YET_SUPPORTED_KINDS are kinds daemonmesh will apply in a later change (Secrets, issue
+ * 15 items 2 and 3); until then they are skipped with their own reason.
  */
-export const NOT_YET_SUPPORTED_KINDS: ReadonlySet<string> = new Set(['ConfigMap', 'Secret'])
+export const NOT_YET_SUPPORTED_KINDS: ReadonlySet<string> = new Set(['Secret'])
 
-/** The node the warnings' pod plan is made for: what the plan cannot honour does not depend on the node, except `status.hostIP`, which needs the node's InternalIP. */
-const ANY_NODE: NodeInfo = { name: 'node', labels: {}, taints: [] }
+/** APPLIED_KINDS are the kinds apply writes to the store. */
+const APPLIED_KINDS: ReadonlySet<string> = new Set(['DaemonSet', 'ConfigMap'])
+
+/**
+ * The node the warnings' pod plan is made for: what the plan cannot honour does not depend
+ * on the node, as long as the node reports its host IP and capacity (every agent does).
+ */
+const ANY_NODE: NodeInfo = { name: 'node', labels: {}, taints: [], addresses: [{ type: 'InternalIP', address: '192.0.2.1' }], capacity: { cpu: 1, memory: 2 ** 30 } }
 
 /**
  * skipReason says why `apply`, `plan -f` and `delete -f` pass over an object of `kind`,
- * and returns undefined for the one kind they act on:
- *  1. DaemonSet: applied (undefined);
- *  2. ConfigMap, Secret: "not yet supported by daemonmesh" (NOT_YET_SUPPORTED_KINDS);
+ * and returns undefined for the kinds they act on:
+ *  1. DaemonSet, ConfigMap: applied (undefined);
+ *  2. Secret: "not yet supported by daemonmesh" (NOT_YET_SUPPORTED_KINDS);
  *  3. Node: nodes join by themselves, and label node / taint node change them;
  *  4. any other kind, Kubernetes' own or a custom resource: "not used by daemonmesh".
  */
 export function skipReason(kind: string): string | undefined {
-  if (kind === 'DaemonSet') return undefined
+  if (APPLIED_KINDS.has(kind)) return undefined
   if (NOT_YET_SUPPORTED_KINDS.has(kind)) return 'not yet supported by daemonmesh'
   if (kind === 'Node') return 'not applied by daemonmesh (a node joins by itself; use label node or taint node)'
   return 'not used by daemonmesh'
@@ -52,23 +58,33 @@ export function skippedLine(d: Document): string | undefined {
 }
 
 /**
+ * daemonSetWarnings returns every field of a valid DaemonSet that the agents do not honour
+ * (the pod plan's `unsupported`), computed from the spec alone: what `check` and `apply`
+ * print for it, and what `describe ds` shows of the DaemonSet the agents hold.
+ */
+export function daemonSetWarnings(ds: DaemonSet): FieldIssue[] {
+  return podPlan(ds, ANY_NODE).unsupported
+}
+
+/**
  * documentWarnings returns every warning of one document, as `WHERE: KIND NAME: PATH:
  * MESSAGE` lines: its unknown fields, then, for a valid DaemonSet, every field the pod plan
  * does not honour. `check` and `apply` print exactly these (a silent drop is a bug).
  */
 export function documentWarnings(d: Document): string[] {
   const head = `${d.where}: ${d.kind} ${d.name}`
-  const issues = [...d.warnings, ...(d.daemonSet === undefined ? [] : podPlan(d.daemonSet, ANY_NODE).unsupported)]
+  const issues = [...d.warnings, ...(d.daemonSet === undefined ? [] : daemonSetWarnings(d.daemonSet))]
   return issues.map((w) => `${head}: ${formatIssue(w)}`)
 }
 
 /**
- * BundleObject is one object of a bundle, in document order: a DaemonSet to act on, or an
+ * BundleObject is one object of a bundle, in document order: a DaemonSet or a ConfigMap to act on, or an
  * object skipped with its reason (skipReason). `resource` is kubectl's `KIND[.GROUP]/NAME`.
  */
 export type BundleObject =
-  | { where: string; resource: string; daemonSet: DaemonSet; skipped?: undefined }
-  | { where: string; resource: string; daemonSet?: undefined; skipped: string }
+  | { where: string; resource: string; daemonSet: DaemonSet; configMap?: undefined; skipped?: undefined }
+  | { where: string; resource: string; daemonSet?: undefined; configMap: ConfigMap; skipped?: undefined }
+  | { where: string; resource: string; daemonSet?: undefined; configMap?: undefined; skipped: string }
 
 /** Bundle is what `apply`, `plan -f` and `delete -f` act on. */
 export interface Bundle {
@@ -81,20 +97,22 @@ export interface Bundle {
 
 /**
  * readBundle sorts parsed documents (parseManifests) for `apply`, `plan -f` and `delete -f`:
- *  1. a valid DaemonSet is an object to act on;
- *  2. a DaemonSet with errors, and a document that is not an object at all (bad YAML, a
- *     scalar, no kind, a List without items), is an error: DaemonSets are all or nothing;
+ *  1. a valid DaemonSet or ConfigMap is an object to act on;
+ *  2. a DaemonSet or ConfigMap with errors, and a document that is not an object at all
+ *     (bad YAML, a scalar, no kind, a List without items), is an error: all or nothing;
  *  3. every other object is skipped once, with its reason, whatever it holds (a Node's
  *     own errors included: apply does not use it);
- *  4. DaemonSets' warnings are gathered, valid or not.
+ *  4. DaemonSets' and ConfigMaps' warnings are gathered, valid or not.
  */
 export function readBundle(docs: readonly Document[]): Bundle {
   const bundle: Bundle = { objects: [], errors: [], warnings: [] }
   for (const d of docs) {
-    if (d.kind === 'DaemonSet') bundle.warnings.push(...documentWarnings(d))
+    if (APPLIED_KINDS.has(d.kind)) bundle.warnings.push(...documentWarnings(d))
     const reason = skipReason(d.kind)
     if (d.daemonSet !== undefined) {
       bundle.objects.push({ where: d.where, resource: `daemonset.apps/${d.daemonSet.metadata.name}`, daemonSet: d.daemonSet })
+    } else if (d.configMap !== undefined) {
+      bundle.objects.push({ where: d.where, resource: `configmap/${d.configMap.metadata.name}`, configMap: d.configMap })
     } else if (reason !== undefined && d.kind !== '' && (d.errors.length === 0 || d.kind === 'Node')) {
       bundle.objects.push({ where: d.where, resource: resourceName(d.apiVersion, d.kind, d.name), skipped: reason })
     } else {

@@ -2,13 +2,15 @@
 // one node. No Docker import and no I/O here: the runtime adapter sends these as they are.
 // A field we cannot honour is reported in `unsupported`, never silently dropped.
 
+import { fieldValue, podUid, resourceValue } from './downward-api.js'
 import type { FieldIssue } from './errors.js'
 import { refOf } from './keyspace.js'
 import { joinPath } from './path.js'
 import { readinessCheckOf } from './probe.js'
 import { parseQuantity } from './quantity.js'
 import { revisionOf } from './revision.js'
-import type { Container, DaemonSet, EnvVar, NodeInfo, PodSpec, Volume, VolumeMount } from './types.js'
+import type { Container, DaemonSet, EnvVar, NodeInfo, PodSpec } from './types.js'
+import { NO_OBJECTS, configMapOf, mountsOf, podVolumesOf, type DockerMount, type PodObjects, type PodVolume, type VolumeContext } from './volumes.js'
 
 /** Labels every managed container carries; the reconciler finds its containers by them. */
 export const Labels = {
@@ -20,12 +22,13 @@ export const Labels = {
   podOwner: 'daemonmesh.io/pod-owner',
   /** The container's readiness check (core/probe.ts), JSON; absent when it has none. */
   readiness: 'daemonmesh.io/readiness',
+  /** The pod (PodPlan.pod) a container or a Docker volume belongs to: its volumes go when its last container goes. */
+  pod: 'daemonmesh.io/pod',
 } as const
 
 /** The subset of Docker's HostConfig we set. */
 export interface DockerHostConfig {
-  Binds?: string[]
-  Mounts?: { Type: 'bind' | 'volume' | 'tmpfs'; Source?: string; Target: string; ReadOnly?: boolean; BindOptions?: { Propagation: string } }[]
+  Mounts?: DockerMount[]
   PortBindings?: Record<string, { HostIp: string; HostPort: string }[]>
   NetworkMode?: string
   PidMode?: string
@@ -70,27 +73,41 @@ export interface PodPlan {
   daemonSet: string
   node: string
   revision: string
+  /** The pod's own name on this host (`dm_NS_NAME_REVISION_NODE`): its directory, its volumes' prefix, the pod label. */
+  pod: string
+  /** The pod's `metadata.uid` (core/downward-api.ts podUid). */
+  uid: string
   /** One entry per container, in template order; the first owns the network namespace. */
   containers: { name: string; pullPolicy: 'Always' | 'IfNotPresent' | 'Never'; create: DockerCreate }[]
-  /** Docker named volumes (for emptyDir) to create before the containers. */
-  volumes: string[]
+  /** What the runtime makes before the containers, in the order of spec.volumes (mounted ones only). */
+  volumes: PodVolume[]
   /** Fields of the template that this plan does not honour, with their paths. */
   unsupported: FieldIssue[]
+  /**
+   * Objects the pod needs that do not exist (`configmap "x" not found`): the runtime starts
+   * nothing while any is missing, as kubelet holds such a pod back.
+   */
+  missing: string[]
 }
 
 /** Pod fields that the plan does not honour when set. */
 const UNSUPPORTED_POD_FIELDS = [
-  'initContainers', 'ephemeralContainers', 'serviceAccount', 'serviceAccountName', 'imagePullSecrets', 'priority',
+  'initContainers', 'ephemeralContainers', 'imagePullSecrets', 'priority',
   'priorityClassName', 'preemptionPolicy', 'runtimeClassName', 'schedulerName', 'topologySpreadConstraints',
   'readinessGates', 'overhead', 'os', 'resourceClaims', 'resources', 'activeDeadlineSeconds', 'schedulingGates',
   'subdomain', 'setHostnameAsFQDN', 'hostUsers',
 ]
-const UNSUPPORTED_CONTAINER_FIELDS = ['envFrom', 'lifecycle', 'livenessProbe', 'startupProbe', 'resizePolicy', 'restartPolicy', 'volumeDevices', 'stdinOnce']
+const UNSUPPORTED_CONTAINER_FIELDS = ['lifecycle', 'livenessProbe', 'startupProbe', 'resizePolicy', 'restartPolicy', 'volumeDevices', 'stdinOnce']
 const UNSUPPORTED_SECURITY_FIELDS = ['runAsNonRoot', 'procMount', 'seLinuxOptions', 'appArmorProfile', 'windowsOptions']
 
 /** dockerName returns the deterministic container name for (DaemonSet, container, revision, node). */
 export function dockerName(ds: DaemonSet, container: string, revision: string, node: string): string {
   return `dm_${ds.metadata.namespace ?? 'default'}_${ds.metadata.name}_${container}_${revision}_${node}`
+}
+
+/** podKey returns the pod's own name on its host (PodPlan.pod): one per DaemonSet, revision and node. */
+export function podKey(ds: DaemonSet, revision: string, node: string): string {
+  return `dm_${ds.metadata.namespace ?? 'default'}_${ds.metadata.name}_${revision}_${node}`
 }
 
 /** podName is the name a pod of this DaemonSet has on `node`, as `kubectl get pods` would show it. */
@@ -110,39 +127,47 @@ export function expandVars(text: string, lookup: (name: string) => string | unde
   })
 }
 
-interface Context {
-  ds: DaemonSet
-  node: NodeInfo
-  pod: string
-  unsupported: FieldIssue[]
-}
+type Context = VolumeContext
 
-function fieldRefValue(ctx: Context, fieldPath: string): string | undefined {
-  const meta = ctx.ds.spec.template.metadata ?? {}
-  const m = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(fieldPath)
-  if (m !== null) return (m[1] === 'labels' ? meta.labels : meta.annotations)?.[m[2] ?? ''] ?? ''
-  switch (fieldPath) {
-    case 'metadata.name':
-      return ctx.pod
-    case 'metadata.namespace':
-      return ctx.ds.metadata.namespace ?? 'default'
-    case 'spec.nodeName':
-      return ctx.node.name
-    case 'status.hostIP':
-      return ctx.node.addresses?.find((a) => a.type === 'InternalIP')?.address
-    default:
-      return undefined
-  }
-}
+const ENV_SOURCES = ['fieldRef', 'resourceFieldRef', 'configMapKeyRef']
+
+/** An env name kubelet sets: printable ASCII, no '=' (the rule validation applies to env names). */
+const ENV_NAME = /^[\x20-\x3c\x3e-\x7e]+$/
 
 function envOf(ctx: Context, c: Container, path: string): Map<string, string> {
   const env = new Map<string, string>()
+  // envFrom first: env entries of the same name win, as in Kubernetes.
+  ;(c.envFrom ?? []).forEach((f, i) => {
+    if (f.secretRef !== undefined) ctx.unsupported.push({ path: joinPath(path, 'envFrom', i, 'secretRef'), message: 'not supported: Secrets are not applied yet' })
+    if (f.configMapRef === undefined) return
+    const cm = configMapOf(ctx, f.configMapRef.name, f.configMapRef.optional)
+    for (const [k, v] of Object.entries(cm?.data ?? {})) {
+      const name = `${f.prefix ?? ''}${k}`
+      if (ENV_NAME.test(name)) env.set(name, v)
+    }
+  })
   ;(c.env ?? []).forEach((e: EnvVar, i) => {
-    if (e.valueFrom !== undefined) {
-      const ref = e.valueFrom.fieldRef
-      const v = ref === undefined ? undefined : fieldRefValue(ctx, ref.fieldPath)
-      if (v === undefined) ctx.unsupported.push({ path: joinPath(path, 'env', i, 'valueFrom'), message: 'not supported: only fieldRef to metadata.name, metadata.namespace, metadata.labels, metadata.annotations, spec.nodeName and status.hostIP (when the node has an InternalIP) can be resolved' })
-      else env.set(e.name, v)
+    const from = e.valueFrom
+    if (from?.configMapKeyRef !== undefined) {
+      const ref = from.configMapKeyRef
+      const cm = configMapOf(ctx, ref.name, ref.optional)
+      const v = cm?.data?.[ref.key]
+      if (v !== undefined) env.set(e.name, v)
+      else if (cm !== undefined && ref.optional !== true) ctx.missing.push(`couldn't find key ${ref.key} in ConfigMap ${cm.metadata.namespace}/${cm.metadata.name}`)
+      return
+    }
+    if (from !== undefined) {
+      const at = joinPath(path, 'env', i, 'valueFrom')
+      const r =
+        from.fieldRef !== undefined
+          ? fieldValue(ctx, from.fieldRef.fieldPath, 'env')
+          : from.resourceFieldRef !== undefined
+            ? resourceValue(ctx, from.resourceFieldRef, from.resourceFieldRef.containerName === undefined || from.resourceFieldRef.containerName === '' ? c : ctx.ds.spec.template.spec.containers.find((x) => x.name === from.resourceFieldRef?.containerName))
+            : undefined
+      const source = Object.keys(from).find((k) => from[k] !== undefined) ?? 'valueFrom'
+      if (r === undefined) ctx.unsupported.push({ path: joinPath(at, source), message: `not supported: only ${ENV_SOURCES.join(' and ')} are resolved` })
+      else if (r.value === undefined) ctx.unsupported.push({ path: joinPath(at, source), message: r.why })
+      else env.set(e.name, r.value)
       return
     }
     env.set(e.name, expandVars(e.value ?? '', (n) => env.get(n)))
@@ -169,45 +194,6 @@ function resourcesOf(c: Container, path: string, ctx: Context, hc: DockerHostCon
   }
 }
 
-const PROPAGATION: Record<string, string> = { None: 'rprivate', HostToContainer: 'rslave', Bidirectional: 'rshared' }
-
-function mountsOf(c: Container, path: string, ctx: Context, volumes: Map<string, { v: Volume; index: number }>, hc: DockerHostConfig, named: Set<string>): void {
-  ;(c.volumeMounts ?? []).forEach((m: VolumeMount, i) => {
-    const mp = joinPath(path, 'volumeMounts', i)
-    const entry = volumes.get(m.name)
-    if (entry === undefined) return
-    const { v, index } = entry
-    const ro = m.readOnly === true
-    const propagation = m.mountPropagation === undefined ? undefined : PROPAGATION[m.mountPropagation]
-    if (m.mountPropagation !== undefined && propagation === undefined) {
-      ctx.unsupported.push({ path: joinPath(mp, 'mountPropagation'), message: `not supported: "${m.mountPropagation}"` })
-    }
-    if (v.hostPath !== undefined) {
-      const source = m.subPath === undefined || m.subPath === '' ? v.hostPath.path : `${v.hostPath.path.replace(/\/$/, '')}/${m.subPath}`
-      const type = v.hostPath.type ?? ''
-      if (type === '' || type === 'DirectoryOrCreate') {
-        const opts = [ro ? 'ro' : '', propagation ?? ''].filter((o) => o !== '').join(',')
-        ;(hc.Binds ??= []).push(opts === '' ? `${source}:${m.mountPath}` : `${source}:${m.mountPath}:${opts}`)
-      } else {
-        // A bind mount of a path that must already exist: Docker refuses to start if it is missing.
-        if (type !== 'Directory' && type !== 'File' && type !== 'Socket' && type !== 'CharDevice' && type !== 'BlockDevice') {
-          ctx.unsupported.push({ path: joinPath('spec.template.spec.volumes', index, 'hostPath', 'type'), message: `not supported: "${type}" (the path must exist)` })
-        }
-        ;(hc.Mounts ??= []).push({ Type: 'bind', Source: source, Target: m.mountPath, ReadOnly: ro, ...(propagation === undefined ? {} : { BindOptions: { Propagation: propagation } }) })
-      }
-    } else if (v.emptyDir !== undefined) {
-      if (m.subPath !== undefined && m.subPath !== '') ctx.unsupported.push({ path: joinPath(mp, 'subPath'), message: 'not supported on emptyDir volumes' })
-      if (v.emptyDir.medium === 'Memory') {
-        ;(hc.Mounts ??= []).push({ Type: 'tmpfs', Target: m.mountPath, ReadOnly: ro })
-      } else {
-        const source = `dm_${ctx.ds.metadata.namespace ?? 'default'}_${ctx.ds.metadata.name}_${ctx.node.name}_${v.name}`
-        named.add(source)
-        ;(hc.Mounts ??= []).push({ Type: 'volume', Source: source, Target: m.mountPath, ReadOnly: ro })
-      }
-    }
-  })
-}
-
 function reportUnsupported(ctx: Context, spec: PodSpec): void {
   const base = 'spec.template.spec'
   for (const f of UNSUPPORTED_POD_FIELDS) {
@@ -222,12 +208,9 @@ function reportUnsupported(ctx: Context, spec: PodSpec): void {
   for (const f of ['fsGroup', 'fsGroupChangePolicy', 'supplementalGroups', 'supplementalGroupsPolicy', 'runAsNonRoot', 'seLinuxOptions', 'seLinuxChangePolicy', 'seccompProfile', 'appArmorProfile', 'sysctls', 'windowsOptions']) {
     if (spec.securityContext?.[f] !== undefined) ctx.unsupported.push({ path: `${base}.securityContext.${f}`, message: 'not supported (ignored)' })
   }
-  ;(spec.volumes ?? []).forEach((v, i) => {
-    if (v.hostPath === undefined && v.emptyDir === undefined) {
-      const source = Object.keys(v).find((k) => k !== 'name') ?? 'source'
-      ctx.unsupported.push({ path: joinPath(base, 'volumes', i, source), message: `not supported: only hostPath and emptyDir volumes are mounted` })
-    }
-  })
+  for (const f of ['serviceAccountName', 'serviceAccount'] as const) {
+    if (spec[f] !== undefined) ctx.unsupported.push({ path: joinPath(base, f), message: 'no service account token is mounted (there is no API server); the name reaches the downward API only' })
+  }
   if (spec.dnsPolicy === 'None' && spec.dnsConfig === undefined) ctx.unsupported.push({ path: `${base}.dnsPolicy`, message: 'not supported: "None" without dnsConfig' })
 }
 
@@ -235,16 +218,17 @@ function reportUnsupported(ctx: Context, spec: PodSpec): void {
  * podPlan turns the DaemonSet's pod template into Docker create bodies for `node`. The
  * first container owns the pod's network (and IPC) namespace; the others join it, so
  * the containers of one pod share localhost as in Kubernetes. Returns the plan with every
- * field it could not honour.
+ * field it could not honour. `objects` are the store's ConfigMaps; what the pod needs of
+ * them and lacks is in `missing`.
  */
-export function podPlan(ds: DaemonSet, node: NodeInfo): PodPlan {
+export function podPlan(ds: DaemonSet, node: NodeInfo, objects: PodObjects = NO_OBJECTS): PodPlan {
   const spec = ds.spec.template.spec
   const revision = revisionOf(ds)
-  const ctx: Context = { ds, node, pod: podName(ds, node.name), unsupported: [] }
+  const key = podKey(ds, revision, node.name)
+  const ctx: Context = { ds, node, pod: podName(ds, node.name), uid: podUid(ds, node.name, revision), key, objects, unsupported: [], missing: [] }
   const dsLabel = refOf(ds).label
   reportUnsupported(ctx, spec)
-  const volumes = new Map((spec.volumes ?? []).map((v, index) => [v.name, { v, index }]))
-  const named = new Set<string>()
+  const volumes = podVolumesOf(ctx, spec)
   const owner = spec.containers[0] === undefined ? '' : dockerName(ds, spec.containers[0].name, revision, node.name)
   const dnsConfig = spec.dnsConfig as { nameservers?: string[]; searches?: string[]; options?: { name: string; value?: string }[] } | undefined
 
@@ -273,7 +257,8 @@ export function podPlan(ds: DaemonSet, node: NodeInfo): PodPlan {
     if (sc.readOnlyRootFilesystem === true) hc.ReadonlyRootfs = true
     if (sc.allowPrivilegeEscalation === false) hc.SecurityOpt = ['no-new-privileges']
     resourcesOf(c, path, ctx, hc)
-    mountsOf(c, path, ctx, volumes, hc, named)
+    const mounts = mountsOf(c, path, ctx, volumes)
+    if (mounts.length > 0) hc.Mounts = mounts
     if (first && spec.hostNetwork !== true) {
       if (spec.hostAliases !== undefined) hc.ExtraHosts = spec.hostAliases.flatMap((a) => a.hostnames.map((h) => `${h}:${a.ip}`))
       if (dnsConfig?.nameservers !== undefined) hc.Dns = [...dnsConfig.nameservers]
@@ -299,6 +284,7 @@ export function podPlan(ds: DaemonSet, node: NodeInfo): PodPlan {
         [Labels.revision]: revision,
         [Labels.container]: c.name,
         [Labels.podOwner]: owner,
+        [Labels.pod]: key,
         ...readiness,
       },
       StopTimeout: spec.terminationGracePeriodSeconds ?? 30,
@@ -332,5 +318,5 @@ export function podPlan(ds: DaemonSet, node: NodeInfo): PodPlan {
       }
     }
   }
-  return { daemonSet: dsLabel, node: node.name, revision, containers, volumes: [...named].sort(), unsupported: ctx.unsupported }
+  return { daemonSet: dsLabel, node: node.name, revision, pod: key, uid: ctx.uid, containers, volumes: [...volumes.values()], unsupported: ctx.unsupported, missing: [...new Set(ctx.missing)] }
 }

@@ -7,6 +7,7 @@
 //   history/NAMESPACE/NAME         its revision history (operator-signed)
 //   pods/NAMESPACE/NAME/NODE       a request to delete NODE's copy (operator-signed)
 //   nodes/NODE                     the operator's label/taint overlay of NODE (operator-signed)
+//   cm/NAMESPACE/NAME              a ConfigMap (operator-signed); its name is a DsRef too
 //   node/KEYID                     a node record, in the membership map (signed by KEYID)
 
 import { isKeyId } from './keys.js'
@@ -69,6 +70,7 @@ export const Prefix = {
   history: 'history/',
   podDelete: 'pods/',
   overlay: 'nodes/',
+  configMap: 'cm/',
   nodeRecord: 'node/',
 } as const
 
@@ -78,6 +80,8 @@ export const StoreKey = {
   history: (ref: DsRef): string => `${Prefix.history}${ref.key}`,
   podDelete: (ref: DsRef, node: string): string => `${Prefix.podDelete}${ref.key}/${node}`,
   overlay: (node: string): string => `${Prefix.overlay}${node}`,
+  /** A ConfigMap, named like a DaemonSet (namespace and name: dsRef). */
+  configMap: (ref: DsRef): string => `${Prefix.configMap}${ref.key}`,
   nodeRecord: (keyId: string): string => `${Prefix.nodeRecord}${keyId}`,
 } as const
 
@@ -87,6 +91,7 @@ export type ParsedKey =
   | { kind: 'history'; ref: DsRef }
   | { kind: 'podDelete'; ref: DsRef; node: string }
   | { kind: 'overlay'; node: string }
+  | { kind: 'configMap'; ref: DsRef }
   | { kind: 'nodeRecord'; keyId: string }
 
 /** parseStoreKey reads any key of the store or the node-record map; undefined when it is none of them. */
@@ -109,6 +114,10 @@ export function parseStoreKey(key: string): ParsedKey | undefined {
   if (key.startsWith(Prefix.overlay)) {
     const node = key.slice(Prefix.overlay.length)
     return isName(node) ? { kind: 'overlay', node } : undefined
+  }
+  if (key.startsWith(Prefix.configMap)) {
+    const ref = parseDsKey(key.slice(Prefix.configMap.length))
+    return ref === undefined ? undefined : { kind: 'configMap', ref }
   }
   if (key.startsWith(Prefix.nodeRecord)) {
     const keyId = key.slice(Prefix.nodeRecord.length)

@@ -4,8 +4,9 @@
 // carries its document and field path; unknown fields are warnings. No I/O here: callers
 // pass the text and a name for its source.
 
-import { parseAllDocuments } from 'yaml'
+import { parseAllDocuments, type ScalarTag } from 'yaml'
 import type { ZodIssue } from 'zod'
+import { parseConfigMap, type ConfigMap } from './configmap.js'
 import { applyDefaults } from './defaults.js'
 import { ManifestError, ValidationError, formatIssue, type FieldIssue } from './errors.js'
 import { dsRef } from './keyspace.js'
@@ -24,10 +25,11 @@ export interface Document {
   apiVersion: string
   /** '' when the document has none; any kind, DaemonSet and Node are the ones checked. */
   kind: string
-  /** `NAMESPACE/NAME` for DaemonSets, `NAME` for nodes, '' when unknown. */
+  /** `NAMESPACE/NAME` for DaemonSets and ConfigMaps, `NAME` for nodes, '' when unknown. */
   name: string
   daemonSet?: DaemonSet
   node?: NodeInfo
+  configMap?: ConfigMap
   errors: FieldIssue[]
   warnings: FieldIssue[]
 }
@@ -141,7 +143,7 @@ function onlyUnknownKeys(obj: unknown): boolean {
 function objectName(obj: Record<string, unknown>, kind: string): string {
   const meta = isObject(obj.metadata) ? obj.metadata : {}
   const name = typeof meta.name === 'string' ? meta.name : ''
-  if (kind !== 'DaemonSet') return name
+  if (kind !== 'DaemonSet' && kind !== 'ConfigMap') return name
   const ns = typeof meta.namespace === 'string' ? meta.namespace : 'default'
   return name === '' ? '' : dsRef(ns, name).key
 }
@@ -167,6 +169,8 @@ function classify(raw: unknown, where: string, out: Document[]): void {
     out.push({ where, apiVersion, kind, name, ...withNullErrors(parseDaemonSet(obj), nullErrors) })
   } else if (kind === 'Node') {
     out.push({ where, apiVersion, kind, name, ...withNullErrors(nodeFromObject(obj), nullErrors) })
+  } else if (kind === 'ConfigMap') {
+    out.push({ where, apiVersion, kind, name, ...withNullErrors(parseConfigMap(obj), nullErrors) })
   } else if (kind === '') {
     out.push({ where, apiVersion, kind, name, errors: [{ path: '', message: 'kind: required' }], warnings: [] })
   } else {
@@ -176,12 +180,25 @@ function classify(raw: unknown, where: string, out: Document[]): void {
 }
 
 /**
+ * OCTAL_INT reads `0644` as the octal integer 420, as Kubernetes' YAML 1.1 decoder does:
+ * manifests write file modes so (`defaultMode: 0644`), where YAML 1.2 would read 644.
+ */
+const OCTAL_INT: ScalarTag = {
+  identify: (v) => typeof v === 'number',
+  default: true,
+  tag: 'tag:yaml.org,2002:int',
+  format: 'OCT',
+  test: /^[-+]?0[0-7_]+$/,
+  resolve: (s) => (s.startsWith('-') ? -1 : 1) * Number.parseInt(s.replace(/^[-+]?0/, '').replaceAll('_', ''), 8),
+}
+
+/**
  * parseManifests reads every YAML document in `text` (named `source` in messages) and
  * returns one Document per object found, valid or not: DaemonSets and Nodes checked, any
  * other kind unchecked and without errors. Empty documents (`---` alone) are skipped.
  */
 export function parseManifests(text: string, source: string): Document[] {
-  const docs = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true })
+  const docs = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true, customTags: (tags) => [OCTAL_INT, ...tags] })
   const list = Array.isArray(docs) ? docs : [docs]
   const out: Document[] = []
   list.forEach((doc, i) => {

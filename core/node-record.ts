@@ -62,6 +62,10 @@ export const nodeRecordSchema = z
     pods: z.record(z.string().max(317), podStatusSchema).refine((p) => Object.keys(p).length <= 1024, 'at most 1024 pods'),
     /** Busy pod workers by DaemonSet (key form); absent when none is busy. */
     workers: z.record(z.string().max(317), workerStatusSchema).refine((w) => Object.keys(w).length <= 1024, 'at most 1024 workers').optional(),
+    /** The host's address as its pods see it (`status.hostIP`; core/host-ip.ts chooses it). */
+    hostIP: z.string().ip().optional(),
+    /** What the host has: cores and bytes of memory (the downward API's limits when a container sets none). */
+    capacity: z.object({ cpu: z.number().int().min(1).max(65_536), memory: z.number().int().min(0).max(2 ** 53) }).strict().optional(),
   })
   .strict()
 
@@ -78,13 +82,14 @@ export function checkNodeRecord(value: unknown): FieldIssue[] {
   return issues
 }
 
-/** nodeInfoOf turns a record into what placement needs. */
+/** nodeInfoOf turns a record into what placement and the pod plan need: its host IP is the InternalIP address, as on a Kubernetes node. */
 export function nodeInfoOf(r: NodeRecord): NodeInfo {
   return {
     name: r.name,
     labels: { ...r.labels },
     taints: r.taints.map((t) => ({ ...t }) as Taint),
     conditions: r.conditions.map((c) => ({ ...c })),
-    addresses: r.addresses.map((a) => ({ type: 'Multiaddr', address: a })),
+    addresses: [...(r.hostIP === undefined ? [] : [{ type: 'InternalIP', address: r.hostIP }]), ...r.addresses.map((a) => ({ type: 'Multiaddr', address: a }))],
+    ...(r.capacity === undefined ? {} : { capacity: { ...r.capacity } }),
   }
 }

@@ -46,15 +46,18 @@ const toleration = z
 
 export const taintSchema = z.object({ key: str, value: str.optional(), effect: str, timeAdded: any }).strict()
 
+const fieldRef = z.object({ fieldPath: str, apiVersion: str.optional() }).strict()
+const resourceFieldRef = z.object({ containerName: str.optional(), resource: str, divisor: quantity.optional() }).strict()
+
 const envVar = z
   .object({
     name: str,
     value: str.optional(),
     valueFrom: z
       .object({
-        fieldRef: z.object({ fieldPath: str, apiVersion: str.optional() }).strict().optional(),
-        resourceFieldRef: any,
-        configMapKeyRef: any,
+        fieldRef: fieldRef.optional(),
+        resourceFieldRef: resourceFieldRef.optional(),
+        configMapKeyRef: z.object({ name: str, key: str, optional: bool.optional() }).strict().optional(),
         secretKeyRef: any,
         fileKeyRef: any,
       })
@@ -127,7 +130,7 @@ export const containerSchema = z
     args: z.array(str).optional(),
     workingDir: str.optional(),
     env: z.array(envVar).optional(),
-    envFrom: any,
+    envFrom: z.array(z.object({ prefix: str.optional(), configMapRef: z.object({ name: str, optional: bool.optional() }).strict().optional(), secretRef: any }).strict()).optional(),
     ports: z.array(containerPort).optional(),
     resources: resources.optional(),
     resizePolicy: any,
@@ -147,11 +150,30 @@ export const containerSchema = z
   })
   .strict()
 
+const downwardAPIItem = z.object({ path: str, fieldRef: fieldRef.optional(), resourceFieldRef: resourceFieldRef.optional(), mode: int.optional() }).strict()
+
+const keyToPath = z.object({ key: str, path: str, mode: int.optional() }).strict()
+const configMapProjection = z.object({ name: str, items: z.array(keyToPath).optional(), optional: bool.optional() }).strict()
+
+const projectionSource = z
+  .object({
+    downwardAPI: z.object({ items: z.array(downwardAPIItem).optional() }).strict().optional(),
+    configMap: configMapProjection.optional(),
+    secret: any,
+    serviceAccountToken: any,
+    clusterTrustBundle: any,
+    podCertificate: any,
+  })
+  .strict()
+
 const volume = z
   .object({
     name: str,
     hostPath: z.object({ path: str, type: str.optional() }).strict().optional(),
     emptyDir: z.object({ medium: str.optional(), sizeLimit: quantity.optional() }).strict().optional(),
+    downwardAPI: z.object({ items: z.array(downwardAPIItem).optional(), defaultMode: int.optional() }).strict().optional(),
+    configMap: configMapProjection.extend({ defaultMode: int.optional() }).strict().optional(),
+    projected: z.object({ sources: z.array(projectionSource).optional(), defaultMode: int.optional() }).strict().optional(),
   })
   .passthrough()
 

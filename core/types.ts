@@ -61,13 +61,60 @@ export interface Toleration {
   tolerationSeconds?: number
 }
 
+export interface ObjectFieldSelector {
+  fieldPath: string
+  apiVersion?: string
+}
+
+export interface ResourceFieldSelector {
+  containerName?: string
+  resource: string
+  divisor?: IntOrString
+}
+
+export interface ConfigMapKeySelector {
+  name: string
+  key: string
+  optional?: boolean
+}
+
 export interface EnvVar {
   name: string
   value?: string
   valueFrom?: {
-    fieldRef?: { fieldPath: string; apiVersion?: string }
+    fieldRef?: ObjectFieldSelector
+    resourceFieldRef?: ResourceFieldSelector
+    configMapKeyRef?: ConfigMapKeySelector
     [source: string]: unknown
   }
+}
+
+export interface EnvFromSource {
+  prefix?: string
+  configMapRef?: { name: string; optional?: boolean }
+  secretRef?: unknown
+}
+
+/** KeyToPath maps one key of a ConfigMap (or Secret) to a file of a volume. */
+export interface KeyToPath {
+  key: string
+  path: string
+  mode?: number
+}
+
+export interface ConfigMapVolumeSource {
+  name: string
+  items?: KeyToPath[]
+  defaultMode?: number
+  optional?: boolean
+}
+
+/** DownwardAPIItem is one file of a downwardAPI volume. */
+export interface DownwardAPIItem {
+  path: string
+  fieldRef?: ObjectFieldSelector
+  resourceFieldRef?: ResourceFieldSelector
+  mode?: number
 }
 
 export interface ContainerPort {
@@ -127,6 +174,7 @@ export interface Container {
   args?: string[]
   workingDir?: string
   env?: EnvVar[]
+  envFrom?: EnvFromSource[]
   ports?: ContainerPort[]
   resources?: ResourceRequirements
   volumeMounts?: VolumeMount[]
@@ -142,6 +190,10 @@ export interface Volume {
   name: string
   hostPath?: { path: string; type?: string }
   emptyDir?: { medium?: string; sizeLimit?: IntOrString }
+  downwardAPI?: { items?: DownwardAPIItem[]; defaultMode?: number }
+  configMap?: ConfigMapVolumeSource
+  /** downwardAPI and configMap sources are honoured (secret, serviceAccountToken are reported). */
+  projected?: { sources?: ({ downwardAPI?: { items?: DownwardAPIItem[] }; configMap?: Omit<ConfigMapVolumeSource, 'defaultMode'>; [source: string]: unknown })[]; defaultMode?: number }
   [source: string]: unknown
 }
 
@@ -224,4 +276,6 @@ export interface NodeInfo {
   unschedulable?: boolean
   conditions?: NodeCondition[]
   addresses?: { type: string; address: string }[]
+  /** Cores and bytes of memory of the host (what a container without limits may use). */
+  capacity?: { cpu: number; memory: number }
 }

@@ -2,6 +2,7 @@
 // Every problem is gathered with its field path. No I/O here.
 
 import { validateNodeSelectorTerms } from './affinity.js'
+import { validResourceDivisor } from './downward-api.js'
 import type { FieldIssue } from './errors.js'
 import { parseIntOrPercent } from './intstr.js'
 import { dns1123Label, dns1123Subdomain, portName, qualifiedName } from './names.js'
@@ -9,12 +10,55 @@ import { joinPath } from './path.js'
 import { parseQuantity } from './quantity.js'
 import { compileSelector, validateLabels } from './selector.js'
 import { validateToleration } from './taints.js'
-import type { Container, DaemonSet, PodSpec, Volume } from './types.js'
+import { configKeyProblem } from './configmap.js'
+import type { Container, DaemonSet, DownwardAPIItem, KeyToPath, PodSpec, ResourceFieldSelector, Volume } from './types.js'
 
 const PULL_POLICIES = ['Always', 'IfNotPresent', 'Never']
 const PROTOCOLS = ['TCP', 'UDP', 'SCTP']
 const STANDARD_RESOURCES = new Set(['cpu', 'memory', 'ephemeral-storage'])
 const DNS_POLICIES = ['ClusterFirst', 'ClusterFirstWithHostNet', 'Default', 'None']
+const HOST_PATH_TYPES = ['', 'DirectoryOrCreate', 'Directory', 'FileOrCreate', 'File', 'Socket', 'CharDevice', 'BlockDevice']
+
+function validateDivisor(ref: ResourceFieldSelector, path: string, issues: FieldIssue[]): void {
+  if (!validResourceDivisor(ref.resource, ref.divisor)) {
+    issues.push({ path: joinPath(path, 'divisor'), message: `Invalid value: ${JSON.stringify(ref.divisor)}: not a valid divisor for ${ref.resource}` })
+  }
+}
+
+function validateMode(mode: number | undefined, path: string, issues: FieldIssue[]): void {
+  if (mode !== undefined && (mode < 0 || mode > 0o777)) issues.push({ path, message: `Invalid value: ${mode}: must be a number between 0 and 0777 (octal), both inclusive` })
+}
+
+/** validateKeyItems checks the items of a configMap volume or projection: valid keys, relative unique paths, modes. */
+function validateKeyItems(items: readonly KeyToPath[], path: string, seen: Set<string>, issues: FieldIssue[]): void {
+  items.forEach((item, i) => {
+    const p = joinPath(path, 'items', i)
+    const bad = configKeyProblem(item.key)
+    if (bad !== undefined) issues.push({ path: joinPath(p, 'key'), message: `Invalid value: "${item.key}": ${bad}` })
+    if (item.path === '') issues.push({ path: joinPath(p, 'path'), message: 'required' })
+    else if (item.path.startsWith('/') || item.path.split('/').includes('..')) issues.push({ path: joinPath(p, 'path'), message: `Invalid value: "${item.path}": must be a relative path without '..'` })
+    else if (seen.has(item.path)) issues.push({ path: joinPath(p, 'path'), message: `Duplicate value: "${item.path}"` })
+    seen.add(item.path)
+    validateMode(item.mode, joinPath(p, 'mode'), issues)
+  })
+}
+
+/** validateDownwardItems checks the files of a downwardAPI volume or projection: one source each, relative unique paths, modes, divisors. */
+function validateDownwardItems(items: readonly DownwardAPIItem[], path: string, seen: Set<string>, issues: FieldIssue[]): void {
+  items.forEach((item, i) => {
+    const p = joinPath(path, 'items', i)
+    if (item.path === '') issues.push({ path: joinPath(p, 'path'), message: 'required' })
+    else if (item.path.startsWith('/') || item.path.split('/').includes('..')) issues.push({ path: joinPath(p, 'path'), message: `Invalid value: "${item.path}": must be a relative path without '..'` })
+    else if (seen.has(item.path)) issues.push({ path: joinPath(p, 'path'), message: `Duplicate value: "${item.path}"` })
+    seen.add(item.path)
+    if ((item.fieldRef === undefined) === (item.resourceFieldRef === undefined)) issues.push({ path: p, message: 'Invalid value: must specify exactly one of `fieldRef` or `resourceFieldRef`' })
+    if (item.resourceFieldRef !== undefined) {
+      if ((item.resourceFieldRef.containerName ?? '') === '') issues.push({ path: joinPath(p, 'resourceFieldRef', 'containerName'), message: 'required' })
+      validateDivisor(item.resourceFieldRef, joinPath(p, 'resourceFieldRef'), issues)
+    }
+    validateMode(item.mode, joinPath(p, 'mode'), issues)
+  })
+}
 
 /** Volume source fields we know of; a volume must name exactly one. */
 const VOLUME_SOURCES = [
@@ -170,6 +214,19 @@ function validateContainer(c: Container, path: string, pod: PodSpec, volumeNames
     if (e.valueFrom !== undefined && Object.keys(e.valueFrom).filter((k) => e.valueFrom?.[k] !== undefined).length !== 1) {
       issues.push({ path: joinPath(p, 'valueFrom'), message: 'Invalid value: must specify exactly one of `fieldRef`, `resourceFieldRef`, `configMapKeyRef`, `secretKeyRef` or `fileKeyRef`' })
     }
+    const cmRef = e.valueFrom?.configMapKeyRef
+    if (cmRef !== undefined) {
+      if (cmRef.name === '') issues.push({ path: joinPath(p, 'valueFrom', 'configMapKeyRef', 'name'), message: 'required' })
+      const bad = configKeyProblem(cmRef.key)
+      if (bad !== undefined) issues.push({ path: joinPath(p, 'valueFrom', 'configMapKeyRef', 'key'), message: `Invalid value: "${cmRef.key}": ${bad}` })
+    }
+    if (e.valueFrom?.resourceFieldRef !== undefined) validateDivisor(e.valueFrom.resourceFieldRef, joinPath(p, 'valueFrom', 'resourceFieldRef'), issues)
+  })
+  ;(c.envFrom ?? []).forEach((f, i) => {
+    const p = joinPath(path, 'envFrom', i)
+    if ((f.configMapRef === undefined) === (f.secretRef === undefined)) issues.push({ path: p, message: 'Invalid value: must specify exactly one of `configMapRef` or `secretRef`' })
+    if (f.configMapRef !== undefined && f.configMapRef.name === '') issues.push({ path: joinPath(p, 'configMapRef', 'name'), message: 'required' })
+    if (f.prefix !== undefined && f.prefix.includes('=')) issues.push({ path: joinPath(p, 'prefix'), message: `Invalid value: "${f.prefix}": must not contain '='` })
   })
   for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe'] as const) {
     const pr = c[probe] as Record<string, unknown> | undefined
@@ -193,6 +250,25 @@ function validateVolumes(volumes: Volume[], issues: FieldIssue[]): Set<string> {
     if (v.hostPath !== undefined) {
       if (v.hostPath.path === '') issues.push({ path: joinPath(p, 'hostPath', 'path'), message: 'required' })
       else if (!v.hostPath.path.startsWith('/')) issues.push({ path: joinPath(p, 'hostPath', 'path'), message: `Invalid value: "${v.hostPath.path}": must be an absolute path` })
+      const type = v.hostPath.type ?? ''
+      if (!HOST_PATH_TYPES.includes(type)) issues.push({ path: joinPath(p, 'hostPath', 'type'), message: `Unsupported value: "${type}": supported values: ${HOST_PATH_TYPES.map((t) => `"${t}"`).join(', ')}` })
+    }
+    if (v.downwardAPI !== undefined) {
+      validateMode(v.downwardAPI.defaultMode, joinPath(p, 'downwardAPI', 'defaultMode'), issues)
+      validateDownwardItems(v.downwardAPI.items ?? [], joinPath(p, 'downwardAPI'), new Set(), issues)
+    }
+    if (v.configMap !== undefined) {
+      if (v.configMap.name === '') issues.push({ path: joinPath(p, 'configMap', 'name'), message: 'required' })
+      validateMode(v.configMap.defaultMode, joinPath(p, 'configMap', 'defaultMode'), issues)
+      validateKeyItems(v.configMap.items ?? [], joinPath(p, 'configMap'), new Set(), issues)
+    }
+    if (v.projected !== undefined) {
+      validateMode(v.projected.defaultMode, joinPath(p, 'projected', 'defaultMode'), issues)
+      const seen = new Set<string>()
+      ;(v.projected.sources ?? []).forEach((src, j) => {
+        if (src.downwardAPI !== undefined) validateDownwardItems(src.downwardAPI.items ?? [], joinPath(p, 'projected', 'sources', j, 'downwardAPI'), seen, issues)
+        if (src.configMap !== undefined) validateKeyItems(src.configMap.items ?? [], joinPath(p, 'projected', 'sources', j, 'configMap'), seen, issues)
+      })
     }
   })
   return names

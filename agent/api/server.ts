@@ -131,6 +131,14 @@ export class ApiServer {
       send(res, 200, { apiVersion: 'v1', kind: 'List', items: b.store.live(Prefix.daemonSet).map((e) => daemonSetObject(e, members, now)) })
       return
     }
+    if (method === 'GET' && path === '/v1/configmaps') {
+      const items = b.store.live(Prefix.configMap).map((e) => {
+        const cm = e.value as { metadata: Record<string, unknown> }
+        return { ...cm, metadata: { ...cm.metadata, resourceVersion: e.hlc } }
+      })
+      send(res, 200, { apiVersion: 'v1', kind: 'List', items })
+      return
+    }
     const dsMatch = /^\/v1\/daemonsets\/([^/]+\/[^/]+)$/.exec(path)
     if (method === 'GET' && dsMatch !== null) {
       const ref = parseDsKey(dsMatch[1] ?? '')

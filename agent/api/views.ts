@@ -18,6 +18,8 @@ export function nodeObject(n: NodeView): Record<string, unknown> {
       peerId: n.record.peerId,
       keyId: n.keyId,
       addresses: n.record.addresses,
+      ...(n.record.hostIP === undefined ? {} : { hostIP: n.record.hostIP }),
+      ...(n.record.capacity === undefined ? {} : { capacity: { cpu: String(n.record.capacity.cpu), memory: `${Math.floor(n.record.capacity.memory / 1024)}Ki` } }),
       conditions: n.record.conditions,
       agentVersion: n.record.version,
       startedAt: new Date(n.record.startedAt).toISOString(),

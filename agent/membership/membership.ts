@@ -48,7 +48,8 @@ export interface MembershipOptions {
   /** The node's signing key (its libp2p key) and its id. */
   signingKey: KeyObject
   keyId: string
-  self: { name: string; labels: Record<string, string>; taints: Taint[]; version: string }
+  /** This node: its name, labels, taints, version, and the host facts its pods see (host IP, capacity). */
+  self: { name: string; labels: Record<string, string>; taints: Taint[]; version: string; hostIP?: string; capacity?: { cpu: number; memory: number } }
   /** The protocol period (`--heartbeat`): one probe per period. */
   heartbeatMs: number
   /** The suspicion timeout's floor (`--suspicion`); it grows with log10 of the fleet's size (docs/membership.md). */
@@ -106,6 +107,8 @@ export class Membership extends TypedEvents<MembershipEvents> {
       startedAt: opts.clock.wall(),
       incarnation: 0,
       pods: {},
+      ...(opts.self.hostIP === undefined ? {} : { hostIP: opts.self.hostIP }),
+      ...(opts.self.capacity === undefined ? {} : { capacity: { ...opts.self.capacity } }),
     }
     this.detector = new FailureDetector({
       transport: opts.transport,

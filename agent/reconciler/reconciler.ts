@@ -17,6 +17,7 @@ import { nodeInfoOf, type PodStatus, type WorkerStatus } from '../../core/node-r
 import { planPass, readyCopies, stepsByCopy, type DeleteRequest, type ObservedState, type PassInput, type SlotAnswer, type Wanted } from '../../core/pass.js'
 import { compileSelector } from '../../core/selector.js'
 import type { DaemonSet } from '../../core/types.js'
+import { storeObjects } from '../../core/volumes.js'
 import type { Clock, Timer } from '../clock.js'
 import type { Timings } from '../defaults.js'
 import type { ContainerRuntime } from '../runtime/runtime.js'
@@ -133,10 +134,11 @@ export class Reconciler {
   private async observe(): Promise<PassInput | undefined> {
     const self = this.opts.node.self()
     const info = nodeInfoOf(self)
+    const objects = storeObjects((key) => this.opts.store.get(key))
     const wanted: Wanted[] = this.opts.store.live(Prefix.daemonSet).map((e) => {
       const ds = e.value as DaemonSet
       const v = shouldRun(info, ds)
-      const plan = podPlan(ds, info)
+      const plan = podPlan(ds, info, objects)
       const selector = compileSelector(ds.spec.selector, 'spec.selector').selector
       return { ref: refOf(ds), ds, plan, revision: plan.revision, run: v.shouldRun, keep: v.shouldContinueRunning, selects: (labels) => selector.matches(labels) }
     })

@@ -1,7 +1,9 @@
 // The Docker runtime (dockerode), the production ContainerRuntime and the only file that
 // knows Docker. It lists this node's managed containers, pulls images by pull policy,
 // creates and starts pods from core's PodPlan (idempotently: names are deterministic, so
-// Docker refuses a twin), removes containers, runs probe commands, and follows events.
+// Docker refuses a twin) after their volumes (pod-volumes.ts, and the tmpfs volumes here),
+// removes containers and, with a pod's last one, its volumes, runs probe commands, and
+// follows events.
 //
 // Every call has a deadline (timings.runtime) and is aborted past it (CallTimeoutError), so
 // a call that never returns stalls only the copy that made it. Calls that make the engine
@@ -17,12 +19,15 @@ import { Labels, type PodPlan } from '../../core/container-spec.js'
 import type { ObservedContainer } from '../../core/reconcile.js'
 import type { Timings } from '../defaults.js'
 import { CallTimeoutError, Limiter, withDeadline } from './limiter.js'
+import { PodVolumes } from './pod-volumes.js'
 import { ImagePullError, type ContainerRuntime, type ContainerState } from './runtime.js'
 
 export interface DockerRuntimeOptions {
   /** Calls that make the engine work, at most this many at once (config dockerConcurrency). */
   concurrency: number
   timings: Timings['runtime']
+  /** Where pods' emptyDirs and agent-written files live (DATADIR/pods). */
+  podsDir: string
 }
 
 const statusOf = (err: unknown): number | undefined => (err as { statusCode?: number }).statusCode
@@ -30,6 +35,7 @@ const statusOf = (err: unknown): number | undefined => (err as { statusCode?: nu
 export class DockerRuntime implements ContainerRuntime {
   private readonly docker: Docker
   private readonly log: Logger
+  private readonly volumes: PodVolumes
   private readonly limiter: Limiter
   private readonly t: Timings['runtime']
   /** Pulls in flight, per image: a second caller waits for the first pull. */
@@ -43,6 +49,7 @@ export class DockerRuntime implements ContainerRuntime {
   constructor(address: string, log: Logger, opts: DockerRuntimeOptions) {
     this.docker = new Docker({ socketPath: address.replace(/^unix:\/\//, '') })
     this.log = log
+    this.volumes = new PodVolumes(opts.podsDir)
     this.limiter = new Limiter(opts.concurrency)
     this.t = opts.timings
   }
@@ -214,17 +221,14 @@ export class DockerRuntime implements ContainerRuntime {
    */
   async startPod(plan: PodPlan): Promise<void> {
     for (const c of plan.containers) await this.ensureImage(c.create.Image, c.pullPolicy)
-    for (const v of plan.volumes) {
-      await this.write(`volume create ${v}`, (abortSignal) => this.docker.createVolume({ Name: v, Labels: { [Labels.daemonSet]: plan.daemonSet, [Labels.node]: plan.node }, abortSignal })).catch((err: unknown) => {
-        if (statusOf(err) !== 409) throw err
-      })
-    }
+    await this.prepareVolumes(plan)
     for (const c of plan.containers) {
       const { name, ...body } = c.create
+      const mounts = this.volumes.resolve(body.HostConfig.Mounts)
       let container = this.docker.getContainer(name)
       let created = false
       try {
-        container = await this.write(`create ${name}`, (abortSignal) => this.docker.createContainer({ name, ...body, abortSignal } as Docker.ContainerCreateOptions))
+        container = await this.write(`create ${name}`, (abortSignal) => this.docker.createContainer({ name, ...body, HostConfig: { ...body.HostConfig, ...(mounts === undefined ? {} : { Mounts: mounts }) }, abortSignal } as Docker.ContainerCreateOptions))
         created = true
       } catch (err) {
         if (statusOf(err) !== 409) throw err
@@ -238,13 +242,20 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
+  /** refreshFiles rewrites the written files of a started pod (pod-volumes.ts). */
+  async refreshFiles(plan: PodPlan): Promise<void> {
+    await this.volumes.refresh(plan)
+  }
+
   /**
    * remove stops a container (its stop signal, SIGKILL after graceSeconds; Docker's stop, so
    * the restart policy does not bring it back) and removes it; gone already is fine. The stop
-   * waits without a place in the limiter, within the grace plus stopMarginMs.
+   * waits without a place in the limiter, within the grace plus stopMarginMs. With the pod's
+   * last container go its volumes.
    */
   async remove(id: string, graceSeconds: number): Promise<void> {
     const c = this.docker.getContainer(id)
+    const pod = await this.podOf(id)
     try {
       await withDeadline(`docker stop ${id.slice(0, 12)}`, graceSeconds * 1000 + this.t.stopMarginMs, (abortSignal) => c.stop({ t: graceSeconds, abortSignal }))
     } catch (err) {
@@ -257,6 +268,7 @@ export class DockerRuntime implements ContainerRuntime {
     } catch (err) {
       if (statusOf(err) !== 404) throw err
     }
+    if (pod !== undefined) await this.releaseVolumes(pod)
   }
 
   /** watch calls onChange for every event of a managed container (probe execs aside); reconnects until stop(). */
@@ -288,5 +300,42 @@ export class DockerRuntime implements ContainerRuntime {
     const s = this.events
     this.events = undefined
     ;(s as unknown as { destroy?: () => void } | undefined)?.destroy?.()
+  }
+
+  /**
+   * prepareVolumes makes the pod's volumes before its containers: the host side
+   * (pod-volumes.ts: hostPath checks, emptyDir directories, written files; a MountError
+   * stops the start) and one Docker tmpfs volume per `medium: Memory` emptyDir, which every
+   * container of the pod mounts, sized by sizeLimit when set.
+   */
+  private async prepareVolumes(plan: PodPlan): Promise<void> {
+    await this.volumes.prepare(plan)
+    for (const v of plan.volumes) {
+      if (v.kind !== 'tmpfs') continue
+      const o = ['mode=0777', ...(v.sizeBytes === undefined ? [] : [`size=${v.sizeBytes}`])].join(',')
+      const labels = { [Labels.daemonSet]: plan.daemonSet, [Labels.node]: plan.node, [Labels.revision]: plan.revision, [Labels.pod]: plan.pod }
+      await this.write(`volume create ${v.volume}`, (abortSignal) => this.docker.createVolume({ Name: v.volume, Driver: 'local', DriverOpts: { type: 'tmpfs', device: 'tmpfs', o }, Labels: labels, abortSignal }))
+    }
+  }
+
+  /** podOf returns the pod a managed container belongs to (its pod label), or undefined (gone, or made before pods had volumes of their own). */
+  private async podOf(id: string): Promise<string | undefined> {
+    try {
+      return (await this.read(`inspect ${id.slice(0, 12)}`, (abortSignal) => this.docker.getContainer(id).inspect({ abortSignal }))).Config.Labels[Labels.pod]
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return undefined
+      throw err
+    }
+  }
+
+  /** releaseVolumes removes a pod's volumes once none of its containers is left: its directory and its Docker volumes. */
+  private async releaseVolumes(pod: string): Promise<void> {
+    const left = await this.read('ps', (abortSignal) => this.docker.listContainers({ all: true, filters: { label: [`${Labels.pod}=${pod}`] }, abortSignal }))
+    if (left.length > 0) return
+    await this.volumes.release(pod)
+    const { Volumes } = await this.read('volume ls', (abortSignal) => this.docker.listVolumes({ filters: { label: [`${Labels.pod}=${pod}`] }, abortSignal }))
+    for (const v of Volumes ?? []) {
+      await this.write(`volume rm ${v.Name}`, (abortSignal) => this.docker.getVolume(v.Name).remove({ abortSignal })).catch((err: unknown) => this.log.warn({ err, volume: v.Name }, 'removing a pod volume failed'))
+    }
   }
 }

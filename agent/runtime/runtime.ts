@@ -45,6 +45,11 @@ export interface ContainerRuntime {
    * an earlier attempt is completed, not doubled). Images are ensured first.
    */
   startPod(plan: PodPlan): Promise<void>
+  /**
+   * refreshFiles rewrites the agent-written files of a started pod from the plan (a changed
+   * ConfigMap reaches mounted files without a restart); a pod not started is left alone.
+   */
+  refreshFiles(plan: PodPlan): Promise<void>
   /** remove stops a container (SIGTERM, SIGKILL after graceSeconds) and removes it; gone already is fine. */
   remove(id: string, graceSeconds: number): Promise<void>
   /** exec runs a command in a running container and resolves to its exit code; rejects after timeoutMs. */

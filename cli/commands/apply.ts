@@ -1,5 +1,6 @@
-// `daemonmesh apply -f FILE|DIR|-`: validate every DaemonSet (all or nothing), sign each
-// with the operator key and hand it to the agent. Prints created/configured/unchanged, and
+// `daemonmesh apply -f FILE|DIR|-`: validate every DaemonSet and ConfigMap (all or nothing),
+// sign each with the operator key and hand it to the agent, in document order. Prints
+// created/configured/unchanged, and
 // `KIND/NAME skipped: REASON` for every other object (core/bundle.ts); every warning
 // `check` prints goes to stderr as kubectl's `Warning: ...`.
 
@@ -7,6 +8,8 @@ import type { KeyObject } from 'node:crypto'
 import { canonicalJson } from '../../core/canonical.js'
 import { StoreKey, refOf } from '../../core/keyspace.js'
 import { readBundle, type BundleObject } from '../../core/bundle.js'
+import type { ConfigMap } from '../../core/configmap.js'
+import { dsRef } from '../../core/keyspace.js'
 import { parseManifests } from '../../core/manifest.js'
 import type { DaemonSet } from '../../core/types.js'
 import { call, type AgentTarget } from '../client.js'
@@ -43,11 +46,28 @@ export async function runApply(opts: ApplyOptions, target: AgentTarget, out: Nod
     throw new CliError(`${errors.length} error${errors.length === 1 ? '' : 's'} found; nothing applied`)
   }
   if (objects.length === 0) throw new CliError('no objects passed to apply')
-  const privateKey = objects.some((o) => o.daemonSet !== undefined) ? loadOperatorKey(opts.key) : undefined
+  const privateKey = objects.some((o) => o.skipped === undefined) ? loadOperatorKey(opts.key) : undefined
   for (const o of objects) {
-    if (o.daemonSet === undefined) out.write(`${o.resource} skipped: ${o.skipped}\n`)
-    else if (privateKey !== undefined) out.write(`${o.resource} ${await applyDaemonSet(o.daemonSet, target, privateKey)}\n`)
+    if (o.skipped !== undefined || privateKey === undefined) out.write(`${o.resource} skipped: ${o.skipped}\n`)
+    else if (o.daemonSet !== undefined) out.write(`${o.resource} ${await applyDaemonSet(o.daemonSet, target, privateKey)}\n`)
+    else out.write(`${o.resource} ${await applyConfigMap(o.configMap, target, privateKey)}\n`)
   }
+}
+
+/**
+ * applyConfigMap writes one ConfigMap unless the agent has it already; returns what happened.
+ * An immutable ConfigMap's data cannot change (the API server's rule): delete it and apply again.
+ */
+async function applyConfigMap(cm: ConfigMap, target: AgentTarget, privateKey: KeyObject): Promise<'created' | 'configured' | 'unchanged'> {
+  const key = StoreKey.configMap(dsRef(cm.metadata.namespace, cm.metadata.name))
+  const prev = await current(target, key)
+  const existing = prev?.op === 'put' ? (prev.value as ConfigMap) : undefined
+  const content = (c: ConfigMap): string => canonicalJson({ ...c, metadata: { ...c.metadata, creationTimestamp: undefined } })
+  if (existing !== undefined && content(existing) === content(cm)) return 'unchanged'
+  if (existing?.immutable === true) throw new CliError(`configmap "${cm.metadata.name}": field is immutable when \`immutable\` is set: delete it and apply again`)
+  const value: ConfigMap = { ...cm, metadata: { ...cm.metadata, creationTimestamp: existing?.metadata.creationTimestamp ?? new Date().toISOString() } }
+  await call(target, 'POST', '/v1/envelopes', signedWrite(key, value, prev, privateKey))
+  return existing === undefined ? 'created' : 'configured'
 }
 
 /** applyDaemonSet writes one DaemonSet and its revision unless the agent has it already; returns what happened, as kubectl says it. */

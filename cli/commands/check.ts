@@ -28,6 +28,8 @@ export async function runCheck(opts: CheckOptions, out: NodeJS.WritableStream, e
       for (const w of documentWarnings(d)) err.write(`warning: ${w}\n`)
       if (d.daemonSet !== undefined) {
         out.write(`${d.where}: daemonset.apps/${d.daemonSet.metadata.name} (namespace ${d.daemonSet.metadata.namespace}) is valid, revision ${revisionOf(d.daemonSet)}\n`)
+      } else if (d.configMap !== undefined) {
+        out.write(`${d.where}: configmap/${d.configMap.metadata.name} (namespace ${d.configMap.metadata.namespace}) is valid\n`)
       } else if (d.node !== undefined) {
         out.write(`${d.where}: node/${d.node.name} is valid\n`)
       } else if (d.errors.length === 0) {

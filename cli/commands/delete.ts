@@ -10,7 +10,7 @@ import { deleteHistory } from '../history.js'
 import { CliError, UsageError } from '../errors.js'
 import { readInputs } from '../inputs.js'
 import { fleetNodes } from '../fleet.js'
-import { DS_RESOURCES, POD_RESOURCES, dsArg, notFound } from '../resources.js'
+import { CM_RESOURCES, DS_RESOURCES, POD_RESOURCES, dsArg, notFound } from '../resources.js'
 import { current, loadOperatorKey, signedWrite } from '../signer.js'
 
 export interface DeleteOptions {
@@ -40,8 +40,8 @@ export function cascadeMode(v: string | undefined): 'background' | 'orphan' {
 }
 
 
-/** Target is one DaemonSet to delete, or a line saying why an object of a `-f` bundle is skipped. */
-type Target = { ref: DsRef; skipped?: undefined } | { ref?: undefined; skipped: string }
+/** Target is one DaemonSet or ConfigMap to delete, or a line saying why an object of a `-f` bundle is skipped. */
+type Target = { ref: DsRef; configMap?: boolean; skipped?: undefined } | { ref?: undefined; configMap?: undefined; skipped: string }
 
 /** targets resolves what to delete: `ds NAME…` in one namespace, or the objects of `-f` manifests in document order. */
 async function targets(resource: string | undefined, names: string[], opts: DeleteOptions): Promise<Target[]> {
@@ -52,14 +52,22 @@ async function targets(resource: string | undefined, names: string[], opts: Dele
     for (const input of await readInputs(opts.filename ?? [], { recursive: opts.recursive === true })) {
       const bundle = readBundle(parseManifests(input.text, input.source))
       errors.push(...bundle.errors)
-      for (const o of bundle.objects) found.push(o.daemonSet === undefined ? { skipped: `${o.resource} skipped: ${o.skipped}` } : { ref: refOf(o.daemonSet) })
+      for (const o of bundle.objects) {
+        if (o.daemonSet !== undefined) found.push({ ref: refOf(o.daemonSet) })
+        else if (o.configMap !== undefined) found.push({ ref: dsRef(o.configMap.metadata.namespace, o.configMap.metadata.name), configMap: true })
+        else found.push({ skipped: `${o.resource} skipped: ${o.skipped}` })
+      }
     }
     if (errors.length > 0) throw new CliError(`${errors[0] ?? ''}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}; nothing deleted`)
     if (found.length === 0) throw new CliError('no objects passed to delete')
     return found
   }
   if (resource === undefined) throw new UsageError('delete: give ds NAME… or -f FILE')
-  if (!DS_RESOURCES.has(resource)) throw new UsageError(`delete ${resource}: unknown resource type; use ds or pod`)
+  if (CM_RESOURCES.has(resource)) {
+    if (names.length === 0) throw new UsageError('delete cm: give the name of the ConfigMap')
+    return names.map((name) => ({ ref: dsRef(opts.namespace, name), configMap: true }))
+  }
+  if (!DS_RESOURCES.has(resource)) throw new UsageError(`delete ${resource}: unknown resource type; use ds, cm or pod`)
   if (names.length === 0) throw new UsageError('delete ds: give the name of the DaemonSet')
   return names.map((name) => ({ ref: dsRef(opts.namespace, name) }))
 }
@@ -109,9 +117,21 @@ export async function runDelete(resource: string | undefined, names: string[], o
   const list = await targets(resource, names, opts)
   const privateKey = list.some((t) => t.ref !== undefined) ? loadOperatorKey(opts.key) : undefined
   let missing = 0
-  for (const { ref, skipped } of list) {
+  for (const { ref, skipped, configMap } of list) {
     if (ref === undefined) out.write(`${skipped}\n`)
     if (ref === undefined || privateKey === undefined) continue
+    if (configMap === true) {
+      const key = StoreKey.configMap(ref)
+      const prev = await current(target, key)
+      if (prev === undefined || prev.op !== 'put') {
+        missing++
+        out.write(`Error from server (NotFound): ${notFound('configmaps', ref.name, ref.namespace)}\n`)
+        continue
+      }
+      await call(target, 'POST', '/v1/envelopes', signedWrite(key, undefined, prev, privateKey))
+      out.write(`configmap "${ref.name}" deleted\n`)
+      continue
+    }
     const key = StoreKey.daemonSet(ref)
     const prev = await current(target, key)
     if (prev === undefined || prev.op !== 'put') {

@@ -1,17 +1,21 @@
 // `daemonmesh describe ds NAME` and `describe node NAME`: what kubectl describe shows, plus
-// what it never did: why a DaemonSet is not on a node.
+// what it never did: why a DaemonSet is not on a node, and which of its fields the agents
+// do not honour (the warnings `check` and `apply` print, from core/bundle.ts).
 
+import { daemonSetWarnings } from '../../core/bundle.js'
+import { configMapsUsedBy, type ConfigMap } from '../../core/configmap.js'
 import { shouldRun } from '../../core/eligibility.js'
+import { formatIssue } from '../../core/errors.js'
 import { dsRef, refOf, type DsRef } from '../../core/keyspace.js'
 import { revisionOf } from '../../core/revision.js'
 import { compileSelector } from '../../core/selector.js'
 import { taintText } from '../../core/taints.js'
-import type { AgentTarget } from '../client.js'
+import { call, type AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
 import { fleetNodes, liveDaemonSets, nodeAddress } from '../fleet.js'
 import { age } from '../format.js'
 import { table } from '../table.js'
-import { DS_RESOURCES, NODE_RESOURCES, notFound, splitRef } from '../resources.js'
+import { CM_RESOURCES, DS_RESOURCES, NODE_RESOURCES, notFound, splitRef } from '../resources.js'
 
 const kv = (m: Record<string, string> | undefined): string => {
   const e = Object.entries(m ?? {})
@@ -24,7 +28,8 @@ export async function runDescribe(resourceArg: string, nameArg: string | undefin
   if (name === undefined || name === '') throw new UsageError(`describe ${resource}: give a name`)
   if (DS_RESOURCES.has(resource)) return describeDs(dsRef(opts.namespace, name), target, out)
   if (NODE_RESOURCES.has(resource)) return describeNode(name, target, out)
-  throw new UsageError(`describe ${resource}: unknown resource type; use ds or node`)
+  if (CM_RESOURCES.has(resource)) return describeConfigMap(dsRef(opts.namespace, name), target, out)
+  throw new UsageError(`describe ${resource}: unknown resource type; use ds, node or cm`)
 }
 
 async function describeDs(ref: DsRef, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
@@ -49,6 +54,9 @@ async function describeDs(ref: DsRef, target: AgentTarget, out: NodeJS.WritableS
   text += `Number of Nodes Scheduled with Available Pods: ${s.numberAvailable}\n`
   text += `Number of Nodes Misscheduled: ${s.numberMisscheduled}\n`
   text += line('Pods Status', `${s.pods.running} Running / ${s.pods.waiting} Waiting / ${s.pods.succeeded} Succeeded / ${s.pods.failed} Failed`)
+  // What the agents run without: the fields `check` and `apply` warned about.
+  const warnings = daemonSetWarnings(ds)
+  text += 'Not honoured by the agents:\n' + (warnings.length === 0 ? '  <none>\n' : warnings.map((w) => `  ${formatIssue(w)}\n`).join(''))
   const rows = nodes.map((n) => {
     const pod = n.pods[ref.key]
     const v = shouldRun(n.info, ds)
@@ -80,6 +88,7 @@ async function describeNode(name: string, target: AgentTarget, out: NodeJS.Writa
   text += line('Labels', kv(n.info.labels))
   text += line('Taints', n.info.taints.length === 0 ? '<none>' : n.info.taints.map(taintText).join('\n                '))
   text += line('Address', nodeAddress(n.addresses))
+  text += line('InternalIP', n.hostIP ?? '<none>')
   text += line('Agent', n.version)
   text += 'Conditions:\n' + table(['  TYPE', 'STATUS', 'REASON', 'MESSAGE'], n.conditions.map((c) => [`  ${c.type}`, c.status, c.reason ?? '', (c.message ?? '').slice(0, 80)]))
   const here: string[][] = []
@@ -97,5 +106,25 @@ async function describeNode(name: string, target: AgentTarget, out: NodeJS.Writa
   // What the node's pod workers are doing now (as of its last record): stopping, starting, backing off.
   const workers = Object.entries(n.workers).sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, w]) => [`  ${key}`, w.doing, age(new Date(w.since).toISOString())])
   text += 'Workers:\n' + (workers.length === 0 ? '  <all idle>\n' : table(['  DAEMONSET', 'DOING', 'FOR'], workers))
+  out.write(text)
+}
+
+/** describeConfigMap prints a ConfigMap as kubectl does (keys in byte order, binary keys by size), and the DaemonSets whose pods use it. */
+async function describeConfigMap(ref: DsRef, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
+  const [list, dss] = await Promise.all([call<{ items: ConfigMap[] }>(target, 'GET', '/v1/configmaps'), liveDaemonSets(target)])
+  const cm = list.items.find((c) => c.metadata.namespace === ref.namespace && c.metadata.name === ref.name)
+  if (cm === undefined) throw new CliError(notFound('configmaps', ref.name, ref.namespace))
+  let text = ''
+  text += line('Name', cm.metadata.name)
+  text += line('Namespace', cm.metadata.namespace)
+  text += line('Labels', kv(cm.metadata.labels))
+  text += line('Annotations', kv(cm.metadata.annotations))
+  if (cm.immutable === true) text += line('Immutable', 'true')
+  text += '\nData\n====\n'
+  for (const [k, v] of Object.entries(cm.data ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) text += `${k}:\n----\n${v}${v.endsWith('\n') ? '' : '\n'}\n`
+  text += '\nBinaryData\n====\n'
+  for (const [k, v] of Object.entries(cm.binaryData ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) text += `${k}: ${Buffer.from(v, 'base64').length} bytes\n`
+  const users = dss.filter((d) => (d.metadata.namespace ?? 'default') === ref.namespace && configMapsUsedBy(d).has(ref.name)).map((d) => `daemonset.apps/${d.metadata.name}`)
+  text += '\n' + line('Used by', users.length === 0 ? '<none>' : users.join(', '))
   out.write(text)
 }

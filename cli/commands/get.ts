@@ -8,7 +8,7 @@ import { parseDsKey } from '../../core/keyspace.js'
 import { compileSelector } from '../../core/selector.js'
 import { parseSelectorText } from '../../core/selector-text.js'
 import { renderTemplate } from '../template.js'
-import { DS_RESOURCES, NODE_RESOURCES, POD_RESOURCES, splitRef } from '../resources.js'
+import { CM_RESOURCES, DS_RESOURCES, NODE_RESOURCES, POD_RESOURCES, notFound, splitRef } from '../resources.js'
 
 
 interface Obj {
@@ -124,6 +124,7 @@ export async function runGet(resourceArg: string, nameArg: string | undefined, o
     out.write(table(headers, rows))
     return
   }
+  if (CM_RESOURCES.has(resource)) return getConfigMaps(name, opts, output, target, out)
   let list: List
   const isDs = DS_RESOURCES.has(resource)
   if (isDs) {
@@ -132,7 +133,7 @@ export async function runGet(resourceArg: string, nameArg: string | undefined, o
   } else if (NODE_RESOURCES.has(resource)) {
     list = await call<List>(target, 'GET', '/v1/nodes')
   } else {
-    throw new UsageError(`get ${resource}: unknown resource type; use ds, pods or nodes`)
+    throw new UsageError(`get ${resource}: unknown resource type; use ds, pods, nodes or cm`)
   }
   filterList(list, opts.selector)
   if (name !== undefined) {
@@ -179,4 +180,31 @@ export async function runGet(resourceArg: string, nameArg: string | undefined, o
     return [i.metadata.name, statusText(st.state), age(st.startedAt), st.agentVersion ?? '', ...(wide ? [st.peerId ?? '', st.addresses?.[0] ?? '', taints.join(',') || '<none>'] : [])]
   })
   out.write(table(headers, rows))
+}
+
+/** getConfigMaps lists ConfigMaps as kubectl does: NAME, DATA (keys of data and binaryData), AGE. */
+async function getConfigMaps(name: string | undefined, opts: GetOptions, output: string, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
+  const list = await call<List>(target, 'GET', '/v1/configmaps')
+  const ns = opts.namespace ?? 'default'
+  if (opts.allNamespaces !== true) list.items = list.items.filter((i) => i.metadata.namespace === ns)
+  filterList(list, opts.selector)
+  if (name !== undefined) {
+    list.items = list.items.filter((i) => i.metadata.name === name)
+    if (list.items.length === 0) throw new CliError(notFound('configmaps', name, ns))
+  }
+  if (printStructured(list, name, output, out)) return
+  if (output === 'name') {
+    for (const i of list.items) out.write(`configmap/${i.metadata.name}\n`)
+    return
+  }
+  if (list.items.length === 0) {
+    out.write(opts.allNamespaces === true ? 'No resources found\n' : `No resources found in ${ns} namespace.\n`)
+    return
+  }
+  const rows = list.items.map((i) => {
+    const cm = i as unknown as { data?: Record<string, string>; binaryData?: Record<string, string> }
+    const keys = Object.keys(cm.data ?? {}).length + Object.keys(cm.binaryData ?? {}).length
+    return [...(opts.allNamespaces === true ? [i.metadata.namespace ?? 'default'] : []), i.metadata.name, String(keys), age(i.metadata.creationTimestamp)]
+  })
+  out.write(table([...(opts.allNamespaces === true ? ['NAMESPACE'] : []), 'NAME', 'DATA', 'AGE'], rows))
 }

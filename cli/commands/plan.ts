@@ -59,8 +59,9 @@ async function loadDaemonSets(paths: string[], recursive: boolean, err: NodeJS.W
     for (const w of bundle.warnings) err.write(`warning: ${w}\n`)
     errors.push(...bundle.errors)
     for (const o of bundle.objects) {
-      if (o.daemonSet === undefined) err.write(`${o.resource} skipped: ${o.skipped}\n`)
-      else found.push(o.daemonSet)
+      // ConfigMaps change no placement: plan passes over them silently.
+      if (o.daemonSet !== undefined) found.push(o.daemonSet)
+      else if (o.skipped !== undefined) err.write(`${o.resource} skipped: ${o.skipped}\n`)
     }
   }
   if (errors.length > 0) fail(errors, '-f', err)

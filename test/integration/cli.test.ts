@@ -90,7 +90,7 @@ describe('the CLI against real agents', { skip }, () => {
   it('describe ds shows the fields of kubectl describe and why a node has no copy', async () => {
     const r = await dm('describe', 'ds', 'zone-a-only')
     assert.equal(r.code, 0, r.stderr)
-    for (const want of [/^Name: +zone-a-only$/m, /^Image\(s\): +daemonmesh-test\/busybox:1$/m, /^Selector: +app=zone-a-only$/m, /^Node-Selector: +zone=a$/m, /^Labels: +team=infra$/m, /^Update Strategy: RollingUpdate \(maxUnavailable 1, maxSurge 0\)$/m, /^Desired Number of Nodes Scheduled: 1$/m, /^Current Number of Nodes Scheduled: 1$/m, /^Number of Nodes Misscheduled: 0$/m, /^Pods Status: +1 Running \/ 0 Waiting \/ 0 Succeeded \/ 0 Failed$/m, /^ +cli-2 +- +- +nodeSelector: node lacks label zone=a$/m]) {
+    for (const want of [/^Name: +zone-a-only$/m, /^Image\(s\): +daemonmesh-test\/busybox:1$/m, /^Selector: +app=zone-a-only$/m, /^Node-Selector: +zone=a$/m, /^Labels: +team=infra$/m, /^Update Strategy: RollingUpdate \(maxUnavailable 1, maxSurge 0\)$/m, /^Desired Number of Nodes Scheduled: 1$/m, /^Current Number of Nodes Scheduled: 1$/m, /^Number of Nodes Misscheduled: 0$/m, /^Pods Status: +1 Running \/ 0 Waiting \/ 0 Succeeded \/ 0 Failed$/m, /^ +cli-2 +- +- +nodeSelector: node lacks label zone=a$/m, /^Not honoured by the agents:\n  <none>$/m]) {
       assert.match(r.stdout, want)
     }
   })
@@ -260,23 +260,27 @@ describe('the CLI against real agents', { skip }, () => {
     assert.equal((await dm('get', 'ds', '-o', 'name')).stdout, 'daemonset.apps/ondel\ndaemonset.apps/ssd-only\n')
   })
 
-  it('apply -f a Helm-shaped bundle and a directory: other kinds skipped once each, warnings as kubectl\'s, DaemonSets applied; delete -f likewise', async () => {
+  it('apply -f a Helm-shaped bundle and a directory: other kinds skipped once each, warnings as kubectl\'s, ConfigMaps and DaemonSets applied; delete -f likewise', async () => {
     const bundle = repoPath('test/fixtures/bundles/fluent-bit.yaml')
     const dir = repoPath('test/fixtures/bundles/node-exporter')
-    const fluentBitSkipped = [
-      'serviceaccount/fluent-bit skipped: not used by daemonmesh',
-      'configmap/fluent-bit skipped: not yet supported by daemonmesh',
-      'clusterrole.rbac.authorization.k8s.io/fluent-bit skipped: not used by daemonmesh',
-      'clusterrolebinding.rbac.authorization.k8s.io/fluent-bit skipped: not used by daemonmesh',
-    ]
+    // The ConfigMap is applied in document order, between the objects skipped.
+    const fluentBit = (cm: string, ds: string): string =>
+      [
+        'serviceaccount/fluent-bit skipped: not used by daemonmesh',
+        cm,
+        'clusterrole.rbac.authorization.k8s.io/fluent-bit skipped: not used by daemonmesh',
+        'clusterrolebinding.rbac.authorization.k8s.io/fluent-bit skipped: not used by daemonmesh',
+        ds,
+        '',
+      ].join('\n')
     const fluentBitWarnings = [
-      `Warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.serviceAccountName: not supported (ignored)`,
-      `Warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.volumes[0].configMap: not supported: only hostPath and emptyDir volumes are mounted`,
+      `Warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.serviceAccountName: no service account token is mounted (there is no API server); the name reaches the downward API only`,
       `Warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.containers[0].livenessProbe: not supported (ignored)`,
       '',
     ].join('\n')
-    assert.deepEqual(await dmw('apply', '-f', bundle), { code: 0, stdout: [...fluentBitSkipped, 'daemonset.apps/fluent-bit created', ''].join('\n'), stderr: fluentBitWarnings })
-    assert.deepEqual(await dmw('apply', '-f', bundle), { code: 0, stdout: [...fluentBitSkipped, 'daemonset.apps/fluent-bit unchanged', ''].join('\n'), stderr: fluentBitWarnings })
+    assert.deepEqual(await dmw('apply', '-f', bundle), { code: 0, stdout: fluentBit('configmap/fluent-bit created', 'daemonset.apps/fluent-bit created'), stderr: fluentBitWarnings })
+    assert.deepEqual(await dmw('apply', '-f', bundle), { code: 0, stdout: fluentBit('configmap/fluent-bit unchanged', 'daemonset.apps/fluent-bit unchanged'), stderr: fluentBitWarnings })
+    assert.match((await dm('get', 'cm', '-n', 'logging')).stdout, /^NAME +DATA +AGE\nfluent-bit +\d+ +\d+s\n$/)
     const stored = JSON.parse((await dm('get', 'ds/fluent-bit', '-n', 'logging', '-o', 'json')).stdout) as { spec: { template: { spec: Record<string, unknown> & { containers: Record<string, unknown>[] } } } }
     assert.deepEqual([stored.spec.template.spec.tolerations, stored.spec.template.spec.nodeSelector, stored.spec.template.spec.containers[0]?.resources], [undefined, undefined, undefined], 'the nulls were dropped')
 
@@ -300,7 +304,8 @@ describe('the CLI against real agents', { skip }, () => {
     // By namespace, then name, as kubectl lists them.
     assert.equal((await dm('get', 'ds', '-A', '-o', 'name')).stdout, 'daemonset.apps/ondel\ndaemonset.apps/ssd-only\ndaemonset.apps/fluent-bit\ndaemonset.apps/node-exporter\n')
 
-    assert.deepEqual(await dmw('delete', '-f', bundle), { code: 0, stdout: [...fluentBitSkipped, 'daemonset.apps "fluent-bit" deleted', ''].join('\n'), stderr: '' })
+    assert.deepEqual(await dmw('delete', '-f', bundle), { code: 0, stdout: fluentBit('configmap "fluent-bit" deleted', 'daemonset.apps "fluent-bit" deleted'), stderr: '' })
+    assert.equal((await dm('get', 'cm', '-A')).stdout, 'No resources found\n')
     assert.deepEqual(await dmw('delete', '-f', dir), { code: 0, stdout: [...nodeExporterSkipped, 'daemonset.apps "node-exporter" deleted', 'service/node-exporter skipped: not used by daemonmesh', ''].join('\n'), stderr: '' })
     assert.equal((await dm('get', 'ds', '-A', '-o', 'name')).stdout, 'daemonset.apps/ondel\ndaemonset.apps/ssd-only\n')
   })

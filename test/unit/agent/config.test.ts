@@ -31,6 +31,8 @@ describe('agent configuration', () => {
     assert.deepEqual(c.listen, ['/ip4/0.0.0.0/tcp/7946'])
     assert.match(c.api, /^unix:\/\/.*\.daemonmesh\/agent\.sock$/)
     assert.match(c.clusterKey, /\.daemonmesh\/cluster\.key$/)
+    assert.equal(c.nodeIP, undefined, 'the agent chooses the host IP')
+    assert.equal(resolveConfig({ nodeIP: '10.0.0.5' }, {}).nodeIP, '10.0.0.5')
   })
 
   const bad: [string, Record<string, unknown>, RegExp][] = [
@@ -44,6 +46,7 @@ describe('agent configuration', () => {
     ['a listen address that is not a multiaddr', { listen: ['0.0.0.0:7946'] }, /listen\[0\]: Invalid value/],
     ['no Docker calls at all', { dockerConcurrency: 0 }, /dockerConcurrency: Invalid value: 0: between 1 and 64/],
     ['more Docker calls at once than any engine wants', { dockerConcurrency: 1000 }, /dockerConcurrency: Invalid value: 1000/],
+    ['a node IP that is not an IP', { nodeIP: 'eth0' }, /nodeIP: Invalid value: "eth0": an IPv4 or IPv6 address/],
   ]
   for (const [name, input, re] of bad) {
     it(`refuses ${name}, naming the field`, () => {

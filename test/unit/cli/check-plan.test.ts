@@ -66,7 +66,7 @@ describe('bundles: mixed documents, directories, -R', () => {
     assert.equal(r.code, 0, r.stderr)
     assert.deepEqual(r.stdout.replaceAll(`${bundle} `, '').replace(/revision [a-z0-9]+$/m, 'revision REV').split('\n'), [
       '(document 1): serviceaccount/fluent-bit skipped: not used by daemonmesh',
-      '(document 2): configmap/fluent-bit skipped: not yet supported by daemonmesh',
+      '(document 2): configmap/fluent-bit (namespace logging) is valid',
       '(document 3): clusterrole.rbac.authorization.k8s.io/fluent-bit skipped: not used by daemonmesh',
       '(document 4): clusterrolebinding.rbac.authorization.k8s.io/fluent-bit skipped: not used by daemonmesh',
       '(document 6): daemonset.apps/fluent-bit (namespace logging) is valid, revision REV',
@@ -75,8 +75,7 @@ describe('bundles: mixed documents, directories, -R', () => {
     assert.equal(
       r.stderr,
       [
-        `warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.serviceAccountName: not supported (ignored)`,
-        `warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.volumes[0].configMap: not supported: only hostPath and emptyDir volumes are mounted`,
+        `warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.serviceAccountName: no service account token is mounted (there is no API server); the name reaches the downward API only`,
         `warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.containers[0].livenessProbe: not supported (ignored)`,
         '',
       ].join('\n'),

@@ -92,6 +92,15 @@ const cases: Case[] = [
   ['an overlay delete with nothing is stored', StoreKey.overlay('host-1'), 'delete', undefined, undefined],
   ['an overlay delete carrying an overlay is refused', StoreKey.overlay('host-1'), 'delete', EMPTY_OVERLAY, /^a node overlay delete carries nothing$/],
   ['an overlay delete carrying null is refused', StoreKey.overlay('host-1'), 'delete', null, /^a node overlay delete carries nothing$/],
+
+  // 9. ConfigMaps.
+  ['a valid ConfigMap under its own key is stored', StoreKey.configMap(fluentd), 'put', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'fluentd.v2', namespace: 'kube-system' }, data: { 'fluent.conf': '[INPUT]' } }, undefined],
+  ['a ConfigMap under another name is refused', StoreKey.configMap(agent), 'put', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'other' } }, /^ConfigMap default\/other stored under cm\/default\/agent$/],
+  ['a ConfigMap with a bad key is refused', StoreKey.configMap(agent), 'put', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'agent' }, data: { 'a/b': 'x' } }, /^invalid ConfigMap: data\["a\/b"\]: Invalid value: "a\/b"/],
+  ['a ConfigMap over the size bound is refused', StoreKey.configMap(agent), 'put', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'agent' }, data: { big: 'x'.repeat(200 * 1024) } }, /^invalid ConfigMap: Too long: a ConfigMap must have at most 196608 bytes as JSON/],
+  ['a ConfigMap whose escapes make it too long is refused', StoreKey.configMap(agent), 'put', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'agent' }, data: { ctl: '\u0001'.repeat(40 * 1024) } }, /^invalid ConfigMap: Too long/],
+  ['a ConfigMap delete with nothing is stored', StoreKey.configMap(agent), 'delete', undefined, undefined],
+  ['a ConfigMap delete carrying a value is refused', StoreKey.configMap(agent), 'delete', { cascade: 'orphan' }, /^a ConfigMap delete carries nothing$/],
 ]
 
 describe('checkStoreValue', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
-import { NOT_YET_SUPPORTED_KINDS, documentWarnings, readBundle, resourceName, skipReason } from '../../../core/bundle.js'
+import { NOT_YET_SUPPORTED_KINDS, daemonSetWarnings, documentWarnings, readBundle, resourceName, skipReason } from '../../../core/bundle.js'
 import { parseManifests } from '../../../core/manifest.js'
 import { repoPath } from '../../helpers/fixtures.js'
 
@@ -11,7 +11,7 @@ const ds = (name: string, extra = ''): string =>
 /** summary renders a bundle as the lines apply would print (objects) plus its errors and warnings. */
 function summary(text: string): { objects: string[]; errors: string[]; warnings: string[] } {
   const b = readBundle(parseManifests(text, 'f.yaml'))
-  return { objects: b.objects.map((o) => (o.daemonSet === undefined ? `${o.resource} skipped: ${o.skipped}` : `${o.resource} apply`)), errors: b.errors, warnings: b.warnings }
+  return { objects: b.objects.map((o) => (o.skipped !== undefined ? `${o.resource} skipped: ${o.skipped}` : `${o.resource} apply`)), errors: b.errors, warnings: b.warnings }
 }
 
 describe('bundles', () => {
@@ -29,9 +29,10 @@ describe('bundles', () => {
     }
   })
 
-  it('skipReason: DaemonSets are applied, ConfigMaps and Secrets not yet, nodes join by themselves, anything else is not used', () => {
+  it('skipReason: DaemonSets and ConfigMaps are applied, Secrets not yet, nodes join by themselves, anything else is not used', () => {
     assert.equal(skipReason('DaemonSet'), undefined)
-    assert.deepEqual([...NOT_YET_SUPPORTED_KINDS].map(skipReason), ['not yet supported by daemonmesh', 'not yet supported by daemonmesh'])
+    assert.equal(skipReason('ConfigMap'), undefined)
+    assert.deepEqual([...NOT_YET_SUPPORTED_KINDS].map(skipReason), ['not yet supported by daemonmesh'])
     assert.match(skipReason('Node') ?? '', /^not applied by daemonmesh \(a node joins by itself/)
     for (const kind of ['ServiceAccount', 'ClusterRole', 'PodSecurityPolicy', 'Deployment', 'Frobnicator']) assert.equal(skipReason(kind), 'not used by daemonmesh')
   })
@@ -45,7 +46,7 @@ describe('bundles', () => {
     {
       name: 'a List\'s items are documents of their own',
       text: `apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n- {apiVersion: v1, kind: ServiceAccount, metadata: {name: a}}\n`,
-      want: { objects: ['configmap/c skipped: not yet supported by daemonmesh', 'serviceaccount/a skipped: not used by daemonmesh'] },
+      want: { objects: ['configmap/c apply', 'serviceaccount/a skipped: not used by daemonmesh'] },
     },
     {
       name: 'empty documents are ignored',
@@ -74,8 +75,13 @@ describe('bundles', () => {
     },
     {
       name: 'skipped objects are not checked: their nulls and odd fields are theirs',
-      text: 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, labels: null}\ndata: [null]\n',
-      want: { objects: ['configmap/c skipped: not yet supported by daemonmesh'] },
+      text: 'apiVersion: v1\nkind: Secret\nmetadata: {name: c, labels: null}\ndata: [null]\n',
+      want: { objects: ['secret/c skipped: not yet supported by daemonmesh'] },
+    },
+    {
+      name: 'a ConfigMap is checked like a DaemonSet: an invalid one is an error, its unknown fields warnings',
+      text: 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, labels: null}\ndata: {"a/b": x}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\ndata: {k: v}\ncolour: red\n',
+      want: { objects: ['configmap/d apply'], errors: [/^f\.yaml \(document 1\): ConfigMap default\/c: data\["a\/b"\]: Invalid value: "a\/b"/], warnings: 1 },
     },
     {
       name: 'a DaemonSet\'s unknown and unsupported fields are warnings, and it is still applied',
@@ -102,12 +108,21 @@ describe('bundles', () => {
     ])
   })
 
-  it('the fluent-bit bundle fixture: four objects skipped, the DaemonSet (with its nulls) applied, with three warnings', () => {
+  it('daemonSetWarnings is what the agents do not honour of a stored DaemonSet: the plan\'s part of documentWarnings', () => {
+    const [d] = parseManifests(ds('w', ', colour: red, livenessProbe: {tcpSocket: {port: 1}}'), 'w.yaml')
+    assert.ok(d?.daemonSet)
+    assert.deepEqual(daemonSetWarnings(d.daemonSet), [{ path: 'spec.template.spec.containers[0].livenessProbe', message: 'not supported (ignored)' }])
+    const [clean] = parseManifests(ds('c', ''), 'c.yaml')
+    assert.ok(clean?.daemonSet)
+    assert.deepEqual(daemonSetWarnings(clean.daemonSet), [])
+  })
+
+  it('the fluent-bit bundle fixture: three objects skipped, the ConfigMap and the DaemonSet (with its nulls) applied, with two warnings', () => {
     const b = readBundle(parseManifests(readFileSync(repoPath('test/fixtures/bundles/fluent-bit.yaml'), 'utf8'), 'fluent-bit.yaml'))
     assert.deepEqual(b.errors, [])
     assert.deepEqual(b.objects.map((o) => `${o.where}: ${o.resource}${o.skipped === undefined ? '' : ` skipped: ${o.skipped}`}`), [
       'fluent-bit.yaml (document 1): serviceaccount/fluent-bit skipped: not used by daemonmesh',
-      'fluent-bit.yaml (document 2): configmap/fluent-bit skipped: not yet supported by daemonmesh',
+      'fluent-bit.yaml (document 2): configmap/fluent-bit',
       'fluent-bit.yaml (document 3): clusterrole.rbac.authorization.k8s.io/fluent-bit skipped: not used by daemonmesh',
       'fluent-bit.yaml (document 4): clusterrolebinding.rbac.authorization.k8s.io/fluent-bit skipped: not used by daemonmesh',
       'fluent-bit.yaml (document 6): daemonset.apps/fluent-bit',
@@ -117,8 +132,7 @@ describe('bundles', () => {
     assert.equal(spec?.nodeSelector, undefined)
     assert.equal(spec?.containers[0]?.resources, undefined)
     assert.deepEqual(b.warnings.map((w) => w.replace(/^.*?fluent-bit: /, '')), [
-      'spec.template.spec.serviceAccountName: not supported (ignored)',
-      'spec.template.spec.volumes[0].configMap: not supported: only hostPath and emptyDir volumes are mounted',
+      'spec.template.spec.serviceAccountName: no service account token is mounted (there is no API server); the name reaches the downward API only',
       'spec.template.spec.containers[0].livenessProbe: not supported (ignored)',
     ])
   })

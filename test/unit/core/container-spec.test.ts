@@ -27,7 +27,11 @@ describe('container spec', () => {
     assert.equal(c.HostConfig.MemoryReservation, 200 * 2 ** 20)
     assert.equal(c.HostConfig.CpuShares, 102)
     assert.equal(c.HostConfig.NanoCpus, undefined)
-    assert.deepEqual(c.HostConfig.Binds, ['/var/log:/var/log', '/var/lib/docker/containers:/var/lib/docker/containers:ro'])
+    assert.deepEqual(c.HostConfig.Mounts, [
+      { Type: 'bind', Source: '/var/log', Target: '/var/log', ReadOnly: false },
+      { Type: 'bind', Source: '/var/lib/docker/containers', Target: '/var/lib/docker/containers', ReadOnly: true },
+    ])
+    assert.deepEqual(plan.volumes.map((v) => v.kind === 'hostPath' && `${v.path} type "${v.type}"`), ['/var/log type ""', '/var/lib/docker/containers type ""'])
     assert.equal(c.StopTimeout, 30)
     assert.deepEqual(c.HostConfig.RestartPolicy, { Name: 'always' })
     assert.equal(c.Labels['daemonmesh.io/daemonset'], 'kube-system.fluentd-elasticsearch')
@@ -50,7 +54,7 @@ describe('container spec', () => {
     assert.equal(c.Entrypoint, undefined)
     assert.deepEqual(c.Cmd, ['--path.procfs', '/host/proc', '--path.sysfs', '/host/sys', '--collector.filesystem.ignored-mount-points', '"^/(sys|proc|dev|host|etc)($|/)"'])
     assert.equal(c.ExposedPorts, undefined, 'no port mapping with host networking')
-    assert.deepEqual(c.HostConfig.Binds, ['/dev:/host/dev', '/proc:/host/proc', '/sys:/host/sys', '/:/rootfs'])
+    assert.deepEqual(c.HostConfig.Mounts?.map((m) => `${m.Source}:${m.Target}`), ['/dev:/host/dev', '/proc:/host/proc', '/sys:/host/sys', '/:/rootfs'])
   })
 
   it('seed 002: env values', () => {
@@ -107,11 +111,48 @@ describe('container spec', () => {
     assert.deepEqual(c?.HostConfig.SecurityOpt, ['no-new-privileges'])
   })
 
-  it('emptyDir volumes become a named volume shared by the pod', () => {
-    const d = ds({ volumes: [{ name: 'scratch', emptyDir: {} }], containers: [{ name: 'a', image: 'i:1', volumeMounts: [{ name: 'scratch', mountPath: '/s' }] }, { name: 'b', image: 'i:1', volumeMounts: [{ name: 'scratch', mountPath: '/t', readOnly: true }] }] })
+  it('an emptyDir is a directory of the pod, new for each revision; subPaths are created in it', () => {
+    const d = ds({ volumes: [{ name: 'scratch', emptyDir: {} }], containers: [{ name: 'a', image: 'i:1', volumeMounts: [{ name: 'scratch', mountPath: '/s' }] }, { name: 'b', image: 'i:1', volumeMounts: [{ name: 'scratch', mountPath: '/t', readOnly: true, subPath: 'b/logs' }] }] })
     const plan = podPlan(d, node('n1'))
-    assert.deepEqual(plan.volumes, ['dm_default_agent_n1_scratch'])
-    assert.deepEqual(plan.containers[1]?.create.HostConfig.Mounts, [{ Type: 'volume', Source: 'dm_default_agent_n1_scratch', Target: '/t', ReadOnly: true }])
+    const pod = `dm_default_agent_${revisionOf(d)}_n1`
+    assert.equal(plan.pod, pod)
+    assert.deepEqual(plan.volumes, [{ kind: 'emptyDir', name: 'scratch', dir: `${pod}/scratch`, subPaths: ['b/logs'] }])
+    assert.deepEqual(plan.containers[0]?.create.HostConfig.Mounts, [{ Type: 'bind', Source: `${pod}/scratch`, Target: '/s', ReadOnly: false }])
+    assert.deepEqual(plan.containers[1]?.create.HostConfig.Mounts, [{ Type: 'bind', Source: `${pod}/scratch/b/logs`, Target: '/t', ReadOnly: true }])
+    assert.equal(plan.containers[1]?.create.Labels['daemonmesh.io/pod'], pod)
+    const next = ds({ ...d.spec.template.spec, terminationGracePeriodSeconds: 5 })
+    assert.notEqual(podPlan(next, node('n1')).pod, pod, 'a new revision is a new pod with new volumes')
+  })
+
+  it('an emptyDir in memory is one tmpfs volume that every container of the pod mounts, sized by sizeLimit', () => {
+    const d = ds({ volumes: [{ name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } }], containers: [{ name: 'a', image: 'i:1', volumeMounts: [{ name: 'shm', mountPath: '/shm' }] }, { name: 'b', image: 'i:1', volumeMounts: [{ name: 'shm', mountPath: '/dev/shm' }] }] })
+    const plan = podPlan(d, node('n1'))
+    const volume = `${plan.pod}_shm`
+    assert.deepEqual(plan.volumes, [{ kind: 'tmpfs', name: 'shm', volume, sizeBytes: 64 * 2 ** 20 }])
+    assert.deepEqual(plan.containers.map((c) => c.create.HostConfig.Mounts), [
+      [{ Type: 'volume', Source: volume, Target: '/shm', ReadOnly: false, VolumeOptions: { NoCopy: true } }],
+      [{ Type: 'volume', Source: volume, Target: '/dev/shm', ReadOnly: false, VolumeOptions: { NoCopy: true } }],
+    ])
+    assert.deepEqual(plan.unsupported, [])
+  })
+
+  it('a sizeLimit on a disk emptyDir is reported: Docker cannot enforce it', () => {
+    const plan = podPlan(ds({ volumes: [{ name: 'v', emptyDir: { sizeLimit: '1Gi' } }] }), node('n1'))
+    assert.deepEqual(plan.unsupported, [{ path: 'spec.template.spec.volumes[0].emptyDir.sizeLimit', message: 'not enforced on disk (only with medium: Memory, as the tmpfs size)' }])
+  })
+
+  it('hostPath volumes carry their type for the runtime to check or create, and the subPaths mounted from them', () => {
+    const d = ds({
+      volumes: [{ name: 'lock', hostPath: { path: '/run/xtables.lock', type: 'FileOrCreate' } }, { name: 'lib', hostPath: { path: '/var/lib/calico', type: 'DirectoryOrCreate' } }],
+      containers: [{ name: 'a', image: 'i:1', volumeMounts: [{ name: 'lock', mountPath: '/run/xtables.lock' }, { name: 'lib', mountPath: '/data', subPath: 'node' }] }],
+    })
+    const plan = podPlan(d, node('n1'))
+    assert.deepEqual(plan.volumes, [
+      { kind: 'hostPath', name: 'lock', path: '/run/xtables.lock', type: 'FileOrCreate', subPaths: [] },
+      { kind: 'hostPath', name: 'lib', path: '/var/lib/calico', type: 'DirectoryOrCreate', subPaths: ['node'] },
+    ])
+    assert.deepEqual(plan.containers[0]?.create.HostConfig.Mounts?.map((m) => `${m.Source}:${m.Target}`), ['/run/xtables.lock:/run/xtables.lock', '/var/lib/calico/node:/data'])
+    assert.deepEqual(plan.unsupported, [])
   })
 
   it('hostPath of a type that must exist uses a bind mount that fails when missing', () => {
@@ -129,13 +170,11 @@ describe('container spec', () => {
     })
     const paths = podPlan(d, node('n1')).unsupported.map((u) => u.path).sort()
     assert.deepEqual(paths, [
-      'spec.template.spec.containers[0].envFrom',
-      'spec.template.spec.containers[0].env[0].valueFrom',
+      'spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef',
       'spec.template.spec.containers[0].livenessProbe',
       'spec.template.spec.containers[0].resources.limits["nvidia.com/gpu"]',
       'spec.template.spec.initContainers',
       'spec.template.spec.serviceAccountName',
-      'spec.template.spec.volumes[0].configMap',
     ])
   })
 

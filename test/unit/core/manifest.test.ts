@@ -6,6 +6,15 @@ import type { DaemonSet } from '../../../core/types.js'
 import { rawDs, seedFiles } from '../../helpers/fixtures.js'
 
 describe('manifests', () => {
+  it('file modes written as YAML 1.1 octals (0644) are octal, as Kubernetes reads them; decimals stay decimal', () => {
+    const text = `apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: m}\nspec:\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec:\n      containers: [{name: c, image: i:1}]\n      volumes: [{name: v, downwardAPI: {defaultMode: 0644, items: [{path: x, fieldRef: {fieldPath: metadata.name}, mode: 256}, {path: y, fieldRef: {fieldPath: metadata.uid}, mode: 0}]}}]\n`
+    const [d] = parseManifests(text, 'm.yaml')
+    assert.deepEqual(d?.errors, [])
+    const api = d?.daemonSet?.spec.template.spec.volumes?.[0]?.downwardAPI
+    assert.equal(api?.defaultMode, 0o644)
+    assert.deepEqual(api?.items?.map((i) => i.mode), [256, 0])
+  })
+
   for (const seed of seedFiles()) {
     it(`seed ${seed.name} parses verbatim with no error and no warning`, () => {
       const docs = parseManifests(seed.text, seed.name)

@@ -45,6 +45,7 @@ class FakeRuntime {
       pullImages: async () => undefined,
       hasImages: async () => true,
       startPod: (plan: PodPlan) => this.call('start', plan.daemonSet),
+      refreshFiles: async () => undefined,
       remove: (id: string) => this.call('remove', id),
       exec: async () => 0,
       address: async () => undefined,

@@ -1,0 +1,122 @@
+// ConfigMaps: the object as applied and stored (`cm/NAMESPACE/NAME`), checked at every
+// border: the CLI before signing, and every agent's store admission. Rules in
+// parseConfigMap; the design in docs/configmaps.md. No I/O here.
+
+import { z } from 'zod'
+import type { FieldIssue } from './errors.js'
+import type { DaemonSet } from './types.js'
+import { dns1123Label, dns1123Subdomain } from './names.js'
+import { joinPath } from './path.js'
+import { validateLabels } from './selector.js'
+import { zodIssues } from './zod-issues.js'
+
+/**
+ * MAX_CONFIGMAP_BYTES bounds a ConfigMap (metadata, data, binaryData) as it travels: JSON-encoded,
+ * escapes included. Kubernetes allows 1 MiB; here a ConfigMap travels in one gossip message
+ * of at most 256 KiB, envelope included.
+ */
+export const MAX_CONFIGMAP_BYTES = 192 * 1024
+
+/** ConfigMap is a ConfigMap as stored: name and namespace set, data and binaryData string maps. */
+export interface ConfigMap {
+  apiVersion: 'v1'
+  kind: 'ConfigMap'
+  metadata: { name: string; namespace: string; labels?: Record<string, string>; annotations?: Record<string, string>; creationTimestamp?: string }
+  data?: Record<string, string>
+  binaryData?: Record<string, string>
+  immutable?: boolean
+}
+
+const stringMap = z.record(z.string(), z.string())
+
+const configMapSchema = z
+  .object({
+    apiVersion: z.literal('v1'),
+    kind: z.literal('ConfigMap'),
+    metadata: z
+      .object({ name: z.string(), namespace: z.string().optional(), labels: stringMap.optional(), annotations: stringMap.optional(), creationTimestamp: z.string().optional() })
+      .passthrough(),
+    data: stringMap.optional(),
+    binaryData: stringMap.optional(),
+    immutable: z.boolean().optional(),
+  })
+  .strict()
+
+const KEY = /^[-._a-zA-Z0-9]+$/
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+
+/** configKeyProblem says why `key` cannot be a ConfigMap (or Secret) key, as Kubernetes' IsConfigMapKey. */
+export function configKeyProblem(key: string): string | undefined {
+  if (key === '' || key.length > 253) return 'must be 1 to 253 characters'
+  if (key === '.' || key === '..') return `must not be '${key}'`
+  if (!KEY.test(key)) return "a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
+  return undefined
+}
+
+/**
+ * parseConfigMap checks an object (nulls already dropped) and returns the ConfigMap as
+ * stored, or every error with its field path:
+ *  1. apiVersion v1, kind ConfigMap; a field outside the ConfigMap's is a warning;
+ *  2. metadata.name a DNS-1123 subdomain, metadata.namespace (default "default") a
+ *     DNS-1123 label, valid labels; other metadata fields are dropped;
+ *  3. keys of data and binaryData valid config keys, none in both;
+ *  4. binaryData values base64;
+ *  5. metadata, data and binaryData at most MAX_CONFIGMAP_BYTES as JSON (UTF-8, escapes included).
+ */
+export function parseConfigMap(input: unknown): { configMap?: ConfigMap; errors: FieldIssue[]; warnings: FieldIssue[] } {
+  // Unknown fields are warnings (as kubectl warns); anything else wrong is an error.
+  const strict = configMapSchema.safeParse(input)
+  const { errors, warnings } = strict.success ? { errors: [], warnings: [] } : zodIssues(strict.error.issues)
+  const res = configMapSchema.strip().safeParse(input)
+  if (!res.success || errors.length > 0) return { errors, warnings }
+  const { metadata: m, data, binaryData, immutable } = res.data
+  if (m.name === '') errors.push({ path: 'metadata.name', message: 'required' })
+  else for (const p of dns1123Subdomain(m.name)) errors.push({ path: 'metadata.name', message: `Invalid value: "${m.name}": ${p}` })
+  const namespace = m.namespace ?? 'default'
+  for (const p of dns1123Label(namespace)) errors.push({ path: 'metadata.namespace', message: `Invalid value: "${namespace}": ${p}` })
+  errors.push(...validateLabels(m.labels, 'metadata.labels'))
+  // Measured as it travels: JSON escapes (a newline is two bytes, a control character six) count.
+  const bytes = Buffer.byteLength(JSON.stringify({ metadata: m, data, binaryData }))
+  for (const [field, map] of [['data', data], ['binaryData', binaryData]] as const) {
+    for (const [k, v] of Object.entries(map ?? {})) {
+      const why = configKeyProblem(k)
+      if (why !== undefined) errors.push({ path: joinPath(field, k), message: `Invalid value: "${k}": ${why}` })
+      if (field === 'binaryData' && data?.[k] !== undefined) errors.push({ path: joinPath(field, k), message: `Invalid value: "${k}": duplicate of key present in data` })
+      if (field === 'binaryData' && !BASE64.test(v)) errors.push({ path: joinPath(field, k), message: 'Invalid value: must be base64' })
+    }
+  }
+  if (bytes > MAX_CONFIGMAP_BYTES) errors.push({ path: '', message: `Too long: a ConfigMap must have at most ${MAX_CONFIGMAP_BYTES} bytes as JSON (${bytes})` })
+  if (errors.length > 0) return { errors, warnings }
+  const metadata: ConfigMap['metadata'] = { name: m.name, namespace }
+  if (m.labels !== undefined) metadata.labels = m.labels
+  if (m.annotations !== undefined) metadata.annotations = m.annotations
+  if (m.creationTimestamp !== undefined) metadata.creationTimestamp = m.creationTimestamp
+  const cm: ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata }
+  if (data !== undefined) cm.data = data
+  if (binaryData !== undefined) cm.binaryData = binaryData
+  if (immutable !== undefined) cm.immutable = immutable
+  return { configMap: cm, errors: [], warnings }
+}
+
+/** configMapEntries returns every key of a ConfigMap with its content: data as text, binaryData decoded. */
+export function configMapEntries(cm: ConfigMap): Map<string, Buffer> {
+  const out = new Map<string, Buffer>()
+  for (const [k, v] of Object.entries(cm.data ?? {})) out.set(k, Buffer.from(v, 'utf8'))
+  for (const [k, v] of Object.entries(cm.binaryData ?? {})) out.set(k, Buffer.from(v, 'base64'))
+  return out
+}
+
+/** configMapsUsedBy returns the names of the ConfigMaps a DaemonSet's pods use (volumes, projections, env, envFrom), in its namespace. */
+export function configMapsUsedBy(ds: DaemonSet): Set<string> {
+  const spec = ds.spec.template.spec
+  const names = new Set<string>()
+  for (const v of spec.volumes ?? []) {
+    if (v.configMap !== undefined) names.add(v.configMap.name)
+    for (const src of v.projected?.sources ?? []) if (src.configMap !== undefined) names.add(src.configMap.name)
+  }
+  for (const c of spec.containers) {
+    for (const e of c.env ?? []) if (e.valueFrom?.configMapKeyRef !== undefined) names.add(e.valueFrom.configMapKeyRef.name)
+    for (const f of c.envFrom ?? []) if (f.configMapRef !== undefined) names.add(f.configMapRef.name)
+  }
+  return names
+}

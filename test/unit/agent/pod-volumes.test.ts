@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict'
+import { lstat, mkdtemp, readFile, readdir, readlink, stat, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { MountError, PodVolumes, writeFiles } from '../../../agent/runtime/pod-volumes.js'
+import type { PodPlan } from '../../../core/container-spec.js'
+import type { PodVolume } from '../../../core/volumes.js'
+
+const plan = (volumes: PodVolume[], missing: string[] = []): PodPlan => ({ daemonSet: 'default.x', node: 'n1', revision: 'r1', pod: 'dm_default_x_r1_n1', uid: 'u', containers: [], volumes, unsupported: [], missing })
+
+describe('pod volumes on the host', () => {
+  it('hostPath types: created with kubelet\'s modes, checked, and a failed check names the volume and the path', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'dm-pv-'))
+    const sock = join(root, 'agent.sock')
+    const server = createServer().listen(sock)
+    await new Promise((r) => server.once('listening', r))
+    try {
+      const pv = new PodVolumes(join(root, 'pods'))
+      const ok: PodVolume[] = [
+        { kind: 'hostPath', name: 'lock', path: join(root, 'xtables.lock'), type: 'FileOrCreate', subPaths: [] },
+        { kind: 'hostPath', name: 'state', path: join(root, 'var/lib/x'), type: 'DirectoryOrCreate', subPaths: ['node/a'] },
+        { kind: 'hostPath', name: 'any', path: join(root, 'untyped'), type: '', subPaths: [] },
+        { kind: 'hostPath', name: 'sock', path: sock, type: 'Socket', subPaths: [] },
+        { kind: 'hostPath', name: 'null', path: '/dev/null', type: 'CharDevice', subPaths: [] },
+      ]
+      await pv.prepare(plan(ok))
+      assert.equal((await stat(join(root, 'xtables.lock'))).mode & 0o7777, 0o644)
+      for (const d of ['var', 'var/lib', 'var/lib/x', 'untyped']) assert.equal((await stat(join(root, d))).mode & 0o7777, 0o755, d)
+      assert.ok((await stat(join(root, 'var/lib/x/node/a'))).isDirectory())
+      await pv.prepare(plan(ok)) // idempotent
+      const fails: [PodVolume, RegExp][] = [
+        [{ kind: 'hostPath', name: 'v', path: join(root, 'xtables.lock'), type: 'Directory', subPaths: [] }, /^MountVolume\.SetUp failed for volume "v": hostPath type check failed: .*xtables\.lock is not a directory$/],
+        [{ kind: 'hostPath', name: 'v', path: join(root, 'untyped'), type: 'File', subPaths: [] }, /is not a file$/],
+        [{ kind: 'hostPath', name: 'v', path: join(root, 'xtables.lock'), type: 'Socket', subPaths: [] }, /is not a socket file$/],
+        [{ kind: 'hostPath', name: 'v', path: sock, type: 'BlockDevice', subPaths: [] }, /is not a block device$/],
+        [{ kind: 'hostPath', name: 'v', path: join(root, 'missing'), type: 'CharDevice', subPaths: [] }, /is not a character device$/],
+        [{ kind: 'hostPath', name: 'v', path: join(root, 'no/parent/f'), type: 'FileOrCreate', subPaths: [] }, /no such file or directory \(FileOrCreate does not create the parent directory\)$/],
+      ]
+      for (const [v, re] of fails) await assert.rejects(pv.prepare(plan([v])), (e: unknown) => e instanceof MountError && re.test(e.message))
+      await assert.rejects(pv.prepare(plan([], ['configmap "c" not found'])), (e: unknown) => e instanceof MountError && e.message === 'configmap "c" not found')
+    } finally {
+      server.close()
+    }
+  })
+
+  it('written files: kubelet\'s ..data layout, modes, an update swaps the set, stale names go', async () => {
+    const dir = join(await mkdtemp(join(tmpdir(), 'dm-pv-')), 'vol')
+    await writeFiles(dir, [{ path: 'a', content: 'one', mode: 0o640 }, { path: 'sub/b', content: new Uint8Array([1, 2]), mode: 0o400 }])
+    assert.equal(await readlink(join(dir, 'a')), join('..data', 'a'))
+    assert.equal(await readFile(join(dir, 'a'), 'utf8'), 'one')
+    assert.equal((await stat(join(dir, 'a'))).mode & 0o7777, 0o640)
+    assert.deepEqual([...(await readFile(join(dir, 'sub/b')))], [1, 2])
+    const first = await readlink(join(dir, '..data'))
+    await writeFiles(dir, [{ path: 'a', content: 'one', mode: 0o640 }, { path: 'sub/b', content: new Uint8Array([1, 2]), mode: 0o400 }])
+    assert.equal(await readlink(join(dir, '..data')), first, 'the same files leave the directory untouched')
+    await writeFiles(dir, [{ path: 'a', content: 'two', mode: 0o640 }])
+    assert.equal(await readFile(join(dir, 'a'), 'utf8'), 'two')
+    assert.notEqual(await readlink(join(dir, '..data')), first)
+    assert.deepEqual((await readdir(dir)).sort(), ['..data', await readlink(join(dir, '..data')), 'a'].sort(), 'the old set and the stale name are gone')
+    assert.ok((await lstat(join(dir, 'a'))).isSymbolicLink())
+  })
+
+  it('refresh rewrites only a started pod, and keeps the last files when its ConfigMap is gone', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'dm-pv-'))
+    const pv = new PodVolumes(root)
+    const files = (content: string): PodVolume => ({ kind: 'files', name: 'cfg', dir: 'dm_default_x_r1_n1/cfg', files: [{ path: 'k', content, mode: 0o644 }] })
+    await pv.refresh(plan([files('early')]))
+    await assert.rejects(stat(join(root, 'dm_default_x_r1_n1')), 'a pod not started gets nothing')
+    await pv.prepare(plan([files('v1')]))
+    await pv.refresh(plan([files('v2')]))
+    assert.equal(await readFile(join(root, 'dm_default_x_r1_n1/cfg/k'), 'utf8'), 'v2')
+    await pv.refresh(plan([], ['configmap "c" not found']))
+    assert.equal(await readFile(join(root, 'dm_default_x_r1_n1/cfg/k'), 'utf8'), 'v2')
+    await pv.release('dm_default_x_r1_n1')
+    await assert.rejects(stat(join(root, 'dm_default_x_r1_n1')))
+    await writeFile(join(root, 'keep'), '')
+    await pv.release('../keep')
+    await stat(join(root, 'keep'))
+  })
+})
