@@ -34,8 +34,9 @@ export class SimClock implements Clock {
     this.wallStart = wallStart
   }
 
+  /** wall is whole milliseconds, as Date.now (messages carry it; records must hold integers). */
   wall(): number {
-    return this.wallStart + this.now
+    return Math.floor(this.wallStart + this.now)
   }
 
   mono(): number {
