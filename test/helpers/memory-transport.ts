@@ -24,7 +24,7 @@ export interface HubModel {
   frameDelay(from: string, to: string, bytes: number): number
   /** dialDelay returns the ms a dial from `from` to `to` takes (handshakes). */
   dialDelay(from: string, to: string): number
-  /** maxConnections caps each transport's connections: beyond it the hub closes one, chosen by `victim`. */
+  /** maxConnections caps each transport's connections, as libp2p's connection manager does: an inbound connection to a transport at the cap is refused; an outbound one beyond it makes the hub close one, chosen by `victim`. */
   readonly maxConnections: number
   /** victim picks which of `peer`'s connections to close (never `keep`). */
   victim(peer: string, connected: readonly string[], keep: string): string | undefined
@@ -221,6 +221,7 @@ export class MemoryTransport implements Transport {
     if (model !== undefined && !this.peers.has(target.peerId)) {
       await this.hub.clock.sleep(model.dialDelay(this.peerId, target.peerId))
       if (!this.isOpen() || !target.isOpen()) throw new Error(`no peer at ${addr}`)
+      if (!this.peers.has(target.peerId) && target.peers.size >= model.maxConnections) throw new Error(`connection to ${addr} refused: maxConnections exceeded`)
     }
     if (!this.peers.has(target.peerId)) {
       this.peers.add(target.peerId)
@@ -230,7 +231,6 @@ export class MemoryTransport implements Transport {
       if (model !== undefined) {
         model.connected(this.peerId, target.peerId)
         this.trim(target.peerId)
-        target.trim(this.peerId)
       }
     }
     return target.peerId

@@ -38,6 +38,8 @@ export interface FleetOptions {
   rolloutHosts: number
   /** Bootstrap peers every host dials at start (the first hosts). */
   seeds: number
+  /** Each host's connection cap; default the agent's default (config.ts). */
+  maxConnections?: number
 }
 
 /** Unreachable is one 'node unreachable' verdict: `by` declared `peer` failed at virtual ms `at`. */
@@ -65,7 +67,7 @@ export class Fleet {
   constructor(opts: FleetOptions) {
     this.opts = opts
     this.random = mulberry32(opts.seed)
-    this.net = new SimNetwork({ clock: this.clock, params: opts.params, gossip: OUR_GOSSIPSUB, topics: Object.values(Topics), capacity: opts.nodes, maxConnections: defaultConfig().maxConnections, random: this.random })
+    this.net = new SimNetwork({ clock: this.clock, params: opts.params, gossip: OUR_GOSSIPSUB, topics: Object.values(Topics), capacity: opts.nodes, maxConnections: opts.maxConnections ?? defaultConfig().maxConnections, random: this.random })
     this.hub = new MemoryHub(this.clock, this.net)
     const clock = this.clock
     const verdicts = this.verdicts

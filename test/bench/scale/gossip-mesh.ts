@@ -46,8 +46,8 @@ export interface GossipEnv {
   /** schedule runs fn after `ms`. */
   after(ms: number, fn: () => void): void
   random(): number
-  /** delay returns the ms an RPC of `bytes` from peer `from` takes to be handled at `to` (duplicates are dropped early: `full` false). */
-  delay(from: number, to: number, bytes: number, full: boolean): number
+  /** delay returns the ms an RPC of `bytes` (a message of `topic`, or a control RPC: undefined) from peer `from` takes to be handled at `to` (duplicates are dropped early: `full` false). */
+  delay(from: number, to: number, topic: string | undefined, bytes: number, full: boolean): number
   /** sent counts one RPC of a kind and its size (bytes on the wire, overheads included by the env). */
   sent(from: number, kind: GossipKind, bytes: number): void
   /** handle hands a new message to peer `to`'s topic handler; undefined when it has none (or is gone). */
@@ -167,7 +167,7 @@ export class GossipMesh {
         for (const q of this.sample([...p.connected].filter((q) => !mesh.has(q)), this.params.D - mesh.size)) {
           mesh.add(q)
           this.env.sent(index, 'graft', CONTROL_BYTES)
-          this.env.after(this.env.delay(index, q, CONTROL_BYTES, false), () => {
+          this.env.after(this.env.delay(index, q, undefined, CONTROL_BYTES, true), () => {
             const r = this.peers[q]
             if (r !== undefined && r.connected.has(index)) r.mesh.get(topic)?.add(index)
           })
@@ -176,7 +176,7 @@ export class GossipMesh {
         for (const q of this.sample([...mesh], mesh.size - this.params.D)) {
           mesh.delete(q)
           this.env.sent(index, 'prune', CONTROL_BYTES)
-          this.env.after(this.env.delay(index, q, CONTROL_BYTES, false), () => this.peers[q]?.mesh.get(topic)?.delete(index))
+          this.env.after(this.env.delay(index, q, undefined, CONTROL_BYTES, true), () => this.peers[q]?.mesh.get(topic)?.delete(index))
         }
       }
       this.emitGossip(p, topic, mesh)
@@ -195,7 +195,7 @@ export class GossipMesh {
     const bytes = CONTROL_BYTES + MSG_ID_BYTES * offered.length
     for (const q of this.sample(candidates, target)) {
       this.env.sent(p.index, 'ihave', bytes)
-      this.env.after(this.env.delay(p.index, q, bytes, false), () => this.ihave(q, p.index, offered))
+      this.env.after(this.env.delay(p.index, q, undefined, bytes, true), () => this.ihave(q, p.index, offered))
     }
   }
 
@@ -207,7 +207,7 @@ export class GossipMesh {
     if (wanted.length === 0) return
     const bytes = CONTROL_BYTES + MSG_ID_BYTES * wanted.length
     this.env.sent(at, 'iwant', bytes)
-    this.env.after(this.env.delay(at, from, bytes, false), () => {
+    this.env.after(this.env.delay(at, from, undefined, bytes, true), () => {
       const q = this.peers[from]
       if (q === undefined || !q.connected.has(at)) return
       // Only what is still in the cache is answered.
@@ -223,7 +223,7 @@ export class GossipMesh {
   private send(p: Peer, to: number, m: Message): void {
     const full = !seen(m, to)
     this.env.sent(p.index, 'message', m.bytes)
-    this.env.after(this.env.delay(p.index, to, m.bytes, full), () => this.arrive(to, p.index, m))
+    this.env.after(this.env.delay(p.index, to, m.msg.topic, m.bytes, full), () => this.arrive(to, p.index, m))
   }
 
   /** arrive: message `m` reaches peer `at` from `from`: dropped if seen, else validated and relayed. */

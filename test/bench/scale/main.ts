@@ -16,6 +16,7 @@ import { ds } from '../../helpers/fixtures.js'
 import { Fleet } from './fleet.js'
 import { MEASURED } from './params.js'
 import { diffTraffic, totalOf, type Traffic } from './sim-network.js'
+import { installVerifyCache } from './verify-cache.js'
 
 const int = (v: string): number => {
   const n = Number(v)
@@ -42,8 +43,9 @@ const program = new Command('bench:scale')
   .option('--idle-s <s>', 'idle measurement window (virtual seconds)', num, 10)
   .option('--start-spread-s <s>', 'hosts start at random moments within this window (virtual seconds)', num, 2)
   .option('--seeds <n>', 'bootstrap peers (the first hosts) every host dials', int, 3)
+  .option('--max-connections <n>', "each host's connection cap (the agent's maxConnections; default its default)", int)
 program.parse()
-const o = program.opts<{ nodes: number; seed: number; rolloutHosts: number; maxUnavailable: string | number; latencyMs: number; loss: number; idleS: number; startSpreadS: number; seeds: number }>()
+const o = program.opts<{ nodes: number; seed: number; rolloutHosts: number; maxUnavailable: string | number; latencyMs: number; loss: number; idleS: number; startSpreadS: number; seeds: number; maxConnections?: number }>()
 
 const wallStart = Date.now()
 const secs = (ms: number): string => (ms / 1000).toFixed(2)
@@ -67,15 +69,32 @@ function describeTraffic(tr: Traffic, hosts: number, seconds: number): string {
 }
 
 async function main(): Promise<void> {
+  const verifies = installVerifyCache()
   const params = { ...MEASURED, extraLatencyMs: o.latencyMs, loss: o.loss }
-  const fleet = new Fleet({ nodes: o.nodes, seed: o.seed, params, rolloutHosts: Math.min(o.nodes - 1, o.rolloutHosts), seeds: o.seeds })
-  console.log(`[sim] nodes=${o.nodes} seed=${o.seed} gossip hop ${params.gossipHopMs.p50}/${params.gossipHopMs.p90} ms (p50/p90) + ${params.extraLatencyMs} ms, ${params.gossipCpuMs} ms CPU/message, frame ${params.frameMs.p50} ms, dial ${params.dialMs.p50} ms, loss ${params.loss}`)
+  const fleet = new Fleet({ nodes: o.nodes, seed: o.seed, params, rolloutHosts: Math.min(o.nodes - 1, o.rolloutHosts), seeds: o.seeds, ...(o.maxConnections === undefined ? {} : { maxConnections: o.maxConnections }) })
+  console.log(`[sim] nodes=${o.nodes} seed=${o.seed} gossip hop ${params.gossipHopMs.p50}/${params.gossipHopMs.p90} ms (p50/p90) + ${params.extraLatencyMs} ms, CPU/message ${params.gossipCpuMs.record} ms (record) ${params.gossipCpuMs.notice} ms (notice) ${params.duplicateCpuMs} ms (duplicate), frame ${params.frameMs.p50} ms, dial ${params.dialMs.p50} ms, loss ${params.loss}`)
   await fleet.build()
   console.log(`${t(fleet)} built ${o.nodes} hosts (heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB)`)
 
   // 1. Start and converge: every host holds every host's record.
   await fleet.start(o.startSpreadS * 1000)
-  const converged = await runUntil(fleet, () => fleet.agents.every((a) => a.membership.records.size >= o.nodes), 250, 300_000)
+  let lastReport = fleet.clock.mono()
+  let cpuMark = fleet.net.cpu.reduce((x, c) => x + c, 0)
+  const converged = await runUntil(
+    fleet,
+    () => {
+      const sizes = fleet.agents.map((a) => a.membership.records.size)
+      if (fleet.clock.mono() - lastReport >= 10_000) {
+        const cpu = fleet.net.cpu.reduce((x, c) => x + c, 0)
+        console.log(`${t(fleet)} converging: records held min ${Math.min(...sizes)} mean ${(sizes.reduce((x, c) => x + c, 0) / sizes.length).toFixed(1)}; Unreachable verdicts ${fleet.verdicts.length}; modelled CPU ${(((cpu - cpuMark) / o.nodes / (fleet.clock.mono() - lastReport)) * 100).toFixed(0)}% per host`)
+        lastReport = fleet.clock.mono()
+        cpuMark = cpu
+      }
+      return sizes.every((x) => x >= o.nodes)
+    },
+    250,
+    300_000,
+  )
   const conns = fleet.agents.map((a) => fleet.net.connectionsOf(a.transport.peerId))
   console.log(`${t(fleet)} membership ${converged ? 'converged' : 'NOT converged'}: ${fleet.agents.filter((a) => a.membership.records.size >= o.nodes).length}/${o.nodes} hosts hold all ${o.nodes} records; connections per host mean ${(conns.reduce((s, c) => s + c, 0) / conns.length).toFixed(1)} max ${Math.max(...conns)}; heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`)
 
@@ -172,7 +191,7 @@ async function main(): Promise<void> {
     `${t(fleet)} rollout to ${rev2} over ${rollers.length} hosts (maxUnavailable ${o.maxUnavailable}) ${finished ? 'finished' : 'NOT finished'} in ${secs(rollMs)} s: peak ${peak} hosts updating at once (acting slots at ${voter.name}), ${holders.size} slots used, rounds ${rounds} (the most hosts through one slot), at most ${maxDown} hosts without a running copy at once; lease frames ${leaseFrames} (${leasePerHost.toFixed(0)} per rolled host, ${(leasePerHost / liveCount).toFixed(2)} per rolled host per live host)`,
   )
   const mem = process.memoryUsage()
-  console.log(`${t(fleet)} done: timers fired ${fleet.clock.fired}, heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB, rss ${(mem.rss / 2 ** 20).toFixed(0)} MiB`)
+  console.log(`${t(fleet)} done: timers fired ${fleet.clock.fired}, signature checks answered from the cache ${verifies.hits()}, heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB, rss ${(mem.rss / 2 ** 20).toFixed(0)} MiB`)
   console.log(`nodes=${o.nodes} apply_p999_ms=${applyP999.toFixed(0)} detect_ms=${detectMs.toFixed(0)} idle_msgs_per_node_s=${idleMsgs.toFixed(2)} idle_bytes_per_node_s=${idleBytes.toFixed(0)} lease_msgs_per_rolled_host=${leasePerHost.toFixed(0)}`)
   process.exit(0)
 }

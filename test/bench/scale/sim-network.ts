@@ -6,6 +6,7 @@
 // are capped as libp2p's connection manager caps them (gossip mesh peers protected).
 
 import type { Timer } from '../../../agent/clock.js'
+import { Topics } from '../../../agent/network/constants.js'
 import type { GossipMessage } from '../../../agent/transport.js'
 import type { HubModel, MemoryTransport } from '../../helpers/memory-transport.js'
 import { GossipMesh, type GossipKind, type GossipParams } from './gossip-mesh.js'
@@ -49,7 +50,8 @@ export class SimNetwork implements HubModel {
   private readonly transports: (MemoryTransport | undefined)[] = []
   private readonly busy: Float64Array
   private readonly timers = new Map<number, Timer[]>()
-  private readonly connections: Map<number, Set<number>> = new Map()
+  /** Each host's connections: the peer's index -> whether this host dialled it, and when it opened. */
+  private readonly connections = new Map<number, Map<number, { outbound: boolean; at: number }>>()
 
   constructor(opts: { clock: SimClock; params: LinkParams; gossip: GossipParams; topics: readonly string[]; capacity: number; maxConnections: number; random: () => number }) {
     this.clock = opts.clock
@@ -63,7 +65,7 @@ export class SimNetwork implements HubModel {
       {
         after: (ms, fn) => void this.clock.after(ms, fn),
         random: this.random,
-        delay: (from, to, bytes, full) => this.arrival(to, this.latency(this.params.gossipHopMs, bytes), full ? this.params.gossipCpuMs : this.params.duplicateCpuMs),
+        delay: (from, to, topic, bytes, full) => this.arrival(to, this.latency(this.params.gossipHopMs, bytes), full ? this.gossipCpu(topic, bytes) : this.params.duplicateCpuMs),
         sent: (from, kind, bytes) => this.count(kind, bytes + this.params.gossipOverheadBytes),
         handle: (to, msg) => this.transports[to]?.receive(msg),
       },
@@ -102,12 +104,24 @@ export class SimNetwork implements HubModel {
     return i === undefined ? wire : this.arrival(i, wire, this.params.dialCpuMs)
   }
 
+  /**
+   * victim picks the connection libp2p's pruner closes first: the lowest tag value (gossipsub
+   * tags its mesh peers), then inbound before outbound, then the newest (streams open, its
+   * other criterion, are not modelled).
+   */
   victim(peer: string, connected: readonly string[], keep: string): string | undefined {
     const i = this.index.get(peer)
-    const others = connected.filter((p) => p !== keep)
-    const unprotected = i === undefined ? others : others.filter((p) => !this.gossip.inMesh(i, this.index.get(p) ?? -1))
-    const pool = unprotected.length > 0 ? unprotected : others
-    return pool[Math.floor(this.random() * pool.length)]
+    if (i === undefined) return connected.find((p) => p !== keep)
+    const info = this.connections.get(i)
+    let best: { p: string; rank: [number, number, number] } | undefined
+    for (const p of connected) {
+      if (p === keep) continue
+      const j = this.index.get(p) ?? -1
+      const c = info?.get(j)
+      const rank: [number, number, number] = [this.gossip.inMesh(i, j) ? 1 : 0, c?.outbound === true ? 1 : 0, -(c?.at ?? 0)]
+      if (best === undefined || rank[0] < best.rank[0] || (rank[0] === best.rank[0] && (rank[1] < best.rank[1] || (rank[1] === best.rank[1] && rank[2] < best.rank[2])))) best = { p, rank }
+    }
+    return best?.p
   }
 
   publish(from: MemoryTransport, msg: GossipMessage): void {
@@ -120,8 +134,9 @@ export class SimNetwork implements HubModel {
     const j = this.index.get(b)
     if (i === undefined || j === undefined) return
     this.gossip.connect(i, j)
-    this.connections.get(i)?.add(j)
-    this.connections.get(j)?.add(i)
+    const at = this.clock.mono()
+    this.connections.get(i)?.set(j, { outbound: true, at })
+    this.connections.get(j)?.set(i, { outbound: false, at })
   }
 
   disconnected(a: string, b: string): void {
@@ -137,7 +152,7 @@ export class SimNetwork implements HubModel {
     const i = this.transports.length
     this.index.set(t.peerId, i)
     this.transports.push(t)
-    this.connections.set(i, new Set())
+    this.connections.set(i, new Map())
     this.gossip.add(i)
     const hb = this.gossip.params.heartbeatMs
     // gossipsub's first heartbeat comes 100 ms after start, then every heartbeatMs.
@@ -159,9 +174,16 @@ export class SimNetwork implements HubModel {
     for (const t of this.timers.get(i) ?? []) t.cancel()
     this.timers.delete(i)
     this.gossip.remove(i)
-    for (const j of this.connections.get(i) ?? []) this.connections.get(j)?.delete(i)
+    for (const j of this.connections.get(i)?.keys() ?? []) this.connections.get(j)?.delete(i)
     this.connections.delete(i)
     this.transports[i] = undefined
+  }
+
+  /** gossipCpu is what handling a new gossip message costs: a store envelope, a node record, or a small message (a suspicion notice, a control RPC). */
+  private gossipCpu(topic: string | undefined, bytes: number): number {
+    const c = this.params.gossipCpuMs
+    if (topic === Topics.store) return c.storeEnvelope
+    return topic === undefined || bytes < 256 ? c.notice : c.record
   }
 
   /** arrival returns the delay until host `to` handles a message arriving after `wire` ms, queued behind its earlier work, and books its CPU. */
