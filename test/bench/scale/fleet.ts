@@ -30,13 +30,16 @@ export function mulberry32(seed: number): () => number {
   }
 }
 
+/** nameOf is host i's node name. */
+const nameOf = (i: number): string => `sim-${String(i).padStart(5, '0')}`
+
 export interface FleetOptions {
   nodes: number
   seed: number
   params: LinkParams
   /** Hosts labelled for the rollout (`sim-roll=yes`). */
   rolloutHosts: number
-  /** Bootstrap peers every host dials at start (the first hosts). */
+  /** Bootstrap peers each host dials at start: this many hosts chosen at random among those started before it. */
   seeds: number
   /** Each host's connection cap; default the agent's default (config.ts). */
   maxConnections?: number
@@ -93,10 +96,12 @@ export class Fleet {
     const config = defaultConfig()
     const timings = withTimings()
     for (let i = 0; i < n; i++) {
-      const name = `sim-${String(i).padStart(5, '0')}`
+      const name = nameOf(i)
       const key = generateKeyPair()
       const transport = this.hub.join(`peer-${name}`, key.id)
-      const bootstrap = i === 0 ? [] : Array.from({ length: Math.min(i, this.opts.seeds) }, (_, s) => `/memory/peer-sim-${String(s).padStart(5, '0')}/p2p/peer-sim-${String(s).padStart(5, '0')}`)
+      const earlier = new Set<number>()
+      while (earlier.size < Math.min(i, this.opts.seeds)) earlier.add(Math.floor(this.random() * i))
+      const bootstrap = [...earlier].map((s) => `/memory/peer-${nameOf(s)}/p2p/peer-${nameOf(s)}`)
       const agent = await SimAgent.create({
         name,
         labels: roll.has(i) ? { 'sim-roll': 'yes' } : {},
@@ -121,9 +126,9 @@ export class Fleet {
     }
   }
 
-  /** start starts every host at a random moment within `spreadMs` and runs the clock to its end. */
+  /** start starts the hosts one after the other, evenly over `spreadMs` (a rolling start), and runs the clock to its end. */
   async start(spreadMs: number): Promise<void> {
-    for (const a of this.agents) this.clock.after(this.random() * spreadMs, () => void a.start())
+    this.agents.forEach((a, i) => this.clock.after((i * spreadMs) / this.agents.length, () => void a.start()))
     await this.clock.advance(spreadMs)
   }
 

@@ -41,11 +41,11 @@ const program = new Command('bench:scale')
   .option('--latency-ms <ms>', 'extra one-way latency per message (loopback is measured; add a LAN or WAN)', num, 0)
   .option('--loss <p>', 'probability a message is lost once (TCP retransmits it after 200 ms, doubling)', num, 0)
   .option('--idle-s <s>', 'idle measurement window (virtual seconds)', num, 10)
-  .option('--start-spread-s <s>', 'hosts start at random moments within this window (virtual seconds)', num, 2)
-  .option('--seeds <n>', 'bootstrap peers (the first hosts) every host dials', int, 3)
+  .option('--start-spread-s <s>', 'hosts start one after the other over this window (virtual seconds; default 10 ms a host, at least 2 s)', num)
+  .option('--seeds <n>', 'bootstrap peers of each host, at random among the hosts started before it', int, 3)
   .option('--max-connections <n>', "each host's connection cap (the agent's maxConnections; default its default)", int)
 program.parse()
-const o = program.opts<{ nodes: number; seed: number; rolloutHosts: number; maxUnavailable: string | number; latencyMs: number; loss: number; idleS: number; startSpreadS: number; seeds: number; maxConnections?: number }>()
+const o = program.opts<{ nodes: number; seed: number; rolloutHosts: number; maxUnavailable: string | number; latencyMs: number; loss: number; idleS: number; startSpreadS?: number; seeds: number; maxConnections?: number }>()
 
 const wallStart = Date.now()
 const secs = (ms: number): string => (ms / 1000).toFixed(2)
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   console.log(`${t(fleet)} built ${o.nodes} hosts (heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB)`)
 
   // 1. Start and converge: every host holds every host's record.
-  await fleet.start(o.startSpreadS * 1000)
+  await fleet.start((o.startSpreadS ?? Math.max(2, o.nodes / 100)) * 1000)
   let lastReport = fleet.clock.mono()
   let cpuMark = fleet.net.cpu.reduce((x, c) => x + c, 0)
   const converged = await runUntil(
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
       return sizes.every((x) => x >= o.nodes)
     },
     250,
-    300_000,
+    120_000 + (o.startSpreadS ?? 0) * 1000,
   )
   const conns = fleet.agents.map((a) => fleet.net.connectionsOf(a.transport.peerId))
   console.log(`${t(fleet)} membership ${converged ? 'converged' : 'NOT converged'}: ${fleet.agents.filter((a) => a.membership.records.size >= o.nodes).length}/${o.nodes} hosts hold all ${o.nodes} records; connections per host mean ${(conns.reduce((s, c) => s + c, 0) / conns.length).toFixed(1)} max ${Math.max(...conns)}; heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`)
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
   console.log(`${t(fleet)} idle ${o.idleS}s: per host per second ${idleMsgs.toFixed(2)} messages, ${idleBytes.toFixed(0)} bytes, ${idleCpu.toFixed(1)} ms modelled CPU; by kind: ${describeTraffic(idle, o.nodes, o.idleS)}`)
 
   // 3. Kill a host that is neither a bootstrap peer nor a rollout host.
-  const candidates = fleet.agents.filter((a, i) => i >= o.seeds && a.membership.self().labels['sim-roll'] === undefined)
+  const candidates = fleet.agents.filter((a) => a.membership.self().labels['sim-roll'] === undefined)
   const victim = candidates[Math.floor(fleet.random() * candidates.length)] ?? (fleet.agents.at(-1) as (typeof fleet.agents)[number])
   const killedAt = fleet.clock.mono()
   const falseBefore = fleet.verdicts.length
@@ -181,7 +181,7 @@ async function main(): Promise<void> {
       return done()
     },
     stepMs,
-    Math.max(120_000, rollers.length * 20_000),
+    Math.max(60_000, rollers.length * 10_000),
   )
   const rollMs = fleet.clock.mono() - rollStart
   const leaseFrames = fleet.leaseCount.frames - leaseBefore
