@@ -15,8 +15,18 @@ import type { GossipMessage, Verdict } from '../transport.js'
 
 export type Source = 'api' | 'gossip' | 'sync' | 'disk'
 
+/** EnvelopeDb is what the store keeps its envelopes in: level at `path` in production; a simulator of many agents in one process hands in an in-memory one. */
+export interface EnvelopeDb {
+  open(): Promise<void>
+  iterator(): AsyncIterable<[string, Envelope]>
+  put(key: string, env: Envelope, options: { sync: boolean }): Promise<void>
+  close(): Promise<void>
+}
+
 export interface StoreOptions {
   path: string
+  /** The database; default level at `path`. */
+  db?: EnvelopeDb
   trusted: string[]
   /** Checks a key and, for a put, its value (a DaemonSet under ds/NS/NAME; undefined for a delete); returns why not. */
   checkValue: (key: string, op: 'put' | 'delete', value: unknown) => string | undefined
@@ -37,12 +47,12 @@ export type StoreEvents = {
  */
 export class Store extends TypedEvents<StoreEvents> {
   readonly map: LwwMap
-  private readonly db: Level<string, Envelope>
+  private readonly db: EnvelopeDb
   private readonly opts: StoreOptions
   private writes: Promise<void> = Promise.resolve()
   private readonly trusted: ReadonlySet<string>
 
-  private constructor(opts: StoreOptions, db: Level<string, Envelope>) {
+  private constructor(opts: StoreOptions, db: EnvelopeDb) {
     super()
     this.opts = opts
     this.db = db
@@ -58,7 +68,7 @@ export class Store extends TypedEvents<StoreEvents> {
 
   /** open loads every persisted envelope (re-verified: a tampered file changes nothing). */
   static async open(opts: StoreOptions): Promise<Store> {
-    const db = new Level<string, Envelope>(opts.path, { valueEncoding: 'json' })
+    const db: EnvelopeDb = opts.db ?? new Level<string, Envelope>(opts.path, { valueEncoding: 'json' })
     await db.open()
     const store = new Store(opts, db)
     let loaded = 0
@@ -126,7 +136,7 @@ export class Store extends TypedEvents<StoreEvents> {
 
   /** persist queues a write behind earlier ones so a key's versions land in order. */
   private persist(env: Envelope, sync: boolean): Promise<void> {
-    const write = this.writes.then(() => this.db.put(env.key, env, { sync } as object))
+    const write = this.writes.then(() => this.db.put(env.key, env, { sync }))
     this.writes = write.catch((err: unknown) => this.opts.log.error({ err, key: env.key }, 'persisting an envelope failed'))
     return write
   }

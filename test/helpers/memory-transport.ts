@@ -5,24 +5,55 @@
 // virtual clock times them out too. Everything is delivered on a later microtask, never
 // inside the call that sent it. A test can cut links (channels between two peers vanish,
 // with no reset: they time out, as over a dead link) and partition the hub (no channels
-// and no gossip across groups); every transport counts what it sends. Tests and the
+// and no gossip across groups); every transport counts what it sends. The scale simulator
+// hands the hub a HubModel instead: frames then arrive after a modelled delay (in order per
+// channel direction), dials take time, connections are capped, and gossip travels through
+// the model's router (hop by hop, as gossipsub) instead of reaching everyone. Tests and the
 // simulator only.
 
 import type { Clock, Timer } from '../../agent/clock.js'
 import { MAX_MESSAGE_BYTES } from '../../agent/network/constants.js'
-import type { ChannelHandler, ChannelLimits, FrameChannel, GossipHandler, GossipMessage, Transport } from '../../agent/transport.js'
+import type { ChannelHandler, ChannelLimits, FrameChannel, GossipHandler, GossipMessage, Transport, Verdict } from '../../agent/transport.js'
+
+/**
+ * HubModel is a network model for a MemoryHub (the scale simulator's). Without one, frames
+ * arrive on the next microtask, dials are instant and gossip reaches every other transport.
+ */
+export interface HubModel {
+  /** frameDelay returns the ms until a channel frame of `bytes` from `from` reaches `to` (latency, loss as retransmission, the receiver's CPU). */
+  frameDelay(from: string, to: string, bytes: number): number
+  /** dialDelay returns the ms a dial from `from` to `to` takes (handshakes). */
+  dialDelay(from: string, to: string): number
+  /** maxConnections caps each transport's connections, as libp2p's connection manager does: an inbound connection to a transport at the cap is refused; an outbound one beyond it makes the hub close one, chosen by `victim`. */
+  readonly maxConnections: number
+  /** victim picks which of `peer`'s connections to close (never `keep`). */
+  victim(peer: string, connected: readonly string[], keep: string): string | undefined
+  /** publish carries a gossip message from `from` (the router calls MemoryTransport.receive hop by hop). */
+  publish(from: MemoryTransport, msg: GossipMessage): void
+  /** connected and disconnected tell the model of connection changes (both directions at once). */
+  connected(a: string, b: string): void
+  disconnected(a: string, b: string): void
+  /** joined and left tell the model of transports joining and leaving the hub. */
+  joined(t: MemoryTransport): void
+  left(peer: string): void
+}
+
+/** Carry delivers one frame of `bytes` (or the end of a channel, 0 bytes), in order per channel direction. */
+type Carry = (bytes: number, deliver: () => void) => void
 
 /** MemoryHub is the network the transports of one test share. */
 export class MemoryHub {
   readonly clock: Clock
+  readonly model: HubModel | undefined
   private readonly transports = new Map<string, MemoryTransport>()
   /** Cut links, as `a b` with a < b: channels between the two vanish; gossip still flows (relayed by others). */
   private readonly cuts = new Set<string>()
   /** Partition group of each peer; peers in different groups exchange nothing. Empty: no partition. */
   private readonly groups = new Map<string, number>()
 
-  constructor(clock: Clock) {
+  constructor(clock: Clock, model?: HubModel) {
     this.clock = clock
+    this.model = model
   }
 
   /** join adds a transport for `peerId`, whose gossip carries `keyId` as the publisher's key. */
@@ -30,6 +61,7 @@ export class MemoryHub {
     if (this.transports.has(peerId)) throw new Error(`peer ${peerId} is already on the hub`)
     const t = new MemoryTransport(this, peerId, keyId)
     this.transports.set(peerId, t)
+    this.model?.joined(t)
     return t
   }
 
@@ -46,6 +78,20 @@ export class MemoryHub {
   /** leave takes a transport off the hub (see MemoryTransport.close). */
   leave(peerId: string): void {
     this.transports.delete(peerId)
+    this.model?.left(peerId)
+  }
+
+  /** carry returns how frames travel from `from` to `to`: on the next microtask, or after the model's delay, never overtaking an earlier frame. */
+  carry(from: string, to: string): Carry {
+    const model = this.model
+    if (model === undefined) return (_bytes, deliver) => queueMicrotask(deliver)
+    let last = 0
+    return (bytes, deliver) => {
+      const now = this.clock.mono()
+      const at = Math.max(now + model.frameDelay(from, to, bytes), last)
+      last = at
+      this.clock.after(at - now, deliver)
+    }
   }
 
   /** cut silently breaks the link between two peers: channels between them time out (no reset, no disconnect event); gossip still reaches both. */
@@ -124,6 +170,10 @@ export class MemoryTransport implements Transport {
     if (!this.isOpen()) return
     this.sent.published++
     const msg: GossipMessage = { topic, data: data.slice(), from: this.peerId, fromKeyId: this.keyId }
+    if (this.hub.model !== undefined) {
+      this.hub.model.publish(this, msg)
+      return
+    }
     for (const other of this.hub.all()) if (other !== this && !this.hub.apart(this.peerId, other.peerId)) other.deliver(msg)
   }
 
@@ -139,7 +189,7 @@ export class MemoryTransport implements Transport {
     if (this.isOpen() && this.hub.blocked(this.peerId, peer)) {
       // A dead link: what is written goes nowhere, and reads wait for the deadline.
       this.sent.opened++
-      return new MemoryChannel(this.hub.clock, limits, this.sent)
+      return new MemoryChannel(this.hub.clock, limits, () => undefined, this.sent)
     }
     if (!this.peers.has(peer)) for (const addr of addresses) await this.dial(addr).catch(() => undefined)
     const remote = this.isOpen() && this.peers.has(peer) ? this.hub.get(peer) : undefined
@@ -152,8 +202,8 @@ export class MemoryTransport implements Transport {
     this.sent.opened++
     // A cut or a partition made later silences this channel too, as it would a stream.
     const dead = (): boolean => this.hub.blocked(this.peerId, peer)
-    const mine = new MemoryChannel(this.hub.clock, limits, this.sent, dead)
-    const theirs = new MemoryChannel(this.hub.clock, service.limits, remote.sent, dead)
+    const mine = new MemoryChannel(this.hub.clock, limits, this.hub.carry(this.peerId, peer), this.sent, dead)
+    const theirs = new MemoryChannel(this.hub.clock, service.limits, this.hub.carry(peer, this.peerId), remote.sent, dead)
     mine.link(theirs)
     theirs.link(mine)
     this.channels.set(mine, peer)
@@ -175,11 +225,21 @@ export class MemoryTransport implements Transport {
     const peer = /^\/memory\/([^/]+)/.exec(addr)?.[1]
     const target = peer === undefined || peer === this.peerId ? undefined : this.hub.get(peer)
     if (target === undefined || !this.isOpen() || this.hub.blocked(this.peerId, target.peerId)) throw new Error(`no peer at ${addr}`)
+    const model = this.hub.model
+    if (model !== undefined && !this.peers.has(target.peerId)) {
+      await this.hub.clock.sleep(model.dialDelay(this.peerId, target.peerId))
+      if (!this.isOpen() || !target.isOpen()) throw new Error(`no peer at ${addr}`)
+      if (!this.peers.has(target.peerId) && target.peers.size >= model.maxConnections) throw new Error(`connection to ${addr} refused: maxConnections exceeded`)
+    }
     if (!this.peers.has(target.peerId)) {
       this.peers.add(target.peerId)
       target.peers.add(this.peerId)
       this.connected(target.peerId)
       target.connected(this.peerId)
+      if (model !== undefined) {
+        model.connected(this.peerId, target.peerId)
+        this.trim(target.peerId)
+      }
     }
     return target.peerId
   }
@@ -200,6 +260,7 @@ export class MemoryTransport implements Transport {
     this.reset((p) => p === peer)
     this.disconnected(peer)
     other?.disconnected(this.peerId)
+    this.hub.model?.disconnected(this.peerId, peer)
   }
 
   /** close takes this transport off the hub, like a host that crashed: its connections drop (peers hear of it) and nothing reaches it. */
@@ -210,6 +271,7 @@ export class MemoryTransport implements Transport {
       const other = this.hub.get(p)
       other?.peers.delete(this.peerId)
       other?.disconnected(this.peerId)
+      this.hub.model?.disconnected(this.peerId, p)
     }
     this.peers.clear()
   }
@@ -219,8 +281,32 @@ export class MemoryTransport implements Transport {
     for (const [ch, peer] of this.channels) if (which(peer)) ch.reset()
   }
 
-  private isOpen(): boolean {
+  /** receive hands a gossip message to this transport's handler of its topic and returns the verdict (undefined: no handler). For a HubModel's router. */
+  receive(msg: GossipMessage): Verdict | undefined {
+    const handler = this.handlers.get(msg.topic)
+    return handler === undefined || !this.isOpen() ? undefined : handler(msg)
+  }
+
+  /** isOpen tells whether this transport is on its hub. */
+  isOpen(): boolean {
     return this.hub.get(this.peerId) === this
+  }
+
+  /** trim closes connections beyond the model's cap (as a connection manager prunes), never the one to `keep`. */
+  private trim(keep: string): void {
+    const model = this.hub.model
+    if (model === undefined) return
+    while (this.peers.size > model.maxConnections) {
+      const victim = model.victim(this.peerId, [...this.peers], keep)
+      if (victim === undefined) return
+      this.peers.delete(victim)
+      this.reset((p) => p === victim)
+      this.disconnected(victim)
+      const other = this.hub.get(victim)
+      other?.peers.delete(this.peerId)
+      other?.disconnected(this.peerId)
+      model.disconnected(this.peerId, victim)
+    }
   }
 
   private deliver(msg: GossipMessage): void {
@@ -246,6 +332,8 @@ class MemoryChannel implements FrameChannel {
   private deadline: Timer
   private readonly clock: Clock
   private readonly sent: Sent | undefined
+  /** How frames written here travel to the other end. */
+  private readonly carry: Carry
   /** Set once this end failed (deadline, oversized frame, reset): every operation then rejects with it. */
   private error: Error | undefined
   /** This end closed: no more writes. */
@@ -256,8 +344,9 @@ class MemoryChannel implements FrameChannel {
   /** dead tells whether the link under the channel is cut now: what is written then goes nowhere. */
   private readonly dead: () => boolean
 
-  constructor(clock: Clock, limits: ChannelLimits, sent?: Sent, dead: () => boolean = () => true) {
+  constructor(clock: Clock, limits: ChannelLimits, carry: Carry, sent?: Sent, dead: () => boolean = () => true) {
     this.limits = limits
+    this.carry = carry
     this.sent = sent
     this.dead = dead
     this.clock = clock
@@ -295,7 +384,7 @@ class MemoryChannel implements FrameChannel {
     if (this.dead()) return
     const copy = frame.slice()
     const other = this.other
-    queueMicrotask(() => other?.arrive(copy))
+    this.carry(copy.length, () => other?.arrive(copy))
   }
 
   read(): Promise<Uint8Array> {
@@ -313,7 +402,7 @@ class MemoryChannel implements FrameChannel {
     this.deadline.cancel()
     this.done?.()
     const other = this.other
-    if (!this.dead()) queueMicrotask(() => other?.end())
+    if (!this.dead()) this.carry(0, () => other?.end())
   }
 
   /** reset fails both ends: the connection under the channel closed. */

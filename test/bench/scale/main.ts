@@ -1,0 +1,204 @@
+// `npm run bench:scale -- --nodes N`: N simulated hosts running the agent's real membership,
+// gossip dissemination, store merge, anti-entropy, lease and reconciler, in one process, in
+// virtual time, over the measured network model (docs/scale-simulator.md). The run: start
+// the hosts, wait for membership to converge, measure idle traffic over a window, kill a
+// host, apply a DaemonSet at one host, then roll a template change out over the hosts it
+// selects. Progress lines first; the last line is the summary the issue asks for. A
+// benchmark, not a test.
+
+import { Command, InvalidArgumentError } from 'commander'
+import { signEnvelope } from '../../../core/envelope.js'
+import { HybridClock } from '../../../core/hlc.js'
+import { parsePrivateKey } from '../../../core/keys.js'
+import { StoreKey, dsRef } from '../../../core/keyspace.js'
+import { revisionOf } from '../../../core/revision.js'
+import { ds } from '../../helpers/fixtures.js'
+import { Fleet } from './fleet.js'
+import { MEASURED } from './params.js'
+import { diffTraffic, totalOf, type Traffic } from './sim-network.js'
+import { installParseCache } from './parse-cache.js'
+import { installVerifyCache } from './verify-cache.js'
+
+const int = (v: string): number => {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer')
+  return n
+}
+const num = (v: string): number => {
+  const n = Number(v)
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number >= 0')
+  return n
+}
+const intOrPercent = (v: string): string | number => {
+  if (/^[0-9]+%$/.test(v) || /^[1-9][0-9]*$/.test(v)) return v.endsWith('%') ? v : Number(v)
+  throw new InvalidArgumentError('must be a positive integer or a percentage such as 10%')
+}
+
+const program = new Command('bench:scale')
+  .option('--nodes <n>', 'simulated hosts', int, 100)
+  .option('--seed <n>', 'random seed', int, 1)
+  .option('--rollout-hosts <n>', 'hosts the rolled DaemonSet selects', int, 10)
+  .option('--max-unavailable <n|p%>', "the DaemonSet's rollingUpdate.maxUnavailable", intOrPercent, 1)
+  .option('--latency-ms <ms>', 'extra one-way latency per message (loopback is measured; add a LAN or WAN)', num, 0)
+  .option('--loss <p>', 'probability a message is lost once (TCP retransmits it after 200 ms, doubling)', num, 0)
+  .option('--idle-s <s>', 'idle measurement window (virtual seconds)', num, 10)
+  .option('--start-spread-s <s>', 'hosts start one after the other over this window (virtual seconds; default 10 ms a host, at least 2 s)', num)
+  .option('--seeds <n>', 'bootstrap peers of each host, at random among the hosts started before it', int, 3)
+  .option('--max-connections <n>', "each host's connection cap (the agent's maxConnections; default its default)", int)
+program.parse()
+const o = program.opts<{ nodes: number; seed: number; rolloutHosts: number; maxUnavailable: string | number; latencyMs: number; loss: number; idleS: number; startSpreadS?: number; seeds: number; maxConnections?: number }>()
+
+const wallStart = Date.now()
+const secs = (ms: number): string => (ms / 1000).toFixed(2)
+const t = (fleet: Fleet): string => `[t=${secs(fleet.clock.mono())}s wall=${((Date.now() - wallStart) / 1000).toFixed(0)}s]`
+const pct = (sorted: number[], p: number): number => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] as number
+
+/** runUntil advances the clock in steps until `done` holds or `limitMs` of virtual time passed; returns whether it held. */
+async function runUntil(fleet: Fleet, done: () => boolean, stepMs: number, limitMs: number): Promise<boolean> {
+  const end = fleet.clock.mono() + limitMs
+  while (!done()) {
+    if (fleet.clock.mono() >= end) return false
+    await fleet.clock.advance(stepMs)
+  }
+  return true
+}
+
+function describeTraffic(tr: Traffic, hosts: number, seconds: number): string {
+  const per = (x: number): string => (x / hosts / seconds).toFixed(2)
+  const kinds = (Object.keys(tr) as (keyof Traffic)[]).filter((k) => tr[k].msgs > 0 || tr[k].bytes > 0)
+  return kinds.map((k) => `${k} ${per(tr[k].msgs)} msg ${per(tr[k].bytes)} B`).join(', ')
+}
+
+async function main(): Promise<void> {
+  const verifies = installVerifyCache()
+  const parses = process.env.SIM_PARSE_CACHE === '0' ? { hits: () => 0 } : installParseCache()
+  const params = { ...MEASURED, extraLatencyMs: o.latencyMs, loss: o.loss }
+  const fleet = new Fleet({ nodes: o.nodes, seed: o.seed, params, rolloutHosts: Math.min(o.nodes - 1, o.rolloutHosts), seeds: o.seeds, ...(o.maxConnections === undefined ? {} : { maxConnections: o.maxConnections }) })
+  console.log(`[sim] nodes=${o.nodes} seed=${o.seed} gossip hop ${params.gossipHopMs.p50}/${params.gossipHopMs.p90} ms (p50/p90) + ${params.extraLatencyMs} ms, CPU/message ${params.gossipCpuMs.record} ms (record) ${params.gossipCpuMs.notice} ms (notice) ${params.duplicateCpuMs} ms (duplicate), frame ${params.frameMs.p50} ms, dial ${params.dialMs.p50} ms, loss ${params.loss}`)
+  await fleet.build()
+  console.log(`${t(fleet)} built ${o.nodes} hosts (heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB)`)
+
+  // 1. Start and converge: every host holds every host's record.
+  await fleet.start((o.startSpreadS ?? Math.max(2, o.nodes / 100)) * 1000)
+  let lastReport = fleet.clock.mono()
+  let cpuMark = fleet.net.cpu.reduce((x, c) => x + c, 0)
+  const converged = await runUntil(
+    fleet,
+    () => {
+      const sizes = fleet.agents.map((a) => a.membership.records.size)
+      if (fleet.clock.mono() - lastReport >= 10_000) {
+        const cpu = fleet.net.cpu.reduce((x, c) => x + c, 0)
+        console.log(`${t(fleet)} converging: records held min ${Math.min(...sizes)} mean ${(sizes.reduce((x, c) => x + c, 0) / sizes.length).toFixed(1)}; Unreachable verdicts ${fleet.verdicts.length}; modelled CPU ${(((cpu - cpuMark) / o.nodes / (fleet.clock.mono() - lastReport)) * 100).toFixed(0)}% per host`)
+        lastReport = fleet.clock.mono()
+        cpuMark = cpu
+      }
+      return sizes.every((x) => x >= o.nodes)
+    },
+    250,
+    120_000 + (o.startSpreadS ?? 0) * 1000,
+  )
+  const conns = fleet.agents.map((a) => fleet.net.connectionsOf(a.transport.peerId))
+  console.log(`${t(fleet)} membership ${converged ? 'converged' : 'NOT converged'}: ${fleet.agents.filter((a) => a.membership.records.size >= o.nodes).length}/${o.nodes} hosts hold all ${o.nodes} records; connections per host mean ${(conns.reduce((s, c) => s + c, 0) / conns.length).toFixed(1)} max ${Math.max(...conns)}; heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`)
+
+  // 2. Idle traffic over a window, after the start's dust settles.
+  await fleet.clock.advance(5000)
+  const before = structuredClone(fleet.net.traffic)
+  const cpuBefore = fleet.net.cpu.reduce((s, c) => s + c, 0)
+  await fleet.clock.advance(o.idleS * 1000)
+  const idle = diffTraffic(before, fleet.net.traffic)
+  const idleCpu = (fleet.net.cpu.reduce((s, c) => s + c, 0) - cpuBefore) / o.nodes / o.idleS
+  const idleTotal = totalOf(idle)
+  const idleMsgs = idleTotal.msgs / o.nodes / o.idleS
+  const idleBytes = idleTotal.bytes / o.nodes / o.idleS
+  console.log(`${t(fleet)} idle ${o.idleS}s: per host per second ${idleMsgs.toFixed(2)} messages, ${idleBytes.toFixed(0)} bytes, ${idleCpu.toFixed(1)} ms modelled CPU; by kind: ${describeTraffic(idle, o.nodes, o.idleS)}`)
+
+  // 3. Kill a host that is neither a bootstrap peer nor a rollout host.
+  const candidates = fleet.agents.filter((a) => a.membership.self().labels['sim-roll'] === undefined)
+  const victim = candidates[Math.floor(fleet.random() * candidates.length)] ?? (fleet.agents.at(-1) as (typeof fleet.agents)[number])
+  const killedAt = fleet.clock.mono()
+  const falseBefore = fleet.verdicts.length
+  victim.kill()
+  const observers = (): Set<string> => new Set(fleet.verdicts.filter((v) => v.peer === victim.name && v.at >= killedAt).map((v) => v.by))
+  const liveCount = o.nodes - 1
+  const detectTarget = Math.ceil(0.999 * liveCount)
+  const detected = await runUntil(fleet, () => observers().size >= detectTarget, 100, 120_000)
+  const detectTimes = fleet.verdicts
+    .filter((v) => v.peer === victim.name && v.at >= killedAt)
+    .map((v) => v.at - killedAt)
+    .sort((a, b) => a - b)
+  const detectMs = detected ? (pct(detectTimes, (detectTarget / detectTimes.length) * 100) ?? Number.NaN) : Number.NaN
+  const wrong = fleet.verdicts.slice(falseBefore).filter((v) => v.peer !== victim.name).length
+  console.log(`${t(fleet)} killed ${victim.name}: first Unreachable verdict after ${detectTimes[0]?.toFixed(0) ?? '-'} ms, ${detectTarget} of ${liveCount} live hosts (99.9%) after ${detected ? detectMs.toFixed(0) : 'never'} ms, all after ${detectTimes.length >= liveCount ? (detectTimes[liveCount - 1] as number).toFixed(0) : '-'} ms; Unreachable verdicts on live hosts so far: ${fleet.verdicts.filter((v) => v.peer !== victim.name).length} (${wrong} since the kill)`)
+
+  // 4. Apply a DaemonSet at one live host, operator-signed, through the store's API path.
+  const ref = dsRef('default', 'sim-roll')
+  const key = StoreKey.daemonSet(ref)
+  const opKey = parsePrivateKey(fleet.operator.privateKeyPem)
+  const opClock = new HybridClock(() => fleet.clock.wall())
+  const spec = (image: string) =>
+    ds({ nodeSelector: { 'sim-roll': 'yes' }, containers: [{ name: 'main', image }] }, { metadata: { name: 'sim-roll' }, spec: { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: o.maxUnavailable } } } })
+  const v1 = spec('busybox:1.36')
+  const env1 = signEnvelope(key, v1, opClock.now(), opKey)
+  const live = fleet.live()
+  const origin = live[Math.floor(fleet.random() * live.length)] as (typeof live)[number]
+  fleet.watch(key, env1.hlc)
+  const appliedAt = fleet.clock.mono()
+  const status = await origin.apply(env1)
+  const applyTarget = Math.ceil(0.999 * liveCount)
+  const reached = await runUntil(fleet, () => fleet.mergedTimes().count >= liveCount, 10, 60_000)
+  const merged = fleet
+    .mergedTimes()
+    .times.filter((x) => !Number.isNaN(x))
+    .map((x) => x - appliedAt)
+    .sort((a, b) => a - b)
+  const applyP999 = merged.length >= applyTarget ? (merged[applyTarget - 1] as number) : Number.NaN
+  console.log(`${t(fleet)} applied ${ref.key} (${status}) at ${origin.name}: merged by ${merged.length}/${liveCount} live hosts${reached ? '' : ' (not all within 60 s)'}; p50 ${pct(merged, 50)?.toFixed(0)} ms p99 ${pct(merged, 99)?.toFixed(0)} ms p99.9 ${applyP999.toFixed(0)} ms max ${merged.at(-1)?.toFixed(0)} ms; gossip deliveries ${fleet.net.gossip.stats.delivered}, duplicates dropped ${fleet.net.gossip.stats.duplicates}, sent on IWANT ${fleet.net.gossip.stats.iwanted}`)
+
+  // 5. Roll a template change out over the hosts the DaemonSet selects.
+  const rollers = fleet.live().filter((a) => a.membership.self().labels['sim-roll'] === 'yes')
+  const rev1 = revisionOf(v1)
+  const runs = (a: (typeof rollers)[number], rev: string): boolean => a.runtime.revisions(ref.label).includes(rev)
+  const up = await runUntil(fleet, () => rollers.every((a) => runs(a, rev1)), 100, 120_000)
+  console.log(`${t(fleet)} ${rollers.filter((a) => runs(a, rev1)).length}/${rollers.length} rollout hosts run revision ${rev1}${up ? '' : ' (timed out)'}`)
+  const v2 = spec('busybox:1.37')
+  const rev2 = revisionOf(v2)
+  const env2 = signEnvelope(key, v2, opClock.now(), opKey)
+  const leaseBefore = fleet.leaseCount.frames
+  const rollStart = fleet.clock.mono()
+  await origin.apply(env2)
+  // Hosts moving at once: acting holds in one live voter's table (a slot granted by a majority and acted on).
+  const voter = origin
+  const holders = new Map<number, Set<string>>()
+  let peak = 0
+  let maxDown = 0
+  const stepMs = 20
+  const done = (): boolean => rollers.every((a) => runs(a, rev2) && !runs(a, rev1) && a.lease.slots.status(ref.key).phase === 'idle')
+  const finished = await runUntil(
+    fleet,
+    () => {
+      const acting = voter.lease.busySlots().filter((b) => b.ds === ref.key && b.acting)
+      for (const b of acting) holders.set(b.slot, (holders.get(b.slot) ?? new Set()).add(b.holder))
+      peak = Math.max(peak, acting.length)
+      maxDown = Math.max(maxDown, rollers.filter((a) => a.runtime.revisions(ref.label).length === 0).length)
+      return done()
+    },
+    stepMs,
+    Math.max(60_000, rollers.length * 10_000),
+  )
+  const rollMs = fleet.clock.mono() - rollStart
+  const leaseFrames = fleet.leaseCount.frames - leaseBefore
+  const rounds = Math.max(0, ...[...holders.values()].map((h) => h.size))
+  const leasePerHost = leaseFrames / Math.max(1, rollers.length)
+  console.log(
+    `${t(fleet)} rollout to ${rev2} over ${rollers.length} hosts (maxUnavailable ${o.maxUnavailable}) ${finished ? 'finished' : 'NOT finished'} in ${secs(rollMs)} s: peak ${peak} hosts updating at once (acting slots at ${voter.name}), ${holders.size} slots used, rounds ${rounds} (the most hosts through one slot), at most ${maxDown} hosts without a running copy at once; lease frames ${leaseFrames} (${leasePerHost.toFixed(0)} per rolled host, ${(leasePerHost / liveCount).toFixed(2)} per rolled host per live host)`,
+  )
+  const mem = process.memoryUsage()
+  console.log(`${t(fleet)} done: timers fired ${fleet.clock.fired}, signature checks answered from the cache ${verifies.hits()}, envelopes parsed once and shared ${parses.hits()}, heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB, rss ${(mem.rss / 2 ** 20).toFixed(0)} MiB`)
+  console.log(`nodes=${o.nodes} apply_p999_ms=${applyP999.toFixed(0)} detect_ms=${detectMs.toFixed(0)} idle_msgs_per_node_s=${idleMsgs.toFixed(2)} idle_bytes_per_node_s=${idleBytes.toFixed(0)} lease_msgs_per_rolled_host=${leasePerHost.toFixed(0)}`)
+  process.exit(0)
+}
+
+main().catch((err: unknown) => {
+  console.error(err)
+  process.exit(1)
+})
