@@ -63,6 +63,7 @@ export class Fleet {
   readonly random: () => number
   private readonly opts: FleetOptions
   private readonly log: Logger
+  private readonly sink: Writable
   private readonly metrics = new Metrics()
   /** Per store key watched: virtual ms each host (by index) merged the watched version, NaN until then. */
   private watched: { key: string; hlc: string; at: Float64Array; count: number } | undefined
@@ -85,6 +86,7 @@ export class Fleet {
         done()
       },
     })
+    this.sink = sink
     this.log = pino({ level: 'warn', base: null, timestamp: false }, sink)
   }
 
@@ -115,7 +117,10 @@ export class Fleet {
         timings,
         metrics: this.metrics,
         // SIM_DEBUG=NAME prints that host's log (debug level) on stderr.
-        log: process.env.SIM_DEBUG === name ? pino({ level: 'debug', base: { node: name } }, process.stderr) : this.log.child({ node: name }),
+        log:
+          process.env.SIM_DEBUG === name
+            ? pino({ level: 'debug', base: { node: name } }, pino.multistream([{ level: 'warn', stream: this.sink }, { level: 'debug', stream: process.stderr }]))
+            : this.log.child({ node: name }),
         random: this.random,
         podStartMs: this.opts.params.podStartMs,
         leaseCount: this.leaseCount,

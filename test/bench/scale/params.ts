@@ -1,7 +1,7 @@
 // The simulator's per-message figures, measured on real agents' parts over loopback on this
-// machine (2 cores, shared) with `node dist/test/bench/scale/measure.js` (measure.ts): the
-// medians of three runs on 2026-11-25, rounded. docs/scale-simulator.md lists each run.
-// Latencies are drawn from a log-normal with the measured median and 90th percentile.
+// machine (2 cores, shared) with `node dist/test/bench/scale/measure.js` (measure.ts), three
+// runs on 2026-11-25; docs/scale-simulator.md lists each run and which figure came from
+// which. Latencies are drawn from a log-normal with the median and 90th percentile given.
 // Wire sizes add the framing the measurement does not see (estimates, see each field).
 
 /** LinkParams are the per-message costs of the model. */
