@@ -1,5 +1,6 @@
 // The failure detector: SWIM with Lifeguard's extensions, as memberlist does it. Each
-// protocol period it pings one member (round-robin over a shuffled list); a member that
+// protocol period it pings one member (round-robin over a shuffled list, connected members
+// first: targets.ts); a member that
 // does not ack within the probe timeout is probed through k others (ping-req); only when
 // none of them reaches it is it suspected. A suspicion is published on the nodes topic and
 // times out into failed (Unreachable) after a timeout that grows with log N and shrinks as
@@ -22,6 +23,7 @@ import type { Transport, Verdict } from '../transport.js'
 import { MemberTable, type Member, type Suspicion } from './members.js'
 import { encodeJson, type Notice, type View } from './messages.js'
 import { Prober } from './prober.js'
+import { firstAck, helpersFor, nextTarget } from './targets.js'
 
 /** NodeState is a node's state as the API shows it; a suspected node is still Alive. */
 export type NodeState = 'Alive' | 'Unreachable' | 'Left'
@@ -68,6 +70,8 @@ export class FailureDetector {
   private readonly members: MemberTable
   private readonly prober: Prober
   private readonly probing = new Set<string>()
+  /** Members whose last probes failed directly but were acked through helpers, and how many times running (bounded by the members). */
+  private readonly indirectOnly = new Map<string, number>()
   private roundBusy = false
   private ticks = 0
   /** Monotonic time of the last tick: a tick that comes late says this agent is starved. */
@@ -136,7 +140,7 @@ export class FailureDetector {
     this.lastTick = now
     // A probe still running (a slow agent: see awareness) makes this period skip its probe.
     if (!this.roundBusy && this.ticks % this.prober.awareness.scale(1) === 0) {
-      const target = this.nextTarget()
+      const target = nextTarget(this.members, this.opts.transport, (id) => !this.probing.has(id))
       if (target !== undefined) {
         this.roundBusy = true
         void this.probe(target, 'round').finally(() => (this.roundBusy = false))
@@ -147,35 +151,6 @@ export class FailureDetector {
       if (gone !== undefined) void this.probe(gone.keyId, 'reconnect')
     }
     this.sweep()
-  }
-
-  /**
-   * nextTarget is the next member to probe: among the members we hold a connection to (a
-   * probe then costs two frames on a link, never a handshake, however large the fleet;
-   * every member is connected to several others, which probe it), or any member when none
-   * of those is free (a lone agent, a start).
-   */
-  private nextTarget(): string | undefined {
-    const connected = this.connectedMembers()
-    return this.members.nextToProbe((id) => !this.probing.has(id) && connected.has(id)) ?? this.members.nextToProbe((id) => !this.probing.has(id))
-  }
-
-  /** helpers picks k members to probe `target` for us, connected ones first. */
-  private helpers(target: string): Member[] {
-    const k = this.opts.timings.indirectChecks
-    const connected = this.connectedMembers()
-    const near = this.members.helpers(k, (id) => id !== target && connected.has(id))
-    return near.length >= k ? near : [...near, ...this.members.helpers(k - near.length, (id) => id !== target && !connected.has(id))]
-  }
-
-  /** connectedMembers returns the key ids of the members we hold a connection to (bounded by the connection cap, not the fleet). */
-  private connectedMembers(): Set<string> {
-    const ids = new Set<string>()
-    for (const peer of this.opts.transport.connectedPeers()) {
-      const m = this.members.ofPeer(peer)
-      if (m !== undefined) ids.add(m.keyId)
-    }
-    return ids
   }
 
   /** observe takes a new version of a member's record (from gossip or anti-entropy): the member is heard from, and may be back, refuted, or gone. */
@@ -283,17 +258,22 @@ export class FailureDetector {
       const timeout = this.prober.timeout()
       if (await this.prober.ping(m)) {
         this.prober.awareness.apply(-1)
+        this.indirectOnly.delete(keyId)
         return
       }
       if (why === 'reconnect' || this.stopped || this.members.get(keyId) !== m || m.left || m.swim.status === 'failed') return
-      const helpers = this.helpers(keyId)
+      const helpers = helpersFor(this.members, this.opts.transport, keyId, this.opts.timings.indirectChecks)
       // The rest of the period, but at least enough for a helper to dial the target and wait out its own ping.
       const budget = Math.ceil(Math.max(2 * timeout + this.opts.periodMs, this.prober.awareness.scale(this.opts.periodMs) - (this.opts.clock.mono() - start)))
       const { acked, nacks } = await firstAck(helpers.map((h) => this.prober.indirect(h, keyId, budget)))
       if (acked) {
-        // Others reach it and we do not: our connection to it is the broken part (a link cut
-        // with no reset). Hang up, so the next probe and gossip go over a new one.
-        if (this.opts.transport.connectedPeers().includes(m.peerId)) {
+        // Others reach it and we do not, twice running while this agent is healthy (a starved
+        // agent misses pings over good connections): our connection to it is the broken part
+        // (a link cut with no reset). Hang up, so the next probe and gossip use a new one.
+        const times = (this.indirectOnly.get(keyId) ?? 0) + 1
+        this.indirectOnly.set(keyId, times)
+        if (times >= 2 && this.prober.awareness.health() === 0 && this.opts.transport.connectedPeers().includes(m.peerId)) {
+          this.indirectOnly.delete(keyId)
           this.log.info({ peer: m.name }, 'reached through others only: reconnecting')
           this.prober.drop(m.peerId)
           await this.opts.transport.hangUp(m.peerId).catch(() => undefined)
@@ -398,6 +378,7 @@ export class FailureDetector {
   private sweep(): void {
     for (const m of this.members.expired(this.opts.clock.mono() - this.opts.forgetMs)) {
       this.members.remove(m)
+      this.indirectOnly.delete(m.keyId)
       this.opts.forgotten(m.keyId)
       this.log.info({ peer: m.name }, 'node forgotten')
     }
@@ -406,20 +387,4 @@ export class FailureDetector {
   private publish(n: Notice): void {
     this.opts.transport.publish(Topics.nodes, encodeJson(n)).catch((err: unknown) => this.log.debug({ err }, 'publishing a notice failed'))
   }
-}
-
-/** firstAck resolves as soon as one answer is an ack, or once all are in, with the nacks counted. */
-function firstAck(answers: Promise<'ack' | 'nack' | 'none'>[]): Promise<{ acked: boolean; nacks: number }> {
-  return new Promise((resolve) => {
-    let pending = answers.length
-    let nacks = 0
-    if (pending === 0) resolve({ acked: false, nacks })
-    for (const a of answers) {
-      void a.then((r) => {
-        if (r === 'ack') resolve({ acked: true, nacks })
-        if (r === 'nack') nacks++
-        if (--pending === 0) resolve({ acked: false, nacks })
-      })
-    }
-  })
 }
