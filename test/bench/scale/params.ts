@@ -34,9 +34,9 @@ export interface LinkParams {
   streamBytes: number
   /** Bytes of one dial (pnet nonces, noise XX, multistream, identify both ways). Estimate from the formats. */
   dialBytes: number
-  /** libp2p's connection monitor pings every connection this often (agent/network/network.ts: 10 s), from each side. */
+  /** yamux pings every connection this often (its keepAliveInterval, 30 s), from each side; libp2p's connection monitor is off (agent/network/network.ts). */
   keepaliveMs: number
-  /** Bytes of one keepalive ping or pong (a stream and 32 bytes). Estimate. */
+  /** Bytes of one keepalive ping or pong (a 12-byte yamux frame and noise's 16-byte tag). Estimate from the formats. */
   keepaliveBytes: number
   /** One `docker run` on this machine (DESIGN.md: 0.1 s), for the simulated hosts' pod starts. */
   podStartMs: number
@@ -58,7 +58,7 @@ export const MEASURED: LinkParams = {
   frameOverheadBytes: 32,
   streamBytes: 120,
   dialBytes: 4000,
-  keepaliveMs: 10_000,
-  keepaliveBytes: 150,
+  keepaliveMs: 30_000,
+  keepaliveBytes: 28,
   podStartMs: 100,
 }

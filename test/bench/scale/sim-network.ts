@@ -160,7 +160,7 @@ export class SimNetwork implements HubModel {
       this.gossip.heartbeat(i)
       this.timers.get(i)?.push(this.clock.every(hb, () => this.gossip.heartbeat(i)))
     })
-    // The connection monitor: every connection pinged from each side every keepaliveMs (a ping and its pong).
+    // yamux's keepalive: every connection pinged from each side every keepaliveMs (a ping and its pong).
     const keepalive = this.clock.every(this.params.keepaliveMs, () => {
       const n = this.connections.get(i)?.size ?? 0
       for (let k = 0; k < 2 * n; k++) this.count('keepalive', this.params.keepaliveBytes)
