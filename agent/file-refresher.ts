@@ -14,6 +14,7 @@ import type { DaemonSet } from '../core/types.js'
 import { storeObjects } from '../core/volumes.js'
 import type { Clock, Timer } from './clock.js'
 import type { ContainerRuntime } from './runtime/runtime.js'
+import { Serial } from './serial.js'
 
 export interface FileRefresherOptions {
   runtime: Pick<ContainerRuntime, 'refreshFiles'>
@@ -34,8 +35,7 @@ export interface FileRefresherOptions {
 export class FileRefresher {
   private readonly opts: FileRefresherOptions
   private timer: Timer | undefined
-  private running = false
-  private again = false
+  private readonly refreshes = new Serial(() => this.refresh(), (err) => this.opts.log.warn({ err }, 'refreshing pod files failed'))
   private stopped = true
 
   constructor(opts: FileRefresherOptions) {
@@ -52,23 +52,9 @@ export class FileRefresher {
     this.timer?.cancel()
   }
 
-  /** trigger asks for a refresh (must not block). */
+  /** trigger asks for a refresh (must not block); refreshes never overlap. */
   trigger(): void {
-    if (this.stopped) return
-    if (this.running) {
-      this.again = true
-      return
-    }
-    this.running = true
-    void this.refresh()
-      .catch((err: unknown) => this.opts.log.warn({ err }, 'refreshing pod files failed'))
-      .finally(() => {
-        this.running = false
-        if (this.again) {
-          this.again = false
-          this.trigger()
-        }
-      })
+    if (!this.stopped) this.refreshes.request()
   }
 
   private async refresh(): Promise<void> {

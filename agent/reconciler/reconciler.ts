@@ -25,6 +25,7 @@ import { Actor } from './actor.js'
 import type { SelfNode, SlotGate } from './ports.js'
 import { Prober } from './prober.js'
 import { Workers } from './workers.js'
+import { Serial } from '../serial.js'
 
 export interface ReconcilerOptions {
   runtime: ContainerRuntime
@@ -49,8 +50,7 @@ export class Reconciler {
   private readonly lastStates = new Map<string, { state: ObservedState; id: string; at: number; running: boolean }>()
   /** When each copy (`NS/NAME@revision`) was first seen ready here: monotonic (minReadySeconds) and wall (status). */
   private readonly readySince = new Map<string, { mono: number; wall: number }>()
-  private running = false
-  private again = false
+  private readonly passes = new Serial(() => this.pass(), (err) => this.log.error({ err }, 'reconcile pass failed'))
   private stopped = true
   private resync: Timer | undefined
   private poll: { timer: Timer; at: number } | undefined
@@ -86,21 +86,7 @@ export class Reconciler {
 
   /** trigger asks for a pass; passes never overlap, and a trigger during one runs another after it. */
   trigger(): void {
-    if (this.stopped) return
-    if (this.running) {
-      this.again = true
-      return
-    }
-    this.running = true
-    void this.pass()
-      .catch((err: unknown) => this.log.error({ err }, 'reconcile pass failed'))
-      .finally(() => {
-        this.running = false
-        if (this.again) {
-          this.again = false
-          this.trigger()
-        }
-      })
+    if (!this.stopped) this.passes.request()
   }
 
   /** soon asks for a pass within `ms` (the earliest request wins). */

@@ -17,18 +17,7 @@ import type { LinkParams } from './params.js'
 import { SimAgent, type LeaseCount } from './sim-agent.js'
 import { SimClock } from './sim-clock.js'
 import { SimNetwork } from './sim-network.js'
-
-/** mulberry32 is a small seeded random source (the run is repeatable for a seed, up to anti-entropy's Math.random peer choice). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { seeded } from '../../helpers/seeded.js'
 
 /** nameOf is host i's node name. */
 const nameOf = (i: number): string => `sim-${String(i).padStart(5, '0')}`
@@ -70,7 +59,8 @@ export class Fleet {
 
   constructor(opts: FleetOptions) {
     this.opts = opts
-    this.random = mulberry32(opts.seed)
+    // Repeatable for a seed, up to anti-entropy's Math.random peer choice.
+    this.random = seeded(opts.seed)
     this.net = new SimNetwork({ clock: this.clock, params: opts.params, gossip: OUR_GOSSIPSUB, topics: Object.values(Topics), capacity: opts.nodes, maxConnections: opts.maxConnections ?? defaultConfig().maxConnections, random: this.random })
     this.hub = new MemoryHub(this.clock, this.net)
     const clock = this.clock

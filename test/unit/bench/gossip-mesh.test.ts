@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { GossipMessage, Verdict } from '../../../agent/transport.js'
-import { mulberry32 } from '../../bench/scale/fleet.js'
+import { seeded } from '../../helpers/seeded.js'
 import { GossipMesh, OUR_GOSSIPSUB, type GossipKind } from '../../bench/scale/gossip-mesh.js'
 import { SimClock } from '../../bench/scale/sim-clock.js'
 
@@ -10,7 +10,7 @@ const TOPIC = '/t'
 /** net builds n peers on a ring with `chords` random extra links each, and runs their heartbeats. */
 function net(n: number, opts: { chords?: number; verdict?: (to: number) => Verdict } = {}) {
   const clock = new SimClock()
-  const random = mulberry32(7)
+  const random = seeded(7)
   const got: number[][] = Array.from({ length: n }, () => [])
   const sent: Record<GossipKind, number> = { message: 0, ihave: 0, iwant: 0, idontwant: 0, graft: 0, prune: 0 }
   const mesh = new GossipMesh(

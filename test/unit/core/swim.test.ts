@@ -1,18 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Awareness, ProbeOrder, RandomSet, expectedConfirmations, shuffled, suspicionBounds, suspicionTimeout, transition, type SwimEvent, type SwimState } from '../../../core/swim.js'
+import { seeded } from '../../helpers/seeded.js'
 
-/** seeded is a small deterministic random source (mulberry32). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const st = (status: SwimState['status'], incarnation: number, startedAt = 100): SwimState => ({ status, incarnation, startedAt })
 const alive = (incarnation: number, startedAt = 100): SwimEvent => ({ kind: 'alive', incarnation, startedAt })

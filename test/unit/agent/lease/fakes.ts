@@ -10,6 +10,7 @@ import type { DaemonSet } from '../../../../core/types.js'
 import type { Clock, Timer } from '../../../../agent/clock.js'
 import type { LeaseFleet, PeerAddress } from '../../../../agent/lease/fleet-view.js'
 import { ds } from '../../../helpers/fixtures.js'
+import { seeded as seededUnit } from '../../../helpers/seeded.js'
 
 /** key returns a valid key id (43 base64url characters) starting with `c`. */
 export const key = (c: string): string => c.padEnd(43, 'x')
@@ -197,16 +198,10 @@ export function recorder(): { send: (msg: LeaseMessage) => Promise<void>; sent: 
   return { send: async (msg) => void sent.push(leaseMessageSchema.parse(msg)), sent }
 }
 
-/** seeded returns a deterministic random(n) (mulberry32). */
+/** seeded returns a deterministic random(n): an integer in [0, n) (mulberry32). */
 export function seeded(seed: number): (n: number) => number {
-  let a = seed >>> 0
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n)
-  }
+  const random = seededUnit(seed)
+  return (n) => Math.floor(random() * n)
 }
 
 /** flush lets every queued promise callback run (saves, sends, handlers). */

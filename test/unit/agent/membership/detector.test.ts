@@ -16,6 +16,7 @@ import { StoreKey } from '../../../../core/keyspace.js'
 import type { NodeRecord } from '../../../../core/node-record.js'
 import { MemoryHub, type MemoryTransport } from '../../../helpers/memory-transport.js'
 import { VirtualClock } from '../../../helpers/virtual-clock.js'
+import { seeded } from '../../../helpers/seeded.js'
 
 const PERIOD = 1000
 
@@ -27,17 +28,6 @@ interface Member {
   membership: Membership
 }
 
-/** seeded is a deterministic random source (mulberry32), so a failing run can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** fleet starts n members on one hub and one virtual clock, each bootstrapping from the first. */
 function fleet(n: number, o: { suspicionMs?: number; forgetMs?: number; seed?: number; state?: (name: string) => StateFingerprint } = {}): { clock: VirtualClock; hub: MemoryHub; members: Member[] } {
