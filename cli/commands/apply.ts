@@ -16,6 +16,7 @@ import { call, type AgentTarget } from '../client.js'
 import { CliError } from '../errors.js'
 import { writeRevision } from '../history.js'
 import { readInputs } from '../inputs.js'
+import { WRITES_IN_FLIGHT, inOrder } from '../ordered.js'
 import { current, loadOperatorKey, signedWrite } from '../signer.js'
 
 export interface ApplyOptions {
@@ -47,11 +48,19 @@ export async function runApply(opts: ApplyOptions, target: AgentTarget, out: Nod
   }
   if (objects.length === 0) throw new CliError('no objects passed to apply')
   const privateKey = objects.some((o) => o.skipped === undefined) ? loadOperatorKey(opts.key) : undefined
-  for (const o of objects) {
-    if (o.skipped !== undefined || privateKey === undefined) out.write(`${o.resource} skipped: ${o.skipped}\n`)
-    else if (o.daemonSet !== undefined) out.write(`${o.resource} ${await applyDaemonSet(o.daemonSet, target, privateKey)}\n`)
-    else out.write(`${o.resource} ${await applyConfigMap(o.configMap, target, privateKey)}\n`)
-  }
+  // Several writes travel at once, reported in document order; a DaemonSet is written only
+  // once the ConfigMaps before it in the input are, so its pods find them.
+  const configs: Promise<unknown>[] = []
+  await inOrder(objects, WRITES_IN_FLIGHT, async (o) => {
+    if (o.skipped !== undefined || privateKey === undefined) return `${o.resource} skipped: ${o.skipped}`
+    if (o.daemonSet !== undefined) {
+      await Promise.all(configs)
+      return `${o.resource} ${await applyDaemonSet(o.daemonSet, target, privateKey)}`
+    }
+    const written = applyConfigMap(o.configMap, target, privateKey)
+    configs.push(written)
+    return `${o.resource} ${await written}`
+  }, (line) => out.write(`${line}\n`))
 }
 
 /**

@@ -9,6 +9,7 @@ import { parseManifests } from '../../core/manifest.js'
 import { deleteHistory } from '../history.js'
 import { CliError, UsageError } from '../errors.js'
 import { readInputs } from '../inputs.js'
+import { WRITES_IN_FLIGHT, inOrder } from '../ordered.js'
 import { fleetNodes } from '../fleet.js'
 import { CM_RESOURCES, DS_RESOURCES, POD_RESOURCES, dsArg, notFound } from '../resources.js'
 import { current, loadOperatorKey, signedWrite } from '../signer.js'
@@ -117,31 +118,26 @@ export async function runDelete(resource: string | undefined, names: string[], o
   const list = await targets(resource, names, opts)
   const privateKey = list.some((t) => t.ref !== undefined) ? loadOperatorKey(opts.key) : undefined
   let missing = 0
-  for (const { ref, skipped, configMap } of list) {
-    if (ref === undefined) out.write(`${skipped}\n`)
-    if (ref === undefined || privateKey === undefined) continue
+  const one = async ({ ref, skipped, configMap }: Target): Promise<{ line: string; missing?: true }> => {
+    if (ref === undefined || privateKey === undefined) return { line: `${skipped}\n` }
     if (configMap === true) {
       const key = StoreKey.configMap(ref)
       const prev = await current(target, key)
-      if (prev === undefined || prev.op !== 'put') {
-        missing++
-        out.write(`Error from server (NotFound): ${notFound('configmaps', ref.name, ref.namespace)}\n`)
-        continue
-      }
+      if (prev === undefined || prev.op !== 'put') return { line: `Error from server (NotFound): ${notFound('configmaps', ref.name, ref.namespace)}\n`, missing: true }
       await call(target, 'POST', '/v1/envelopes', signedWrite(key, undefined, prev, privateKey))
-      out.write(`configmap "${ref.name}" deleted\n`)
-      continue
+      return { line: `configmap "${ref.name}" deleted\n` }
     }
     const key = StoreKey.daemonSet(ref)
     const prev = await current(target, key)
-    if (prev === undefined || prev.op !== 'put') {
-      missing++
-      out.write(`Error from server (NotFound): ${notFound('daemonsets.apps', ref.name, ref.namespace)}\n`)
-      continue
-    }
+    if (prev === undefined || prev.op !== 'put') return { line: `Error from server (NotFound): ${notFound('daemonsets.apps', ref.name, ref.namespace)}\n`, missing: true }
     await call(target, 'POST', '/v1/envelopes', signedWrite(key, undefined, prev, privateKey, { cascade }))
     await deleteHistory(target, ref, privateKey)
-    out.write(`daemonset.apps "${(prev.value as DaemonSet).metadata.name}" deleted${cascade === 'orphan' ? ' (orphan: its pods keep running)' : ''}\n`)
+    return { line: `daemonset.apps "${(prev.value as DaemonSet).metadata.name}" deleted${cascade === 'orphan' ? ' (orphan: its pods keep running)' : ''}\n` }
   }
+  // Each deletion is its own signed write: several travel at once, reported in order.
+  await inOrder(list, WRITES_IN_FLIGHT, one, (r) => {
+    out.write(r.line)
+    if (r.missing === true) missing++
+  })
   if (missing > 0) throw new CliError('')
 }

@@ -34,6 +34,12 @@ export interface FleetOptions {
   maxConnections?: number
 }
 
+/** debugged tells whether SIM_DEBUG names host `name` (or is '*'). */
+function debugged(name: string): boolean {
+  const names = (process.env.SIM_DEBUG ?? '').split(',')
+  return names.includes(name) || names.includes('*')
+}
+
 /** Unreachable is one 'node unreachable' verdict: `by` declared `peer` failed at virtual ms `at`. */
 export interface Verdict {
   by: string
@@ -106,9 +112,9 @@ export class Fleet {
         trusted: [this.operator.id],
         timings,
         metrics: this.metrics,
-        // SIM_DEBUG=NAME prints that host's log (debug level) on stderr.
+        // SIM_DEBUG=NAME[,NAME…] prints those hosts' logs (debug level) on stderr; SIM_DEBUG='*' every host's.
         log:
-          process.env.SIM_DEBUG === name
+          debugged(name)
             ? pino({ level: 'debug', base: { node: name } }, pino.multistream([{ level: 'warn', stream: this.sink }, { level: 'debug', stream: process.stderr }]))
             : this.log.child({ node: name }),
         random: this.random,
