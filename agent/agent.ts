@@ -122,6 +122,7 @@ export class Agent {
         suspicionMs: config.suspicionMs,
         forgetMs: config.forgetMs,
         targetPeers: config.targetPeers,
+        maxConnections: config.maxConnections,
         bootstrap: config.bootstrap,
         state: { fingerprint: () => sync?.fingerprint(), differs: (peer) => sync?.differs(peer) },
         timings,

@@ -1,16 +1,14 @@
 // The failure detector: SWIM with Lifeguard's extensions, as memberlist does it. Each
 // protocol period it pings one member (round-robin over a shuffled list, connected members
-// first: targets.ts); a member that
-// does not ack within the probe timeout is probed through k others (ping-req); only when
-// none of them reaches it is it suspected. A suspicion is published on the nodes topic and
+// first: targets.ts); a member that does not ack within the probe timeout is probed through
+// k others (ping-req); only when none of them reaches it is it suspected. A suspicion is published on the nodes topic and
 // times out into failed (Unreachable) after a timeout that grows with log N and shrinks as
 // other members confirm it; a suspected live member refutes it with a higher incarnation
 // (its record, published again). A closed connection is a hint to probe at once, never a
 // verdict. The rules are core/swim.ts; this file only drives them. It owns no timers or
-// sockets: time comes from the Clock, channels and gossip from the Transport.
-//
-// The wire protocol is prober.ts, the member table members.ts. Per period it does O(1) work
-// whatever the fleet's size (one probe; a sweep of the members that are down).
+// sockets: time comes from the Clock, channels and gossip from the Transport. The wire
+// protocol is prober.ts, the member table members.ts. Per period it does O(1) work whatever
+// the fleet's size (one probe; a sweep of the members that are down).
 
 import type { Logger } from 'pino'
 import type { NodeRecord } from '../../core/node-record.js'
@@ -123,7 +121,7 @@ export class FailureDetector {
     await this.prober.serve()
   }
 
-  /** stop ends probing and answering (a stopped agent is silent, as a crashed one); suspicions stop timing out. */
+  /** stop ends probing and answering (silent, as a crashed agent); suspicions stop timing out. */
   stop(): void {
     this.stopped = true
     this.prober.stop()
@@ -217,18 +215,20 @@ export class FailureDetector {
   }
 
   /** suspected tells whether this agent currently suspects a member (internal: the API shows it Alive). */
-  suspected(keyId: string): boolean {
-    return this.members.get(keyId)?.swim.status === 'suspect'
-  }
+  suspected = (keyId: string): boolean => this.members.get(keyId)?.swim.status === 'suspect'
 
   /** health returns Lifeguard's local health score (0 is healthy). */
-  health(): number {
-    return this.prober.awareness.health()
-  }
+  health = (): number => this.prober.awareness.health()
 
   /** dialCandidates returns up to n members to connect to, not in `connected`: live ones first, then Unreachable ones (a healed partition). */
   dialCandidates(n: number, connected: ReadonlySet<string>): { peerId: string; addresses: readonly string[] }[] {
     return this.members.dialCandidates(n, connected)
+  }
+
+  /** expectClose says this agent is closing its connection to `peer` itself: that close is no hint. */
+  expectClose(peer: string): void {
+    const m = this.members.ofPeer(peer)
+    if (m !== undefined) m.hintAt = this.opts.clock.mono()
   }
 
   private hint(peer: string, kind: 'connect' | 'disconnect'): void {
@@ -256,23 +256,28 @@ export class FailureDetector {
     try {
       const start = this.opts.clock.mono()
       const timeout = this.prober.timeout()
-      if (await this.prober.ping(m)) {
+      // A closed connection with no other to the member goes straight to the helpers: a dial
+      // would undo a connection cap's pruning (ours or the member's) and cost a handshake,
+      // while the helpers' own connections tell as well whether it is alive.
+      const helpers = helpersFor(this.members, this.opts.transport, keyId, this.opts.timings.indirectChecks)
+      const direct = why !== 'hint' || helpers.length === 0 || this.connected(m)
+      if (direct && (await this.prober.ping(m))) {
         this.prober.awareness.apply(-1)
         this.indirectOnly.delete(keyId)
         return
       }
       if (why === 'reconnect' || this.stopped || this.members.get(keyId) !== m || m.left || m.swim.status === 'failed') return
-      const helpers = helpersFor(this.members, this.opts.transport, keyId, this.opts.timings.indirectChecks)
       // The rest of the period, but at least enough for a helper to dial the target and wait out its own ping.
       const budget = Math.ceil(Math.max(2 * timeout + this.opts.periodMs, this.prober.awareness.scale(this.opts.periodMs) - (this.opts.clock.mono() - start)))
       const { acked, nacks } = await firstAck(helpers.map((h) => this.prober.indirect(h, keyId, budget)))
       if (acked) {
+        if (!direct) return
         // Others reach it and we do not, twice running while this agent is healthy (a starved
         // agent misses pings over good connections): our connection to it is the broken part
         // (a link cut with no reset). Hang up, so the next probe and gossip use a new one.
         const times = (this.indirectOnly.get(keyId) ?? 0) + 1
         this.indirectOnly.set(keyId, times)
-        if (times >= 2 && this.prober.awareness.health() === 0 && this.opts.transport.connectedPeers().includes(m.peerId)) {
+        if (times >= 2 && this.prober.awareness.health() === 0 && this.connected(m)) {
           this.indirectOnly.delete(keyId)
           this.log.info({ peer: m.name }, 'reached through others only: reconnecting')
           this.prober.drop(m.peerId)
@@ -346,7 +351,9 @@ export class FailureDetector {
     if (!still()) return
     const since = m.suspicion?.since ?? this.opts.clock.mono()
     const confirmations = (m.suspicion?.by.size ?? 1) - 1
-    if (!this.probing.has(m.keyId)) {
+    // Only over a connection we hold: every member times the same suspicion out at about the
+    // same moment, and a dial from each of them at once would bury a live suspect.
+    if (!this.probing.has(m.keyId) && this.connected(m)) {
       this.probing.add(m.keyId)
       try {
         if (await this.prober.ping(m)) return
@@ -368,6 +375,9 @@ export class FailureDetector {
     if (was !== 'failed') this.log.warn({ peer: m.name, incarnation, by: by === undefined ? 'self' : this.members.get(by)?.name, ...detail }, 'node unreachable')
     return true
   }
+
+  /** connected tells whether this agent holds a connection to the member (connectedPeers is bounded by the connection cap). */
+  private connected = (m: Member): boolean => this.opts.transport.connectedPeers().includes(m.peerId)
 
   private heard(m: Member): void {
     m.heardAt = this.opts.clock.mono()

@@ -57,6 +57,8 @@ export interface MembershipOptions {
   /** A node down (Unreachable or Left) and not heard from for this long is forgotten. */
   forgetMs: number
   targetPeers: number
+  /** libp2p's connection cap: above three quarters of it the mesh keeper hangs up on a few connections (mesh.ts). Absent: no ceiling. */
+  maxConnections?: number
   bootstrap: string[]
   timings: Pick<Timings, 'membership'>
   /** Anti-entropy's fingerprint, compared through the probes' acks (agent.ts wires the AntiEntropy). */
@@ -133,9 +135,12 @@ export class Membership extends TypedEvents<MembershipEvents> {
       clock: opts.clock,
       periodMs: opts.heartbeatMs,
       targetPeers: opts.targetPeers,
+      ...(opts.maxConnections === undefined ? {} : { maxConnections: opts.maxConnections }),
       bootstrap: opts.bootstrap,
       timings: opts.timings.membership,
       candidates: (n, connected) => this.detector.dialCandidates(n, connected),
+      hangingUp: (peerId) => this.detector.expectClose(peerId),
+      random,
       metrics: opts.metrics,
       log: opts.log,
     })

@@ -22,8 +22,8 @@ import type { ChannelHandler, ChannelLimits, FrameChannel, GossipHandler, Gossip
 export interface HubModel {
   /** frameDelay returns the ms until a channel frame of `bytes` from `from` reaches `to` (latency, loss as retransmission, the receiver's CPU). */
   frameDelay(from: string, to: string, bytes: number): number
-  /** dialDelay returns the ms a dial from `from` to `to` takes (handshakes). */
-  dialDelay(from: string, to: string): number
+  /** dialDelay returns the ms a dial from `from` to `to` takes (handshakes; `refused`: the target is at its cap and closes the connection before any handshake). */
+  dialDelay(from: string, to: string, refused: boolean): number
   /** maxConnections caps each transport's connections, as libp2p's connection manager does: an inbound connection to a transport at the cap is refused; an outbound one beyond it makes the hub close one, chosen by `victim`. */
   readonly maxConnections: number
   /** victim picks which of `peer`'s connections to close (never `keep`). */
@@ -227,9 +227,10 @@ export class MemoryTransport implements Transport {
     if (target === undefined || !this.isOpen() || this.hub.blocked(this.peerId, target.peerId)) throw new Error(`no peer at ${addr}`)
     const model = this.hub.model
     if (model !== undefined && !this.peers.has(target.peerId)) {
-      await this.hub.clock.sleep(model.dialDelay(this.peerId, target.peerId))
+      const refused = target.peers.size >= model.maxConnections
+      await this.hub.clock.sleep(model.dialDelay(this.peerId, target.peerId, refused))
       if (!this.isOpen() || !target.isOpen()) throw new Error(`no peer at ${addr}`)
-      if (!this.peers.has(target.peerId) && target.peers.size >= model.maxConnections) throw new Error(`connection to ${addr} refused: maxConnections exceeded`)
+      if (!this.peers.has(target.peerId) && (refused || target.peers.size >= model.maxConnections)) throw new Error(`connection to ${addr} refused: maxConnections exceeded`)
     }
     if (!this.peers.has(target.peerId)) {
       this.peers.add(target.peerId)

@@ -91,7 +91,7 @@ export class Fleet {
     const n = this.opts.nodes
     const roll = new Set<number>()
     while (roll.size < Math.min(n, this.opts.rolloutHosts)) roll.add(Math.floor(this.random() * n))
-    const config = defaultConfig()
+    const config = { ...defaultConfig(), maxConnections: this.net.maxConnections }
     const timings = withTimings()
     for (let i = 0; i < n; i++) {
       const name = nameOf(i)
@@ -115,7 +115,7 @@ export class Fleet {
         // SIM_DEBUG=NAME[,NAME…] prints those hosts' logs (debug level) on stderr; SIM_DEBUG='*' every host's.
         log:
           debugged(name)
-            ? pino({ level: 'debug', base: { node: name } }, pino.multistream([{ level: 'warn', stream: this.sink }, { level: 'debug', stream: process.stderr }]))
+            ? pino({ level: 'debug', base: { node: name }, timestamp: () => `,"vt":${this.clock.mono()}` }, pino.multistream([{ level: 'warn', stream: this.sink }, { level: 'debug', stream: process.stderr }]))
             : this.log.child({ node: name }),
         random: this.random,
         podStartMs: this.opts.params.podStartMs,

@@ -41,12 +41,13 @@ const program = new Command('bench:scale')
   .option('--max-unavailable <n|p%>', "the DaemonSet's rollingUpdate.maxUnavailable", intOrPercent, 1)
   .option('--latency-ms <ms>', 'extra one-way latency per message (loopback is measured; add a LAN or WAN)', num, 0)
   .option('--loss <p>', 'probability a message is lost once (TCP retransmits it after 200 ms, doubling)', num, 0)
+  .option('--settle-s <s>', 'virtual seconds to wait after membership converged, before the idle window', num, 5)
   .option('--idle-s <s>', 'idle measurement window (virtual seconds)', num, 10)
   .option('--start-spread-s <s>', 'hosts start one after the other over this window (virtual seconds; default 10 ms a host, at least 2 s)', num)
   .option('--seeds <n>', 'bootstrap peers of each host, at random among the hosts started before it', int, 3)
   .option('--max-connections <n>', "each host's connection cap (the agent's maxConnections; default its default)", int)
 program.parse()
-const o = program.opts<{ nodes: number; seed: number; rolloutHosts: number; maxUnavailable: string | number; latencyMs: number; loss: number; idleS: number; startSpreadS?: number; seeds: number; maxConnections?: number }>()
+const o = program.opts<{ nodes: number; seed: number; rolloutHosts: number; maxUnavailable: string | number; latencyMs: number; loss: number; idleS: number; settleS: number; startSpreadS?: number; seeds: number; maxConnections?: number }>()
 
 const wallStart = Date.now()
 const secs = (ms: number): string => (ms / 1000).toFixed(2)
@@ -101,9 +102,11 @@ async function main(): Promise<void> {
   console.log(`${t(fleet)} membership ${converged ? 'converged' : 'NOT converged'}: ${fleet.agents.filter((a) => a.membership.records.size >= o.nodes).length}/${o.nodes} hosts hold all ${o.nodes} records; connections per host mean ${(conns.reduce((s, c) => s + c, 0) / conns.length).toFixed(1)} max ${Math.max(...conns)}; heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`)
 
   // 2. Idle traffic over a window, after the start's dust settles.
-  await fleet.clock.advance(5000)
+  await fleet.clock.advance(o.settleS * 1000)
   const before = structuredClone(fleet.net.traffic)
   const cpuBefore = fleet.net.cpu.reduce((s, c) => s + c, 0)
+  const cpuEach = Float64Array.from(fleet.net.cpu)
+  const kindsBefore = fleet.net.cpuByKind.map((m) => new Map(m))
   await fleet.clock.advance(o.idleS * 1000)
   const idle = diffTraffic(before, fleet.net.traffic)
   const idleCpu = (fleet.net.cpu.reduce((s, c) => s + c, 0) - cpuBefore) / o.nodes / o.idleS
@@ -111,6 +114,14 @@ async function main(): Promise<void> {
   const idleMsgs = idleTotal.msgs / o.nodes / o.idleS
   const idleBytes = idleTotal.bytes / o.nodes / o.idleS
   console.log(`${t(fleet)} idle ${o.idleS}s: per host per second ${idleMsgs.toFixed(2)} messages, ${idleBytes.toFixed(0)} bytes, ${idleCpu.toFixed(1)} ms modelled CPU; by kind: ${describeTraffic(idle, o.nodes, o.idleS)}`)
+  const busiest = fleet.agents
+    .map((a, i) => ({ name: a.name, ms: ((fleet.net.cpu[i] as number) - (cpuEach[i] as number)) / o.idleS, conns: conns[i] }))
+    .sort((x, y) => y.ms - x.ms)
+    .slice(0, 5)
+  const top = fleet.agents.findIndex((a) => a.name === busiest[0]?.name)
+  const kinds = [...(fleet.net.cpuByKind[top] ?? new Map<string, number>())].map(([k, v]) => [k, (v - (kindsBefore[top]?.get(k) ?? 0)) / o.idleS] as const)
+  console.log(`${t(fleet)} the busiest host's CPU (ms/s): ${kinds.map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`)
+  console.log(`${t(fleet)} busiest hosts while idle (modelled CPU ms/s, connections): ${busiest.map((b) => `${b.name} ${b.ms.toFixed(0)} (${b.conns})`).join(', ')}`)
 
   // 3. Kill a host that is neither a bootstrap peer nor a rollout host.
   const candidates = fleet.agents.filter((a) => a.membership.self().labels['sim-roll'] === undefined)

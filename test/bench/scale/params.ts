@@ -20,6 +20,10 @@ export interface LinkParams {
   dialMs: { p50: number; p90: number }
   /** CPU each side spends on one dial (the handshakes' key exchanges and signatures). */
   dialCpuMs: number
+  /** CPU each side spends on a dial refused at the target's connection cap (a TCP accept and close before any handshake). Estimate, not measured. */
+  refusedDialCpuMs: number
+  /** Bytes of a refused dial (TCP SYN, SYN-ACK, ACK, FIN both ways, headers only). Estimate from the formats. */
+  refusedDialBytes: number
   /** Extra one-way latency added to every message (a LAN or WAN instead of loopback); a dial pays it 8 times (about 4 round trips). */
   extraLatencyMs: number
   /** Probability a message's segment is lost: TCP delivers it a retransmission timeout later (doubling while lost again). Loopback: 0. */
@@ -51,6 +55,8 @@ export const MEASURED: LinkParams = {
   frameCpuMs: 2.4,
   dialMs: { p50: 22, p90: 55 },
   dialCpuMs: 31,
+  refusedDialCpuMs: 0.5,
+  refusedDialBytes: 360,
   extraLatencyMs: 0,
   loss: 0,
   rtoMs: 200,

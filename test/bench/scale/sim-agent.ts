@@ -73,7 +73,7 @@ export interface SimAgentOptions {
   signingKey: KeyObject
   transport: MemoryTransport
   clock: Clock
-  config: Pick<AgentConfig, 'heartbeatMs' | 'suspicionMs' | 'forgetMs' | 'antiEntropyMs' | 'leaseTtlMs' | 'targetPeers'>
+  config: Pick<AgentConfig, 'heartbeatMs' | 'suspicionMs' | 'forgetMs' | 'antiEntropyMs' | 'leaseTtlMs' | 'targetPeers' | 'maxConnections'>
   bootstrap: string[]
   trusted: string[]
   timings: Timings
@@ -118,6 +118,7 @@ export class SimAgent {
       suspicionMs: opts.config.suspicionMs,
       forgetMs: opts.config.forgetMs,
       targetPeers: opts.config.targetPeers,
+      maxConnections: opts.config.maxConnections,
       bootstrap: opts.bootstrap,
       timings,
       random: opts.random,

@@ -43,6 +43,8 @@ export class SimNetwork implements HubModel {
   readonly traffic: Traffic = emptyTraffic()
   /** CPU ms each host spent on messages (by index), for the report. */
   readonly cpu: Float64Array
+  /** The same CPU by what it was spent on (by index, then kind), to tell where a busy host's time goes. */
+  readonly cpuByKind: Map<string, number>[] = []
   private readonly clock: SimClock
   private readonly params: LinkParams
   private readonly random: () => number
@@ -65,7 +67,8 @@ export class SimNetwork implements HubModel {
       {
         after: (ms, fn) => void this.clock.after(ms, fn),
         random: this.random,
-        delay: (from, to, topic, bytes, full) => this.arrival(to, this.latency(this.params.gossipHopMs, bytes), full ? this.gossipCpu(topic, bytes) : this.params.duplicateCpuMs),
+        delay: (from, to, topic, bytes, full) =>
+          this.arrival(to, this.latency(this.params.gossipHopMs, bytes), full ? this.gossipCpu(topic, bytes) : this.params.duplicateCpuMs, full ? `gossip ${topic ?? 'control'}` : 'duplicate'),
         sent: (from, kind, bytes) => this.count(kind, bytes + this.params.gossipOverheadBytes),
         handle: (to, msg) => this.transports[to]?.receive(msg),
       },
@@ -91,17 +94,25 @@ export class SimNetwork implements HubModel {
     else this.traffic.frame.bytes += this.params.streamBytes / 2
     const j = this.index.get(to)
     const wire = this.latency(this.params.frameMs, bytes)
-    return j === undefined || bytes === 0 ? wire : this.arrival(j, wire, this.params.frameCpuMs)
+    return j === undefined || bytes === 0 ? wire : this.arrival(j, wire, this.params.frameCpuMs, 'frame')
   }
 
-  dialDelay(from: string, to: string): number {
+  dialDelay(from: string, to: string, refused: boolean): number {
+    const i = this.index.get(from)
+    const j = this.index.get(to)
+    if (refused) {
+      // libp2p's connection manager refuses an inbound connection at its cap before any
+      // handshake: a TCP connect and close (cost estimated, not measured).
+      this.count('dial', this.params.refusedDialBytes)
+      const wire = this.latency(this.params.frameMs, 0)
+      if (j !== undefined) this.arrival(j, wire, this.params.refusedDialCpuMs, 'refused dial')
+      return i === undefined ? wire : this.arrival(i, wire, this.params.refusedDialCpuMs, 'refused dial')
+    }
     this.count('dial', this.params.dialBytes)
     const wire = this.sample(this.params.dialMs) + 8 * this.params.extraLatencyMs
     // Both sides do the handshakes' work.
-    const i = this.index.get(from)
-    const j = this.index.get(to)
-    if (j !== undefined) this.arrival(j, wire, this.params.dialCpuMs)
-    return i === undefined ? wire : this.arrival(i, wire, this.params.dialCpuMs)
+    if (j !== undefined) this.arrival(j, wire, this.params.dialCpuMs, 'dial')
+    return i === undefined ? wire : this.arrival(i, wire, this.params.dialCpuMs, 'dial')
   }
 
   /**
@@ -187,7 +198,9 @@ export class SimNetwork implements HubModel {
   }
 
   /** arrival returns the delay until host `to` handles a message arriving after `wire` ms, queued behind its earlier work, and books its CPU. */
-  private arrival(to: number, wire: number, cpuMs: number): number {
+  private arrival(to: number, wire: number, cpuMs: number, kind: string): number {
+    const byKind = (this.cpuByKind[to] ??= new Map())
+    byKind.set(kind, (byKind.get(kind) ?? 0) + cpuMs)
     const now = this.clock.mono()
     const start = Math.max(now + wire, this.busy[to] as number)
     this.busy[to] = start + cpuMs
