@@ -9,7 +9,9 @@ import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { checkStoreValue } from '../core/admission.js'
 import type { MergeResult } from '../core/crdt.js'
-import { StoreKey, parseStoreKey } from '../core/keyspace.js'
+import { Prefix, StoreKey, parseStoreKey, refOf } from '../core/keyspace.js'
+import type { History } from '../core/history.js'
+import type { DaemonSet } from '../core/types.js'
 import type { NodeRecord } from '../core/node-record.js'
 import { applyOverlay, type NodeOverlay } from '../core/overlay.js'
 import type { Taint } from '../core/types.js'
@@ -26,7 +28,9 @@ import { FleetView } from './lease/fleet-view.js'
 import { Lease } from './lease/lease.js'
 import { FileVoteStore } from './lease/votes.js'
 import { Membership } from './membership/membership.js'
+import { FleetMetrics } from './fleet-metrics.js'
 import { Metrics } from './metrics.js'
+import { MetricsServer } from './metrics-server.js'
 import { Topics } from './network/constants.js'
 import { keyIdOfPeerPublicKey, loadClusterKey, loadOrCreatePeerKey, nodeSigningKey } from './network/keys.js'
 import { Network } from './network/network.js'
@@ -58,6 +62,8 @@ interface Parts {
   reconciler: Reconciler | undefined
   files: FileRefresher | undefined
   api: ApiServer
+  /** The Prometheus listener (config metricsAddr), when configured. */
+  metricsServer: MetricsServer | undefined
 }
 
 /** Stack runs the stop functions of what started, in reverse order. */
@@ -169,13 +175,27 @@ export class Agent {
         runtime === undefined
           ? undefined
           : new FileRefresher({ runtime, store: store.map, self: () => membership.self(), clock, periodMs: timings.files.refreshMs, log: log.child({ component: 'files' }) })
-      const parts: Omit<Parts, 'api'> = { metrics, store, network, membership, sync, lease, reconciler, files }
+      const parts: Omit<Parts, 'api' | 'metricsServer'> = { metrics, store, network, membership, sync, lease, reconciler, files }
       const api = new ApiServer(backendOf(parts, clock), {
         address: config.api,
         ...(apiToken === undefined ? {} : { token: apiToken }),
         log: log.child({ component: 'api' }),
       })
-      const agent = new Agent(config, log, { ...parts, api })
+      const fleetMetrics = new FleetMetrics({
+        daemonSets: () =>
+          store.map.live(Prefix.daemonSet).map((e) => {
+            const ds = e.value as DaemonSet
+            const history = store.map.value(StoreKey.history(refOf(ds))) as History | undefined
+            return history === undefined ? { ds } : { ds, history }
+          }),
+        members: () => membersOf(membership),
+        now: () => clock.wall(),
+      })
+      const metricsServer =
+        config.metricsAddr === undefined
+          ? undefined
+          : new MetricsServer(config.metricsAddr, async () => ({ contentType: metrics.registry.contentType, text: `${await metrics.registry.metrics()}\n${await fleetMetrics.text()}` }), log.child({ component: 'metrics' }))
+      const agent = new Agent(config, log, { ...parts, api, metricsServer })
       const self = agent
       self.applyOwn(config.labels, config.taints)
       store.on('store:change', (env) => {
@@ -193,6 +213,10 @@ export class Agent {
       started.push(() => reconciler?.stop())
       files?.start()
       started.push(() => files?.stop())
+      if (metricsServer !== undefined) {
+        await metricsServer.listen()
+        started.push(() => metricsServer.close())
+      }
       await api.listen()
       log.info({ peerId: network.peerId, addresses: network.addresses(), trusted: trusted.length }, 'agent started')
       seams.started?.(agent)
@@ -223,6 +247,7 @@ export class Agent {
     p.lease.stop()
     await p.membership.leave().catch((err: unknown) => this.log.warn({ err }, 'leave announcement failed'))
     await p.api.close().catch(() => undefined)
+    await p.metricsServer?.close().catch(() => undefined)
     p.sync.stop()
     await p.network.stop().catch((err: unknown) => this.log.warn({ err }, 'closing libp2p failed'))
     await p.store.close()
@@ -230,9 +255,14 @@ export class Agent {
   }
 }
 
+/** membersOf are the records of the nodes that count for status (every known node but Left ones). */
+function membersOf(membership: Membership): NodeRecord[] {
+  return membership.nodes().filter((n) => n.state !== 'Left').map((n) => n.record)
+}
+
 /** backendOf is the agent as its API sees it. */
-function backendOf(p: Omit<Parts, 'api'>, clock: Clock): ApiBackend {
-  const members = (): NodeRecord[] => p.membership.nodes().filter((n) => n.state !== 'Left').map((n) => n.record)
+function backendOf(p: Omit<Parts, 'api' | 'metricsServer'>, clock: Clock): ApiBackend {
+  const members = (): NodeRecord[] => membersOf(p.membership)
   return {
     store: p.store.map,
     nodes: () => p.membership.nodes(),
