@@ -13,6 +13,7 @@ import { Prefix, StoreKey, parseStoreKey, refOf } from '../core/keyspace.js'
 import type { History } from '../core/history.js'
 import type { DaemonSet } from '../core/types.js'
 import type { NodeRecord } from '../core/node-record.js'
+import { NonceBook } from '../core/ops-request.js'
 import { applyOverlay, type NodeOverlay } from '../core/overlay.js'
 import type { Taint } from '../core/types.js'
 import { VERSION } from '../core/version.js'
@@ -34,6 +35,8 @@ import { MetricsServer } from './metrics-server.js'
 import { Topics } from './network/constants.js'
 import { keyIdOfPeerPublicKey, loadClusterKey, loadOrCreatePeerKey, nodeSigningKey } from './network/keys.js'
 import { Network } from './network/network.js'
+import { Ops } from './ops/ops.js'
+import { OpsTarget } from './ops/target.js'
 import { Reconciler } from './reconciler/reconciler.js'
 import type { ContainerRuntime } from './runtime/runtime.js'
 import { Store } from './store/store.js'
@@ -61,6 +64,7 @@ interface Parts {
   lease: Lease
   reconciler: Reconciler | undefined
   files: FileRefresher | undefined
+  ops: Ops
   api: ApiServer
   /** The Prometheus listener (config metricsAddr), when configured. */
   metricsServer: MetricsServer | undefined
@@ -161,12 +165,16 @@ export class Agent {
         log: log.child({ component: 'anti-entropy' }),
       })
       let runtime: ContainerRuntime | undefined
+      let streams: OpsTarget | undefined
       if (config.docker !== 'none') {
         // Docker's client is loaded only when the agent runs containers.
         const { DockerRuntime } = await import('./runtime/docker.js')
         const docker = new DockerRuntime(config.docker, log.child({ component: 'runtime' }), { concurrency: config.dockerConcurrency, timings: timings.runtime, podsDir: join(config.dataDir, 'pods') })
         runtime = seams.runtime === undefined ? docker : seams.runtime(docker)
+        streams = new OpsTarget({ runtime: docker, clock, selfName: () => membership.self().name, trusts: (a) => store.trusts(a), nonces: new NonceBook(), log: log.child({ component: 'ops' }) })
       }
+      const ops = new Ops({ transport: network, clock, nodes: () => membership.nodes(), selfName: () => membership.self().name, trusts: (a) => store.trusts(a), target: streams, log: log.child({ component: 'ops' }) })
+      await ops.start()
       const reconciler =
         runtime === undefined
           ? undefined
@@ -175,7 +183,7 @@ export class Agent {
         runtime === undefined
           ? undefined
           : new FileRefresher({ runtime, store: store.map, self: () => membership.self(), clock, periodMs: timings.files.refreshMs, log: log.child({ component: 'files' }) })
-      const parts: Omit<Parts, 'api' | 'metricsServer'> = { metrics, store, network, membership, sync, lease, reconciler, files }
+      const parts: Omit<Parts, 'api' | 'metricsServer'> = { metrics, store, network, membership, sync, lease, reconciler, files, ops }
       const api = new ApiServer(backendOf(parts, clock), {
         address: config.api,
         ...(apiToken === undefined ? {} : { token: apiToken }),
@@ -271,6 +279,7 @@ function backendOf(p: Omit<Parts, 'api' | 'metricsServer'>, clock: Clock): ApiBa
     trusts: (author) => p.store.trusts(author),
     refuse: () => p.metrics.rejected.inc({ map: 'store', source: 'api' }),
     now: () => clock.wall(),
+    operate: (request, stdin, sink, signal) => p.ops.run(request, stdin, sink, signal),
     metrics: async () => ({ contentType: p.metrics.registry.contentType, text: await p.metrics.registry.metrics() }),
     // Verified, synced to disk, then gossiped.
     write: async (input): Promise<MergeResult> => {

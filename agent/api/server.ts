@@ -21,12 +21,15 @@ class HttpError extends Error {
   }
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+/** Largest body of a logs or exec request: the signed request and up to 1 MiB of stdin in base64. */
+const MAX_OPS_BODY_BYTES = 2 * 1024 * 1024
+
+async function readJson(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<unknown> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of req) {
     size += (chunk as Buffer).length
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, `request body exceeds ${MAX_BODY_BYTES} bytes`)
+    if (size > limit) throw new HttpError(413, `request body exceeds ${limit} bytes`)
     chunks.push(chunk as Buffer)
   }
   try {
@@ -61,7 +64,9 @@ export class ApiServer {
       this.route(req, res).catch((err: unknown) => {
         const status = err instanceof HttpError ? err.status : 500
         if (status === 500) opts.log.error({ err }, 'API request failed')
-        send(res, status, { error: (err as Error).message })
+        // A streamed answer that fails midway can only end.
+        if (res.headersSent) res.end()
+        else send(res, status, { error: (err as Error).message })
       })
     })
   }
@@ -167,6 +172,48 @@ export class ApiServer {
       send(res, 200, { status: r.status })
       return
     }
+    if (method === 'POST' && (path === '/v1/logs' || path === '/v1/exec')) {
+      await this.operate(req, res, path === '/v1/logs' ? 'logs' : 'exec')
+      return
+    }
     throw new HttpError(404, `no route for ${method} ${path}`)
+  }
+
+  /**
+   * operate serves `logs` and `exec`: the body is `{request, stdin?}` (a signed request, and
+   * stdin in base64 for exec -i); the answer streams one JSON frame a line (each tagged with
+   * its node) until every host is done. A client that goes away ends the streams.
+   */
+  private async operate(req: IncomingMessage, res: ServerResponse, kind: 'logs' | 'exec'): Promise<void> {
+    const body = (await readJson(req, MAX_OPS_BODY_BYTES)) as { request?: unknown; stdin?: unknown } | null
+    if (body === null || typeof body !== 'object' || (body.request as { kind?: unknown } | undefined)?.kind !== kind) throw new HttpError(400, `the body must be {request, stdin?} with a ${kind} request`)
+    if (body.stdin !== undefined && (typeof body.stdin !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(body.stdin))) throw new HttpError(400, 'stdin: base64 text')
+    const stdin = typeof body.stdin === 'string' ? Buffer.from(body.stdin, 'base64') : undefined
+    const gone = new AbortController()
+    res.on('close', () => gone.abort())
+    let started = false
+    const begin = (): void => {
+      if (started) return
+      started = true
+      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
+    }
+    try {
+      await this.backend.operate(
+        body.request,
+        stdin,
+        async (frame) => {
+          if (gone.signal.aborted) throw new Error('the client went away')
+          begin()
+          if (!res.write(`${JSON.stringify(frame)}\n`)) await new Promise((r) => res.once('drain', r))
+        },
+        gone.signal,
+      )
+    } catch (err) {
+      const status = (err as { status?: unknown }).status
+      if (!started && typeof status === 'number') throw new HttpError(status, (err as Error).message)
+      throw err
+    }
+    begin()
+    res.end()
   }
 }
