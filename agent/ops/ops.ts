@@ -74,35 +74,11 @@ export class Ops {
     }
     const gone = new AbortController()
     const wantsStdin = (input as { exec?: { stdin?: unknown } } | null)?.exec?.stdin === true
-    // Reading goes on after stdin ends: the requester closing the channel ends the operation.
-    const frames = this.readClient(channel, gone)
-    const stdin = wantsStdin ? frames : undefined
-    if (!wantsStdin) void drain(frames)
+    // The requester closing the channel ends the operation: after stdin (if any), keep reading.
+    const stdin = wantsStdin ? readStdin(channel, gone) : undefined
+    if (!wantsStdin) void watchClose(channel, gone)
     await this.o.target.handle(input, stdin, send, gone.signal)
     gone.abort()
-  }
-
-  /** readClient yields the stdin bytes the requester sends, then keeps reading until the channel ends, which aborts `gone`. */
-  private async *readClient(channel: FrameChannel, gone: AbortController): AsyncGenerator<Uint8Array> {
-    let total = 0
-    let open = true
-    try {
-      for (;;) {
-        const f = decodeFrame(await channel.read(), clientFrameSchema)
-        if (f.t === 'eof') open = false
-        if (f.t === 'in' && open) {
-          const bytes = Buffer.from(f.d, 'base64')
-          total += bytes.length
-          if (total > OPS_LIMITS.maxStdinBytes) throw new Error(`stdin exceeds ${OPS_LIMITS.maxStdinBytes} bytes`)
-          yield bytes
-        }
-        if (!open) break
-      }
-      // stdin ended; the channel's end is the requester leaving.
-      for (;;) await channel.read()
-    } catch {
-      gone.abort()
-    }
   }
 
   /**
@@ -176,10 +152,34 @@ export class Ops {
   }
 }
 
-async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
-  if (bytes.length > 0) yield bytes
+/** readStdin yields the stdin bytes the requester sends until its eof (bounded), then watches for the channel's end. */
+async function* readStdin(channel: FrameChannel, gone: AbortController): AsyncGenerator<Uint8Array> {
+  let total = 0
+  try {
+    for (;;) {
+      const f = decodeFrame(await channel.read(), clientFrameSchema)
+      if (f.t === 'eof') break
+      const bytes = Buffer.from(f.d, 'base64')
+      total += bytes.length
+      if (total > OPS_LIMITS.maxStdinBytes) throw new Error(`stdin exceeds ${OPS_LIMITS.maxStdinBytes} bytes`)
+      yield bytes
+    }
+  } catch (err) {
+    gone.abort()
+    throw err
+  }
+  void watchClose(channel, gone)
 }
 
-async function drain(it: AsyncIterable<Uint8Array>): Promise<void> {
-  for await (const _ of it) void _
+/** watchClose reads until the channel ends (the requester closed it or went away), then aborts `gone`. */
+async function watchClose(channel: FrameChannel, gone: AbortController): Promise<void> {
+  try {
+    for (;;) await channel.read()
+  } catch {
+    gone.abort()
+  }
+}
+
+async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  if (bytes.length > 0) yield bytes
 }
