@@ -75,18 +75,21 @@ export class OpsTarget {
       await send({ t: 'error', reason, message: (err as Error).message.slice(0, 1024) }).catch(() => undefined)
       return
     }
-    const log = this.o.log.child({ ds: r.ds, kind: r.kind })
-    log.info({ author: r.author, container: r.container, ...(r.exec === undefined ? {} : { command: r.exec.command[0] }) }, r.kind === 'exec' ? 'exec request accepted' : 'logs request accepted')
+    const log = this.o.log.child({ ds: r.ds, kind: r.kind, nonce: r.nonce })
+    log.info({ author: r.author, container: r.container, ...(r.exec === undefined ? { follow: r.logs?.follow } : { command: r.exec.command[0] }) }, r.kind === 'exec' ? 'exec request accepted' : 'logs request accepted')
+    const began = this.o.clock.mono()
     try {
       const container = await this.container(r, self)
       if (r.logs !== undefined) await this.logs(container, r, send, signal)
       else await this.exec(container, r, stdin, send, signal)
       await send({ t: 'end' })
     } catch (err) {
-      if (signal.aborted) return
-      log.debug({ err }, 'operations request failed')
-      await send({ t: 'error', message: (err as Error).message.slice(0, 1024) }).catch(() => undefined)
+      if (!signal.aborted) {
+        log.debug({ err }, 'operations request failed')
+        await send({ t: 'error', message: (err as Error).message.slice(0, 1024) }).catch(() => undefined)
+      }
     }
+    log.info({ ms: Math.round(this.o.clock.mono() - began), requesterGone: signal.aborted }, 'operations request ended')
   }
 
   /** container finds the Docker name of the copy's container (default: the template's first), running and newest first. */

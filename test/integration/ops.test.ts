@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -112,7 +112,14 @@ describe('logs, exec and metrics across the fleet', { skip }, () => {
     } finally {
       follow.kill()
     }
-    assert.notEqual(await follow.exited, undefined)
+    await follow.exited
+    // The target stops reading the log once the client is gone.
+    const log = join((agents[1] as TestAgent).dir, 'agent.log')
+    await waitFor('op-2 ends the follow', async () => {
+      const lines = (await readFile(log, 'utf8')).split('\n').filter((l) => l.includes('"component":"ops"'))
+      const nonce = lines.map((l) => JSON.parse(l) as { msg: string; follow?: boolean; nonce: string }).find((l) => l.msg === 'logs request accepted' && l.follow === true)?.nonce
+      return nonce !== undefined && lines.some((l) => l.includes(nonce) && l.includes('"requesterGone":true') && l.includes('operations request ended'))
+    }, 20_000)
   })
 
   it('exec runs on another host and exits with the command\'s exit code', async () => {
