@@ -205,6 +205,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('--since <duration>', 'only lines newer than this, such as 10m or 1h')
       .option('-p, --previous', "the container's previous run (before its last restart)")
       .option('--timestamps', 'start each line with its RFC 3339 time')
+      .option('--max-log-requests <n>', 'with -f and --all-nodes: follow at most this many hosts (default 5, as kubectl)')
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh logs ds/fluentd --node edge-1 --tail 100\n  daemonmesh logs ds/fluentd --all-nodes --prefix -f\n  daemonmesh logs fluentd-edge-1 --since 10m\n')

@@ -22,6 +22,9 @@ export const OPS_LIMITS = {
   maxBytesPerSecond: 4 * 1024 * 1024,
   /** Bytes of stdin an exec may be given. */
   maxStdinBytes: 1024 * 1024,
+  /** Hosts one request reads at once when not following (the rest wait their turn), and hosts one follow may read. */
+  hostsAtOnce: 16,
+  maxFollowHosts: 64,
   /** Streams this agent serves at once per connection, and operations it runs for API clients at once. */
   maxStreams: 16,
   maxApiOperations: 32,

@@ -95,11 +95,19 @@ export class Ops {
       throw new OpsError(e.reason === 'malformed' ? 400 : 403, e.message)
     }
     const hosts = this.hosts(r)
+    const follow = r.logs?.follow === true && !r.logs.previous
+    if (follow && hosts.length > OPS_LIMITS.maxFollowHosts) throw new OpsError(400, `a follow reads at most ${OPS_LIMITS.maxFollowHosts} hosts at once; ${hosts.length} run a copy: pick fewer (--node)`)
     if (this.running >= OPS_LIMITS.maxApiOperations) throw new OpsError(429, `this agent runs ${OPS_LIMITS.maxApiOperations} operations already; try again shortly`)
     if (stdin !== undefined && stdin.length > OPS_LIMITS.maxStdinBytes) throw new OpsError(413, `stdin exceeds ${OPS_LIMITS.maxStdinBytes} bytes`)
     this.running++
     try {
-      await Promise.all(hosts.map((h) => this.runOn(h, r, stdin, (f) => sink({ ...f, node: h.record.name }), signal).catch((err: unknown) => sink({ t: 'error', message: (err as Error).message, node: h.record.name }).catch(() => undefined))))
+      const one = (h: NodeView): Promise<void> => this.runOn(h, r, stdin, (f) => sink({ ...f, node: h.record.name }), signal).catch((err: unknown) => sink({ t: 'error', message: (err as Error).message, node: h.record.name }).catch(() => undefined))
+      // A follow reads every host at once; otherwise hostsAtOnce at a time.
+      const queue = [...hosts]
+      const workers = Array.from({ length: follow ? hosts.length : Math.min(OPS_LIMITS.hostsAtOnce, hosts.length) }, async () => {
+        for (let h = queue.shift(); h !== undefined && !signal.aborted; h = queue.shift()) await one(h)
+      })
+      await Promise.all(workers)
     } finally {
       this.running--
     }

@@ -25,6 +25,7 @@ export interface LogsOptions {
   since?: string
   previous?: boolean
   timestamps?: boolean
+  maxLogRequests?: string
   key?: string
 }
 
@@ -116,6 +117,12 @@ export async function runLogs(arg: string, opts: LogsOptions, target: AgentTarge
   if (opts.previous === true && opts.follow === true) throw new UsageError('--previous cannot be followed (-f)')
   const privateKey = loadOperatorKey(opts.key)
   const a = await aim(arg, ns, opts.node, opts.allNodes === true, target, err)
+  if (a.node === '*' && opts.follow === true) {
+    const max = opts.maxLogRequests === undefined ? 5 : /^[1-9][0-9]*$/.test(opts.maxLogRequests) ? Number(opts.maxLogRequests) : NaN
+    if (Number.isNaN(max)) throw new UsageError(`--max-log-requests ${opts.maxLogRequests ?? ''}: a positive number`)
+    const streams = (await fleetNodes(target)).filter((n) => n.pods[a.ds.key] !== undefined).length
+    if (streams > max) throw new CliError(`you are attempting to follow ${streams} log streams, but maximum allowed concurrency is ${max}, use --max-log-requests to increase the limit`)
+  }
   const container = opts.container ?? (opts.prefix === true ? await firstContainer(a.ds, target) : undefined)
   const req: UnsignedOpsRequest = {
     kind: 'logs',
