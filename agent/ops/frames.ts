@@ -10,7 +10,7 @@ export const OPS_LIMITS = {
   maxFrameBytes: 128 * 1024,
   /** Opening a stream to the target, dialling included. */
   openTimeoutMs: 10_000,
-  /** A stream without a frame for this long is dead: a follow sends keep-alives every pingMs, well within it. */
+  /** A stream without a frame for this long is dead: a follow or an exec sends keep-alives every pingMs, well within it. */
   idleMs: 60_000,
   pingMs: 15_000,
   /** Logs not followed end after this long, and after maxLogBytes (a line says so). */

@@ -142,6 +142,8 @@ export class OpsTarget {
     if (e === undefined) return
     const ctl = new AbortController()
     const timer = this.o.clock.after(OPS_LIMITS.execTimeoutMs, () => ctl.abort())
+    // A quiet command still keeps its stream alive, and a requester gone is noticed.
+    const ping = this.o.clock.every(OPS_LIMITS.pingMs, () => void send({ t: 'ping' }).catch(() => ctl.abort()))
     const pace = new Pace(this.o.clock, OPS_LIMITS.maxBytesPerSecond)
     try {
       const code = await this.o.runtime.execAttached(
@@ -160,6 +162,7 @@ export class OpsTarget {
       throw err
     } finally {
       timer.cancel()
+      ping.cancel()
     }
   }
 }
