@@ -220,11 +220,11 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('-n, --namespace <ns>', 'namespace (default "default")')
       .option('--node <host>', 'the host whose copy runs the command')
       .option('-c, --container <name>', "the pod template's container (default: its first)")
-      .option('-i, --stdin', "send this process's stdin to the command (read whole first, at most 1 MiB)")
-      .option('-t, --tty', 'accepted for kubectl habits; no TTY is allocated (said on stderr)')
+      .option('-i, --stdin', "pass this process's stdin to the command as it comes (an interactive session; at most 1 MiB in all)")
+      .option('-t, --tty', 'with -i on a terminal: run the command under a TTY (the terminal in raw mode)')
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
   )
-    .addHelpText('after', "\nExamples:\n  daemonmesh exec ds/fluentd --node edge-1 -- cat /etc/fluent/fluent.conf\n  daemonmesh exec fluentd-edge-1 -c main -- sh -c 'ls /var/log | wc -l'\n  echo hello | daemonmesh exec ds/fluentd --node edge-1 -i -- cat\n")
+    .addHelpText('after', "\nExamples:\n  daemonmesh exec ds/fluentd --node edge-1 -- cat /etc/fluent/fluent.conf\n  daemonmesh exec fluentd-edge-1 -c main -- sh -c 'ls /var/log | wc -l'\n  echo hello | daemonmesh exec ds/fluentd --node edge-1 -i -- cat\n  daemonmesh exec ds/fluentd --node edge-1 -it -- sh\n")
     .action(async (arg: string, command: string[], opts: AgentOpts & ExecOptions) => runExec(arg, command, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out, err))
 
   program

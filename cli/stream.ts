@@ -63,3 +63,62 @@ export async function streamCall(target: AgentTarget, path: string, body: unknow
     req.end(payload)
   })
 }
+
+/** The upgrade an interactive exec asks the agent for (agent/api/server.ts EXEC_UPGRADE). */
+const EXEC_UPGRADE = 'daemonmesh-exec/1'
+
+/**
+ * sessionCall opens an interactive exec: an HTTP upgrade of POST `path`, then `first` as
+ * one JSON line and `stdin` as it arrives, in JSON lines too (`{"t":"in","d":BASE64}`, then
+ * `{"t":"eof"}`), while each frame the agent sends goes to `onFrame`, until the agent ends
+ * the session.
+ */
+export async function sessionCall(target: AgentTarget, path: string, first: unknown, stdin: NodeJS.ReadableStream, onFrame: (frame: Record<string, unknown>) => void): Promise<void> {
+  const headers: Record<string, string> = { connection: 'Upgrade', upgrade: EXEC_UPGRADE }
+  if (target.token !== undefined) headers.authorization = `Bearer ${target.token}`
+  const where = target.address.startsWith('unix://')
+    ? { socketPath: target.address.slice('unix://'.length) }
+    : (() => {
+        const u = new URL(target.address)
+        return { host: u.hostname, port: Number(u.port || 80) }
+      })()
+  await new Promise<void>((resolve, reject) => {
+    const req = request({ ...where, method: 'POST', path, headers })
+    req.on('response', (res) => {
+      let text = ''
+      res.on('data', (c: Buffer) => (text += c.toString('utf8')))
+      res.on('end', () => reject(new ApiError(res.statusCode ?? 0, text === '' ? `the agent refused the session (${res.statusCode ?? 0})` : text)))
+    })
+    req.on('upgrade', (_res, socket, head) => {
+      socket.write(`${JSON.stringify(first)}\n`)
+      // Stdin in-band, its end too: the connection stays open until the agent ends it.
+      stdin.on('data', (c: Buffer) => socket.write(`${JSON.stringify({ t: 'in', d: c.toString('base64') })}\n`))
+      stdin.once('end', () => socket.write('{"t":"eof"}\n'))
+      let pending = head.toString('utf8')
+      const lines = (): void => {
+        let nl: number
+        while ((nl = pending.indexOf('\n')) >= 0) {
+          const line = pending.slice(0, nl)
+          pending = pending.slice(nl + 1)
+          if (line.trim() !== '') onFrame(JSON.parse(line) as Record<string, unknown>)
+        }
+        if (pending.length > MAX_LINE_BYTES) socket.destroy(new Error('the agent sent an oversized frame'))
+      }
+      lines()
+      socket.on('data', (c: Buffer) => {
+        pending += c.toString('utf8')
+        lines()
+      })
+      socket.on('close', () => {
+        stdin.removeAllListeners('data')
+        resolve()
+      })
+      socket.on('error', reject)
+    })
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      const hint = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? ' (is the agent running? pick one with --agent)' : ''
+      reject(e.code === undefined ? e : new CliError(`cannot reach the agent at ${target.address}: ${e.code}${hint}`))
+    })
+    req.end()
+  })
+}

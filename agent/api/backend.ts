@@ -41,7 +41,7 @@ export interface ApiBackend {
    * frames to `sink` until done or `signal` aborts; throws an error with an HTTP `status`
    * when refused before any host is asked.
    */
-  operate(request: unknown, stdin: Uint8Array | undefined, sink: (frame: Record<string, unknown>) => Promise<void>, signal: AbortSignal): Promise<void>
+  operate(request: unknown, stdin: Uint8Array | AsyncIterable<Uint8Array> | undefined, sink: (frame: Record<string, unknown>) => Promise<void>, signal: AbortSignal): Promise<void>
   /** now is the wall time status is computed at. */
   now(): number
 }

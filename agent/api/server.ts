@@ -5,6 +5,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import { chmod, rm } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import { Prefix, StoreKey, parseDsKey } from '../../core/keyspace.js'
 import type { ApiBackend } from './backend.js'
@@ -20,6 +21,11 @@ class HttpError extends Error {
     this.status = status
   }
 }
+
+/** The upgrade an interactive exec asks for (see session). */
+export const EXEC_UPGRADE = 'daemonmesh-exec/1'
+/** Largest first line of a session: a signed request is at most ~70 KiB. */
+const MAX_SESSION_LINE_BYTES = 256 * 1024
 
 /** Largest body of a logs or exec request: the signed request and up to 1 MiB of stdin in base64. */
 const MAX_OPS_BODY_BYTES = 2 * 1024 * 1024
@@ -67,6 +73,12 @@ export class ApiServer {
         // A streamed answer that fails midway can only end.
         if (res.headersSent) res.end()
         else send(res, status, { error: (err as Error).message })
+      })
+    })
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.session(req, socket, head).catch((err: unknown) => {
+        opts.log.debug({ err }, 'exec session failed')
+        socket.destroy()
       })
     })
   }
@@ -177,6 +189,80 @@ export class ApiServer {
       return
     }
     throw new HttpError(404, `no route for ${method} ${path}`)
+  }
+
+  /**
+   * session serves an interactive exec (`exec -i`): an HTTP upgrade of `POST /v1/exec` to
+   * EXEC_UPGRADE. The client then sends JSON lines (each at most MAX_SESSION_LINE_BYTES):
+   * `{"request": …}`, then its stdin as it comes, `{"t":"in","d":BASE64}`, and `{"t":"eof"}`
+   * at its end; the agent sends the frames of `operate`, one JSON object a line, and ends
+   * the connection. A refusal is an error frame with the HTTP status it would have had.
+   */
+  private async session(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://agent').pathname
+    if (!this.authorized(req)) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nconnection: close\r\n\r\n')
+      return
+    }
+    if (req.method !== 'POST' || path !== '/v1/exec' || req.headers.upgrade !== EXEC_UPGRADE) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n')
+      return
+    }
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: ${EXEC_UPGRADE}\r\nconnection: Upgrade\r\n\r\n`)
+    const gone = new AbortController()
+    socket.on('close', () => gone.abort())
+    socket.on('error', () => gone.abort())
+    // Lines from the client: the request, then stdin frames (in-band, so no half-close is needed).
+    const input = socket[Symbol.asyncIterator]() as AsyncIterator<Buffer>
+    let buf = head
+    const nextLine = async (): Promise<string | undefined> => {
+      for (;;) {
+        const nl = buf.indexOf(10)
+        if (nl >= 0) {
+          const line = buf.subarray(0, nl).toString('utf8')
+          buf = buf.subarray(nl + 1)
+          return line
+        }
+        if (buf.length > MAX_SESSION_LINE_BYTES) throw new Error('a session line is too long')
+        const next = await input.next()
+        if (next.done === true) return undefined
+        buf = Buffer.concat([buf, next.value])
+      }
+    }
+    const write = async (frame: unknown): Promise<void> => {
+      if (gone.signal.aborted) throw new Error('the client went away')
+      if (!socket.write(`${JSON.stringify(frame)}\n`)) await new Promise((r) => socket.once('drain', r))
+    }
+    const parse = (line: string | undefined): Record<string, unknown> | undefined => {
+      try {
+        const v = JSON.parse(line ?? '') as unknown
+        return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : undefined
+      } catch {
+        return undefined
+      }
+    }
+    const request = parse(await nextLine())?.request
+    if ((request as { kind?: unknown } | undefined)?.kind !== 'exec') {
+      await write({ t: 'error', status: 400, message: 'the first line must be {"request": …} with an exec request' })
+      socket.end()
+      return
+    }
+    // Then {"t":"in","d":BASE64} lines, and {"t":"eof"} at stdin's end.
+    async function* stdin(): AsyncGenerator<Uint8Array> {
+      for (;;) {
+        const f = parse(await nextLine())
+        if (f === undefined || f.t === 'eof') return
+        if (f.t !== 'in' || typeof f.d !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(f.d)) throw new Error('a stdin line must be {"t":"in","d":BASE64} or {"t":"eof"}')
+        yield Buffer.from(f.d, 'base64')
+      }
+    }
+    try {
+      await this.backend.operate(request, stdin(), write, gone.signal)
+    } catch (err) {
+      const status = (err as { status?: unknown }).status
+      await write({ t: 'error', ...(typeof status === 'number' ? { status } : {}), message: (err as Error).message }).catch(() => undefined)
+    }
+    socket.end()
   }
 
   /**

@@ -28,6 +28,9 @@ export interface OpsOptions {
   log: Logger
 }
 
+/** Stdin of an exec: whole, or streamed (an interactive session). */
+export type Stdin = Uint8Array | AsyncIterable<Uint8Array> | undefined
+
 /** Sink receives the frames of every host; awaited, so a slow client slows the streams. */
 export type Sink = (frame: NodeFrame) => Promise<void>
 
@@ -86,7 +89,7 @@ export class Ops {
    * frames to `sink` until every host is done or `signal` aborts. Throws OpsError when it is
    * refused before any host is asked.
    */
-  async run(input: unknown, stdin: Uint8Array | undefined, sink: Sink, signal: AbortSignal): Promise<void> {
+  async run(input: unknown, stdin: Stdin, sink: Sink, signal: AbortSignal): Promise<void> {
     let r: OpsRequest
     try {
       r = checkOpsRequest(input, this.o.clock.wall(), this.o.trusts)
@@ -98,7 +101,7 @@ export class Ops {
     const follow = r.logs?.follow === true && !r.logs.previous
     if (follow && hosts.length > OPS_LIMITS.maxFollowHosts) throw new OpsError(400, `a follow reads at most ${OPS_LIMITS.maxFollowHosts} hosts at once; ${hosts.length} run a copy: pick fewer (--node)`)
     if (this.running >= OPS_LIMITS.maxApiOperations) throw new OpsError(429, `this agent runs ${OPS_LIMITS.maxApiOperations} operations already; try again shortly`)
-    if (stdin !== undefined && stdin.length > OPS_LIMITS.maxStdinBytes) throw new OpsError(413, `stdin exceeds ${OPS_LIMITS.maxStdinBytes} bytes`)
+    if (stdin instanceof Uint8Array && stdin.length > OPS_LIMITS.maxStdinBytes) throw new OpsError(413, `stdin exceeds ${OPS_LIMITS.maxStdinBytes} bytes`)
     this.running++
     try {
       const one = (h: NodeView): Promise<void> => this.runOn(h, r, stdin, (f) => sink({ ...f, node: h.record.name }), signal).catch((err: unknown) => sink({ t: 'error', message: (err as Error).message, node: h.record.name }).catch(() => undefined))
@@ -128,10 +131,11 @@ export class Ops {
   }
 
   /** runOn hands the request to one host: this one's target, or another's over OPS_PROTOCOL. */
-  private async runOn(host: NodeView, r: OpsRequest, stdin: Uint8Array | undefined, sink: Send, signal: AbortSignal): Promise<void> {
+  private async runOn(host: NodeView, r: OpsRequest, stdin: Stdin, sink: Send, signal: AbortSignal): Promise<void> {
+    const input = stdin instanceof Uint8Array ? once(stdin) : stdin
     if (host.record.name === this.o.selfName()) {
       if (this.o.target === undefined) throw new Error(`node ${host.record.name} runs no containers (--docker none)`)
-      await this.o.target.handle(r, stdin === undefined ? undefined : once(stdin), sink, signal)
+      await this.o.target.handle(r, input === undefined ? undefined : bounded(input), sink, signal)
       return
     }
     if (signal.aborted) return
@@ -141,9 +145,16 @@ export class Ops {
     try {
       await channel.write(encodeFrame(r))
       if (r.exec?.stdin === true) {
-        const bytes = stdin ?? new Uint8Array()
-        for (let i = 0; i < bytes.length; i += STDIN_CHUNK) await channel.write(encodeFrame({ t: 'in', d: Buffer.from(bytes.subarray(i, i + STDIN_CHUNK)).toString('base64') }))
-        await channel.write(encodeFrame({ t: 'eof' }))
+        // Stdin goes on beside the output: an interactive session types as it reads.
+        void (async () => {
+          for await (const bytes of bounded(input ?? once(new Uint8Array()))) {
+            for (let i = 0; i < bytes.length; i += STDIN_CHUNK) await channel.write(encodeFrame({ t: 'in', d: Buffer.from(bytes.subarray(i, i + STDIN_CHUNK)).toString('base64') }))
+          }
+          await channel.write(encodeFrame({ t: 'eof' }))
+        })().catch((err: unknown) => {
+          this.o.log.debug({ err }, 'exec stdin failed')
+          leave()
+        })
       }
       for (;;) {
         const f = decodeFrame(await channel.read(), serverFrameSchema)
@@ -185,6 +196,16 @@ async function watchClose(channel: FrameChannel, gone: AbortController): Promise
     for (;;) await channel.read()
   } catch {
     gone.abort()
+  }
+}
+
+/** bounded passes stdin on, failing past maxStdinBytes in all. */
+async function* bounded(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let total = 0
+  for await (const b of input) {
+    total += b.length
+    if (total > OPS_LIMITS.maxStdinBytes) throw new Error(`stdin exceeds ${OPS_LIMITS.maxStdinBytes} bytes`)
+    yield b
   }
 }
 

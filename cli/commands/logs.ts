@@ -12,7 +12,7 @@ import { CliError, UsageError } from '../errors.js'
 import { fleetNodes } from '../fleet.js'
 import { dsArg, notFound } from '../resources.js'
 import { loadOperatorKey } from '../signer.js'
-import { streamCall } from '../stream.js'
+import { sessionCall, streamCall } from '../stream.js'
 
 export interface LogsOptions {
   namespace?: string
@@ -149,37 +149,37 @@ export async function runLogs(arg: string, opts: LogsOptions, target: AgentTarge
   if (failed > 0) throw new CliError('', 1)
 }
 
-/** readStdin reads this process's stdin to its end, at most `max` bytes. */
-async function readStdin(max: number): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const c of process.stdin) {
-    size += (c as Buffer).length
-    if (size > max) throw new UsageError(`stdin exceeds ${max} bytes (exec -i sends stdin whole, not interactively)`)
-    chunks.push(c as Buffer)
-  }
-  return Buffer.concat(chunks)
-}
-
-/** runExec runs a command in one host's copy and exits with the command's exit code. */
-export async function runExec(arg: string, command: string[], opts: ExecOptions, target: AgentTarget, out: NodeJS.WritableStream, err: NodeJS.WritableStream, stdin: () => Promise<Buffer> = () => readStdin(1024 * 1024)): Promise<void> {
+/** runExec runs a command in one host's copy and exits with the command's exit code; -i streams stdin (a session), -t with a terminal runs it under a TTY. */
+export async function runExec(arg: string, command: string[], opts: ExecOptions, target: AgentTarget, out: NodeJS.WritableStream, err: NodeJS.WritableStream, stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown } = process.stdin): Promise<void> {
   const ns = opts.namespace ?? 'default'
   if (command.length === 0) throw new UsageError('exec: give the command after --, e.g. daemonmesh exec ds/NAME --node HOST -- ls /')
   if (dsArg(arg, ns) !== undefined && opts.node === undefined) throw new UsageError(`exec ${arg}: give the host with --node`)
-  if (opts.tty === true) err.write('Unable to use a TTY: exec runs the command without one (stdin, with -i, is sent whole)\n')
+  const interactive = opts.stdin === true
+  const tty = opts.tty === true && interactive && stdin.isTTY === true && typeof stdin.setRawMode === 'function'
+  if (opts.tty === true && !tty) err.write('Unable to use a TTY - input is not a terminal or the right kind of file\n')
   const privateKey = loadOperatorKey(opts.key)
   const a = await aim(arg, ns, opts.node, false, target, err)
-  const input = opts.stdin === true ? await stdin() : undefined
-  const req: UnsignedOpsRequest = { kind: 'exec', ds: a.ds.key, node: a.node, ...(opts.container === undefined ? {} : { container: opts.container }), exec: { command, stdin: input !== undefined, tty: false } }
+  const req: UnsignedOpsRequest = { kind: 'exec', ds: a.ds.key, node: a.node, ...(opts.container === undefined ? {} : { container: opts.container }), exec: { command, stdin: interactive, tty } }
   let code: number | undefined
   let error: string | undefined
-  await streamCall(target, '/v1/exec', { request: signOpsRequest(req, privateKey, Date.now()), ...(input === undefined ? {} : { stdin: input.toString('base64') }) }, (f) => {
+  const onFrame = (f: Record<string, unknown>): void => {
     if (f.t === 'out') (f.s === 'stderr' ? err : out).write(Buffer.from(String(f.d), 'base64'))
     else if (f.t === 'exit') code = Number(f.code)
     else if (f.t === 'error') error = String(f.message)
-  })
+  }
+  const body = { request: signOpsRequest(req, privateKey, Date.now()) }
+  if (interactive) {
+    if (tty) stdin.setRawMode?.(true)
+    try {
+      await sessionCall(target, '/v1/exec', body, stdin, onFrame)
+    } finally {
+      if (tty) stdin.setRawMode?.(false)
+      stdin.pause()
+    }
+  } else {
+    await streamCall(target, '/v1/exec', body, onFrame)
+  }
   if (error !== undefined) throw new CliError(error)
   if (code === undefined) throw new CliError('the command ended without an exit code (the host went away?)')
   if (code !== 0) throw new CliError('', code < 0 ? 1 : code)
 }
-

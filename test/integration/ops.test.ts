@@ -48,15 +48,15 @@ async function freePort(): Promise<number> {
 }
 
 /** cli runs the CLI as its own process (stdin, and a follow that must be interrupted). */
-function cliProcess(args: string[], stdin?: string): { stdout: () => string; stderr: () => string; exited: Promise<number | null>; kill: () => void } {
+function cliProcess(args: string[], stdin?: string | 'open'): { stdout: () => string; stderr: () => string; exited: Promise<number | null>; kill: () => void; type: (text: string) => void; end: () => void } {
   const p = spawn(process.execPath, [repoPath('bin/daemonmesh.js'), ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   p.stdout.on('data', (d: Buffer) => (out += d.toString()))
   p.stderr.on('data', (d: Buffer) => (err += d.toString()))
-  if (stdin !== undefined) p.stdin.end(stdin)
-  else p.stdin.end()
-  return { stdout: () => out, stderr: () => err, exited: new Promise((r) => p.once('exit', (c) => r(c))), kill: () => p.kill('SIGTERM') }
+  if (stdin === undefined) p.stdin.end()
+  else if (stdin !== 'open') p.stdin.end(stdin)
+  return { stdout: () => out, stderr: () => err, exited: new Promise((r) => p.once('exit', (c) => r(c))), kill: () => p.kill('SIGTERM'), type: (t) => p.stdin.write(t), end: () => p.stdin.end() }
 }
 
 describe('logs, exec and metrics across the fleet', { skip }, () => {
@@ -135,6 +135,20 @@ describe('logs, exec and metrics across the fleet', { skip }, () => {
     const p = cliProcess(['exec', `ds/${DS}`, '--node', 'op-3', '-i', '--agent', via(), '--key', cluster.operatorKeyFile, '--', 'sh', '-c', 'cat; echo " on $NODE"'], 'piped')
     assert.equal(await p.exited, 0, p.stderr())
     assert.equal(p.stdout(), 'piped on op-3\n')
+  })
+
+  it('exec -i is a session: what is typed after reading the output reaches the command', async () => {
+    const p = cliProcess(['exec', `ds/${DS}`, '--node', 'op-2', '-i', '--agent', via(), '--key', cluster.operatorKeyFile, '--', 'sh', '-c', 'read a; echo got $a on $NODE; read b; echo got $b; exit 4'], 'open')
+    try {
+      p.type('one\n')
+      await waitFor('the first answer', () => p.stdout().includes('got one on op-2\n'), 20_000)
+      assert.ok(!p.stdout().includes('got two'))
+      p.type('two\n')
+      assert.equal(await p.exited, 4, p.stderr())
+      assert.equal(p.stdout(), 'got one on op-2\ngot two\n')
+    } finally {
+      p.kill()
+    }
   })
 
   it('exec is refused with a key the hosts do not trust', async () => {
