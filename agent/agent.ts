@@ -9,8 +9,11 @@ import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { checkStoreValue } from '../core/admission.js'
 import type { MergeResult } from '../core/crdt.js'
-import { StoreKey, parseStoreKey } from '../core/keyspace.js'
+import { Prefix, StoreKey, parseStoreKey, refOf } from '../core/keyspace.js'
+import type { History } from '../core/history.js'
+import type { DaemonSet } from '../core/types.js'
 import type { NodeRecord } from '../core/node-record.js'
+import { NonceBook } from '../core/ops-request.js'
 import { applyOverlay, type NodeOverlay } from '../core/overlay.js'
 import type { Taint } from '../core/types.js'
 import { VERSION } from '../core/version.js'
@@ -26,10 +29,14 @@ import { FleetView } from './lease/fleet-view.js'
 import { Lease } from './lease/lease.js'
 import { FileVoteStore } from './lease/votes.js'
 import { Membership } from './membership/membership.js'
+import { FleetMetrics } from './fleet-metrics.js'
 import { Metrics } from './metrics.js'
+import { MetricsServer } from './metrics-server.js'
 import { Topics } from './network/constants.js'
 import { keyIdOfPeerPublicKey, loadClusterKey, loadOrCreatePeerKey, nodeSigningKey } from './network/keys.js'
 import { Network } from './network/network.js'
+import { Ops } from './ops/ops.js'
+import { OpsTarget } from './ops/target.js'
 import { Reconciler } from './reconciler/reconciler.js'
 import type { ContainerRuntime } from './runtime/runtime.js'
 import { Store } from './store/store.js'
@@ -57,7 +64,10 @@ interface Parts {
   lease: Lease
   reconciler: Reconciler | undefined
   files: FileRefresher | undefined
+  ops: Ops
   api: ApiServer
+  /** The Prometheus listener (config metricsAddr), when configured. */
+  metricsServer: MetricsServer | undefined
 }
 
 /** Stack runs the stop functions of what started, in reverse order. */
@@ -156,12 +166,16 @@ export class Agent {
         log: log.child({ component: 'anti-entropy' }),
       })
       let runtime: ContainerRuntime | undefined
+      let streams: OpsTarget | undefined
       if (config.docker !== 'none') {
         // Docker's client is loaded only when the agent runs containers.
         const { DockerRuntime } = await import('./runtime/docker.js')
         const docker = new DockerRuntime(config.docker, log.child({ component: 'runtime' }), { concurrency: config.dockerConcurrency, timings: timings.runtime, podsDir: join(config.dataDir, 'pods') })
         runtime = seams.runtime === undefined ? docker : seams.runtime(docker)
+        streams = new OpsTarget({ runtime: docker, clock, selfName: () => membership.self().name, trusts: (a) => store.trusts(a), nonces: new NonceBook(), log: log.child({ component: 'ops' }) })
       }
+      const ops = new Ops({ transport: network, clock, nodes: () => membership.nodes(), selfName: () => membership.self().name, trusts: (a) => store.trusts(a), target: streams, log: log.child({ component: 'ops' }) })
+      await ops.start()
       const reconciler =
         runtime === undefined
           ? undefined
@@ -170,13 +184,27 @@ export class Agent {
         runtime === undefined
           ? undefined
           : new FileRefresher({ runtime, store: store.map, self: () => membership.self(), clock, periodMs: timings.files.refreshMs, log: log.child({ component: 'files' }) })
-      const parts: Omit<Parts, 'api'> = { metrics, store, network, membership, sync, lease, reconciler, files }
+      const parts: Omit<Parts, 'api' | 'metricsServer'> = { metrics, store, network, membership, sync, lease, reconciler, files, ops }
       const api = new ApiServer(backendOf(parts, clock), {
         address: config.api,
         ...(apiToken === undefined ? {} : { token: apiToken }),
         log: log.child({ component: 'api' }),
       })
-      const agent = new Agent(config, log, { ...parts, api })
+      const fleetMetrics = new FleetMetrics({
+        daemonSets: () =>
+          store.map.live(Prefix.daemonSet).map((e) => {
+            const ds = e.value as DaemonSet
+            const history = store.map.value(StoreKey.history(refOf(ds))) as History | undefined
+            return history === undefined ? { ds } : { ds, history }
+          }),
+        members: () => membersOf(membership),
+        now: () => clock.wall(),
+      })
+      const metricsServer =
+        config.metricsAddr === undefined
+          ? undefined
+          : new MetricsServer(config.metricsAddr, async () => ({ contentType: metrics.registry.contentType, text: `${await metrics.registry.metrics()}\n${await fleetMetrics.text()}` }), log.child({ component: 'metrics' }))
+      const agent = new Agent(config, log, { ...parts, api, metricsServer })
       const self = agent
       self.applyOwn(config.labels, config.taints)
       store.on('store:change', (env) => {
@@ -194,6 +222,10 @@ export class Agent {
       started.push(() => reconciler?.stop())
       files?.start()
       started.push(() => files?.stop())
+      if (metricsServer !== undefined) {
+        await metricsServer.listen()
+        started.push(() => metricsServer.close())
+      }
       await api.listen()
       log.info({ peerId: network.peerId, addresses: network.addresses(), trusted: trusted.length }, 'agent started')
       seams.started?.(agent)
@@ -224,6 +256,7 @@ export class Agent {
     p.lease.stop()
     await p.membership.leave().catch((err: unknown) => this.log.warn({ err }, 'leave announcement failed'))
     await p.api.close().catch(() => undefined)
+    await p.metricsServer?.close().catch(() => undefined)
     p.sync.stop()
     await p.network.stop().catch((err: unknown) => this.log.warn({ err }, 'closing libp2p failed'))
     await p.store.close()
@@ -231,9 +264,14 @@ export class Agent {
   }
 }
 
+/** membersOf are the records of the nodes that count for status (every known node but Left ones). */
+function membersOf(membership: Membership): NodeRecord[] {
+  return membership.nodes().filter((n) => n.state !== 'Left').map((n) => n.record)
+}
+
 /** backendOf is the agent as its API sees it. */
-function backendOf(p: Omit<Parts, 'api'>, clock: Clock): ApiBackend {
-  const members = (): NodeRecord[] => p.membership.nodes().filter((n) => n.state !== 'Left').map((n) => n.record)
+function backendOf(p: Omit<Parts, 'api' | 'metricsServer'>, clock: Clock): ApiBackend {
+  const members = (): NodeRecord[] => membersOf(p.membership)
   return {
     store: p.store.map,
     nodes: () => p.membership.nodes(),
@@ -242,6 +280,7 @@ function backendOf(p: Omit<Parts, 'api'>, clock: Clock): ApiBackend {
     trusts: (author) => p.store.trusts(author),
     refuse: () => p.metrics.rejected.inc({ map: 'store', source: 'api' }),
     now: () => clock.wall(),
+    operate: (request, stdin, sink, signal) => p.ops.run(request, stdin, sink, signal),
     metrics: async () => ({ contentType: p.metrics.registry.contentType, text: await p.metrics.registry.metrics() }),
     // Verified, synced to disk, then gossiped.
     write: async (input): Promise<MergeResult> => {

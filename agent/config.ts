@@ -40,6 +40,13 @@ export interface AgentConfig {
   /** File holding the bearer token the TCP API requires. */
   apiTokenFile?: string
   /**
+   * Where Prometheus scrapes `/metrics` over plain HTTP (`HOST:PORT`, `[V6]:PORT`): the agent's
+   * own metrics and the fleet's kube-state-metrics series (docs/operations.md). Default: unset,
+   * no such listener (the API's /metrics still answers). It has no token: bind an address only
+   * the scraper reaches.
+   */
+  metricsAddr?: string
+  /**
    * The failure detector's protocol period (config key and flag keep the name heartbeat):
    * each agent probes one member per period. Default 500ms: lower finds failures sooner at
    * more probes (2 a second by default, whatever the fleet's size); node records are sent
@@ -136,6 +143,7 @@ const fileSchema = z
     trust: z.array(z.string()),
     api: z.string(),
     apiTokenFile: z.string(),
+    metricsAddr: z.string(),
     heartbeat: duration,
     suspicion: duration,
     forget: duration,
@@ -229,6 +237,11 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
   if (!/^unix:\/\/.+/.test(api) && !/^http:\/\/[^/]+:[0-9]+\/?$/.test(api)) issues.push({ path: 'api', message: `Invalid value: "${api}": use unix:///PATH or http://HOST:PORT` })
   const apiTokenFile = pick('apiTokenFile')
   if (api.startsWith('http://') && apiTokenFile === undefined) issues.push({ path: 'apiTokenFile', message: 'required when the API listens on TCP (the token guards operator writes and reads)' })
+  const metricsAddr = pick('metricsAddr')
+  if (metricsAddr !== undefined) {
+    const { host, port } = splitHostPort(metricsAddr)
+    if (host === '' || !(port >= 1 && port <= 65_535)) issues.push({ path: 'metricsAddr', message: `Invalid value: "${metricsAddr}": use HOST:PORT, such as 0.0.0.0:9464 or [::1]:9464` })
+  }
   const cfg: AgentConfig = {
     name,
     labels,
@@ -241,6 +254,7 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
     trust: (pick('trust') ?? []).map((t) => (isKeyId(t) ? t : resolve(t))),
     api,
     ...(apiTokenFile === undefined ? {} : { apiTokenFile: resolve(apiTokenFile) }),
+    ...(metricsAddr === undefined ? {} : { metricsAddr }),
     heartbeatMs: durationField(pick('heartbeat'), 'heartbeat', d.heartbeatMs, issues),
     suspicionMs: durationField(pick('suspicion'), 'suspicion', d.suspicionMs, issues),
     forgetMs: durationField(pick('forget'), 'forget', d.forgetMs, issues),
@@ -272,4 +286,10 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
   }
   if (issues.length > 0) throw new ConfigError(source, issues)
   return cfg
+}
+
+/** splitHostPort reads `HOST:PORT` or `[V6]:PORT`; a malformed address gives an empty host or a NaN port. */
+export function splitHostPort(addr: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):([0-9]{1,5})$/.exec(addr)
+  return { host: m?.[1] ?? m?.[2] ?? '', port: Number(m?.[3] ?? NaN) }
 }

@@ -44,6 +44,7 @@ export function agentCommand(): Command {
     .addOption(new Option('--trust <file>', 'trusted operator public key file or key id (repeatable)').argParser(collect))
     .option('--api <address>', 'API address: unix:///PATH (default unix://DATADIR/agent.sock) or http://HOST:PORT')
     .option('--api-token-file <file>', 'bearer token file, required with an http:// API')
+    .option('--metrics-addr <host:port>', 'serve Prometheus /metrics over plain HTTP here: agent metrics and kube-state-metrics series of the DaemonSets (default off)')
     .option('--heartbeat <duration>', 'failure detector protocol period: one probe per period (default 500ms)')
     .option('--suspicion <duration>', 'suspicion timeout floor: a suspected node that does not refute is Unreachable after this, times log10 of the fleet size beyond 10 hosts (default 1s, at least two heartbeats)')
     .option('--forget <duration>', 'a node Unreachable or Left and silent this long is forgotten (default 1h)')
@@ -72,6 +73,7 @@ function flagsToInput(o: Record<string, unknown>): ConfigInput {
     trust: o.trust as string[] | undefined,
     api: o.api as string | undefined,
     apiTokenFile: o.apiTokenFile as string | undefined,
+    metricsAddr: o.metricsAddr as string | undefined,
     heartbeat: o.heartbeat as string | undefined,
     suspicion: o.suspicion as string | undefined,
     forget: o.forget as string | undefined,

@@ -11,6 +11,7 @@ import { runEndpoints } from './commands/endpoints.js'
 import { runGet } from './commands/get.js'
 import { completionScript } from './completion.js'
 import { runLabel, runTaint } from './commands/label.js'
+import { runExec, runLogs, type ExecOptions, type LogsOptions } from './commands/logs.js'
 import { rolloutHistory, rolloutRestart, rolloutStatus, rolloutUndo } from './commands/rollout.js'
 import { runSetImage } from './commands/set-image.js'
 import { resolveAgent } from './client.js'
@@ -188,6 +189,43 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     .action(async (resource: string | undefined, names: string[], opts: AgentOpts & { namespace?: string; cascade?: string; filename?: string[]; recursive?: boolean; node?: string }) =>
       runDelete(resource, names, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out),
     )
+
+  agentFlags(
+    program
+      .command('logs')
+      .description("print a daemon's logs from any host, through this agent: one copy (--node, or a pod name as get pods prints it) or every copy (--all-nodes); a request signed with the operator key")
+      .argument('<target>', 'ds/NAME or a pod name (NAME-NODE)')
+      .option('-n, --namespace <ns>', 'namespace (default "default")')
+      .option('--node <host>', 'the host whose copy to read (default: the only one, else the first by name)')
+      .option('--all-nodes', 'every host that runs a copy')
+      .option('--prefix', 'start each line with its pod and container ([pod/NAME-NODE/CONTAINER])')
+      .option('-c, --container <name>', "the pod template's container (default: its first)")
+      .option('-f, --follow', 'keep printing new lines until interrupted')
+      .option('--tail <lines>', 'only the last lines (default -1: all)')
+      .option('--since <duration>', 'only lines newer than this, such as 10m or 1h')
+      .option('-p, --previous', "the container's previous run (before its last restart)")
+      .option('--timestamps', 'start each line with its RFC 3339 time')
+      .option('--max-log-requests <n>', 'with -f and --all-nodes: follow at most this many hosts (default 5, as kubectl)')
+      .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
+  )
+    .addHelpText('after', '\nExamples:\n  daemonmesh logs ds/fluentd --node edge-1 --tail 100\n  daemonmesh logs ds/fluentd --all-nodes --prefix -f\n  daemonmesh logs fluentd-edge-1 --since 10m\n')
+    .action(async (arg: string, opts: AgentOpts & LogsOptions) => runLogs(arg, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out, err))
+
+  agentFlags(
+    program
+      .command('exec')
+      .description("run a command in one host's copy, through this agent, and exit with its exit code; a request signed with the operator key, valid once and for 60 s, that the host checks itself")
+      .argument('<target>', 'ds/NAME (with --node) or a pod name (NAME-NODE)')
+      .argument('<command...>', 'the command and its arguments, after --')
+      .option('-n, --namespace <ns>', 'namespace (default "default")')
+      .option('--node <host>', 'the host whose copy runs the command')
+      .option('-c, --container <name>', "the pod template's container (default: its first)")
+      .option('-i, --stdin', "pass this process's stdin to the command as it comes (an interactive session; at most 1 MiB in all)")
+      .option('-t, --tty', 'with -i on a terminal: run the command under a TTY (the terminal in raw mode)')
+      .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
+  )
+    .addHelpText('after', "\nExamples:\n  daemonmesh exec ds/fluentd --node edge-1 -- cat /etc/fluent/fluent.conf\n  daemonmesh exec fluentd-edge-1 -c main -- sh -c 'ls /var/log | wc -l'\n  echo hello | daemonmesh exec ds/fluentd --node edge-1 -i -- cat\n  daemonmesh exec ds/fluentd --node edge-1 -it -- sh\n")
+    .action(async (arg: string, command: string[], opts: AgentOpts & ExecOptions) => runExec(arg, command, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out, err))
 
   program
     .command('keygen')

@@ -36,6 +36,12 @@ export interface ApiBackend {
   refuse(why: 'untrusted'): void
   /** write applies a signed envelope: verified, persisted, then gossiped. */
   write(input: unknown): Promise<MergeResult>
+  /**
+   * operate runs a signed logs or exec request on the hosts it names, handing each host's
+   * frames to `sink` until done or `signal` aborts; throws an error with an HTTP `status`
+   * when refused before any host is asked.
+   */
+  operate(request: unknown, stdin: Uint8Array | AsyncIterable<Uint8Array> | undefined, sink: (frame: Record<string, unknown>) => Promise<void>, signal: AbortSignal): Promise<void>
   /** now is the wall time status is computed at. */
   now(): number
 }

@@ -5,6 +5,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import { chmod, rm } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import { Prefix, StoreKey, parseDsKey } from '../../core/keyspace.js'
 import type { ApiBackend } from './backend.js'
@@ -21,12 +22,20 @@ class HttpError extends Error {
   }
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+/** The upgrade an interactive exec asks for (see session). */
+export const EXEC_UPGRADE = 'daemonmesh-exec/1'
+/** Largest first line of a session: a signed request is at most ~70 KiB. */
+const MAX_SESSION_LINE_BYTES = 256 * 1024
+
+/** Largest body of a logs or exec request: the signed request and up to 1 MiB of stdin in base64. */
+const MAX_OPS_BODY_BYTES = 2 * 1024 * 1024
+
+async function readJson(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<unknown> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of req) {
     size += (chunk as Buffer).length
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, `request body exceeds ${MAX_BODY_BYTES} bytes`)
+    if (size > limit) throw new HttpError(413, `request body exceeds ${limit} bytes`)
     chunks.push(chunk as Buffer)
   }
   try {
@@ -61,7 +70,15 @@ export class ApiServer {
       this.route(req, res).catch((err: unknown) => {
         const status = err instanceof HttpError ? err.status : 500
         if (status === 500) opts.log.error({ err }, 'API request failed')
-        send(res, status, { error: (err as Error).message })
+        // A streamed answer that fails midway can only end.
+        if (res.headersSent) res.end()
+        else send(res, status, { error: (err as Error).message })
+      })
+    })
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.session(req, socket, head).catch((err: unknown) => {
+        opts.log.debug({ err }, 'exec session failed')
+        socket.destroy()
       })
     })
   }
@@ -167,6 +184,122 @@ export class ApiServer {
       send(res, 200, { status: r.status })
       return
     }
+    if (method === 'POST' && (path === '/v1/logs' || path === '/v1/exec')) {
+      await this.operate(req, res, path === '/v1/logs' ? 'logs' : 'exec')
+      return
+    }
     throw new HttpError(404, `no route for ${method} ${path}`)
+  }
+
+  /**
+   * session serves an interactive exec (`exec -i`): an HTTP upgrade of `POST /v1/exec` to
+   * EXEC_UPGRADE. The client then sends JSON lines (each at most MAX_SESSION_LINE_BYTES):
+   * `{"request": …}`, then its stdin as it comes, `{"t":"in","d":BASE64}`, and `{"t":"eof"}`
+   * at its end; the agent sends the frames of `operate`, one JSON object a line, and ends
+   * the connection. A refusal is an error frame with the HTTP status it would have had.
+   */
+  private async session(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://agent').pathname
+    if (!this.authorized(req)) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nconnection: close\r\n\r\n')
+      return
+    }
+    if (req.method !== 'POST' || path !== '/v1/exec' || req.headers.upgrade !== EXEC_UPGRADE) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n')
+      return
+    }
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: ${EXEC_UPGRADE}\r\nconnection: Upgrade\r\n\r\n`)
+    const gone = new AbortController()
+    socket.on('close', () => gone.abort())
+    socket.on('error', () => gone.abort())
+    // Lines from the client: the request, then stdin frames (in-band, so no half-close is needed).
+    const input = socket[Symbol.asyncIterator]() as AsyncIterator<Buffer>
+    let buf = head
+    const nextLine = async (): Promise<string | undefined> => {
+      for (;;) {
+        const nl = buf.indexOf(10)
+        if (nl >= 0) {
+          const line = buf.subarray(0, nl).toString('utf8')
+          buf = buf.subarray(nl + 1)
+          return line
+        }
+        if (buf.length > MAX_SESSION_LINE_BYTES) throw new Error('a session line is too long')
+        const next = await input.next()
+        if (next.done === true) return undefined
+        buf = Buffer.concat([buf, next.value])
+      }
+    }
+    const write = async (frame: unknown): Promise<void> => {
+      if (gone.signal.aborted) throw new Error('the client went away')
+      if (!socket.write(`${JSON.stringify(frame)}\n`)) await new Promise((r) => socket.once('drain', r))
+    }
+    const parse = (line: string | undefined): Record<string, unknown> | undefined => {
+      try {
+        const v = JSON.parse(line ?? '') as unknown
+        return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : undefined
+      } catch {
+        return undefined
+      }
+    }
+    const request = parse(await nextLine())?.request
+    if ((request as { kind?: unknown } | undefined)?.kind !== 'exec') {
+      await write({ t: 'error', status: 400, message: 'the first line must be {"request": …} with an exec request' })
+      socket.end()
+      return
+    }
+    // Then {"t":"in","d":BASE64} lines, and {"t":"eof"} at stdin's end.
+    async function* stdin(): AsyncGenerator<Uint8Array> {
+      for (;;) {
+        const f = parse(await nextLine())
+        if (f === undefined || f.t === 'eof') return
+        if (f.t !== 'in' || typeof f.d !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(f.d)) throw new Error('a stdin line must be {"t":"in","d":BASE64} or {"t":"eof"}')
+        yield Buffer.from(f.d, 'base64')
+      }
+    }
+    try {
+      await this.backend.operate(request, stdin(), write, gone.signal)
+    } catch (err) {
+      const status = (err as { status?: unknown }).status
+      await write({ t: 'error', ...(typeof status === 'number' ? { status } : {}), message: (err as Error).message }).catch(() => undefined)
+    }
+    socket.end()
+  }
+
+  /**
+   * operate serves `logs` and `exec`: the body is `{request, stdin?}` (a signed request, and
+   * stdin in base64 for exec -i); the answer streams one JSON frame a line (each tagged with
+   * its node) until every host is done. A client that goes away ends the streams.
+   */
+  private async operate(req: IncomingMessage, res: ServerResponse, kind: 'logs' | 'exec'): Promise<void> {
+    const body = (await readJson(req, MAX_OPS_BODY_BYTES)) as { request?: unknown; stdin?: unknown } | null
+    if (body === null || typeof body !== 'object' || (body.request as { kind?: unknown } | undefined)?.kind !== kind) throw new HttpError(400, `the body must be {request, stdin?} with a ${kind} request`)
+    if (body.stdin !== undefined && (typeof body.stdin !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(body.stdin))) throw new HttpError(400, 'stdin: base64 text')
+    const stdin = typeof body.stdin === 'string' ? Buffer.from(body.stdin, 'base64') : undefined
+    const gone = new AbortController()
+    res.on('close', () => gone.abort())
+    let started = false
+    const begin = (): void => {
+      if (started) return
+      started = true
+      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
+    }
+    try {
+      await this.backend.operate(
+        body.request,
+        stdin,
+        async (frame) => {
+          if (gone.signal.aborted) throw new Error('the client went away')
+          begin()
+          if (!res.write(`${JSON.stringify(frame)}\n`)) await new Promise((r) => res.once('drain', r))
+        },
+        gone.signal,
+      )
+    } catch (err) {
+      const status = (err as { status?: unknown }).status
+      if (!started && typeof status === 'number') throw new HttpError(status, (err as Error).message)
+      throw err
+    }
+    begin()
+    res.end()
   }
 }

@@ -32,6 +32,9 @@ export const PROBE_LINK_PROTOCOL = '/daemonmesh/probe/2.0.0'
 /** The lease's point-to-point protocol (claim, act and release to each voter, answers back). */
 export const LEASE_PROTOCOL = '/daemonmesh/lease/1.0.0'
 
+/** Operations streams (`logs`, `exec`): a signed request forwarded to the host that runs the copy, its output back (agent/ops). */
+export const OPS_PROTOCOL = '/daemonmesh/ops/1.0.0'
+
 /** Largest gossip message we publish or accept (a DaemonSet envelope is a few KiB). */
 export const MAX_MESSAGE_BYTES = 256 * 1024
 

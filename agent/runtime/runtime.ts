@@ -60,3 +60,52 @@ export interface ContainerRuntime {
   watch(onChange: () => void): void
   stop(): void
 }
+
+/** OutputChunk is a piece of a container's output: its stream and bytes. */
+export interface OutputChunk {
+  stream: 'stdout' | 'stderr'
+  data: Uint8Array
+}
+
+/** LogOptions select what `logs` reads, as `docker logs` / `kubectl logs` do. */
+export interface LogOptions {
+  /** Keep reading new lines until the signal aborts. */
+  follow: boolean
+  /** Only the last N lines (before following). */
+  tail?: number
+  /** Only lines from the last N seconds. */
+  sinceSeconds?: number
+  /** The lines of the container's previous run (before its last restart); NotFoundError when it never restarted. */
+  previous: boolean
+  /** Prefix each line with its RFC 3339 time. */
+  timestamps: boolean
+}
+
+/** ExecOptions of an attached command. */
+export interface ExecOptions {
+  /** Bytes for the command's stdin; its end closes stdin. Absent: no stdin. */
+  stdin?: AsyncIterable<Uint8Array>
+  /** Run under a pseudo-terminal (output then arrives as stdout only). */
+  tty: boolean
+}
+
+/** NotFoundError is thrown when the container, or what was asked of it, does not exist; callers branch on `name`. */
+export class NotFoundError extends Error {
+  override readonly name = 'NotFoundError'
+}
+
+/**
+ * ContainerStreams is the operator's view into running containers (`daemonmesh logs` and
+ * `exec`), beside ContainerRuntime: long-running streams, each ended by its signal, none
+ * holding a place among the engine calls the reconciler makes.
+ */
+export interface ContainerStreams {
+  /** logs yields the container's output; ends at the log's end (not following) or when `signal` aborts. */
+  logs(name: string, opts: LogOptions, signal: AbortSignal): AsyncIterable<OutputChunk>
+  /**
+   * execAttached runs `cmd` in the running container, hands its output to `onOutput` (awaited:
+   * a slow reader slows the command's output) and resolves to its exit code; `signal` aborts
+   * it (the command may keep running in the container; Docker offers no kill of an exec).
+   */
+  execAttached(name: string, cmd: readonly string[], opts: ExecOptions, onOutput: (chunk: OutputChunk) => Promise<void>, signal: AbortSignal): Promise<number>
+}

@@ -35,6 +35,15 @@ describe('agent configuration', () => {
     assert.equal(resolveConfig({ nodeIP: '10.0.0.5' }, {}).nodeIP, '10.0.0.5')
   })
 
+  it('the metrics address is off by default; HOST:PORT or [V6]:PORT, the flag over the file', () => {
+    assert.equal(resolveConfig({}, {}).metricsAddr, undefined)
+    assert.equal(resolveConfig({ metricsAddr: '0.0.0.0:9464' }, {}).metricsAddr, '0.0.0.0:9464')
+    assert.equal(resolveConfig({ metricsAddr: '0.0.0.0:9464' }, { metricsAddr: '[::1]:9100' }).metricsAddr, '[::1]:9100')
+    for (const bad of ['9464', 'localhost', 'host:0', 'host:70000', ':9464', 'http://host:9464']) {
+      assert.throws(() => resolveConfig({ metricsAddr: bad }, {}), (e: unknown) => e instanceof ConfigError && /metricsAddr: Invalid value/.test(e.message), bad)
+    }
+  })
+
   const bad: [string, Record<string, unknown>, RegExp][] = [
     ['a bad node name', { name: 'Not_A_Name' }, /name: Invalid value: "Not_A_Name"/],
     ['a bad taint', { taints: ['dedicated=gpu:Sometimes'] }, /taints\[0\]: invalid taint/],
