@@ -131,11 +131,12 @@ export class Agent {
       const lease = new Lease({
         transport: network,
         clock,
-        fleet: new FleetView(membership, store),
+        fleet: new FleetView(membership, store, config.faultyVoters),
         votes: new FileVoteStore(config.dataDir),
         keyId,
         selfName: () => membership.self().name,
         ttlMs: config.leaseTtlMs,
+        forgetMs: config.forgetMs,
         timings: timings.lease,
         metrics,
         log: log.child({ component: 'lease' }),
