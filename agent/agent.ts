@@ -148,7 +148,8 @@ export class Agent {
         clock,
         maps: [
           { name: 'store', map: store.map, merge: (envs) => store.mergeSynced(envs) },
-          { name: 'nodes', map: membership.records, merge: async (envs) => envs.filter((e) => membership.merge(e, 'sync') === 'accept').length },
+          // Merged in batches, yielding between them: a frame of forged records must not hold the event loop (probes, the lease).
+          { name: 'nodes', map: membership.records, merge: async (envs) => mergeInBatches(envs, (e) => membership.merge(e, 'sync') === 'accept') },
         ],
         periodMs: config.antiEntropyMs,
         timings,
@@ -266,4 +267,17 @@ function backendOf(p: Omit<Parts, 'api'>, clock: Clock): ApiBackend {
       }
     },
   }
+}
+
+/** SYNC_MERGE_BATCH is how many synced records are merged before yielding to the event loop (each is a signature check). */
+const SYNC_MERGE_BATCH = 64
+
+/** mergeInBatches merges `envs` one by one, yielding to the event loop every SYNC_MERGE_BATCH; returns how many were accepted. */
+async function mergeInBatches(envs: unknown[], merge: (env: unknown) => boolean): Promise<number> {
+  let accepted = 0
+  for (let i = 0; i < envs.length; i++) {
+    if (i > 0 && i % SYNC_MERGE_BATCH === 0) await new Promise((resolve) => setImmediate(resolve))
+    if (merge(envs[i])) accepted++
+  }
+  return accepted
 }

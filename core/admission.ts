@@ -4,6 +4,7 @@
 // no trust decision (whether the author may write at all is the signature check's).
 
 import { z } from 'zod'
+import { MAX_WALL_MS } from './bounds.js'
 import { parseConfigMap } from './configmap.js'
 import { formatIssue } from './errors.js'
 import { historySchema } from './history.js'
@@ -17,7 +18,7 @@ import { nodeOverlaySchema } from './overlay.js'
  * under `pods/NAMESPACE/NAME/NODE`): the copy the node reported, by revision and start time
  * (ms), so that a copy started after the request is left alone.
  */
-export const podDeleteSchema = z.object({ revision: z.string().max(64), since: z.number().int().min(0) }).strict()
+export const podDeleteSchema = z.object({ revision: z.string().max(64), since: z.number().int().min(0).max(MAX_WALL_MS) }).strict()
 
 export type PodDeleteRequest = z.infer<typeof podDeleteSchema>
 

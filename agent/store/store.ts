@@ -6,6 +6,7 @@
 
 import { Level } from 'level'
 import type { Logger } from 'pino'
+import { checkEnvelopeBounds } from '../../core/bounds.js'
 import { LwwMap, trustedAuthors, type MergeResult } from '../../core/crdt.js'
 import type { Envelope } from '../../core/envelope.js'
 import type { AgentClock } from '../clock.js'
@@ -119,8 +120,14 @@ export class Store extends TypedEvents<StoreEvents> {
     return applied
   }
 
+  /**
+   * merge checks an envelope's bounds (size, HLC not ahead of this clock; not for envelopes
+   * read back from disk: a clock set back must not drop what is stored) before the map merges
+   * it, so a refused write is never stored, announced or persisted.
+   */
   private merge(input: unknown, source: Source): MergeResult {
-    const r = this.map.merge(input)
+    const bound = source === 'disk' ? undefined : checkEnvelopeBounds(input, this.opts.clock.wall())
+    const r: MergeResult = bound === undefined ? this.map.merge(input) : { status: 'rejected', reason: bound, why: 'refused' }
     if (r.status === 'rejected') {
       this.opts.metrics.rejected.inc({ map: 'store', source })
       this.opts.log.warn({ reason: r.reason, source }, 'envelope rejected')
