@@ -21,7 +21,7 @@ import type { AgentConfig } from './config.js'
 import { defaultTimings, type Timings } from './defaults.js'
 import { FileRefresher } from './file-refresher.js'
 import { readHostInfo } from './host.js'
-import { loadTrust } from './identity.js'
+import { loadRetired, loadTrust } from './identity.js'
 import { FleetView } from './lease/fleet-view.js'
 import { Lease } from './lease/lease.js'
 import { FileVoteStore } from './lease/votes.js'
@@ -104,7 +104,7 @@ export class Agent {
 
     const started = new Stack()
     try {
-      const store = await Store.open({ path: join(config.dataDir, 'store'), trusted, checkValue: checkStoreValue, clock: hlc, metrics, log: log.child({ component: 'store' }) })
+      const store = await Store.open({ path: join(config.dataDir, 'store'), trusted, retired: await loadRetired(config), checkValue: checkStoreValue, clock: hlc, metrics, log: log.child({ component: 'store' }) })
       started.push(() => store.close())
       const network = await Network.create({ privateKey: peerKey, listen: config.listen, psk, mdns: config.mdns, maxConnections: config.maxConnections, timings, logger: log.child({ component: 'network' }) })
       started.push(() => network.stop())

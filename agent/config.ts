@@ -35,6 +35,13 @@ export interface AgentConfig {
   clusterKey: string
   /** Trusted operator public key files (or key ids). Empty: a key is made in DATADIR/operator.key and trusted. */
   trust: string[]
+  /**
+   * Retired operator public key files (or key ids): keys rotated away but not stolen. What
+   * they signed stays (and keeps running) until it is re-signed (`daemonmesh resign --from
+   * KEY`); they may sign nothing new. A key removed from both `trust` and `retiredKeys` is
+   * revoked: what it signed is dropped (its deletes are kept). Default none.
+   */
+  retiredKeys: string[]
   /** API address: `unix:///PATH` (default `unix://DATADIR/agent.sock`) or `http://HOST:PORT` (needs apiTokenFile). */
   api: string
   /** File holding the bearer token the TCP API requires. */
@@ -108,6 +115,7 @@ export function defaultConfig(): AgentConfig {
     dataDir,
     clusterKey: '',
     trust: [],
+    retiredKeys: [],
     api: '',
     heartbeatMs: 500,
     suspicionMs: 1000,
@@ -143,6 +151,7 @@ const fileSchema = z
     dataDir: z.string(),
     clusterKey: z.string(),
     trust: z.array(z.string()),
+    retiredKeys: z.array(z.string()).max(64),
     api: z.string(),
     apiTokenFile: z.string(),
     heartbeat: duration,
@@ -249,6 +258,7 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
     dataDir,
     clusterKey: resolve(pick('clusterKey') ?? `${dataDir}/cluster.key`),
     trust: (pick('trust') ?? []).map((t) => (isKeyId(t) ? t : resolve(t))),
+    retiredKeys: (pick('retiredKeys') ?? []).map((t) => (isKeyId(t) ? t : resolve(t))),
     api,
     ...(apiTokenFile === undefined ? {} : { apiTokenFile: resolve(apiTokenFile) }),
     heartbeatMs: durationField(pick('heartbeat'), 'heartbeat', d.heartbeatMs, issues),

@@ -42,6 +42,7 @@ export function agentCommand(): Command {
     .option('--data-dir <dir>', 'state directory (default .daemonmesh)')
     .option('--cluster-key <file>', 'cluster pre-shared key (default DATADIR/cluster.key, created if missing)')
     .addOption(new Option('--trust <file>', 'trusted operator public key file or key id (repeatable)').argParser(collect))
+    .addOption(new Option('--retired-key <file>', 'retired operator public key file or key id: what it signed is kept until re-signed, it signs nothing new (repeatable)').argParser(collect))
     .option('--api <address>', 'API address: unix:///PATH (default unix://DATADIR/agent.sock) or http://HOST:PORT')
     .option('--api-token-file <file>', 'bearer token file, required with an http:// API')
     .option('--heartbeat <duration>', 'failure detector protocol period: one probe per period (default 500ms)')
@@ -71,6 +72,7 @@ function flagsToInput(o: Record<string, unknown>): ConfigInput {
     dataDir: o.dataDir as string | undefined,
     clusterKey: o.clusterKey as string | undefined,
     trust: o.trust as string[] | undefined,
+    retiredKeys: o.retiredKey as string[] | undefined,
     api: o.api as string | undefined,
     apiTokenFile: o.apiTokenFile as string | undefined,
     heartbeat: o.heartbeat as string | undefined,

@@ -15,6 +15,7 @@ import { rolloutHistory, rolloutRelease, rolloutRestart, rolloutStatus, rolloutU
 import { runSetImage } from './commands/set-image.js'
 import { resolveAgent } from './client.js'
 import { runKeygen } from './commands/keygen.js'
+import { runResign } from './commands/resign.js'
 import { runPlan } from './commands/plan.js'
 import { CliError, ExitCode } from './errors.js'
 import { VERSION } from '../core/version.js'
@@ -189,6 +190,16 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     .action(async (resource: string | undefined, names: string[], opts: AgentOpts & { namespace?: string; cascade?: string; filename?: string[]; recursive?: boolean; node?: string }) =>
       runDelete(resource, names, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out),
     )
+
+  agentFlags(
+    program
+      .command('resign')
+      .description('re-sign with the current operator key everything an old (retired) key signed, so it can be revoked')
+      .requiredOption('--from <key>', 'the old key: its public key file or key id')
+      .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
+  )
+    .addHelpText('after', '\nExamples:\n  daemonmesh resign --from old-operator.key.pub --key new-operator.key\n')
+    .action(async (opts: AgentOpts & { from: string; key?: string }) => runResign(opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out))
 
   program
     .command('keygen')
