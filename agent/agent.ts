@@ -24,7 +24,7 @@ import type { AgentConfig } from './config.js'
 import { defaultTimings, type Timings } from './defaults.js'
 import { FileRefresher } from './file-refresher.js'
 import { readHostInfo } from './host.js'
-import { loadTrust } from './identity.js'
+import { loadRetired, loadTrust } from './identity.js'
 import { FleetView } from './lease/fleet-view.js'
 import { Lease } from './lease/lease.js'
 import { FileVoteStore } from './lease/votes.js'
@@ -114,7 +114,7 @@ export class Agent {
 
     const started = new Stack()
     try {
-      const store = await Store.open({ path: join(config.dataDir, 'store'), trusted, checkValue: checkStoreValue, clock: hlc, metrics, log: log.child({ component: 'store' }) })
+      const store = await Store.open({ path: join(config.dataDir, 'store'), trusted, retired: await loadRetired(config), checkValue: checkStoreValue, clock: hlc, metrics, log: log.child({ component: 'store' }) })
       started.push(() => store.close())
       const network = await Network.create({ privateKey: peerKey, listen: config.listen, psk, mdns: config.mdns, maxConnections: config.maxConnections, timings, logger: log.child({ component: 'network' }) })
       started.push(() => network.stop())
@@ -142,11 +142,12 @@ export class Agent {
       const lease = new Lease({
         transport: network,
         clock,
-        fleet: new FleetView(membership, store),
+        fleet: new FleetView(membership, store, config.faultyVoters),
         votes: new FileVoteStore(config.dataDir),
         keyId,
         selfName: () => membership.self().name,
         ttlMs: config.leaseTtlMs,
+        forgetMs: config.forgetMs,
         timings: timings.lease,
         metrics,
         log: log.child({ component: 'lease' }),
@@ -158,7 +159,8 @@ export class Agent {
         clock,
         maps: [
           { name: 'store', map: store.map, merge: (envs) => store.mergeSynced(envs) },
-          { name: 'nodes', map: membership.records, merge: async (envs) => envs.filter((e) => membership.merge(e, 'sync') === 'accept').length },
+          // Merged in batches, yielding between them: a frame of forged records must not hold the event loop (probes, the lease).
+          { name: 'nodes', map: membership.records, merge: async (envs) => mergeInBatches(envs, (e) => membership.merge(e, 'sync') === 'accept') },
         ],
         periodMs: config.antiEntropyMs,
         timings,
@@ -305,4 +307,17 @@ function backendOf(p: Omit<Parts, 'api' | 'metricsServer'>, clock: Clock): ApiBa
       }
     },
   }
+}
+
+/** SYNC_MERGE_BATCH is how many synced records are merged before yielding to the event loop (each is a signature check). */
+const SYNC_MERGE_BATCH = 64
+
+/** mergeInBatches merges `envs` one by one, yielding to the event loop every SYNC_MERGE_BATCH; returns how many were accepted. */
+async function mergeInBatches(envs: unknown[], merge: (env: unknown) => boolean): Promise<number> {
+  let accepted = 0
+  for (let i = 0; i < envs.length; i++) {
+    if (i > 0 && i % SYNC_MERGE_BATCH === 0) await new Promise((resolve) => setImmediate(resolve))
+    if (merge(envs[i])) accepted++
+  }
+  return accepted
 }

@@ -53,9 +53,16 @@ export const MAX_CLOCK_OFFSET_MS = 60_000
  */
 export class AgentClock {
   private readonly hlc: HybridClock
+  private readonly clock: Clock
 
   constructor(clock: Clock) {
+    this.clock = clock
     this.hlc = new HybridClock(() => clock.wall(), MAX_CLOCK_OFFSET_MS)
+  }
+
+  /** wall is the physical wall clock (ms): what timestamps from outside are bounded against. */
+  wall(): number {
+    return this.clock.wall()
   }
 
   now(): Timestamp {

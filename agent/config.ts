@@ -35,6 +35,13 @@ export interface AgentConfig {
   clusterKey: string
   /** Trusted operator public key files (or key ids). Empty: a key is made in DATADIR/operator.key and trusted. */
   trust: string[]
+  /**
+   * Retired operator public key files (or key ids): keys rotated away but not stolen. What
+   * they signed stays (and keeps running) until it is re-signed (`daemonmesh resign --from
+   * KEY`); they may sign nothing new. A key removed from both `trust` and `retiredKeys` is
+   * revoked: what it signed is dropped (its deletes are kept). Default none.
+   */
+  retiredKeys: string[]
   /** API address: `unix:///PATH` (default `unix://DATADIR/agent.sock`) or `http://HOST:PORT` (needs apiTokenFile). */
   api: string
   /** File holding the bearer token the TCP API requires. */
@@ -71,6 +78,14 @@ export interface AgentConfig {
    * gossip; shorter recovers sooner from a dead claimant.
    */
   leaseTtlMs: number
+  /**
+   * f, the voters that may lie (grant and acknowledge anything) without the rollout bound
+   * breaking: a claim needs ceil((n+f+1)/2) of n voters, so any two quorums share f+1
+   * voters. Default 1. Higher tolerates more stolen hosts, at the price of liveness: with
+   * n <= f+2 every voter must answer. 0 is a plain majority. Every agent of a fleet must
+   * use the same f (it is part of the claim's voter-set hash). 0 to 16.
+   */
+  faultyVoters: number
   /** Hard cap on libp2p connections. Default 64. */
   maxConnections: number
   /** Connections the agent keeps by dialling peers it learns from node records. Default 8. */
@@ -107,12 +122,14 @@ export function defaultConfig(): AgentConfig {
     dataDir,
     clusterKey: '',
     trust: [],
+    retiredKeys: [],
     api: '',
     heartbeatMs: 500,
     suspicionMs: 1000,
     forgetMs: 3_600_000,
     antiEntropyMs: 30_000,
     leaseTtlMs: 15_000,
+    faultyVoters: 1,
     maxConnections: 64,
     targetPeers: 8,
     logLevel: 'info',
@@ -141,6 +158,7 @@ const fileSchema = z
     dataDir: z.string(),
     clusterKey: z.string(),
     trust: z.array(z.string()),
+    retiredKeys: z.array(z.string()).max(64),
     api: z.string(),
     apiTokenFile: z.string(),
     metricsAddr: z.string(),
@@ -149,6 +167,7 @@ const fileSchema = z
     forget: duration,
     antiEntropy: duration,
     leaseTtl: duration,
+    faultyVoters: z.number().int(),
     maxConnections: z.number().int(),
     targetPeers: z.number().int(),
     logLevel: z.string(),
@@ -252,6 +271,7 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
     dataDir,
     clusterKey: resolve(pick('clusterKey') ?? `${dataDir}/cluster.key`),
     trust: (pick('trust') ?? []).map((t) => (isKeyId(t) ? t : resolve(t))),
+    retiredKeys: (pick('retiredKeys') ?? []).map((t) => (isKeyId(t) ? t : resolve(t))),
     api,
     ...(apiTokenFile === undefined ? {} : { apiTokenFile: resolve(apiTokenFile) }),
     ...(metricsAddr === undefined ? {} : { metricsAddr }),
@@ -260,6 +280,7 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
     forgetMs: durationField(pick('forget'), 'forget', d.forgetMs, issues),
     antiEntropyMs: durationField(pick('antiEntropy'), 'antiEntropy', d.antiEntropyMs, issues),
     leaseTtlMs: durationField(pick('leaseTtl'), 'leaseTtl', d.leaseTtlMs, issues),
+    faultyVoters: pick('faultyVoters') ?? d.faultyVoters,
     maxConnections: pick('maxConnections') ?? d.maxConnections,
     targetPeers: pick('targetPeers') ?? d.targetPeers,
     logLevel: logLevel as LogLevel,
@@ -277,6 +298,7 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
   // A suspected host needs a round trip of gossip to refute, and a probe takes up to a period.
   if (cfg.suspicionMs < 2 * cfg.heartbeatMs) issues.push({ path: 'suspicion', message: `Invalid value: ${cfg.suspicionMs}ms: must be at least two heartbeats (${2 * cfg.heartbeatMs}ms)` })
   if (cfg.leaseTtlMs < 2000) issues.push({ path: 'leaseTtl', message: `Invalid value: ${cfg.leaseTtlMs}ms: at least 2s (a claim needs two gossip round trips)` })
+  if (cfg.faultyVoters < 0 || cfg.faultyVoters > 16) issues.push({ path: 'faultyVoters', message: `Invalid value: ${cfg.faultyVoters}: between 0 and 16` })
   if (cfg.forgetMs <= cfg.suspicionMs) issues.push({ path: 'forget', message: 'Invalid value: must be longer than suspicion' })
   if (cfg.maxConnections < 1) issues.push({ path: 'maxConnections', message: 'Invalid value: must be at least 1' })
   if (cfg.targetPeers < 1 || cfg.targetPeers > cfg.maxConnections) issues.push({ path: 'targetPeers', message: 'Invalid value: must be between 1 and maxConnections' })

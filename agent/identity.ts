@@ -8,6 +8,20 @@ import { generateKeyPair, isKeyId, parsePublicKey } from '../core/keys.js'
 import type { AgentConfig } from './config.js'
 
 /** loadTrust returns the key ids of the trusted operator keys; throws naming the --trust entry at fault. */
+/** loadRetired reads the retired operator keys (files or key ids); a bad one is an error naming it. */
+export async function loadRetired(config: AgentConfig): Promise<string[]> {
+  return Promise.all(
+    config.retiredKeys.map(async (t) => {
+      if (isKeyId(t)) return parsePublicKey(t)
+      try {
+        return parsePublicKey(await readFile(t, 'utf8'))
+      } catch (err) {
+        throw new Error(`--retired-key ${t}: ${(err as Error).message}`)
+      }
+    }),
+  )
+}
+
 export async function loadTrust(config: AgentConfig, log: Logger): Promise<string[]> {
   if (config.trust.length > 0) {
     return Promise.all(

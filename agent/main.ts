@@ -42,6 +42,7 @@ export function agentCommand(): Command {
     .option('--data-dir <dir>', 'state directory (default .daemonmesh)')
     .option('--cluster-key <file>', 'cluster pre-shared key (default DATADIR/cluster.key, created if missing)')
     .addOption(new Option('--trust <file>', 'trusted operator public key file or key id (repeatable)').argParser(collect))
+    .addOption(new Option('--retired-key <file>', 'retired operator public key file or key id: what it signed is kept until re-signed, it signs nothing new (repeatable)').argParser(collect))
     .option('--api <address>', 'API address: unix:///PATH (default unix://DATADIR/agent.sock) or http://HOST:PORT')
     .option('--api-token-file <file>', 'bearer token file, required with an http:// API')
     .option('--metrics-addr <host:port>', 'serve Prometheus /metrics over plain HTTP here: agent metrics and kube-state-metrics series of the DaemonSets (default off)')
@@ -50,6 +51,7 @@ export function agentCommand(): Command {
     .option('--forget <duration>', 'a node Unreachable or Left and silent this long is forgotten (default 1h)')
     .option('--anti-entropy <duration>', 'backstop interval of the store and node record comparison with a random peer; probes start one sooner when states differ (default 30s)')
     .option('--lease-ttl <duration>', 'lifetime of a rolling-update slot grant (default 15s)')
+    .addOption(new Option('--faulty-voters <n>', 'voters that may lie without a rollout passing maxUnavailable: claims need ceil((n+f+1)/2) of n voters (default 1, 0 to 16)').argParser(intFlag('faulty-voters')))
     .addOption(new Option('--max-connections <n>', 'connection cap (default 64)').argParser(intFlag('max-connections')))
     .addOption(new Option('--target-peers <n>', 'connections to keep (default 8)').argParser(intFlag('target-peers')))
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
@@ -71,6 +73,7 @@ function flagsToInput(o: Record<string, unknown>): ConfigInput {
     dataDir: o.dataDir as string | undefined,
     clusterKey: o.clusterKey as string | undefined,
     trust: o.trust as string[] | undefined,
+    retiredKeys: o.retiredKey as string[] | undefined,
     api: o.api as string | undefined,
     apiTokenFile: o.apiTokenFile as string | undefined,
     metricsAddr: o.metricsAddr as string | undefined,
@@ -79,6 +82,7 @@ function flagsToInput(o: Record<string, unknown>): ConfigInput {
     forget: o.forget as string | undefined,
     antiEntropy: o.antiEntropy as string | undefined,
     leaseTtl: o.leaseTtl as string | undefined,
+    faultyVoters: o.faultyVoters as number | undefined,
     maxConnections: o.maxConnections as number | undefined,
     targetPeers: o.targetPeers as number | undefined,
     logLevel: o.logLevel as string | undefined,

@@ -12,10 +12,11 @@ import { runGet } from './commands/get.js'
 import { completionScript } from './completion.js'
 import { runLabel, runTaint } from './commands/label.js'
 import { runExec, runLogs, type ExecOptions, type LogsOptions } from './commands/logs.js'
-import { rolloutHistory, rolloutRestart, rolloutStatus, rolloutUndo } from './commands/rollout.js'
+import { rolloutHistory, rolloutRelease, rolloutRestart, rolloutStatus, rolloutUndo } from './commands/rollout.js'
 import { runSetImage } from './commands/set-image.js'
 import { resolveAgent } from './client.js'
 import { runKeygen } from './commands/keygen.js'
+import { runResign } from './commands/resign.js'
 import { runPlan } from './commands/plan.js'
 import { CliError, ExitCode } from './errors.js'
 import { VERSION } from '../core/version.js'
@@ -118,15 +119,16 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     .addHelpText('after', '\nExamples:\n  daemonmesh set image ds/filebeat-ds filebeat=ikubernetes/filebeat:5.6.6-alpine\n')
     .action(async (ref: string, images: string[], opts: AgentOpts & { namespace?: string }) => runSetImage(ref, images, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out))
 
-  const rollout = program.command('rollout').description('follow, list, undo or restart the rolling update of a DaemonSet')
+  const rollout = program.command('rollout').description('follow, list, undo, restart or release the rolling update of a DaemonSet')
   const keyFlag = '--key <file>'
   const keyHelp = 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'
-  type RolloutFlags = AgentOpts & { namespace?: string; timeout?: string; watch?: boolean; revision?: string; toRevision?: string }
+  type RolloutFlags = AgentOpts & { namespace?: string; timeout?: string; watch?: boolean; revision?: string; toRevision?: string; node?: string }
   const rolloutVerbs = [
     ['status', 'follow the rollout until every host runs an available copy of the current template; say why hosts wait', 'daemonmesh rollout status ds/fluentd --timeout 5m', rolloutStatus, (c: Command) => c.option('--timeout <duration>', 'give up (exit 1) after this long; 0 waits forever', '0').option('-w, --watch [bool]', 'follow until done (--watch=false: print once)', (v: string) => v !== 'false', true)],
     ['history', 'list the revisions of a DaemonSet, or show one with --revision', 'daemonmesh rollout history ds/fluentd\n  daemonmesh rollout history ds/fluentd --revision 2', rolloutHistory, (c: Command) => c.option('--revision <n>', 'show this revision\'s pod template')],
     ['undo', 'roll back to the previous revision (or --to-revision): a signed write', 'daemonmesh rollout undo ds/fluentd\n  daemonmesh rollout undo ds/fluentd --to-revision 1', rolloutUndo, (c: Command) => c.option('--to-revision <n>', 'the revision to go back to (default: the previous one)').option(keyFlag, keyHelp)],
     ['restart', 'restart every copy, host by host, under the update strategy: a signed write of a new revision', 'daemonmesh rollout restart ds/fluentd', rolloutRestart, (c: Command) => c.option(keyFlag, keyHelp)],
+    ['release', 'free the update slot a host holds (a host gone for good, or one that never gets ready): a signed write', 'daemonmesh rollout release ds/fluentd --node edge-7', rolloutRelease, (c: Command) => c.requiredOption('--node <host>', 'the host whose slot to free').option(keyFlag, keyHelp)],
   ] as const
   for (const [verb, what, example, run, extra] of rolloutVerbs) {
     agentFlags(extra(rollout.command(verb).description(what).argument('<daemonset>', 'ds/NAME').option('-n, --namespace <ns>', 'namespace (default "default")')))
@@ -226,6 +228,16 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   )
     .addHelpText('after', "\nExamples:\n  daemonmesh exec ds/fluentd --node edge-1 -- cat /etc/fluent/fluent.conf\n  daemonmesh exec fluentd-edge-1 -c main -- sh -c 'ls /var/log | wc -l'\n  echo hello | daemonmesh exec ds/fluentd --node edge-1 -i -- cat\n  daemonmesh exec ds/fluentd --node edge-1 -it -- sh\n")
     .action(async (arg: string, command: string[], opts: AgentOpts & ExecOptions) => runExec(arg, command, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out, err))
+
+  agentFlags(
+    program
+      .command('resign')
+      .description('re-sign with the current operator key everything an old (retired) key signed, so it can be revoked')
+      .requiredOption('--from <key>', 'the old key: its public key file or key id')
+      .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
+  )
+    .addHelpText('after', '\nExamples:\n  daemonmesh resign --from old-operator.key.pub --key new-operator.key\n')
+    .action(async (opts: AgentOpts & { from: string; key?: string }) => runResign(opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out))
 
   program
     .command('keygen')

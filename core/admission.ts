@@ -4,10 +4,12 @@
 // no trust decision (whether the author may write at all is the signature check's).
 
 import { z } from 'zod'
+import { MAX_WALL_MS } from './bounds.js'
 import { parseConfigMap } from './configmap.js'
 import { formatIssue } from './errors.js'
 import { historySchema } from './history.js'
 import { parseStoreKey, refOf } from './keyspace.js'
+import { releaseRequestSchema } from './lease.js'
 import { parseDaemonSet } from './manifest.js'
 import { nodeOverlaySchema } from './overlay.js'
 
@@ -16,7 +18,7 @@ import { nodeOverlaySchema } from './overlay.js'
  * under `pods/NAMESPACE/NAME/NODE`): the copy the node reported, by revision and start time
  * (ms), so that a copy started after the request is left alone.
  */
-export const podDeleteSchema = z.object({ revision: z.string().max(64), since: z.number().int().min(0) }).strict()
+export const podDeleteSchema = z.object({ revision: z.string().max(64), since: z.number().int().min(0).max(MAX_WALL_MS) }).strict()
 
 export type PodDeleteRequest = z.infer<typeof podDeleteSchema>
 
@@ -50,7 +52,9 @@ function carriesNothing(value: unknown, what: string): string | undefined {
  * 7. a node overlay put is not an overlay (nodeOverlaySchema);
  * 8. a delete of a history, a pod delete request or a node overlay carries a value;
  * 9. a ConfigMap put is not a valid ConfigMap (parseConfigMap), or is stored under another
- *    namespace or name than its own; its delete carries a value.
+ *    namespace or name than its own; its delete carries a value;
+ * 10. a slot release request put is not `{kind, slot, term, revision}` (releaseRequestSchema);
+ *    its delete carries a value.
  */
 export function checkStoreValue(key: string, op: 'put' | 'delete', value: unknown): string | undefined {
   const parsed = parseStoreKey(key)
@@ -81,6 +85,11 @@ export function checkStoreValue(key: string, op: 'put' | 'delete', value: unknow
       if (configMap === undefined) return `invalid ConfigMap: ${errors.map(formatIssue).join('; ')}` // 9
       const own = `${configMap.metadata.namespace}/${configMap.metadata.name}`
       return own === parsed.ref.key ? undefined : `ConfigMap ${own} stored under ${key}` // 9
+    }
+    case 'leaseRelease': {
+      if (op === 'delete') return carriesNothing(value, 'slot release') // 10
+      const r = releaseRequestSchema.safeParse(value)
+      return r.success ? undefined : `invalid slot release: ${firstIssue(r.error)}` // 10
     }
     default:
       // Unparsed keys, node records, and any kind added to the keyspace later: refused

@@ -8,6 +8,7 @@
 //   pods/NAMESPACE/NAME/NODE       a request to delete NODE's copy (operator-signed)
 //   nodes/NODE                     the operator's label/taint overlay of NODE (operator-signed)
 //   cm/NAMESPACE/NAME              a ConfigMap (operator-signed); its name is a DsRef too
+//   release/NAMESPACE/NAME/NODE    a request to free NODE's update slot (operator-signed)
 //   node/KEYID                     a node record, in the membership map (signed by KEYID)
 
 import { isKeyId } from './keys.js'
@@ -71,6 +72,7 @@ export const Prefix = {
   podDelete: 'pods/',
   overlay: 'nodes/',
   configMap: 'cm/',
+  leaseRelease: 'release/',
   nodeRecord: 'node/',
 } as const
 
@@ -82,6 +84,8 @@ export const StoreKey = {
   overlay: (node: string): string => `${Prefix.overlay}${node}`,
   /** A ConfigMap, named like a DaemonSet (namespace and name: dsRef). */
   configMap: (ref: DsRef): string => `${Prefix.configMap}${ref.key}`,
+  /** An operator's request to free NODE's update slot of a DaemonSet (`rollout release`). */
+  leaseRelease: (ref: DsRef, node: string): string => `${Prefix.leaseRelease}${ref.key}/${node}`,
   nodeRecord: (keyId: string): string => `${Prefix.nodeRecord}${keyId}`,
 } as const
 
@@ -92,7 +96,16 @@ export type ParsedKey =
   | { kind: 'podDelete'; ref: DsRef; node: string }
   | { kind: 'overlay'; node: string }
   | { kind: 'configMap'; ref: DsRef }
+  | { kind: 'leaseRelease'; ref: DsRef; node: string }
   | { kind: 'nodeRecord'; keyId: string }
+
+/** dsAndNode reads `NAMESPACE/NAME/NODE`; undefined when it is not one. */
+function dsAndNode(rest: string): { ref: DsRef; node: string } | undefined {
+  const last = rest.lastIndexOf('/')
+  const ref = last < 0 ? undefined : parseDsKey(rest.slice(0, last))
+  const node = rest.slice(last + 1)
+  return ref === undefined || !isName(node) ? undefined : { ref, node }
+}
 
 /** parseStoreKey reads any key of the store or the node-record map; undefined when it is none of them. */
 export function parseStoreKey(key: string): ParsedKey | undefined {
@@ -105,11 +118,12 @@ export function parseStoreKey(key: string): ParsedKey | undefined {
     return ref === undefined ? undefined : { kind: 'history', ref }
   }
   if (key.startsWith(Prefix.podDelete)) {
-    const rest = key.slice(Prefix.podDelete.length)
-    const last = rest.lastIndexOf('/')
-    const ref = last < 0 ? undefined : parseDsKey(rest.slice(0, last))
-    const node = rest.slice(last + 1)
-    return ref === undefined || !isName(node) ? undefined : { kind: 'podDelete', ref, node }
+    const p = dsAndNode(key.slice(Prefix.podDelete.length))
+    return p === undefined ? undefined : { kind: 'podDelete', ...p }
+  }
+  if (key.startsWith(Prefix.leaseRelease)) {
+    const p = dsAndNode(key.slice(Prefix.leaseRelease.length))
+    return p === undefined ? undefined : { kind: 'leaseRelease', ...p }
   }
   if (key.startsWith(Prefix.overlay)) {
     const node = key.slice(Prefix.overlay.length)

@@ -1,9 +1,10 @@
 // Rolling-update slots held in gossip: the voter side of the lease, pure. Every agent is
 // a voter; a host that wants to take its copy down (or surge a second one) claims a slot
 // and needs grants, then acknowledgements of its "act", from a majority of the fleet.
-// Each slot is a mutex (any two majorities share a voter, and a voter gives a slot to one
-// host at a time), so at most `limit` hosts act at once. docs/rollout.md has the rule, the
-// argument and the failure cases. Times here are the caller's monotonic milliseconds.
+// Each slot is a mutex (any two quorums share f+1 voters, so at least one honest voter, and
+// an honest voter gives a slot to one host at a time), so at most `limit` hosts act at once
+// even when f voters lie. docs/rollout.md has the rule, the argument and the failure cases.
+// Times here are the caller's monotonic milliseconds.
 
 import { createHash } from 'node:crypto'
 import { z } from 'zod'
@@ -18,6 +19,17 @@ const ds = z.string().max(317).refine((s) => parseDsKey(s) !== undefined, 'not a
 const keyId = z.string().regex(KEY_ID)
 const common = { ds, kind: z.enum(SLOT_KINDS), slot: z.number().int().min(0).max(100_000), term: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER) }
 
+/**
+ * MAX_TERM_STEP bounds how far a claim's term may run ahead of the highest term a voter saw
+ * for its slot. An honest claimant asks one above the highest it saw, so its terms grow by
+ * one per attempt and never come near; a member that asks 2^53-1 to freeze the slot for
+ * good is refused, and pushing the term to the schema's end takes 2^21 accepted claims.
+ */
+export const MAX_TERM_STEP = 2 ** 32
+
+/** DEFAULT_FAULTY_VOTERS is f, the voters that may lie (grant anything) without the bound breaking. */
+export const DEFAULT_FAULTY_VOTERS = 1
+
 /** leaseMessageSchema bounds every lease message: they arrive from peers. */
 export const leaseMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('claim'), ...common, revision: z.string().min(1).max(64), view: z.string().min(1).max(64) }).strict(),
@@ -29,6 +41,15 @@ export const leaseMessageSchema = z.discriminatedUnion('t', [
 ])
 
 export type LeaseMessage = z.infer<typeof leaseMessageSchema>
+
+/**
+ * releaseRequestSchema bounds an operator's request to free a slot by hand (`rollout release`,
+ * stored under `release/NAMESPACE/NAME/NODE`): the slot NODE holds, the revision it holds it
+ * for and its term (voters free holds of that revision with a term up to this one).
+ */
+export const releaseRequestSchema = z.object({ kind: z.enum(SLOT_KINDS), slot: common.slot, term: common.term, revision: z.string().min(1).max(64) }).strict()
+
+export type ReleaseRequest = z.infer<typeof releaseRequestSchema>
 export type ClaimMessage = Extract<LeaseMessage, { t: 'claim' }>
 
 /** Hold is one slot as this voter gave it. */
@@ -55,14 +76,31 @@ export interface VoterView {
   limit(ds: string, kind: SlotKind): number
   /** Hosts (key ids) running the DaemonSet whose last known copy is not available, other than `exclude`. */
   unavailable(ds: string, exclude: ReadonlySet<string>): number
+  /** Why `holder` may not hold a slot of ds (it should not run it, or reports no outdated copy); undefined when it may. */
+  ineligible(ds: string, holder: string): string | undefined
 }
 
 export type Verdict = { grant: true } | { grant: false; reason: string }
 
-/** viewOf returns the hash of a voter set and the majority it needs. */
-export function viewOf(voters: readonly string[]): { view: string; quorum: number } {
+/**
+ * quorumOf returns how many of n voters a claim needs when f of them may lie:
+ * ceil((n+f+1)/2), so that any two quorums share at least f+1 voters (one honest), and never
+ * more than n. f = 0 is a plain majority. With n <= f+2 (n = 1, 2, 3 at f = 1) every voter
+ * is needed.
+ */
+export function quorumOf(n: number, f: number): number {
+  return Math.min(n, Math.ceil((n + f + 1) / 2))
+}
+
+/**
+ * viewOf returns the hash of a voter set and the quorum it needs (quorumOf). f is part of
+ * the hash: a claim made with another f is refused like one made against another set, so
+ * agents configured differently never count different quorums against each other.
+ */
+export function viewOf(voters: readonly string[], f = DEFAULT_FAULTY_VOTERS): { view: string; quorum: number } {
   const sorted = [...new Set(voters)].sort()
-  return { view: createHash('sha256').update(sorted.join('\n')).digest('base64url').slice(0, 22), quorum: Math.floor(sorted.length / 2) + 1 }
+  const text = f === 0 ? sorted.join('\n') : `${sorted.join('\n')}\nf=${f}`
+  return { view: createHash('sha256').update(text).digest('base64url').slice(0, 22), quorum: quorumOf(sorted.length, f) }
 }
 
 const slotKey = (ds: string, kind: SlotKind, slot: number): string => `${ds}|${kind}|${slot}`
@@ -92,12 +130,6 @@ export class SlotTable {
     return this.terms.get(slotKey(ds, kind, slot)) ?? 0
   }
 
-  /** observe notes the term of any lease message seen, so a claim of ours picks a higher one. */
-  observe(msg: LeaseMessage): void {
-    const k = slotKey(msg.ds, msg.kind, msg.slot)
-    if (msg.term > (this.terms.get(k) ?? 0)) this.terms.set(k, msg.term)
-  }
-
   /** held lists the busy holds of a DaemonSet (all kinds when kind is omitted). */
   held(ds: string, now: number, kind?: SlotKind): Hold[] {
     return [...this.holds.values()].filter((h) => h.ds === ds && (kind === undefined || h.kind === kind) && this.busy(h, now))
@@ -112,9 +144,13 @@ export class SlotTable {
    * claim decides a claim from `from` and, when granted, records the hold. Refused when:
    * 1. the claim's voter set or revision differs from this voter's (it cannot vouch for it);
    * 2. the slot index is not below the voter's limit for that kind;
-   * 3. the slot is busy with another holder, or `from` holds another busy slot of the DaemonSet;
-   * 4. the term is not above every term seen for the slot (unless it renews its own hold);
-   * 5. (kind unavailable) hosts already unavailable plus busy slots reach the limit.
+   * 3. `from` should not run the DaemonSet, or its record shows no outdated copy (nothing to update);
+   * 4. the term runs more than MAX_TERM_STEP ahead of every term seen for the slot;
+   * 5. the slot is busy with another holder, or `from` holds another busy slot of the DaemonSet;
+   * 6. the term is not above every term seen for the slot (unless it renews its own hold);
+   * 7. (kind unavailable) hosts already unavailable plus busy slots reach the limit.
+   * A claim that passes 1 to 4 teaches the voter its term, granted or not (so that its own
+   * next claim picks a higher one); nothing else does, so no message can poison a term.
    */
   claim(from: string, msg: ClaimMessage, now: number, v: VoterView): Verdict {
     const k = slotKey(msg.ds, msg.kind, msg.slot)
@@ -124,13 +160,24 @@ export class SlotTable {
     if (revision !== msg.revision) return { grant: false, reason: `revision ${msg.revision} is not the current ${revision}` }
     const limit = v.limit(msg.ds, msg.kind)
     if (msg.slot >= limit) return { grant: false, reason: `slot ${msg.slot} not below ${msg.kind} limit ${limit}` }
+    const why = v.ineligible(msg.ds, from)
+    if (why !== undefined) return { grant: false, reason: why }
+    const seen = this.terms.get(k) ?? 0
+    if (msg.term > seen + MAX_TERM_STEP) return { grant: false, reason: `term ${msg.term} too far ahead of ${seen}` }
+    const verdict = this.decide(from, msg, now, v, limit, seen)
+    if (msg.term > seen) this.terms.set(k, msg.term)
+    return verdict
+  }
+
+  /** decide applies rules 5 to 7 to a valid claim and records the hold when granted. */
+  private decide(from: string, msg: ClaimMessage, now: number, v: VoterView, limit: number, seen: number): Verdict {
+    const k = slotKey(msg.ds, msg.kind, msg.slot)
     const current = this.holds.get(k)
     const mine = current?.holder === from
     if (current !== undefined && !mine && this.busy(current, now)) return { grant: false, reason: `slot ${msg.slot} held by ${current.holder} (term ${current.term})` }
     const other = this.held(msg.ds, now).find((h) => h.holder === from && slotKey(h.ds, h.kind, h.slot) !== k)
     if (other !== undefined) return { grant: false, reason: `already holds ${other.kind} slot ${other.slot}` }
     const renew = mine && current?.term === msg.term
-    const seen = this.terms.get(k) ?? 0
     if (!renew && msg.term <= seen) return { grant: false, reason: `stale term ${msg.term} (seen ${seen})` }
     if (msg.kind === 'unavailable') {
       const busy = this.held(msg.ds, now, 'unavailable').filter((h) => h.holder !== from)
@@ -143,7 +190,6 @@ export class SlotTable {
     }
     // A holder re-claiming after a restart keeps its acting mark: its copy may still be down.
     this.holds.set(k, { ds: msg.ds, kind: msg.kind, slot: msg.slot, holder: from, term: msg.term, revision: msg.revision, grantedAt: now, acting: mine && current?.acting === true })
-    if (msg.term > seen) this.terms.set(k, msg.term)
     return { grant: true }
   }
 
@@ -172,9 +218,39 @@ export class SlotTable {
     return freed.map(([, h]) => h)
   }
 
-  /** forget drops the holds of a DaemonSet that no longer exists. */
+  /** forget drops everything of a DaemonSet that no longer exists: its holds and its terms. */
   forget(ds: string): void {
     for (const [k, h] of this.holds) if (h.ds === ds) this.holds.delete(k)
+    const prefix = `${ds}|`
+    for (const k of this.terms.keys()) if (k.startsWith(prefix)) this.terms.delete(k)
+  }
+
+  /** daemonSets lists the DaemonSets this table keeps anything of (holds or terms). */
+  daemonSets(): Set<string> {
+    const out = new Set<string>()
+    for (const h of this.holds.values()) out.add(h.ds)
+    for (const k of this.terms.keys()) out.add(k.slice(0, k.indexOf('|')))
+    return out
+  }
+
+  /** dropHolder frees every hold of `holder` (it left, was forgotten or deleted) and returns them. */
+  dropHolder(holder: string): Hold[] {
+    const freed = [...this.holds.entries()].filter(([, h]) => h.holder === holder)
+    for (const [k] of freed) this.holds.delete(k)
+    return freed.map(([, h]) => h)
+  }
+
+  /**
+   * releaseBy frees `holder`'s hold of the slot when an operator asked to: the hold is of
+   * `revision` and its term is at most the request's. A later claim (a higher term) is
+   * untouched, so the request may stay in the store. Returns the freed hold.
+   */
+  releaseBy(holder: string, req: ReleaseRequest & { ds: string }): Hold | undefined {
+    const k = slotKey(req.ds, req.kind, req.slot)
+    const h = this.holds.get(k)
+    if (h === undefined || h.holder !== holder || h.revision !== req.revision || h.term > req.term) return undefined
+    this.holds.delete(k)
+    return h
   }
 
   /** expire drops grants that lapsed without an act (they no longer count). */
@@ -182,10 +258,21 @@ export class SlotTable {
     for (const [k, h] of this.holds) if (!this.busy(h, now)) this.holds.delete(k)
   }
 
-  /** load restores holds persisted before a restart; their grants count as given `now` (conservative). */
-  load(holds: readonly Hold[], terms: Readonly<Record<string, number>>, now: number): void {
-    for (const h of holds) this.holds.set(slotKey(h.ds, h.kind, h.slot), { ...h, grantedAt: now })
-    for (const [k, t] of Object.entries(terms)) this.terms.set(k, Math.max(t, this.terms.get(k) ?? 0))
+  /**
+   * load restores holds persisted before a restart; their grants count as given `now`
+   * (conservative). A term within MAX_TERM_STEP of the schema's end can only come from a
+   * poisoned table (an older agent learned terms from any message): it is dropped with its
+   * hold, so the slot works again. Returns how many terms were dropped.
+   */
+  load(holds: readonly Hold[], terms: Readonly<Record<string, number>>, now: number): number {
+    const poisoned = (t: number): boolean => t > Number.MAX_SAFE_INTEGER - MAX_TERM_STEP
+    for (const h of holds) if (!poisoned(h.term)) this.holds.set(slotKey(h.ds, h.kind, h.slot), { ...h, grantedAt: now })
+    let dropped = 0
+    for (const [k, t] of Object.entries(terms)) {
+      if (poisoned(t)) dropped++
+      else this.terms.set(k, Math.max(t, this.terms.get(k) ?? 0))
+    }
+    return dropped
   }
 
   /** terms returns the highest term per slot, for persistence. */

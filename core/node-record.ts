@@ -2,6 +2,7 @@
 // key. Shared by agent (membership) and CLI (get nodes). No I/O here.
 
 import { z } from 'zod'
+import { MAX_WALL_MS, checkNotAhead } from './bounds.js'
 import type { FieldIssue } from './errors.js'
 import { dns1123Subdomain } from './names.js'
 import { taintSchema } from './schema.js'
@@ -9,15 +10,18 @@ import { validateLabels } from './selector.js'
 import { validateTaint } from './taints.js'
 import type { NodeInfo, Taint } from './types.js'
 
+/** wallMs is a wall time in ms: an integer from 0 to MAX_WALL_MS (year 2109), so it is always a valid Date. */
+const wallMs = z.number().int().min(0).max(MAX_WALL_MS)
+
 /** PodStatus is one DaemonSet's copy on one node, as that node reports it. */
 export const podStatusSchema = z
   .object({
     revision: z.string().max(64),
     phase: z.enum(['Pending', 'Running', 'Succeeded', 'Failed']),
     ready: z.boolean(),
-    restarts: z.number().int().min(0),
-    since: z.number().int().min(0),
-    readySince: z.number().int().min(0).optional(),
+    restarts: z.number().int().min(0).max(2 ** 31),
+    since: wallMs,
+    readySince: wallMs.optional(),
     /** Ready for minReadySeconds, judged by the host on its own monotonic clock (no clock skew). */
     available: z.boolean().optional(),
     lastError: z.string().max(1024).optional(),
@@ -35,7 +39,7 @@ export type PodStatus = z.infer<typeof podStatusSchema>
 export const workerStatusSchema = z
   .object({
     doing: z.string().max(200),
-    since: z.number().int().min(0),
+    since: wallMs,
   })
   .strict()
 
@@ -56,7 +60,7 @@ export const nodeRecordSchema = z
     conditions: z.array(conditionSchema).max(32),
     version: z.string().max(64),
     state: z.enum(['alive', 'left']),
-    startedAt: z.number().int().min(0),
+    startedAt: wallMs,
     /** Raised only by the node itself, to refute a suspicion of it (SWIM; core/swim.ts). Starts at 0 with each process. */
     incarnation: z.number().int().min(0).max(2 ** 31),
     pods: z.record(z.string().max(317), podStatusSchema).refine((p) => Object.keys(p).length <= 1024, 'at most 1024 pods'),
@@ -80,6 +84,21 @@ export function checkNodeRecord(value: unknown): FieldIssue[] {
   issues.push(...validateLabels(res.data.labels, 'labels'))
   res.data.taints.forEach((t, i) => issues.push(...validateTaint(t as Taint, `taints[${i}]`)))
   return issues
+}
+
+/** recordTimes lists a record's wall times by field path: what may not run ahead of a receiver's clock. */
+function* recordTimes(r: NodeRecord): Generator<[string, number | undefined]> {
+  yield ['startedAt', r.startedAt]
+  for (const [ds, p] of Object.entries(r.pods)) {
+    yield [`pods.${ds}.since`, p.since]
+    yield [`pods.${ds}.readySince`, p.readySince]
+  }
+  for (const [ds, w] of Object.entries(r.workers ?? {})) yield [`workers.${ds}.since`, w.since]
+}
+
+/** checkRecordTimes says which time of a (valid) record is more than 60 s ahead of `nowMs`, or undefined. */
+export function checkRecordTimes(r: NodeRecord, nowMs: number): string | undefined {
+  return checkNotAhead(recordTimes(r), nowMs)
 }
 
 /** nodeInfoOf turns a record into what placement and the pod plan need: its host IP is the InternalIP address, as on a Kubernetes node. */

@@ -13,6 +13,8 @@ export interface SlotView {
   /** The holder's node name (its key id when unknown). */
   holder: string
   term: number
+  /** The revision the holder moves to. */
+  revision: string
   acting: boolean
 }
 

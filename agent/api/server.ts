@@ -164,6 +164,12 @@ export class ApiServer {
       send(res, 200, daemonSetObject(env, b.members(), b.now()))
       return
     }
+    if (method === 'GET' && path === '/v1/envelopes' && url.searchParams.has('author')) {
+      // The live entries one key signed (`daemonmesh resign --from KEY`).
+      const author = url.searchParams.get('author') ?? ''
+      send(res, 200, { items: b.store.live().filter((e) => e.author === author) })
+      return
+    }
     if (method === 'GET' && path === '/v1/envelopes') {
       const key = url.searchParams.get('key') ?? ''
       const env = b.store.get(key)

@@ -1,5 +1,5 @@
 // The claimant side of the lease: this host's attempts to get an update slot, one per
-// DaemonSet. An attempt goes claiming (claim sent, waiting for a majority of grants) ->
+// DaemonSet. An attempt goes claiming (claim sent, waiting for a quorum of grants) ->
 // announcing (act sent, waiting for a majority of acks) -> granted (the reconciler may act,
 // while within TTL/2 of sending the claim) -> acting (it acted; held until release). The
 // reconciler sees it through UpdateSlots. This file never decides a vote (its own vote goes
@@ -207,7 +207,7 @@ export class Claimant implements UpdateSlots {
     }
     const slot = free[this.random(free.length)] as number
     const voters = this.opts.fleet.voters()
-    const { view, quorum } = viewOf(voters)
+    const { view, quorum } = viewOf(voters, this.opts.fleet.faulty())
     const term = this.opts.own.maxTerm(ds, kind, slot) + 1
     const msg: ClaimMessage = { t: 'claim', ds, kind, slot, term, revision, view }
     const a: Attempt = { ds, kind, slot, term, revision, quorum, voters: new Set(voters), sentAt: this.now(), grants: new Set(), acks: new Set(), phase: 'claiming' }
@@ -286,16 +286,31 @@ export class Claimant implements UpdateSlots {
   }
 
   /**
-   * tick is the claimant's upkeep: it drops attempts on deleted DaemonSets (nothing left to
-   * update) and abandons claims or acts that found no majority within min(TTL/2, claimCutoffMs).
+   * tick is the claimant's upkeep: it forgets everything of deleted DaemonSets (nothing left
+   * to update), drops an attempt the operator released by hand (`rollout release`: the voters
+   * freed it, so it starts over under a new term), and abandons claims or acts that found no
+   * quorum within min(TTL/2, claimCutoffMs).
    */
   tick(): void {
     const t = this.now()
     const cutoff = Math.min(this.opts.ttlMs / 2, this.opts.timings.claimCutoffMs)
+    for (const ds of new Set([...this.retryAt.keys(), ...this.why.keys()])) {
+      if (!this.attempts.has(ds) && this.opts.fleet.daemonSet(ds) === undefined) {
+        this.retryAt.delete(ds)
+        this.why.delete(ds)
+      }
+    }
     for (const a of [...this.attempts.values()]) {
       if (this.opts.fleet.daemonSet(a.ds) === undefined) {
         this.attempts.delete(a.ds)
         this.retryAt.delete(a.ds)
+        this.why.delete(a.ds)
+        continue
+      }
+      const req = this.opts.fleet.releaseRequest(a.ds, this.opts.keyId)
+      if (req !== undefined && req.kind === a.kind && req.slot === a.slot && req.revision === a.revision && req.term >= a.term) {
+        this.opts.log.warn({ daemonset: a.ds, kind: a.kind, slot: a.slot, term: a.term }, 'update slot released by the operator')
+        this.abandon(a, 'update slot released by the operator')
         continue
       }
       if ((a.phase === 'claiming' || a.phase === 'announcing') && t - a.sentAt > cutoff) {

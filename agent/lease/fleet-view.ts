@@ -7,7 +7,7 @@
 
 import { shouldRun } from '../../core/eligibility.js'
 import { StoreKey, parseDsKey } from '../../core/keyspace.js'
-import { viewOf, type SlotKind, type VoterView } from '../../core/lease.js'
+import { DEFAULT_FAULTY_VOTERS, releaseRequestSchema, viewOf, type ReleaseRequest, type SlotKind, type VoterView } from '../../core/lease.js'
 import { nodeInfoOf, type NodeRecord } from '../../core/node-record.js'
 import { revisionOf } from '../../core/revision.js'
 import { rolloutLimits } from '../../core/rollout.js'
@@ -35,6 +35,12 @@ export interface LeaseFleet {
   limit(ds: string, kind: SlotKind): number
   /** voterView returns what SlotTable.claim decides with, as of now. */
   voterView(): VoterView
+  /** state returns a member's state (Alive, Unreachable, Left), or undefined when it has no record (never known, or forgotten). */
+  state(keyId: string): NodeState | undefined
+  /** releaseRequest returns the operator's request to free the update slot `keyId` holds of ds (`rollout release`), or undefined. */
+  releaseRequest(ds: string, keyId: string): ReleaseRequest | undefined
+  /** faulty is f, the voters that may lie: quorums are ceil((n+f+1)/2) (core/lease.ts quorumOf). */
+  faulty(): number
   /** turn returns a host's place, by name, among the Alive hosts still to move `ds` to `revision` (0 when not among them). */
   turn(ds: string, revision: string, self: string): number
 }
@@ -56,10 +62,42 @@ export interface Host {
 export class FleetView implements LeaseFleet {
   private readonly membership: Pick<Membership, 'nodes' | 'records'>
   private readonly store: Pick<Store, 'map'>
+  private readonly f: number
 
-  constructor(membership: Pick<Membership, 'nodes' | 'records'>, store: Pick<Store, 'map'>) {
+  constructor(membership: Pick<Membership, 'nodes' | 'records'>, store: Pick<Store, 'map'>, faulty = DEFAULT_FAULTY_VOTERS) {
     this.membership = membership
     this.store = store
+    this.f = faulty
+  }
+
+  faulty(): number {
+    return this.f
+  }
+
+  state(keyId: string): NodeState | undefined {
+    return this.membership.nodes().find((n) => n.keyId === keyId)?.state
+  }
+
+  releaseRequest(ds: string, keyId: string): ReleaseRequest | undefined {
+    const ref = parseDsKey(ds)
+    const name = this.nameOf(keyId)
+    if (ref === undefined || name === undefined) return undefined
+    const r = releaseRequestSchema.safeParse(this.store.map.value(StoreKey.leaseRelease(ref, name)))
+    return r.success ? r.data : undefined
+  }
+
+  /**
+   * ineligible says why `keyId` may not hold a slot of `d`: it is not a member that should
+   * run it (Left, or its labels and taints do not match), or its record shows no copy of an
+   * older revision (a host with no copy, or a current one, has nothing to take down).
+   */
+  private ineligible(d: DaemonSet, ds: string, keyId: string): string | undefined {
+    const host = this.hosts(d).find((h) => h.keyId === keyId)
+    if (host === undefined) return 'the claimant should not run this DaemonSet'
+    const pod = host.record.pods[ds]
+    if (pod === undefined) return `${host.record.name} reports no copy to update`
+    if (pod.revision === revisionOf(d)) return `${host.record.name} already runs the current revision`
+    return undefined
   }
 
   daemonSet(ds: string): DaemonSet | undefined {
@@ -112,8 +150,12 @@ export class FleetView implements LeaseFleet {
   }
 
   voterView(): VoterView {
-    const { view } = viewOf(this.voters())
+    const { view } = viewOf(this.voters(), this.f)
     return {
+      ineligible: (ds, keyId) => {
+        const d = this.daemonSet(ds)
+        return d === undefined ? 'unknown DaemonSet' : this.ineligible(d, ds, keyId)
+      },
       view,
       revision: (ds) => this.revision(ds),
       limit: (ds, kind) => this.limit(ds, kind),

@@ -3,8 +3,8 @@
 // channel, bounded and checked (schema; only members are heard, the sender being the
 // member whose record names the channel's authenticated peer), judged by this agent's
 // Voter and answered on the same channel. As a claimant it opens one to each voter per
-// request and hands the answer to its Claimant. It notes the term of every message it
-// hears, and ticks both. What the reconciler uses is `slots` (UpdateSlots); what the API
+// request and hands the answer to its Claimant. It ticks both (terms are learned by the
+// voter's table from valid claims only, never from any other message). What the reconciler uses is `slots` (UpdateSlots); what the API
 // shows is `busySlots()`. The protocol, the rule and why it is safe: docs/rollout.md.
 // Nothing here reads time or schedules work but through the injected Clock (channel
 // deadlines are the transport's).
@@ -44,6 +44,8 @@ export interface LeaseOptions {
   selfName: () => string
   /** Grant lifetime. Default 15 s (`--lease-ttl`); a holder acts only in the first half. */
   ttlMs: number
+  /** The membership's forget horizon: a holder without a record this long into this voter's life was forgotten, and its slots are freed. Default 1 h. */
+  forgetMs?: number
   timings: Timings['lease']
   metrics: Pick<Metrics, 'lease' | 'rejected'>
   log: Logger
@@ -70,7 +72,7 @@ export class Lease {
   constructor(opts: LeaseOptions) {
     this.opts = opts
     this.limits = { maxFrameBytes: MAX_LEASE_FRAME_BYTES, timeoutMs: opts.timings.exchangeTimeoutMs }
-    this.voter = new Voter({ table: new SlotTable(opts.ttlMs), keyId: opts.keyId, fleet: opts.fleet, votes: opts.votes, clock: opts.clock, timings: opts.timings, log: opts.log })
+    this.voter = new Voter({ table: new SlotTable(opts.ttlMs), keyId: opts.keyId, fleet: opts.fleet, votes: opts.votes, clock: opts.clock, timings: opts.timings, log: opts.log, ...(opts.forgetMs === undefined ? {} : { forgetMs: opts.forgetMs }) })
     this.claimant = new Claimant({
       keyId: opts.keyId,
       selfName: opts.selfName,
@@ -104,6 +106,14 @@ export class Lease {
     this.timer = undefined
   }
 
+  /**
+   * forgetHolder frees every slot `keyId` holds at this voter, at once: its host was deleted
+   * from the fleet by the operator (Left and forgotten hosts are freed by the upkeep tick).
+   */
+  forgetHolder(keyId: string): void {
+    this.voter.forgetHolder(keyId, 'deleted')
+  }
+
   /** busySlots returns the busy slots as this voter sees them, holders by node name (for the API). */
   busySlots(): BusySlot[] {
     return this.voter.slots()
@@ -132,13 +142,7 @@ export class Lease {
       return
     }
     this.opts.metrics.lease.inc({ type: msg.t, result: 'received' })
-    let reply: Reply | undefined
-    // Note the term after deciding: a claim is judged against the terms seen before it.
-    try {
-      reply = await this.voter.hear(from, msg)
-    } finally {
-      this.voter.observe(msg)
-    }
+    const reply: Reply | undefined = await this.voter.hear(from, msg)
     if (reply === undefined) return
     await channel.write(encode(reply))
     this.opts.metrics.lease.inc({ type: reply.t, result: 'sent' })
@@ -174,11 +178,7 @@ export class Lease {
       const reply = this.parse(await channel.read(), peer.peerId, msg.t === 'claim' ? ['grant', 'refuse'] : ['ack'])
       if (reply === undefined) return
       this.opts.metrics.lease.inc({ type: reply.t, result: 'received' })
-      try {
-        this.claimant.hear(voter, reply)
-      } finally {
-        this.voter.observe(reply)
-      }
+      this.claimant.hear(voter, reply)
     } catch (err) {
       // A voter that closes without a word did not answer (rate, or an act it does not acknowledge).
       this.opts.metrics.lease.inc({ type: msg.t, result: stage === 'read' ? 'unanswered' : 'failed' })

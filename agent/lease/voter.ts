@@ -2,8 +2,9 @@
 // acts and releases it hears (grant/refuse, ack), with votes persisted before they are
 // answered (a voter that restarts remembers what it gave), answers rate-limited per sender,
 // and the upkeep that frees the slots of holders seen back (an available copy of the
-// current revision for minReadySeconds), forgets the holds of deleted DaemonSets and
-// drops lapsed grants. The rules themselves are core's (SlotTable); the rule and why it is
+// current revision for minReadySeconds), of holders gone (Left, forgotten) and of holders
+// an operator released by hand, forgets all it kept of deleted DaemonSets and drops lapsed
+// grants. The rules themselves are core's (SlotTable); the rule and why it is
 // safe: docs/rollout.md. Time is the injected Clock's monotonic time only: never Date.now,
 // never a timer of its own (the Lease ticks it).
 
@@ -35,6 +36,8 @@ export interface BusySlot {
   slot: number
   holder: string
   term: number
+  /** The revision the holder moves to (what `rollout release` names). */
+  revision: string
   acting: boolean
 }
 
@@ -66,8 +69,13 @@ export interface VoterOptions {
   votes: VoteStore
   clock: Clock
   timings: Pick<Timings['lease'], 'answersPerSecond'>
+  /** The membership's forget horizon (default 1 h): a holder with no record once this voter has run this long was forgotten. */
+  forgetMs?: number
   log: Logger
 }
+
+/** DEFAULT_FORGET_MS is the membership's default forget horizon (agent/config.ts forgetMs). */
+const DEFAULT_FORGET_MS = 3_600_000
 
 /** Voter is this agent as a voter: it answers what it hears and keeps its table. */
 export class Voter {
@@ -80,10 +88,13 @@ export class Voter {
   private readonly readySeen = new Map<string, number>()
   /** Claims answered per sender in the current second of the monotonic clock: a peer cannot make us persist and answer without bound. */
   private readonly answered = new Map<string, { second: number; n: number }>()
+  /** Monotonic ms this voter was made: a holder missing from membership counts as forgotten only once the voter has run forgetMs. */
+  private readonly bornAt: number
 
   constructor(opts: VoterOptions) {
     this.opts = opts
     this.table = opts.table
+    this.bornAt = opts.clock.mono()
     const me = opts.keyId
     const now = (): number => opts.clock.mono()
     this.own = {
@@ -100,7 +111,8 @@ export class Voter {
   async restore(): Promise<void> {
     try {
       const saved = await this.opts.votes.load()
-      if (saved !== undefined) this.table.load(saved.holds, saved.terms, this.opts.clock.mono())
+      const dropped = saved === undefined ? 0 : this.table.load(saved.holds, saved.terms, this.opts.clock.mono())
+      if (dropped > 0) this.opts.log.warn({ dropped }, 'lease state held poisoned terms (near 2^53); dropped them')
     } catch (err) {
       this.opts.log.warn({ err: (err as Error).message }, 'lease state unreadable; starting empty')
     }
@@ -134,9 +146,12 @@ export class Voter {
     }
   }
 
-  /** observe notes the term of any lease message, after it was judged (a claim is judged against the terms seen before it). */
-  observe(msg: LeaseMessage): void {
-    this.table.observe(msg)
+  /** forgetHolder frees every hold of `holder` (its host Left, was forgotten or deleted) and saves. */
+  forgetHolder(holder: string, why: string): void {
+    const freed = this.table.dropHolder(holder)
+    if (freed.length === 0) return
+    for (const h of freed) this.opts.log.info({ daemonset: h.ds, holder: this.opts.fleet.nameOf(holder) ?? holder, slot: h.slot, why }, 'slot freed: its holder is gone')
+    void this.persist()
   }
 
   private async onClaim(from: string, msg: ClaimMessage): Promise<Reply | undefined> {
@@ -158,24 +173,39 @@ export class Voter {
   }
 
   /**
-   * tick is the voter's upkeep: it frees acting holds whose holder is seen running an
-   * available copy of the current revision (a holder that died after its update), forgets
-   * the holds of deleted DaemonSets, drops lapsed grants, and saves when anything changed.
+   * tick is the voter's upkeep: it forgets all it kept of deleted DaemonSets (holds and
+   * terms), frees the holds of holders gone (Left, or without a record once this voter has
+   * run for the forget horizon: forgotten) and of holders an operator released by hand,
+   * frees acting holds whose holder is seen running an available copy of the current
+   * revision (a holder that died after its update), drops lapsed grants, and saves when
+   * anything changed.
    */
   tick(): void {
     const t = this.opts.clock.mono()
     let changed = false
+    for (const ds of this.table.daemonSets()) {
+      if (this.opts.fleet.daemonSet(ds) !== undefined) continue
+      this.table.forget(ds)
+      changed = true
+    }
+    const settled = t - this.bornAt >= (this.opts.forgetMs ?? DEFAULT_FORGET_MS)
+    for (const holder of new Set(this.table.all().map((h) => h.holder))) {
+      const state = this.opts.fleet.state(holder)
+      if (state === 'Left') this.forgetHolder(holder, 'left')
+      else if (state === undefined && settled) this.forgetHolder(holder, 'forgotten')
+    }
+    for (const h of this.table.all()) {
+      const req = this.opts.fleet.releaseRequest(h.ds, h.holder)
+      if (req === undefined || this.table.releaseBy(h.holder, { ds: h.ds, ...req }) === undefined) continue
+      changed = true
+      this.opts.log.warn({ daemonset: h.ds, holder: this.opts.fleet.nameOf(h.holder), slot: h.slot, term: h.term }, 'slot freed: released by the operator')
+    }
     // minReadySeconds is timed here, from when this voter first saw the holder ready: the
     // holder may have died since and can no longer report its copy available itself.
     const watched = new Set<string>()
     for (const h of this.table.all()) {
       const d = this.opts.fleet.daemonSet(h.ds)
-      if (d === undefined) {
-        this.table.forget(h.ds)
-        changed = true
-        continue
-      }
-      if (!h.acting) continue
+      if (d === undefined || !h.acting) continue
       const record = this.opts.fleet.record(h.holder)
       const pod = record?.pods[h.ds]
       const revision = this.opts.fleet.revision(h.ds)
@@ -204,6 +234,6 @@ export class Voter {
     return this.table
       .all()
       .filter((h) => this.table.busy(h, t))
-      .map((h) => ({ ds: h.ds, kind: h.kind, slot: h.slot, holder: this.opts.fleet.nameOf(h.holder) ?? h.holder, term: h.term, acting: h.acting }))
+      .map((h) => ({ ds: h.ds, kind: h.kind, slot: h.slot, holder: this.opts.fleet.nameOf(h.holder) ?? h.holder, term: h.term, revision: h.revision, acting: h.acting }))
   }
 }

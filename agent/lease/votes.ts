@@ -5,13 +5,24 @@
 
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Hold } from '../../core/lease.js'
+import { z } from 'zod'
+import { leaseMessageSchema, type Hold } from '../../core/lease.js'
 
 /** SavedVotes is a voter's table as persisted: its holds and the highest term seen per slot. */
 export interface SavedVotes {
   holds: Hold[]
   terms: Record<string, number>
 }
+
+const claim = leaseMessageSchema.options[0].shape
+/** savedSchema bounds lease.json as read back: a file edited or damaged on disk is refused, not trusted. */
+const savedSchema = z
+  .object({
+    holds: z.array(z.object({ ds: claim.ds, kind: claim.kind, slot: claim.slot, holder: z.string().max(64), term: claim.term, revision: claim.revision, grantedAt: z.number(), acting: z.boolean() }).strict()).max(100_000),
+    terms: z.record(z.string().max(400), claim.term),
+  })
+  .partial()
+  .strict()
 
 /** VoteStore keeps a voter's votes. Calls are never concurrent: the Voter chains its saves. */
 export interface VoteStore {
@@ -38,7 +49,7 @@ export class FileVoteStore implements VoteStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
       throw err
     }
-    const saved = JSON.parse(text) as Partial<SavedVotes>
+    const saved = savedSchema.parse(JSON.parse(text))
     return { holds: saved.holds ?? [], terms: saved.terms ?? {} }
   }
 

@@ -7,10 +7,11 @@
 
 import type { KeyObject } from 'node:crypto'
 import type { Logger } from 'pino'
+import { checkEnvelopeBounds } from '../../core/bounds.js'
 import type { LwwMap } from '../../core/crdt.js'
 import { signEnvelope } from '../../core/envelope.js'
 import { Prefix, StoreKey } from '../../core/keyspace.js'
-import type { NodeRecord, PodStatus, WorkerStatus } from '../../core/node-record.js'
+import { checkRecordTimes, nodeRecordSchema, type NodeRecord, type PodStatus, type WorkerStatus } from '../../core/node-record.js'
 import type { Random } from '../../core/swim.js'
 import type { NodeCondition, Taint } from '../../core/types.js'
 import type { AgentClock, Clock, Timer } from '../clock.js'
@@ -22,7 +23,7 @@ import type { GossipMessage, Transport, Verdict } from '../transport.js'
 import { FailureDetector, type NodeState, type StateFingerprint } from './detector.js'
 import { MeshKeeper } from './mesh.js'
 import { isNotice, noticeSchema } from './messages.js'
-import { NodeRecords } from './records.js'
+import { NodeRecords, type RecordMerge } from './records.js'
 
 export type { NodeState } from './detector.js'
 export { recordAuthorizer } from './records.js'
@@ -242,7 +243,12 @@ export class Membership extends TypedEvents<MembershipEvents> {
 
   /** merge takes a record envelope from gossip or anti-entropy. */
   merge(input: unknown, source: 'gossip' | 'sync'): Verdict {
-    const r = this.book.merge(input)
+    const now = this.opts.clock.wall()
+    const bound = checkEnvelopeBounds(input, now)
+    const parsed = bound === undefined ? nodeRecordSchema.safeParse((input as { value?: unknown } | null)?.value) : undefined
+    const ahead = parsed?.success === true ? checkRecordTimes(parsed.data, now) : undefined
+    const refusal = bound ?? ahead
+    const r: RecordMerge = refusal === undefined ? this.book.merge(input) : { status: 'rejected', reason: refusal }
     if (r.status === 'stale') return 'ignore'
     if (r.status === 'rejected') {
       this.opts.metrics.rejected.inc({ map: 'nodes', source })

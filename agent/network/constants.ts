@@ -1,6 +1,8 @@
 // Network names and limits. Every limit here bounds what a peer holding the cluster key
 // can make this agent do; see DESIGN.md "Trust".
 
+import { MAX_ENVELOPE_BYTES } from '../../core/bounds.js'
+
 /** Gossip topics: store deltas (operator-signed), node records (node-signed). Lease messages go point to point (LEASE_PROTOCOL). */
 export const Topics = {
   store: '/daemonmesh/v1/store',
@@ -35,8 +37,8 @@ export const LEASE_PROTOCOL = '/daemonmesh/lease/1.0.0'
 /** Operations streams (`logs`, `exec`): a signed request forwarded to the host that runs the copy, its output back (agent/ops). */
 export const OPS_PROTOCOL = '/daemonmesh/ops/1.0.0'
 
-/** Largest gossip message we publish or accept (a DaemonSet envelope is a few KiB). */
-export const MAX_MESSAGE_BYTES = 256 * 1024
+/** Largest gossip message we publish or accept (a DaemonSet envelope is a few KiB): one envelope, so core's bound on an envelope (checked before a write is stored). */
+export const MAX_MESSAGE_BYTES = MAX_ENVELOPE_BYTES
 
 /** Largest anti-entropy frame. */
 export const MAX_SYNC_FRAME_BYTES = 8 * 1024 * 1024

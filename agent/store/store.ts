@@ -6,6 +6,7 @@
 
 import { Level } from 'level'
 import type { Logger } from 'pino'
+import { checkEnvelopeBounds } from '../../core/bounds.js'
 import { LwwMap, trustedAuthors, type MergeResult } from '../../core/crdt.js'
 import type { Envelope } from '../../core/envelope.js'
 import type { AgentClock } from '../clock.js'
@@ -28,6 +29,13 @@ export interface StoreOptions {
   /** The database; default level at `path`. */
   db?: EnvelopeDb
   trusted: string[]
+  /**
+   * Retired operator keys (rotated away, not stolen): what they signed is kept (from disk,
+   * gossip and sync) until it is re-signed by a trusted key; the API takes no new write of
+   * theirs (it admits trusted authors only). A key in neither list is revoked: its puts are
+   * dropped. Default none.
+   */
+  retired?: string[]
   /** Checks a key and, for a put, its value (a DaemonSet under ds/NS/NAME; undefined for a delete); returns why not. */
   checkValue: (key: string, op: 'put' | 'delete', value: unknown) => string | undefined
   clock: AgentClock
@@ -51,17 +59,22 @@ export class Store extends TypedEvents<StoreEvents> {
   private readonly opts: StoreOptions
   private writes: Promise<void> = Promise.resolve()
   private readonly trusted: ReadonlySet<string>
+  /** True while open() reads the disk back: tombstones stored here are kept whoever signed them. */
+  private loading = false
 
   private constructor(opts: StoreOptions, db: EnvelopeDb) {
     super()
     this.opts = opts
     this.db = db
     this.trusted = new Set(opts.trusted)
-    const trust = trustedAuthors(opts.trusted)
-    this.map = new LwwMap((env) => trust(env) ?? opts.checkValue(env.key, env.op, env.value))
+    const trust = trustedAuthors([...opts.trusted, ...(opts.retired ?? [])])
+    // A tombstone read back from disk outlives its author's trust: dropping it would let an
+    // older put (of a key still trusted) be replayed over the delete.
+    const keep = (env: Envelope): boolean => this.loading && env.op === 'delete'
+    this.map = new LwwMap((env) => (keep(env) ? undefined : trust(env)) ?? opts.checkValue(env.key, env.op, env.value))
   }
 
-  /** trusts reports whether `author` is one of the trusted operator keys. */
+  /** trusts reports whether `author` is one of the trusted operator keys (a retired key is not: it may sign nothing new). */
   trusts(author: string): boolean {
     return this.trusted.has(author)
   }
@@ -72,6 +85,7 @@ export class Store extends TypedEvents<StoreEvents> {
     await db.open()
     const store = new Store(opts, db)
     let loaded = 0
+    store.loading = true
     for await (const [, env] of db.iterator()) {
       const r = store.map.merge(env)
       if (r.status === 'rejected') {
@@ -82,6 +96,7 @@ export class Store extends TypedEvents<StoreEvents> {
         opts.clock.observe(env.hlc)
       }
     }
+    store.loading = false
     opts.log.info({ entries: loaded, digest: store.map.digest() }, 'store loaded')
     return store
   }
@@ -119,8 +134,14 @@ export class Store extends TypedEvents<StoreEvents> {
     return applied
   }
 
+  /**
+   * merge checks an envelope's bounds (size, HLC not ahead of this clock; not for envelopes
+   * read back from disk: a clock set back must not drop what is stored) before the map merges
+   * it, so a refused write is never stored, announced or persisted.
+   */
   private merge(input: unknown, source: Source): MergeResult {
-    const r = this.map.merge(input)
+    const bound = source === 'disk' ? undefined : checkEnvelopeBounds(input, this.opts.clock.wall())
+    const r: MergeResult = bound === undefined ? this.map.merge(input) : { status: 'rejected', reason: bound, why: 'refused' }
     if (r.status === 'rejected') {
       this.opts.metrics.rejected.inc({ map: 'store', source })
       this.opts.log.warn({ reason: r.reason, source }, 'envelope rejected')

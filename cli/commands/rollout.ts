@@ -1,7 +1,8 @@
-// `daemonmesh rollout status|history|undo|restart ds/NAME`, as kubectl's: status follows
-// the rollout through the API until every host runs an available copy of the current
-// template (a progress bar on a terminal, lines otherwise) and says why hosts wait;
-// undo and restart are signed writes of the DaemonSet, recorded in its history.
+// `daemonmesh rollout status|history|undo|restart|release ds/NAME`, as kubectl's: status
+// follows the rollout through the API until every host runs an available copy of the
+// current template (a progress bar on a terminal, lines otherwise) and says why hosts wait;
+// undo and restart are signed writes of the DaemonSet, recorded in its history; release
+// (ours) is a signed request that every voter free the update slot one host holds.
 
 import { stringify } from 'yaml'
 import { parseDuration } from '../../core/duration.js'
@@ -12,9 +13,10 @@ import { ApiError, call, type AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
 import { fleetNodes } from '../fleet.js'
 import { currentDaemonSet, readHistory, writeDaemonSet } from '../history.js'
-import type { DsRef } from '../../core/keyspace.js'
+import { StoreKey, type DsRef } from '../../core/keyspace.js'
+import type { ReleaseRequest } from '../../core/lease.js'
 import { dsArg, notFound } from '../resources.js'
-import { loadOperatorKey } from '../signer.js'
+import { current, loadOperatorKey, signedWrite } from '../signer.js'
 import { table as renderTable } from '../table.js'
 
 export interface RolloutOptions {
@@ -22,6 +24,7 @@ export interface RolloutOptions {
   key?: string
   timeout?: string
   watch?: boolean
+  node?: string
   revision?: string
   toRevision?: string
 }
@@ -152,4 +155,34 @@ export async function rolloutRestart(ref: string, opts: RolloutOptions, target: 
   meta.annotations = { ...(meta.annotations ?? {}), 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() }
   await writeDaemonSet(target, ds, prev, privateKey)
   out.write(`daemonset.apps/${r.name} restarted\n`)
+}
+
+/** BusySlot is one busy update slot as GET /v1/lease lists it. */
+interface BusySlot {
+  ds: string
+  kind: ReleaseRequest['kind']
+  slot: number
+  holder: string
+  term: number
+  revision: string
+}
+
+/**
+ * rolloutRelease frees the update slot `--node` holds, by hand: it reads the slot from the
+ * agent's lease view and writes a signed request (`release/NS/NAME/NODE`) naming its kind,
+ * slot, revision and term. Every voter frees that holder's hold of the slot with that
+ * revision and a term up to this one; a later claim (a higher term) is not touched.
+ */
+export async function rolloutRelease(ref: string, opts: RolloutOptions, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
+  const r = daemonSetOf('release', ref, opts)
+  const node = opts.node
+  if (node === undefined) throw new UsageError('rollout release: give the host with --node')
+  const privateKey = loadOperatorKey(opts.key)
+  const { slots } = await call<{ slots: BusySlot[] }>(target, 'GET', '/v1/lease')
+  const held = slots.filter((s) => s.ds === r.key && s.holder === node).sort((a, b) => b.term - a.term)[0]
+  if (held === undefined) throw new CliError(`node ${node} holds no update slot of daemonset.apps/${r.name} (as this agent sees it)`)
+  const key = StoreKey.leaseRelease(r, node)
+  const request: ReleaseRequest = { kind: held.kind, slot: held.slot, term: held.term, revision: held.revision }
+  await call(target, 'POST', '/v1/envelopes', signedWrite(key, request, await current(target, key), privateKey))
+  out.write(`daemonset.apps/${r.name} ${held.kind} slot ${held.slot} of node ${node} released\n`)
 }

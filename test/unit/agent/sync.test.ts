@@ -124,6 +124,34 @@ describe('anti-entropy', () => {
     await b.store.close()
   })
 
+  it('a store past 8 MiB (one frame\'s cap) still reaches a newcomer, over several exchanges', async () => {
+    const clock = new VirtualClock()
+    const hub = new MemoryHub(clock)
+    const a = await peer(hub, clock, 'a')
+    const b = await peer(hub, clock, 'b')
+    // 40 entries of 230 KiB: 9.2 MiB, each within an envelope's 256 KiB.
+    for (let i = 0; i < 40; i++) {
+      const env = signEnvelope(StoreKey.daemonSet(dsRef('default', `big-${i}`)), { blob: String(i).padEnd(230 * 1024, 'x') }, { wall: clock.wall(), logical: i }, operatorKey)
+      assert.equal((await a.store.apply(env, 'api')).status, 'applied')
+    }
+    await a.sync.start()
+    await b.sync.start()
+    await b.transport.dial(a.transport.addresses()[0] as string)
+    let rounds = 0
+    const deadline = Date.now() + 60_000
+    while (b.store.map.digest() !== a.store.map.digest()) {
+      assert.ok(Date.now() < deadline, `after ${rounds} periods b has ${b.store.map.size} of 40`)
+      await clock.advance(PERIOD)
+      await new Promise((r) => setTimeout(r, 50))
+      rounds++
+    }
+    assert.equal(b.store.map.size, 40)
+    a.sync.stop()
+    b.sync.stop()
+    await a.store.close()
+    await b.store.close()
+  })
+
   it('the periodic exchange repairs an entry either side missed', async () => {
     const clock = new VirtualClock()
     const hub = new MemoryHub(clock)

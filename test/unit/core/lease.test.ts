@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { leaseMessageSchema, SlotTable, viewOf, type ClaimMessage, type VoterView } from '../../../core/lease.js'
+import { leaseMessageSchema, MAX_TERM_STEP, quorumOf, SlotTable, viewOf, type ClaimMessage, type VoterView } from '../../../core/lease.js'
 
 const TTL = 10_000
 const A = 'a'.repeat(43)
@@ -13,6 +13,7 @@ const voter = (over: Partial<VoterView> = {}): VoterView => ({
   limit: (_ds, kind) => (kind === 'surge' ? 1 : 1),
   unavailable: () => 0,
   ...over,
+  ineligible: over.ineligible ?? (() => undefined),
 })
 
 const claim = (slot: number, term: number, over: Partial<ClaimMessage> = {}): ClaimMessage => ({ t: 'claim', ds: 'default/agent', kind: 'unavailable', slot, term, revision: 'r2', view: 'v1', ...over })
@@ -38,7 +39,8 @@ describe('lease slots (one voter)', () => {
     assert.equal(t.act(A, claim(0, 1), 100), true)
     assert.equal(t.claim(B, claim(0, 2), 10 * TTL, voter()).grant, false)
     t.recover(A, 'default/agent')
-    assert.deepEqual(t.claim(B, claim(0, 2), 10 * TTL, voter()), { grant: true })
+    // The refused claim taught the voter term 2: B asks one above it, as a claimant does.
+    assert.deepEqual(t.claim(B, claim(0, 3), 10 * TTL, voter()), { grant: true })
   })
 
   it('an act after the grant lapsed is not acknowledged', () => {
@@ -85,7 +87,7 @@ describe('lease slots (one voter)', () => {
     const two = voter({ limit: () => 2 })
     t.claim(A, claim(0, 1), 0, two)
     assert.match((t.claim(A, claim(1, 1), 1, two) as { reason: string }).reason, /already holds/)
-    assert.deepEqual(t.claim(C, claim(1, 1), 1, two), { grant: true })
+    assert.deepEqual(t.claim(C, claim(1, 2), 1, two), { grant: true })
   })
 
   it('votes survive a restart (load counts the grant as new)', () => {
@@ -93,13 +95,66 @@ describe('lease slots (one voter)', () => {
     t.claim(A, claim(0, 3), 0, voter())
     const u = new SlotTable(TTL)
     u.load(t.all(), t.termsSnapshot(), 50_000)
-    assert.equal(u.claim(B, claim(0, 4), 55_000, voter()).grant, false)
     assert.equal(u.maxTerm('default/agent', 'unavailable', 0), 3)
+    assert.equal(u.claim(B, claim(0, 4), 55_000, voter()).grant, false)
   })
 
-  it('viewOf needs a strict majority', () => {
-    assert.equal(viewOf(['x', 'y', 'z', 'w', 'v']).quorum, 3)
-    assert.equal(viewOf(['x', 'y', 'z', 'w']).quorum, 3)
+  it('learns terms only from valid claims, bounded: 2^53-1 is refused and teaches nothing', () => {
+    const t = new SlotTable(TTL)
+    assert.match((t.claim(A, claim(0, Number.MAX_SAFE_INTEGER), 0, voter()) as { reason: string }).reason, /too far ahead of 0/)
+    assert.match((t.claim(A, claim(0, 2 ** 40, { revision: 'r1' }), 0, voter()) as { reason: string }).reason, /not the current/)
+    assert.match((t.claim(A, claim(0, 2 ** 30), 0, voter({ ineligible: () => 'host-a already runs the current revision' })) as { reason: string }).reason, /already runs/)
+    assert.equal(t.maxTerm('default/agent', 'unavailable', 0), 0)
+    assert.deepEqual(t.claim(A, claim(0, MAX_TERM_STEP), 0, voter()), { grant: true })
+    assert.equal(t.maxTerm('default/agent', 'unavailable', 0), MAX_TERM_STEP)
+  })
+
+  it('a poisoned term on disk is dropped at load, with its hold', () => {
+    const t = new SlotTable(TTL)
+    const dropped = t.load([{ ds: 'default/agent', kind: 'unavailable', slot: 0, holder: A, term: Number.MAX_SAFE_INTEGER, revision: 'r2', grantedAt: 0, acting: true }], { 'default/agent|unavailable|0': Number.MAX_SAFE_INTEGER, 'default/agent|unavailable|1': 7 }, 0)
+    assert.equal(dropped, 1)
+    assert.equal(t.all().length, 0)
+    assert.equal(t.maxTerm('default/agent', 'unavailable', 1), 7)
+    assert.deepEqual(t.claim(B, claim(0, 1), 0, voter()), { grant: true })
+  })
+
+  it('frees holds by holder (gone) and by an operator\'s request (same revision, term up to its own)', () => {
+    const t = new SlotTable(TTL)
+    const two = voter({ limit: () => 2 })
+    t.claim(A, claim(0, 4), 0, two)
+    t.act(A, claim(0, 4), 1)
+    t.claim(B, claim(1, 9), 0, two)
+    t.act(B, claim(1, 9), 1)
+    assert.equal(t.releaseBy(A, { ds: 'default/agent', kind: 'unavailable', slot: 0, term: 3, revision: 'r2' }), undefined, 'a later term is untouched')
+    assert.equal(t.releaseBy(A, { ds: 'default/agent', kind: 'unavailable', slot: 0, term: 4, revision: 'r1' }), undefined, 'another revision is untouched')
+    assert.equal(t.releaseBy(B, { ds: 'default/agent', kind: 'unavailable', slot: 0, term: 4, revision: 'r2' }), undefined, 'another holder is untouched')
+    assert.equal(t.releaseBy(A, { ds: 'default/agent', kind: 'unavailable', slot: 0, term: 5, revision: 'r2' })?.holder, A)
+    assert.deepEqual(t.dropHolder(B).map((h) => h.slot), [1])
+    assert.deepEqual(t.all(), [])
+  })
+
+  it('forgets a deleted DaemonSet\'s holds and terms', () => {
+    const t = new SlotTable(TTL)
+    t.claim(A, claim(0, 4), 0, voter())
+    assert.deepEqual([...t.daemonSets()], ['default/agent'])
+    t.forget('default/agent')
+    assert.deepEqual(t.all(), [])
+    assert.deepEqual(t.termsSnapshot(), {})
+    assert.equal(t.daemonSets().size, 0)
+  })
+
+  it('quorums are ceil((n+f+1)/2), at most n: any two share f+1 voters', () => {
+    const table: [n: number, f: number, quorum: number][] = [[1, 1, 1], [2, 1, 2], [3, 1, 3], [4, 1, 3], [5, 1, 4], [7, 1, 5], [10, 1, 6], [10, 0, 6], [1, 0, 1], [2, 0, 2], [3, 0, 2], [5, 0, 3], [4, 0, 3], [7, 2, 5]]
+    for (const [n, f, q] of table) {
+      assert.equal(quorumOf(n, f), q, `n=${n} f=${f}`)
+      if (n >= f + 1) assert.ok(2 * q - n >= f + 1, `n=${n} f=${f}: two quorums share at least f+1`)
+    }
+    assert.notEqual(viewOf(['x', 'y'], 0).view, viewOf(['x', 'y'], 1).view, 'f is part of the view')
+  })
+
+  it('viewOf needs a strict majority at f = 0', () => {
+    assert.equal(viewOf(['x', 'y', 'z', 'w', 'v'], 0).quorum, 3)
+    assert.equal(viewOf(['x', 'y', 'z', 'w'], 0).quorum, 3)
     assert.equal(viewOf(['y', 'x']).view, viewOf(['x', 'y']).view)
   })
 

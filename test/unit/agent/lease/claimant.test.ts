@@ -22,6 +22,8 @@ function setup(turn = 0) {
     { keyId: C, name: 'host-c' },
   ])
   fleet.turns['host-a'] = turn
+  // Plain majorities (f = 0): these cases are about the claimant's phases; quorum sizes are core's (test/unit/core/lease.test.ts).
+  fleet.f = 0
   const rec = recorder()
   const sink = logSink()
   const votes = new MemoryVoteStore()

@@ -3,7 +3,7 @@
 // Tests only; nothing here touches the network, the disk or real time.
 
 import { pino, type Logger } from 'pino'
-import { leaseMessageSchema, viewOf, type LeaseMessage, type SlotKind, type VoterView } from '../../../../core/lease.js'
+import { leaseMessageSchema, viewOf, type LeaseMessage, type ReleaseRequest, type SlotKind, type VoterView } from '../../../../core/lease.js'
 import type { NodeRecord, PodStatus } from '../../../../core/node-record.js'
 import { revisionOf } from '../../../../core/revision.js'
 import type { DaemonSet } from '../../../../core/types.js'
@@ -114,6 +114,10 @@ export class FakeFleet implements LeaseFleet {
   down = 0
   /** Turn per node name (default 0). */
   turns: Record<string, number> = {}
+  /** f, the voters that may lie (quorums of ceil((n+f+1)/2)). */
+  f = 1
+  /** Operators' release requests, by `ds|keyId`. */
+  releases = new Map<string, ReleaseRequest>()
 
   constructor(members: Member[], d: DaemonSet | undefined = daemonSet()) {
     this.members = members
@@ -167,16 +171,44 @@ export class FakeFleet implements LeaseFleet {
     return this.daemonSets.has(name) ? this.limits[kind] : 0
   }
 
+  state(keyId: string): 'Alive' | 'Unreachable' | 'Left' | undefined {
+    const m = this.members.find((x) => x.keyId === keyId)
+    return m === undefined ? undefined : (m.state ?? 'Alive')
+  }
+
+  releaseRequest(name: string, keyId: string): ReleaseRequest | undefined {
+    return this.releases.get(`${name}|${keyId}`)
+  }
+
+  faulty(): number {
+    return this.f
+  }
+
+  /**
+   * ineligible is production's rule on the fake's data: a Left or unknown member may not
+   * hold a slot, nor one whose pods report no copy of ds or a current one. A member with no
+   * `pods` at all stands for a host with an outdated copy (most tests need no more).
+   */
+  ineligible(name: string, keyId: string): string | undefined {
+    const m = this.members.find((x) => x.keyId === keyId)
+    if (m === undefined || m.state === 'Left') return 'the claimant should not run this DaemonSet'
+    if (m.pods === undefined) return undefined
+    const pod = m.pods[name]
+    if (pod === undefined) return `${m.name} reports no copy to update`
+    return pod.revision === this.revision(name) ? `${m.name} already runs the current revision` : undefined
+  }
+
   private lastView: { voters: string; view: string } | undefined
 
   voterView(): VoterView {
-    const voters = this.voters().join(',')
-    if (this.lastView?.voters !== voters) this.lastView = { voters, view: viewOf(this.voters()).view }
+    const voters = `${this.voters().join(',')}|${this.f}`
+    if (this.lastView?.voters !== voters) this.lastView = { voters, view: viewOf(this.voters(), this.f).view }
     return {
       view: this.lastView.view,
       revision: (name) => this.revision(name),
       limit: (name, kind) => this.limit(name, kind),
       unavailable: () => this.down,
+      ineligible: (name, keyId) => this.ineligible(name, keyId),
     }
   }
 

@@ -8,7 +8,9 @@
  * changes mid-rollout. A host is down from the moment its claimant's enter() returns true
  * until it releases (or restarts and starts its new copy). At no step may more hosts be
  * down than the limit. The same model with the acting rule removed from the voters' table
- * fails, which shows it can see a broken rule.
+ * fails, which shows it can see a broken rule. With one Byzantine voter (it grants every
+ * claim and acknowledges every act) the bound holds with quorums of ceil((n+f+1)/2) at f = 1
+ * and breaks with plain majorities (f = 0).
  */
 
 import assert from 'node:assert/strict'
@@ -78,6 +80,12 @@ interface Host {
   down: boolean
 }
 
+/** Model is how a run is set up: f (quorums of ceil((n+f+1)/2)), and whether the last host is a Byzantine voter. */
+interface Model {
+  f: number
+  byzantine: boolean
+}
+
 interface Outcome {
   /** The most hosts down at once. */
   mostDown: number
@@ -86,12 +94,15 @@ interface Outcome {
 }
 
 /** run plays one fleet history and reports what it saw. */
-async function run(limit: number, seed: number, steps: Step[], table: (ttl: number) => SlotTable): Promise<Outcome> {
+async function run(limit: number, seed: number, steps: Step[], table: (ttl: number) => SlotTable, model: Model = { f: 1, byzantine: false }): Promise<Outcome> {
   const clock = new FakeClock()
   const members: Member[] = Array.from({ length: N }, (_, i) => ({ keyId: key(`h${i}`), name: `host-${i}` }))
   let image = 1
   const fleet = new FakeFleet(members, daemonSet(`busybox:1.${image}`, 1))
   fleet.limits = { unavailable: limit, surge: 0 }
+  fleet.f = model.f
+  /** The Byzantine host: it grants and acknowledges everything, and is not one of the hosts counted (it may go down as it likes). */
+  const liar = model.byzantine ? N - 1 : -1
   const current = (): string => fleet.revision(DS)!
   const old = 'r-before'
   // Turns as production counts them: a host's place, by name, among the hosts still to update.
@@ -128,14 +139,16 @@ async function run(limit: number, seed: number, steps: Step[], table: (ttl: numb
     const from = members[m.from]!.keyId
     const h = hosts[m.to]!
     const msg = m.msg
+    if (m.to === liar) {
+      const base = { ds: msg.ds, kind: msg.kind, slot: msg.slot, term: msg.term, to: from }
+      if (msg.t === 'claim') network.push({ from: m.to, to: m.from, msg: { t: 'grant', ...base } })
+      if (msg.t === 'act') network.push({ from: m.to, to: m.from, msg: { t: 'ack', ...base } })
+      return
+    }
     if (msg.t === 'claim' || msg.t === 'act' || msg.t === 'release') {
-      void h.voter
-        .hear(from, msg)
-        .finally(() => h.voter.observe(msg))
-        .then((reply) => void (reply !== undefined && network.push({ from: m.to, to: m.from, msg: reply })))
+      void h.voter.hear(from, msg).then((reply) => void (reply !== undefined && network.push({ from: m.to, to: m.from, msg: reply })))
     } else {
       h.claimant.hear(from, msg)
-      h.voter.observe(msg)
     }
   }
   /** deliverTo delivers, in order, every message in flight to a reached host. */
@@ -151,6 +164,7 @@ async function run(limit: number, seed: number, steps: Step[], table: (ttl: numb
 
   /** pass is what a reconciler pass does: a host whose copy is not current claims; once granted, it enters. */
   const pass = (h: Host): void => {
+    if (h === hosts[liar]) return
     if (!h.down && h.member.pods?.[DS]?.revision === current()) return
     if (!h.down) h.target = current()
     h.claimant.claim(DS, h.target, 'unavailable')
@@ -250,5 +264,26 @@ describe('lease slots (fleet model)', () => {
       { numRuns: 3000 },
     )
     assert.equal(r.failed, true, 'the model found no history in which the broken rule takes two hosts down')
+  })
+
+  it('holds with a Byzantine voter that grants everything, with quorums of ceil((n+f+1)/2) at f = 1', async () => {
+    let reachedLimit = 0
+    await fc.assert(
+      fc.asyncProperty(limits, seeds, histories, async (limit, seed, steps) => {
+        const o = await run(limit, seed, steps, (ttl) => new SlotTable(ttl), { f: 1, byzantine: true })
+        if (o.mostDown === limit) reachedLimit++
+        return !o.overrun
+      }),
+      { numRuns: 3000 },
+    )
+    assert.ok(reachedLimit > 100, `only ${reachedLimit} histories took the limit of hosts down`)
+  })
+
+  it('fails with a Byzantine voter when quorums are plain majorities (f = 0)', async () => {
+    const r = await fc.check(
+      fc.asyncProperty(seeds, histories, async (seed, steps) => !(await run(1, seed, steps, (ttl) => new SlotTable(ttl), { f: 0, byzantine: true })).overrun),
+      { numRuns: 3000 },
+    )
+    assert.equal(r.failed, true, 'the model found no history in which the lying voter takes two hosts down')
   })
 })
