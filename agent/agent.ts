@@ -164,7 +164,7 @@ export class Agent {
       const reconciler =
         runtime === undefined
           ? undefined
-          : new Reconciler({ runtime, clock, store: store.map, node: membership, slots: lease.slots, timings: timings.reconciler, log: log.child({ component: 'reconciler' }) })
+          : new Reconciler({ runtime, clock, store: store.map, node: membership, slots: lease.slots, policy: config.policy, timings: timings.reconciler, log: log.child({ component: 'reconciler' }) })
       const files =
         runtime === undefined
           ? undefined
@@ -195,6 +195,7 @@ export class Agent {
       started.push(() => files?.stop())
       await api.listen()
       log.info({ peerId: network.peerId, addresses: network.addresses(), trusted: trusted.length }, 'agent started')
+      if (!config.policySet) log.info('no workload policy (config key policy): every trusted key may run privileged containers, host paths and host namespaces here')
       seams.started?.(agent)
       return agent
     } catch (err) {

@@ -14,6 +14,7 @@ import { validateLabels } from '../core/selector.js'
 import { parseTaint, validateTaint } from '../core/taints.js'
 import type { Taint, TaintEffect } from '../core/types.js'
 import { parseDuration } from '../core/duration.js'
+import { OPEN_POLICY, policyOf, policySchema, type WorkloadPolicy } from '../core/policy.js'
 import { LOG_LEVELS, type LogLevel } from './log.js'
 
 /** AgentConfig is the validated configuration of one agent. */
@@ -85,6 +86,16 @@ export interface AgentConfig {
    * several addresses and daemons must use a given one.
    */
   nodeIP?: string
+  /**
+   * What the DaemonSets of each operator key may do to this host (core/policy.ts): privileged
+   * containers, hostPath prefixes, host namespaces, added capabilities, namespaces. Default:
+   * no `policy` key, everything allowed (as before policies); with the key, every rule it
+   * leaves out is strict. A refused DaemonSet is reported `PolicyDenied: RULE` and nothing of
+   * it starts here.
+   */
+  policy: WorkloadPolicy
+  /** Whether the config set a policy (an open policy is logged at start). */
+  policySet: boolean
 }
 
 /** defaultConfig returns the embedded defaults (`npm start` runs with these). */
@@ -111,6 +122,8 @@ export function defaultConfig(): AgentConfig {
     logLevel: 'info',
     docker: 'unix:///var/run/docker.sock',
     dockerConcurrency: 4,
+    policy: OPEN_POLICY,
+    policySet: false,
   }
 }
 
@@ -147,6 +160,7 @@ const fileSchema = z
     docker: z.string(),
     dockerConcurrency: z.number().int(),
     nodeIP: z.string(),
+    policy: policySchema,
   })
   .partial()
   .strict()
@@ -251,6 +265,8 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
     logLevel: logLevel as LogLevel,
     docker: pick('docker') ?? d.docker,
     dockerConcurrency: pick('dockerConcurrency') ?? d.dockerConcurrency,
+    policy: file.policy === undefined ? d.policy : policyOf(file.policy),
+    policySet: file.policy !== undefined,
   }
   const nodeIP = pick('nodeIP')
   if (nodeIP !== undefined) {
