@@ -16,6 +16,7 @@ import type { Taint } from '../core/types.js'
 import { VERSION } from '../core/version.js'
 import type { ApiBackend } from './api/backend.js'
 import { ApiServer } from './api/server.js'
+import { loadOrCreateApiTls } from './api/tls-cert.js'
 import { AgentClock, systemClock, type Clock } from './clock.js'
 import type { AgentConfig } from './config.js'
 import { defaultTimings, type Timings } from './defaults.js'
@@ -101,6 +102,8 @@ export class Agent {
     const apiToken = config.apiTokenFile === undefined ? undefined : (await readFile(config.apiTokenFile, 'utf8')).trim()
     if (apiToken !== undefined && apiToken.length < 16) throw new Error(`apiTokenFile ${config.apiTokenFile}: the token must have at least 16 characters`)
     const keyId = keyIdOfPeerPublicKey(peerKey.publicKey.raw)
+    const tls = config.api.startsWith('https://') ? await loadOrCreateApiTls(config.dataDir) : undefined
+    if (tls?.created === true) log.warn({ fingerprint: tls.fingerprint, cert: join(config.dataDir, 'api.crt') }, 'generated the API certificate: clients pin it with --fingerprint')
 
     const started = new Stack()
     try {
@@ -173,6 +176,7 @@ export class Agent {
       const api = new ApiServer(backendOf(parts, clock), {
         address: config.api,
         ...(apiToken === undefined ? {} : { token: apiToken }),
+        ...(tls === undefined ? {} : { tls }),
         log: log.child({ component: 'api' }),
       })
       const agent = new Agent(config, log, { ...parts, api })

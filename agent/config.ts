@@ -36,7 +36,11 @@ export interface AgentConfig {
   clusterKey: string
   /** Trusted operator public key files (or key ids). Empty: a key is made in DATADIR/operator.key and trusted. */
   trust: string[]
-  /** API address: `unix:///PATH` (default `unix://DATADIR/agent.sock`) or `http://HOST:PORT` (needs apiTokenFile). */
+  /**
+   * API address: `unix:///PATH` (default `unix://DATADIR/agent.sock`), `https://HOST:PORT`
+   * (TLS with a self-signed certificate made in DATADIR/api.crt; clients pin its
+   * fingerprint) or `http://HOST:PORT` on a loopback address only. TCP needs apiTokenFile.
+   */
   api: string
   /** File holding the bearer token the TCP API requires. */
   apiTokenFile?: string
@@ -125,6 +129,12 @@ export function defaultConfig(): AgentConfig {
     policy: OPEN_POLICY,
     policySet: false,
   }
+}
+
+/** isLoopback says whether a URL host name is a loopback address (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '')
+  return h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'))
 }
 
 function sanitizeHostname(h: string): string {
@@ -240,9 +250,10 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
   const logLevel = pick('logLevel') ?? d.logLevel
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) issues.push({ path: 'logLevel', message: `Unsupported value: "${logLevel}": supported values: ${LOG_LEVELS.join(', ')}` })
   const api = pick('api') ?? `unix://${resolve(dataDir, 'agent.sock')}`
-  if (!/^unix:\/\/.+/.test(api) && !/^http:\/\/[^/]+:[0-9]+\/?$/.test(api)) issues.push({ path: 'api', message: `Invalid value: "${api}": use unix:///PATH or http://HOST:PORT` })
+  if (!/^unix:\/\/.+/.test(api) && !/^https?:\/\/[^/]+:[0-9]+\/?$/.test(api)) issues.push({ path: 'api', message: `Invalid value: "${api}": use unix:///PATH, https://HOST:PORT or http://127.0.0.1:PORT` })
+  else if (api.startsWith('http://') && !isLoopback(URL.parse(api)?.hostname ?? '')) issues.push({ path: 'api', message: `Invalid value: "${api}": plaintext HTTP only on a loopback address (the token and every write would cross the network in clear); use https://HOST:PORT` })
   const apiTokenFile = pick('apiTokenFile')
-  if (api.startsWith('http://') && apiTokenFile === undefined) issues.push({ path: 'apiTokenFile', message: 'required when the API listens on TCP (the token guards operator writes and reads)' })
+  if (/^https?:\/\//.test(api) && apiTokenFile === undefined) issues.push({ path: 'apiTokenFile', message: 'required when the API listens on TCP (the token guards operator writes and reads)' })
   const cfg: AgentConfig = {
     name,
     labels,

@@ -14,6 +14,7 @@ import { runLabel, runTaint } from './commands/label.js'
 import { rolloutHistory, rolloutRestart, rolloutStatus, rolloutUndo } from './commands/rollout.js'
 import { runSetImage } from './commands/set-image.js'
 import { resolveAgent } from './client.js'
+import { runFingerprint } from './commands/fingerprint.js'
 import { runKeygen } from './commands/keygen.js'
 import { runPlan } from './commands/plan.js'
 import { CliError, ExitCode } from './errors.js'
@@ -41,10 +42,11 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
 
   const agentFlags = (cmd: Command): Command =>
     cmd
-      .option('--agent <address>', 'agent API: unix:///PATH or http://HOST:PORT (default $DAEMONMESH_AGENT, ./.daemonmesh/agent.sock, /run/daemonmesh/agent.sock)')
-      .option('--token <token>', 'bearer token for an http:// agent API (default $DAEMONMESH_TOKEN)')
+      .option('--agent <address>', 'agent API: unix:///PATH, https://HOST:PORT or http://127.0.0.1:PORT (default $DAEMONMESH_AGENT, ./.daemonmesh/agent.sock, /run/daemonmesh/agent.sock)')
+      .option('--token <token>', 'bearer token for a TCP agent API (default $DAEMONMESH_TOKEN)')
       .option('--token-file <file>', 'read the bearer token from a file (default $DAEMONMESH_TOKEN_FILE)')
-  type AgentOpts = { agent?: string; token?: string; tokenFile?: string; key?: string }
+      .option('--fingerprint <sha256>', "the https:// agent's certificate fingerprint to pin, AB:CD:… (default $DAEMONMESH_FINGERPRINT; `daemonmesh fingerprint` prints it on the agent's host)")
+  type AgentOpts = { agent?: string; token?: string; tokenFile?: string; fingerprint?: string; key?: string }
 
   agentFlags(
     program
@@ -57,7 +59,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh plan -f ds.yaml                      # against the live fleet, through the agent\n  daemonmesh plan -f ds.yaml --nodes nodes.yaml   # kubectl get nodes -o yaml > nodes.yaml\n')
     .action(async (opts: AgentOpts & { filename?: string[]; recursive?: boolean; nodes?: string[]; output?: string }) =>
-      runPlan({ filename: opts.filename ?? [], recursive: opts.recursive === true, ...(opts.nodes === undefined ? {} : { nodes: opts.nodes }), ...(opts.output === undefined ? {} : { output: opts.output }) }, out, err, opts.nodes === undefined ? resolveAgent(opts.agent, opts.token, opts.tokenFile) : undefined),
+      runPlan({ filename: opts.filename ?? [], recursive: opts.recursive === true, ...(opts.nodes === undefined ? {} : { nodes: opts.nodes }), ...(opts.output === undefined ? {} : { output: opts.output }) }, out, err, opts.nodes === undefined ? resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint) : undefined),
     )
 
   agentFlags(
@@ -69,7 +71,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('-n, --namespace <ns>', 'namespace (default "default")'),
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh describe ds fluentd\n  daemonmesh describe node edge-1\n  daemonmesh describe cm fluent-bit -n logging\n')
-    .action(async (resource: string, name: string | undefined, opts: AgentOpts & { namespace?: string }) => runDescribe(resource, name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out))
+    .action(async (resource: string, name: string | undefined, opts: AgentOpts & { namespace?: string }) => runDescribe(resource, name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
 
   for (const [verb, what, example, run] of [
     ['label', 'set (KEY=VALUE) or remove (KEY-) node labels: a signed overlay the node applies over its configuration', 'daemonmesh label node edge-1 disktype=ssd\n  daemonmesh label node edge-1 disktype-', runLabel],
@@ -86,7 +88,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
         .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
     )
       .addHelpText('after', `\nExamples:\n  ${example}\n`)
-      .action(async (resource: string, name: string, changes: string[], opts: AgentOpts & { overwrite?: boolean }) => run(resource, name, changes, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out))
+      .action(async (resource: string, name: string, changes: string[], opts: AgentOpts & { overwrite?: boolean }) => run(resource, name, changes, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
   }
 
   const create = program.command('create').description('create an object from flags (a signed write)')
@@ -102,7 +104,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh create configmap fluent-bit --from-file fluent-bit.conf --from-literal LOG_LEVEL=info -n logging\n  daemonmesh create configmap conf --from-file config/\n')
-    .action(async (name: string, opts: AgentOpts & { namespace?: string; fromLiteral?: string[]; fromFile?: string[] }) => runCreateConfigMap(name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out))
+    .action(async (name: string, opts: AgentOpts & { namespace?: string; fromLiteral?: string[]; fromFile?: string[] }) => runCreateConfigMap(name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
 
   const set = program.command('set').description('change a field of a DaemonSet (a signed write)')
   agentFlags(
@@ -115,7 +117,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh set image ds/filebeat-ds filebeat=ikubernetes/filebeat:5.6.6-alpine\n')
-    .action(async (ref: string, images: string[], opts: AgentOpts & { namespace?: string }) => runSetImage(ref, images, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out))
+    .action(async (ref: string, images: string[], opts: AgentOpts & { namespace?: string }) => runSetImage(ref, images, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
 
   const rollout = program.command('rollout').description('follow, list, undo or restart the rolling update of a DaemonSet')
   const keyFlag = '--key <file>'
@@ -130,7 +132,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   for (const [verb, what, example, run, extra] of rolloutVerbs) {
     agentFlags(extra(rollout.command(verb).description(what).argument('<daemonset>', 'ds/NAME').option('-n, --namespace <ns>', 'namespace (default "default")')))
       .addHelpText('after', `\nExamples:\n  ${example}\n`)
-      .action(async (ref: string, opts: RolloutFlags) => run(ref, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out))
+      .action(async (ref: string, opts: RolloutFlags) => run(ref, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
   }
 
   program
@@ -151,7 +153,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh apply -f fluentd.yaml --key operator.key\n  daemonmesh apply -f manifests/ --agent unix:///run/daemonmesh/agent.sock\n  helm template fluent-bit fluent/fluent-bit | daemonmesh apply -f -   # other kinds are skipped, said so\n  daemonmesh apply -R -f deploy/\n')
-    .action(async (opts: AgentOpts & { filename?: string[]; recursive?: boolean }) => runApply({ filename: opts.filename ?? [], recursive: opts.recursive === true, ...(opts.key === undefined ? {} : { key: opts.key }) }, resolveAgent(opts.agent, opts.token, opts.tokenFile), out, err))
+    .action(async (opts: AgentOpts & { filename?: string[]; recursive?: boolean }) => runApply({ filename: opts.filename ?? [], recursive: opts.recursive === true, ...(opts.key === undefined ? {} : { key: opts.key }) }, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out, err))
 
   agentFlags(
     program
@@ -167,8 +169,8 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     .addHelpText('after', '\nExamples:\n  daemonmesh get ds -A\n  daemonmesh get pods -n kube-system -o wide\n  daemonmesh get ds/filebeat-ds -o go-template=\'{{.spec.updateStrategy.type}}{{"\\n"}}\'\n  daemonmesh get nodes -l zone=a\n  daemonmesh get endpoints ds/node-exporter -n monitoring -o json\n  daemonmesh get ds fluentd -n kube-system -o yaml\n  daemonmesh get nodes -o json\n  daemonmesh get cm -n logging\n')
     .action(async (resource: string, name: string | undefined, opts: AgentOpts & { namespace?: string; allNamespaces?: boolean; output?: string; selector?: string }) =>
       ['endpoints', 'ep'].includes(resource)
-        ? runEndpoints(name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out)
-        : runGet(resource, name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out),
+        ? runEndpoints(name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out)
+        : runGet(resource, name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out),
     )
 
   agentFlags(
@@ -186,7 +188,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh delete ds fluentd -n kube-system\n  daemonmesh delete -f fluentd.yaml\n  daemonmesh delete pod ds/fluentd --node edge-1    # OnDelete: edge-1 moves to the new template\n  daemonmesh delete ds fluentd --cascade=orphan   # pods stay; a new DaemonSet with a matching selector adopts them\n')
     .action(async (resource: string | undefined, names: string[], opts: AgentOpts & { namespace?: string; cascade?: string; filename?: string[]; recursive?: boolean; node?: string }) =>
-      runDelete(resource, names, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out),
+      runDelete(resource, names, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out),
     )
 
   program
@@ -197,6 +199,14 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     .option('--force', 'overwrite existing files')
     .addHelpText('after', '\nExamples:\n  daemonmesh keygen --out operator.key\n  daemonmesh keygen --cluster --out cluster.key\n')
     .action(async (opts: { out: string; cluster?: boolean; force?: boolean }) => runKeygen(opts, out))
+
+  program
+    .command('fingerprint')
+    .description("print the SHA-256 fingerprint of this host's agent API certificate (DATADIR/api.crt), to pin with --fingerprint")
+    .option('--data-dir <dir>', "the agent's data directory (default .daemonmesh)")
+    .option('--cert <file>', 'a certificate file instead')
+    .addHelpText('after', '\nExamples:\n  daemonmesh fingerprint --data-dir /var/lib/daemonmesh\n  daemonmesh get nodes --agent https://10.0.0.5:7947 --token-file api.token --fingerprint "$(daemonmesh fingerprint)"\n')
+    .action(async (opts: { dataDir?: string; cert?: string }) => runFingerprint(opts, out))
 
   program
     .command('agent')

@@ -1,10 +1,12 @@
-// The agent's local API: HTTP on a unix socket (default) or on TCP with a bearer token.
+// The agent's local API: HTTP on a unix socket (default), or on TCP with a bearer token:
+// HTTPS with the agent's self-signed certificate (tls-cert.ts), or plain HTTP on loopback.
 // The CLI signs writes; the agent verifies them. Every request body is bounded and
 // checked; a bad request changes nothing. It reaches the agent only through ApiBackend.
 
 import { timingSafeEqual } from 'node:crypto'
 import { chmod, rm } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https'
 import type { Logger } from 'pino'
 import { Prefix, StoreKey, parseDsKey } from '../../core/keyspace.js'
 import type { ApiBackend } from './backend.js'
@@ -45,25 +47,28 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 export interface ApiOptions {
   address: string
   token?: string
+  /** Key and certificate (PEM) of an `https://` address, and the certificate's fingerprint (logged). */
+  tls?: { key: string; cert: string; fingerprint: string }
   log: Logger
 }
 
 /** ApiServer serves one agent. */
 export class ApiServer {
-  private readonly server: Server
+  private readonly server: Server | TlsServer
   private readonly backend: ApiBackend
   private readonly opts: ApiOptions
 
   constructor(backend: ApiBackend, opts: ApiOptions) {
     this.backend = backend
     this.opts = opts
-    this.server = createServer((req, res) => {
+    const handle = (req: IncomingMessage, res: ServerResponse): void => {
       this.route(req, res).catch((err: unknown) => {
         const status = err instanceof HttpError ? err.status : 500
         if (status === 500) opts.log.error({ err }, 'API request failed')
         send(res, status, { error: (err as Error).message })
       })
-    })
+    }
+    this.server = opts.tls === undefined ? createServer(handle) : createTlsServer({ key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' }, handle)
   }
 
   /** listen binds the socket (replacing a stale unix socket file, mode 0660) or TCP port. */
@@ -83,7 +88,7 @@ export class ApiServer {
         this.server.listen(Number(url.port), url.hostname, () => resolve())
       })
     }
-    this.opts.log.info({ address: this.opts.address }, 'API listening')
+    this.opts.log.info({ address: this.opts.address, ...(this.opts.tls === undefined ? {} : { fingerprint: this.opts.tls.fingerprint }) }, 'API listening')
   }
 
   /** close stops serving (a server that never listened closes at once). */

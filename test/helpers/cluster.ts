@@ -6,7 +6,7 @@ import { createWriteStream } from 'node:fs'
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createPrivateKey, type KeyObject } from 'node:crypto'
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto'
 import { call, type AgentTarget } from '../../cli/client.js'
 import { generateClusterKey, generateKeyPair } from '../../core/keys.js'
 import { repoPath } from './fixtures.js'
@@ -54,7 +54,7 @@ export interface AgentSpec {
   config?: string
   /** Run inside this network namespace (e2e). */
   netns?: string
-  /** TCP API (`http://127.0.0.1:PORT`) with this bearer token, instead of the unix socket. */
+  /** TCP API (`http://127.0.0.1:PORT`, or `https://…`: the target then pins the agent's certificate) with this bearer token, instead of the unix socket. */
   tcpApi?: { address: string; token: string }
   /** Docker engine for the agent; default none (no containers). */
   docker?: string
@@ -121,6 +121,8 @@ export class TestAgent {
     this.proc = proc
     await waitFor(`${this.name} API`, async () => {
       if (proc.exitCode !== null) throw new Error(`${this.name} exited with ${proc.exitCode}: ${await this.logTail()}`)
+      // An https API: pin the certificate the agent made (or kept) in its data directory.
+      if (this.target.address.startsWith('https://')) this.target.fingerprint = new X509Certificate(await readFile(join(this.dir, 'api.crt'), 'utf8')).fingerprint256
       return this.health()
     }, 60_000, 100)
     return this
