@@ -4,17 +4,20 @@
 // last. A failed start stops whatever had started, in reverse. Stop order is the reverse
 // of start, with the leave announced before the network closes.
 
+import { createPrivateKey } from 'node:crypto'
 import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { checkStoreValue } from '../core/admission.js'
 import type { MergeResult } from '../core/crdt.js'
-import { StoreKey, parseStoreKey } from '../core/keyspace.js'
+import { Prefix, StoreKey, parseStoreKey } from '../core/keyspace.js'
+import { signEnvelope } from '../core/envelope.js'
+import { admissionValueSchema } from '../core/node-admission.js'
 import type { NodeRecord } from '../core/node-record.js'
 import { applyOverlay, type NodeOverlay } from '../core/overlay.js'
 import type { Taint } from '../core/types.js'
 import { VERSION } from '../core/version.js'
-import type { ApiBackend } from './api/backend.js'
+import type { ApiBackend, NodeListing } from './api/backend.js'
 import { ApiServer } from './api/server.js'
 import { loadOrCreateApiTls } from './api/tls-cert.js'
 import { AgentClock, systemClock, type Clock } from './clock.js'
@@ -22,14 +25,16 @@ import type { AgentConfig } from './config.js'
 import { defaultTimings, type Timings } from './defaults.js'
 import { FileRefresher } from './file-refresher.js'
 import { readHostInfo } from './host.js'
+import { Admission } from './admission.js'
 import { loadTrust } from './identity.js'
+import { loadJoin } from './join.js'
 import { FleetView } from './lease/fleet-view.js'
 import { Lease } from './lease/lease.js'
 import { FileVoteStore } from './lease/votes.js'
 import { Membership } from './membership/membership.js'
 import { Metrics } from './metrics.js'
 import { Topics } from './network/constants.js'
-import { keyIdOfPeerPublicKey, loadClusterKey, loadOrCreatePeerKey, nodeSigningKey } from './network/keys.js'
+import { keyIdOfPeerPublicKey, loadClusterKey, loadOrCreatePeerKey, nodeSigningKey, peerIdOfKeyId } from './network/keys.js'
 import { Network } from './network/network.js'
 import { Reconciler } from './reconciler/reconciler.js'
 import type { ContainerRuntime } from './runtime/runtime.js'
@@ -58,7 +63,29 @@ interface Parts {
   lease: Lease
   reconciler: Reconciler | undefined
   files: FileRefresher | undefined
+  admission: Admission
+  fleet: FleetView
   api: ApiServer
+}
+
+/**
+ * admitSelf: an agent that runs with the operator key it generated in its data directory
+ * (no --trust: the embedded default of `npm start`) is its own operator, and signs its own
+ * admission, so that a single agent is a member at once.
+ */
+async function admitSelf(config: AgentConfig, keyId: string, store: Store, log: Logger): Promise<void> {
+  if (config.admission === 'open' || config.trust.length > 0) return
+  const entry = store.map.get(StoreKey.admission(config.name))
+  if (entry?.op === 'put' && admissionValueSchema.safeParse(entry.value).data?.keyId === keyId) return
+  let pem: string
+  try {
+    pem = await readFile(join(config.dataDir, 'operator.key'), 'utf8')
+  } catch {
+    return // only the .pub is here: the operator approves this host
+  }
+  const ts = { wall: Math.max(Date.now(), Number((entry?.hlc ?? '0').split('.')[0]) + 1), logical: 0 }
+  const r = await store.apply(signEnvelope(StoreKey.admission(config.name), { keyId }, ts, createPrivateKey(pem)), 'api')
+  log.info({ status: r.status }, 'admitted this host with the generated operator key')
 }
 
 /** Stack runs the stop functions of what started, in reverse order. */
@@ -99,6 +126,8 @@ export class Agent {
     const { psk, created: pskCreated } = await loadClusterKey(config.clusterKey, config.clusterKey === join(config.dataDir, 'cluster.key'))
     if (pskCreated) log.warn({ file: config.clusterKey }, 'generated a cluster key: copy it to every host that should join this cluster')
     const trusted = await loadTrust(config, log)
+    if (config.admission === 'open') log.warn('admission: open: every host with the cluster key is a member and votes (labs only)')
+    const joined = config.joinToken === undefined ? undefined : await loadJoin(config.joinToken, config.dataDir, clock.wall())
     const apiToken = config.apiTokenFile === undefined ? undefined : (await readFile(config.apiTokenFile, 'utf8')).trim()
     if (apiToken !== undefined && apiToken.length < 16) throw new Error(`apiTokenFile ${config.apiTokenFile}: the token must have at least 16 characters`)
     const keyId = keyIdOfPeerPublicKey(peerKey.publicKey.raw)
@@ -114,7 +143,11 @@ export class Agent {
       network.subscribe(Topics.store, (msg) => store.validate(msg))
       // Probe acks carry anti-entropy's fingerprint; the exchange needs membership's records: bound once both exist.
       let sync: AntiEntropy | undefined
+      const admission = new Admission({ open: config.admission === 'open', store: store.map, trusted: (a) => store.trusts(a), peerIdOf: peerIdOfKeyId, wall: () => clock.wall() })
+      await admitSelf(config, keyId, store, log)
       const membership = new Membership({
+        gate: admission,
+        ...(joined === undefined ? {} : { join: joined }),
         transport: network,
         clock,
         hlc,
@@ -131,10 +164,11 @@ export class Agent {
         metrics,
         log: log.child({ component: 'membership' }),
       })
+      const fleet = new FleetView(membership, store, (k, r) => admission.admitted(k, r))
       const lease = new Lease({
         transport: network,
         clock,
-        fleet: new FleetView(membership, store),
+        fleet,
         votes: new FileVoteStore(config.dataDir),
         keyId,
         selfName: () => membership.self().name,
@@ -172,7 +206,7 @@ export class Agent {
         runtime === undefined
           ? undefined
           : new FileRefresher({ runtime, store: store.map, self: () => membership.self(), clock, periodMs: timings.files.refreshMs, log: log.child({ component: 'files' }) })
-      const parts: Omit<Parts, 'api'> = { metrics, store, network, membership, sync, lease, reconciler, files }
+      const parts: Omit<Parts, 'api'> = { metrics, store, network, membership, sync, lease, reconciler, files, admission, fleet }
       const api = new ApiServer(backendOf(parts, clock), {
         address: config.api,
         ...(apiToken === undefined ? {} : { token: apiToken }),
@@ -183,6 +217,7 @@ export class Agent {
       const self = agent
       self.applyOwn(config.labels, config.taints)
       store.on('store:change', (env) => {
+        if (env.key.startsWith(Prefix.admission)) admission.changed()
         if (env.key === StoreKey.overlay(config.name)) self.applyOwn(self.own.labels, self.own.taints)
         reconciler?.trigger()
         if (parseStoreKey(env.key)?.kind === 'configMap') files?.trigger()
@@ -237,10 +272,18 @@ export class Agent {
 
 /** backendOf is the agent as its API sees it. */
 function backendOf(p: Omit<Parts, 'api'>, clock: Clock): ApiBackend {
-  const members = (): NodeRecord[] => p.membership.nodes().filter((n) => n.state !== 'Left').map((n) => n.record)
+  // Pending hosts are listed (with why); deleted ones are not; only admitted ones count for placement and status.
+  const listed = (): NodeListing[] =>
+    p.membership.nodes().flatMap((n) => {
+      const v = p.admission.verdict(n.keyId, n.record)
+      if (v.state === 'deleted') return []
+      return v.state === 'pending' ? [{ ...n, pending: v.why }] : [n]
+    })
+  const members = (): NodeRecord[] => listed().filter((n) => n.state !== 'Left' && n.pending === undefined).map((n) => n.record)
   return {
     store: p.store.map,
-    nodes: () => p.membership.nodes(),
+    nodes: listed,
+    voters: () => p.fleet.voters(),
     members,
     slots: () => p.lease.busySlots(),
     trusts: (author) => p.store.trusts(author),

@@ -100,6 +100,15 @@ export interface AgentConfig {
   policy: WorkloadPolicy
   /** Whether the config set a policy (an open policy is logged at start). */
   policySet: boolean
+  /**
+   * Node admission (core/node-admission.ts). `enforced` (default): a host is a member only
+   * once an operator admitted its key (`daemonmesh approve node`) or it joined with a valid
+   * join token; until then it is Pending, with no vote and no say. `open`: every host with
+   * the cluster key is a member (labs; logged as a warning).
+   */
+  admission: 'enforced' | 'open'
+  /** A join token file (`daemonmesh token create`) this host joins with. */
+  joinToken?: string
 }
 
 /** defaultConfig returns the embedded defaults (`npm start` runs with these). */
@@ -128,6 +137,7 @@ export function defaultConfig(): AgentConfig {
     dockerConcurrency: 4,
     policy: OPEN_POLICY,
     policySet: false,
+    admission: 'enforced',
   }
 }
 
@@ -171,6 +181,8 @@ const fileSchema = z
     dockerConcurrency: z.number().int(),
     nodeIP: z.string(),
     policy: policySchema,
+    admission: z.enum(['enforced', 'open']),
+    joinToken: z.string(),
   })
   .partial()
   .strict()
@@ -278,7 +290,10 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
     dockerConcurrency: pick('dockerConcurrency') ?? d.dockerConcurrency,
     policy: file.policy === undefined ? d.policy : policyOf(file.policy),
     policySet: file.policy !== undefined,
+    admission: pick('admission') ?? d.admission,
   }
+  const joinToken = pick('joinToken')
+  if (joinToken !== undefined) cfg.joinToken = resolve(joinToken)
   const nodeIP = pick('nodeIP')
   if (nodeIP !== undefined) {
     if (isIP(nodeIP) === 0) issues.push({ path: 'nodeIP', message: `Invalid value: "${nodeIP}": an IPv4 or IPv6 address` })

@@ -54,6 +54,8 @@ export function agentCommand(): Command {
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
     .option('--docker <address>', 'Docker engine: unix:///PATH (default unix:///var/run/docker.sock) or none')
     .addOption(new Option('--docker-concurrency <n>', 'Docker calls that make the engine work at once, over all daemons (default 4, 1 to 64)').argParser(intFlag('docker-concurrency')))
+    .addOption(new Option('--admission <mode>', 'enforced (default): a host is a member once approved (daemonmesh approve node) or joined with a token; open: every host with the cluster key (labs)').choices(['enforced', 'open']))
+    .option('--join-token <file>', 'join with this token (daemonmesh token create)')
     .option('--node-ip <ip>', "the host's address as pods see it (status.hostIP); default: chosen from the listen addresses and the default route")
     .addHelpText('after', '\nExamples:\n  daemonmesh agent\n  daemonmesh agent --config /etc/daemonmesh/agent.yaml\n  daemonmesh agent --name edge-1 --label zone=a --bootstrap /ip4/10.0.0.1/tcp/7946 --cluster-key cluster.key --trust operator.key.pub\n')
 }
@@ -83,6 +85,8 @@ function flagsToInput(o: Record<string, unknown>): ConfigInput {
     nodeIP: o.nodeIp as string | undefined,
     docker: o.docker as string | undefined,
     dockerConcurrency: o.dockerConcurrency as number | undefined,
+    admission: o.admission as 'enforced' | 'open' | undefined,
+    joinToken: o.joinToken as string | undefined,
   }
   return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as ConfigInput
 }

@@ -16,8 +16,10 @@ import { runSetImage } from './commands/set-image.js'
 import { resolveAgent } from './client.js'
 import { runFingerprint } from './commands/fingerprint.js'
 import { runKeygen } from './commands/keygen.js'
+import { runApproveNode, runDeleteNode, runTokenCreate } from './commands/nodes-admission.js'
 import { runPlan } from './commands/plan.js'
-import { CliError, ExitCode } from './errors.js'
+import { CliError, ExitCode, UsageError } from './errors.js'
+import { NODE_RESOURCES } from './resources.js'
 import { VERSION } from '../core/version.js'
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
@@ -177,7 +179,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     program
       .command('delete')
       .description('delete DaemonSets or ConfigMaps (a signed tombstone), by name or by manifest; or one node\'s copy (delete pod), which OnDelete then replaces')
-      .argument('[resource]', 'ds, cm or pod')
+      .argument('[resource]', 'ds, cm, pod or node')
       .argument('[names...]', 'DaemonSet or ConfigMap names; pod names as get pods prints them, or ds/NAME with --node')
       .option('--node <host>', 'with delete pod ds/NAME: the host whose copy to delete')
       .addOption(new Option('-f, --filename <path>', 'delete the DaemonSets and ConfigMaps of these manifests (repeatable)').argParser(collect))
@@ -186,10 +188,41 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('--cascade <mode>', 'background (default): remove the pods too; orphan (or false): leave them running', 'background')
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
   )
-    .addHelpText('after', '\nExamples:\n  daemonmesh delete ds fluentd -n kube-system\n  daemonmesh delete -f fluentd.yaml\n  daemonmesh delete pod ds/fluentd --node edge-1    # OnDelete: edge-1 moves to the new template\n  daemonmesh delete ds fluentd --cascade=orphan   # pods stay; a new DaemonSet with a matching selector adopts them\n')
+    .addHelpText('after', '\nExamples:\n  daemonmesh delete ds fluentd -n kube-system\n  daemonmesh delete -f fluentd.yaml\n  daemonmesh delete pod ds/fluentd --node edge-1    # OnDelete: edge-1 moves to the new template\n  daemonmesh delete ds fluentd --cascade=orphan   # pods stay; a new DaemonSet with a matching selector adopts them\n  daemonmesh delete node edge-7                  # out of membership and every voter set; its key refused until approved again\n')
     .action(async (resource: string | undefined, names: string[], opts: AgentOpts & { namespace?: string; cascade?: string; filename?: string[]; recursive?: boolean; node?: string }) =>
-      runDelete(resource, names, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out),
+      resource !== undefined && NODE_RESOURCES.has(resource)
+        ? runDeleteNode(names, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out)
+        : runDelete(resource, names, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out),
     )
+
+  agentFlags(
+    program
+      .command('approve')
+      .description('admit a host: sign an entry binding its name to the node key that asks for it (see get nodes: Pending)')
+      .argument('<resource>', 'node')
+      .argument('<name>', 'the node name')
+      .option('--key-id <id>', 'the node key to admit, when several keys ask for the name')
+      .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
+  )
+    .addHelpText('after', '\nExamples:\n  daemonmesh get nodes                 # a new host is Pending, with its key id\n  daemonmesh approve node edge-7\n  daemonmesh approve node edge-7 --key-id Q2h...\n')
+    .action(async (resource: string, name: string, opts: AgentOpts & { keyId?: string }) => {
+      if (!NODE_RESOURCES.has(resource)) throw new UsageError(`approve ${resource}: only nodes are approved (approve node NAME)`)
+      return runApproveNode(name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out)
+    })
+
+  program
+    .command('token')
+    .description('join tokens: let hosts join without approving each one')
+    .command('create')
+    .description('write a join token signed by the operator key (offline: no agent is asked); hosts join with agent --join-token FILE')
+    .requiredOption('--out <file>', 'where to write the token (mode 0600)')
+    .option('--ttl <duration>', 'hosts must join within this long (default 24h)', '24h')
+    .option('--names <glob>', "node names it admits, * for any run of characters (e.g. 'edge-*'); default any")
+    .option('--uses <n>', 'at most this many hosts (node keys) join with it; default any')
+    .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)')
+    .option('--force', 'overwrite an existing file')
+    .addHelpText('after', "\nExamples:\n  daemonmesh token create --ttl 24h --names 'edge-*' --uses 50 --out edge.token\n  daemonmesh agent --join-token edge.token ...\n")
+    .action(async (opts: { out: string; ttl?: string; names?: string; uses?: string; key?: string; force?: boolean }) => runTokenCreate(opts, out))
 
   program
     .command('keygen')

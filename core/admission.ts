@@ -9,6 +9,7 @@ import { formatIssue } from './errors.js'
 import { historySchema } from './history.js'
 import { parseStoreKey, refOf } from './keyspace.js'
 import { parseDaemonSet } from './manifest.js'
+import { admissionValueSchema } from './node-admission.js'
 import { nodeOverlaySchema } from './overlay.js'
 
 /**
@@ -50,7 +51,9 @@ function carriesNothing(value: unknown, what: string): string | undefined {
  * 7. a node overlay put is not an overlay (nodeOverlaySchema);
  * 8. a delete of a history, a pod delete request or a node overlay carries a value;
  * 9. a ConfigMap put is not a valid ConfigMap (parseConfigMap), or is stored under another
- *    namespace or name than its own; its delete carries a value.
+ *    namespace or name than its own; its delete carries a value;
+ * 10. a node admission (`admission/NODE`) put or delete does not carry exactly `{keyId}`
+ *    (the key admitted, or the key deleted).
  */
 export function checkStoreValue(key: string, op: 'put' | 'delete', value: unknown): string | undefined {
   const parsed = parseStoreKey(key)
@@ -82,6 +85,8 @@ export function checkStoreValue(key: string, op: 'put' | 'delete', value: unknow
       const own = `${configMap.metadata.namespace}/${configMap.metadata.name}`
       return own === parsed.ref.key ? undefined : `ConfigMap ${own} stored under ${key}` // 9
     }
+    case 'admission':
+      return admissionValueSchema.safeParse(value).success ? undefined : 'a node admission carries {"keyId": KEYID}' // 10
     default:
       // Unparsed keys, node records, and any kind added to the keyspace later: refused
       // until a rule here admits them.

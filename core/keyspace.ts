@@ -8,6 +8,7 @@
 //   pods/NAMESPACE/NAME/NODE       a request to delete NODE's copy (operator-signed)
 //   nodes/NODE                     the operator's label/taint overlay of NODE (operator-signed)
 //   cm/NAMESPACE/NAME              a ConfigMap (operator-signed); its name is a DsRef too
+//   admission/NODE                 the node key admitted under NODE (operator-signed; core/node-admission.ts)
 //   node/KEYID                     a node record, in the membership map (signed by KEYID)
 
 import { isKeyId } from './keys.js'
@@ -71,6 +72,7 @@ export const Prefix = {
   podDelete: 'pods/',
   overlay: 'nodes/',
   configMap: 'cm/',
+  admission: 'admission/',
   nodeRecord: 'node/',
 } as const
 
@@ -83,6 +85,7 @@ export const StoreKey = {
   /** A ConfigMap, named like a DaemonSet (namespace and name: dsRef). */
   configMap: (ref: DsRef): string => `${Prefix.configMap}${ref.key}`,
   nodeRecord: (keyId: string): string => `${Prefix.nodeRecord}${keyId}`,
+  admission: (node: string): string => `${Prefix.admission}${node}`,
 } as const
 
 /** ParsedKey is a store key read back into what it names. */
@@ -93,6 +96,7 @@ export type ParsedKey =
   | { kind: 'overlay'; node: string }
   | { kind: 'configMap'; ref: DsRef }
   | { kind: 'nodeRecord'; keyId: string }
+  | { kind: 'admission'; node: string }
 
 /** parseStoreKey reads any key of the store or the node-record map; undefined when it is none of them. */
 export function parseStoreKey(key: string): ParsedKey | undefined {
@@ -118,6 +122,10 @@ export function parseStoreKey(key: string): ParsedKey | undefined {
   if (key.startsWith(Prefix.configMap)) {
     const ref = parseDsKey(key.slice(Prefix.configMap.length))
     return ref === undefined ? undefined : { kind: 'configMap', ref }
+  }
+  if (key.startsWith(Prefix.admission)) {
+    const node = key.slice(Prefix.admission.length)
+    return isName(node) ? { kind: 'admission', node } : undefined
   }
   if (key.startsWith(Prefix.nodeRecord)) {
     const keyId = key.slice(Prefix.nodeRecord.length)

@@ -122,12 +122,12 @@ export class ApiServer {
       return
     }
     if (method === 'GET' && path === '/v1/nodes') {
-      send(res, 200, { apiVersion: 'v1', kind: 'List', items: b.nodes().map(nodeObject) })
+      send(res, 200, { apiVersion: 'v1', kind: 'List', items: b.nodes().map((n) => nodeObject(n)) })
       return
     }
     if (method === 'GET' && path === '/v1/lease') {
       // The update slots this agent, as a voter, counts as busy.
-      send(res, 200, { slots: b.slots() })
+      send(res, 200, { slots: b.slots(), voters: b.voters() })
       return
     }
     if (method === 'GET' && path === '/v1/daemonsets') {

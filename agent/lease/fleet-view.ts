@@ -56,10 +56,13 @@ export interface Host {
 export class FleetView implements LeaseFleet {
   private readonly membership: Pick<Membership, 'nodes' | 'records'>
   private readonly store: Pick<Store, 'map'>
+  private readonly admitted: (keyId: string, record: NodeRecord | undefined) => boolean
 
-  constructor(membership: Pick<Membership, 'nodes' | 'records'>, store: Pick<Store, 'map'>) {
+  /** admitted: node admission (agent/admission.ts); a host not admitted has no vote, no claim, and its reports do not count. Default: every member. */
+  constructor(membership: Pick<Membership, 'nodes' | 'records'>, store: Pick<Store, 'map'>, admitted: (keyId: string, record: NodeRecord | undefined) => boolean = () => true) {
     this.membership = membership
     this.store = store
+    this.admitted = admitted
   }
 
   daemonSet(ds: string): DaemonSet | undefined {
@@ -75,7 +78,7 @@ export class FleetView implements LeaseFleet {
   voters(): string[] {
     return this.membership
       .nodes()
-      .filter((n) => n.state !== 'Left')
+      .filter((n) => n.state !== 'Left' && this.admitted(n.keyId, n.record))
       .map((n) => n.keyId)
   }
 
@@ -83,7 +86,7 @@ export class FleetView implements LeaseFleet {
   hosts(d: DaemonSet): Host[] {
     return this.membership
       .nodes()
-      .filter((n) => n.state !== 'Left' && shouldRun(nodeInfoOf(n.record), d).shouldRun)
+      .filter((n) => n.state !== 'Left' && this.admitted(n.keyId, n.record) && shouldRun(nodeInfoOf(n.record), d).shouldRun)
       .map((n) => ({ keyId: n.keyId, record: n.record, state: n.state }))
   }
 
@@ -92,7 +95,7 @@ export class FleetView implements LeaseFleet {
   }
 
   isMember(keyId: string): boolean {
-    return this.membership.records.get(StoreKey.nodeRecord(keyId)) !== undefined
+    return this.membership.records.get(StoreKey.nodeRecord(keyId)) !== undefined && this.admitted(keyId, this.record(keyId))
   }
 
   nameOf(keyId: string): string | undefined {

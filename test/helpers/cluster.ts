@@ -64,6 +64,10 @@ export interface AgentSpec {
   env?: Record<string, string>
   /** Run the test entry with its control socket, so that deny() can cut this agent off. */
   control?: boolean
+  /** Node admission; default `open` (tests that are not about admission run every agent as a member, as before admission). */
+  admission?: 'open' | 'enforced'
+  /** Join with this token file (`--join-token`). */
+  joinToken?: string
   /** Run another checkout's `bin/daemonmesh.js` (benchmarks compare against an earlier build). */
   bin?: string
 }
@@ -100,6 +104,9 @@ export class TestAgent {
       '--listen', s.listen ?? '/ip4/127.0.0.1/tcp/0',
       '--cluster-key', s.clusterKey ?? this.cluster.clusterKeyFile,
       '--trust', this.cluster.operatorPubFile,
+      // An earlier build (s.bin) knows no admission: it behaves as `open`.
+      ...(s.bin === undefined ? ['--admission', s.admission ?? 'open'] : []),
+      ...(s.joinToken === undefined ? [] : ['--join-token', s.joinToken]),
       // Empty or zero: the agent's own defaults (benchmarks measure those).
       ...(this.cluster.heartbeat === '' ? [] : ['--heartbeat', this.cluster.heartbeat]),
       ...(this.cluster.suspicionMs === 0 ? [] : ['--suspicion', `${this.cluster.suspicionMs}ms`]),
