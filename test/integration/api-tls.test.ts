@@ -2,7 +2,8 @@
 // the CLI pins the agent's self-signed certificate by fingerprint and refuses any other
 // certificate before sending a byte; a plaintext API on a non-loopback address is refused
 // at start (agent) and before connecting (CLI); a restart keeps the certificate; an agent
-// whose data directory holds an operator.key without its .pub keeps the key.
+// whose data directory holds an operator.key without its .pub keeps the key (and, as the
+// single agent of `npm start` does, admits itself with it).
 
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -102,13 +103,19 @@ describe('the API over TLS, and key files', () => {
     await mkdir(dir, { recursive: true })
     const pair = generateKeyPair()
     await writeFile(join(dir, 'operator.key'), pair.privateKeyPem, { mode: 0o600 })
-    const r = await runAgentProcess(['--name', 'sa-tls-keys', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--docker', 'none', '--cluster-key', cluster.clusterKeyFile], (output) =>
-      waitFor('the agent started', () => output().includes('"msg":"agent started"'), 30_000),
-    )
+    // Admission is left at its default (enforced): an agent running with the operator key it holds admits itself.
+    const r = await runAgentProcess(['--name', 'sa-tls-keys', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--docker', 'none', '--cluster-key', cluster.clusterKeyFile], async (output) => {
+      await waitFor('the agent started', () => output().includes('"msg":"agent started"'), 30_000)
+      await waitFor('it lists itself as a member', async () => {
+        const items = (await call<{ items: { metadata: { name: string }; status: { state: string } }[] }>({ address: `unix://${join(dir, 'agent.sock')}` }, 'GET', '/v1/nodes')).items
+        return items.length === 1 && items[0]?.status.state === 'Alive'
+      }, 10_000)
+    })
     assert.equal(r.code, 0, r.output)
     assert.equal(await readFile(join(dir, 'operator.key'), 'utf8'), pair.privateKeyPem, 'the private key is untouched')
     const pub = await readFile(join(dir, 'operator.key.pub'), 'utf8')
     assert.equal(parsePublicKey(pub), pair.id)
     assert.doesNotMatch(r.output, /generated one/, 'no new operator key was made')
+    assert.match(r.output, /admitted this host with the generated operator key/)
   })
 })
