@@ -72,14 +72,16 @@ export class NodeRecords {
     // A name admitted for this key is its own, whoever claimed it first.
     let owner = this.gate?.boundKey(record.name) === env.author ? undefined : this.nameOwner.get(record.name)
     if (this.gate !== undefined && owner !== undefined && owner !== env.author && this.map.get(StoreKey.nodeRecord(owner)) !== undefined) {
-      // A member keeps its name from a key that is not one, even while Left; a member takes it from one.
+      // A member keeps its name from a key that is not one, even while Left.
       const ownerIn = this.gate.admitted(owner, this.record(owner))
       const authorIn = this.gate.admitted(env.author, record)
       if (ownerIn && !authorIn) {
         this.map.restore(key, before)
         return { status: 'rejected', reason: 'node record claims the name of an admitted node' }
       }
-      if (authorIn && !ownerIn) owner = undefined
+      // A member takes the name from a key that is not one; two keys that are not members may
+      // both ask for a name (both are listed Pending, and the operator approves one by key id).
+      if (!ownerIn) owner = undefined
     }
     if (owner !== undefined && owner !== env.author && !this.isLeft(owner) && this.map.get(StoreKey.nodeRecord(owner)) !== undefined) {
       // Undo: another key already owns this name.
