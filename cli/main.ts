@@ -178,7 +178,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   agentFlags(
     program
       .command('delete')
-      .description('delete DaemonSets or ConfigMaps (a signed tombstone), by name or by manifest; or one node\'s copy (delete pod), which OnDelete then replaces')
+      .description('delete DaemonSets or ConfigMaps (a signed tombstone), by name or by manifest; one node\'s copy (delete pod), which OnDelete then replaces; or a node (delete node: out of membership, its key refused until approved again)')
       .argument('[resource]', 'ds, cm, pod or node')
       .argument('[names...]', 'DaemonSet or ConfigMap names; pod names as get pods prints them, or ds/NAME with --node')
       .option('--node <host>', 'with delete pod ds/NAME: the host whose copy to delete')
@@ -216,7 +216,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     .command('create')
     .description('write a join token signed by the operator key (offline: no agent is asked); hosts join with agent --join-token FILE')
     .requiredOption('--out <file>', 'where to write the token (mode 0600)')
-    .option('--ttl <duration>', 'hosts must join within this long (default 24h)', '24h')
+    .option('--ttl <duration>', 'hosts must join within this long', '24h')
     .option('--names <glob>', "node names it admits, * for any run of characters (e.g. 'edge-*'); default any")
     .option('--uses <n>', 'at most this many hosts (node keys) join with it; default any')
     .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)')
