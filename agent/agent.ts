@@ -4,6 +4,7 @@
 // last. A failed start stops whatever had started, in reverse. Stop order is the reverse
 // of start, with the leave announced before the network closes.
 
+import { createPrivateKey } from 'node:crypto'
 import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
@@ -12,19 +13,24 @@ import type { MergeResult } from '../core/crdt.js'
 import { Prefix, StoreKey, parseStoreKey, refOf } from '../core/keyspace.js'
 import type { History } from '../core/history.js'
 import type { DaemonSet } from '../core/types.js'
+import { signEnvelope } from '../core/envelope.js'
+import { admissionValueSchema } from '../core/node-admission.js'
 import type { NodeRecord } from '../core/node-record.js'
 import { NonceBook } from '../core/ops-request.js'
 import { applyOverlay, type NodeOverlay } from '../core/overlay.js'
 import type { Taint } from '../core/types.js'
 import { VERSION } from '../core/version.js'
-import type { ApiBackend } from './api/backend.js'
+import type { ApiBackend, NodeListing } from './api/backend.js'
 import { ApiServer } from './api/server.js'
+import { loadOrCreateApiTls } from './api/tls-cert.js'
 import { AgentClock, systemClock, type Clock } from './clock.js'
 import type { AgentConfig } from './config.js'
 import { defaultTimings, type Timings } from './defaults.js'
 import { FileRefresher } from './file-refresher.js'
 import { readHostInfo } from './host.js'
+import { Admission } from './admission.js'
 import { loadRetired, loadTrust } from './identity.js'
+import { loadJoin } from './join.js'
 import { FleetView } from './lease/fleet-view.js'
 import { Lease } from './lease/lease.js'
 import { FileVoteStore } from './lease/votes.js'
@@ -33,7 +39,7 @@ import { FleetMetrics } from './fleet-metrics.js'
 import { Metrics } from './metrics.js'
 import { MetricsServer } from './metrics-server.js'
 import { Topics } from './network/constants.js'
-import { keyIdOfPeerPublicKey, loadClusterKey, loadOrCreatePeerKey, nodeSigningKey } from './network/keys.js'
+import { keyIdOfPeerPublicKey, loadClusterKey, loadOrCreatePeerKey, nodeSigningKey, peerIdOfKeyId } from './network/keys.js'
 import { Network } from './network/network.js'
 import { Ops } from './ops/ops.js'
 import { OpsTarget } from './ops/target.js'
@@ -65,9 +71,31 @@ interface Parts {
   reconciler: Reconciler | undefined
   files: FileRefresher | undefined
   ops: Ops
+  admission: Admission
+  fleet: FleetView
   api: ApiServer
   /** The Prometheus listener (config metricsAddr), when configured. */
   metricsServer: MetricsServer | undefined
+}
+
+/**
+ * admitSelf: an agent that runs with the operator key it generated in its data directory
+ * (no --trust: the embedded default of `npm start`) is its own operator, and signs its own
+ * admission, so that a single agent is a member at once.
+ */
+async function admitSelf(config: AgentConfig, keyId: string, store: Store, log: Logger): Promise<void> {
+  if (config.admission === 'open' || config.trust.length > 0) return
+  const entry = store.map.get(StoreKey.admission(config.name))
+  if (entry?.op === 'put' && admissionValueSchema.safeParse(entry.value).data?.keyId === keyId) return
+  let pem: string
+  try {
+    pem = await readFile(join(config.dataDir, 'operator.key'), 'utf8')
+  } catch {
+    return // only the .pub is here: the operator approves this host
+  }
+  const ts = { wall: Math.max(Date.now(), Number((entry?.hlc ?? '0').split('.')[0]) + 1), logical: 0 }
+  const r = await store.apply(signEnvelope(StoreKey.admission(config.name), { keyId }, ts, createPrivateKey(pem)), 'api')
+  log.info({ status: r.status }, 'admitted this host with the generated operator key')
 }
 
 /** Stack runs the stop functions of what started, in reverse order. */
@@ -108,9 +136,13 @@ export class Agent {
     const { psk, created: pskCreated } = await loadClusterKey(config.clusterKey, config.clusterKey === join(config.dataDir, 'cluster.key'))
     if (pskCreated) log.warn({ file: config.clusterKey }, 'generated a cluster key: copy it to every host that should join this cluster')
     const trusted = await loadTrust(config, log)
+    if (config.admission === 'open') log.warn('admission: open: every host with the cluster key is a member and votes (labs only)')
+    const joined = config.joinToken === undefined ? undefined : await loadJoin(config.joinToken, config.dataDir, clock.wall())
     const apiToken = config.apiTokenFile === undefined ? undefined : (await readFile(config.apiTokenFile, 'utf8')).trim()
     if (apiToken !== undefined && apiToken.length < 16) throw new Error(`apiTokenFile ${config.apiTokenFile}: the token must have at least 16 characters`)
     const keyId = keyIdOfPeerPublicKey(peerKey.publicKey.raw)
+    const tls = config.api.startsWith('https://') ? await loadOrCreateApiTls(config.dataDir) : undefined
+    if (tls?.created === true) log.warn({ fingerprint: tls.fingerprint, cert: join(config.dataDir, 'api.crt') }, 'generated the API certificate: clients pin it with --fingerprint')
 
     const started = new Stack()
     try {
@@ -121,7 +153,11 @@ export class Agent {
       network.subscribe(Topics.store, (msg) => store.validate(msg))
       // Probe acks carry anti-entropy's fingerprint; the exchange needs membership's records: bound once both exist.
       let sync: AntiEntropy | undefined
+      const admission = new Admission({ open: config.admission === 'open', store: store.map, trusted: (a) => store.trusts(a), peerIdOf: peerIdOfKeyId, wall: () => clock.wall() })
+      await admitSelf(config, keyId, store, log)
       const membership = new Membership({
+        gate: admission,
+        ...(joined === undefined ? {} : { join: joined }),
         transport: network,
         clock,
         hlc,
@@ -139,10 +175,11 @@ export class Agent {
         metrics,
         log: log.child({ component: 'membership' }),
       })
+      const fleet = new FleetView(membership, store, { faulty: config.faultyVoters, admitted: (k, r) => admission.admitted(k, r) })
       const lease = new Lease({
         transport: network,
         clock,
-        fleet: new FleetView(membership, store, config.faultyVoters),
+        fleet,
         votes: new FileVoteStore(config.dataDir),
         keyId,
         selfName: () => membership.self().name,
@@ -181,15 +218,16 @@ export class Agent {
       const reconciler =
         runtime === undefined
           ? undefined
-          : new Reconciler({ runtime, clock, store: store.map, node: membership, slots: lease.slots, timings: timings.reconciler, log: log.child({ component: 'reconciler' }) })
+          : new Reconciler({ runtime, clock, store: store.map, node: membership, slots: lease.slots, policy: config.policy, timings: timings.reconciler, log: log.child({ component: 'reconciler' }) })
       const files =
         runtime === undefined
           ? undefined
           : new FileRefresher({ runtime, store: store.map, self: () => membership.self(), clock, periodMs: timings.files.refreshMs, log: log.child({ component: 'files' }) })
-      const parts: Omit<Parts, 'api' | 'metricsServer'> = { metrics, store, network, membership, sync, lease, reconciler, files, ops }
+      const parts: Omit<Parts, 'api' | 'metricsServer'> = { metrics, store, network, membership, sync, lease, reconciler, files, ops, admission, fleet }
       const api = new ApiServer(backendOf(parts, clock), {
         address: config.api,
         ...(apiToken === undefined ? {} : { token: apiToken }),
+        ...(tls === undefined ? {} : { tls }),
         log: log.child({ component: 'api' }),
       })
       const fleetMetrics = new FleetMetrics({
@@ -199,7 +237,7 @@ export class Agent {
             const history = store.map.value(StoreKey.history(refOf(ds))) as History | undefined
             return history === undefined ? { ds } : { ds, history }
           }),
-        members: () => membersOf(membership),
+        members: () => membersOf(membership, admission),
         now: () => clock.wall(),
       })
       const metricsServer =
@@ -210,6 +248,12 @@ export class Agent {
       const self = agent
       self.applyOwn(config.labels, config.taints)
       store.on('store:change', (env) => {
+        if (env.key.startsWith(Prefix.admission)) {
+          admission.changed()
+          // A deleted node frees every update slot it held here at once.
+          const deleted = env.op === 'delete' ? admissionValueSchema.safeParse(env.value).data?.keyId : undefined
+          if (deleted !== undefined) lease.forgetHolder(deleted)
+        }
         if (env.key === StoreKey.overlay(config.name)) self.applyOwn(self.own.labels, self.own.taints)
         reconciler?.trigger()
         if (parseStoreKey(env.key)?.kind === 'configMap') files?.trigger()
@@ -230,6 +274,7 @@ export class Agent {
       }
       await api.listen()
       log.info({ peerId: network.peerId, addresses: network.addresses(), trusted: trusted.length }, 'agent started')
+      if (!config.policySet) log.info('no workload policy (config key policy): every trusted key may run privileged containers, host paths and host namespaces here')
       seams.started?.(agent)
       return agent
     } catch (err) {
@@ -266,17 +311,30 @@ export class Agent {
   }
 }
 
-/** membersOf are the records of the nodes that count for status (every known node but Left ones). */
-function membersOf(membership: Membership): NodeRecord[] {
-  return membership.nodes().filter((n) => n.state !== 'Left').map((n) => n.record)
+/** listedNodes are the nodes the API lists: pending hosts with why, deleted ones not at all. */
+function listedNodes(membership: Membership, admission: Admission): NodeListing[] {
+  return membership.nodes().flatMap((n) => {
+    const v = admission.verdict(n.keyId, n.record)
+    if (v.state === 'deleted') return []
+    return v.state === 'pending' ? [{ ...n, pending: v.why }] : [n]
+  })
+}
+
+/** membersOf are the records of the nodes that count for placement and status: admitted, and not Left. */
+function membersOf(membership: Membership, admission: Admission): NodeRecord[] {
+  return listedNodes(membership, admission)
+    .filter((n) => n.state !== 'Left' && n.pending === undefined)
+    .map((n) => n.record)
 }
 
 /** backendOf is the agent as its API sees it. */
 function backendOf(p: Omit<Parts, 'api' | 'metricsServer'>, clock: Clock): ApiBackend {
-  const members = (): NodeRecord[] => membersOf(p.membership)
+  const listed = (): NodeListing[] => listedNodes(p.membership, p.admission)
+  const members = (): NodeRecord[] => membersOf(p.membership, p.admission)
   return {
     store: p.store.map,
-    nodes: () => p.membership.nodes(),
+    nodes: listed,
+    voters: () => p.fleet.voters(),
     members,
     slots: () => p.lease.busySlots(),
     trusts: (author) => p.store.trusts(author),

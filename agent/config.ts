@@ -14,6 +14,7 @@ import { validateLabels } from '../core/selector.js'
 import { parseTaint, validateTaint } from '../core/taints.js'
 import type { Taint, TaintEffect } from '../core/types.js'
 import { parseDuration } from '../core/duration.js'
+import { OPEN_POLICY, policyOf, policySchema, type WorkloadPolicy } from '../core/policy.js'
 import { LOG_LEVELS, type LogLevel } from './log.js'
 
 /** AgentConfig is the validated configuration of one agent. */
@@ -42,7 +43,11 @@ export interface AgentConfig {
    * revoked: what it signed is dropped (its deletes are kept). Default none.
    */
   retiredKeys: string[]
-  /** API address: `unix:///PATH` (default `unix://DATADIR/agent.sock`) or `http://HOST:PORT` (needs apiTokenFile). */
+  /**
+   * API address: `unix:///PATH` (default `unix://DATADIR/agent.sock`), `https://HOST:PORT`
+   * (TLS with a self-signed certificate made in DATADIR/api.crt; clients pin its
+   * fingerprint) or `http://HOST:PORT` on a loopback address only. TCP needs apiTokenFile.
+   */
   api: string
   /** File holding the bearer token the TCP API requires. */
   apiTokenFile?: string
@@ -107,6 +112,25 @@ export interface AgentConfig {
    * several addresses and daemons must use a given one.
    */
   nodeIP?: string
+  /**
+   * What the DaemonSets of each operator key may do to this host (core/policy.ts): privileged
+   * containers, hostPath prefixes, host namespaces, added capabilities, namespaces. Default:
+   * no `policy` key, everything allowed (as before policies); with the key, every rule it
+   * leaves out is strict. A refused DaemonSet is reported `PolicyDenied: RULE` and nothing of
+   * it starts here.
+   */
+  policy: WorkloadPolicy
+  /** Whether the config set a policy (an open policy is logged at start). */
+  policySet: boolean
+  /**
+   * Node admission (core/node-admission.ts). `enforced` (default): a host is a member only
+   * once an operator admitted its key (`daemonmesh approve node`) or it joined with a valid
+   * join token; until then it is Pending, with no vote and no say. `open`: every host with
+   * the cluster key is a member (labs; logged as a warning).
+   */
+  admission: 'enforced' | 'open'
+  /** A join token file (`daemonmesh token create`) this host joins with. */
+  joinToken?: string
 }
 
 /** defaultConfig returns the embedded defaults (`npm start` runs with these). */
@@ -135,7 +159,16 @@ export function defaultConfig(): AgentConfig {
     logLevel: 'info',
     docker: 'unix:///var/run/docker.sock',
     dockerConcurrency: 4,
+    policy: OPEN_POLICY,
+    policySet: false,
+    admission: 'enforced',
   }
+}
+
+/** isLoopback says whether a URL host name is a loopback address (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '')
+  return h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'))
 }
 
 function sanitizeHostname(h: string): string {
@@ -174,6 +207,9 @@ const fileSchema = z
     docker: z.string(),
     dockerConcurrency: z.number().int(),
     nodeIP: z.string(),
+    policy: policySchema,
+    admission: z.enum(['enforced', 'open']),
+    joinToken: z.string(),
   })
   .partial()
   .strict()
@@ -253,9 +289,10 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
   const logLevel = pick('logLevel') ?? d.logLevel
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) issues.push({ path: 'logLevel', message: `Unsupported value: "${logLevel}": supported values: ${LOG_LEVELS.join(', ')}` })
   const api = pick('api') ?? `unix://${resolve(dataDir, 'agent.sock')}`
-  if (!/^unix:\/\/.+/.test(api) && !/^http:\/\/[^/]+:[0-9]+\/?$/.test(api)) issues.push({ path: 'api', message: `Invalid value: "${api}": use unix:///PATH or http://HOST:PORT` })
+  if (!/^unix:\/\/.+/.test(api) && !/^https?:\/\/[^/]+:[0-9]+\/?$/.test(api)) issues.push({ path: 'api', message: `Invalid value: "${api}": use unix:///PATH, https://HOST:PORT or http://127.0.0.1:PORT` })
+  else if (api.startsWith('http://') && !isLoopback(URL.parse(api)?.hostname ?? '')) issues.push({ path: 'api', message: `Invalid value: "${api}": plaintext HTTP only on a loopback address (the token and every write would cross the network in clear); use https://HOST:PORT` })
   const apiTokenFile = pick('apiTokenFile')
-  if (api.startsWith('http://') && apiTokenFile === undefined) issues.push({ path: 'apiTokenFile', message: 'required when the API listens on TCP (the token guards operator writes and reads)' })
+  if (/^https?:\/\//.test(api) && apiTokenFile === undefined) issues.push({ path: 'apiTokenFile', message: 'required when the API listens on TCP (the token guards operator writes and reads)' })
   const metricsAddr = pick('metricsAddr')
   if (metricsAddr !== undefined) {
     const { host, port } = splitHostPort(metricsAddr)
@@ -286,7 +323,12 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
     logLevel: logLevel as LogLevel,
     docker: pick('docker') ?? d.docker,
     dockerConcurrency: pick('dockerConcurrency') ?? d.dockerConcurrency,
+    policy: file.policy === undefined ? d.policy : policyOf(file.policy),
+    policySet: file.policy !== undefined,
+    admission: pick('admission') ?? d.admission,
   }
+  const joinToken = pick('joinToken')
+  if (joinToken !== undefined) cfg.joinToken = resolve(joinToken)
   const nodeIP = pick('nodeIP')
   if (nodeIP !== undefined) {
     if (isIP(nodeIP) === 0) issues.push({ path: 'nodeIP', message: `Invalid value: "${nodeIP}": an IPv4 or IPv6 address` })

@@ -43,8 +43,8 @@ export function agentCommand(): Command {
     .option('--cluster-key <file>', 'cluster pre-shared key (default DATADIR/cluster.key, created if missing)')
     .addOption(new Option('--trust <file>', 'trusted operator public key file or key id (repeatable)').argParser(collect))
     .addOption(new Option('--retired-key <file>', 'retired operator public key file or key id: what it signed is kept until re-signed, it signs nothing new (repeatable)').argParser(collect))
-    .option('--api <address>', 'API address: unix:///PATH (default unix://DATADIR/agent.sock) or http://HOST:PORT')
-    .option('--api-token-file <file>', 'bearer token file, required with an http:// API')
+    .option('--api <address>', 'API address: unix:///PATH (default unix://DATADIR/agent.sock), https://HOST:PORT (self-signed certificate in DATADIR/api.crt; its fingerprint is logged) or http://127.0.0.1:PORT (loopback only)')
+    .option('--api-token-file <file>', 'bearer token file, required with a TCP API')
     .option('--metrics-addr <host:port>', 'serve Prometheus /metrics over plain HTTP here: agent metrics and kube-state-metrics series of the DaemonSets (default off)')
     .option('--heartbeat <duration>', 'failure detector protocol period: one probe per period (default 500ms)')
     .option('--suspicion <duration>', 'suspicion timeout floor: a suspected node that does not refute is Unreachable after this, times log10 of the fleet size beyond 10 hosts (default 1s, at least two heartbeats)')
@@ -57,6 +57,8 @@ export function agentCommand(): Command {
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
     .option('--docker <address>', 'Docker engine: unix:///PATH (default unix:///var/run/docker.sock) or none')
     .addOption(new Option('--docker-concurrency <n>', 'Docker calls that make the engine work at once, over all daemons (default 4, 1 to 64)').argParser(intFlag('docker-concurrency')))
+    .addOption(new Option('--admission <mode>', 'enforced (default): a host is a member once approved (daemonmesh approve node) or joined with a token; open: every host with the cluster key (labs)').choices(['enforced', 'open']))
+    .option('--join-token <file>', 'join with this token (daemonmesh token create)')
     .option('--node-ip <ip>', "the host's address as pods see it (status.hostIP); default: chosen from the listen addresses and the default route")
     .addHelpText('after', '\nExamples:\n  daemonmesh agent\n  daemonmesh agent --config /etc/daemonmesh/agent.yaml\n  daemonmesh agent --name edge-1 --label zone=a --bootstrap /ip4/10.0.0.1/tcp/7946 --cluster-key cluster.key --trust operator.key.pub\n')
 }
@@ -89,6 +91,8 @@ function flagsToInput(o: Record<string, unknown>): ConfigInput {
     nodeIP: o.nodeIp as string | undefined,
     docker: o.docker as string | undefined,
     dockerConcurrency: o.dockerConcurrency as number | undefined,
+    admission: o.admission as 'enforced' | 'open' | undefined,
+    joinToken: o.joinToken as string | undefined,
   }
   return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as ConfigInput
 }

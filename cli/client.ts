@@ -1,15 +1,32 @@
-// The agent API client: HTTP over a unix socket or TCP (with a bearer token). The CLI
-// reaches agents only through this.
+// The agent API client: HTTP over a unix socket, or over TCP with a bearer token: HTTPS to
+// an agent whose certificate is pinned by its SHA-256 fingerprint (no CA: the agent made
+// it), or plain HTTP to a loopback address. The CLI reaches agents only through this.
 
 import { existsSync, readFileSync } from 'node:fs'
-import { request } from 'node:http'
+import { request, type RequestOptions } from 'node:http'
+import { isIP } from 'node:net'
 import { resolve } from 'node:path'
+import { connect, type TLSSocket } from 'node:tls'
 import { CliError, UsageError } from './errors.js'
 
 export interface AgentTarget {
-  /** `unix:///PATH` or `http://HOST:PORT`. */
+  /** `unix:///PATH`, `https://HOST:PORT` or `http://LOOPBACK:PORT`. */
   address: string
   token?: string
+  /** The SHA-256 fingerprint an https:// agent's certificate must have (`AB:CD:…`, upper case). */
+  fingerprint?: string
+}
+
+/** normalFingerprint turns `sha256:abcd…`, `ab:cd:…` or `ABCD…` into `AB:CD:…`; undefined when it is not 32 bytes of hex. */
+export function normalFingerprint(text: string): string | undefined {
+  const hex = text.trim().replace(/^sha256:/i, '').replace(/:/g, '').toUpperCase()
+  if (!/^[0-9A-F]{64}$/.test(hex)) return undefined
+  return hex.match(/../g)?.join(':')
+}
+
+function loopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '')
+  return h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'))
 }
 
 /**
@@ -17,7 +34,7 @@ export interface AgentTarget {
  * if present, else /run/daemonmesh/agent.sock. The token comes from --token, --token-file,
  * $DAEMONMESH_TOKEN or $DAEMONMESH_TOKEN_FILE, in that order.
  */
-export function resolveAgent(flag: string | undefined, tokenFlag: string | undefined, tokenFile?: string): AgentTarget {
+export function resolveAgent(flag: string | undefined, tokenFlag: string | undefined, tokenFile?: string, fingerprintFlag?: string): AgentTarget {
   const file = tokenFile ?? (tokenFlag === undefined ? process.env.DAEMONMESH_TOKEN_FILE : undefined)
   let token = tokenFlag
   if (token === undefined && file !== undefined) {
@@ -29,11 +46,20 @@ export function resolveAgent(flag: string | undefined, tokenFlag: string | undef
   }
   const local = resolve('.daemonmesh/agent.sock')
   const address = flag ?? process.env.DAEMONMESH_AGENT ?? (existsSync(local) ? `unix://${local}` : 'unix:///run/daemonmesh/agent.sock')
-  if (!/^unix:\/\/.+/.test(address) && !/^http:\/\/[^/]+(:[0-9]+)?\/?$/.test(address)) {
-    throw new UsageError(`--agent ${address}: use unix:///PATH or http://HOST:PORT`)
+  if (!/^unix:\/\/.+/.test(address) && !/^https?:\/\/[^/]+(:[0-9]+)?\/?$/.test(address)) {
+    throw new UsageError(`--agent ${address}: use unix:///PATH, https://HOST:PORT or http://127.0.0.1:PORT`)
+  }
+  if (address.startsWith('http://') && !loopback(URL.parse(address)?.hostname ?? '')) {
+    throw new UsageError(`--agent ${address}: plaintext HTTP only to a loopback address (the token would cross the network in clear); use https://HOST:PORT with --fingerprint`)
   }
   const tok = token ?? process.env.DAEMONMESH_TOKEN
-  return tok === undefined ? { address } : { address, token: tok }
+  const target: AgentTarget = tok === undefined ? { address } : { address, token: tok }
+  if (!address.startsWith('https://')) return target
+  const given = fingerprintFlag ?? process.env.DAEMONMESH_FINGERPRINT
+  if (given === undefined) throw new UsageError(`--agent ${address}: pin the agent's certificate with --fingerprint (or $DAEMONMESH_FINGERPRINT); the agent logs it at start, and \`daemonmesh fingerprint --data-dir DIR\` prints it on its host`)
+  const fingerprint = normalFingerprint(given)
+  if (fingerprint === undefined) throw new UsageError(`--fingerprint ${given}: a SHA-256 fingerprint, 32 bytes of hex (AB:CD:…)`)
+  return { ...target, fingerprint }
 }
 
 /** ApiError is thrown when the agent answers with an error status. */
@@ -54,10 +80,7 @@ export async function call<T>(target: AgentTarget, method: string, path: string,
     headers['content-length'] = payload.length
   }
   if (target.token !== undefined) headers.authorization = `Bearer ${target.token}`
-  const where = target.address.startsWith('unix://') ? { socketPath: target.address.slice('unix://'.length) } : (() => {
-    const u = new URL(target.address)
-    return { host: u.hostname, port: Number(u.port || 80) }
-  })()
+  const where = await reach(target)
   return new Promise<T>((resolvePromise, reject) => {
     const req = request({ ...where, method, path, headers, timeout: 15_000 }, (res) => {
       const chunks: Buffer[] = []
@@ -84,5 +107,40 @@ export async function call<T>(target: AgentTarget, method: string, path: string,
     })
     if (payload !== undefined) req.write(payload)
     req.end()
+  })
+}
+
+/**
+ * reach returns the request options that reach the agent: its unix socket, a loopback port,
+ * or a TLS connection already open whose certificate has the pinned fingerprint (the
+ * handshake and the pin check come first: not a byte of a request, nor the token, goes to a
+ * certificate that does not match).
+ */
+export async function reach(target: AgentTarget): Promise<RequestOptions> {
+  if (target.address.startsWith('unix://')) return { socketPath: target.address.slice('unix://'.length) }
+  const u = new URL(target.address)
+  const host = u.hostname.replace(/^\[|\]$/g, '')
+  if (u.protocol !== 'https:') return { host, port: Number(u.port || 80) }
+  const socket = await pinnedSocket(host, Number(u.port || 443), target)
+  return { createConnection: () => socket }
+}
+
+/** pinnedSocket opens a TLS connection and resolves once the agent's certificate has the pinned fingerprint; otherwise rejects and closes it. */
+function pinnedSocket(host: string, port: number, target: AgentTarget): Promise<TLSSocket> {
+  return new Promise((resolvePromise, reject) => {
+    // No CA signs an agent's certificate: the pinned fingerprint is the whole check.
+    const socket = connect({ host, port, ...(isIP(host) === 0 ? { servername: host } : {}), rejectUnauthorized: false, minVersion: 'TLSv1.2' })
+    const timer = setTimeout(() => socket.destroy(new Error('timed out after 15s')), 15_000)
+    socket.once('secureConnect', () => {
+      clearTimeout(timer)
+      const got = socket.getPeerCertificate().fingerprint256
+      if (got === target.fingerprint) return resolvePromise(socket)
+      socket.destroy()
+      reject(new CliError(`agent ${target.address}: its certificate's fingerprint is ${got}, not the pinned ${target.fingerprint ?? ''}: refusing to talk to it`))
+    })
+    socket.once('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer)
+      reject(new CliError(`cannot reach the agent at ${target.address}: ${e.code ?? e.message}`))
+    })
   })
 }

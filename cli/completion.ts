@@ -2,9 +2,9 @@
 
 import { UsageError } from './errors.js'
 
-const VERBS = 'agent apply check completion delete describe get keygen label plan set taint version help'
+const VERBS = 'agent apply approve check completion delete describe fingerprint get keygen label plan set taint token version help'
 const RESOURCES = 'ds daemonsets pods nodes configmaps endpoints'
-const FLAGS = '--agent --token --key -f --filename -n --namespace -A --all-namespaces -l --selector -o --output --cascade --nodes -R --recursive --help'
+const FLAGS = '--agent --token --fingerprint --key -f --filename -n --namespace -A --all-namespaces -l --selector -o --output --cascade --nodes -R --recursive --help'
 
 const BASH = `# bash completion for daemonmesh: source <(daemonmesh completion bash)
 _daemonmesh() {
@@ -15,7 +15,7 @@ _daemonmesh() {
   esac
   if [ "$COMP_CWORD" -eq 1 ]; then COMPREPLY=( $(compgen -W "${VERBS}" -- "$cur") ); return; fi
   case "\${COMP_WORDS[1]}" in
-    get|describe|delete|label|taint) [ "$COMP_CWORD" -eq 2 ] && { COMPREPLY=( $(compgen -W "${RESOURCES}" -- "$cur") ); return; } ;;
+    get|describe|delete|label|taint|approve) [ "$COMP_CWORD" -eq 2 ] && { COMPREPLY=( $(compgen -W "${RESOURCES}" -- "$cur") ); return; } ;;
     completion) COMPREPLY=( $(compgen -W "bash zsh" -- "$cur") ); return ;;
   esac
   COMPREPLY=( $(compgen -W "${FLAGS}" -- "$cur") )
@@ -28,7 +28,7 @@ const ZSH = `#compdef daemonmesh
 _daemonmesh() {
   if (( CURRENT == 2 )); then compadd ${VERBS}; return; fi
   case "$words[2]" in
-    get|describe|delete|label|taint) (( CURRENT == 3 )) && { compadd ${RESOURCES}; return; } ;;
+    get|describe|delete|label|taint|approve) (( CURRENT == 3 )) && { compadd ${RESOURCES}; return; } ;;
     completion) compadd bash zsh; return ;;
   esac
   compadd -- ${FLAGS}

@@ -15,10 +15,13 @@ import { runExec, runLogs, type ExecOptions, type LogsOptions } from './commands
 import { rolloutHistory, rolloutRelease, rolloutRestart, rolloutStatus, rolloutUndo } from './commands/rollout.js'
 import { runSetImage } from './commands/set-image.js'
 import { resolveAgent } from './client.js'
+import { runFingerprint } from './commands/fingerprint.js'
 import { runKeygen } from './commands/keygen.js'
 import { runResign } from './commands/resign.js'
+import { runApproveNode, runDeleteNode, runTokenCreate } from './commands/nodes-admission.js'
 import { runPlan } from './commands/plan.js'
-import { CliError, ExitCode } from './errors.js'
+import { CliError, ExitCode, UsageError } from './errors.js'
+import { NODE_RESOURCES } from './resources.js'
 import { VERSION } from '../core/version.js'
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
@@ -43,10 +46,11 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
 
   const agentFlags = (cmd: Command): Command =>
     cmd
-      .option('--agent <address>', 'agent API: unix:///PATH or http://HOST:PORT (default $DAEMONMESH_AGENT, ./.daemonmesh/agent.sock, /run/daemonmesh/agent.sock)')
-      .option('--token <token>', 'bearer token for an http:// agent API (default $DAEMONMESH_TOKEN)')
+      .option('--agent <address>', 'agent API: unix:///PATH, https://HOST:PORT or http://127.0.0.1:PORT (default $DAEMONMESH_AGENT, ./.daemonmesh/agent.sock, /run/daemonmesh/agent.sock)')
+      .option('--token <token>', 'bearer token for a TCP agent API (default $DAEMONMESH_TOKEN)')
       .option('--token-file <file>', 'read the bearer token from a file (default $DAEMONMESH_TOKEN_FILE)')
-  type AgentOpts = { agent?: string; token?: string; tokenFile?: string; key?: string }
+      .option('--fingerprint <sha256>', "the https:// agent's certificate fingerprint to pin, AB:CD:… (default $DAEMONMESH_FINGERPRINT; `daemonmesh fingerprint` prints it on the agent's host)")
+  type AgentOpts = { agent?: string; token?: string; tokenFile?: string; fingerprint?: string; key?: string }
 
   agentFlags(
     program
@@ -59,7 +63,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh plan -f ds.yaml                      # against the live fleet, through the agent\n  daemonmesh plan -f ds.yaml --nodes nodes.yaml   # kubectl get nodes -o yaml > nodes.yaml\n')
     .action(async (opts: AgentOpts & { filename?: string[]; recursive?: boolean; nodes?: string[]; output?: string }) =>
-      runPlan({ filename: opts.filename ?? [], recursive: opts.recursive === true, ...(opts.nodes === undefined ? {} : { nodes: opts.nodes }), ...(opts.output === undefined ? {} : { output: opts.output }) }, out, err, opts.nodes === undefined ? resolveAgent(opts.agent, opts.token, opts.tokenFile) : undefined),
+      runPlan({ filename: opts.filename ?? [], recursive: opts.recursive === true, ...(opts.nodes === undefined ? {} : { nodes: opts.nodes }), ...(opts.output === undefined ? {} : { output: opts.output }) }, out, err, opts.nodes === undefined ? resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint) : undefined),
     )
 
   agentFlags(
@@ -71,7 +75,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('-n, --namespace <ns>', 'namespace (default "default")'),
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh describe ds fluentd\n  daemonmesh describe node edge-1\n  daemonmesh describe cm fluent-bit -n logging\n')
-    .action(async (resource: string, name: string | undefined, opts: AgentOpts & { namespace?: string }) => runDescribe(resource, name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out))
+    .action(async (resource: string, name: string | undefined, opts: AgentOpts & { namespace?: string }) => runDescribe(resource, name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
 
   for (const [verb, what, example, run] of [
     ['label', 'set (KEY=VALUE) or remove (KEY-) node labels: a signed overlay the node applies over its configuration', 'daemonmesh label node edge-1 disktype=ssd\n  daemonmesh label node edge-1 disktype-', runLabel],
@@ -88,7 +92,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
         .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
     )
       .addHelpText('after', `\nExamples:\n  ${example}\n`)
-      .action(async (resource: string, name: string, changes: string[], opts: AgentOpts & { overwrite?: boolean }) => run(resource, name, changes, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out))
+      .action(async (resource: string, name: string, changes: string[], opts: AgentOpts & { overwrite?: boolean }) => run(resource, name, changes, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
   }
 
   const create = program.command('create').description('create an object from flags (a signed write)')
@@ -104,7 +108,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh create configmap fluent-bit --from-file fluent-bit.conf --from-literal LOG_LEVEL=info -n logging\n  daemonmesh create configmap conf --from-file config/\n')
-    .action(async (name: string, opts: AgentOpts & { namespace?: string; fromLiteral?: string[]; fromFile?: string[] }) => runCreateConfigMap(name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out))
+    .action(async (name: string, opts: AgentOpts & { namespace?: string; fromLiteral?: string[]; fromFile?: string[] }) => runCreateConfigMap(name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
 
   const set = program.command('set').description('change a field of a DaemonSet (a signed write)')
   agentFlags(
@@ -117,7 +121,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh set image ds/filebeat-ds filebeat=ikubernetes/filebeat:5.6.6-alpine\n')
-    .action(async (ref: string, images: string[], opts: AgentOpts & { namespace?: string }) => runSetImage(ref, images, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out))
+    .action(async (ref: string, images: string[], opts: AgentOpts & { namespace?: string }) => runSetImage(ref, images, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
 
   const rollout = program.command('rollout').description('follow, list, undo, restart or release the rolling update of a DaemonSet')
   const keyFlag = '--key <file>'
@@ -133,7 +137,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   for (const [verb, what, example, run, extra] of rolloutVerbs) {
     agentFlags(extra(rollout.command(verb).description(what).argument('<daemonset>', 'ds/NAME').option('-n, --namespace <ns>', 'namespace (default "default")')))
       .addHelpText('after', `\nExamples:\n  ${example}\n`)
-      .action(async (ref: string, opts: RolloutFlags) => run(ref, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out))
+      .action(async (ref: string, opts: RolloutFlags) => run(ref, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
   }
 
   program
@@ -154,7 +158,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh apply -f fluentd.yaml --key operator.key\n  daemonmesh apply -f manifests/ --agent unix:///run/daemonmesh/agent.sock\n  helm template fluent-bit fluent/fluent-bit | daemonmesh apply -f -   # other kinds are skipped, said so\n  daemonmesh apply -R -f deploy/\n')
-    .action(async (opts: AgentOpts & { filename?: string[]; recursive?: boolean }) => runApply({ filename: opts.filename ?? [], recursive: opts.recursive === true, ...(opts.key === undefined ? {} : { key: opts.key }) }, resolveAgent(opts.agent, opts.token, opts.tokenFile), out, err))
+    .action(async (opts: AgentOpts & { filename?: string[]; recursive?: boolean }) => runApply({ filename: opts.filename ?? [], recursive: opts.recursive === true, ...(opts.key === undefined ? {} : { key: opts.key }) }, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out, err))
 
   agentFlags(
     program
@@ -170,15 +174,15 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     .addHelpText('after', '\nExamples:\n  daemonmesh get ds -A\n  daemonmesh get pods -n kube-system -o wide\n  daemonmesh get ds/filebeat-ds -o go-template=\'{{.spec.updateStrategy.type}}{{"\\n"}}\'\n  daemonmesh get nodes -l zone=a\n  daemonmesh get endpoints ds/node-exporter -n monitoring -o json\n  daemonmesh get ds fluentd -n kube-system -o yaml\n  daemonmesh get nodes -o json\n  daemonmesh get cm -n logging\n')
     .action(async (resource: string, name: string | undefined, opts: AgentOpts & { namespace?: string; allNamespaces?: boolean; output?: string; selector?: string }) =>
       ['endpoints', 'ep'].includes(resource)
-        ? runEndpoints(name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out)
-        : runGet(resource, name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out),
+        ? runEndpoints(name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out)
+        : runGet(resource, name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out),
     )
 
   agentFlags(
     program
       .command('delete')
-      .description('delete DaemonSets or ConfigMaps (a signed tombstone), by name or by manifest; or one node\'s copy (delete pod), which OnDelete then replaces')
-      .argument('[resource]', 'ds, cm or pod')
+      .description('delete DaemonSets or ConfigMaps (a signed tombstone), by name or by manifest; one node\'s copy (delete pod), which OnDelete then replaces; or a node (delete node: out of membership, its key refused until approved again)')
+      .argument('[resource]', 'ds, cm, pod or node')
       .argument('[names...]', 'DaemonSet or ConfigMap names; pod names as get pods prints them, or ds/NAME with --node')
       .option('--node <host>', 'with delete pod ds/NAME: the host whose copy to delete')
       .addOption(new Option('-f, --filename <path>', 'delete the DaemonSets and ConfigMaps of these manifests (repeatable)').argParser(collect))
@@ -187,9 +191,11 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('--cascade <mode>', 'background (default): remove the pods too; orphan (or false): leave them running', 'background')
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
   )
-    .addHelpText('after', '\nExamples:\n  daemonmesh delete ds fluentd -n kube-system\n  daemonmesh delete -f fluentd.yaml\n  daemonmesh delete pod ds/fluentd --node edge-1    # OnDelete: edge-1 moves to the new template\n  daemonmesh delete ds fluentd --cascade=orphan   # pods stay; a new DaemonSet with a matching selector adopts them\n')
+    .addHelpText('after', '\nExamples:\n  daemonmesh delete ds fluentd -n kube-system\n  daemonmesh delete -f fluentd.yaml\n  daemonmesh delete pod ds/fluentd --node edge-1    # OnDelete: edge-1 moves to the new template\n  daemonmesh delete ds fluentd --cascade=orphan   # pods stay; a new DaemonSet with a matching selector adopts them\n  daemonmesh delete node edge-7                  # out of membership and every voter set; its key refused until approved again\n')
     .action(async (resource: string | undefined, names: string[], opts: AgentOpts & { namespace?: string; cascade?: string; filename?: string[]; recursive?: boolean; node?: string }) =>
-      runDelete(resource, names, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out),
+      resource !== undefined && NODE_RESOURCES.has(resource)
+        ? runDeleteNode(names, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out)
+        : runDelete(resource, names, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out),
     )
 
   agentFlags(
@@ -211,7 +217,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh logs ds/fluentd --node edge-1 --tail 100\n  daemonmesh logs ds/fluentd --all-nodes --prefix -f\n  daemonmesh logs fluentd-edge-1 --since 10m\n')
-    .action(async (arg: string, opts: AgentOpts & LogsOptions) => runLogs(arg, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out, err))
+    .action(async (arg: string, opts: AgentOpts & LogsOptions) => runLogs(arg, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out, err))
 
   agentFlags(
     program
@@ -227,7 +233,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
   )
     .addHelpText('after', "\nExamples:\n  daemonmesh exec ds/fluentd --node edge-1 -- cat /etc/fluent/fluent.conf\n  daemonmesh exec fluentd-edge-1 -c main -- sh -c 'ls /var/log | wc -l'\n  echo hello | daemonmesh exec ds/fluentd --node edge-1 -i -- cat\n  daemonmesh exec ds/fluentd --node edge-1 -it -- sh\n")
-    .action(async (arg: string, command: string[], opts: AgentOpts & ExecOptions) => runExec(arg, command, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out, err))
+    .action(async (arg: string, command: string[], opts: AgentOpts & ExecOptions) => runExec(arg, command, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out, err))
 
   agentFlags(
     program
@@ -237,7 +243,36 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh resign --from old-operator.key.pub --key new-operator.key\n')
-    .action(async (opts: AgentOpts & { from: string; key?: string }) => runResign(opts, resolveAgent(opts.agent, opts.token, opts.tokenFile), out))
+    .action(async (opts: AgentOpts & { from: string; key?: string }) => runResign(opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
+
+  agentFlags(
+    program
+      .command('approve')
+      .description('admit a host: sign an entry binding its name to the node key that asks for it (see get nodes: Pending)')
+      .argument('<resource>', 'node')
+      .argument('<name>', 'the node name')
+      .option('--key-id <id>', 'the node key to admit, when several keys ask for the name')
+      .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
+  )
+    .addHelpText('after', '\nExamples:\n  daemonmesh get nodes                 # a new host is Pending, with its key id\n  daemonmesh approve node edge-7\n  daemonmesh approve node edge-7 --key-id Q2h...\n')
+    .action(async (resource: string, name: string, opts: AgentOpts & { keyId?: string }) => {
+      if (!NODE_RESOURCES.has(resource)) throw new UsageError(`approve ${resource}: only nodes are approved (approve node NAME)`)
+      return runApproveNode(name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out)
+    })
+
+  program
+    .command('token')
+    .description('join tokens: let hosts join without approving each one')
+    .command('create')
+    .description('write a join token signed by the operator key (offline: no agent is asked); hosts join with agent --join-token FILE')
+    .requiredOption('--out <file>', 'where to write the token (mode 0600)')
+    .option('--ttl <duration>', 'hosts must join within this long', '24h')
+    .option('--names <glob>', "node names it admits, * for any run of characters (e.g. 'edge-*'); default any")
+    .option('--uses <n>', 'at most this many hosts (node keys) join with it; default any')
+    .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)')
+    .option('--force', 'overwrite an existing file')
+    .addHelpText('after', "\nExamples:\n  daemonmesh token create --ttl 24h --names 'edge-*' --uses 50 --out edge.token\n  daemonmesh agent --join-token edge.token ...\n")
+    .action(async (opts: { out: string; ttl?: string; names?: string; uses?: string; key?: string; force?: boolean }) => runTokenCreate(opts, out))
 
   program
     .command('keygen')
@@ -247,6 +282,14 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     .option('--force', 'overwrite existing files')
     .addHelpText('after', '\nExamples:\n  daemonmesh keygen --out operator.key\n  daemonmesh keygen --cluster --out cluster.key\n')
     .action(async (opts: { out: string; cluster?: boolean; force?: boolean }) => runKeygen(opts, out))
+
+  program
+    .command('fingerprint')
+    .description("print the SHA-256 fingerprint of this host's agent API certificate (DATADIR/api.crt), to pin with --fingerprint")
+    .option('--data-dir <dir>', "the agent's data directory (default .daemonmesh)")
+    .option('--cert <file>', 'a certificate file instead')
+    .addHelpText('after', '\nExamples:\n  daemonmesh fingerprint --data-dir /var/lib/daemonmesh\n  daemonmesh get nodes --agent https://10.0.0.5:7947 --token-file api.token --fingerprint "$(daemonmesh fingerprint)"\n')
+    .action(async (opts: { dataDir?: string; cert?: string }) => runFingerprint(opts, out))
 
   program
     .command('agent')

@@ -3,7 +3,7 @@
 // until interrupted). An error status before the stream is an ApiError, as call's.
 
 import { request } from 'node:http'
-import { ApiError, type AgentTarget } from './client.js'
+import { ApiError, reach, type AgentTarget } from './client.js'
 import { CliError } from './errors.js'
 
 /** Largest line the CLI accepts from the agent (a frame is at most ~45 KiB). */
@@ -14,12 +14,7 @@ export async function streamCall(target: AgentTarget, path: string, body: unknow
   const payload = Buffer.from(JSON.stringify(body))
   const headers: Record<string, string | number> = { accept: 'application/x-ndjson', 'content-type': 'application/json', 'content-length': payload.length }
   if (target.token !== undefined) headers.authorization = `Bearer ${target.token}`
-  const where = target.address.startsWith('unix://')
-    ? { socketPath: target.address.slice('unix://'.length) }
-    : (() => {
-        const u = new URL(target.address)
-        return { host: u.hostname, port: Number(u.port || 80) }
-      })()
+  const where = await reach(target)
   await new Promise<void>((resolve, reject) => {
     const req = request({ ...where, method: 'POST', path, headers }, (res) => {
       const status = res.statusCode ?? 0
@@ -76,12 +71,7 @@ const EXEC_UPGRADE = 'daemonmesh-exec/1'
 export async function sessionCall(target: AgentTarget, path: string, first: unknown, stdin: NodeJS.ReadableStream, onFrame: (frame: Record<string, unknown>) => void): Promise<void> {
   const headers: Record<string, string> = { connection: 'Upgrade', upgrade: EXEC_UPGRADE }
   if (target.token !== undefined) headers.authorization = `Bearer ${target.token}`
-  const where = target.address.startsWith('unix://')
-    ? { socketPath: target.address.slice('unix://'.length) }
-    : (() => {
-        const u = new URL(target.address)
-        return { host: u.hostname, port: Number(u.port || 80) }
-      })()
+  const where = await reach(target)
   await new Promise<void>((resolve, reject) => {
     const req = request({ ...where, method: 'POST', path, headers })
     req.on('response', (res) => {

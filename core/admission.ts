@@ -11,6 +11,7 @@ import { historySchema } from './history.js'
 import { parseStoreKey, refOf } from './keyspace.js'
 import { releaseRequestSchema } from './lease.js'
 import { parseDaemonSet } from './manifest.js'
+import { admissionValueSchema } from './node-admission.js'
 import { nodeOverlaySchema } from './overlay.js'
 
 /**
@@ -55,6 +56,8 @@ function carriesNothing(value: unknown, what: string): string | undefined {
  *    namespace or name than its own; its delete carries a value;
  * 10. a slot release request put is not `{kind, slot, term, revision}` (releaseRequestSchema);
  *    its delete carries a value.
+ * 11. a node admission (`admission/NODE`) put or delete does not carry exactly `{keyId}`
+ *    (the key admitted, or the key deleted).
  */
 export function checkStoreValue(key: string, op: 'put' | 'delete', value: unknown): string | undefined {
   const parsed = parseStoreKey(key)
@@ -91,6 +94,8 @@ export function checkStoreValue(key: string, op: 'put' | 'delete', value: unknow
       const r = releaseRequestSchema.safeParse(value)
       return r.success ? undefined : `invalid slot release: ${firstIssue(r.error)}` // 10
     }
+    case 'admission':
+      return admissionValueSchema.safeParse(value).success ? undefined : 'a node admission carries {"keyId": KEYID}' // 11
     default:
       // Unparsed keys, node records, and any kind added to the keyspace later: refused
       // until a rule here admits them.

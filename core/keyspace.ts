@@ -9,6 +9,7 @@
 //   nodes/NODE                     the operator's label/taint overlay of NODE (operator-signed)
 //   cm/NAMESPACE/NAME              a ConfigMap (operator-signed); its name is a DsRef too
 //   release/NAMESPACE/NAME/NODE    a request to free NODE's update slot (operator-signed)
+//   admission/NODE                 the node key admitted under NODE (operator-signed; core/node-admission.ts)
 //   node/KEYID                     a node record, in the membership map (signed by KEYID)
 
 import { isKeyId } from './keys.js'
@@ -73,6 +74,7 @@ export const Prefix = {
   overlay: 'nodes/',
   configMap: 'cm/',
   leaseRelease: 'release/',
+  admission: 'admission/',
   nodeRecord: 'node/',
 } as const
 
@@ -87,6 +89,7 @@ export const StoreKey = {
   /** An operator's request to free NODE's update slot of a DaemonSet (`rollout release`). */
   leaseRelease: (ref: DsRef, node: string): string => `${Prefix.leaseRelease}${ref.key}/${node}`,
   nodeRecord: (keyId: string): string => `${Prefix.nodeRecord}${keyId}`,
+  admission: (node: string): string => `${Prefix.admission}${node}`,
 } as const
 
 /** ParsedKey is a store key read back into what it names. */
@@ -98,6 +101,7 @@ export type ParsedKey =
   | { kind: 'configMap'; ref: DsRef }
   | { kind: 'leaseRelease'; ref: DsRef; node: string }
   | { kind: 'nodeRecord'; keyId: string }
+  | { kind: 'admission'; node: string }
 
 /** dsAndNode reads `NAMESPACE/NAME/NODE`; undefined when it is not one. */
 function dsAndNode(rest: string): { ref: DsRef; node: string } | undefined {
@@ -132,6 +136,10 @@ export function parseStoreKey(key: string): ParsedKey | undefined {
   if (key.startsWith(Prefix.configMap)) {
     const ref = parseDsKey(key.slice(Prefix.configMap.length))
     return ref === undefined ? undefined : { kind: 'configMap', ref }
+  }
+  if (key.startsWith(Prefix.admission)) {
+    const node = key.slice(Prefix.admission.length)
+    return isName(node) ? { kind: 'admission', node } : undefined
   }
   if (key.startsWith(Prefix.nodeRecord)) {
     const keyId = key.slice(Prefix.nodeRecord.length)

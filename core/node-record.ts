@@ -3,6 +3,7 @@
 
 import { z } from 'zod'
 import { MAX_WALL_MS, checkNotAhead } from './bounds.js'
+import { joinSchema } from './node-admission.js'
 import type { FieldIssue } from './errors.js'
 import { dns1123Subdomain } from './names.js'
 import { taintSchema } from './schema.js'
@@ -70,6 +71,8 @@ export const nodeRecordSchema = z
     hostIP: z.string().ip().optional(),
     /** What the host has: cores and bytes of memory (the downward API's limits when a container sets none). */
     capacity: z.object({ cpu: z.number().int().min(1).max(65_536), memory: z.number().int().min(0).max(2 ** 53) }).strict().optional(),
+    /** A join token the host joins with, and when it first did (core/node-admission.ts). */
+    join: joinSchema.optional(),
   })
   .strict()
 

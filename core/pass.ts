@@ -36,6 +36,8 @@ export interface Wanted {
   keep: boolean
   /** The DaemonSet's selector, to adopt orphaned copies. */
   selects: (labels: Record<string, string>) => boolean
+  /** The workload policy rules it breaks here (core/policy.ts); run and keep are then false. */
+  denied?: readonly string[]
 }
 
 /** ObservedState is what Docker says of one container beyond the listing. */
@@ -203,7 +205,8 @@ const rolling = (w: Wanted): boolean => w.ds.spec.updateStrategy?.type === 'Roll
  *    not ready is replaced at once; otherwise a lease slot is claimed, and once granted the
  *    copy is updated under it (surge: the new copy starts beside the old);
  * 6. a held slot is released once this host's copy is current, alone and available;
- * 7. every copy here (or failure to start one) is reported as observed.
+ * 7. every copy here (or failure to start one) is reported as observed; a DaemonSet this
+ *    host's policy refuses is reported Pending with `PolicyDenied: RULE`.
  * A copy whose stop failed takes no step (no removal, no start) until its back-off ends; every
  * removal carries its grace period (withGrace). The actions are per copy: stepsByCopy splits them.
  */
@@ -330,6 +333,10 @@ function report(d: Decision, input: PassInput, copies: ReadonlyMap<string, Copy[
   for (const w of input.wanted) {
     const all = copies.get(w.ref.label) ?? []
     const failure = input.failures.get(w.ref.label)
+    if (w.denied !== undefined && w.denied.length > 0 && all.length === 0) {
+      pods[w.ref.key] = { revision: w.revision, phase: 'Pending', ready: false, restarts: 0, since: input.reported[w.ref.key]?.since ?? input.wallNow, available: false, lastError: `PolicyDenied: ${w.denied.join('; ')}`.slice(0, 1000) }
+      continue
+    }
     if (all.length === 0 && failure === undefined) continue
     // While surging, the new copy is the one reported.
     const copy = all.find((c) => c.revision === w.revision) ?? all[0]

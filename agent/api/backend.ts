@@ -18,14 +18,19 @@ export interface SlotView {
   acting: boolean
 }
 
+/** NodeListing is a node as the API lists it: `pending` says why a host not yet admitted is not a member. */
+export type NodeListing = NodeView & { pending?: string }
+
 /** ApiBackend is the agent as the API serves it. Reads must not block. */
 export interface ApiBackend {
   /** health returns the agent's summary (GET /v1/health). */
   health(): Promise<Record<string, unknown>>
   /** metrics returns the Prometheus exposition. */
   metrics(): Promise<{ contentType: string; text: string }>
-  /** nodes lists every known node with its state, this one included. */
-  nodes(): NodeView[]
+  /** nodes lists every known node with its state, this one included (deleted ones left out). */
+  nodes(): NodeListing[]
+  /** voters lists the key ids of the lease's voter set as this agent sees it (admitted members that have not left). */
+  voters(): string[]
   /** members are the records of the nodes that count for placement (Alive and Unreachable). */
   members(): NodeRecord[]
   /** store reads the replicated store. */

@@ -1,4 +1,5 @@
-// The agent's local API: HTTP on a unix socket (default) or on TCP with a bearer token.
+// The agent's local API: HTTP on a unix socket (default), or on TCP with a bearer token:
+// HTTPS with the agent's self-signed certificate (tls-cert.ts), or plain HTTP on loopback.
 // The CLI signs writes; the agent verifies them. Every request body is bounded and
 // checked; a bad request changes nothing. It reaches the agent only through ApiBackend.
 
@@ -6,6 +7,7 @@ import { timingSafeEqual } from 'node:crypto'
 import { chmod, rm } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https'
 import type { Logger } from 'pino'
 import { Prefix, StoreKey, parseDsKey } from '../../core/keyspace.js'
 import type { ApiBackend } from './backend.js'
@@ -54,19 +56,21 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 export interface ApiOptions {
   address: string
   token?: string
+  /** Key and certificate (PEM) of an `https://` address, and the certificate's fingerprint (logged). */
+  tls?: { key: string; cert: string; fingerprint: string }
   log: Logger
 }
 
 /** ApiServer serves one agent. */
 export class ApiServer {
-  private readonly server: Server
+  private readonly server: Server | TlsServer
   private readonly backend: ApiBackend
   private readonly opts: ApiOptions
 
   constructor(backend: ApiBackend, opts: ApiOptions) {
     this.backend = backend
     this.opts = opts
-    this.server = createServer((req, res) => {
+    const handle = (req: IncomingMessage, res: ServerResponse): void => {
       this.route(req, res).catch((err: unknown) => {
         const status = err instanceof HttpError ? err.status : 500
         if (status === 500) opts.log.error({ err }, 'API request failed')
@@ -74,7 +78,8 @@ export class ApiServer {
         if (res.headersSent) res.end()
         else send(res, status, { error: (err as Error).message })
       })
-    })
+    }
+    this.server = opts.tls === undefined ? createServer(handle) : createTlsServer({ key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' }, handle)
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       this.session(req, socket, head).catch((err: unknown) => {
         opts.log.debug({ err }, 'exec session failed')
@@ -100,7 +105,7 @@ export class ApiServer {
         this.server.listen(Number(url.port), url.hostname, () => resolve())
       })
     }
-    this.opts.log.info({ address: this.opts.address }, 'API listening')
+    this.opts.log.info({ address: this.opts.address, ...(this.opts.tls === undefined ? {} : { fingerprint: this.opts.tls.fingerprint }) }, 'API listening')
   }
 
   /** close stops serving (a server that never listened closes at once). */
@@ -134,12 +139,12 @@ export class ApiServer {
       return
     }
     if (method === 'GET' && path === '/v1/nodes') {
-      send(res, 200, { apiVersion: 'v1', kind: 'List', items: b.nodes().map(nodeObject) })
+      send(res, 200, { apiVersion: 'v1', kind: 'List', items: b.nodes().map((n) => nodeObject(n)) })
       return
     }
     if (method === 'GET' && path === '/v1/lease') {
       // The update slots this agent, as a voter, counts as busy.
-      send(res, 200, { slots: b.slots() })
+      send(res, 200, { slots: b.slots(), voters: b.voters() })
       return
     }
     if (method === 'GET' && path === '/v1/daemonsets') {

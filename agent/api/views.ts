@@ -7,14 +7,16 @@ import type { DaemonSet } from '../../core/types.js'
 import type { NodeView } from '../membership/membership.js'
 
 /** nodeObject renders a member as a Kubernetes-like Node. */
-export function nodeObject(n: NodeView): Record<string, unknown> {
+export function nodeObject(n: NodeView & { pending?: string }): Record<string, unknown> {
   return {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: { name: n.record.name, labels: n.record.labels },
     spec: { taints: n.record.taints },
     status: {
-      state: n.state,
+      // A host not admitted is Pending, whatever the failure detector says (Left stays Left).
+      state: n.pending !== undefined && n.state !== 'Left' ? 'Pending' : n.state,
+      ...(n.pending === undefined ? {} : { admission: n.pending }),
       peerId: n.record.peerId,
       keyId: n.keyId,
       addresses: n.record.addresses,

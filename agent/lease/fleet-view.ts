@@ -63,11 +63,22 @@ export class FleetView implements LeaseFleet {
   private readonly membership: Pick<Membership, 'nodes' | 'records'>
   private readonly store: Pick<Store, 'map'>
   private readonly f: number
+  private readonly admitted: (keyId: string, record: NodeRecord | undefined) => boolean
 
-  constructor(membership: Pick<Membership, 'nodes' | 'records'>, store: Pick<Store, 'map'>, faulty = DEFAULT_FAULTY_VOTERS) {
+  /**
+   * faulty: the voters a quorum must survive lying (f, core/lease.ts). admitted: node
+   * admission (agent/admission.ts); a host not admitted has no vote, no claim, and its
+   * reports do not count. Defaults: DEFAULT_FAULTY_VOTERS, every member admitted.
+   */
+  constructor(
+    membership: Pick<Membership, 'nodes' | 'records'>,
+    store: Pick<Store, 'map'>,
+    opts: { faulty?: number; admitted?: (keyId: string, record: NodeRecord | undefined) => boolean } = {},
+  ) {
     this.membership = membership
     this.store = store
-    this.f = faulty
+    this.f = opts.faulty ?? DEFAULT_FAULTY_VOTERS
+    this.admitted = opts.admitted ?? (() => true)
   }
 
   faulty(): number {
@@ -113,7 +124,7 @@ export class FleetView implements LeaseFleet {
   voters(): string[] {
     return this.membership
       .nodes()
-      .filter((n) => n.state !== 'Left')
+      .filter((n) => n.state !== 'Left' && this.admitted(n.keyId, n.record))
       .map((n) => n.keyId)
   }
 
@@ -121,7 +132,7 @@ export class FleetView implements LeaseFleet {
   hosts(d: DaemonSet): Host[] {
     return this.membership
       .nodes()
-      .filter((n) => n.state !== 'Left' && shouldRun(nodeInfoOf(n.record), d).shouldRun)
+      .filter((n) => n.state !== 'Left' && this.admitted(n.keyId, n.record) && shouldRun(nodeInfoOf(n.record), d).shouldRun)
       .map((n) => ({ keyId: n.keyId, record: n.record, state: n.state }))
   }
 
@@ -130,7 +141,7 @@ export class FleetView implements LeaseFleet {
   }
 
   isMember(keyId: string): boolean {
-    return this.membership.records.get(StoreKey.nodeRecord(keyId)) !== undefined
+    return this.membership.records.get(StoreKey.nodeRecord(keyId)) !== undefined && this.admitted(keyId, this.record(keyId))
   }
 
   nameOf(keyId: string): string | undefined {

@@ -11,6 +11,7 @@ import { checkEnvelopeBounds } from '../../core/bounds.js'
 import type { LwwMap } from '../../core/crdt.js'
 import { signEnvelope } from '../../core/envelope.js'
 import { Prefix, StoreKey } from '../../core/keyspace.js'
+import type { Join } from '../../core/node-admission.js'
 import { checkRecordTimes, nodeRecordSchema, type NodeRecord, type PodStatus, type WorkerStatus } from '../../core/node-record.js'
 import type { Random } from '../../core/swim.js'
 import type { NodeCondition, Taint } from '../../core/types.js'
@@ -23,7 +24,7 @@ import type { GossipMessage, Transport, Verdict } from '../transport.js'
 import { FailureDetector, type NodeState, type StateFingerprint } from './detector.js'
 import { MeshKeeper } from './mesh.js'
 import { isNotice, noticeSchema } from './messages.js'
-import { NodeRecords, type RecordMerge } from './records.js'
+import { NodeRecords, type RecordGate, type RecordMerge } from './records.js'
 
 export type { NodeState } from './detector.js'
 export { recordAuthorizer } from './records.js'
@@ -64,6 +65,10 @@ export interface MembershipOptions {
   timings: Pick<Timings, 'membership'>
   /** Anti-entropy's fingerprint, compared through the probes' acks (agent.ts wires the AntiEntropy). */
   state?: StateFingerprint
+  /** Node admission, consulted on every record (agent/admission.ts); none: records are judged by signature and name only. */
+  gate?: RecordGate
+  /** A join token this host joins with (carried in its record). */
+  join?: Join
   /** Random choices (probe order, helpers, dial candidates); Math.random by default, a seeded source in a simulator. */
   random?: Random
   metrics: Metrics
@@ -112,6 +117,7 @@ export class Membership extends TypedEvents<MembershipEvents> {
       pods: {},
       ...(opts.self.hostIP === undefined ? {} : { hostIP: opts.self.hostIP }),
       ...(opts.self.capacity === undefined ? {} : { capacity: { ...opts.self.capacity } }),
+      ...(opts.join === undefined ? {} : { join: opts.join }),
     }
     this.detector = new FailureDetector({
       transport: opts.transport,
@@ -130,7 +136,7 @@ export class Membership extends TypedEvents<MembershipEvents> {
       metrics: opts.metrics,
       log: opts.log,
     })
-    this.book = new NodeRecords({ keyId: opts.keyId, name: opts.self.name }, (keyId) => this.detector.state(keyId)?.state === 'Left')
+    this.book = new NodeRecords({ keyId: opts.keyId, name: opts.self.name }, (keyId) => this.detector.state(keyId)?.state === 'Left', opts.gate)
     this.mesh = new MeshKeeper({
       transport: opts.transport,
       clock: opts.clock,

@@ -16,6 +16,19 @@ export const recordAuthorizer: Authorizer = (env) => {
   return issues.length === 0 ? undefined : `invalid node record: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`
 }
 
+/**
+ * RecordGate is node admission as the records map consults it (agent/admission.ts). Must not
+ * block; called on every record merged.
+ */
+export interface RecordGate {
+  /** refuse says why a record of `keyId` may not be taken at all, or undefined. */
+  refuse(keyId: string, record: NodeRecord): string | undefined
+  /** boundKey returns the key an operator admitted under `name`: it owns the name, whoever came first. */
+  boundKey(name: string): string | undefined
+  /** admitted says whether a key is a member: an admitted key keeps its name from keys that are not, Left or not. */
+  admitted(keyId: string, record: NodeRecord | undefined): boolean
+}
+
 /** RecordMerge is what merging one record envelope did. */
 export type RecordMerge =
   | { status: 'applied'; env: Envelope; record: NodeRecord }
@@ -32,9 +45,12 @@ export class NodeRecords {
   /** isLeft tells whether a name's owner has left (its name is then free). */
   private readonly isLeft: (keyId: string) => boolean
 
-  constructor(self: { keyId: string; name: string }, isLeft: (keyId: string) => boolean) {
+  private readonly gate: RecordGate | undefined
+
+  constructor(self: { keyId: string; name: string }, isLeft: (keyId: string) => boolean, gate?: RecordGate) {
     this.nameOwner.set(self.name, self.keyId)
     this.isLeft = isLeft
+    this.gate = gate
   }
 
   /** merge takes a record envelope from gossip or anti-entropy and says what it did. */
@@ -48,7 +64,25 @@ export class NodeRecords {
     if (r.status === 'rejected') return { status: 'rejected', reason: r.reason }
     if (r.status === 'stale') return { status: 'stale' }
     const record = env.value as NodeRecord
-    const owner = this.nameOwner.get(record.name)
+    const refused = this.gate?.refuse(env.author, record)
+    if (refused !== undefined) {
+      this.map.restore(key, before)
+      return { status: 'rejected', reason: refused }
+    }
+    // A name admitted for this key is its own, whoever claimed it first.
+    let owner = this.gate?.boundKey(record.name) === env.author ? undefined : this.nameOwner.get(record.name)
+    if (this.gate !== undefined && owner !== undefined && owner !== env.author && this.map.get(StoreKey.nodeRecord(owner)) !== undefined) {
+      // A member keeps its name from a key that is not one, even while Left.
+      const ownerIn = this.gate.admitted(owner, this.record(owner))
+      const authorIn = this.gate.admitted(env.author, record)
+      if (ownerIn && !authorIn) {
+        this.map.restore(key, before)
+        return { status: 'rejected', reason: 'node record claims the name of an admitted node' }
+      }
+      // A member takes the name from a key that is not one; two keys that are not members may
+      // both ask for a name (both are listed Pending, and the operator approves one by key id).
+      if (!ownerIn) owner = undefined
+    }
     if (owner !== undefined && owner !== env.author && !this.isLeft(owner) && this.map.get(StoreKey.nodeRecord(owner)) !== undefined) {
       // Undo: another key already owns this name.
       this.map.restore(key, before)

@@ -1,7 +1,8 @@
 // The agent's libp2p identity and the cluster pre-shared key, read from (or created in)
 // the data directory. Only agent/network knows libp2p key formats.
 
-import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKeyFromRaw } from '@libp2p/crypto/keys'
+import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { createPrivateKey, type KeyObject } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
@@ -33,6 +34,15 @@ export function nodeSigningKey(key: PrivateKey): KeyObject {
 /** keyIdOfPeerPublicKey returns the envelope author id (base64url raw key) of a peer's Ed25519 public key. */
 export function keyIdOfPeerPublicKey(raw: Uint8Array): string {
   return Buffer.from(raw).toString('base64url')
+}
+
+/** peerIdOfKeyId returns the libp2p peer id of a node key id (a node signs with its peer key), or undefined when it is not an Ed25519 key. */
+export function peerIdOfKeyId(keyId: string): string | undefined {
+  try {
+    return peerIdFromPublicKey(publicKeyFromRaw(Buffer.from(keyId, 'base64url'))).toString()
+  } catch {
+    return undefined
+  }
 }
 
 const PSK_FORMAT = /^\/key\/swarm\/psk\/1\.0\.0\/\n\/base16\/\n[0-9a-fA-F]{64}\n?$/

@@ -15,6 +15,7 @@ import { shouldRun } from '../../core/eligibility.js'
 import { Prefix, StoreKey, parseDsLabel, parseStoreKey, refOf } from '../../core/keyspace.js'
 import { nodeInfoOf, type PodStatus, type WorkerStatus } from '../../core/node-record.js'
 import { planPass, readyCopies, stepsByCopy, type DeleteRequest, type ObservedState, type PassInput, type SlotAnswer, type Wanted } from '../../core/pass.js'
+import { checkPolicy, OPEN_POLICY, type WorkloadPolicy } from '../../core/policy.js'
 import { compileSelector } from '../../core/selector.js'
 import type { DaemonSet } from '../../core/types.js'
 import { storeObjects } from '../../core/volumes.js'
@@ -34,6 +35,8 @@ export interface ReconcilerOptions {
   store: Pick<LwwMap, 'live' | 'all' | 'get'>
   node: SelfNode
   slots: SlotGate
+  /** This host's workload policy: a DaemonSet that breaks it is reported PolicyDenied and nothing of it runs here. Default: open (everything allowed). */
+  policy?: WorkloadPolicy
   timings: Timings['reconciler']
   log: Logger
 }
@@ -126,7 +129,10 @@ export class Reconciler {
       const v = shouldRun(info, ds)
       const plan = podPlan(ds, info, objects)
       const selector = compileSelector(ds.spec.selector, 'spec.selector').selector
-      return { ref: refOf(ds), ds, plan, revision: plan.revision, run: v.shouldRun, keep: v.shouldContinueRunning, selects: (labels) => selector.matches(labels) }
+      // Judged before anything is pulled or started: a refused DaemonSet neither runs nor stays here.
+      const denied = v.shouldRun || v.shouldContinueRunning ? checkPolicy(this.opts.policy ?? OPEN_POLICY, ds, e.author) : []
+      const allowed = denied.length === 0
+      return { ref: refOf(ds), ds, plan, revision: plan.revision, run: v.shouldRun && allowed, keep: v.shouldContinueRunning && allowed, selects: (labels) => selector.matches(labels), ...(allowed ? {} : { denied }) }
     })
     const deleted = new Set<string>()
     const orphaned = new Set<string>()

@@ -81,7 +81,7 @@ async function podList(target: AgentTarget, opts: GetOptions): Promise<List> {
 }
 
 function podStatusText(s: PodStatusView): string {
-  const reason = /^(ErrImagePull|ImagePullBackOff|CreateContainerError)/.exec(s.lastError ?? '')?.[1]
+  const reason = /^(ErrImagePull|ImagePullBackOff|CreateContainerError|PolicyDenied)/.exec(s.lastError ?? '')?.[1]
   return reason ?? s.phase
 }
 

@@ -6,7 +6,7 @@ import { createWriteStream } from 'node:fs'
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createPrivateKey, type KeyObject } from 'node:crypto'
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto'
 import { call, type AgentTarget } from '../../cli/client.js'
 import { generateClusterKey, generateKeyPair } from '../../core/keys.js'
 import { repoPath } from './fixtures.js'
@@ -54,7 +54,7 @@ export interface AgentSpec {
   config?: string
   /** Run inside this network namespace (e2e). */
   netns?: string
-  /** TCP API (`http://127.0.0.1:PORT`) with this bearer token, instead of the unix socket. */
+  /** TCP API (`http://127.0.0.1:PORT`, or `https://…`: the target then pins the agent's certificate) with this bearer token, instead of the unix socket. */
   tcpApi?: { address: string; token: string }
   /** Docker engine for the agent; default none (no containers). */
   docker?: string
@@ -64,6 +64,10 @@ export interface AgentSpec {
   env?: Record<string, string>
   /** Run the test entry with its control socket, so that deny() can cut this agent off. */
   control?: boolean
+  /** Node admission; default `open` (tests that are not about admission run every agent as a member, as before admission). */
+  admission?: 'open' | 'enforced'
+  /** Join with this token file (`--join-token`). */
+  joinToken?: string
   /** Run another checkout's `bin/daemonmesh.js` (benchmarks compare against an earlier build). */
   bin?: string
 }
@@ -100,6 +104,9 @@ export class TestAgent {
       '--listen', s.listen ?? '/ip4/127.0.0.1/tcp/0',
       '--cluster-key', s.clusterKey ?? this.cluster.clusterKeyFile,
       '--trust', this.cluster.operatorPubFile,
+      // An earlier build (s.bin) knows no admission: it behaves as `open`.
+      ...(s.bin === undefined ? ['--admission', s.admission ?? 'open'] : []),
+      ...(s.joinToken === undefined ? [] : ['--join-token', s.joinToken]),
       // Empty or zero: the agent's own defaults (benchmarks measure those).
       ...(this.cluster.heartbeat === '' ? [] : ['--heartbeat', this.cluster.heartbeat]),
       ...(this.cluster.suspicionMs === 0 ? [] : ['--suspicion', `${this.cluster.suspicionMs}ms`]),
@@ -121,6 +128,8 @@ export class TestAgent {
     this.proc = proc
     await waitFor(`${this.name} API`, async () => {
       if (proc.exitCode !== null) throw new Error(`${this.name} exited with ${proc.exitCode}: ${await this.logTail()}`)
+      // An https API: pin the certificate the agent made (or kept) in its data directory.
+      if (this.target.address.startsWith('https://')) this.target.fingerprint = new X509Certificate(await readFile(join(this.dir, 'api.crt'), 'utf8')).fingerprint256
       return this.health()
     }, 60_000, 100)
     return this

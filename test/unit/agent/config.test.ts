@@ -16,6 +16,14 @@ describe('agent configuration', () => {
     assert.deepEqual(c.taints, [{ key: 'dedicated', value: 'storage', effect: 'NoSchedule' }])
     assert.equal(c.heartbeatMs, 1000)
     assert.equal(c.api, 'unix:///run/daemonmesh/agent.sock')
+    assert.equal(c.policySet, true)
+    assert.deepEqual(c.policy.rules.allowedHostPaths, ['/var/log', '/run/containerd'])
+  })
+
+  it('a policy with a relative host path prefix is refused, naming the field', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dm-cfg-'))
+    await writeFile(join(dir, 'a.yaml'), 'policy:\n  allowedHostPaths: [var/log]\n')
+    await assert.rejects(readConfigFile(join(dir, 'a.yaml')), (err: Error) => err.name === 'ConfigError' && /policy\.allowedHostPaths\.0: must be an absolute path/.test(err.message))
   })
 
   it('flags override the file; label flags add to its labels', () => {
