@@ -28,6 +28,7 @@ import { FileVoteStore } from './lease/votes.js'
 import { Membership } from './membership/membership.js'
 import { Metrics } from './metrics.js'
 import { Topics } from './network/constants.js'
+import { loadSecretKey } from './secret-key.js'
 import { keyIdOfPeerPublicKey, loadClusterKey, loadOrCreatePeerKey, nodeSigningKey } from './network/keys.js'
 import { Network } from './network/network.js'
 import { Reconciler } from './reconciler/reconciler.js'
@@ -97,6 +98,9 @@ export class Agent {
     if (created) log.info('generated a new peer key')
     const { psk, created: pskCreated } = await loadClusterKey(config.clusterKey, config.clusterKey === join(config.dataDir, 'cluster.key'))
     if (pskCreated) log.warn({ file: config.clusterKey }, 'generated a cluster key: copy it to every host that should join this cluster')
+    const { key: secretKey, created: secretKeyCreated } = await loadSecretKey(config.secretKey, config.secretKey === join(config.dataDir, 'secret.key'))
+    if (secretKeyCreated) log.warn({ file: config.secretKey }, 'generated a secret key: copy it to every host that runs Secrets, and give it to the CLI (--secret-key)')
+    log.info({ secretKeyId: secretKey?.id ?? 'none' }, secretKey === undefined ? 'no secret key: pods that need a Secret are not started here' : 'secret key loaded')
     const trusted = await loadTrust(config, log)
     const apiToken = config.apiTokenFile === undefined ? undefined : (await readFile(config.apiTokenFile, 'utf8')).trim()
     if (apiToken !== undefined && apiToken.length < 16) throw new Error(`apiTokenFile ${config.apiTokenFile}: the token must have at least 16 characters`)
@@ -158,17 +162,17 @@ export class Agent {
       if (config.docker !== 'none') {
         // Docker's client is loaded only when the agent runs containers.
         const { DockerRuntime } = await import('./runtime/docker.js')
-        const docker = new DockerRuntime(config.docker, log.child({ component: 'runtime' }), { concurrency: config.dockerConcurrency, timings: timings.runtime, podsDir: join(config.dataDir, 'pods') })
+        const docker = new DockerRuntime(config.docker, log.child({ component: 'runtime' }), { concurrency: config.dockerConcurrency, timings: timings.runtime, podsDir: join(config.dataDir, 'pods'), secretsDir: config.secretsDir })
         runtime = seams.runtime === undefined ? docker : seams.runtime(docker)
       }
       const reconciler =
         runtime === undefined
           ? undefined
-          : new Reconciler({ runtime, clock, store: store.map, node: membership, slots: lease.slots, timings: timings.reconciler, log: log.child({ component: 'reconciler' }) })
+          : new Reconciler({ runtime, clock, store: store.map, ...(secretKey === undefined ? {} : { secretKey }), node: membership, slots: lease.slots, timings: timings.reconciler, log: log.child({ component: 'reconciler' }) })
       const files =
         runtime === undefined
           ? undefined
-          : new FileRefresher({ runtime, store: store.map, self: () => membership.self(), clock, periodMs: timings.files.refreshMs, log: log.child({ component: 'files' }) })
+          : new FileRefresher({ runtime, store: store.map, ...(secretKey === undefined ? {} : { secretKey }), self: () => membership.self(), clock, periodMs: timings.files.refreshMs, log: log.child({ component: 'files' }) })
       const parts: Omit<Parts, 'api'> = { metrics, store, network, membership, sync, lease, reconciler, files }
       const api = new ApiServer(backendOf(parts, clock), {
         address: config.api,
@@ -181,7 +185,8 @@ export class Agent {
       store.on('store:change', (env) => {
         if (env.key === StoreKey.overlay(config.name)) self.applyOwn(self.own.labels, self.own.taints)
         reconciler?.trigger()
-        if (parseStoreKey(env.key)?.kind === 'configMap') files?.trigger()
+        const kind = parseStoreKey(env.key)?.kind
+        if (kind === 'configMap' || kind === 'secret') files?.trigger()
       })
       membership.on('node:self', () => reconciler?.trigger())
       lease.slots.onGranted(() => reconciler?.trigger())

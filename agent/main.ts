@@ -41,6 +41,8 @@ export function agentCommand(): Command {
     .option('--mdns', 'find peers on the local network segment')
     .option('--data-dir <dir>', 'state directory (default .daemonmesh)')
     .option('--cluster-key <file>', 'cluster pre-shared key (default DATADIR/cluster.key, created if missing)')
+    .option('--secret-key <file>', 'fleet secret key that opens Secrets (default DATADIR/secret.key, created if missing; none: this host runs no pod that needs a Secret)')
+    .option('--secrets-dir <dir>', 'tmpfs directory for the Secret files of running pods (default /dev/shm/daemonmesh)')
     .addOption(new Option('--trust <file>', 'trusted operator public key file or key id (repeatable)').argParser(collect))
     .option('--api <address>', 'API address: unix:///PATH (default unix://DATADIR/agent.sock) or http://HOST:PORT')
     .option('--api-token-file <file>', 'bearer token file, required with an http:// API')
@@ -69,6 +71,8 @@ function flagsToInput(o: Record<string, unknown>): ConfigInput {
     mdns: o.mdns as boolean | undefined,
     dataDir: o.dataDir as string | undefined,
     clusterKey: o.clusterKey as string | undefined,
+    secretKey: o.secretKey as string | undefined,
+    secretsDir: o.secretsDir as string | undefined,
     trust: o.trust as string[] | undefined,
     api: o.api as string | undefined,
     apiTokenFile: o.apiTokenFile as string | undefined,

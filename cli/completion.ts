@@ -3,7 +3,7 @@
 import { UsageError } from './errors.js'
 
 const VERBS = 'agent apply check completion delete describe get keygen label plan set taint version help'
-const RESOURCES = 'ds daemonsets pods nodes configmaps endpoints'
+const RESOURCES = 'ds daemonsets pods nodes configmaps secrets endpoints'
 const FLAGS = '--agent --token --key -f --filename -n --namespace -A --all-namespaces -l --selector -o --output --cascade --nodes -R --recursive --help'
 
 const BASH = `# bash completion for daemonmesh: source <(daemonmesh completion bash)

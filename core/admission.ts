@@ -5,6 +5,7 @@
 
 import { z } from 'zod'
 import { parseConfigMap } from './configmap.js'
+import { parseStoredSecret } from './secret.js'
 import { formatIssue } from './errors.js'
 import { historySchema } from './history.js'
 import { parseStoreKey, refOf } from './keyspace.js'
@@ -50,7 +51,9 @@ function carriesNothing(value: unknown, what: string): string | undefined {
  * 7. a node overlay put is not an overlay (nodeOverlaySchema);
  * 8. a delete of a history, a pod delete request or a node overlay carries a value;
  * 9. a ConfigMap put is not a valid ConfigMap (parseConfigMap), or is stored under another
- *    namespace or name than its own; its delete carries a value.
+ *    namespace or name than its own; its delete carries a value;
+ * 10. a Secret put is not a sealed Secret (parseStoredSecret: plaintext `data` is refused),
+ *    or is stored under another namespace or name than its own; its delete carries a value.
  */
 export function checkStoreValue(key: string, op: 'put' | 'delete', value: unknown): string | undefined {
   const parsed = parseStoreKey(key)
@@ -81,6 +84,13 @@ export function checkStoreValue(key: string, op: 'put' | 'delete', value: unknow
       if (configMap === undefined) return `invalid ConfigMap: ${errors.map(formatIssue).join('; ')}` // 9
       const own = `${configMap.metadata.namespace}/${configMap.metadata.name}`
       return own === parsed.ref.key ? undefined : `ConfigMap ${own} stored under ${key}` // 9
+    }
+    case 'secret': {
+      if (op === 'delete') return carriesNothing(value, 'Secret') // 10
+      const { secret, errors } = parseStoredSecret(value)
+      if (secret === undefined) return `invalid Secret: ${errors.map(formatIssue).join('; ')}` // 10
+      const own = `${secret.metadata.namespace}/${secret.metadata.name}`
+      return own === parsed.ref.key ? undefined : `Secret ${own} stored under ${key}` // 10
     }
     default:
       // Unparsed keys, node records, and any kind added to the keyspace later: refused

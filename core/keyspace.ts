@@ -8,6 +8,7 @@
 //   pods/NAMESPACE/NAME/NODE       a request to delete NODE's copy (operator-signed)
 //   nodes/NODE                     the operator's label/taint overlay of NODE (operator-signed)
 //   cm/NAMESPACE/NAME              a ConfigMap (operator-signed); its name is a DsRef too
+//   secret/NAMESPACE/NAME          a Secret, its data sealed (operator-signed); a DsRef too
 //   node/KEYID                     a node record, in the membership map (signed by KEYID)
 
 import { isKeyId } from './keys.js'
@@ -71,6 +72,7 @@ export const Prefix = {
   podDelete: 'pods/',
   overlay: 'nodes/',
   configMap: 'cm/',
+  secret: 'secret/',
   nodeRecord: 'node/',
 } as const
 
@@ -82,6 +84,8 @@ export const StoreKey = {
   overlay: (node: string): string => `${Prefix.overlay}${node}`,
   /** A ConfigMap, named like a DaemonSet (namespace and name: dsRef). */
   configMap: (ref: DsRef): string => `${Prefix.configMap}${ref.key}`,
+  /** A Secret, named like a DaemonSet. */
+  secret: (ref: DsRef): string => `${Prefix.secret}${ref.key}`,
   nodeRecord: (keyId: string): string => `${Prefix.nodeRecord}${keyId}`,
 } as const
 
@@ -92,6 +96,7 @@ export type ParsedKey =
   | { kind: 'podDelete'; ref: DsRef; node: string }
   | { kind: 'overlay'; node: string }
   | { kind: 'configMap'; ref: DsRef }
+  | { kind: 'secret'; ref: DsRef }
   | { kind: 'nodeRecord'; keyId: string }
 
 /** parseStoreKey reads any key of the store or the node-record map; undefined when it is none of them. */
@@ -118,6 +123,10 @@ export function parseStoreKey(key: string): ParsedKey | undefined {
   if (key.startsWith(Prefix.configMap)) {
     const ref = parseDsKey(key.slice(Prefix.configMap.length))
     return ref === undefined ? undefined : { kind: 'configMap', ref }
+  }
+  if (key.startsWith(Prefix.secret)) {
+    const ref = parseDsKey(key.slice(Prefix.secret.length))
+    return ref === undefined ? undefined : { kind: 'secret', ref }
   }
   if (key.startsWith(Prefix.nodeRecord)) {
     const keyId = key.slice(Prefix.nodeRecord.length)
