@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { generateSecretKey } from '../../core/secret-box.js'
@@ -166,6 +166,5 @@ spec:
     assert.equal(d.code, 0, d.stderr)
     for (const n of ['sc-1', 'sc-2']) await waitFor(`${n}'s Secret files removed`, async () => (await files(join(shm, n))).length === 0, 30_000)
     assert.equal((await cli('delete', 'secret', 'sc-db', '--key', cluster.operatorKeyFile)).stdout, 'secret "sc-db" deleted\n')
-    await mkdir(shm, { recursive: true })
   })
 })
