@@ -39,6 +39,7 @@ import { FleetMetrics } from './fleet-metrics.js'
 import { Metrics } from './metrics.js'
 import { MetricsServer } from './metrics-server.js'
 import { Topics } from './network/constants.js'
+import { loadSecretKey } from './secret-key.js'
 import { keyIdOfPeerPublicKey, loadClusterKey, loadOrCreatePeerKey, nodeSigningKey, peerIdOfKeyId } from './network/keys.js'
 import { Network } from './network/network.js'
 import { Ops } from './ops/ops.js'
@@ -135,6 +136,9 @@ export class Agent {
     if (created) log.info('generated a new peer key')
     const { psk, created: pskCreated } = await loadClusterKey(config.clusterKey, config.clusterKey === join(config.dataDir, 'cluster.key'))
     if (pskCreated) log.warn({ file: config.clusterKey }, 'generated a cluster key: copy it to every host that should join this cluster')
+    const { key: secretKey, created: secretKeyCreated } = await loadSecretKey(config.secretKey, config.secretKey === join(config.dataDir, 'secret.key'))
+    if (secretKeyCreated) log.warn({ file: config.secretKey }, 'generated a secret key: copy it to every host that runs Secrets, and give it to the CLI (--secret-key)')
+    log.info({ secretKeyId: secretKey?.id ?? 'none' }, secretKey === undefined ? 'no secret key: pods that need a Secret are not started here' : 'secret key loaded')
     const trusted = await loadTrust(config, log)
     if (config.admission === 'open') log.warn('admission: open: every host with the cluster key is a member and votes (labs only)')
     const joined = config.joinToken === undefined ? undefined : await loadJoin(config.joinToken, config.dataDir, clock.wall())
@@ -209,7 +213,7 @@ export class Agent {
       if (config.docker !== 'none') {
         // Docker's client is loaded only when the agent runs containers.
         const { DockerRuntime } = await import('./runtime/docker.js')
-        const docker = new DockerRuntime(config.docker, log.child({ component: 'runtime' }), { concurrency: config.dockerConcurrency, timings: timings.runtime, podsDir: join(config.dataDir, 'pods') })
+        const docker = new DockerRuntime(config.docker, log.child({ component: 'runtime' }), { concurrency: config.dockerConcurrency, timings: timings.runtime, podsDir: join(config.dataDir, 'pods'), secretsDir: config.secretsDir })
         runtime = seams.runtime === undefined ? docker : seams.runtime(docker)
         streams = new OpsTarget({ runtime: docker, clock, selfName: () => membership.self().name, trusts: (a) => store.trusts(a), nonces: new NonceBook(), log: log.child({ component: 'ops' }) })
       }
@@ -218,11 +222,11 @@ export class Agent {
       const reconciler =
         runtime === undefined
           ? undefined
-          : new Reconciler({ runtime, clock, store: store.map, node: membership, slots: lease.slots, policy: config.policy, timings: timings.reconciler, log: log.child({ component: 'reconciler' }) })
+          : new Reconciler({ runtime, clock, store: store.map, ...(secretKey === undefined ? {} : { secretKey }), node: membership, slots: lease.slots, policy: config.policy, timings: timings.reconciler, log: log.child({ component: 'reconciler' }) })
       const files =
         runtime === undefined
           ? undefined
-          : new FileRefresher({ runtime, store: store.map, self: () => membership.self(), clock, periodMs: timings.files.refreshMs, log: log.child({ component: 'files' }) })
+          : new FileRefresher({ runtime, store: store.map, ...(secretKey === undefined ? {} : { secretKey }), self: () => membership.self(), clock, periodMs: timings.files.refreshMs, log: log.child({ component: 'files' }) })
       const parts: Omit<Parts, 'api' | 'metricsServer'> = { metrics, store, network, membership, sync, lease, reconciler, files, ops, admission, fleet }
       const api = new ApiServer(backendOf(parts, clock), {
         address: config.api,
@@ -256,7 +260,8 @@ export class Agent {
         }
         if (env.key === StoreKey.overlay(config.name)) self.applyOwn(self.own.labels, self.own.taints)
         reconciler?.trigger()
-        if (parseStoreKey(env.key)?.kind === 'configMap') files?.trigger()
+        const kind = parseStoreKey(env.key)?.kind
+        if (kind === 'configMap' || kind === 'secret') files?.trigger()
       })
       membership.on('node:self', () => reconciler?.trigger())
       lease.slots.onGranted(() => reconciler?.trigger())

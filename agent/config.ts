@@ -34,6 +34,20 @@ export interface AgentConfig {
   dataDir: string
   /** Cluster pre-shared key file. Default `DATADIR/cluster.key`, created on first start. */
   clusterKey: string
+  /**
+   * Fleet secret key file: opens the Secrets of the pods this host runs (core/secret-box.ts).
+   * Default `DATADIR/secret.key`, created on first start (then only this host can open what
+   * is sealed with it: copy one key to every host that runs Secrets, and to the operator's
+   * CLI). `none`: this host holds no secret key and runs no pod that needs a Secret.
+   * Distinct from the cluster key, so a leaked cluster key reveals no Secret.
+   */
+  secretKey: string
+  /**
+   * Where Secret files of running pods are written: must be a tmpfs (checked before each
+   * write), so no Secret reaches a disk. Default `/dev/shm/daemonmesh`; one directory per pod
+   * below it, removed with the pod.
+   */
+  secretsDir: string
   /** Trusted operator public key files (or key ids). Empty: a key is made in DATADIR/operator.key and trusted. */
   trust: string[]
   /**
@@ -145,6 +159,8 @@ export function defaultConfig(): AgentConfig {
     mdns: false,
     dataDir,
     clusterKey: '',
+    secretKey: '',
+    secretsDir: '/dev/shm/daemonmesh',
     trust: [],
     retiredKeys: [],
     api: '',
@@ -190,6 +206,8 @@ const fileSchema = z
     mdns: z.boolean(),
     dataDir: z.string(),
     clusterKey: z.string(),
+    secretKey: z.string(),
+    secretsDir: z.string(),
     trust: z.array(z.string()),
     retiredKeys: z.array(z.string()).max(64),
     api: z.string(),
@@ -307,6 +325,8 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
     mdns: pick('mdns') ?? d.mdns,
     dataDir,
     clusterKey: resolve(pick('clusterKey') ?? `${dataDir}/cluster.key`),
+    secretKey: pick('secretKey') === 'none' ? 'none' : resolve(pick('secretKey') ?? `${dataDir}/secret.key`),
+    secretsDir: resolve(pick('secretsDir') ?? d.secretsDir),
     trust: (pick('trust') ?? []).map((t) => (isKeyId(t) ? t : resolve(t))),
     retiredKeys: (pick('retiredKeys') ?? []).map((t) => (isKeyId(t) ? t : resolve(t))),
     api,

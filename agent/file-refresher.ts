@@ -1,5 +1,5 @@
-// The files of running pods kept up to date: when the store changes (a ConfigMap was
-// applied) and every refresh period, the agent rewrites the configMap, downwardAPI and
+// The files of running pods kept up to date: when the store changes (a ConfigMap or Secret
+// was applied) and every refresh period, the agent rewrites the configMap, secret, downwardAPI and
 // projected files of the pods it runs, through the runtime, without restarting anything
 // (kubelet's behaviour; docs/configmaps.md). Env values are not touched: they change only
 // with a new pod. Refreshes never overlap; a trigger during one runs another after it.
@@ -12,6 +12,7 @@ import { Prefix } from '../core/keyspace.js'
 import { nodeInfoOf, type NodeRecord } from '../core/node-record.js'
 import type { DaemonSet } from '../core/types.js'
 import { storeObjects } from '../core/volumes.js'
+import type { SecretKey } from '../core/secret-box.js'
 import type { Clock, Timer } from './clock.js'
 import type { ContainerRuntime } from './runtime/runtime.js'
 import { Serial } from './serial.js'
@@ -28,6 +29,8 @@ export interface FileRefresherOptions {
    * per pod and period when nothing changed.
    */
   periodMs: number
+  /** The fleet secret key, when this host holds one: opens the Secrets of the pods it runs. */
+  secretKey?: SecretKey
   log: Logger
 }
 
@@ -59,7 +62,7 @@ export class FileRefresher {
 
   private async refresh(): Promise<void> {
     const info = nodeInfoOf(this.opts.self())
-    const objects = storeObjects((key) => this.opts.store.get(key))
+    const objects = storeObjects((key) => this.opts.store.get(key), this.opts.secretKey)
     for (const e of this.opts.store.live(Prefix.daemonSet)) {
       const ds = e.value as DaemonSet
       if (!shouldRun(info, ds).shouldContinueRunning) continue

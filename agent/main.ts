@@ -41,6 +41,8 @@ export function agentCommand(): Command {
     .option('--mdns', 'find peers on the local network segment')
     .option('--data-dir <dir>', 'state directory (default .daemonmesh)')
     .option('--cluster-key <file>', 'cluster pre-shared key (default DATADIR/cluster.key, created if missing)')
+    .option('--secret-key <file>', 'fleet secret key that opens Secrets (default DATADIR/secret.key, created if missing; none: this host runs no pod that needs a Secret)')
+    .option('--secrets-dir <dir>', 'tmpfs directory for the Secret files of running pods (default /dev/shm/daemonmesh)')
     .addOption(new Option('--trust <file>', 'trusted operator public key file or key id (repeatable)').argParser(collect))
     .addOption(new Option('--retired-key <file>', 'retired operator public key file or key id: what it signed is kept until re-signed, it signs nothing new (repeatable)').argParser(collect))
     .option('--api <address>', 'API address: unix:///PATH (default unix://DATADIR/agent.sock), https://HOST:PORT (self-signed certificate in DATADIR/api.crt; its fingerprint is logged) or http://127.0.0.1:PORT (loopback only)')
@@ -74,6 +76,8 @@ function flagsToInput(o: Record<string, unknown>): ConfigInput {
     mdns: o.mdns as boolean | undefined,
     dataDir: o.dataDir as string | undefined,
     clusterKey: o.clusterKey as string | undefined,
+    secretKey: o.secretKey as string | undefined,
+    secretsDir: o.secretsDir as string | undefined,
     trust: o.trust as string[] | undefined,
     retiredKeys: o.retiredKey as string[] | undefined,
     api: o.api as string | undefined,

@@ -2,8 +2,8 @@
 
 import { UsageError } from './errors.js'
 
-const VERBS = 'agent apply approve check completion delete describe fingerprint get keygen label plan set taint token version help'
-const RESOURCES = 'ds daemonsets pods nodes configmaps endpoints'
+const VERBS = 'agent apply approve check completion create delete describe exec fingerprint get keygen label logs plan resign rollout set taint token version help'
+const RESOURCES = 'ds daemonsets pods nodes configmaps secrets endpoints'
 const FLAGS = '--agent --token --fingerprint --key -f --filename -n --namespace -A --all-namespaces -l --selector -o --output --cascade --nodes -R --recursive --help'
 
 const BASH = `# bash completion for daemonmesh: source <(daemonmesh completion bash)

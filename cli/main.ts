@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander'
 import { runApply } from './commands/apply.js'
 import { runCheck } from './commands/check.js'
 import { runCreateConfigMap } from './commands/create.js'
+import { buildDockerRegistry, buildGeneric, writeNewSecret, type DockerRegistryOptions, type GenericOptions } from './commands/create-secret.js'
 import { runDelete } from './commands/delete.js'
 import { runDescribe } from './commands/describe.js'
 import { runEndpoints } from './commands/endpoints.js'
@@ -69,8 +70,8 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   agentFlags(
     program
       .command('describe')
-      .description('show a DaemonSet (status, where it runs and why not), a node (labels, taints, conditions, its daemons and why others are absent) or a ConfigMap (its data, the DaemonSets that use it)')
-      .argument('<resource>', 'ds, node or cm (or ds/NAME)')
+      .description('show a DaemonSet (status, where it runs and why not), a node (labels, taints, conditions, its daemons and why others are absent), a ConfigMap (its data, the DaemonSets that use it) or a Secret (its keys and sizes, never values)')
+      .argument('<resource>', 'ds, node, cm or secret (or ds/NAME)')
       .argument('[name]')
       .option('-n, --namespace <ns>', 'namespace (default "default")'),
   )
@@ -109,6 +110,37 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh create configmap fluent-bit --from-file fluent-bit.conf --from-literal LOG_LEVEL=info -n logging\n  daemonmesh create configmap conf --from-file config/\n')
     .action(async (name: string, opts: AgentOpts & { namespace?: string; fromLiteral?: string[]; fromFile?: string[] }) => runCreateConfigMap(name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
+
+  const secretFlags = (cmd: Command): Command =>
+    agentFlags(
+      cmd
+        .argument('<name>')
+        .option('-n, --namespace <ns>', 'namespace (default "default")')
+        .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)')
+        .option('--secret-key <file>', 'fleet secret key that seals the data (default $DAEMONMESH_SECRET_KEY, ./.daemonmesh/secret.key)'),
+    )
+  const createSecret = create.command('secret').description('create a Secret, sealed with the fleet secret key, as kubectl create secret')
+  secretFlags(
+    createSecret
+      .command('generic')
+      .description('a Secret from literals and files (type Opaque unless --type)')
+      .addOption(new Option('--from-literal <key=value>', 'a key and its value (repeatable)').argParser(collect))
+      .addOption(new Option('--from-file <[key=]path>', 'a file (its name is the key unless KEY= is given) or a directory (one key per file) (repeatable)').argParser(collect))
+      .option('--type <type>', 'the Secret type (default Opaque)'),
+  )
+    .addHelpText('after', '\nExamples:\n  daemonmesh create secret generic fluent-bit-auth --from-literal HTTP_PASSWD=s3cret -n logging\n  daemonmesh create secret generic tls --from-file tls.crt --from-file tls.key --type kubernetes.io/tls\n')
+    .action(async (name: string, opts: AgentOpts & GenericOptions) => writeNewSecret(await buildGeneric(name, opts), opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
+  secretFlags(
+    createSecret
+      .command('docker-registry')
+      .description('a kubernetes.io/dockerconfigjson Secret for imagePullSecrets')
+      .option('--docker-server <server>', 'registry (default https://index.docker.io/v1/)')
+      .option('--docker-username <user>', 'user name (required)')
+      .option('--docker-password <password>', 'password (required)')
+      .option('--docker-email <email>', 'email'),
+  )
+    .addHelpText('after', '\nExamples:\n  daemonmesh create secret docker-registry regcred --docker-server registry.example.com:5000 --docker-username ci --docker-password "$PASS"\n')
+    .action(async (name: string, opts: AgentOpts & DockerRegistryOptions) => writeNewSecret(buildDockerRegistry(name, opts), opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
 
   const set = program.command('set').description('change a field of a DaemonSet (a signed write)')
   agentFlags(
@@ -152,19 +184,20 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   agentFlags(
     program
       .command('apply')
-      .description('create or update the DaemonSets and ConfigMaps of manifests (files, directories, mixed bundles), signed with the operator key; other kinds are skipped')
+      .description('create or update the DaemonSets, ConfigMaps and Secrets of manifests (files, directories, mixed bundles), signed with the operator key (Secrets sealed with the secret key); other kinds are skipped')
       .addOption(new Option('-f, --filename <path>', 'manifest file, directory or - (repeatable)').argParser(collect))
       .option('-R, --recursive', 'read the subdirectories of -f directories too (as kubectl)')
-      .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
+      .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)')
+      .option('--secret-key <file>', 'fleet secret key that seals Secrets (default $DAEMONMESH_SECRET_KEY, ./.daemonmesh/secret.key); needed only when the manifests hold Secrets'),
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh apply -f fluentd.yaml --key operator.key\n  daemonmesh apply -f manifests/ --agent unix:///run/daemonmesh/agent.sock\n  helm template fluent-bit fluent/fluent-bit | daemonmesh apply -f -   # other kinds are skipped, said so\n  daemonmesh apply -R -f deploy/\n')
-    .action(async (opts: AgentOpts & { filename?: string[]; recursive?: boolean }) => runApply({ filename: opts.filename ?? [], recursive: opts.recursive === true, ...(opts.key === undefined ? {} : { key: opts.key }) }, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out, err))
+    .action(async (opts: AgentOpts & { filename?: string[]; recursive?: boolean; secretKey?: string }) => runApply({ filename: opts.filename ?? [], recursive: opts.recursive === true, ...(opts.key === undefined ? {} : { key: opts.key }), ...(opts.secretKey === undefined ? {} : { secretKey: opts.secretKey }) }, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out, err))
 
   agentFlags(
     program
       .command('get')
-      .description('list DaemonSets (ds), their pods (one per node), nodes, ConfigMaps (cm), or where a DaemonSet can be reached (endpoints ds/NAME)')
-      .argument('<resource>', 'ds, pods, nodes, cm or endpoints')
+      .description('list DaemonSets (ds), their pods (one per node), nodes, ConfigMaps (cm), Secrets (never their values), or where a DaemonSet can be reached (endpoints ds/NAME)')
+      .argument('<resource>', 'ds, pods, nodes, cm, secrets or endpoints')
       .argument('[name]', 'only this one')
       .option('-n, --namespace <ns>', 'namespace (default "default")')
       .option('-A, --all-namespaces', 'every namespace')
@@ -181,11 +214,11 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   agentFlags(
     program
       .command('delete')
-      .description('delete DaemonSets or ConfigMaps (a signed tombstone), by name or by manifest; one node\'s copy (delete pod), which OnDelete then replaces; or a node (delete node: out of membership, its key refused until approved again)')
-      .argument('[resource]', 'ds, cm, pod or node')
-      .argument('[names...]', 'DaemonSet or ConfigMap names; pod names as get pods prints them, or ds/NAME with --node')
+      .description('delete DaemonSets, ConfigMaps or Secrets (a signed tombstone), by name or by manifest; one node\'s copy (delete pod), which OnDelete then replaces; or a node (delete node: out of membership, its key refused until approved again)')
+      .argument('[resource]', 'ds, cm, secret, pod or node')
+      .argument('[names...]', 'DaemonSet, ConfigMap or Secret names; pod names as get pods prints them, or ds/NAME with --node')
       .option('--node <host>', 'with delete pod ds/NAME: the host whose copy to delete')
-      .addOption(new Option('-f, --filename <path>', 'delete the DaemonSets and ConfigMaps of these manifests (repeatable)').argParser(collect))
+      .addOption(new Option('-f, --filename <path>', 'delete the DaemonSets, ConfigMaps and Secrets of these manifests (repeatable)').argParser(collect))
       .option('-R, --recursive', 'read the subdirectories of -f directories too (as kubectl)')
       .option('-n, --namespace <ns>', 'namespace (default "default")')
       .option('--cascade <mode>', 'background (default): remove the pods too; orphan (or false): leave them running', 'background')
@@ -276,12 +309,13 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
 
   program
     .command('keygen')
-    .description('write an operator ed25519 key pair (FILE and FILE.pub), or with --cluster a cluster pre-shared key')
+    .description('write an operator ed25519 key pair (FILE and FILE.pub), or with --cluster a cluster pre-shared key, or with --secret a fleet secret key (seals Secrets)')
     .requiredOption('--out <file>', 'where to write the key (the private key gets mode 0600)')
     .option('--cluster', 'write a cluster pre-shared key instead of an operator key pair')
+    .option('--secret', 'write a fleet secret key (AES-256, for Secrets) instead of an operator key pair')
     .option('--force', 'overwrite existing files')
-    .addHelpText('after', '\nExamples:\n  daemonmesh keygen --out operator.key\n  daemonmesh keygen --cluster --out cluster.key\n')
-    .action(async (opts: { out: string; cluster?: boolean; force?: boolean }) => runKeygen(opts, out))
+    .addHelpText('after', '\nExamples:\n  daemonmesh keygen --out operator.key\n  daemonmesh keygen --cluster --out cluster.key\n  daemonmesh keygen --secret --out secret.key\n')
+    .action(async (opts: { out: string; cluster?: boolean; secret?: boolean; force?: boolean }) => runKeygen(opts, out))
 
   program
     .command('fingerprint')

@@ -6,6 +6,7 @@
 import { z } from 'zod'
 import { MAX_WALL_MS } from './bounds.js'
 import { parseConfigMap } from './configmap.js'
+import { parseStoredSecret } from './secret.js'
 import { formatIssue } from './errors.js'
 import { historySchema } from './history.js'
 import { parseStoreKey, refOf } from './keyspace.js'
@@ -58,6 +59,8 @@ function carriesNothing(value: unknown, what: string): string | undefined {
  *    its delete carries a value.
  * 11. a node admission (`admission/NODE`) put or delete does not carry exactly `{keyId}`
  *    (the key admitted, or the key deleted).
+ * 12. a Secret put is not a sealed Secret (parseStoredSecret: plaintext `data` is refused),
+ *    or is stored under another namespace or name than its own; its delete carries a value.
  */
 export function checkStoreValue(key: string, op: 'put' | 'delete', value: unknown): string | undefined {
   const parsed = parseStoreKey(key)
@@ -96,6 +99,13 @@ export function checkStoreValue(key: string, op: 'put' | 'delete', value: unknow
     }
     case 'admission':
       return admissionValueSchema.safeParse(value).success ? undefined : 'a node admission carries {"keyId": KEYID}' // 11
+    case 'secret': {
+      if (op === 'delete') return carriesNothing(value, 'Secret') // 12
+      const { secret, errors } = parseStoredSecret(value)
+      if (secret === undefined) return `invalid Secret: ${errors.map(formatIssue).join('; ')}` // 12
+      const own = `${secret.metadata.namespace}/${secret.metadata.name}`
+      return own === parsed.ref.key ? undefined : `Secret ${own} stored under ${key}` // 12
+    }
     default:
       // Unparsed keys, node records, and any kind added to the keyspace later: refused
       // until a rule here admits them.

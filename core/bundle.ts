@@ -4,19 +4,14 @@
 // not. `check`, `plan`, `apply` and `delete -f` share these rules. No I/O here.
 
 import type { ConfigMap } from './configmap.js'
+import type { PlainSecret } from './secret.js'
 import { podPlan } from './container-spec.js'
 import { formatIssue, type FieldIssue } from './errors.js'
 import { documentErrors, type Document } from './manifest.js'
 import type { DaemonSet, NodeInfo } from './types.js'
 
-/**
- * NOT_YET_SUPPORTED_KINDS are kinds daemonmesh will apply in a later change (Secrets, issue
- * 15 items 2 and 3); until then they are skipped with their own reason.
- */
-export const NOT_YET_SUPPORTED_KINDS: ReadonlySet<string> = new Set(['Secret'])
-
 /** APPLIED_KINDS are the kinds apply writes to the store. */
-const APPLIED_KINDS: ReadonlySet<string> = new Set(['DaemonSet', 'ConfigMap'])
+const APPLIED_KINDS: ReadonlySet<string> = new Set(['DaemonSet', 'ConfigMap', 'Secret'])
 
 /**
  * The node the warnings' pod plan is made for: what the plan cannot honour does not depend
@@ -27,14 +22,12 @@ const ANY_NODE: NodeInfo = { name: 'node', labels: {}, taints: [], addresses: [{
 /**
  * skipReason says why `apply`, `plan -f` and `delete -f` pass over an object of `kind`,
  * and returns undefined for the kinds they act on:
- *  1. DaemonSet, ConfigMap: applied (undefined);
- *  2. Secret: "not yet supported by daemonmesh" (NOT_YET_SUPPORTED_KINDS);
- *  3. Node: nodes join by themselves, and label node / taint node change them;
- *  4. any other kind, Kubernetes' own or a custom resource: "not used by daemonmesh".
+ *  1. DaemonSet, ConfigMap, Secret: applied (undefined);
+ *  2. Node: nodes join by themselves, and label node / taint node change them;
+ *  3. any other kind, Kubernetes' own or a custom resource: "not used by daemonmesh".
  */
 export function skipReason(kind: string): string | undefined {
   if (APPLIED_KINDS.has(kind)) return undefined
-  if (NOT_YET_SUPPORTED_KINDS.has(kind)) return 'not yet supported by daemonmesh'
   if (kind === 'Node') return 'not applied by daemonmesh (a node joins by itself; use label node or taint node)'
   return 'not used by daemonmesh'
 }
@@ -78,13 +71,14 @@ export function documentWarnings(d: Document): string[] {
 }
 
 /**
- * BundleObject is one object of a bundle, in document order: a DaemonSet or a ConfigMap to act on, or an
+ * BundleObject is one object of a bundle, in document order: a DaemonSet, ConfigMap or Secret (in plaintext: the CLI seals it) to act on, or an
  * object skipped with its reason (skipReason). `resource` is kubectl's `KIND[.GROUP]/NAME`.
  */
 export type BundleObject =
-  | { where: string; resource: string; daemonSet: DaemonSet; configMap?: undefined; skipped?: undefined }
-  | { where: string; resource: string; daemonSet?: undefined; configMap: ConfigMap; skipped?: undefined }
-  | { where: string; resource: string; daemonSet?: undefined; configMap?: undefined; skipped: string }
+  | { where: string; resource: string; daemonSet: DaemonSet; configMap?: undefined; secret?: undefined; skipped?: undefined }
+  | { where: string; resource: string; daemonSet?: undefined; configMap: ConfigMap; secret?: undefined; skipped?: undefined }
+  | { where: string; resource: string; daemonSet?: undefined; configMap?: undefined; secret: PlainSecret; skipped?: undefined }
+  | { where: string; resource: string; daemonSet?: undefined; configMap?: undefined; secret?: undefined; skipped: string }
 
 /** Bundle is what `apply`, `plan -f` and `delete -f` act on. */
 export interface Bundle {
@@ -97,8 +91,8 @@ export interface Bundle {
 
 /**
  * readBundle sorts parsed documents (parseManifests) for `apply`, `plan -f` and `delete -f`:
- *  1. a valid DaemonSet or ConfigMap is an object to act on;
- *  2. a DaemonSet or ConfigMap with errors, and a document that is not an object at all
+ *  1. a valid DaemonSet, ConfigMap or Secret is an object to act on;
+ *  2. a DaemonSet, ConfigMap or Secret with errors, and a document that is not an object at all
  *     (bad YAML, a scalar, no kind, a List without items), is an error: all or nothing;
  *  3. every other object is skipped once, with its reason, whatever it holds (a Node's
  *     own errors included: apply does not use it);
@@ -113,6 +107,8 @@ export function readBundle(docs: readonly Document[]): Bundle {
       bundle.objects.push({ where: d.where, resource: `daemonset.apps/${d.daemonSet.metadata.name}`, daemonSet: d.daemonSet })
     } else if (d.configMap !== undefined) {
       bundle.objects.push({ where: d.where, resource: `configmap/${d.configMap.metadata.name}`, configMap: d.configMap })
+    } else if (d.secret !== undefined) {
+      bundle.objects.push({ where: d.where, resource: `secret/${d.secret.metadata.name}`, secret: d.secret })
     } else if (reason !== undefined && d.kind !== '' && (d.errors.length === 0 || d.kind === 'Node')) {
       bundle.objects.push({ where: d.where, resource: resourceName(d.apiVersion, d.kind, d.name), skipped: reason })
     } else {

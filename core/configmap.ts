@@ -5,53 +5,33 @@
 import { z } from 'zod'
 import type { FieldIssue } from './errors.js'
 import type { DaemonSet } from './types.js'
-import { dns1123Label, dns1123Subdomain } from './names.js'
+import { BASE64, MAX_OBJECT_BYTES, configKeyProblem, metaSchema, objectMeta, stringMap, tooLong, type StoredMeta } from './object-meta.js'
 import { joinPath } from './path.js'
-import { validateLabels } from './selector.js'
 import { zodIssues } from './zod-issues.js'
 
-/**
- * MAX_CONFIGMAP_BYTES bounds a ConfigMap (metadata, data, binaryData) as it travels: JSON-encoded,
- * escapes included. Kubernetes allows 1 MiB; here a ConfigMap travels in one gossip message
- * of at most 256 KiB, envelope included.
- */
-export const MAX_CONFIGMAP_BYTES = 192 * 1024
+/** MAX_CONFIGMAP_BYTES bounds a ConfigMap as it travels (MAX_OBJECT_BYTES, core/object-meta.ts). */
+export const MAX_CONFIGMAP_BYTES = MAX_OBJECT_BYTES
 
 /** ConfigMap is a ConfigMap as stored: name and namespace set, data and binaryData string maps. */
 export interface ConfigMap {
   apiVersion: 'v1'
   kind: 'ConfigMap'
-  metadata: { name: string; namespace: string; labels?: Record<string, string>; annotations?: Record<string, string>; creationTimestamp?: string }
+  metadata: StoredMeta
   data?: Record<string, string>
   binaryData?: Record<string, string>
   immutable?: boolean
 }
 
-const stringMap = z.record(z.string(), z.string())
-
 const configMapSchema = z
   .object({
     apiVersion: z.literal('v1'),
     kind: z.literal('ConfigMap'),
-    metadata: z
-      .object({ name: z.string(), namespace: z.string().optional(), labels: stringMap.optional(), annotations: stringMap.optional(), creationTimestamp: z.string().optional() })
-      .passthrough(),
+    metadata: metaSchema,
     data: stringMap.optional(),
     binaryData: stringMap.optional(),
     immutable: z.boolean().optional(),
   })
   .strict()
-
-const KEY = /^[-._a-zA-Z0-9]+$/
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
-
-/** configKeyProblem says why `key` cannot be a ConfigMap (or Secret) key, as Kubernetes' IsConfigMapKey. */
-export function configKeyProblem(key: string): string | undefined {
-  if (key === '' || key.length > 253) return 'must be 1 to 253 characters'
-  if (key === '.' || key === '..') return `must not be '${key}'`
-  if (!KEY.test(key)) return "a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
-  return undefined
-}
 
 /**
  * parseConfigMap checks an object (nulls already dropped) and returns the ConfigMap as
@@ -70,13 +50,7 @@ export function parseConfigMap(input: unknown): { configMap?: ConfigMap; errors:
   const res = configMapSchema.strip().safeParse(input)
   if (!res.success || errors.length > 0) return { errors, warnings }
   const { metadata: m, data, binaryData, immutable } = res.data
-  if (m.name === '') errors.push({ path: 'metadata.name', message: 'required' })
-  else for (const p of dns1123Subdomain(m.name)) errors.push({ path: 'metadata.name', message: `Invalid value: "${m.name}": ${p}` })
-  const namespace = m.namespace ?? 'default'
-  for (const p of dns1123Label(namespace)) errors.push({ path: 'metadata.namespace', message: `Invalid value: "${namespace}": ${p}` })
-  errors.push(...validateLabels(m.labels, 'metadata.labels'))
-  // Measured as it travels: JSON escapes (a newline is two bytes, a control character six) count.
-  const bytes = Buffer.byteLength(JSON.stringify({ metadata: m, data, binaryData }))
+  const metadata = objectMeta(m, errors)
   for (const [field, map] of [['data', data], ['binaryData', binaryData]] as const) {
     for (const [k, v] of Object.entries(map ?? {})) {
       const why = configKeyProblem(k)
@@ -85,12 +59,9 @@ export function parseConfigMap(input: unknown): { configMap?: ConfigMap; errors:
       if (field === 'binaryData' && !BASE64.test(v)) errors.push({ path: joinPath(field, k), message: 'Invalid value: must be base64' })
     }
   }
-  if (bytes > MAX_CONFIGMAP_BYTES) errors.push({ path: '', message: `Too long: a ConfigMap must have at most ${MAX_CONFIGMAP_BYTES} bytes as JSON (${bytes})` })
+  const long = tooLong('ConfigMap', { metadata: m, data, binaryData })
+  if (long !== undefined) errors.push(long)
   if (errors.length > 0) return { errors, warnings }
-  const metadata: ConfigMap['metadata'] = { name: m.name, namespace }
-  if (m.labels !== undefined) metadata.labels = m.labels
-  if (m.annotations !== undefined) metadata.annotations = m.annotations
-  if (m.creationTimestamp !== undefined) metadata.creationTimestamp = m.creationTimestamp
   const cm: ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata }
   if (data !== undefined) cm.data = data
   if (binaryData !== undefined) cm.binaryData = binaryData

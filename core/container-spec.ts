@@ -9,8 +9,10 @@ import { joinPath } from './path.js'
 import { readinessCheckOf } from './probe.js'
 import { parseQuantity } from './quantity.js'
 import { revisionOf } from './revision.js'
+import { pullAuthFor, type PullAuth } from './registry-auth.js'
+import { DOCKER_CONFIG_JSON } from './secret.js'
 import type { Container, DaemonSet, EnvVar, NodeInfo, PodSpec } from './types.js'
-import { NO_OBJECTS, configMapOf, mountsOf, podVolumesOf, type DockerMount, type PodObjects, type PodVolume, type VolumeContext } from './volumes.js'
+import { NO_OBJECTS, configMapOf, mountsOf, secretOf, podVolumesOf, type DockerMount, type PodObjects, type PodVolume, type VolumeContext } from './volumes.js'
 
 /** Labels every managed container carries; the reconciler finds its containers by them. */
 export const Labels = {
@@ -78,7 +80,7 @@ export interface PodPlan {
   /** The pod's `metadata.uid` (core/downward-api.ts podUid). */
   uid: string
   /** One entry per container, in template order; the first owns the network namespace. */
-  containers: { name: string; pullPolicy: 'Always' | 'IfNotPresent' | 'Never'; create: DockerCreate }[]
+  containers: { name: string; pullPolicy: 'Always' | 'IfNotPresent' | 'Never'; create: DockerCreate; pullAuth?: PullAuth }[]
   /** What the runtime makes before the containers, in the order of spec.volumes (mounted ones only). */
   volumes: PodVolume[]
   /** Fields of the template that this plan does not honour, with their paths. */
@@ -92,7 +94,7 @@ export interface PodPlan {
 
 /** Pod fields that the plan does not honour when set. */
 const UNSUPPORTED_POD_FIELDS = [
-  'initContainers', 'ephemeralContainers', 'imagePullSecrets', 'priority',
+  'initContainers', 'ephemeralContainers', 'priority',
   'priorityClassName', 'preemptionPolicy', 'runtimeClassName', 'schedulerName', 'topologySpreadConstraints',
   'readinessGates', 'overhead', 'os', 'resourceClaims', 'resources', 'activeDeadlineSeconds', 'schedulingGates',
   'subdomain', 'setHostnameAsFQDN', 'hostUsers',
@@ -129,7 +131,7 @@ export function expandVars(text: string, lookup: (name: string) => string | unde
 
 type Context = VolumeContext
 
-const ENV_SOURCES = ['fieldRef', 'resourceFieldRef', 'configMapKeyRef']
+const ENV_SOURCES = ['fieldRef', 'resourceFieldRef', 'configMapKeyRef', 'secretKeyRef']
 
 /** An env name kubelet sets: printable ASCII, no '=' (the rule validation applies to env names). */
 const ENV_NAME = /^[\x20-\x3c\x3e-\x7e]+$/
@@ -138,13 +140,14 @@ function envOf(ctx: Context, c: Container, path: string): Map<string, string> {
   const env = new Map<string, string>()
   // envFrom first: env entries of the same name win, as in Kubernetes.
   ;(c.envFrom ?? []).forEach((f, i) => {
-    if (f.secretRef !== undefined) ctx.unsupported.push({ path: joinPath(path, 'envFrom', i, 'secretRef'), message: 'not supported: Secrets are not applied yet' })
-    if (f.configMapRef === undefined) return
-    const cm = configMapOf(ctx, f.configMapRef.name, f.configMapRef.optional)
-    for (const [k, v] of Object.entries(cm?.data ?? {})) {
+    const set = (k: string, v: string): void => {
       const name = `${f.prefix ?? ''}${k}`
       if (ENV_NAME.test(name)) env.set(name, v)
     }
+    if (f.secretRef !== undefined) for (const [k, v] of secretOf(ctx, f.secretRef.name, f.secretRef.optional) ?? []) set(k, v.toString('utf8'))
+    if (f.configMapRef === undefined) return
+    const cm = configMapOf(ctx, f.configMapRef.name, f.configMapRef.optional)
+    for (const [k, v] of Object.entries(cm?.data ?? {})) set(k, v)
   })
   ;(c.env ?? []).forEach((e: EnvVar, i) => {
     const from = e.valueFrom
@@ -154,6 +157,14 @@ function envOf(ctx: Context, c: Container, path: string): Map<string, string> {
       const v = cm?.data?.[ref.key]
       if (v !== undefined) env.set(e.name, v)
       else if (cm !== undefined && ref.optional !== true) ctx.missing.push(`couldn't find key ${ref.key} in ConfigMap ${cm.metadata.namespace}/${cm.metadata.name}`)
+      return
+    }
+    if (from?.secretKeyRef !== undefined) {
+      const ref = from.secretKeyRef
+      const data = secretOf(ctx, ref.name, ref.optional)
+      const v = data?.get(ref.key)
+      if (v !== undefined) env.set(e.name, v.toString('utf8'))
+      else if (data !== undefined && ref.optional !== true) ctx.missing.push(`couldn't find key ${ref.key} in Secret ${ctx.ds.metadata.namespace ?? 'default'}/${ref.name}`)
       return
     }
     if (from !== undefined) {
@@ -173,6 +184,32 @@ function envOf(ctx: Context, c: Container, path: string): Map<string, string> {
     env.set(e.name, expandVars(e.value ?? '', (n) => env.get(n)))
   })
   return env
+}
+
+/**
+ * pullSecretConfigs returns the docker configs of the pod's imagePullSecrets, in order. As
+ * kubelet, a pull secret that is absent, cannot be opened here or is of another type is
+ * passed over (the pull goes on without it) and said as a warning.
+ */
+function pullSecretConfigs(ctx: Context, spec: PodSpec): Buffer[] {
+  const out: Buffer[] = []
+  ;(spec.imagePullSecrets ?? []).forEach((ref, i) => {
+    const found = ctx.objects.secret(ctx.ds.metadata.namespace ?? 'default', ref.name)
+    const at = joinPath('spec.template.spec', 'imagePullSecrets', i)
+    if (found === undefined) return
+    if (found.data === undefined) {
+      ctx.unsupported.push({ path: at, message: `secret "${ref.name}" cannot be opened: ${found.why}` })
+      return
+    }
+    const json = found.secret.type === DOCKER_CONFIG_JSON ? found.data.get('.dockerconfigjson') : found.secret.type === 'kubernetes.io/dockercfg' ? wrapDockerCfg(found.data.get('.dockercfg')) : undefined
+    if (json === undefined) ctx.unsupported.push({ path: at, message: `secret "${ref.name}" is of type ${found.secret.type}, not ${DOCKER_CONFIG_JSON}` })
+    else out.push(json)
+  })
+  return out
+}
+
+function wrapDockerCfg(content: Buffer | undefined): Buffer | undefined {
+  return content === undefined ? undefined : Buffer.concat([Buffer.from('{"auths":'), content, Buffer.from('}')])
 }
 
 function resourcesOf(c: Container, path: string, ctx: Context, hc: DockerHostConfig): void {
@@ -232,6 +269,7 @@ export function podPlan(ds: DaemonSet, node: NodeInfo, objects: PodObjects = NO_
   const owner = spec.containers[0] === undefined ? '' : dockerName(ds, spec.containers[0].name, revision, node.name)
   const dnsConfig = spec.dnsConfig as { nameservers?: string[]; searches?: string[]; options?: { name: string; value?: string }[] } | undefined
 
+  const pullConfigs = pullSecretConfigs(ctx, spec)
   const containers = spec.containers.map((c, i) => {
     const path = joinPath('spec.template.spec', 'containers', i)
     const first = i === 0
@@ -302,7 +340,8 @@ export function podPlan(ds: DaemonSet, node: NodeInfo, objects: PodObjects = NO_
     if (c.tty === true) create.Tty = true
     if (c.stdin === true) create.OpenStdin = true
     if (first && spec.hostNetwork !== true && spec.hostname !== undefined) create.Hostname = spec.hostname
-    return { name: c.name, pullPolicy: c.imagePullPolicy ?? 'IfNotPresent', create }
+    const pullAuth = pullAuthFor(c.image, pullConfigs)
+    return { name: c.name, pullPolicy: c.imagePullPolicy ?? 'IfNotPresent', create, ...(pullAuth === undefined ? {} : { pullAuth }) }
   })
 
   // Ports belong to the network owner: Docker refuses port bindings on a joined container.

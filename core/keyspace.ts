@@ -10,6 +10,7 @@
 //   cm/NAMESPACE/NAME              a ConfigMap (operator-signed); its name is a DsRef too
 //   release/NAMESPACE/NAME/NODE    a request to free NODE's update slot (operator-signed)
 //   admission/NODE                 the node key admitted under NODE (operator-signed; core/node-admission.ts)
+//   secret/NAMESPACE/NAME          a Secret, its data sealed (operator-signed); a DsRef too
 //   node/KEYID                     a node record, in the membership map (signed by KEYID)
 
 import { isKeyId } from './keys.js'
@@ -75,6 +76,7 @@ export const Prefix = {
   configMap: 'cm/',
   leaseRelease: 'release/',
   admission: 'admission/',
+  secret: 'secret/',
   nodeRecord: 'node/',
 } as const
 
@@ -88,6 +90,8 @@ export const StoreKey = {
   configMap: (ref: DsRef): string => `${Prefix.configMap}${ref.key}`,
   /** An operator's request to free NODE's update slot of a DaemonSet (`rollout release`). */
   leaseRelease: (ref: DsRef, node: string): string => `${Prefix.leaseRelease}${ref.key}/${node}`,
+  /** A Secret, named like a DaemonSet. */
+  secret: (ref: DsRef): string => `${Prefix.secret}${ref.key}`,
   nodeRecord: (keyId: string): string => `${Prefix.nodeRecord}${keyId}`,
   admission: (node: string): string => `${Prefix.admission}${node}`,
 } as const
@@ -100,6 +104,7 @@ export type ParsedKey =
   | { kind: 'overlay'; node: string }
   | { kind: 'configMap'; ref: DsRef }
   | { kind: 'leaseRelease'; ref: DsRef; node: string }
+  | { kind: 'secret'; ref: DsRef }
   | { kind: 'nodeRecord'; keyId: string }
   | { kind: 'admission'; node: string }
 
@@ -140,6 +145,10 @@ export function parseStoreKey(key: string): ParsedKey | undefined {
   if (key.startsWith(Prefix.admission)) {
     const node = key.slice(Prefix.admission.length)
     return isName(node) ? { kind: 'admission', node } : undefined
+  }
+  if (key.startsWith(Prefix.secret)) {
+    const ref = parseDsKey(key.slice(Prefix.secret.length))
+    return ref === undefined ? undefined : { kind: 'secret', ref }
   }
   if (key.startsWith(Prefix.nodeRecord)) {
     const keyId = key.slice(Prefix.nodeRecord.length)

@@ -7,6 +7,7 @@
 import { parseAllDocuments, type ScalarTag } from 'yaml'
 import type { ZodIssue } from 'zod'
 import { parseConfigMap, type ConfigMap } from './configmap.js'
+import { parseSecretManifest, type PlainSecret } from './secret.js'
 import { applyDefaults } from './defaults.js'
 import { ManifestError, ValidationError, formatIssue, type FieldIssue } from './errors.js'
 import { dsRef } from './keyspace.js'
@@ -25,11 +26,13 @@ export interface Document {
   apiVersion: string
   /** '' when the document has none; any kind, DaemonSet and Node are the ones checked. */
   kind: string
-  /** `NAMESPACE/NAME` for DaemonSets and ConfigMaps, `NAME` for nodes, '' when unknown. */
+  /** `NAMESPACE/NAME` for DaemonSets, ConfigMaps and Secrets, `NAME` for nodes, '' when unknown. */
   name: string
   daemonSet?: DaemonSet
   node?: NodeInfo
   configMap?: ConfigMap
+  /** A Secret in plaintext, as written: never printed, never stored (the CLI seals it). */
+  secret?: PlainSecret
   errors: FieldIssue[]
   warnings: FieldIssue[]
 }
@@ -143,7 +146,7 @@ function onlyUnknownKeys(obj: unknown): boolean {
 function objectName(obj: Record<string, unknown>, kind: string): string {
   const meta = isObject(obj.metadata) ? obj.metadata : {}
   const name = typeof meta.name === 'string' ? meta.name : ''
-  if (kind !== 'DaemonSet' && kind !== 'ConfigMap') return name
+  if (kind !== 'DaemonSet' && kind !== 'ConfigMap' && kind !== 'Secret') return name
   const ns = typeof meta.namespace === 'string' ? meta.namespace : 'default'
   return name === '' ? '' : dsRef(ns, name).key
 }
@@ -171,6 +174,8 @@ function classify(raw: unknown, where: string, out: Document[]): void {
     out.push({ where, apiVersion, kind, name, ...withNullErrors(nodeFromObject(obj), nullErrors) })
   } else if (kind === 'ConfigMap') {
     out.push({ where, apiVersion, kind, name, ...withNullErrors(parseConfigMap(obj), nullErrors) })
+  } else if (kind === 'Secret') {
+    out.push({ where, apiVersion, kind, name, ...withNullErrors(parseSecretManifest(obj), nullErrors) })
   } else if (kind === '') {
     out.push({ where, apiVersion, kind, name, errors: [{ path: '', message: 'kind: required' }], warnings: [] })
   } else {

@@ -58,7 +58,7 @@ const envVar = z
         fieldRef: fieldRef.optional(),
         resourceFieldRef: resourceFieldRef.optional(),
         configMapKeyRef: z.object({ name: str, key: str, optional: bool.optional() }).strict().optional(),
-        secretKeyRef: any,
+        secretKeyRef: z.object({ name: str, key: str, optional: bool.optional() }).strict().optional(),
         fileKeyRef: any,
       })
       .strict()
@@ -130,7 +130,7 @@ export const containerSchema = z
     args: z.array(str).optional(),
     workingDir: str.optional(),
     env: z.array(envVar).optional(),
-    envFrom: z.array(z.object({ prefix: str.optional(), configMapRef: z.object({ name: str, optional: bool.optional() }).strict().optional(), secretRef: any }).strict()).optional(),
+    envFrom: z.array(z.object({ prefix: str.optional(), configMapRef: z.object({ name: str, optional: bool.optional() }).strict().optional(), secretRef: z.object({ name: str, optional: bool.optional() }).strict().optional() }).strict()).optional(),
     ports: z.array(containerPort).optional(),
     resources: resources.optional(),
     resizePolicy: any,
@@ -159,7 +159,7 @@ const projectionSource = z
   .object({
     downwardAPI: z.object({ items: z.array(downwardAPIItem).optional() }).strict().optional(),
     configMap: configMapProjection.optional(),
-    secret: any,
+    secret: configMapProjection.optional(),
     serviceAccountToken: any,
     clusterTrustBundle: any,
     podCertificate: any,
@@ -173,6 +173,7 @@ const volume = z
     emptyDir: z.object({ medium: str.optional(), sizeLimit: quantity.optional() }).strict().optional(),
     downwardAPI: z.object({ items: z.array(downwardAPIItem).optional(), defaultMode: int.optional() }).strict().optional(),
     configMap: configMapProjection.extend({ defaultMode: int.optional() }).strict().optional(),
+    secret: z.object({ secretName: str, items: z.array(keyToPath).optional(), defaultMode: int.optional(), optional: bool.optional() }).strict().optional(),
     projected: z.object({ sources: z.array(projectionSource).optional(), defaultMode: int.optional() }).strict().optional(),
   })
   .passthrough()
@@ -224,7 +225,7 @@ export const podSpecSchema = z
     serviceAccount: any,
     serviceAccountName: any,
     automountServiceAccountToken: any,
-    imagePullSecrets: any,
+    imagePullSecrets: z.array(z.object({ name: str }).strict()).optional(),
     priority: any,
     priorityClassName: any,
     preemptionPolicy: any,

@@ -85,6 +85,7 @@ export interface EnvVar {
     fieldRef?: ObjectFieldSelector
     resourceFieldRef?: ResourceFieldSelector
     configMapKeyRef?: ConfigMapKeySelector
+    secretKeyRef?: ConfigMapKeySelector
     [source: string]: unknown
   }
 }
@@ -92,7 +93,7 @@ export interface EnvVar {
 export interface EnvFromSource {
   prefix?: string
   configMapRef?: { name: string; optional?: boolean }
-  secretRef?: unknown
+  secretRef?: { name: string; optional?: boolean }
 }
 
 /** KeyToPath maps one key of a ConfigMap (or Secret) to a file of a volume. */
@@ -104,6 +105,14 @@ export interface KeyToPath {
 
 export interface ConfigMapVolumeSource {
   name: string
+  items?: KeyToPath[]
+  defaultMode?: number
+  optional?: boolean
+}
+
+/** SecretVolumeSource is a secret volume: as a configMap volume, the Secret named by `secretName`. */
+export interface SecretVolumeSource {
+  secretName: string
   items?: KeyToPath[]
   defaultMode?: number
   optional?: boolean
@@ -192,8 +201,9 @@ export interface Volume {
   emptyDir?: { medium?: string; sizeLimit?: IntOrString }
   downwardAPI?: { items?: DownwardAPIItem[]; defaultMode?: number }
   configMap?: ConfigMapVolumeSource
-  /** downwardAPI and configMap sources are honoured (secret, serviceAccountToken are reported). */
-  projected?: { sources?: ({ downwardAPI?: { items?: DownwardAPIItem[] }; configMap?: Omit<ConfigMapVolumeSource, 'defaultMode'>; [source: string]: unknown })[]; defaultMode?: number }
+  secret?: SecretVolumeSource
+  /** downwardAPI, configMap and secret sources are honoured (serviceAccountToken and the others are reported). */
+  projected?: { sources?: ({ downwardAPI?: { items?: DownwardAPIItem[] }; configMap?: Omit<ConfigMapVolumeSource, 'defaultMode'>; secret?: Omit<ConfigMapVolumeSource, 'defaultMode'>; [source: string]: unknown })[]; defaultMode?: number }
   [source: string]: unknown
 }
 
@@ -214,6 +224,7 @@ export interface PodSpec {
   hostname?: string
   hostAliases?: { ip: string; hostnames: string[] }[]
   securityContext?: { runAsUser?: number; runAsGroup?: number; [field: string]: unknown }
+  imagePullSecrets?: { name: string }[]
   [field: string]: unknown
 }
 

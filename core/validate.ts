@@ -10,7 +10,7 @@ import { joinPath } from './path.js'
 import { parseQuantity } from './quantity.js'
 import { compileSelector, validateLabels } from './selector.js'
 import { validateToleration } from './taints.js'
-import { configKeyProblem } from './configmap.js'
+import { configKeyProblem } from './object-meta.js'
 import type { Container, DaemonSet, DownwardAPIItem, KeyToPath, PodSpec, ResourceFieldSelector, Volume } from './types.js'
 
 const PULL_POLICIES = ['Always', 'IfNotPresent', 'Never']
@@ -214,11 +214,12 @@ function validateContainer(c: Container, path: string, pod: PodSpec, volumeNames
     if (e.valueFrom !== undefined && Object.keys(e.valueFrom).filter((k) => e.valueFrom?.[k] !== undefined).length !== 1) {
       issues.push({ path: joinPath(p, 'valueFrom'), message: 'Invalid value: must specify exactly one of `fieldRef`, `resourceFieldRef`, `configMapKeyRef`, `secretKeyRef` or `fileKeyRef`' })
     }
-    const cmRef = e.valueFrom?.configMapKeyRef
-    if (cmRef !== undefined) {
-      if (cmRef.name === '') issues.push({ path: joinPath(p, 'valueFrom', 'configMapKeyRef', 'name'), message: 'required' })
-      const bad = configKeyProblem(cmRef.key)
-      if (bad !== undefined) issues.push({ path: joinPath(p, 'valueFrom', 'configMapKeyRef', 'key'), message: `Invalid value: "${cmRef.key}": ${bad}` })
+    for (const source of ['configMapKeyRef', 'secretKeyRef'] as const) {
+      const ref = e.valueFrom?.[source]
+      if (ref === undefined) continue
+      if (ref.name === '') issues.push({ path: joinPath(p, 'valueFrom', source, 'name'), message: 'required' })
+      const bad = configKeyProblem(ref.key)
+      if (bad !== undefined) issues.push({ path: joinPath(p, 'valueFrom', source, 'key'), message: `Invalid value: "${ref.key}": ${bad}` })
     }
     if (e.valueFrom?.resourceFieldRef !== undefined) validateDivisor(e.valueFrom.resourceFieldRef, joinPath(p, 'valueFrom', 'resourceFieldRef'), issues)
   })
@@ -226,6 +227,7 @@ function validateContainer(c: Container, path: string, pod: PodSpec, volumeNames
     const p = joinPath(path, 'envFrom', i)
     if ((f.configMapRef === undefined) === (f.secretRef === undefined)) issues.push({ path: p, message: 'Invalid value: must specify exactly one of `configMapRef` or `secretRef`' })
     if (f.configMapRef !== undefined && f.configMapRef.name === '') issues.push({ path: joinPath(p, 'configMapRef', 'name'), message: 'required' })
+    if (f.secretRef !== undefined && f.secretRef.name === '') issues.push({ path: joinPath(p, 'secretRef', 'name'), message: 'required' })
     if (f.prefix !== undefined && f.prefix.includes('=')) issues.push({ path: joinPath(p, 'prefix'), message: `Invalid value: "${f.prefix}": must not contain '='` })
   })
   for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe'] as const) {
@@ -262,12 +264,18 @@ function validateVolumes(volumes: Volume[], issues: FieldIssue[]): Set<string> {
       validateMode(v.configMap.defaultMode, joinPath(p, 'configMap', 'defaultMode'), issues)
       validateKeyItems(v.configMap.items ?? [], joinPath(p, 'configMap'), new Set(), issues)
     }
+    if (v.secret !== undefined) {
+      if (v.secret.secretName === '') issues.push({ path: joinPath(p, 'secret', 'secretName'), message: 'required' })
+      validateMode(v.secret.defaultMode, joinPath(p, 'secret', 'defaultMode'), issues)
+      validateKeyItems(v.secret.items ?? [], joinPath(p, 'secret'), new Set(), issues)
+    }
     if (v.projected !== undefined) {
       validateMode(v.projected.defaultMode, joinPath(p, 'projected', 'defaultMode'), issues)
       const seen = new Set<string>()
       ;(v.projected.sources ?? []).forEach((src, j) => {
         if (src.downwardAPI !== undefined) validateDownwardItems(src.downwardAPI.items ?? [], joinPath(p, 'projected', 'sources', j, 'downwardAPI'), seen, issues)
         if (src.configMap !== undefined) validateKeyItems(src.configMap.items ?? [], joinPath(p, 'projected', 'sources', j, 'configMap'), seen, issues)
+        if (src.secret !== undefined) validateKeyItems(src.secret.items ?? [], joinPath(p, 'projected', 'sources', j, 'secret'), seen, issues)
       })
     }
   })

@@ -153,8 +153,10 @@ export class ApiServer {
       send(res, 200, { apiVersion: 'v1', kind: 'List', items: b.store.live(Prefix.daemonSet).map((e) => daemonSetObject(e, members, now)) })
       return
     }
-    if (method === 'GET' && path === '/v1/configmaps') {
-      const items = b.store.live(Prefix.configMap).map((e) => {
+    // ConfigMaps and Secrets as stored (a Secret's data sealed: this agent never opens it for the API).
+    const objectPrefix = method === 'GET' ? { '/v1/configmaps': Prefix.configMap, '/v1/secrets': Prefix.secret }[path] : undefined
+    if (objectPrefix !== undefined) {
+      const items = b.store.live(objectPrefix).map((e) => {
         const cm = e.value as { metadata: Record<string, unknown> }
         return { ...cm, metadata: { ...cm.metadata, resourceVersion: e.hlc } }
       })

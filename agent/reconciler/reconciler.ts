@@ -19,6 +19,7 @@ import { checkPolicy, OPEN_POLICY, type WorkloadPolicy } from '../../core/policy
 import { compileSelector } from '../../core/selector.js'
 import type { DaemonSet } from '../../core/types.js'
 import { storeObjects } from '../../core/volumes.js'
+import type { SecretKey } from '../../core/secret-box.js'
 import type { Clock, Timer } from '../clock.js'
 import type { Timings } from '../defaults.js'
 import type { ContainerRuntime } from '../runtime/runtime.js'
@@ -38,6 +39,8 @@ export interface ReconcilerOptions {
   /** This host's workload policy: a DaemonSet that breaks it is reported PolicyDenied and nothing of it runs here. Default: open (everything allowed). */
   policy?: WorkloadPolicy
   timings: Timings['reconciler']
+  /** The fleet secret key; absent on a host that holds none. Opens only the Secrets of pods this host runs. */
+  secretKey?: SecretKey
   log: Logger
 }
 
@@ -123,11 +126,14 @@ export class Reconciler {
   private async observe(): Promise<PassInput | undefined> {
     const self = this.opts.node.self()
     const info = nodeInfoOf(self)
-    const objects = storeObjects((key) => this.opts.store.get(key))
+    const get = (key: string): ReturnType<ReconcilerOptions['store']['get']> => this.opts.store.get(key)
+    // Secrets are opened only for the DaemonSets this host runs: the others' plans are never acted on here.
+    const running = storeObjects(get, this.opts.secretKey)
+    const others = storeObjects(get)
     const wanted: Wanted[] = this.opts.store.live(Prefix.daemonSet).map((e) => {
       const ds = e.value as DaemonSet
       const v = shouldRun(info, ds)
-      const plan = podPlan(ds, info, objects)
+      const plan = podPlan(ds, info, v.shouldRun || v.shouldContinueRunning ? running : others)
       const selector = compileSelector(ds.spec.selector, 'spec.selector').selector
       // Judged before anything is pulled or started: a refused DaemonSet neither runs nor stays here.
       const denied = v.shouldRun || v.shouldContinueRunning ? checkPolicy(this.opts.policy ?? OPEN_POLICY, ds, e.author) : []

@@ -20,8 +20,10 @@ import type { ObservedContainer } from '../../core/reconcile.js'
 import type { Timings } from '../defaults.js'
 import { CallTimeoutError, Limiter, withDeadline } from './limiter.js'
 import { PodVolumes } from './pod-volumes.js'
+import { createHash } from 'node:crypto'
 import { demux } from './demux.js'
 import { ImagePullError, NotFoundError, type ContainerRuntime, type ContainerState, type ContainerStreams, type ExecOptions, type LogOptions, type OutputChunk } from './runtime.js'
+import type { PullAuth } from '../../core/registry-auth.js'
 
 export interface DockerRuntimeOptions {
   /** Calls that make the engine work, at most this many at once (config dockerConcurrency). */
@@ -29,6 +31,8 @@ export interface DockerRuntimeOptions {
   timings: Timings['runtime']
   /** Where pods' emptyDirs and agent-written files live (DATADIR/pods). */
   podsDir: string
+  /** Where the files of pods' Secrets live: a tmpfs (config secretsDir). */
+  secretsDir: string
 }
 
 const statusOf = (err: unknown): number | undefined => (err as { statusCode?: number }).statusCode
@@ -53,7 +57,7 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
   constructor(address: string, log: Logger, opts: DockerRuntimeOptions) {
     this.docker = new Docker({ socketPath: address.replace(/^unix:\/\//, '') })
     this.log = log
-    this.volumes = new PodVolumes(opts.podsDir)
+    this.volumes = new PodVolumes(opts.podsDir, opts.secretsDir)
     this.limiter = new Limiter(opts.concurrency)
     this.t = opts.timings
   }
@@ -128,20 +132,25 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
     return p
   }
 
-  /** pull pulls an image; a pull of the same image already under way is joined, not repeated. */
-  private pull(image: string): Promise<void> {
-    let p = this.pulls.get(image)
+  /**
+   * pull pulls an image with the given credentials; a pull of the same image with the same
+   * credentials already under way is joined, not repeated (with other credentials it is
+   * not: a pull that fails for a wrong password must not answer for the right one).
+   */
+  private pull(image: string, auth: PullAuth | undefined): Promise<void> {
+    const key = auth === undefined ? image : `${image}\n${createHash('sha256').update(JSON.stringify(auth)).digest('hex')}`
+    let p = this.pulls.get(key)
     if (p === undefined) {
-      p = this.limiter.run(() => this.pullOnce(image)).finally(() => this.pulls.delete(image))
-      this.pulls.set(image, p)
+      p = this.limiter.run(() => this.pullOnce(image, auth)).finally(() => this.pulls.delete(key))
+      this.pulls.set(key, p)
     }
     return p
   }
 
-  /** pullOnce pulls, abandoning a pull that makes no progress for pullStallMs. */
-  private pullOnce(image: string): Promise<void> {
+  /** pullOnce pulls, abandoning a pull that makes no progress for pullStallMs. Credentials go to Docker only (never logged). */
+  private pullOnce(image: string, auth: PullAuth | undefined): Promise<void> {
     return withDeadline(`docker pull ${image} (no progress)`, this.t.pullStallMs, async (abortSignal, progressed) => {
-      const stream = await this.docker.pull(image, { abortSignal })
+      const stream = await this.docker.pull(image, { abortSignal, ...(auth === undefined ? {} : { authconfig: auth }) })
       abortSignal.addEventListener('abort', () => (stream as unknown as { destroy?: () => void }).destroy?.())
       await new Promise<void>((resolve, reject) =>
         this.docker.modem.followProgress(stream, (err: Error | null) => (err === null ? resolve() : reject(err)), () => progressed()),
@@ -149,29 +158,30 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
     })
   }
 
-  /** ensureImage applies the pull policy: Always pulls, IfNotPresent pulls when missing, Never requires it. */
-  async ensureImage(image: string, policy: 'Always' | 'IfNotPresent' | 'Never'): Promise<void> {
-    const present = await this.hasImage(image)
-    if (policy === 'Never') {
-      if (!present) throw new ImagePullError(`image ${image} is not present and imagePullPolicy is Never`)
-      return
-    }
-    if (policy === 'IfNotPresent' && present) return
-    try {
-      await this.pull(image)
-    } catch (err) {
-      // A registry we cannot reach: with an image already here, Always falls back to it.
-      if (present) {
-        this.log.warn({ image, err: (err as Error).message }, 'pull failed; using the local image')
+  /**
+   * ensureImage applies the pull policy as kubelet does: Always pulls (and a failed pull is
+   * ErrImagePull even when an older image is here: it is never run in its place),
+   * IfNotPresent pulls when missing, Never requires it.
+   */
+  async ensureImage(image: string, policy: 'Always' | 'IfNotPresent' | 'Never', auth?: PullAuth): Promise<void> {
+    if (policy !== 'Always') {
+      const present = await this.hasImage(image)
+      if (policy === 'Never') {
+        if (!present) throw new ImagePullError(`image ${image} is not present and imagePullPolicy is Never`)
         return
       }
-      throw new ImagePullError(`pulling ${image}: ${(err as Error).message}`)
+      if (present) return
+    }
+    try {
+      await this.pull(image, auth)
+    } catch (err) {
+      throw new ImagePullError(`pulling ${image}${auth === undefined ? '' : ` (with the credentials of imagePullSecrets for ${auth.serveraddress})`}: ${(err as Error).message}`)
     }
   }
 
   /** pullImages applies the pull policy to every image of the plan (before an update takes a slot). */
   async pullImages(plan: PodPlan): Promise<void> {
-    for (const c of plan.containers) await this.ensureImage(c.create.Image, c.pullPolicy)
+    for (const c of plan.containers) await this.ensureImage(c.create.Image, c.pullPolicy, c.pullAuth)
   }
 
   /** hasImages says whether every image of the plan is present locally. */
@@ -292,7 +302,7 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
    * never started. Images are ensured first; a pull failure throws ImagePullError.
    */
   async startPod(plan: PodPlan): Promise<void> {
-    for (const c of plan.containers) await this.ensureImage(c.create.Image, c.pullPolicy)
+    for (const c of plan.containers) await this.ensureImage(c.create.Image, c.pullPolicy, c.pullAuth)
     await this.prepareVolumes(plan)
     for (const c of plan.containers) {
       const { name, ...body } = c.create

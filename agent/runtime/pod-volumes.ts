@@ -3,13 +3,15 @@
 // emptyDir directories, and the files of downwardAPI volumes, written atomically in
 // kubelet's layout (`..data` -> a timestamped directory, each top-level name a symlink
 // through `..data`, so a reader never sees half a set and an update swaps one link). Every
-// pod has one directory under the pod root; nothing else is written there. Docker volumes
+// pod has one directory under the pod root; nothing else is written there. Files holding a
+// Secret's data go under the memory root instead, which must be a tmpfs (checked before
+// every write): no Secret is written to a disk. Docker volumes
 // (the tmpfs of `medium: Memory`) are made by docker.ts; this file does not know Docker.
 
-import { chmod, lstat, mkdir, open, readFile, readdir, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { chmod, lstat, mkdir, open, readFile, readdir, readlink, rename, rm, stat, statfs, symlink, writeFile } from 'node:fs/promises'
 import { dirname, isAbsolute, join } from 'node:path'
 import type { PodPlan } from '../../core/container-spec.js'
-import type { DockerMount, PodVolume } from '../../core/volumes.js'
+import { MEMORY_DIR, type DockerMount, type PodVolume } from '../../core/volumes.js'
 import type { PodFile } from '../../core/downward-api.js'
 
 /** MountError is thrown when a volume cannot be set up (a hostPath type check failed, a file could not be made, a ConfigMap is missing): no container of the pod is created. */
@@ -22,6 +24,8 @@ const DIR_MODE = 0o755
 const FILE_MODE = 0o644
 const EMPTY_DIR_MODE = 0o777
 const DATA_LINK = '..data'
+/** Memory file systems (statfs f_type): tmpfs and ramfs. */
+const MEMORY_FS = new Set([0x01021994, 0x858458f6])
 
 type Kind = 'directory' | 'file' | 'socket' | 'char' | 'block' | 'other'
 
@@ -153,10 +157,26 @@ export async function writeFiles(dir: string, files: readonly PodFile[]): Promis
   }
 }
 
-/** PodVolumes makes and removes the host side of pods' volumes under one root directory. */
+/** PodVolumes makes and removes the host side of pods' volumes under two roots: the pod directory, and the memory directory for Secrets. */
 export class PodVolumes {
-  /** root: the pod directory (DATADIR/pods); one directory per pod below it. */
-  constructor(private readonly root: string) {}
+  /**
+   * root: the pod directory (DATADIR/pods); memoryRoot: a directory on a tmpfs (config
+   * secretsDir) for files that hold a Secret's data. One directory per pod below each.
+   */
+  constructor(
+    private readonly root: string,
+    private readonly memoryRoot: string,
+  ) {}
+
+  /** writeVolumeFiles writes a files volume; one under MEMORY_DIR only when the memory root is a tmpfs. */
+  private async writeVolumeFiles(v: Extract<PodVolume, { kind: 'files' }>): Promise<void> {
+    if (v.dir.startsWith(MEMORY_DIR)) {
+      await makeDir(this.memoryRoot, 0o700)
+      const fs = await statfs(this.memoryRoot)
+      if (!MEMORY_FS.has(fs.type)) throw new Error(`secretsDir ${this.memoryRoot} is not a tmpfs: Secret files are written only to memory`)
+    }
+    await writeFiles(this.path(v.dir), v.files)
+  }
 
   /**
    * prepare makes every volume of the plan that lives on the host, in order; throws
@@ -180,7 +200,7 @@ export class PodVolumes {
             await makeSubPaths(this.path(v.dir), v.subPaths)
             break
           case 'files':
-            await writeFiles(this.path(v.dir), v.files)
+            await this.writeVolumeFiles(v)
             break
           case 'tmpfs':
             break
@@ -198,7 +218,7 @@ export class PodVolumes {
    */
   async refresh(plan: PodPlan): Promise<void> {
     if (plan.missing.length > 0 || (await kindOf(join(this.root, plan.pod))) !== 'directory') return
-    for (const v of plan.volumes) if (v.kind === 'files') await writeFiles(this.path(v.dir), v.files)
+    for (const v of plan.volumes) if (v.kind === 'files') await this.writeVolumeFiles(v)
   }
 
   /** resolve returns the mounts with every relative bind Source made absolute under the pod root. */
@@ -206,13 +226,14 @@ export class PodVolumes {
     return mounts?.map((m) => (m.Type === 'bind' && !isAbsolute(m.Source) ? { ...m, Source: this.path(m.Source) } : m))
   }
 
-  /** release removes a pod's directory (its emptyDirs and written files); gone already is fine. */
+  /** release removes a pod's directories (its emptyDirs and written files, its Secret files); gone already is fine. */
   async release(pod: string): Promise<void> {
     if (pod === '' || pod.includes('/') || pod.startsWith('.')) return
+    await rm(join(this.memoryRoot, pod), { recursive: true, force: true })
     await rm(join(this.root, pod), { recursive: true, force: true })
   }
 
   private path(relative: string): string {
-    return join(this.root, relative)
+    return relative.startsWith(MEMORY_DIR) ? join(this.memoryRoot, relative.slice(MEMORY_DIR.length)) : join(this.root, relative)
   }
 }

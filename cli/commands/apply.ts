@@ -1,5 +1,6 @@
-// `daemonmesh apply -f FILE|DIR|-`: validate every DaemonSet and ConfigMap (all or nothing),
-// sign each with the operator key and hand it to the agent, in document order. Prints
+// `daemonmesh apply -f FILE|DIR|-`: validate every DaemonSet, ConfigMap and Secret (all or
+// nothing), seal Secrets with the fleet secret key, sign each object with the operator key
+// and hand it to the agent, in document order. Prints
 // created/configured/unchanged, and
 // `KIND/NAME skipped: REASON` for every other object (core/bundle.ts); every warning
 // `check` prints goes to stderr as kubectl's `Warning: ...`.
@@ -18,11 +19,16 @@ import { writeRevision } from '../history.js'
 import { readInputs } from '../inputs.js'
 import { WRITES_IN_FLIGHT, inOrder } from '../ordered.js'
 import { current, loadOperatorKey, signedWrite } from '../signer.js'
+import { loadSecretKey } from '../secret-key.js'
+import { openSecret, sameSecret, sealSecret, type PlainSecret, type Secret } from '../../core/secret.js'
+import { SecretKeyError, type SecretKey } from '../../core/secret-box.js'
+import { formatIssue } from '../../core/errors.js'
 
 export interface ApplyOptions {
   filename: string[]
   recursive?: boolean
   key?: string
+  secretKey?: string
 }
 
 /** comparable strips what apply itself sets, so re-applying the same file is `unchanged`. */
@@ -48,8 +54,17 @@ export async function runApply(opts: ApplyOptions, target: AgentTarget, out: Nod
   }
   if (objects.length === 0) throw new CliError('no objects passed to apply')
   const privateKey = objects.some((o) => o.skipped === undefined) ? loadOperatorKey(opts.key) : undefined
+  // Every Secret is sealed before anything is written: a Secret over the bound fails the apply whole.
+  const secretKey = objects.some((o) => o.secret !== undefined) ? loadSecretKey(opts.secretKey) : undefined
+  const sealed = new Map<BundleObject, Secret>()
+  for (const o of objects) {
+    if (o.secret === undefined || secretKey === undefined) continue
+    const r = sealSecret(o.secret, secretKey)
+    if (r.secret === undefined) throw new CliError(`${o.where}: secret/${o.secret.metadata.name}: ${r.errors.map(formatIssue).join('; ')}; nothing applied`)
+    sealed.set(o, r.secret)
+  }
   // Several writes travel at once, reported in document order; a DaemonSet is written only
-  // once the ConfigMaps before it in the input are, so its pods find them.
+  // once the ConfigMaps and Secrets before it in the input are, so its pods find them.
   const configs: Promise<unknown>[] = []
   await inOrder(objects, WRITES_IN_FLIGHT, async (o) => {
     if (o.skipped !== undefined || privateKey === undefined) return `${o.resource} skipped: ${o.skipped}`
@@ -57,10 +72,37 @@ export async function runApply(opts: ApplyOptions, target: AgentTarget, out: Nod
       await Promise.all(configs)
       return `${o.resource} ${await applyDaemonSet(o.daemonSet, target, privateKey)}`
     }
-    const written = applyConfigMap(o.configMap, target, privateKey)
-    configs.push(written)
+    const written =
+      o.configMap !== undefined
+        ? applyConfigMap(o.configMap, target, privateKey)
+        : applySecret(o.secret, sealed.get(o) as Secret, secretKey as SecretKey, target, privateKey)
+    configs.push(written.catch(() => undefined))
     return `${o.resource} ${await written}`
   }, (line) => out.write(`${line}\n`))
+}
+
+/**
+ * applySecret writes one sealed Secret unless the agent holds the same one (opened with the
+ * secret key and compared); returns what happened. A stored Secret sealed with another key
+ * is replaced (said so on the line). An immutable Secret's data cannot change.
+ */
+async function applySecret(plain: PlainSecret, secret: Secret, secretKey: SecretKey, target: AgentTarget, privateKey: KeyObject): Promise<string> {
+  const key = StoreKey.secret(dsRef(plain.metadata.namespace, plain.metadata.name))
+  const prev = await current(target, key)
+  const existing = prev?.op === 'put' ? (prev.value as Secret) : undefined
+  let note = ''
+  if (existing !== undefined) {
+    try {
+      if (sameSecret(existing, openSecret(existing, secretKey), plain)) return 'unchanged'
+    } catch (err) {
+      if (!(err instanceof SecretKeyError)) throw err
+      note = ' (it was sealed with another secret key)'
+    }
+    if (existing.immutable === true) throw new CliError(`secret "${plain.metadata.name}": field is immutable when \`immutable\` is set: delete it and apply again`)
+  }
+  const value: Secret = { ...secret, metadata: { ...secret.metadata, creationTimestamp: existing?.metadata.creationTimestamp ?? new Date().toISOString() } }
+  await call(target, 'POST', '/v1/envelopes', signedWrite(key, value, prev, privateKey))
+  return existing === undefined ? 'created' : `configured${note}`
 }
 
 /**

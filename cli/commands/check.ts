@@ -30,6 +30,8 @@ export async function runCheck(opts: CheckOptions, out: NodeJS.WritableStream, e
         out.write(`${d.where}: daemonset.apps/${d.daemonSet.metadata.name} (namespace ${d.daemonSet.metadata.namespace}) is valid, revision ${revisionOf(d.daemonSet)}\n`)
       } else if (d.configMap !== undefined) {
         out.write(`${d.where}: configmap/${d.configMap.metadata.name} (namespace ${d.configMap.metadata.namespace}) is valid\n`)
+      } else if (d.secret !== undefined) {
+        out.write(`${d.where}: secret/${d.secret.metadata.name} (namespace ${d.secret.metadata.namespace}, type ${d.secret.type}) is valid\n`)
       } else if (d.node !== undefined) {
         out.write(`${d.where}: node/${d.node.name} is valid\n`)
       } else if (d.errors.length === 0) {

@@ -5,7 +5,8 @@
 import { readFile, readdir, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { TextDecoder } from 'node:util'
-import { configKeyProblem, parseConfigMap, type ConfigMap } from '../../core/configmap.js'
+import { parseConfigMap, type ConfigMap } from '../../core/configmap.js'
+import { configKeyProblem } from '../../core/object-meta.js'
 import { formatIssue } from '../../core/errors.js'
 import { StoreKey, dsRef } from '../../core/keyspace.js'
 import { call, type AgentTarget } from '../client.js'
@@ -21,31 +22,33 @@ export interface CreateConfigMapOptions {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
-/** addEntry puts one key in data (UTF-8 text) or binaryData (anything else), refusing a bad or repeated key. */
-function addEntry(cm: ConfigMap, key: string, content: Buffer, from: string): void {
-  const bad = configKeyProblem(key)
-  if (bad !== undefined) throw new UsageError(`${from}: "${key}" is not a valid key name: ${bad}`)
-  if (cm.data?.[key] !== undefined || cm.binaryData?.[key] !== undefined) throw new UsageError(`${from}: cannot add key "${key}", another key by that name already exists`)
-  try {
-    ;(cm.data ??= {})[key] = utf8.decode(content)
-  } catch {
-    ;(cm.binaryData ??= {})[key] = content.toString('base64')
-  }
+/** Entry is one key read from `--from-literal` or `--from-file`, with the flag it came from. */
+export interface Entry {
+  key: string
+  content: Buffer
+  from: string
 }
 
 /**
- * buildConfigMap makes the ConfigMap kubectl would: each `--from-literal K=V` a key; each
- * `--from-file PATH` a key named after the file (or `KEY=PATH`); a directory gives one key
- * per regular file in it whose name is a valid key (as kubectl, others are passed over).
+ * readEntries reads the keys kubectl's `create configmap` and `create secret generic` take:
+ * each `--from-literal K=V` a key; each `--from-file PATH` a key named after the file (or
+ * `KEY=PATH`); a directory gives one key per regular file in it whose name is a valid key
+ * (as kubectl, others are passed over). A bad or repeated key is refused.
  */
-export async function buildConfigMap(name: string, opts: CreateConfigMapOptions): Promise<ConfigMap> {
-  const cm: ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: opts.namespace ?? 'default' } }
-  for (const lit of opts.fromLiteral ?? []) {
+export async function readEntries(fromLiteral: readonly string[], fromFile: readonly string[]): Promise<Entry[]> {
+  const out: Entry[] = []
+  const add = (key: string, content: Buffer, from: string): void => {
+    const bad = configKeyProblem(key)
+    if (bad !== undefined) throw new UsageError(`${from}: "${key}" is not a valid key name: ${bad}`)
+    if (out.some((e) => e.key === key)) throw new UsageError(`${from}: cannot add key "${key}", another key by that name already exists`)
+    out.push({ key, content, from })
+  }
+  for (const lit of fromLiteral) {
     const eq = lit.indexOf('=')
     if (eq <= 0) throw new UsageError(`--from-literal ${lit}: use KEY=VALUE`)
-    addEntry(cm, lit.slice(0, eq), Buffer.from(lit.slice(eq + 1)), '--from-literal')
+    add(lit.slice(0, eq), Buffer.from(lit.slice(eq + 1)), '--from-literal')
   }
-  for (const spec of opts.fromFile ?? []) {
+  for (const spec of fromFile) {
     const eq = spec.indexOf('=')
     const [key, path] = eq > 0 ? [spec.slice(0, eq), spec.slice(eq + 1)] : [undefined, spec]
     const s = await stat(path).catch(() => undefined)
@@ -53,10 +56,23 @@ export async function buildConfigMap(name: string, opts: CreateConfigMapOptions)
     if (s.isDirectory()) {
       if (key !== undefined) throw new UsageError(`--from-file ${spec}: a key cannot name a directory`)
       for (const f of (await readdir(path)).sort()) {
-        if (configKeyProblem(f) === undefined && (await stat(join(path, f))).isFile()) addEntry(cm, f, await readFile(join(path, f)), `--from-file ${path}`)
+        if (configKeyProblem(f) === undefined && (await stat(join(path, f))).isFile()) add(f, await readFile(join(path, f)), `--from-file ${path}`)
       }
     } else {
-      addEntry(cm, key ?? basename(path), await readFile(path), `--from-file ${spec}`)
+      add(key ?? basename(path), await readFile(path), `--from-file ${spec}`)
+    }
+  }
+  return out
+}
+
+/** buildConfigMap makes the ConfigMap kubectl would from readEntries' keys: UTF-8 content in data, anything else in binaryData. */
+export async function buildConfigMap(name: string, opts: CreateConfigMapOptions): Promise<ConfigMap> {
+  const cm: ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: opts.namespace ?? 'default' } }
+  for (const { key, content } of await readEntries(opts.fromLiteral ?? [], opts.fromFile ?? [])) {
+    try {
+      ;(cm.data ??= {})[key] = utf8.decode(content)
+    } catch {
+      ;(cm.binaryData ??= {})[key] = content.toString('base64')
     }
   }
   const checked = parseConfigMap(cm)

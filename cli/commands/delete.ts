@@ -11,7 +11,7 @@ import { CliError, UsageError } from '../errors.js'
 import { readInputs } from '../inputs.js'
 import { WRITES_IN_FLIGHT, inOrder } from '../ordered.js'
 import { fleetNodes } from '../fleet.js'
-import { CM_RESOURCES, DS_RESOURCES, POD_RESOURCES, dsArg, notFound } from '../resources.js'
+import { CM_RESOURCES, DS_RESOURCES, POD_RESOURCES, SECRET_RESOURCES, dsArg, notFound } from '../resources.js'
 import { current, loadOperatorKey, signedWrite } from '../signer.js'
 
 export interface DeleteOptions {
@@ -41,8 +41,17 @@ export function cascadeMode(v: string | undefined): 'background' | 'orphan' {
 }
 
 
-/** Target is one DaemonSet or ConfigMap to delete, or a line saying why an object of a `-f` bundle is skipped. */
-type Target = { ref: DsRef; configMap?: boolean; skipped?: undefined } | { ref?: undefined; configMap?: undefined; skipped: string }
+/** ObjectKind is a kind of object `delete` writes a tombstone for besides DaemonSets: its key and kubectl's names for it. */
+interface ObjectKind {
+  key: (ref: DsRef) => string
+  plural: string
+  singular: string
+}
+const CONFIG_MAP: ObjectKind = { key: StoreKey.configMap, plural: 'configmaps', singular: 'configmap' }
+const SECRET: ObjectKind = { key: StoreKey.secret, plural: 'secrets', singular: 'secret' }
+
+/** Target is one DaemonSet, ConfigMap or Secret (`object`) to delete, or a line saying why an object of a `-f` bundle is skipped. */
+type Target = { ref: DsRef; object?: ObjectKind; skipped?: undefined } | { ref?: undefined; object?: undefined; skipped: string }
 
 /** targets resolves what to delete: `ds NAME…` in one namespace, or the objects of `-f` manifests in document order. */
 async function targets(resource: string | undefined, names: string[], opts: DeleteOptions): Promise<Target[]> {
@@ -55,7 +64,8 @@ async function targets(resource: string | undefined, names: string[], opts: Dele
       errors.push(...bundle.errors)
       for (const o of bundle.objects) {
         if (o.daemonSet !== undefined) found.push({ ref: refOf(o.daemonSet) })
-        else if (o.configMap !== undefined) found.push({ ref: dsRef(o.configMap.metadata.namespace, o.configMap.metadata.name), configMap: true })
+        else if (o.configMap !== undefined) found.push({ ref: dsRef(o.configMap.metadata.namespace, o.configMap.metadata.name), object: CONFIG_MAP })
+        else if (o.secret !== undefined) found.push({ ref: dsRef(o.secret.metadata.namespace, o.secret.metadata.name), object: SECRET })
         else found.push({ skipped: `${o.resource} skipped: ${o.skipped}` })
       }
     }
@@ -66,9 +76,13 @@ async function targets(resource: string | undefined, names: string[], opts: Dele
   if (resource === undefined) throw new UsageError('delete: give ds NAME… or -f FILE')
   if (CM_RESOURCES.has(resource)) {
     if (names.length === 0) throw new UsageError('delete cm: give the name of the ConfigMap')
-    return names.map((name) => ({ ref: dsRef(opts.namespace, name), configMap: true }))
+    return names.map((name) => ({ ref: dsRef(opts.namespace, name), object: CONFIG_MAP }))
   }
-  if (!DS_RESOURCES.has(resource)) throw new UsageError(`delete ${resource}: unknown resource type; use ds, cm or pod`)
+  if (SECRET_RESOURCES.has(resource)) {
+    if (names.length === 0) throw new UsageError('delete secret: give the name of the Secret')
+    return names.map((name) => ({ ref: dsRef(opts.namespace, name), object: SECRET }))
+  }
+  if (!DS_RESOURCES.has(resource)) throw new UsageError(`delete ${resource}: unknown resource type; use ds, cm, secret or pod`)
   if (names.length === 0) throw new UsageError('delete ds: give the name of the DaemonSet')
   return names.map((name) => ({ ref: dsRef(opts.namespace, name) }))
 }
@@ -118,14 +132,14 @@ export async function runDelete(resource: string | undefined, names: string[], o
   const list = await targets(resource, names, opts)
   const privateKey = list.some((t) => t.ref !== undefined) ? loadOperatorKey(opts.key) : undefined
   let missing = 0
-  const one = async ({ ref, skipped, configMap }: Target): Promise<{ line: string; missing?: true }> => {
+  const one = async ({ ref, skipped, object }: Target): Promise<{ line: string; missing?: true }> => {
     if (ref === undefined || privateKey === undefined) return { line: `${skipped}\n` }
-    if (configMap === true) {
-      const key = StoreKey.configMap(ref)
+    if (object !== undefined) {
+      const key = object.key(ref)
       const prev = await current(target, key)
-      if (prev === undefined || prev.op !== 'put') return { line: `Error from server (NotFound): ${notFound('configmaps', ref.name, ref.namespace)}\n`, missing: true }
+      if (prev === undefined || prev.op !== 'put') return { line: `Error from server (NotFound): ${notFound(object.plural, ref.name, ref.namespace)}\n`, missing: true }
       await call(target, 'POST', '/v1/envelopes', signedWrite(key, undefined, prev, privateKey))
-      return { line: `configmap "${ref.name}" deleted\n` }
+      return { line: `${object.singular} "${ref.name}" deleted\n` }
     }
     const key = StoreKey.daemonSet(ref)
     const prev = await current(target, key)

@@ -4,8 +4,10 @@
 
 import { daemonSetWarnings } from '../../core/bundle.js'
 import { configMapsUsedBy, type ConfigMap } from '../../core/configmap.js'
+import { secretsUsedBy, type Secret } from '../../core/secret.js'
 import { shouldRun } from '../../core/eligibility.js'
 import { formatIssue } from '../../core/errors.js'
+import type { DaemonSet } from '../../core/types.js'
 import { dsRef, refOf, type DsRef } from '../../core/keyspace.js'
 import { revisionOf } from '../../core/revision.js'
 import { compileSelector } from '../../core/selector.js'
@@ -15,7 +17,7 @@ import { CliError, UsageError } from '../errors.js'
 import { fleetNodes, liveDaemonSets, nodeAddress } from '../fleet.js'
 import { age } from '../format.js'
 import { table } from '../table.js'
-import { CM_RESOURCES, DS_RESOURCES, NODE_RESOURCES, notFound, splitRef } from '../resources.js'
+import { CM_RESOURCES, DS_RESOURCES, NODE_RESOURCES, SECRET_RESOURCES, notFound, splitRef } from '../resources.js'
 
 const kv = (m: Record<string, string> | undefined): string => {
   const e = Object.entries(m ?? {})
@@ -29,7 +31,8 @@ export async function runDescribe(resourceArg: string, nameArg: string | undefin
   if (DS_RESOURCES.has(resource)) return describeDs(dsRef(opts.namespace, name), target, out)
   if (NODE_RESOURCES.has(resource)) return describeNode(name, target, out)
   if (CM_RESOURCES.has(resource)) return describeConfigMap(dsRef(opts.namespace, name), target, out)
-  throw new UsageError(`describe ${resource}: unknown resource type; use ds, node or cm`)
+  if (SECRET_RESOURCES.has(resource)) return describeSecret(dsRef(opts.namespace, name), target, out)
+  throw new UsageError(`describe ${resource}: unknown resource type; use ds, node, cm or secret`)
 }
 
 async function describeDs(ref: DsRef, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
@@ -124,7 +127,30 @@ async function describeConfigMap(ref: DsRef, target: AgentTarget, out: NodeJS.Wr
   for (const [k, v] of Object.entries(cm.data ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) text += `${k}:\n----\n${v}${v.endsWith('\n') ? '' : '\n'}\n`
   text += '\nBinaryData\n====\n'
   for (const [k, v] of Object.entries(cm.binaryData ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) text += `${k}: ${Buffer.from(v, 'base64').length} bytes\n`
-  const users = dss.filter((d) => (d.metadata.namespace ?? 'default') === ref.namespace && configMapsUsedBy(d).has(ref.name)).map((d) => `daemonset.apps/${d.metadata.name}`)
-  text += '\n' + line('Used by', users.length === 0 ? '<none>' : users.join(', '))
+  text += '\n' + line('Used by', usedBy(dss, ref, configMapsUsedBy))
+  out.write(text)
+}
+
+/** usedBy lists the DaemonSets of ref's namespace whose pods use the object ref names. */
+function usedBy(dss: readonly DaemonSet[], ref: DsRef, uses: (d: DaemonSet) => Set<string>): string {
+  const users = dss.filter((d) => (d.metadata.namespace ?? 'default') === ref.namespace && uses(d).has(ref.name)).map((d) => `daemonset.apps/${d.metadata.name}`)
+  return users.length === 0 ? '<none>' : users.join(', ')
+}
+
+/** describeSecret prints a Secret as kubectl does: its type and each key with its size, never a value; and the key that sealed it, and the DaemonSets that use it. */
+async function describeSecret(ref: DsRef, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
+  const [list, dss] = await Promise.all([call<{ items: Secret[] }>(target, 'GET', '/v1/secrets'), liveDaemonSets(target)])
+  const secret = list.items.find((c) => c.metadata.namespace === ref.namespace && c.metadata.name === ref.name)
+  if (secret === undefined) throw new CliError(notFound('secrets', ref.name, ref.namespace))
+  let text = ''
+  text += line('Name', secret.metadata.name)
+  text += line('Namespace', secret.metadata.namespace)
+  text += line('Labels', kv(secret.metadata.labels))
+  text += line('Annotations', kv(secret.metadata.annotations))
+  if (secret.immutable === true) text += line('Immutable', 'true')
+  text += `\nType:  ${secret.type}\n\nData\n====\n`
+  for (const [k, n] of Object.entries(secret.sizes).sort(([a], [b]) => (a < b ? -1 : 1))) text += `${k}:  ${n} bytes\n`
+  text += '\n' + line('Sealed with', `secret key ${secret.sealed.keyId}`)
+  text += line('Used by', usedBy(dss, ref, secretsUsedBy))
   out.write(text)
 }

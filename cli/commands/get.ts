@@ -8,7 +8,7 @@ import { parseDsKey } from '../../core/keyspace.js'
 import { compileSelector } from '../../core/selector.js'
 import { parseSelectorText } from '../../core/selector-text.js'
 import { renderTemplate } from '../template.js'
-import { CM_RESOURCES, DS_RESOURCES, NODE_RESOURCES, POD_RESOURCES, notFound, splitRef } from '../resources.js'
+import { CM_RESOURCES, DS_RESOURCES, NODE_RESOURCES, POD_RESOURCES, SECRET_RESOURCES, notFound, splitRef } from '../resources.js'
 
 
 interface Obj {
@@ -124,7 +124,8 @@ export async function runGet(resourceArg: string, nameArg: string | undefined, o
     out.write(table(headers, rows))
     return
   }
-  if (CM_RESOURCES.has(resource)) return getConfigMaps(name, opts, output, target, out)
+  if (CM_RESOURCES.has(resource)) return getObjects(CONFIG_MAPS, name, opts, output, target, out)
+  if (SECRET_RESOURCES.has(resource)) return getObjects(SECRETS, name, opts, output, target, out)
   let list: List
   const isDs = DS_RESOURCES.has(resource)
   if (isDs) {
@@ -133,7 +134,7 @@ export async function runGet(resourceArg: string, nameArg: string | undefined, o
   } else if (NODE_RESOURCES.has(resource)) {
     list = await call<List>(target, 'GET', '/v1/nodes')
   } else {
-    throw new UsageError(`get ${resource}: unknown resource type; use ds, pods, nodes or cm`)
+    throw new UsageError(`get ${resource}: unknown resource type; use ds, pods, nodes, cm or secrets`)
   }
   filterList(list, opts.selector)
   if (name !== undefined) {
@@ -182,29 +183,51 @@ export async function runGet(resourceArg: string, nameArg: string | undefined, o
   out.write(table(headers, rows))
 }
 
-/** getConfigMaps lists ConfigMaps as kubectl does: NAME, DATA (keys of data and binaryData), AGE. */
-async function getConfigMaps(name: string | undefined, opts: GetOptions, output: string, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
-  const list = await call<List>(target, 'GET', '/v1/configmaps')
+/** ObjectKind is how `get` lists ConfigMaps or Secrets: where, what kubectl calls them, and the columns after NAME. */
+interface ObjectKind {
+  path: string
+  plural: string
+  singular: string
+  headers: string[]
+  columns(item: Record<string, unknown>): string[]
+}
+
+const CONFIG_MAPS: ObjectKind = {
+  path: '/v1/configmaps',
+  plural: 'configmaps',
+  singular: 'configmap',
+  headers: ['DATA'],
+  columns: (i) => [String(Object.keys((i.data as object | undefined) ?? {}).length + Object.keys((i.binaryData as object | undefined) ?? {}).length)],
+}
+
+/** Secrets as stored: the data sealed, `sizes` naming the keys (`-o yaml` prints the sealed form, never plaintext). */
+const SECRETS: ObjectKind = {
+  path: '/v1/secrets',
+  plural: 'secrets',
+  singular: 'secret',
+  headers: ['TYPE', 'DATA'],
+  columns: (i) => [String(i.type), String(Object.keys((i.sizes as object | undefined) ?? {}).length)],
+}
+
+/** getObjects lists ConfigMaps or Secrets as kubectl does: NAME, DATA (Secrets: TYPE too), AGE. */
+async function getObjects(kind: ObjectKind, name: string | undefined, opts: GetOptions, output: string, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
+  const list = await call<List>(target, 'GET', kind.path)
   const ns = opts.namespace ?? 'default'
   if (opts.allNamespaces !== true) list.items = list.items.filter((i) => i.metadata.namespace === ns)
   filterList(list, opts.selector)
   if (name !== undefined) {
     list.items = list.items.filter((i) => i.metadata.name === name)
-    if (list.items.length === 0) throw new CliError(notFound('configmaps', name, ns))
+    if (list.items.length === 0) throw new CliError(notFound(kind.plural, name, ns))
   }
   if (printStructured(list, name, output, out)) return
   if (output === 'name') {
-    for (const i of list.items) out.write(`configmap/${i.metadata.name}\n`)
+    for (const i of list.items) out.write(`${kind.singular}/${i.metadata.name}\n`)
     return
   }
   if (list.items.length === 0) {
     out.write(opts.allNamespaces === true ? 'No resources found\n' : `No resources found in ${ns} namespace.\n`)
     return
   }
-  const rows = list.items.map((i) => {
-    const cm = i as unknown as { data?: Record<string, string>; binaryData?: Record<string, string> }
-    const keys = Object.keys(cm.data ?? {}).length + Object.keys(cm.binaryData ?? {}).length
-    return [...(opts.allNamespaces === true ? [i.metadata.namespace ?? 'default'] : []), i.metadata.name, String(keys), age(i.metadata.creationTimestamp)]
-  })
-  out.write(table([...(opts.allNamespaces === true ? ['NAMESPACE'] : []), 'NAME', 'DATA', 'AGE'], rows))
+  const rows = list.items.map((i) => [...(opts.allNamespaces === true ? [i.metadata.namespace ?? 'default'] : []), i.metadata.name, ...kind.columns(i as unknown as Record<string, unknown>), age(i.metadata.creationTimestamp)])
+  out.write(table([...(opts.allNamespaces === true ? ['NAMESPACE'] : []), 'NAME', ...kind.headers, 'AGE'], rows))
 }

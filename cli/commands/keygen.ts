@@ -1,13 +1,15 @@
 // `daemonmesh keygen --out FILE`: an operator ed25519 key pair (FILE private, mode 0600;
-// FILE.pub public). `--cluster`: a cluster pre-shared key for libp2p pnet.
+// FILE.pub public). `--cluster`: a cluster pre-shared key for libp2p pnet. `--secret`: a
+// fleet secret key that seals Secrets (core/secret-box.ts).
 
 import { rm, writeFile } from 'node:fs/promises'
-import { generateClusterKey, generateKeyPair } from '../../core/index.js'
+import { generateClusterKey, generateKeyPair, generateSecretKey } from '../../core/index.js'
 import { CliError, UsageError } from '../errors.js'
 
 export interface KeygenOptions {
   out?: string
   cluster?: boolean
+  secret?: boolean
   force?: boolean
 }
 
@@ -25,6 +27,12 @@ async function writeNew(path: string, text: string, mode: number, force: boolean
 export async function runKeygen(opts: KeygenOptions, out: NodeJS.WritableStream): Promise<void> {
   if (opts.out === undefined || opts.out === '') throw new UsageError('--out FILE is required')
   const force = opts.force === true
+  if (opts.cluster === true && opts.secret === true) throw new UsageError('--cluster and --secret: give one')
+  if (opts.secret === true) {
+    await writeNew(opts.out, generateSecretKey(), 0o600, force)
+    out.write(`secret key written to ${opts.out}\n`)
+    return
+  }
   if (opts.cluster === true) {
     await writeNew(opts.out, generateClusterKey(), 0o600, force)
     out.write(`cluster key written to ${opts.out}\n`)

@@ -59,7 +59,7 @@ async function loadDaemonSets(paths: string[], recursive: boolean, err: NodeJS.W
     for (const w of bundle.warnings) err.write(`warning: ${w}\n`)
     errors.push(...bundle.errors)
     for (const o of bundle.objects) {
-      // ConfigMaps change no placement: plan passes over them silently.
+      // ConfigMaps and Secrets change no placement: plan passes over them silently.
       if (o.daemonSet !== undefined) found.push(o.daemonSet)
       else if (o.skipped !== undefined) err.write(`${o.resource} skipped: ${o.skipped}\n`)
     }

@@ -78,7 +78,7 @@ describe('published manifests on real agents', { skip }, () => {
 
   it('describe ds lists the fields the agents do not honour, as apply warned', async () => {
     const r = await apply(ds('mf-unhonoured', `      nodeSelector: {role: one}
-      volumes: [{name: cfg, secret: {secretName: mf-cfg}}]
+      volumes: [{name: cfg, nfs: {server: nfs.example, path: /export}}]
       containers:
       - name: main
         image: ${TEST_IMAGE}
@@ -86,12 +86,12 @@ describe('published manifests on real agents', { skip }, () => {
         livenessProbe: {exec: {command: ["true"]}}
         volumeMounts: [{name: cfg, mountPath: /etc/cfg}]
 `))
-    assert.match(r.stderr, /Warning: .*spec\.template\.spec\.volumes\[0\]\.secret: not supported/)
+    assert.match(r.stderr, /Warning: .*spec\.template\.spec\.volumes\[0\]\.nfs: not supported/)
     const d = await runCli('describe', 'ds', 'mf-unhonoured', '--agent', a2.target.address)
     assert.equal(d.code, 0, d.stderr)
     assert.match(
       d.stdout,
-      /^Not honoured by the agents:\n  spec\.template\.spec\.volumes\[0\]\.secret: not supported: only hostPath, emptyDir, configMap, downwardAPI and projected \(downwardAPI, configMap\) volumes are mounted\n  spec\.template\.spec\.containers\[0\]\.livenessProbe: not supported \(ignored\)\n/m,
+      /^Not honoured by the agents:\n  spec\.template\.spec\.volumes\[0\]\.nfs: not supported: only hostPath, emptyDir, configMap, secret, downwardAPI and projected \(downwardAPI, configMap, secret\) volumes are mounted\n  spec\.template\.spec\.containers\[0\]\.livenessProbe: not supported \(ignored\)\n/m,
     )
     assert.equal((await runCli('delete', 'ds', 'mf-unhonoured', '--agent', a1.target.address, '--key', cluster.operatorKeyFile)).code, 0)
   })

@@ -17,7 +17,7 @@ describe('pod volumes on the host', () => {
     const server = createServer().listen(sock)
     await new Promise((r) => server.once('listening', r))
     try {
-      const pv = new PodVolumes(join(root, 'pods'))
+      const pv = new PodVolumes(join(root, 'pods'), join(root, 'memory'))
       const ok: PodVolume[] = [
         { kind: 'hostPath', name: 'lock', path: join(root, 'xtables.lock'), type: 'FileOrCreate', subPaths: [] },
         { kind: 'hostPath', name: 'state', path: join(root, 'var/lib/x'), type: 'DirectoryOrCreate', subPaths: ['node/a'] },
@@ -64,7 +64,7 @@ describe('pod volumes on the host', () => {
 
   it('refresh rewrites only a started pod, and keeps the last files when its ConfigMap is gone', async () => {
     const root = await mkdtemp(join(tmpdir(), 'dm-pv-'))
-    const pv = new PodVolumes(root)
+    const pv = new PodVolumes(root, join(root, 'memory'))
     const files = (content: string): PodVolume => ({ kind: 'files', name: 'cfg', dir: 'dm_default_x_r1_n1/cfg', files: [{ path: 'k', content, mode: 0o644 }] })
     await pv.refresh(plan([files('early')]))
     await assert.rejects(stat(join(root, 'dm_default_x_r1_n1')), 'a pod not started gets nothing')

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
-import { NOT_YET_SUPPORTED_KINDS, daemonSetWarnings, documentWarnings, readBundle, resourceName, skipReason } from '../../../core/bundle.js'
+import { daemonSetWarnings, documentWarnings, readBundle, resourceName, skipReason } from '../../../core/bundle.js'
 import { parseManifests } from '../../../core/manifest.js'
 import { repoPath } from '../../helpers/fixtures.js'
 
@@ -29,10 +29,10 @@ describe('bundles', () => {
     }
   })
 
-  it('skipReason: DaemonSets and ConfigMaps are applied, Secrets not yet, nodes join by themselves, anything else is not used', () => {
+  it('skipReason: DaemonSets, ConfigMaps and Secrets are applied, nodes join by themselves, anything else is not used', () => {
     assert.equal(skipReason('DaemonSet'), undefined)
     assert.equal(skipReason('ConfigMap'), undefined)
-    assert.deepEqual([...NOT_YET_SUPPORTED_KINDS].map(skipReason), ['not yet supported by daemonmesh'])
+    assert.equal(skipReason('Secret'), undefined)
     assert.match(skipReason('Node') ?? '', /^not applied by daemonmesh \(a node joins by itself/)
     for (const kind of ['ServiceAccount', 'ClusterRole', 'PodSecurityPolicy', 'Deployment', 'Frobnicator']) assert.equal(skipReason(kind), 'not used by daemonmesh')
   })
@@ -40,8 +40,8 @@ describe('bundles', () => {
   const cases: { name: string; text: string; want: { objects: string[]; errors?: RegExp[]; warnings?: number } }[] = [
     {
       name: 'every other kind is skipped once, in document order, around the DaemonSets',
-      text: `apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: fluentd-es, namespace: kube-system}\n---\n${ds('one')}---\napiVersion: v1\nkind: Secret\nmetadata: {name: s}\n---\napiVersion: example.com/v1\nkind: Frobnicator\nmetadata: {name: f}\n---\n${ds('two')}`,
-      want: { objects: ['serviceaccount/fluentd-es skipped: not used by daemonmesh', 'daemonset.apps/one apply', 'secret/s skipped: not yet supported by daemonmesh', 'frobnicator.example.com/f skipped: not used by daemonmesh', 'daemonset.apps/two apply'] },
+      text: `apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: fluentd-es, namespace: kube-system}\n---\n${ds('one')}---\napiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {k: v}\n---\napiVersion: example.com/v1\nkind: Frobnicator\nmetadata: {name: f}\n---\n${ds('two')}`,
+      want: { objects: ['serviceaccount/fluentd-es skipped: not used by daemonmesh', 'daemonset.apps/one apply', 'secret/s apply', 'frobnicator.example.com/f skipped: not used by daemonmesh', 'daemonset.apps/two apply'] },
     },
     {
       name: 'a List\'s items are documents of their own',
@@ -75,8 +75,8 @@ describe('bundles', () => {
     },
     {
       name: 'skipped objects are not checked: their nulls and odd fields are theirs',
-      text: 'apiVersion: v1\nkind: Secret\nmetadata: {name: c, labels: null}\ndata: [null]\n',
-      want: { objects: ['secret/c skipped: not yet supported by daemonmesh'] },
+      text: 'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: c, labels: null}\nsecrets: [null]\n',
+      want: { objects: ['serviceaccount/c skipped: not used by daemonmesh'] },
     },
     {
       name: 'a ConfigMap is checked like a DaemonSet: an invalid one is an error, its unknown fields warnings',

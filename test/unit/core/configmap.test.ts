@@ -7,7 +7,7 @@ import type { PodObjects } from '../../../core/volumes.js'
 import { ds, node } from '../../helpers/fixtures.js'
 
 const cm = (name: string, data: Record<string, string>, binaryData?: Record<string, string>): ConfigMap => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' }, data, ...(binaryData === undefined ? {} : { binaryData }) })
-const objects = (...cms: ConfigMap[]): PodObjects => ({ configMap: (ns, name) => cms.find((c) => c.metadata.namespace === ns && c.metadata.name === name) })
+const objects = (...cms: ConfigMap[]): PodObjects => ({ configMap: (ns, name) => cms.find((c) => c.metadata.namespace === ns && c.metadata.name === name), secret: () => undefined })
 const fluent = cm('fluent-bit', { 'fluent-bit.conf': '[SERVICE]\n    Flush 1\n', 'parsers.conf': '[PARSER]\n', LOG_LEVEL: 'info', 'not-an=env': 'x' }, { 'logo.bin': Buffer.from([0, 1, 2]).toString('base64') })
 
 describe('ConfigMaps', () => {
