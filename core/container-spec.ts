@@ -6,7 +6,7 @@ import { fieldValue, podUid, resourceValue } from './downward-api.js'
 import type { FieldIssue } from './errors.js'
 import { refOf } from './keyspace.js'
 import { joinPath } from './path.js'
-import { readinessCheckOf } from './probe.js'
+import { hooksOf, probeCheckOf } from './probe.js'
 import { parseQuantity } from './quantity.js'
 import { revisionOf } from './revision.js'
 import type { Container, DaemonSet, EnvVar, NodeInfo, PodSpec } from './types.js'
@@ -22,6 +22,10 @@ export const Labels = {
   podOwner: 'daemonmesh.io/pod-owner',
   /** The container's readiness check (core/probe.ts), JSON; absent when it has none. */
   readiness: 'daemonmesh.io/readiness',
+  /** Its liveness and startup checks, and its lifecycle hooks (core/probe.ts), JSON; absent when it has none. */
+  liveness: 'daemonmesh.io/liveness',
+  startup: 'daemonmesh.io/startup',
+  hooks: 'daemonmesh.io/hooks',
   /** The pod (PodPlan.pod) a container or a Docker volume belongs to: its volumes go when its last container goes. */
   pod: 'daemonmesh.io/pod',
 } as const
@@ -97,7 +101,7 @@ const UNSUPPORTED_POD_FIELDS = [
   'readinessGates', 'overhead', 'os', 'resourceClaims', 'resources', 'activeDeadlineSeconds', 'schedulingGates',
   'subdomain', 'setHostnameAsFQDN', 'hostUsers',
 ]
-const UNSUPPORTED_CONTAINER_FIELDS = ['lifecycle', 'livenessProbe', 'startupProbe', 'resizePolicy', 'restartPolicy', 'volumeDevices', 'stdinOnce']
+const UNSUPPORTED_CONTAINER_FIELDS = ['resizePolicy', 'restartPolicy', 'volumeDevices', 'stdinOnce']
 const UNSUPPORTED_SECURITY_FIELDS = ['runAsNonRoot', 'procMount', 'seLinuxOptions', 'appArmorProfile', 'windowsOptions']
 
 /** dockerName returns the deterministic container name for (DaemonSet, container, revision, node). */
@@ -265,12 +269,17 @@ export function podPlan(ds: DaemonSet, node: NodeInfo, objects: PodObjects = NO_
       if (dnsConfig?.searches !== undefined) hc.DnsSearch = [...dnsConfig.searches]
       if (dnsConfig?.options !== undefined) hc.DnsOptions = dnsConfig.options.map((o) => (o.value === undefined ? o.name : `${o.name}:${o.value}`))
     }
-    let readiness: Record<string, string> = {}
-    if (c.readinessProbe !== undefined) {
-      const r = readinessCheckOf(c.readinessProbe, spec.containers, joinPath(path, 'readinessProbe'))
+    const checks: Record<string, string> = {}
+    for (const [field, kind] of [['readinessProbe', 'readiness'], ['livenessProbe', 'liveness'], ['startupProbe', 'startup']] as const) {
+      const probe = c[field]
+      if (probe === undefined) continue
+      const r = probeCheckOf(probe, spec.containers, joinPath(path, field), kind)
       ctx.unsupported.push(...r.issues)
-      if (r.check !== undefined) readiness = { [Labels.readiness]: JSON.stringify(r.check) }
+      if (r.check !== undefined) checks[Labels[kind]] = JSON.stringify(r.check)
     }
+    const hooks = hooksOf(c.lifecycle, spec.containers, joinPath(path, 'lifecycle'))
+    ctx.unsupported.push(...hooks.issues)
+    if (hooks.hooks !== undefined) checks[Labels.hooks] = JSON.stringify(hooks.hooks)
     const user = sc.runAsUser ?? spec.securityContext?.runAsUser
     const group = sc.runAsGroup ?? spec.securityContext?.runAsGroup
     const create: DockerCreate = {
@@ -285,7 +294,7 @@ export function podPlan(ds: DaemonSet, node: NodeInfo, objects: PodObjects = NO_
         [Labels.container]: c.name,
         [Labels.podOwner]: owner,
         [Labels.pod]: key,
-        ...readiness,
+        ...checks,
       },
       StopTimeout: spec.terminationGracePeriodSeconds ?? 30,
       HostConfig: hc,

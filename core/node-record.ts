@@ -21,6 +21,8 @@ export const podStatusSchema = z
     /** Ready for minReadySeconds, judged by the host on its own monotonic clock (no clock skew). */
     available: z.boolean().optional(),
     lastError: z.string().max(1024).optional(),
+    /** Why the copy is not running as it should, as `kubectl get pods` shows it (CrashLoopBackOff, Init:1/2, Init:Error, …). */
+    reason: z.string().max(64).optional(),
     /** Why this host's update to the current revision waits (for its turn, or for an update slot). */
     waiting: z.string().max(300).optional(),
   })

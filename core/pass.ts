@@ -68,6 +68,28 @@ export interface Failure {
   at?: number
 }
 
+/**
+ * Crash is a copy whose container the agent restarted because a probe said it was unhealthy
+ * (liveness or startup): it is not started again before `until` (the kubelet's
+ * CrashLoopBackOff, 10 s doubling to 5 min).
+ */
+export interface Crash {
+  until: number
+  delay: number
+  /** Why it was restarted last (`Liveness probe failed: …`). */
+  why: string
+  /** Monotonic ms of the last restart. */
+  at: number
+}
+
+/** ProbeState is a container's probe results: readiness, and why it must be restarted. */
+export interface ProbeState {
+  ready: boolean
+  why?: string
+  /** Its liveness (or startup) probe failed: restart it. */
+  unhealthy?: string
+}
+
 /** PassInput is everything one pass decides on: plain data. */
 export interface PassInput {
   /** Monotonic now, and when the agent started on the same clock. */
@@ -86,8 +108,12 @@ export interface PassInput {
   containers: readonly ObservedContainer[]
   /** Inspected state per container name (missing: not inspected or gone). */
   states: ReadonlyMap<string, ObservedState>
-  /** Readiness check result per container name (absent: no check, ready when running). */
-  probes: ReadonlyMap<string, { ready: boolean; why?: string }>
+  /** Probe results per container name (absent: no probe, ready when running). */
+  probes: ReadonlyMap<string, ProbeState>
+  /** Copies restarted for a failed probe, in back-off, per DaemonSet label form. */
+  crashes: ReadonlyMap<string, Crash>
+  /** Restarts the agent made (for failed probes) per container name: RESTARTS adds them to Docker's. */
+  restarts: ReadonlyMap<string, number>
   /** When each copy (`NS/NAME@revision`) was first seen ready, monotonic and wall. */
   readySince: ReadonlyMap<string, { mono: number; wall: number }>
   /** Failures being backed off, per DaemonSet label form. */
@@ -112,6 +138,8 @@ export type Action =
   /** Move to the current revision: under a slot of `kind` (fence first), or, with no kind, replace a copy that is not ready. */
   | { do: 'update'; ref: DsRef; plan: PodPlan; kind?: SlotKind; term?: number; stop: Removal[] }
   | { do: 'release'; ref: DsRef }
+  /** Restart containers a probe found unhealthy: stop them (preStop first, within the grace); a later start brings them back after the back-off. */
+  | { do: 'restart'; ref: DsRef; removals: Removal[]; why: string }
 
 /** PassPlan is what one pass decided. */
 export interface PassPlan {
@@ -179,7 +207,9 @@ class Decision {
 
   backedOff(w: Wanted): boolean {
     const f = this.input.failures.get(w.ref.label)
-    return f !== undefined && f.until > this.input.now
+    const c = this.input.crashes.get(w.ref.label)
+    if (c !== undefined && c.until > this.input.now) this.recheck(c.until - this.input.now + 20)
+    return (f !== undefined && f.until > this.input.now) || (c !== undefined && c.until > this.input.now)
   }
 
   /** stopBackedOff says whether a stop of this copy (label form) failed and is being backed off. */
@@ -250,6 +280,16 @@ export function planPass(input: PassInput): PassPlan {
   }
 
   for (const w of input.wanted) {
+    const f = fresh(w)
+    if (f === undefined || d.stopBackedOff(w.ref.label) || d.actions.some((a) => a.do === 'update' && a.ref.label === w.ref.label)) continue
+    const sick = f.containers.filter((c) => c.running && input.probes.get(c.name)?.unhealthy !== undefined)
+    const first = sick[0]
+    if (first === undefined) continue
+    const why = input.probes.get(first.name)?.unhealthy ?? ''
+    d.actions.push({ do: 'restart', ref: w.ref, why, removals: sick.map((c) => ({ id: c.id, name: c.name, daemonSet: c.daemonSet, reason: `${why.split(':')[0] ?? 'probe failed'}, will be restarted` })) })
+  }
+
+  for (const w of input.wanted) {
     if (input.slots.get(w.ref.key)?.phase !== 'acting') continue
     const all = copies.get(w.ref.label) ?? []
     if (!w.run || (all.length === 1 && d.availableNow(w, fresh(w)))) d.actions.push({ do: 'release', ref: w.ref })
@@ -262,13 +302,17 @@ export function planPass(input: PassInput): PassPlan {
 /**
  * withGrace gives every removal its grace period: the stop timeout the container was created
  * with, as inspected; else its DaemonSet's terminationGracePeriodSeconds; else Kubernetes'
- * default, 30 s.
+ * default, 30 s; and its lifecycle hooks (a preStop runs within that grace).
  */
 function withGrace(actions: Action[], input: PassInput): Action[] {
   const byLabel = new Map(input.wanted.map((w) => [w.ref.label, w.ds.spec.template.spec.terminationGracePeriodSeconds]))
-  const grace = (r: Removal): Removal => ({ ...r, graceSeconds: input.states.get(r.name)?.stopTimeout ?? byLabel.get(r.daemonSet) ?? DEFAULT_TERMINATION_GRACE_SECONDS })
+  const byName = new Map(input.containers.map((c) => [c.name, c]))
+  const grace = (r: Removal): Removal => {
+    const c = byName.get(r.name)
+    return { ...r, graceSeconds: input.states.get(r.name)?.stopTimeout ?? byLabel.get(r.daemonSet) ?? DEFAULT_TERMINATION_GRACE_SECONDS, ...(c?.hooks === undefined || !c.running ? {} : { hooks: c.hooks, podOwner: c.podOwner }) }
+  }
   return actions.map((a) => {
-    if (a.do === 'remove' || a.do === 'delete-pod') return { ...a, removals: a.removals.map(grace) }
+    if (a.do === 'remove' || a.do === 'delete-pod' || a.do === 'restart') return { ...a, removals: a.removals.map(grace) }
     if (a.do === 'update') return { ...a, stop: a.stop.map(grace) }
     return a
   })
@@ -341,14 +385,19 @@ function report(d: Decision, input: PassInput, copies: ReadonlyMap<string, Copy[
     const probed = cs.some((c) => c.readiness !== undefined)
     const seen = input.readySince.get(readyKey(w.ref, revision))?.wall
     const since = Math.max(0, ...states.map((s) => s.startedAt))
-    const error = failure?.error ?? states.find((s) => s.error !== '')?.error ?? cs.map((c) => input.probes.get(c.name)?.why).find((why) => why !== undefined)
+    const crash = input.crashes.get(w.ref.label)
+    const looping = crash !== undefined && crash.until > input.now && cs.some((c) => !c.running)
+    const error = looping
+      ? `back-off ${Math.round(crash.delay / 1000)}s restarting failed container: ${crash.why}`
+      : (failure?.error ?? states.find((s) => s.error !== '')?.error ?? cs.map((c) => input.probes.get(c.name)?.unhealthy ?? input.probes.get(c.name)?.why).find((why) => why !== undefined))
     const waiting = revision === w.revision ? undefined : d.waiting.get(w.ref.key)
     pods[w.ref.key] = {
       revision,
       available,
       phase: ready ? 'Running' : states.some((s) => s.status === 'exited' || s.status === 'dead') ? 'Failed' : 'Pending',
       ready,
-      restarts: states.reduce((a, s) => a + s.restarts, 0),
+      restarts: states.reduce((a, s) => a + s.restarts, 0) + cs.reduce((a, c) => a + (input.restarts.get(c.name) ?? 0), 0),
+      ...(looping ? { reason: 'CrashLoopBackOff' } : {}),
       // A copy that never started keeps the time it was first reported, so the record does not churn.
       since: since > 0 ? since : (input.reported[w.ref.key]?.since ?? input.wallNow),
       ...(ready && probed && seen !== undefined ? { readySince: seen } : ready && since > 0 ? { readySince: since } : {}),

@@ -20,6 +20,10 @@ export interface ObservedContainer {
   labels: Record<string, string>
   /** Its readiness check (the daemonmesh.io/readiness label), when it has one. */
   readiness?: string
+  /** Its liveness and startup checks and its lifecycle hooks (their labels), when it has them. */
+  liveness?: string
+  startup?: string
+  hooks?: string
 }
 
 /** DesiredPod is what this node should do for one live DaemonSet. */
@@ -59,6 +63,9 @@ export interface Removal {
   reason: string
   /** How long it may take to stop (its stop timeout), seconds; planPass fills it in. */
   graceSeconds?: number
+  /** Its lifecycle hooks label (preStop runs before the stop signal) and its pod's network owner; planPass fills them in. */
+  hooks?: string
+  podOwner?: string
 }
 
 /** NodePlan is what to do now. */

@@ -14,7 +14,7 @@ import { podPlan } from '../../core/container-spec.js'
 import { shouldRun } from '../../core/eligibility.js'
 import { Prefix, StoreKey, parseDsLabel, parseStoreKey, refOf } from '../../core/keyspace.js'
 import { nodeInfoOf, type PodStatus, type WorkerStatus } from '../../core/node-record.js'
-import { planPass, readyCopies, stepsByCopy, type DeleteRequest, type ObservedState, type PassInput, type SlotAnswer, type Wanted } from '../../core/pass.js'
+import { planPass, readyCopies, stepsByCopy, type DeleteRequest, type ObservedState, type PassInput, type ProbeState, type SlotAnswer, type Wanted } from '../../core/pass.js'
 import { compileSelector } from '../../core/selector.js'
 import type { DaemonSet } from '../../core/types.js'
 import { storeObjects } from '../../core/volumes.js'
@@ -139,13 +139,13 @@ export class Reconciler {
     const containers = await this.listContainers(self.name)
     if (containers === undefined) return undefined
     this.prober.sync(containers)
-    const probes = new Map<string, { ready: boolean; why?: string }>()
+    const probes = new Map<string, ProbeState>()
     for (const c of containers) {
       const r = this.prober.result(c.name)
       if (r !== undefined) probes.set(c.name, r)
     }
     const here = new Set([...wanted.map((w) => w.ref.label), ...containers.map((c) => c.daemonSet)])
-    this.actor.forget((copy) => here.has(copy))
+    this.actor.forget((copy) => here.has(copy), new Set(containers.map((c) => c.name)))
     const states = await this.inspect(containers)
     this.noteReadiness(readyCopies(wanted, containers, orphaned, probes))
     const slots = new Map<string, SlotAnswer>()
@@ -170,6 +170,8 @@ export class Reconciler {
       probes,
       readySince: this.readySince,
       failures: this.actor.failures,
+      crashes: this.actor.crashes,
+      restarts: this.actor.restarts,
       pulled: this.actor.pulled,
       slots,
       deleteRequests,

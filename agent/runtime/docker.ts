@@ -78,6 +78,9 @@ export class DockerRuntime implements ContainerRuntime {
       createdAt: c.Created * 1000,
       labels: Object.fromEntries(Object.entries(c.Labels).filter(([k]) => !k.startsWith('daemonmesh.io/'))),
       ...(c.Labels[Labels.readiness] === undefined ? {} : { readiness: c.Labels[Labels.readiness] }),
+      ...(c.Labels[Labels.liveness] === undefined ? {} : { liveness: c.Labels[Labels.liveness] }),
+      ...(c.Labels[Labels.startup] === undefined ? {} : { startup: c.Labels[Labels.startup] }),
+      ...(c.Labels[Labels.hooks] === undefined ? {} : { hooks: c.Labels[Labels.hooks] }),
     }))
   }
 
@@ -233,8 +236,8 @@ export class DockerRuntime implements ContainerRuntime {
       } catch (err) {
         if (statusOf(err) !== 409) throw err
       }
-      // A twin made by an earlier attempt is started only if it never was.
-      if (created || (await this.read(`inspect ${name}`, (abortSignal) => container.inspect({ abortSignal }))).State.Status === 'created') {
+      // A twin made by an earlier attempt is started if it never was, or was stopped (a restart after a failed probe).
+      if (created || ['created', 'exited'].includes((await this.read(`inspect ${name}`, (abortSignal) => container.inspect({ abortSignal }))).State.Status)) {
         await this.write(`start ${name}`, (abortSignal) => container.start({ abortSignal })).catch((err: unknown) => {
           if (statusOf(err) !== 304) throw err
         })
@@ -245,6 +248,16 @@ export class DockerRuntime implements ContainerRuntime {
   /** refreshFiles rewrites the written files of a started pod (pod-volumes.ts). */
   async refreshFiles(plan: PodPlan): Promise<void> {
     await this.volumes.refresh(plan)
+  }
+
+  /** stopContainer stops a container within the grace (Docker's stop: the restart policy does not bring it back) and keeps it. */
+  async stopContainer(id: string, graceSeconds: number): Promise<void> {
+    try {
+      await withDeadline(`docker stop ${id.slice(0, 12)}`, graceSeconds * 1000 + this.t.stopMarginMs, (abortSignal) => this.docker.getContainer(id).stop({ t: graceSeconds, abortSignal }))
+    } catch (err) {
+      // 304: not running.
+      if (statusOf(err) !== 304) throw err
+    }
   }
 
   /**

@@ -50,6 +50,8 @@ export interface ContainerRuntime {
    * ConfigMap reaches mounted files without a restart); a pod not started is left alone.
    */
   refreshFiles(plan: PodPlan): Promise<void>
+  /** stopContainer stops a container (SIGTERM, SIGKILL after graceSeconds) and keeps it, to be started again; not running already is fine. */
+  stopContainer(id: string, graceSeconds: number): Promise<void>
   /** remove stops a container (SIGTERM, SIGKILL after graceSeconds) and removes it; gone already is fine. */
   remove(id: string, graceSeconds: number): Promise<void>
   /** exec runs a command in a running container and resolves to its exit code; rejects after timeoutMs. */

@@ -54,7 +54,7 @@ function nodeSelectorText(o: Obj): string {
   return parts.length === 0 ? '<none>' : parts.join(',')
 }
 
-interface PodStatusView { revision: string; phase: string; ready: boolean; restarts: number; since: number; lastError?: string }
+interface PodStatusView { revision: string; phase: string; ready: boolean; restarts: number; since: number; lastError?: string; reason?: string }
 
 /** podList builds Pod-like objects from every node record's per-DaemonSet status. */
 async function podList(target: AgentTarget, opts: GetOptions): Promise<List> {
@@ -81,6 +81,7 @@ async function podList(target: AgentTarget, opts: GetOptions): Promise<List> {
 }
 
 function podStatusText(s: PodStatusView): string {
+  if (s.reason !== undefined && s.reason !== '') return s.reason
   const reason = /^(ErrImagePull|ImagePullBackOff|CreateContainerError)/.exec(s.lastError ?? '')?.[1]
   return reason ?? s.phase
 }

@@ -166,13 +166,13 @@ describe('container spec', () => {
       serviceAccountName: 'sa',
       initContainers: [{ name: 'init', image: 'i:1' }],
       volumes: [{ name: 'cfg', configMap: { name: 'x' } }],
-      containers: [{ name: 'c', image: 'i:1', livenessProbe: { exec: { command: ['true'] } }, envFrom: [], resources: { limits: { 'nvidia.com/gpu': 1 } }, env: [{ name: 'S', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }] }],
+      containers: [{ name: 'c', image: 'i:1', stdinOnce: true, envFrom: [], resources: { limits: { 'nvidia.com/gpu': 1 } }, env: [{ name: 'S', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }] }],
     })
     const paths = podPlan(d, node('n1')).unsupported.map((u) => u.path).sort()
     assert.deepEqual(paths, [
       'spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef',
-      'spec.template.spec.containers[0].livenessProbe',
       'spec.template.spec.containers[0].resources.limits["nvidia.com/gpu"]',
+      'spec.template.spec.containers[0].stdinOnce',
       'spec.template.spec.initContainers',
       'spec.template.spec.serviceAccountName',
     ])

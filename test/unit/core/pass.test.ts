@@ -47,6 +47,8 @@ const input = (o: Partial<PassInput> = {}): PassInput => ({
   containers: [],
   states: new Map(),
   probes: new Map(),
+  crashes: new Map(),
+  restarts: new Map(),
   readySince: new Map(),
   failures: new Map(),
   pulled: new Set(),
@@ -265,5 +267,34 @@ describe('stepsByCopy', () => {
     const steps = stepsByCopy(p.actions)
     assert.equal(steps.size, 1)
     assert.deepEqual(kinds(steps.get('default.agent') ?? []), ['delete-pod', 'start'])
+  })
+})
+
+describe('planPass: liveness restarts and CrashLoopBackOff', () => {
+  it('an unhealthy running container is restarted with its grace and its preStop hook', () => {
+    const w = wanted(rolling())
+    const c = copy(w.revision, { hooks: '{"preStop":{"exec":["true"]}}' })
+    const p = planPass(input({ wanted: [w], containers: [c], probes: new Map([[c.name, { ready: true, unhealthy: 'Liveness probe failed: command exited with 1' }]]) }))
+    assert.deepEqual(kinds(p.actions), ['restart'])
+    const a = p.actions[0] as Extract<Action, { do: 'restart' }>
+    assert.equal(a.why, 'Liveness probe failed: command exited with 1')
+    assert.equal(a.removals[0]?.hooks, c.hooks)
+    assert.equal(a.removals[0]?.graceSeconds, 30)
+    assert.equal(p.report['default/agent']?.lastError, 'Liveness probe failed: command exited with 1')
+  })
+
+  it('a stopped copy in back-off is not started, shows CrashLoopBackOff, and is looked at when the back-off ends', () => {
+    const w = wanted(rolling())
+    const c = copy(w.revision, { running: false })
+    const crashes = new Map([['default.agent', { until: 110_000, delay: 10_000, why: 'Liveness probe failed: x', at: 100_000 }]])
+    const p = planPass(input({ wanted: [w], containers: [c], crashes, restarts: new Map([[c.name, 2]]), states: new Map([[c.name, { status: 'exited', restarts: 1, startedAt: 5, error: '' }]]) }))
+    assert.deepEqual(p.actions, [])
+    assert.equal(p.report['default/agent']?.reason, 'CrashLoopBackOff')
+    assert.equal(p.report['default/agent']?.restarts, 3)
+    assert.match(p.report['default/agent']?.lastError ?? '', /^back-off 10s restarting failed container: Liveness probe failed: x/)
+    assert.equal(p.recheckMs, 10_020)
+    const later = planPass(input({ now: 110_001, wanted: [w], containers: [c], crashes }))
+    assert.deepEqual(kinds(later.actions), ['start'])
+    assert.equal(later.report['default/agent']?.reason, undefined)
   })
 })

