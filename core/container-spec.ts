@@ -26,6 +26,8 @@ export const Labels = {
   liveness: 'daemonmesh.io/liveness',
   startup: 'daemonmesh.io/startup',
   hooks: 'daemonmesh.io/hooks',
+  /** An init container's copy (DaemonSet label form): init containers carry this instead of the daemonset label. */
+  initOf: 'daemonmesh.io/init-of',
   /** The pod (PodPlan.pod) a container or a Docker volume belongs to: its volumes go when its last container goes. */
   pod: 'daemonmesh.io/pod',
 } as const
@@ -50,7 +52,7 @@ export interface DockerHostConfig {
   Dns?: string[]
   DnsSearch?: string[]
   DnsOptions?: string[]
-  RestartPolicy: { Name: 'always' }
+  RestartPolicy: { Name: 'always' | 'no' }
 }
 
 /** DockerCreate is a Docker Engine API container-create body plus the container name. */
@@ -83,6 +85,8 @@ export interface PodPlan {
   uid: string
   /** One entry per container, in template order; the first owns the network namespace. */
   containers: { name: string; pullPolicy: 'Always' | 'IfNotPresent' | 'Never'; create: DockerCreate }[]
+  /** The init containers, in order: each runs to completion (exit 0) before the next, and all before the containers, when the pod starts. */
+  init: { name: string; pullPolicy: 'Always' | 'IfNotPresent' | 'Never'; create: DockerCreate }[]
   /** What the runtime makes before the containers, in the order of spec.volumes (mounted ones only). */
   volumes: PodVolume[]
   /** Fields of the template that this plan does not honour, with their paths. */
@@ -96,7 +100,7 @@ export interface PodPlan {
 
 /** Pod fields that the plan does not honour when set. */
 const UNSUPPORTED_POD_FIELDS = [
-  'initContainers', 'ephemeralContainers', 'imagePullSecrets', 'priority',
+  'ephemeralContainers', 'imagePullSecrets', 'priority',
   'priorityClassName', 'preemptionPolicy', 'runtimeClassName', 'schedulerName', 'topologySpreadConstraints',
   'readinessGates', 'overhead', 'os', 'resourceClaims', 'resources', 'activeDeadlineSeconds', 'schedulingGates',
   'subdomain', 'setHostnameAsFQDN', 'hostUsers',
@@ -107,6 +111,11 @@ const UNSUPPORTED_SECURITY_FIELDS = ['runAsNonRoot', 'procMount', 'seLinuxOption
 /** dockerName returns the deterministic container name for (DaemonSet, container, revision, node). */
 export function dockerName(ds: DaemonSet, container: string, revision: string, node: string): string {
   return `dm_${ds.metadata.namespace ?? 'default'}_${ds.metadata.name}_${container}_${revision}_${node}`
+}
+
+/** initName returns the deterministic name of an init container (its own prefix: it cannot collide with a container's). */
+export function initName(ds: DaemonSet, container: string, revision: string, node: string): string {
+  return `dmi_${ds.metadata.namespace ?? 'default'}_${ds.metadata.name}_${container}_${revision}_${node}`
 }
 
 /** podKey returns the pod's own name on its host (PodPlan.pod): one per DaemonSet, revision and node. */
@@ -236,9 +245,10 @@ export function podPlan(ds: DaemonSet, node: NodeInfo, objects: PodObjects = NO_
   const owner = spec.containers[0] === undefined ? '' : dockerName(ds, spec.containers[0].name, revision, node.name)
   const dnsConfig = spec.dnsConfig as { nameservers?: string[]; searches?: string[]; options?: { name: string; value?: string }[] } | undefined
 
-  const containers = spec.containers.map((c, i) => {
-    const path = joinPath('spec.template.spec', 'containers', i)
-    const first = i === 0
+  /** build makes one container's create body: the pod's network owner, a member joining it, or an init container (run to completion before them). */
+  const build = (c: Container, path: string, role: 'owner' | 'member' | 'init'): PodPlan['containers'][number] => {
+    const first = role === 'owner'
+    const init = role === 'init'
     for (const f of UNSUPPORTED_CONTAINER_FIELDS) {
       if (c[f] !== undefined) ctx.unsupported.push({ path: joinPath(path, f), message: 'not supported (ignored)' })
     }
@@ -248,13 +258,14 @@ export function podPlan(ds: DaemonSet, node: NodeInfo, objects: PodObjects = NO_
     }
     const env = envOf(ctx, c, path)
     const expand = (s: string): string => expandVars(s, (n) => env.get(n))
-    const hc: DockerHostConfig = { RestartPolicy: { Name: 'always' } }
+    const hc: DockerHostConfig = { RestartPolicy: { Name: init ? 'no' : 'always' } }
+    // An init container runs before the network owner exists: it shares the host's namespaces when the pod does, else has its own.
     if (spec.hostNetwork === true) hc.NetworkMode = 'host'
-    else if (!first) hc.NetworkMode = `container:${owner}`
+    else if (role === 'member') hc.NetworkMode = `container:${owner}`
     if (spec.hostPID === true) hc.PidMode = 'host'
-    else if (spec.shareProcessNamespace === true && !first) hc.PidMode = `container:${owner}`
+    else if (spec.shareProcessNamespace === true && role === 'member') hc.PidMode = `container:${owner}`
     if (spec.hostIPC === true) hc.IpcMode = 'host'
-    else hc.IpcMode = first ? 'shareable' : `container:${owner}`
+    else if (!init) hc.IpcMode = first ? 'shareable' : `container:${owner}`
     if (sc.privileged === true) hc.Privileged = true
     if (sc.capabilities?.add !== undefined) hc.CapAdd = [...sc.capabilities.add]
     if (sc.capabilities?.drop !== undefined) hc.CapDrop = [...sc.capabilities.drop]
@@ -273,29 +284,28 @@ export function podPlan(ds: DaemonSet, node: NodeInfo, objects: PodObjects = NO_
     for (const [field, kind] of [['readinessProbe', 'readiness'], ['livenessProbe', 'liveness'], ['startupProbe', 'startup']] as const) {
       const probe = c[field]
       if (probe === undefined) continue
+      if (init) {
+        ctx.unsupported.push({ path: joinPath(path, field), message: 'not supported on an init container (ignored)' })
+        continue
+      }
       const r = probeCheckOf(probe, spec.containers, joinPath(path, field), kind)
       ctx.unsupported.push(...r.issues)
       if (r.check !== undefined) checks[Labels[kind]] = JSON.stringify(r.check)
     }
-    const hooks = hooksOf(c.lifecycle, spec.containers, joinPath(path, 'lifecycle'))
+    const hooks = init ? { issues: c.lifecycle === undefined ? [] : [{ path: joinPath(path, 'lifecycle'), message: 'not supported on an init container (ignored)' }] } : hooksOf(c.lifecycle, spec.containers, joinPath(path, 'lifecycle'))
     ctx.unsupported.push(...hooks.issues)
     if (hooks.hooks !== undefined) checks[Labels.hooks] = JSON.stringify(hooks.hooks)
     const user = sc.runAsUser ?? spec.securityContext?.runAsUser
     const group = sc.runAsGroup ?? spec.securityContext?.runAsGroup
+    // An init container carries no DaemonSet label: it is not one of the copy's containers (the reconciler never lists it).
+    const labels: Record<string, string> = init
+      ? { [Labels.node]: node.name, [Labels.revision]: revision, [Labels.initOf]: dsLabel, [Labels.container]: c.name, [Labels.pod]: key }
+      : { ...(ds.spec.template.metadata?.labels ?? {}), [Labels.daemonSet]: dsLabel, [Labels.node]: node.name, [Labels.revision]: revision, [Labels.container]: c.name, [Labels.podOwner]: owner, [Labels.pod]: key, ...checks }
     const create: DockerCreate = {
-      name: dockerName(ds, c.name, revision, node.name),
+      name: init ? initName(ds, c.name, revision, node.name) : dockerName(ds, c.name, revision, node.name),
       Image: c.image,
       Env: [...env].map(([k, v]) => `${k}=${v}`),
-      Labels: {
-        ...(ds.spec.template.metadata?.labels ?? {}),
-        [Labels.daemonSet]: dsLabel,
-        [Labels.node]: node.name,
-        [Labels.revision]: revision,
-        [Labels.container]: c.name,
-        [Labels.podOwner]: owner,
-        [Labels.pod]: key,
-        ...checks,
-      },
+      Labels: labels,
       StopTimeout: spec.terminationGracePeriodSeconds ?? 30,
       HostConfig: hc,
     }
@@ -310,9 +320,11 @@ export function podPlan(ds: DaemonSet, node: NodeInfo, objects: PodObjects = NO_
     else if (group !== undefined) ctx.unsupported.push({ path: joinPath(path, 'securityContext', 'runAsGroup'), message: 'not supported without runAsUser' })
     if (c.tty === true) create.Tty = true
     if (c.stdin === true) create.OpenStdin = true
-    if (first && spec.hostNetwork !== true && spec.hostname !== undefined) create.Hostname = spec.hostname
+    if ((first || init) && spec.hostNetwork !== true && spec.hostname !== undefined) create.Hostname = spec.hostname
     return { name: c.name, pullPolicy: c.imagePullPolicy ?? 'IfNotPresent', create }
-  })
+  }
+  const containers = spec.containers.map((c, i) => build(c, joinPath('spec.template.spec', 'containers', i), i === 0 ? 'owner' : 'member'))
+  const init = (spec.initContainers ?? []).map((c, i) => build(c, joinPath('spec.template.spec', 'initContainers', i), 'init'))
 
   // Ports belong to the network owner: Docker refuses port bindings on a joined container.
   const head = containers[0]?.create
@@ -327,5 +339,5 @@ export function podPlan(ds: DaemonSet, node: NodeInfo, objects: PodObjects = NO_
       }
     }
   }
-  return { daemonSet: dsLabel, node: node.name, revision, pod: key, uid: ctx.uid, containers, volumes: [...volumes.values()], unsupported: ctx.unsupported, missing: [...new Set(ctx.missing)] }
+  return { daemonSet: dsLabel, node: node.name, revision, pod: key, uid: ctx.uid, containers, init, volumes: [...volumes.values()], unsupported: ctx.unsupported, missing: [...new Set(ctx.missing)] }
 }

@@ -112,6 +112,8 @@ export interface PassInput {
   probes: ReadonlyMap<string, ProbeState>
   /** Copies restarted for a failed probe, in back-off, per DaemonSet label form. */
   crashes: ReadonlyMap<string, Crash>
+  /** Copies running their init containers now, with their status (`Init:1/2`), per DaemonSet label form. */
+  initializing: ReadonlyMap<string, string>
   /** Restarts the agent made (for failed probes) per container name: RESTARTS adds them to Docker's. */
   restarts: ReadonlyMap<string, number>
   /** When each copy (`NS/NAME@revision`) was first seen ready, monotonic and wall. */
@@ -374,7 +376,8 @@ function report(d: Decision, input: PassInput, copies: ReadonlyMap<string, Copy[
   for (const w of input.wanted) {
     const all = copies.get(w.ref.label) ?? []
     const failure = input.failures.get(w.ref.label)
-    if (all.length === 0 && failure === undefined) continue
+    const init = input.initializing.get(w.ref.label)
+    if (all.length === 0 && failure === undefined && init === undefined) continue
     // While surging, the new copy is the one reported.
     const copy = all.find((c) => c.revision === w.revision) ?? all[0]
     const revision = copy?.revision ?? w.revision
@@ -398,6 +401,8 @@ function report(d: Decision, input: PassInput, copies: ReadonlyMap<string, Copy[
       ready,
       restarts: states.reduce((a, s) => a + s.restarts, 0) + cs.reduce((a, c) => a + (input.restarts.get(c.name) ?? 0), 0),
       ...(looping ? { reason: 'CrashLoopBackOff' } : {}),
+      ...(!looping && all.length === 0 && init !== undefined ? { reason: init } : {}),
+      ...(!looping && init === undefined && /^Init:[A-Za-z]+/.test(failure?.error ?? '') ? { reason: /^Init:[A-Za-z]+/.exec(failure?.error ?? '')?.[0] } : {}),
       // A copy that never started keeps the time it was first reported, so the record does not churn.
       since: since > 0 ? since : (input.reported[w.ref.key]?.since ?? input.wallNow),
       ...(ready && probed && seen !== undefined ? { readySince: seen } : ready && since > 0 ? { readySince: since } : {}),

@@ -72,6 +72,8 @@ export class Actor {
   readonly pulled = new Set<string>()
   /** Copies restarted for a failed probe, backed off, per DaemonSet label form. */
   readonly crashes = new Map<string, Crash>()
+  /** Copies running their init containers now (`Init:I/N`), per DaemonSet label form. */
+  readonly initializing = new Map<string, string>()
   /** Restarts made for failed probes, per container name. */
   readonly restarts = new Map<string, number>()
   /** Delete requests carried out (key@hlc), so each runs once. */
@@ -112,7 +114,7 @@ export class Actor {
         return (await this.removeAll(copy, a.removals)) ? done(true) : halted
       case 'start':
         doing(`Starting revision ${a.plan.revision}`)
-        return (await this.start(a.ref, a.plan)) ? done(true) : halted
+        return (await this.start(a.ref, a.plan, doing)) ? done(true) : halted
       case 'pull':
         doing(`Pulling the images of revision ${a.plan.revision}`)
         return (await this.pull(a.ref, a.plan)) ? done(true) : halted
@@ -237,20 +239,27 @@ export class Actor {
       if (!(await this.removeAll(copy, a.stop))) return halted
     }
     doing(`Starting revision ${a.plan.revision}`)
-    await this.start(a.ref, a.plan)
+    await this.start(a.ref, a.plan, doing)
     return done(true)
   }
 
   /** start starts the plan's pod; false (and a failure backed off) when that failed. */
-  private async start(ref: DsRef, plan: Parameters<ContainerRuntime['startPod']>[0]): Promise<boolean> {
+  private async start(ref: DsRef, plan: Parameters<ContainerRuntime['startPod']>[0], doing: Doing): Promise<boolean> {
     try {
-      await this.opts.runtime.startPod(plan)
+      await this.opts.runtime.startPod(plan, (status) => {
+        // A fresh pass reports the init progress (get pods: Init:I/N).
+        this.initializing.set(ref.label, status)
+        doing(`Running init containers of revision ${plan.revision}: ${status}`)
+        this.opts.retry(0)
+      })
+      this.initializing.delete(ref.label)
       this.failures.delete(ref.label)
       this.log.info({ daemonset: ref.label, revision: plan.revision }, 'pod started')
       this.event(ref.label, 'Normal', 'Started', `Started pod (revision ${plan.revision}): ${plan.containers.map((c) => c.name).join(', ')}`)
       await this.postStart(ref.label, plan)
       return true
     } catch (err) {
+      this.initializing.delete(ref.label)
       this.fail(ref.label, err, (err as Error).name === 'ImagePullError' ? 'pull' : 'start')
       return false
     }
@@ -297,9 +306,18 @@ export class Actor {
     const failure = this.failures.get(copy)
     const t = this.opts.timings
     const delay = failure === undefined ? t.backoffStartMs : Math.min(failure.delay * 2, t.backoffMaxMs)
-    const reason = during === 'stop' ? 'KillContainerError' : (err as Error).name === 'ImagePullError' ? (failure === undefined ? 'ErrImagePull' : 'ImagePullBackOff') : 'CreateContainerError'
+    const name = (err as Error).name
+    const reason =
+      during === 'stop'
+        ? 'KillContainerError'
+        : name === 'ImagePullError'
+          ? failure === undefined ? 'ErrImagePull' : 'ImagePullBackOff'
+          : name === 'InitContainerError'
+            ? failure === undefined ? 'Init:Error' : 'Init:CrashLoopBackOff'
+            : 'CreateContainerError'
     this.failures.set(copy, { error: `${reason}: ${(err as Error).message}`, until: this.opts.clock.mono() + delay, delay, during, at: this.opts.clock.wall() })
     this.log.warn({ daemonset: copy, err: (err as Error).message, retryInMs: delay }, reason)
+    this.event(copy, 'Warning', reason === 'ErrImagePull' || reason === 'ImagePullBackOff' ? 'Failed' : 'BackOff', `${reason}: ${(err as Error).message}`)
     this.opts.retry(delay + 50)
   }
 }

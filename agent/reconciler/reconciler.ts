@@ -171,6 +171,7 @@ export class Reconciler {
       readySince: this.readySince,
       failures: this.actor.failures,
       crashes: this.actor.crashes,
+      initializing: this.actor.initializing,
       restarts: this.actor.restarts,
       pulled: this.actor.pulled,
       slots,

@@ -107,4 +107,79 @@ terminationGracePeriodSeconds: 1`,
     }, 20_000, 200)
     await cli('delete', 'ds', 'lc-live')
   })
+
+  it('init containers run in order to completion before the containers, on the pod\'s volumes; a failing one shows Init:Error and is retried', async () => {
+    await apply(
+      ds(
+        'lc-init',
+        `initContainers:
+- name: setup
+  image: ${TEST_IMAGE}
+  command: ["sh", "-c", "echo from-setup > /work/log"]
+  volumeMounts: [{name: work, mountPath: /work}]
+- name: second
+  image: ${TEST_IMAGE}
+  command: ["sh", "-c", "echo second >> /work/log"]
+  volumeMounts: [{name: work, mountPath: /work}]
+containers:
+- name: main
+  image: ${TEST_IMAGE}
+  command: ["sh", "-c", "cat /work/log > /work/seen; exec sleep 3600"]
+  volumeMounts: [{name: work, mountPath: /work}]
+volumes: [{name: work, emptyDir: {}}]
+terminationGracePeriodSeconds: 1`,
+      ),
+    )
+    const main = await waitFor('lc-init running', () => running('lc-init'), 30_000)
+    assert.equal(await docker(HOST, 'exec', main, 'cat', '/work/seen'), 'from-setup\nsecond\n')
+    assert.deepEqual((await docker(HOST, 'ps', '-a', '-q', '--filter', 'label=daemonmesh.io/init-of=default.lc-init')).trim(), '', 'init containers are removed once done')
+
+    await apply(
+      ds(
+        'lc-init-bad',
+        `initContainers:
+- name: setup
+  image: ${TEST_IMAGE}
+  command: ["sh", "-c", "echo no config here; exit 3"]
+containers:
+- name: main
+  image: ${TEST_IMAGE}
+  command: ["sleep", "3600"]
+terminationGracePeriodSeconds: 1`,
+      ),
+    )
+    const seen = new Set<string>()
+    await waitFor('Init:Error, then Init:CrashLoopBackOff', async () => {
+      const r = await pod('lc-init-bad')
+      if (r?.[2] !== undefined) seen.add(r[2])
+      return seen.has('Init:CrashLoopBackOff') && [...seen].some((x) => x === 'Init:Error' || x === 'Init:0/1')
+    }, 30_000, 200)
+    assert.match(await get('get', 'pods', '-o', 'wide'), /lc-init-bad-lc-1 .*Init:\S+ .*init container setup exited with 3: no config here/)
+    assert.equal(await running('lc-init-bad'), undefined, 'the main container never started')
+    await cli('delete', 'ds', 'lc-init')
+    await cli('delete', 'ds', 'lc-init-bad')
+  })
+
+  it('postStart runs right after the start; preStop runs before the stop signal', async () => {
+    await apply(
+      ds(
+        'lc-hooks',
+        `containers:
+- name: main
+  image: ${TEST_IMAGE}
+  command: ["sh", "-c", "trap 'cat /marks/prestop > /marks/order; echo term >> /marks/order; exit 0' TERM; while true; do sleep 1; done"]
+  lifecycle:
+    postStart: {exec: {command: ["sh", "-c", "echo poststart > /marks/poststart"]}}
+    preStop: {exec: {command: ["sh", "-c", "echo prestop > /marks/prestop"]}}
+  volumeMounts: [{name: marks, mountPath: /marks}]
+volumes: [{name: marks, hostPath: {path: ${marks}, type: Directory}}]
+terminationGracePeriodSeconds: 5`,
+      ),
+    )
+    await waitFor('lc-hooks running', () => running('lc-hooks'), 30_000)
+    await waitFor('postStart wrote its marker', () => readFile(join(marks, 'poststart'), 'utf8').catch(() => undefined), 10_000)
+    await cli('delete', 'ds', 'lc-hooks')
+    await waitFor('lc-hooks gone', async () => (await managed(HOST, [NODE])).every((r) => r.daemonSet !== 'default.lc-hooks'), 20_000)
+    assert.equal(await readFile(join(marks, 'order'), 'utf8'), 'prestop\nterm\n', 'preStop ran before the stop signal')
+  })
 })

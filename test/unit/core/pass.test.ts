@@ -48,6 +48,7 @@ const input = (o: Partial<PassInput> = {}): PassInput => ({
   states: new Map(),
   probes: new Map(),
   crashes: new Map(),
+  initializing: new Map(),
   restarts: new Map(),
   readySince: new Map(),
   failures: new Map(),
@@ -296,5 +297,16 @@ describe('planPass: liveness restarts and CrashLoopBackOff', () => {
     const later = planPass(input({ now: 110_001, wanted: [w], containers: [c], crashes }))
     assert.deepEqual(kinds(later.actions), ['start'])
     assert.equal(later.report['default/agent']?.reason, undefined)
+  })
+})
+
+describe('planPass: init containers in get pods', () => {
+  it('a copy running its init containers reports Init:I/N; a failed one Init:Error, then Init:CrashLoopBackOff', () => {
+    const w = wanted(rolling())
+    assert.equal(planPass(input({ wanted: [w], initializing: new Map([['default.agent', 'Init:1/2']]) })).report['default/agent']?.reason, 'Init:1/2')
+    const failed = (error: string): string | undefined => planPass(input({ wanted: [w], failures: new Map([['default.agent', { error, until: 200_000, delay: 10_000 }]]) })).report['default/agent']?.reason
+    assert.equal(failed('Init:Error: init container setup exited with 3'), 'Init:Error')
+    assert.equal(failed('Init:CrashLoopBackOff: init container setup exited with 3'), 'Init:CrashLoopBackOff')
+    assert.equal(failed('ErrImagePull: nope'), undefined)
   })
 })
