@@ -11,7 +11,7 @@ import type { DsRef } from './keyspace.js'
 import type { SlotKind } from './lease.js'
 import type { PodStatus } from './node-record.js'
 import { DEFAULT_TERMINATION_GRACE_SECONDS } from './defaults.js'
-import { adoptOrphans, planNode, type DesiredPod, type ObservedContainer, type Removal } from './reconcile.js'
+import { adoptOrphans, ownersOf, planNode, type DesiredPod, type ObservedContainer, type Removal } from './reconcile.js'
 import { availableIn, copyReady, rolloutLimits } from './rollout.js'
 import type { DaemonSet } from './types.js'
 
@@ -36,6 +36,10 @@ export interface Wanted {
   keep: boolean
   /** The DaemonSet's selector, to adopt orphaned copies. */
   selects: (labels: Record<string, string>) => boolean
+  /** A NoExecute taint is tolerated for a while only: look again in this many ms (the copy is evicted then). */
+  evictInMs?: number
+  /** Why a copy here is evicted (a NoExecute taint's tolerationSeconds passed), when it is. */
+  evicted?: string
 }
 
 /** ObservedState is what Docker says of one container beyond the listing. */
@@ -101,6 +105,8 @@ export interface PassInput {
   /** Poll period while an update waits (for a slot or for availability). */
   pollMs: number
   wanted: readonly Wanted[]
+  /** The DaemonSet (label form) that adopted each orphaned container, by container name, as the last pass found. */
+  owners: ReadonlyMap<string, string>
   /** Label forms of DaemonSets deleted (copies go) and deleted with --cascade=orphan (copies stay). */
   deleted: ReadonlySet<string>
   orphaned: ReadonlySet<string>
@@ -152,6 +158,8 @@ export interface PassPlan {
   waiting: Map<string, string>
   /** Look again within this many ms (undefined: no need before the next trigger). */
   recheckMs: number | undefined
+  /** The owner of every adopted container (by name): the next pass's `owners`. */
+  owners: Map<string, string>
 }
 
 const readyKey = (ref: DsRef, revision: string): string => `${ref.key}@${revision}`
@@ -174,8 +182,8 @@ function copiesOf(containers: readonly ObservedContainer[], probes: PassInput['p
  * readyCopies returns the copies (`NS/NAME@revision`) that are ready now: the reconciler
  * keeps a first-seen-ready time for exactly these, which availability is measured from.
  */
-export function readyCopies(wanted: readonly Wanted[], containers: readonly ObservedContainer[], orphaned: ReadonlySet<string>, probes: PassInput['probes']): Set<string> {
-  const adopted = adoptOrphans(desiredOf(wanted), containers, orphaned)
+export function readyCopies(wanted: readonly Wanted[], containers: readonly ObservedContainer[], orphaned: ReadonlySet<string>, probes: PassInput['probes'], owners: ReadonlyMap<string, string> = new Map()): Set<string> {
+  const adopted = adoptOrphans(desiredOf(wanted), containers, orphaned, owners)
   const out = new Set<string>()
   for (const w of wanted) {
     for (const c of copiesOf(adopted.filter((x) => x.daemonSet === w.ref.label), probes)) if (c.ready) out.add(readyKey(w.ref, c.revision))
@@ -184,7 +192,7 @@ export function readyCopies(wanted: readonly Wanted[], containers: readonly Obse
 }
 
 function desiredOf(wanted: readonly Wanted[]): DesiredPod[] {
-  return wanted.map((w) => ({ daemonSet: w.ref.label, revision: w.revision, run: w.run, keep: w.keep, containers: w.plan.containers.map((c) => c.name), selects: w.selects }))
+  return wanted.map((w) => ({ daemonSet: w.ref.label, revision: w.revision, run: w.run, keep: w.keep, containers: w.plan.containers.map((c) => c.name), selects: w.selects, ...(w.evicted === undefined ? {} : { evicted: w.evicted }) }))
 }
 
 /** Decision accumulates the decision while planPass walks the DaemonSets. */
@@ -254,7 +262,8 @@ export function planPass(input: PassInput): PassPlan {
   }
 
   const desired = desiredOf(input.wanted)
-  const adopted = adoptOrphans(desired, containers, input.orphaned)
+  const adopted = adoptOrphans(desired, containers, input.orphaned, input.owners)
+  for (const w of input.wanted) if (w.evictInMs !== undefined) d.recheck(w.evictInMs + 20)
   const byLabel = new Map<string, ObservedContainer[]>()
   for (const c of adopted) byLabel.set(c.daemonSet, [...(byLabel.get(c.daemonSet) ?? []), c])
   const copies = new Map(input.wanted.map((w) => [w.ref.label, copiesOf(byLabel.get(w.ref.label) ?? [], input.probes)]))
@@ -268,7 +277,7 @@ export function planPass(input: PassInput): PassPlan {
     if (rolloutLimits(w.ds, 1).maxSurge > 0 && !d.availableNow(w, f)) surging.add(w.ref.label)
   }
 
-  const placed = planNode(desired, containers, { now: input.now, startedAt: input.startedAt, sweepGraceMs: input.sweepGraceMs, deleted: input.deleted, orphaned: input.orphaned, surging })
+  const placed = planNode(desired, containers, { now: input.now, startedAt: input.startedAt, sweepGraceMs: input.sweepGraceMs, deleted: input.deleted, orphaned: input.orphaned, surging, owners: input.owners })
   const removals = placed.remove.filter((r) => !d.stopBackedOff(r.daemonSet))
   if (removals.length > 0) d.actions.push({ do: 'remove', removals })
   const byRef = new Map(input.wanted.map((w) => [w.ref.label, w]))
@@ -298,7 +307,7 @@ export function planPass(input: PassInput): PassPlan {
     else d.recheck(input.pollMs)
   }
 
-  return { actions: withGrace(d.actions, input), report: report(d, input, copies), waiting: d.waiting, recheckMs: d.recheckMs }
+  return { actions: withGrace(d.actions, input), report: report(d, input, copies), waiting: d.waiting, recheckMs: d.recheckMs, owners: ownersOf(containers, adopted) }
 }
 
 /**

@@ -283,7 +283,8 @@ export class Actor {
     const results = await Promise.all(
       removals.map(async (r) => {
         this.log.info({ container: r.name, reason: r.reason, graceSeconds: r.graceSeconds }, 'removing container')
-        this.event(copy, 'Normal', 'Killing', `Stopping container ${r.name}: ${r.reason}`)
+        if (r.reason.startsWith('evicted: ')) this.event(copy, 'Warning', 'Evicted', `Evicting ${r.name}: ${r.reason.slice('evicted: '.length)}`)
+        else this.event(copy, 'Normal', 'Killing', `Stopping container ${r.name}: ${r.reason}`)
         try {
           await this.opts.runtime.remove(r.id, r.hooks === undefined ? (r.graceSeconds ?? 30) : await this.preStop(copy, r))
           return undefined

@@ -11,12 +11,12 @@
 import type { Logger } from 'pino'
 import type { LwwMap } from '../../core/crdt.js'
 import { podPlan } from '../../core/container-spec.js'
-import { shouldRun } from '../../core/eligibility.js'
+import { shouldRun, type TaintAge } from '../../core/eligibility.js'
 import { Prefix, StoreKey, parseDsLabel, parseStoreKey, refOf } from '../../core/keyspace.js'
 import { nodeInfoOf, type PodStatus, type WorkerStatus } from '../../core/node-record.js'
 import { planPass, readyCopies, stepsByCopy, type DeleteRequest, type ObservedState, type PassInput, type ProbeState, type SlotAnswer, type Wanted } from '../../core/pass.js'
 import { compileSelector } from '../../core/selector.js'
-import type { DaemonSet } from '../../core/types.js'
+import type { DaemonSet, Taint } from '../../core/types.js'
 import { storeObjects } from '../../core/volumes.js'
 import type { Clock, Timer } from '../clock.js'
 import type { Timings } from '../defaults.js'
@@ -50,6 +50,10 @@ export class Reconciler {
   private readonly lastStates = new Map<string, { state: ObservedState; id: string; at: number; running: boolean }>()
   /** When each copy (`NS/NAME@revision`) was first seen ready here: monotonic (minReadySeconds) and wall (status). */
   private readonly readySince = new Map<string, { mono: number; wall: number }>()
+  /** The DaemonSet that adopted each orphaned container (by name), as the last pass found: it owns it. */
+  private owners = new Map<string, string>()
+  /** When each of this node's taints was first seen (monotonic ms, by `key=value:effect`): tolerationSeconds count from it. */
+  private readonly taintSeen = new Map<string, number>()
   private readonly passes = new Serial(() => this.pass(), (err) => this.log.error({ err }, 'reconcile pass failed'))
   private stopped = true
   private resync: Timer | undefined
@@ -108,6 +112,7 @@ export class Reconciler {
     const input = await this.observe()
     if (input === undefined) return
     const plan = planPass(input)
+    this.owners = plan.owners
     const steps = stepsByCopy(plan.actions)
     // Every copy gets this pass's decision, an empty one included: it supersedes a busy worker's remaining steps.
     for (const copy of new Set([...steps.keys(), ...this.workers.busyCopies()])) this.workers.dispatch(copy, seen, steps.get(copy) ?? [])
@@ -121,12 +126,18 @@ export class Reconciler {
     const self = this.opts.node.self()
     const info = nodeInfoOf(self)
     const objects = storeObjects((key) => this.opts.store.get(key))
+    const age = this.taintAges(info.taints)
     const wanted: Wanted[] = this.opts.store.live(Prefix.daemonSet).map((e) => {
       const ds = e.value as DaemonSet
-      const v = shouldRun(info, ds)
+      const v = shouldRun(info, ds, age)
       const plan = podPlan(ds, info, objects)
       const selector = compileSelector(ds.spec.selector, 'spec.selector').selector
-      return { ref: refOf(ds), ds, plan, revision: plan.revision, run: v.shouldRun, keep: v.shouldContinueRunning, selects: (labels) => selector.matches(labels) }
+      const evicted = v.reasons.find((r) => r.includes('tolerationSeconds'))
+      return {
+        ref: refOf(ds), ds, plan, revision: plan.revision, run: v.shouldRun, keep: v.shouldContinueRunning, selects: (labels) => selector.matches(labels),
+        ...(v.evictInMs === undefined ? {} : { evictInMs: v.evictInMs }),
+        ...(evicted === undefined ? {} : { evicted: `evicted: ${evicted}` }),
+      }
     })
     const deleted = new Set<string>()
     const orphaned = new Set<string>()
@@ -147,7 +158,7 @@ export class Reconciler {
     const here = new Set([...wanted.map((w) => w.ref.label), ...containers.map((c) => c.daemonSet)])
     this.actor.forget((copy) => here.has(copy), new Set(containers.map((c) => c.name)))
     const states = await this.inspect(containers)
-    this.noteReadiness(readyCopies(wanted, containers, orphaned, probes))
+    this.noteReadiness(readyCopies(wanted, containers, orphaned, probes, this.owners))
     const slots = new Map<string, SlotAnswer>()
     const deleteRequests = new Map<string, DeleteRequest>()
     for (const w of wanted) {
@@ -163,6 +174,7 @@ export class Reconciler {
       sweepGraceMs: this.opts.timings.sweepGraceMs,
       pollMs: this.opts.timings.rolloutPollMs,
       wanted,
+      owners: this.owners,
       deleted,
       orphaned,
       containers,
@@ -201,6 +213,19 @@ export class Reconciler {
     const byName = new Map(containers.map((c) => [c.name, c.id]))
     for (const [name, l] of this.lastStates) if (byName.get(name) !== l.id) this.lastStates.delete(name)
     return new Map([...this.lastStates].map(([name, l]) => [name, l.state]))
+  }
+
+  /** taintAges notes when each of this node's taints was first seen and says how long ago, on the injected clock. */
+  private taintAges(taints: readonly Taint[]): TaintAge {
+    const now = this.clock.mono()
+    const text = (t: Taint): string => `${t.key}=${t.value ?? ''}:${t.effect}`
+    const present = new Set(taints.map(text))
+    for (const k of this.taintSeen.keys()) if (!present.has(k)) this.taintSeen.delete(k)
+    for (const k of present) if (!this.taintSeen.has(k)) this.taintSeen.set(k, now)
+    return (t) => {
+      const since = this.taintSeen.get(text(t))
+      return since === undefined ? undefined : now - since
+    }
   }
 
   /** noteReadiness keeps the first-ready time of every copy that is ready now, and forgets the others. */

@@ -182,4 +182,57 @@ terminationGracePeriodSeconds: 5`,
     await waitFor('lc-hooks gone', async () => (await managed(HOST, [NODE])).every((r) => r.daemonSet !== 'default.lc-hooks'), 20_000)
     assert.equal(await readFile(join(marks, 'order'), 'utf8'), 'prestop\nterm\n', 'preStop ran before the stop signal')
   })
+
+  it('an adopted copy belongs to its adopter: deleting the adopter removes it', async () => {
+    const busy = (name: string, extra = ''): string => `apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: ${name}}
+spec:
+  selector: {matchLabels: {app: lc-busy}}${extra}
+  template:
+    metadata: {labels: {app: lc-busy}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: ${TEST_IMAGE}
+        command: ["sleep", "3600"]
+`
+    await apply(busy('lc-busy'))
+    const copy = await waitFor('lc-busy running', () => running('lc-busy'), 30_000)
+    await cli('delete', 'ds', 'lc-busy', '--cascade=orphan')
+    await apply(busy('lc-busy2', '\n  updateStrategy: {type: OnDelete}'))
+    await waitFor('get pods lists the copy under its adopter', async () => (await pod('lc-busy2'))?.[2] === 'Running', 20_000, 200)
+    assert.equal(await running('lc-busy'), copy, 'adopted as it is')
+    await cli('delete', 'ds', 'lc-busy2')
+    await waitFor('the adopted copy removed with its adopter', async () => (await managed(HOST, [NODE])).every((r) => r.id !== copy), 20_000, 200)
+  })
+
+  it('a NoExecute taint evicts a copy once its toleration\'s tolerationSeconds passed', async () => {
+    await apply(
+      ds(
+        'lc-tol',
+        `tolerations: [{key: lc-drain, operator: Exists, effect: NoExecute, tolerationSeconds: 3}]
+containers:
+- name: main
+  image: ${TEST_IMAGE}
+  command: ["sleep", "3600"]
+terminationGracePeriodSeconds: 1`,
+      ),
+    )
+    const copy = await waitFor('lc-tol running', () => running('lc-tol'), 30_000)
+    await cli('taint', 'node', NODE, 'lc-drain=x:NoExecute')
+    const tainted = Date.now()
+    try {
+      await waitFor('the agent sees its taint', async () => /lc-drain=x:NoExecute/.test(await get('describe', 'node', NODE)), 10_000, 100)
+      assert.equal(await running('lc-tol'), copy, 'still tolerated right after the taint')
+      await waitFor('lc-tol evicted', async () => (await managed(HOST, [NODE])).every((r) => r.id !== copy), 20_000, 200)
+      const took = Date.now() - tainted
+      process.stderr.write(`lc-tol evicted ${took} ms after the taint (tolerationSeconds 3)\n`)
+      assert.ok(took >= 3000, `evicted after ${took} ms, before its tolerationSeconds`)
+    } finally {
+      await cli('taint', 'node', NODE, 'lc-drain:NoExecute-')
+    }
+    await cli('delete', 'ds', 'lc-tol')
+  })
 })

@@ -48,6 +48,7 @@ const input = (o: Partial<PassInput> = {}): PassInput => ({
   states: new Map(),
   probes: new Map(),
   crashes: new Map(),
+  owners: new Map(),
   initializing: new Map(),
   restarts: new Map(),
   readySince: new Map(),
@@ -308,5 +309,28 @@ describe('planPass: init containers in get pods', () => {
     assert.equal(failed('Init:Error: init container setup exited with 3'), 'Init:Error')
     assert.equal(failed('Init:CrashLoopBackOff: init container setup exited with 3'), 'Init:CrashLoopBackOff')
     assert.equal(failed('ErrImagePull: nope'), undefined)
+  })
+})
+
+describe('planPass: ownership of adopted copies', () => {
+  const orphan = (o: Partial<ObservedContainer> = {}): ObservedContainer => copy('r-busy', { daemonSet: 'default.busy', name: 'c-busy', ...o })
+
+  it('an orphaned copy is adopted by a matching DaemonSet and its owner remembered', () => {
+    const w = wanted(rolling())
+    const p = planPass(input({ wanted: [w], containers: [orphan()], orphaned: new Set(['default.busy']) }))
+    assert.deepEqual([...p.owners], [['c-busy', 'default.agent']])
+    assert.ok(p.report['default/agent'] !== undefined, 'reported under its adopter')
+  })
+
+  it('deleting the adopter removes the copies it adopted', () => {
+    const p = planPass(input({ containers: [orphan()], orphaned: new Set(['default.busy']), deleted: new Set(['default.agent']), owners: new Map([['c-busy', 'default.agent']]) }))
+    assert.deepEqual(kinds(p.actions), ['remove'])
+    const a = p.actions[0] as Extract<Action, { do: 'remove' }>
+    assert.equal(a.removals[0]?.name, 'c-busy')
+  })
+
+  it('an orphan delete of the adopter leaves them running, orphaned again', () => {
+    const p = planPass(input({ containers: [orphan()], orphaned: new Set(['default.busy', 'default.agent']), owners: new Map([['c-busy', 'default.agent']]) }))
+    assert.deepEqual(p.actions, [])
   })
 })
