@@ -7,6 +7,7 @@ export const DS_RESOURCES = new Set(['ds', 'daemonset', 'daemonsets', 'daemonset
 export const POD_RESOURCES = new Set(['pod', 'pods', 'po'])
 export const NODE_RESOURCES = new Set(['node', 'nodes', 'no'])
 export const CM_RESOURCES = new Set(['cm', 'configmap', 'configmaps'])
+export const EVENT_RESOURCES = new Set(['ev', 'event', 'events'])
 
 /** splitRef reads `TYPE/NAME` (or TYPE and a separate NAME) into its parts. */
 export function splitRef(resource: string, name?: string): { resource: string; name: string | undefined } {

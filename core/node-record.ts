@@ -6,6 +6,7 @@ import type { FieldIssue } from './errors.js'
 import { dns1123Subdomain } from './names.js'
 import { taintSchema } from './schema.js'
 import { validateLabels } from './selector.js'
+import { MAX_RECORD_EVENTS, podEventSchema } from './events.js'
 import { validateTaint } from './taints.js'
 import type { NodeInfo, Taint } from './types.js'
 
@@ -62,6 +63,8 @@ export const nodeRecordSchema = z
     /** Raised only by the node itself, to refute a suspicion of it (SWIM; core/swim.ts). Starts at 0 with each process. */
     incarnation: z.number().int().min(0).max(2 ** 31),
     pods: z.record(z.string().max(317), podStatusSchema).refine((p) => Object.keys(p).length <= 1024, 'at most 1024 pods'),
+    /** The host's most recent events (core/events.ts); absent when there are none. */
+    events: z.array(podEventSchema).max(MAX_RECORD_EVENTS).optional(),
     /** Busy pod workers by DaemonSet (key form); absent when none is busy. */
     workers: z.record(z.string().max(317), workerStatusSchema).refine((w) => Object.keys(w).length <= 1024, 'at most 1024 workers').optional(),
     /** The host's address as its pods see it (`status.hostIP`; core/host-ip.ts chooses it). */

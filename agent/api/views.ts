@@ -26,6 +26,7 @@ export function nodeObject(n: NodeView): Record<string, unknown> {
       lastSeen: new Date(n.lastSeen).toISOString(),
       pods: n.record.pods,
       workers: n.record.workers ?? {},
+      events: n.record.events ?? [],
     },
   }
 }

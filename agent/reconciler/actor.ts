@@ -270,6 +270,7 @@ export class Actor {
     try {
       await this.opts.runtime.pullImages(plan)
       for (const k of this.pulled) if (k.startsWith(`${ref.label}@`)) this.pulled.delete(k)
+      this.event(ref.label, 'Normal', 'Pulled', `Images of revision ${plan.revision} present: ${plan.containers.map((c) => c.create.Image).join(', ')}`)
       this.pulled.add(`${ref.label}@${plan.revision}`)
       return true
     } catch (err) {

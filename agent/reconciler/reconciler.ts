@@ -21,11 +21,15 @@ import { storeObjects } from '../../core/volumes.js'
 import type { Clock, Timer } from '../clock.js'
 import type { Timings } from '../defaults.js'
 import type { ContainerRuntime } from '../runtime/runtime.js'
-import { Actor } from './actor.js'
+import { EventHistory } from '../../core/events.js'
+import { Actor, type PodEvent } from './actor.js'
 import type { SelfNode, SlotGate } from './ports.js'
 import { Prober } from './prober.js'
 import { Workers } from './workers.js'
 import { Serial } from '../serial.js'
+
+/** Events wait at most this long (ms) before a pass publishes them, so a burst makes one record. */
+const EVENT_PUBLISH_MS = 1000
 
 export interface ReconcilerOptions {
   runtime: ContainerRuntime
@@ -54,6 +58,10 @@ export class Reconciler {
   private owners = new Map<string, string>()
   /** When each of this node's taints was first seen (monotonic ms, by `key=value:effect`): tolerationSeconds count from it. */
   private readonly taintSeen = new Map<string, number>()
+  /** What happened to the copies here (core/events.ts): its newest part goes in the node record. */
+  private readonly events = new EventHistory()
+  /** The copy (label form) of each container listed last, for probe events. */
+  private copyOf = new Map<string, string>()
   private readonly passes = new Serial(() => this.pass(), (err) => this.log.error({ err }, 'reconcile pass failed'))
   private stopped = true
   private resync: Timer | undefined
@@ -67,8 +75,11 @@ export class Reconciler {
     this.clock = opts.clock
     this.startedAt = opts.clock.mono()
     this.dockerRetryMs = opts.timings.dockerRetryStartMs / 2
-    this.prober = new Prober(opts.runtime, opts.clock, opts.log.child({ component: 'prober' }), () => this.trigger())
-    this.actor = new Actor({ runtime: opts.runtime, clock: opts.clock, slots: opts.slots, timings: opts.timings, log: opts.log, retry: (ms) => this.soon(ms) })
+    this.prober = new Prober(opts.runtime, opts.clock, opts.log.child({ component: 'prober' }), () => this.trigger(), (f) => {
+      const copy = this.copyOf.get(f.container)
+      if (copy !== undefined) this.event({ copy, type: 'Warning', reason: 'Unhealthy', message: `${f.message} (container ${f.container})` })
+    })
+    this.actor = new Actor({ runtime: opts.runtime, clock: opts.clock, slots: opts.slots, timings: opts.timings, log: opts.log, retry: (ms) => this.soon(ms), event: (e) => this.event(e) })
     this.workers = new Workers({ perform: (copy, a, doing) => this.actor.perform(copy, a, doing), clock: opts.clock, log: opts.log, settled: () => this.trigger() })
   }
 
@@ -149,6 +160,7 @@ export class Reconciler {
     }
     const containers = await this.listContainers(self.name)
     if (containers === undefined) return undefined
+    this.copyOf = new Map(containers.map((c) => [c.name, c.daemonSet]))
     this.prober.sync(containers)
     const probes = new Map<string, ProbeState>()
     for (const c of containers) {
@@ -273,7 +285,17 @@ export class Reconciler {
       const key = parseDsLabel(copy)?.key
       if (key !== undefined) workers[key] = { doing: a.doing.slice(0, 200), since: a.since }
     }
-    this.opts.node.setPods(pods, workers)
+    const { events, refreshInMs } = this.events.published(wall)
+    if (refreshInMs !== undefined) this.soon(refreshInMs)
+    this.opts.node.setPods(pods, workers, events)
+  }
+
+  /** event records what happened to a copy; a pass within a second publishes it (events of that second together). */
+  private event(e: PodEvent): void {
+    const key = parseDsLabel(e.copy)?.key
+    if (key === undefined) return
+    this.events.add({ ds: key, type: e.type, reason: e.reason, message: e.message }, this.clock.wall())
+    if (!this.stopped) this.soon(EVENT_PUBLISH_MS)
   }
 }
 

@@ -8,7 +8,8 @@ import { parseDsKey } from '../../core/keyspace.js'
 import { compileSelector } from '../../core/selector.js'
 import { parseSelectorText } from '../../core/selector-text.js'
 import { renderTemplate } from '../template.js'
-import { CM_RESOURCES, DS_RESOURCES, NODE_RESOURCES, POD_RESOURCES, notFound, splitRef } from '../resources.js'
+import { runGetEvents } from './events.js'
+import { CM_RESOURCES, EVENT_RESOURCES, DS_RESOURCES, NODE_RESOURCES, POD_RESOURCES, notFound, splitRef } from '../resources.js'
 
 
 interface Obj {
@@ -27,6 +28,9 @@ export interface GetOptions {
   allNamespaces?: boolean
   output?: string
   selector?: string
+  /** events only: follow (-w), and only one DaemonSet's (--for ds/NAME). */
+  watch?: boolean
+  for?: string
 }
 
 /** filterList keeps the items a `-l` selector matches. */
@@ -126,6 +130,7 @@ export async function runGet(resourceArg: string, nameArg: string | undefined, o
     return
   }
   if (CM_RESOURCES.has(resource)) return getConfigMaps(name, opts, output, target, out)
+  if (EVENT_RESOURCES.has(resource)) return runGetEvents(opts, target, out)
   let list: List
   const isDs = DS_RESOURCES.has(resource)
   if (isDs) {

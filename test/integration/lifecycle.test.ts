@@ -105,6 +105,11 @@ terminationGracePeriodSeconds: 1`,
     await waitFor('the second restart, backed off twice as long', async () => {
       return /CrashLoopBackOff\s+2\s.*back-off 6s restarting failed container: Liveness probe failed/.test(await get('get', 'pods', '-o', 'wide'))
     }, 20_000, 200)
+    // What happened, as events: kubectl's columns, the copy's pod as the object.
+    const events = await get('get', 'events', '--for', 'ds/lc-live')
+    assert.match(events.split('\n')[0] ?? '', /^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE/)
+    for (const re of [/Normal\s+Started\s+pod\/lc-live-lc-1/, /Warning\s+Unhealthy\s+pod\/lc-live-lc-1\s+Liveness probe failed/, /Normal\s+Killing\s+pod\/lc-live-lc-1/, /Warning\s+BackOff\s+pod\/lc-live-lc-1\s+Back-off 3s restarting failed container/]) assert.match(events, re)
+    assert.match(await get('describe', 'ds', 'lc-live'), /Events:\n\s+LAST SEEN.*\n(.*\n)*.*Unhealthy/)
     await cli('delete', 'ds', 'lc-live')
   })
 
@@ -230,6 +235,7 @@ terminationGracePeriodSeconds: 1`,
       const took = Date.now() - tainted
       process.stderr.write(`lc-tol evicted ${took} ms after the taint (tolerationSeconds 3)\n`)
       assert.ok(took >= 3000, `evicted after ${took} ms, before its tolerationSeconds`)
+      await waitFor('an Evicted event', async () => /Warning\s+Evicted\s+pod\/lc-tol-lc-1\s+Evicting .*tolerationSeconds/.test(await get('get', 'events')), 10_000, 300)
     } finally {
       await cli('taint', 'node', NODE, 'lc-drain:NoExecute-')
     }
