@@ -107,6 +107,7 @@ terminationGracePeriodSeconds: 1`,
     }, 20_000, 200)
     // What happened, as events: kubectl's columns, the copy's pod as the object.
     const events = await get('get', 'events', '--for', 'ds/lc-live')
+    process.stderr.write(events)
     assert.match(events.split('\n')[0] ?? '', /^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE/)
     for (const re of [/Normal\s+Started\s+pod\/lc-live-lc-1/, /Warning\s+Unhealthy\s+pod\/lc-live-lc-1\s+Liveness probe failed/, /Normal\s+Killing\s+pod\/lc-live-lc-1/, /Warning\s+BackOff\s+pod\/lc-live-lc-1\s+Back-off 3s restarting failed container/]) assert.match(events, re)
     assert.match(await get('describe', 'ds', 'lc-live'), /Events:\n\s+LAST SEEN.*\n(.*\n)*.*Unhealthy/)
