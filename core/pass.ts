@@ -215,9 +215,10 @@ class Decision {
     return left <= 0
   }
 
-  backedOff(w: Wanted): boolean {
+  /** backedOff says whether a failure of this copy is backed off; with `crash`, a liveness restart's back-off too (it holds back a start, not an update). */
+  backedOff(w: Wanted, crash = false): boolean {
     const f = this.input.failures.get(w.ref.label)
-    const c = this.input.crashes.get(w.ref.label)
+    const c = crash ? this.input.crashes.get(w.ref.label) : undefined
     if (c !== undefined && c.until > this.input.now) this.recheck(c.until - this.input.now + 20)
     return (f !== undefined && f.until > this.input.now) || (c !== undefined && c.until > this.input.now)
   }
@@ -283,7 +284,7 @@ export function planPass(input: PassInput): PassPlan {
   const byRef = new Map(input.wanted.map((w) => [w.ref.label, w]))
   for (const label of placed.start) {
     const w = byRef.get(label)
-    if (w !== undefined && !d.backedOff(w)) d.actions.push({ do: 'start', ref: w.ref, plan: w.plan })
+    if (w !== undefined && !d.backedOff(w, true)) d.actions.push({ do: 'start', ref: w.ref, plan: w.plan })
   }
   for (const label of placed.outdated) {
     const w = byRef.get(label)

@@ -301,6 +301,16 @@ describe('planPass: liveness restarts and CrashLoopBackOff', () => {
   })
 })
 
+describe('planPass: a crash-looping copy and a new revision', () => {
+  it('the back-off of a liveness restart holds back a start, not an update: the new revision replaces the failing copy at once', () => {
+    const w = wanted(rolling())
+    const old = copy('r-old', { running: false })
+    const crashes = new Map([['default.agent', { until: 200_000, delay: 10_000, why: 'Liveness probe failed: x', at: 100_000 }]])
+    const p = planPass(input({ wanted: [w], containers: [old], crashes, pulled: new Set([`default.agent@${w.revision}`]) }))
+    assert.deepEqual(kinds(p.actions), ['update'])
+  })
+})
+
 describe('planPass: init containers in get pods', () => {
   it('a copy running its init containers reports Init:I/N; a failed one Init:Error, then Init:CrashLoopBackOff', () => {
     const w = wanted(rolling())
