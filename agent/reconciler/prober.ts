@@ -115,7 +115,7 @@ export class Prober {
     const unready = p.loops.find((l) => (l.kind === 'readiness' || l.kind === 'startup') && l.lastError !== '')
     return {
       ready: p.ready,
-      ...(p.ready || unready === undefined ? {} : { why: `${KIND_TEXT[unready.kind]} probe failed: ${unready.lastError}` }),
+      ...(p.ready || unready === undefined ? {} : { why: `${unready.kind} probe failed: ${unready.lastError}` }),
       ...(p.unhealthy === undefined ? {} : { unhealthy: p.unhealthy }),
     }
   }

@@ -35,7 +35,7 @@ describe('prober: liveness and startup', () => {
     prober.sync([subject({ startup: check('start', { failureThreshold: 5 }), readiness: check('ready'), liveness: check('live') })])
     await clock.advance(2500)
     assert.deepEqual(ran, ['start', 'start', 'start'])
-    assert.deepEqual(prober.result('c'), { ready: false, why: 'Startup probe failed: command "start" exited with 1' })
+    assert.deepEqual(prober.result('c'), { ready: false, why: 'startup probe failed: command "start" exited with 1' })
     codes.set('start', 0)
     await clock.advance(1000)
     assert.ok(ran.includes('ready') && ran.includes('live'), ran.join(' '))
