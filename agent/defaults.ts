@@ -91,6 +91,14 @@ export interface Timings {
      * never cut, however large the image; a registry that stalls is retried with back-off.
      */
     pullStallMs: number
+    /**
+     * An init container that has not exited after this long is stopped and counted as failed
+     * (Init:Error, retried with back-off). Default 10 min: CNI installers and config renderers
+     * finish in seconds; one waiting on something that never comes would otherwise hold its
+     * copy's start for ever (the kubelet has no such deadline, but a pod there can be deleted
+     * and rescheduled).
+     */
+    initMs: number
   }
   files: {
     /** Agent-written pod files (configMap, downwardAPI) are rewritten at least this often, besides on every store change. Default 30 s: a change missed (an agent restart) reaches files within it, as kubelet's sync of about a minute; costs a few file reads per pod. */
@@ -146,7 +154,7 @@ export function defaultTimings(): Timings {
       dockerRetryMaxMs: 30_000,
       rolloutPollMs: 1000,
     },
-    runtime: { readMs: 10_000, writeMs: 30_000, stopMarginMs: 15_000, pullStallMs: 60_000 },
+    runtime: { readMs: 10_000, writeMs: 30_000, stopMarginMs: 15_000, pullStallMs: 60_000, initMs: 600_000 },
     files: { refreshMs: 30_000 },
     lease: { tickMs: 500, claimCutoffMs: 3000, turnSpacingMs: 800, jitterMinMs: 300, jitterMaxMs: 1200, answersPerSecond: 20, exchangeTimeoutMs: 2500, maxInboundStreams: 16, maxOpenChannels: 32 },
   }

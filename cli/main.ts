@@ -196,16 +196,18 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   agentFlags(
     program
       .command('get')
-      .description('list DaemonSets (ds), their pods (one per node), nodes, ConfigMaps (cm), Secrets (never their values), or where a DaemonSet can be reached (endpoints ds/NAME)')
-      .argument('<resource>', 'ds, pods, nodes, cm, secrets or endpoints')
+      .description('list DaemonSets (ds), their pods (one per node), nodes, ConfigMaps (cm), Secrets (never their values), events, or where a DaemonSet can be reached (endpoints ds/NAME)')
+      .argument('<resource>', 'ds, pods, nodes, cm, secrets, events or endpoints')
       .argument('[name]', 'only this one')
       .option('-n, --namespace <ns>', 'namespace (default "default")')
       .option('-A, --all-namespaces', 'every namespace')
       .option('-l, --selector <selector>', 'label selector, e.g. app=fluentd,tier in (a,b)')
-      .option('-o, --output <format>', 'wide, json, yaml, name or go-template=TEMPLATE'),
+      .option('-o, --output <format>', 'wide, json, yaml, name or go-template=TEMPLATE')
+      .option('-w, --watch', 'events: print new ones as they come')
+      .option('--for <ds/NAME>', 'events: only those of this DaemonSet'),
   )
-    .addHelpText('after', '\nExamples:\n  daemonmesh get ds -A\n  daemonmesh get pods -n kube-system -o wide\n  daemonmesh get ds/filebeat-ds -o go-template=\'{{.spec.updateStrategy.type}}{{"\\n"}}\'\n  daemonmesh get nodes -l zone=a\n  daemonmesh get endpoints ds/node-exporter -n monitoring -o json\n  daemonmesh get ds fluentd -n kube-system -o yaml\n  daemonmesh get nodes -o json\n  daemonmesh get cm -n logging\n')
-    .action(async (resource: string, name: string | undefined, opts: AgentOpts & { namespace?: string; allNamespaces?: boolean; output?: string; selector?: string }) =>
+    .addHelpText('after', '\nExamples:\n  daemonmesh get events --for ds/fluentd -w\n  daemonmesh get ds -A\n  daemonmesh get pods -n kube-system -o wide\n  daemonmesh get ds/filebeat-ds -o go-template=\'{{.spec.updateStrategy.type}}{{"\\n"}}\'\n  daemonmesh get nodes -l zone=a\n  daemonmesh get endpoints ds/node-exporter -n monitoring -o json\n  daemonmesh get ds fluentd -n kube-system -o yaml\n  daemonmesh get nodes -o json\n  daemonmesh get cm -n logging\n')
+    .action(async (resource: string, name: string | undefined, opts: AgentOpts & { namespace?: string; allNamespaces?: boolean; output?: string; selector?: string; watch?: boolean; for?: string }) =>
       ['endpoints', 'ep'].includes(resource)
         ? runEndpoints(name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out)
         : runGet(resource, name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out),

@@ -8,6 +8,7 @@ export const POD_RESOURCES = new Set(['pod', 'pods', 'po'])
 export const NODE_RESOURCES = new Set(['node', 'nodes', 'no'])
 export const CM_RESOURCES = new Set(['cm', 'configmap', 'configmaps'])
 export const SECRET_RESOURCES = new Set(['secret', 'secrets'])
+export const EVENT_RESOURCES = new Set(['ev', 'event', 'events'])
 
 /** splitRef reads `TYPE/NAME` (or TYPE and a separate NAME) into its parts. */
 export function splitRef(resource: string, name?: string): { resource: string; name: string | undefined } {

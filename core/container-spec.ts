@@ -6,7 +6,7 @@ import { fieldValue, podUid, resourceValue } from './downward-api.js'
 import type { FieldIssue } from './errors.js'
 import { refOf } from './keyspace.js'
 import { joinPath } from './path.js'
-import { readinessCheckOf } from './probe.js'
+import { hooksOf, probeCheckOf } from './probe.js'
 import { parseQuantity } from './quantity.js'
 import { revisionOf } from './revision.js'
 import { pullAuthFor, type PullAuth } from './registry-auth.js'
@@ -24,6 +24,12 @@ export const Labels = {
   podOwner: 'daemonmesh.io/pod-owner',
   /** The container's readiness check (core/probe.ts), JSON; absent when it has none. */
   readiness: 'daemonmesh.io/readiness',
+  /** Its liveness and startup checks, and its lifecycle hooks (core/probe.ts), JSON; absent when it has none. */
+  liveness: 'daemonmesh.io/liveness',
+  startup: 'daemonmesh.io/startup',
+  hooks: 'daemonmesh.io/hooks',
+  /** An init container's copy (DaemonSet label form): init containers carry this instead of the daemonset label. */
+  initOf: 'daemonmesh.io/init-of',
   /** The pod (PodPlan.pod) a container or a Docker volume belongs to: its volumes go when its last container goes. */
   pod: 'daemonmesh.io/pod',
 } as const
@@ -48,7 +54,7 @@ export interface DockerHostConfig {
   Dns?: string[]
   DnsSearch?: string[]
   DnsOptions?: string[]
-  RestartPolicy: { Name: 'always' }
+  RestartPolicy: { Name: 'always' | 'no' }
 }
 
 /** DockerCreate is a Docker Engine API container-create body plus the container name. */
@@ -81,6 +87,8 @@ export interface PodPlan {
   uid: string
   /** One entry per container, in template order; the first owns the network namespace. */
   containers: { name: string; pullPolicy: 'Always' | 'IfNotPresent' | 'Never'; create: DockerCreate; pullAuth?: PullAuth }[]
+  /** The init containers, in order: each runs to completion (exit 0) before the next, and all before the containers, when the pod starts. */
+  init: { name: string; pullPolicy: 'Always' | 'IfNotPresent' | 'Never'; create: DockerCreate; pullAuth?: PullAuth }[]
   /** What the runtime makes before the containers, in the order of spec.volumes (mounted ones only). */
   volumes: PodVolume[]
   /** Fields of the template that this plan does not honour, with their paths. */
@@ -94,17 +102,22 @@ export interface PodPlan {
 
 /** Pod fields that the plan does not honour when set. */
 const UNSUPPORTED_POD_FIELDS = [
-  'initContainers', 'ephemeralContainers', 'priority',
+  'ephemeralContainers', 'priority',
   'priorityClassName', 'preemptionPolicy', 'runtimeClassName', 'schedulerName', 'topologySpreadConstraints',
   'readinessGates', 'overhead', 'os', 'resourceClaims', 'resources', 'activeDeadlineSeconds', 'schedulingGates',
   'subdomain', 'setHostnameAsFQDN', 'hostUsers',
 ]
-const UNSUPPORTED_CONTAINER_FIELDS = ['lifecycle', 'livenessProbe', 'startupProbe', 'resizePolicy', 'restartPolicy', 'volumeDevices', 'stdinOnce']
+const UNSUPPORTED_CONTAINER_FIELDS = ['resizePolicy', 'restartPolicy', 'volumeDevices', 'stdinOnce']
 const UNSUPPORTED_SECURITY_FIELDS = ['runAsNonRoot', 'procMount', 'seLinuxOptions', 'appArmorProfile', 'windowsOptions']
 
 /** dockerName returns the deterministic container name for (DaemonSet, container, revision, node). */
 export function dockerName(ds: DaemonSet, container: string, revision: string, node: string): string {
   return `dm_${ds.metadata.namespace ?? 'default'}_${ds.metadata.name}_${container}_${revision}_${node}`
+}
+
+/** initName returns the deterministic name of an init container (its own prefix: it cannot collide with a container's). */
+export function initName(ds: DaemonSet, container: string, revision: string, node: string): string {
+  return `dmi_${ds.metadata.namespace ?? 'default'}_${ds.metadata.name}_${container}_${revision}_${node}`
 }
 
 /** podKey returns the pod's own name on its host (PodPlan.pod): one per DaemonSet, revision and node. */
@@ -270,9 +283,10 @@ export function podPlan(ds: DaemonSet, node: NodeInfo, objects: PodObjects = NO_
   const dnsConfig = spec.dnsConfig as { nameservers?: string[]; searches?: string[]; options?: { name: string; value?: string }[] } | undefined
 
   const pullConfigs = pullSecretConfigs(ctx, spec)
-  const containers = spec.containers.map((c, i) => {
-    const path = joinPath('spec.template.spec', 'containers', i)
-    const first = i === 0
+  /** build makes one container's create body: the pod's network owner, a member joining it, or an init container (run to completion before them). */
+  const build = (c: Container, path: string, role: 'owner' | 'member' | 'init'): PodPlan['containers'][number] => {
+    const first = role === 'owner'
+    const init = role === 'init'
     for (const f of UNSUPPORTED_CONTAINER_FIELDS) {
       if (c[f] !== undefined) ctx.unsupported.push({ path: joinPath(path, f), message: 'not supported (ignored)' })
     }
@@ -282,13 +296,14 @@ export function podPlan(ds: DaemonSet, node: NodeInfo, objects: PodObjects = NO_
     }
     const env = envOf(ctx, c, path)
     const expand = (s: string): string => expandVars(s, (n) => env.get(n))
-    const hc: DockerHostConfig = { RestartPolicy: { Name: 'always' } }
+    const hc: DockerHostConfig = { RestartPolicy: { Name: init ? 'no' : 'always' } }
+    // An init container runs before the network owner exists: it shares the host's namespaces when the pod does, else has its own.
     if (spec.hostNetwork === true) hc.NetworkMode = 'host'
-    else if (!first) hc.NetworkMode = `container:${owner}`
+    else if (role === 'member') hc.NetworkMode = `container:${owner}`
     if (spec.hostPID === true) hc.PidMode = 'host'
-    else if (spec.shareProcessNamespace === true && !first) hc.PidMode = `container:${owner}`
+    else if (spec.shareProcessNamespace === true && role === 'member') hc.PidMode = `container:${owner}`
     if (spec.hostIPC === true) hc.IpcMode = 'host'
-    else hc.IpcMode = first ? 'shareable' : `container:${owner}`
+    else if (!init) hc.IpcMode = first ? 'shareable' : `container:${owner}`
     if (sc.privileged === true) hc.Privileged = true
     if (sc.capabilities?.add !== undefined) hc.CapAdd = [...sc.capabilities.add]
     if (sc.capabilities?.drop !== undefined) hc.CapDrop = [...sc.capabilities.drop]
@@ -303,28 +318,32 @@ export function podPlan(ds: DaemonSet, node: NodeInfo, objects: PodObjects = NO_
       if (dnsConfig?.searches !== undefined) hc.DnsSearch = [...dnsConfig.searches]
       if (dnsConfig?.options !== undefined) hc.DnsOptions = dnsConfig.options.map((o) => (o.value === undefined ? o.name : `${o.name}:${o.value}`))
     }
-    let readiness: Record<string, string> = {}
-    if (c.readinessProbe !== undefined) {
-      const r = readinessCheckOf(c.readinessProbe, spec.containers, joinPath(path, 'readinessProbe'))
+    const checks: Record<string, string> = {}
+    for (const [field, kind] of [['readinessProbe', 'readiness'], ['livenessProbe', 'liveness'], ['startupProbe', 'startup']] as const) {
+      const probe = c[field]
+      if (probe === undefined) continue
+      if (init) {
+        ctx.unsupported.push({ path: joinPath(path, field), message: 'not supported on an init container (ignored)' })
+        continue
+      }
+      const r = probeCheckOf(probe, spec.containers, joinPath(path, field), kind)
       ctx.unsupported.push(...r.issues)
-      if (r.check !== undefined) readiness = { [Labels.readiness]: JSON.stringify(r.check) }
+      if (r.check !== undefined) checks[Labels[kind]] = JSON.stringify(r.check)
     }
+    const hooks = init ? { issues: c.lifecycle === undefined ? [] : [{ path: joinPath(path, 'lifecycle'), message: 'not supported on an init container (ignored)' }] } : hooksOf(c.lifecycle, spec.containers, joinPath(path, 'lifecycle'))
+    ctx.unsupported.push(...hooks.issues)
+    if (hooks.hooks !== undefined) checks[Labels.hooks] = JSON.stringify(hooks.hooks)
     const user = sc.runAsUser ?? spec.securityContext?.runAsUser
     const group = sc.runAsGroup ?? spec.securityContext?.runAsGroup
+    // An init container carries no DaemonSet label: it is not one of the copy's containers (the reconciler never lists it).
+    const labels: Record<string, string> = init
+      ? { [Labels.node]: node.name, [Labels.revision]: revision, [Labels.initOf]: dsLabel, [Labels.container]: c.name, [Labels.pod]: key }
+      : { ...(ds.spec.template.metadata?.labels ?? {}), [Labels.daemonSet]: dsLabel, [Labels.node]: node.name, [Labels.revision]: revision, [Labels.container]: c.name, [Labels.podOwner]: owner, [Labels.pod]: key, ...checks }
     const create: DockerCreate = {
-      name: dockerName(ds, c.name, revision, node.name),
+      name: init ? initName(ds, c.name, revision, node.name) : dockerName(ds, c.name, revision, node.name),
       Image: c.image,
       Env: [...env].map(([k, v]) => `${k}=${v}`),
-      Labels: {
-        ...(ds.spec.template.metadata?.labels ?? {}),
-        [Labels.daemonSet]: dsLabel,
-        [Labels.node]: node.name,
-        [Labels.revision]: revision,
-        [Labels.container]: c.name,
-        [Labels.podOwner]: owner,
-        [Labels.pod]: key,
-        ...readiness,
-      },
+      Labels: labels,
       StopTimeout: spec.terminationGracePeriodSeconds ?? 30,
       HostConfig: hc,
     }
@@ -339,10 +358,12 @@ export function podPlan(ds: DaemonSet, node: NodeInfo, objects: PodObjects = NO_
     else if (group !== undefined) ctx.unsupported.push({ path: joinPath(path, 'securityContext', 'runAsGroup'), message: 'not supported without runAsUser' })
     if (c.tty === true) create.Tty = true
     if (c.stdin === true) create.OpenStdin = true
-    if (first && spec.hostNetwork !== true && spec.hostname !== undefined) create.Hostname = spec.hostname
+    if ((first || init) && spec.hostNetwork !== true && spec.hostname !== undefined) create.Hostname = spec.hostname
     const pullAuth = pullAuthFor(c.image, pullConfigs)
     return { name: c.name, pullPolicy: c.imagePullPolicy ?? 'IfNotPresent', create, ...(pullAuth === undefined ? {} : { pullAuth }) }
-  })
+  }
+  const containers = spec.containers.map((c, i) => build(c, joinPath('spec.template.spec', 'containers', i), i === 0 ? 'owner' : 'member'))
+  const init = (spec.initContainers ?? []).map((c, i) => build(c, joinPath('spec.template.spec', 'initContainers', i), 'init'))
 
   // Ports belong to the network owner: Docker refuses port bindings on a joined container.
   const head = containers[0]?.create
@@ -357,5 +378,5 @@ export function podPlan(ds: DaemonSet, node: NodeInfo, objects: PodObjects = NO_
       }
     }
   }
-  return { daemonSet: dsLabel, node: node.name, revision, pod: key, uid: ctx.uid, containers, volumes: [...volumes.values()], unsupported: ctx.unsupported, missing: [...new Set(ctx.missing)] }
+  return { daemonSet: dsLabel, node: node.name, revision, pod: key, uid: ctx.uid, containers, init, volumes: [...volumes.values()], unsupported: ctx.unsupported, missing: [...new Set(ctx.missing)] }
 }

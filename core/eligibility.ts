@@ -3,7 +3,7 @@
 // each return their reasons. No I/O here.
 
 import { nodeSelectorTermsMismatch } from './affinity.js'
-import { daemonTolerations, taintText, untolerated } from './taints.js'
+import { daemonTolerations, taintText, tolerates, untolerated } from './taints.js'
 import type { DaemonSet, NodeInfo, PodSpec, Taint } from './types.js'
 
 /** Eligibility is the verdict for one (node, DaemonSet) pair. */
@@ -14,7 +14,16 @@ export interface Eligibility {
   shouldContinueRunning: boolean
   /** reasons explains every "no", one line per cause; empty when shouldRun. */
   reasons: string[]
+  /** A NoExecute taint is tolerated only for a while (tolerationSeconds): the copy is evicted in this many ms. */
+  evictInMs?: number
 }
+
+/**
+ * TaintAge says how long (ms) a taint of the node has been seen, on the caller's clock;
+ * undefined when it does not know (the taint is then tolerated as long as a toleration
+ * matches, whatever its tolerationSeconds).
+ */
+export type TaintAge = (t: Taint) => number | undefined
 
 /** fitsNodeName returns why the node is not the pod's fixed `nodeName` (empty when it fits). */
 export function fitsNodeName(node: NodeInfo, spec: PodSpec): string[] {
@@ -45,10 +54,23 @@ export function fitsNodeAffinity(node: NodeInfo, spec: PodSpec): string[] {
  * NoExecute; PreferNoSchedule is ignored for DaemonSets) and, among them, those that
  * evict a running copy (NoExecute).
  */
-export function fitsTaints(node: NodeInfo, ds: DaemonSet): { blocking: Taint[]; evicting: Taint[] } {
+export function fitsTaints(node: NodeInfo, ds: DaemonSet, age?: TaintAge): { blocking: Taint[]; evicting: Taint[]; expired: Taint[]; evictInMs?: number } {
   const tolerations = daemonTolerations(ds.spec.template.spec, ds.spec.template.metadata?.annotations)
   const blocking = untolerated(node.taints, tolerations, (t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute')
-  return { blocking, evicting: blocking.filter((t) => t.effect === 'NoExecute') }
+  // A NoExecute taint tolerated only by tolerations with tolerationSeconds evicts once the shortest has passed (the taint manager's rule).
+  const expired: Taint[] = []
+  let evictInMs: number | undefined
+  for (const taint of node.taints) {
+    if (taint.effect !== 'NoExecute' || blocking.includes(taint)) continue
+    const matching = tolerations.filter((t) => tolerates(t, taint))
+    if (matching.some((t) => t.tolerationSeconds === undefined)) continue
+    const seen = age?.(taint)
+    if (seen === undefined) continue
+    const left = Math.max(0, Math.min(...matching.map((t) => t.tolerationSeconds ?? 0))) * 1000 - seen
+    if (left <= 0) expired.push(taint)
+    else evictInMs = Math.min(evictInMs ?? left, left)
+  }
+  return { blocking: [...blocking, ...expired], evicting: [...blocking.filter((t) => t.effect === 'NoExecute'), ...expired], expired, ...(evictInMs === undefined ? {} : { evictInMs }) }
 }
 
 /**
@@ -57,13 +79,13 @@ export function fitsTaints(node: NodeInfo, ds: DaemonSet): { blocking: Taint[]; 
  * `unschedulable` is ignored) and returns the verdict with a reason for every "no".
  * The DaemonSet must have been defaulted by the manifest parser.
  */
-export function shouldRun(node: NodeInfo, ds: DaemonSet): Eligibility {
+export function shouldRun(node: NodeInfo, ds: DaemonSet, age?: TaintAge): Eligibility {
   const spec = ds.spec.template.spec
   const placement = [...fitsNodeName(node, spec), ...fitsNodeSelector(node, spec), ...fitsNodeAffinity(node, spec)]
-  const { blocking, evicting } = fitsTaints(node, ds)
-  const taintReasons = blocking.map((t) => `taint ${taintText(t)} is not tolerated`)
+  const { blocking, evicting, expired, evictInMs } = fitsTaints(node, ds, age)
+  const taintReasons = blocking.map((t) => (expired.includes(t) ? `taint ${taintText(t)} was tolerated for its tolerationSeconds only` : `taint ${taintText(t)} is not tolerated`))
   const reasons = [...placement, ...taintReasons]
   if (placement.length > 0) return { shouldRun: false, shouldContinueRunning: false, reasons }
   if (blocking.length > 0) return { shouldRun: false, shouldContinueRunning: evicting.length === 0, reasons }
-  return { shouldRun: true, shouldContinueRunning: true, reasons: [] }
+  return { shouldRun: true, shouldContinueRunning: true, reasons: [], ...(evictInMs === undefined ? {} : { evictInMs }) }
 }

@@ -8,6 +8,7 @@ import type { FieldIssue } from './errors.js'
 import { dns1123Subdomain } from './names.js'
 import { taintSchema } from './schema.js'
 import { validateLabels } from './selector.js'
+import { MAX_RECORD_EVENTS, podEventSchema } from './events.js'
 import { validateTaint } from './taints.js'
 import type { NodeInfo, Taint } from './types.js'
 
@@ -26,6 +27,8 @@ export const podStatusSchema = z
     /** Ready for minReadySeconds, judged by the host on its own monotonic clock (no clock skew). */
     available: z.boolean().optional(),
     lastError: z.string().max(1024).optional(),
+    /** Why the copy is not running as it should, as `kubectl get pods` shows it (CrashLoopBackOff, Init:1/2, Init:Error, …). */
+    reason: z.string().max(64).optional(),
     /** Why this host's update to the current revision waits (for its turn, or for an update slot). */
     waiting: z.string().max(300).optional(),
   })
@@ -65,6 +68,8 @@ export const nodeRecordSchema = z
     /** Raised only by the node itself, to refute a suspicion of it (SWIM; core/swim.ts). Starts at 0 with each process. */
     incarnation: z.number().int().min(0).max(2 ** 31),
     pods: z.record(z.string().max(317), podStatusSchema).refine((p) => Object.keys(p).length <= 1024, 'at most 1024 pods'),
+    /** The host's most recent events (core/events.ts); absent when there are none. */
+    events: z.array(podEventSchema).max(MAX_RECORD_EVENTS).optional(),
     /** Busy pod workers by DaemonSet (key form); absent when none is busy. */
     workers: z.record(z.string().max(317), workerStatusSchema).refine((w) => Object.keys(w).length <= 1024, 'at most 1024 workers').optional(),
     /** The host's address as its pods see it (`status.hostIP`; core/host-ip.ts chooses it). */

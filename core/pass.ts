@@ -11,7 +11,7 @@ import type { DsRef } from './keyspace.js'
 import type { SlotKind } from './lease.js'
 import type { PodStatus } from './node-record.js'
 import { DEFAULT_TERMINATION_GRACE_SECONDS } from './defaults.js'
-import { adoptOrphans, planNode, type DesiredPod, type ObservedContainer, type Removal } from './reconcile.js'
+import { adoptOrphans, ownersOf, planNode, type DesiredPod, type ObservedContainer, type Removal } from './reconcile.js'
 import { availableIn, copyReady, rolloutLimits } from './rollout.js'
 import type { DaemonSet } from './types.js'
 
@@ -38,6 +38,10 @@ export interface Wanted {
   selects: (labels: Record<string, string>) => boolean
   /** The workload policy rules it breaks here (core/policy.ts); run and keep are then false. */
   denied?: readonly string[]
+  /** A NoExecute taint is tolerated for a while only: look again in this many ms (the copy is evicted then). */
+  evictInMs?: number
+  /** Why a copy here is evicted (a NoExecute taint's tolerationSeconds passed), when it is. */
+  evicted?: string
 }
 
 /** ObservedState is what Docker says of one container beyond the listing. */
@@ -70,6 +74,28 @@ export interface Failure {
   at?: number
 }
 
+/**
+ * Crash is a copy whose container the agent restarted because a probe said it was unhealthy
+ * (liveness or startup): it is not started again before `until` (the kubelet's
+ * CrashLoopBackOff, 10 s doubling to 5 min).
+ */
+export interface Crash {
+  until: number
+  delay: number
+  /** Why it was restarted last (`Liveness probe failed: …`). */
+  why: string
+  /** Monotonic ms of the last restart. */
+  at: number
+}
+
+/** ProbeState is a container's probe results: readiness, and why it must be restarted. */
+export interface ProbeState {
+  ready: boolean
+  why?: string
+  /** Its liveness (or startup) probe failed: restart it. */
+  unhealthy?: string
+}
+
 /** PassInput is everything one pass decides on: plain data. */
 export interface PassInput {
   /** Monotonic now, and when the agent started on the same clock. */
@@ -81,6 +107,8 @@ export interface PassInput {
   /** Poll period while an update waits (for a slot or for availability). */
   pollMs: number
   wanted: readonly Wanted[]
+  /** The DaemonSet (label form) that adopted each orphaned container, by container name, as the last pass found. */
+  owners: ReadonlyMap<string, string>
   /** Label forms of DaemonSets deleted (copies go) and deleted with --cascade=orphan (copies stay). */
   deleted: ReadonlySet<string>
   orphaned: ReadonlySet<string>
@@ -88,8 +116,14 @@ export interface PassInput {
   containers: readonly ObservedContainer[]
   /** Inspected state per container name (missing: not inspected or gone). */
   states: ReadonlyMap<string, ObservedState>
-  /** Readiness check result per container name (absent: no check, ready when running). */
-  probes: ReadonlyMap<string, { ready: boolean; why?: string }>
+  /** Probe results per container name (absent: no probe, ready when running). */
+  probes: ReadonlyMap<string, ProbeState>
+  /** Copies restarted for a failed probe, in back-off, per DaemonSet label form. */
+  crashes: ReadonlyMap<string, Crash>
+  /** Copies running their init containers now, with their status (`Init:1/2`), per DaemonSet label form. */
+  initializing: ReadonlyMap<string, string>
+  /** Restarts the agent made (for failed probes) per container name: RESTARTS adds them to Docker's. */
+  restarts: ReadonlyMap<string, number>
   /** When each copy (`NS/NAME@revision`) was first seen ready, monotonic and wall. */
   readySince: ReadonlyMap<string, { mono: number; wall: number }>
   /** Failures being backed off, per DaemonSet label form. */
@@ -114,6 +148,8 @@ export type Action =
   /** Move to the current revision: under a slot of `kind` (fence first), or, with no kind, replace a copy that is not ready. */
   | { do: 'update'; ref: DsRef; plan: PodPlan; kind?: SlotKind; term?: number; stop: Removal[] }
   | { do: 'release'; ref: DsRef }
+  /** Restart containers a probe found unhealthy: stop them (preStop first, within the grace); a later start brings them back after the back-off. */
+  | { do: 'restart'; ref: DsRef; removals: Removal[]; why: string }
 
 /** PassPlan is what one pass decided. */
 export interface PassPlan {
@@ -124,6 +160,8 @@ export interface PassPlan {
   waiting: Map<string, string>
   /** Look again within this many ms (undefined: no need before the next trigger). */
   recheckMs: number | undefined
+  /** The owner of every adopted container (by name): the next pass's `owners`. */
+  owners: Map<string, string>
 }
 
 const readyKey = (ref: DsRef, revision: string): string => `${ref.key}@${revision}`
@@ -146,8 +184,8 @@ function copiesOf(containers: readonly ObservedContainer[], probes: PassInput['p
  * readyCopies returns the copies (`NS/NAME@revision`) that are ready now: the reconciler
  * keeps a first-seen-ready time for exactly these, which availability is measured from.
  */
-export function readyCopies(wanted: readonly Wanted[], containers: readonly ObservedContainer[], orphaned: ReadonlySet<string>, probes: PassInput['probes']): Set<string> {
-  const adopted = adoptOrphans(desiredOf(wanted), containers, orphaned)
+export function readyCopies(wanted: readonly Wanted[], containers: readonly ObservedContainer[], orphaned: ReadonlySet<string>, probes: PassInput['probes'], owners: ReadonlyMap<string, string> = new Map()): Set<string> {
+  const adopted = adoptOrphans(desiredOf(wanted), containers, orphaned, owners)
   const out = new Set<string>()
   for (const w of wanted) {
     for (const c of copiesOf(adopted.filter((x) => x.daemonSet === w.ref.label), probes)) if (c.ready) out.add(readyKey(w.ref, c.revision))
@@ -156,7 +194,7 @@ export function readyCopies(wanted: readonly Wanted[], containers: readonly Obse
 }
 
 function desiredOf(wanted: readonly Wanted[]): DesiredPod[] {
-  return wanted.map((w) => ({ daemonSet: w.ref.label, revision: w.revision, run: w.run, keep: w.keep, containers: w.plan.containers.map((c) => c.name), selects: w.selects }))
+  return wanted.map((w) => ({ daemonSet: w.ref.label, revision: w.revision, run: w.run, keep: w.keep, containers: w.plan.containers.map((c) => c.name), selects: w.selects, ...(w.evicted === undefined ? {} : { evicted: w.evicted }) }))
 }
 
 /** Decision accumulates the decision while planPass walks the DaemonSets. */
@@ -179,9 +217,12 @@ class Decision {
     return left <= 0
   }
 
-  backedOff(w: Wanted): boolean {
+  /** backedOff says whether a failure of this copy is backed off; with `crash`, a liveness restart's back-off too (it holds back a start, not an update). */
+  backedOff(w: Wanted, crash = false): boolean {
     const f = this.input.failures.get(w.ref.label)
-    return f !== undefined && f.until > this.input.now
+    const c = crash ? this.input.crashes.get(w.ref.label) : undefined
+    if (c !== undefined && c.until > this.input.now) this.recheck(c.until - this.input.now + 20)
+    return (f !== undefined && f.until > this.input.now) || (c !== undefined && c.until > this.input.now)
   }
 
   /** stopBackedOff says whether a stop of this copy (label form) failed and is being backed off. */
@@ -225,7 +266,8 @@ export function planPass(input: PassInput): PassPlan {
   }
 
   const desired = desiredOf(input.wanted)
-  const adopted = adoptOrphans(desired, containers, input.orphaned)
+  const adopted = adoptOrphans(desired, containers, input.orphaned, input.owners)
+  for (const w of input.wanted) if (w.evictInMs !== undefined) d.recheck(w.evictInMs + 20)
   const byLabel = new Map<string, ObservedContainer[]>()
   for (const c of adopted) byLabel.set(c.daemonSet, [...(byLabel.get(c.daemonSet) ?? []), c])
   const copies = new Map(input.wanted.map((w) => [w.ref.label, copiesOf(byLabel.get(w.ref.label) ?? [], input.probes)]))
@@ -239,17 +281,27 @@ export function planPass(input: PassInput): PassPlan {
     if (rolloutLimits(w.ds, 1).maxSurge > 0 && !d.availableNow(w, f)) surging.add(w.ref.label)
   }
 
-  const placed = planNode(desired, containers, { now: input.now, startedAt: input.startedAt, sweepGraceMs: input.sweepGraceMs, deleted: input.deleted, orphaned: input.orphaned, surging })
+  const placed = planNode(desired, containers, { now: input.now, startedAt: input.startedAt, sweepGraceMs: input.sweepGraceMs, deleted: input.deleted, orphaned: input.orphaned, surging, owners: input.owners })
   const removals = placed.remove.filter((r) => !d.stopBackedOff(r.daemonSet))
   if (removals.length > 0) d.actions.push({ do: 'remove', removals })
   const byRef = new Map(input.wanted.map((w) => [w.ref.label, w]))
   for (const label of placed.start) {
     const w = byRef.get(label)
-    if (w !== undefined && !d.backedOff(w)) d.actions.push({ do: 'start', ref: w.ref, plan: w.plan })
+    if (w !== undefined && !d.backedOff(w, true)) d.actions.push({ do: 'start', ref: w.ref, plan: w.plan })
   }
   for (const label of placed.outdated) {
     const w = byRef.get(label)
     if (w !== undefined && rolling(w) && !d.backedOff(w)) planUpdate(d, input, w, (copies.get(label) ?? []).filter((c) => c.revision !== w.revision))
+  }
+
+  for (const w of input.wanted) {
+    const f = fresh(w)
+    if (f === undefined || d.stopBackedOff(w.ref.label) || d.actions.some((a) => a.do === 'update' && a.ref.label === w.ref.label)) continue
+    const sick = f.containers.filter((c) => c.running && input.probes.get(c.name)?.unhealthy !== undefined)
+    const first = sick[0]
+    if (first === undefined) continue
+    const why = input.probes.get(first.name)?.unhealthy ?? ''
+    d.actions.push({ do: 'restart', ref: w.ref, why, removals: sick.map((c) => ({ id: c.id, name: c.name, daemonSet: c.daemonSet, reason: `${why.split(':')[0] ?? 'probe failed'}, will be restarted` })) })
   }
 
   for (const w of input.wanted) {
@@ -259,19 +311,23 @@ export function planPass(input: PassInput): PassPlan {
     else d.recheck(input.pollMs)
   }
 
-  return { actions: withGrace(d.actions, input), report: report(d, input, copies), waiting: d.waiting, recheckMs: d.recheckMs }
+  return { actions: withGrace(d.actions, input), report: report(d, input, copies), waiting: d.waiting, recheckMs: d.recheckMs, owners: ownersOf(containers, adopted) }
 }
 
 /**
  * withGrace gives every removal its grace period: the stop timeout the container was created
  * with, as inspected; else its DaemonSet's terminationGracePeriodSeconds; else Kubernetes'
- * default, 30 s.
+ * default, 30 s; and its lifecycle hooks (a preStop runs within that grace).
  */
 function withGrace(actions: Action[], input: PassInput): Action[] {
   const byLabel = new Map(input.wanted.map((w) => [w.ref.label, w.ds.spec.template.spec.terminationGracePeriodSeconds]))
-  const grace = (r: Removal): Removal => ({ ...r, graceSeconds: input.states.get(r.name)?.stopTimeout ?? byLabel.get(r.daemonSet) ?? DEFAULT_TERMINATION_GRACE_SECONDS })
+  const byName = new Map(input.containers.map((c) => [c.name, c]))
+  const grace = (r: Removal): Removal => {
+    const c = byName.get(r.name)
+    return { ...r, graceSeconds: input.states.get(r.name)?.stopTimeout ?? byLabel.get(r.daemonSet) ?? DEFAULT_TERMINATION_GRACE_SECONDS, ...(c?.hooks === undefined || !c.running ? {} : { hooks: c.hooks, podOwner: c.podOwner }) }
+  }
   return actions.map((a) => {
-    if (a.do === 'remove' || a.do === 'delete-pod') return { ...a, removals: a.removals.map(grace) }
+    if (a.do === 'remove' || a.do === 'delete-pod' || a.do === 'restart') return { ...a, removals: a.removals.map(grace) }
     if (a.do === 'update') return { ...a, stop: a.stop.map(grace) }
     return a
   })
@@ -337,7 +393,8 @@ function report(d: Decision, input: PassInput, copies: ReadonlyMap<string, Copy[
       pods[w.ref.key] = { revision: w.revision, phase: 'Pending', ready: false, restarts: 0, since: input.reported[w.ref.key]?.since ?? input.wallNow, available: false, lastError: `PolicyDenied: ${w.denied.join('; ')}`.slice(0, 1000) }
       continue
     }
-    if (all.length === 0 && failure === undefined) continue
+    const init = input.initializing.get(w.ref.label)
+    if (all.length === 0 && failure === undefined && init === undefined) continue
     // While surging, the new copy is the one reported.
     const copy = all.find((c) => c.revision === w.revision) ?? all[0]
     const revision = copy?.revision ?? w.revision
@@ -348,14 +405,21 @@ function report(d: Decision, input: PassInput, copies: ReadonlyMap<string, Copy[
     const probed = cs.some((c) => c.readiness !== undefined)
     const seen = input.readySince.get(readyKey(w.ref, revision))?.wall
     const since = Math.max(0, ...states.map((s) => s.startedAt))
-    const error = failure?.error ?? states.find((s) => s.error !== '')?.error ?? cs.map((c) => input.probes.get(c.name)?.why).find((why) => why !== undefined)
+    const crash = input.crashes.get(w.ref.label)
+    const looping = crash !== undefined && crash.until > input.now && cs.some((c) => !c.running)
+    const error = looping
+      ? `back-off ${Math.round(crash.delay / 1000)}s restarting failed container: ${crash.why}`
+      : (failure?.error ?? states.find((s) => s.error !== '')?.error ?? cs.map((c) => input.probes.get(c.name)?.unhealthy ?? input.probes.get(c.name)?.why).find((why) => why !== undefined))
     const waiting = revision === w.revision ? undefined : d.waiting.get(w.ref.key)
     pods[w.ref.key] = {
       revision,
       available,
       phase: ready ? 'Running' : states.some((s) => s.status === 'exited' || s.status === 'dead') ? 'Failed' : 'Pending',
       ready,
-      restarts: states.reduce((a, s) => a + s.restarts, 0),
+      restarts: states.reduce((a, s) => a + s.restarts, 0) + cs.reduce((a, c) => a + (input.restarts.get(c.name) ?? 0), 0),
+      ...(looping ? { reason: 'CrashLoopBackOff' } : {}),
+      ...(!looping && all.length === 0 && init !== undefined ? { reason: init } : {}),
+      ...(!looping && init === undefined && /^Init:[A-Za-z]+/.test(failure?.error ?? '') ? { reason: /^Init:[A-Za-z]+/.exec(failure?.error ?? '')?.[0] } : {}),
       // A copy that never started keeps the time it was first reported, so the record does not churn.
       since: since > 0 ? since : (input.reported[w.ref.key]?.since ?? input.wallNow),
       ...(ready && probed && seen !== undefined ? { readySince: seen } : ready && since > 0 ? { readySince: since } : {}),

@@ -20,6 +20,10 @@ export interface ObservedContainer {
   labels: Record<string, string>
   /** Its readiness check (the daemonmesh.io/readiness label), when it has one. */
   readiness?: string
+  /** Its liveness and startup checks and its lifecycle hooks (their labels), when it has them. */
+  liveness?: string
+  startup?: string
+  hooks?: string
 }
 
 /** DesiredPod is what this node should do for one live DaemonSet. */
@@ -34,6 +38,8 @@ export interface DesiredPod {
   containers: string[]
   /** The DaemonSet's selector, to adopt orphaned copies whose labels it matches. */
   selects: (labels: Record<string, string>) => boolean
+  /** Why a copy here must go although the DaemonSet matches this node otherwise (an eviction); the removal's reason. */
+  evicted?: string
 }
 
 export interface PlanOptions {
@@ -48,6 +54,8 @@ export interface PlanOptions {
   orphaned: ReadonlySet<string>
   /** DaemonSets surging here (maxSurge): an old copy stays beside the new one until that is available. */
   surging?: ReadonlySet<string>
+  /** The DaemonSet (label form) that adopted each orphaned container, by container name (ownerReferences). */
+  owners?: ReadonlyMap<string, string>
 }
 
 /** Removal is one container to stop and remove: its copy's worker (by DaemonSet label form) does it. */
@@ -59,6 +67,9 @@ export interface Removal {
   reason: string
   /** How long it may take to stop (its stop timeout), seconds; planPass fills it in. */
   graceSeconds?: number
+  /** Its lifecycle hooks label (preStop runs before the stop signal) and its pod's network owner; planPass fills them in. */
+  hooks?: string
+  podOwner?: string
 }
 
 /** NodePlan is what to do now. */
@@ -94,16 +105,29 @@ const removeAll = (pod: Pod, reason: string): Removal[] => pod.containers.map((c
 
 /**
  * adoptOrphans returns the containers with those left by a `--cascade=orphan` delete
- * reassigned to the first live DaemonSet whose selector matches their labels: that
- * DaemonSet adopts them as they are (seed 000, "Updating a DaemonSet").
+ * reassigned to their owner: the DaemonSet that adopted them before (`owners`, by container
+ * name; it owns them as an ownerReference would, so deleting it removes them, and an orphan
+ * delete of it orphans them again), else the first live DaemonSet whose selector matches
+ * their labels, which adopts them as they are (seed 000, "Updating a DaemonSet").
  */
-export function adoptOrphans(desired: readonly DesiredPod[], observed: readonly ObservedContainer[], orphaned: ReadonlySet<string>): ObservedContainer[] {
+export function adoptOrphans(desired: readonly DesiredPod[], observed: readonly ObservedContainer[], orphaned: ReadonlySet<string>, owners: ReadonlyMap<string, string> = new Map()): ObservedContainer[] {
   const live = new Set(desired.map((d) => d.daemonSet))
   return observed.map((c) => {
     if (live.has(c.daemonSet) || !orphaned.has(c.daemonSet)) return c
+    const owner = owners.get(c.name)
+    if (owner !== undefined && !orphaned.has(owner)) return { ...c, daemonSet: owner }
     const adopter = desired.find((d) => d.selects(c.labels))
-    return adopter === undefined ? c : { ...c, daemonSet: adopter.daemonSet }
+    return adopter === undefined ? (owner === undefined ? c : { ...c, daemonSet: owner }) : { ...c, daemonSet: adopter.daemonSet }
   })
+}
+
+/** ownersOf returns the owner of every adopted container (by name), for the next pass's adoptOrphans. */
+export function ownersOf(observed: readonly ObservedContainer[], adopted: readonly ObservedContainer[]): Map<string, string> {
+  const out = new Map<string, string>()
+  adopted.forEach((c, i) => {
+    if (observed[i]?.daemonSet !== c.daemonSet) out.set(c.name, c.daemonSet)
+  })
+  return out
 }
 
 /**
@@ -116,7 +140,7 @@ export function adoptOrphans(desired: readonly DesiredPod[], observed: readonly 
  */
 export function planNode(desired: readonly DesiredPod[], observedRaw: readonly ObservedContainer[], opts: PlanOptions): NodePlan {
   const plan: NodePlan = { start: [], remove: [], outdated: [] }
-  const observed = adoptOrphans(desired, observedRaw, opts.orphaned)
+  const observed = adoptOrphans(desired, observedRaw, opts.orphaned, opts.owners)
   const byDs = new Map<string, ObservedContainer[]>()
   for (const c of observed) byDs.set(c.daemonSet, [...(byDs.get(c.daemonSet) ?? []), c])
   const wanted = new Map(desired.map((d) => [d.daemonSet, d]))
@@ -131,7 +155,7 @@ export function planNode(desired: readonly DesiredPod[], observedRaw: readonly O
   for (const d of desired) {
     const pods = podsOf(byDs.get(d.daemonSet) ?? [])
     if (!d.run && !(d.keep && pods.length > 0)) {
-      for (const p of pods) plan.remove.push(...removeAll(p, 'this node no longer matches the DaemonSet'))
+      for (const p of pods) plan.remove.push(...removeAll(p, d.evicted ?? 'this node no longer matches the DaemonSet'))
       continue
     }
     const current = pods.filter((p) => p.revision === d.revision)

@@ -164,8 +164,9 @@ export interface SecurityContext {
 
 export interface Probe {
   exec?: { command: string[] }
-  httpGet?: { path?: string; port: IntOrString; host?: string; scheme?: string }
+  httpGet?: { path?: string; port: IntOrString; host?: string; scheme?: string; httpHeaders?: unknown }
   tcpSocket?: { port: IntOrString; host?: string }
+  grpc?: unknown
   initialDelaySeconds?: number
   periodSeconds?: number
   timeoutSeconds?: number
@@ -190,6 +191,8 @@ export interface Container {
   securityContext?: SecurityContext
   readinessProbe?: Probe
   livenessProbe?: Probe
+  startupProbe?: Probe
+  lifecycle?: unknown
   tty?: boolean
   stdin?: boolean
   [field: string]: unknown

@@ -28,6 +28,7 @@ export function nodeObject(n: NodeView & { pending?: string }): Record<string, u
       lastSeen: new Date(n.lastSeen).toISOString(),
       pods: n.record.pods,
       workers: n.record.workers ?? {},
+      events: n.record.events ?? [],
     },
   }
 }

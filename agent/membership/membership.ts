@@ -5,6 +5,7 @@
 // file wires them and owns the protocol period. It owns no timers or sockets: time comes
 // from the Clock, messages from the Transport.
 
+import type { PodEvent } from '../../core/events.js'
 import type { KeyObject } from 'node:crypto'
 import type { Logger } from 'pino'
 import { checkEnvelopeBounds } from '../../core/bounds.js'
@@ -207,12 +208,12 @@ export class Membership extends TypedEvents<MembershipEvents> {
     if (placement) this.emit('node:self', this.selfRecord)
   }
 
-  /** setPods reports this node's copies and its busy pod workers (the field is left out when none is busy), publishing the record when that changed it. */
-  setPods(pods: Record<string, PodStatus>, workers: Record<string, WorkerStatus> = {}): void {
+  /** setPods reports this node's copies, its busy pod workers and its recent events (each field left out when empty), publishing the record when that changed it. */
+  setPods(pods: Record<string, PodStatus>, workers: Record<string, WorkerStatus> = {}, events: PodEvent[] = []): void {
     const r = this.selfRecord
-    if (JSON.stringify(r.pods) === JSON.stringify(pods) && JSON.stringify(r.workers ?? {}) === JSON.stringify(workers)) return
-    const { workers: _before, ...rest } = r
-    this.selfRecord = Object.keys(workers).length > 0 ? { ...rest, pods, workers } : { ...rest, pods }
+    if (JSON.stringify(r.pods) === JSON.stringify(pods) && JSON.stringify(r.workers ?? {}) === JSON.stringify(workers) && JSON.stringify(r.events ?? []) === JSON.stringify(events)) return
+    const { workers: _before, events: _events, ...rest } = r
+    this.selfRecord = { ...rest, pods, ...(Object.keys(workers).length > 0 ? { workers } : {}), ...(events.length > 0 ? { events } : {}) }
     void this.beat()
   }
 

@@ -7,12 +7,24 @@
 
 import type { Logger } from 'pino'
 import type { DsRef } from '../../core/keyspace.js'
-import type { Action, Failure } from '../../core/pass.js'
+import { Labels } from '../../core/container-spec.js'
+import type { Action, Crash, Failure } from '../../core/pass.js'
+import { parseHooks, type Hook } from '../../core/probe.js'
 import type { Removal } from '../../core/reconcile.js'
 import type { Clock } from '../clock.js'
 import type { Timings } from '../defaults.js'
 import type { ContainerRuntime } from '../runtime/runtime.js'
+import { runHandler } from './handlers.js'
 import type { SlotGate } from './ports.js'
+
+/** PodEvent is something that happened to a copy, for its events (Kubernetes' reasons). */
+export interface PodEvent {
+  /** The copy, DaemonSet label form. */
+  copy: string
+  type: 'Normal' | 'Warning'
+  reason: string
+  message: string
+}
 
 export interface ActorOptions {
   runtime: ContainerRuntime
@@ -22,7 +34,12 @@ export interface ActorOptions {
   log: Logger
   /** retry asks for another pass within ms (a back-off ends, a fenced grant). */
   retry: (ms: number) => void
+  /** event records what happened to a copy (events.ts). */
+  event?: (e: PodEvent) => void
 }
+
+/** The least a stop gets after its preStop hook used up the grace (the kubelet's minimum). */
+const MIN_STOP_GRACE_SECONDS = 2
 
 /**
  * StepOutcome says whether a step changed what the next decision sees (Docker, a failure
@@ -53,6 +70,12 @@ export class Actor {
   readonly failures = new Map<string, Failure>()
   /** Revisions whose images were pulled for an update (`NS.NAME@revision`): once, not every pass. */
   readonly pulled = new Set<string>()
+  /** Copies restarted for a failed probe, backed off, per DaemonSet label form. */
+  readonly crashes = new Map<string, Crash>()
+  /** Copies running their init containers now (`Init:I/N`), per DaemonSet label form. */
+  readonly initializing = new Map<string, string>()
+  /** Restarts made for failed probes, per container name. */
+  readonly restarts = new Map<string, number>()
   /** Delete requests carried out (key@hlc), so each runs once. */
   private readonly done = new Set<string>()
 
@@ -67,8 +90,14 @@ export class Actor {
   }
 
   /** forget drops the failures of copies that are gone (`keep` says which are not): no DaemonSet, no container. */
-  forget(keep: (copy: string) => boolean): void {
+  forget(keep: (copy: string) => boolean, containers: ReadonlySet<string>): void {
     for (const copy of this.failures.keys()) if (!keep(copy)) this.failures.delete(copy)
+    for (const copy of this.crashes.keys()) if (!keep(copy)) this.crashes.delete(copy)
+    for (const name of this.restarts.keys()) if (!containers.has(name)) this.restarts.delete(name)
+  }
+
+  private event(copy: string, type: PodEvent['type'], reason: string, message: string): void {
+    this.opts.event?.({ copy, type, reason, message: message.slice(0, 1000) })
   }
 
   /** perform carries out one step of copy `copy` (label form), telling `doing` what it does. */
@@ -85,7 +114,7 @@ export class Actor {
         return (await this.removeAll(copy, a.removals)) ? done(true) : halted
       case 'start':
         doing(`Starting revision ${a.plan.revision}`)
-        return (await this.start(a.ref, a.plan)) ? done(true) : halted
+        return (await this.start(a.ref, a.plan, doing)) ? done(true) : halted
       case 'pull':
         doing(`Pulling the images of revision ${a.plan.revision}`)
         return (await this.pull(a.ref, a.plan)) ? done(true) : halted
@@ -97,6 +126,87 @@ export class Actor {
       case 'release':
         this.opts.slots.release(a.ref.key)
         return done(false)
+      case 'restart':
+        doing(`Restarting ${a.removals.map((r) => r.name).join(', ')}: ${a.why}`)
+        return (await this.restart(copy, a.removals, a.why)) ? done(true) : halted
+    }
+  }
+
+  /**
+   * restart stops containers a probe found unhealthy (preStop first) and backs the copy off
+   * (10 s doubling to 5 min; reset once it ran twice the longest back-off without trouble):
+   * the planner starts them again when the back-off ends.
+   */
+  private async restart(copy: string, removals: readonly Removal[], why: string): Promise<boolean> {
+    for (const r of removals) {
+      this.log.warn({ container: r.name, why }, 'restarting an unhealthy container')
+      this.event(copy, 'Normal', 'Killing', `Stopping container ${r.name}: ${why}, will be restarted`)
+      try {
+        const grace = await this.preStop(copy, r)
+        await this.opts.runtime.stopContainer(r.id, grace)
+      } catch (err) {
+        this.fail(copy, err, 'stop')
+        return false
+      }
+      this.restarts.set(r.name, (this.restarts.get(r.name) ?? 0) + 1)
+    }
+    this.crashed(copy, why)
+    return true
+  }
+
+  /** crashed backs a copy off after a restart it needed (a failed probe or postStart hook). */
+  private crashed(copy: string, why: string): void {
+    const t = this.opts.timings
+    const now = this.opts.clock.mono()
+    const prev = this.crashes.get(copy)
+    const delay = prev === undefined || now - prev.at > 2 * t.backoffMaxMs ? t.backoffStartMs : Math.min(prev.delay * 2, t.backoffMaxMs)
+    this.crashes.set(copy, { until: now + delay, delay, why, at: now })
+    this.event(copy, 'Warning', 'BackOff', `Back-off ${Math.round(delay / 1000)}s restarting failed container: ${why}`)
+    this.opts.retry(delay + 50)
+  }
+
+  /**
+   * preStop runs a container's preStop hook (when it has one) within its grace period, as
+   * the kubelet, and returns the grace left for the stop signal (at least 2 s). A hook that
+   * fails or runs out of time is logged; the stop goes on.
+   */
+  private async preStop(copy: string, r: Removal): Promise<number> {
+    const grace = r.graceSeconds ?? 30
+    const hook = parseHooks(r.hooks)?.preStop
+    if (hook === undefined) return grace
+    const started = this.opts.clock.mono()
+    try {
+      await this.runHook(r.name, r.podOwner ?? r.name, hook, grace * 1000)
+    } catch (err) {
+      this.log.warn({ container: r.name, err: (err as Error).message }, 'preStop hook failed')
+      this.event(copy, 'Warning', 'FailedPreStopHook', `PreStopHook failed for ${r.name}: ${(err as Error).message}`)
+    }
+    const used = Math.ceil((this.opts.clock.mono() - started) / 1000)
+    return Math.max(MIN_STOP_GRACE_SECONDS, grace - used)
+  }
+
+  private runHook(name: string, owner: string, hook: Hook, timeoutMs: number): Promise<void> {
+    return runHandler(this.opts.runtime, name, owner, hook, Math.max(1000, timeoutMs))
+  }
+
+  /**
+   * postStart runs the started pod's postStart hooks, each right after its container started,
+   * within the grace period. A hook that fails restarts its container, as the kubelet kills
+   * it (FailedPostStartHook), with the back-off.
+   */
+  private async postStart(copy: string, plan: Parameters<ContainerRuntime['startPod']>[0]): Promise<void> {
+    for (const c of plan.containers) {
+      const hook = parseHooks(c.create.Labels[Labels.hooks])?.postStart
+      if (hook === undefined) continue
+      try {
+        await this.runHook(c.create.name, c.create.Labels[Labels.podOwner] ?? c.create.name, hook, c.create.StopTimeout * 1000)
+      } catch (err) {
+        const why = `PostStartHook failed: ${(err as Error).message}`
+        this.log.warn({ container: c.create.name, err: (err as Error).message }, 'postStart hook failed')
+        this.event(copy, 'Warning', 'FailedPostStartHook', why)
+        await this.restart(copy, [{ id: c.create.name, name: c.create.name, daemonSet: copy, reason: why, graceSeconds: c.create.StopTimeout }], why)
+        return
+      }
     }
   }
 
@@ -129,18 +239,27 @@ export class Actor {
       if (!(await this.removeAll(copy, a.stop))) return halted
     }
     doing(`Starting revision ${a.plan.revision}`)
-    await this.start(a.ref, a.plan)
+    await this.start(a.ref, a.plan, doing)
     return done(true)
   }
 
   /** start starts the plan's pod; false (and a failure backed off) when that failed. */
-  private async start(ref: DsRef, plan: Parameters<ContainerRuntime['startPod']>[0]): Promise<boolean> {
+  private async start(ref: DsRef, plan: Parameters<ContainerRuntime['startPod']>[0], doing: Doing): Promise<boolean> {
     try {
-      await this.opts.runtime.startPod(plan)
+      await this.opts.runtime.startPod(plan, (status) => {
+        // A fresh pass reports the init progress (get pods: Init:I/N).
+        this.initializing.set(ref.label, status)
+        doing(`Running init containers of revision ${plan.revision}: ${status}`)
+        this.opts.retry(0)
+      })
+      this.initializing.delete(ref.label)
       this.failures.delete(ref.label)
       this.log.info({ daemonset: ref.label, revision: plan.revision }, 'pod started')
+      this.event(ref.label, 'Normal', 'Started', `Started pod (revision ${plan.revision}): ${plan.containers.map((c) => c.name).join(', ')}`)
+      await this.postStart(ref.label, plan)
       return true
     } catch (err) {
+      this.initializing.delete(ref.label)
       this.fail(ref.label, err, (err as Error).name === 'ImagePullError' ? 'pull' : 'start')
       return false
     }
@@ -151,6 +270,7 @@ export class Actor {
     try {
       await this.opts.runtime.pullImages(plan)
       for (const k of this.pulled) if (k.startsWith(`${ref.label}@`)) this.pulled.delete(k)
+      this.event(ref.label, 'Normal', 'Pulled', `Images of revision ${plan.revision} present: ${plan.containers.map((c) => c.create.Image).join(', ')}`)
       this.pulled.add(`${ref.label}@${plan.revision}`)
       return true
     } catch (err) {
@@ -164,8 +284,10 @@ export class Actor {
     const results = await Promise.all(
       removals.map(async (r) => {
         this.log.info({ container: r.name, reason: r.reason, graceSeconds: r.graceSeconds }, 'removing container')
+        if (r.reason.startsWith('evicted: ')) this.event(copy, 'Warning', 'Evicted', `Evicting ${r.name}: ${r.reason.slice('evicted: '.length)}`)
+        else this.event(copy, 'Normal', 'Killing', `Stopping container ${r.name}: ${r.reason}`)
         try {
-          await this.opts.runtime.remove(r.id, r.graceSeconds ?? 30)
+          await this.opts.runtime.remove(r.id, r.hooks === undefined ? (r.graceSeconds ?? 30) : await this.preStop(copy, r))
           return undefined
         } catch (err) {
           this.log.warn({ err: (err as Error).message, container: r.name }, 'remove failed')
@@ -186,9 +308,18 @@ export class Actor {
     const failure = this.failures.get(copy)
     const t = this.opts.timings
     const delay = failure === undefined ? t.backoffStartMs : Math.min(failure.delay * 2, t.backoffMaxMs)
-    const reason = during === 'stop' ? 'KillContainerError' : (err as Error).name === 'ImagePullError' ? (failure === undefined ? 'ErrImagePull' : 'ImagePullBackOff') : 'CreateContainerError'
+    const name = (err as Error).name
+    const reason =
+      during === 'stop'
+        ? 'KillContainerError'
+        : name === 'ImagePullError'
+          ? failure === undefined ? 'ErrImagePull' : 'ImagePullBackOff'
+          : name === 'InitContainerError'
+            ? failure === undefined ? 'Init:Error' : 'Init:CrashLoopBackOff'
+            : 'CreateContainerError'
     this.failures.set(copy, { error: `${reason}: ${(err as Error).message}`, until: this.opts.clock.mono() + delay, delay, during, at: this.opts.clock.wall() })
     this.log.warn({ daemonset: copy, err: (err as Error).message, retryInMs: delay }, reason)
+    this.event(copy, 'Warning', reason === 'ErrImagePull' || reason === 'ImagePullBackOff' ? 'Failed' : 'BackOff', `${reason}: ${(err as Error).message}`)
     this.opts.retry(delay + 50)
   }
 }

@@ -1,65 +1,66 @@
-// Readiness probing: runs each running container's readiness check (core/probe.ts, read
-// from its label) every period, and says whether it passes: an exec in the container
-// (through the runtime), an HTTP GET (2xx/3xx) or a TCP connect to the pod. A container
-// without a check is ready when running; one with a check starts unready, as in Kubernetes.
-// Timers come from the injected clock; the prober never decides what to run.
+// Probing, as the kubelet's probe workers: for each running container, its startup probe
+// first (when it has one), then its readiness and liveness probes, each on its own timer
+// (core/probe.ts, read from the container's labels; handlers.ts runs them). It says whether
+// a container is ready (a container without a readiness probe is ready when running and
+// started; one with a probe starts unready, as in Kubernetes) and whether it is unhealthy (its
+// liveness probe failed failureThreshold times in a row, or its startup probe did): the
+// planner decides to restart it. Timers come from the injected clock; the prober never
+// decides what to run.
 
-import { request as httpRequest } from 'node:http'
-import { request as httpsRequest } from 'node:https'
-import { connect } from 'node:net'
 import type { Logger } from 'pino'
-import { parseReadinessCheck, type ReadinessCheck } from '../../core/probe.js'
+import { parseProbeCheck, type ProbeCheck, type ProbeKind } from '../../core/probe.js'
 import type { Clock, Timer } from '../clock.js'
 import type { ContainerRuntime } from '../runtime/runtime.js'
+import { runHandler } from './handlers.js'
 
-interface Probing {
-  check: ReadinessCheck
-  owner: string
-  ready: boolean
+interface Loop {
+  kind: ProbeKind
+  check: ProbeCheck
   successes: number
   failures: number
   lastError: string
   timer: Timer | undefined
 }
 
+interface Probing {
+  id: string
+  owner: string
+  /** The startup probe succeeded (or there is none): readiness and liveness run. */
+  started: boolean
+  ready: boolean
+  /** Why the container is to be restarted (its liveness or startup probe failed), once it is. */
+  unhealthy: string | undefined
+  loops: Loop[]
+}
+
 /** ProbeSubject is one managed container as the reconciler sees it. */
 export interface ProbeSubject {
+  id: string
   name: string
   running: boolean
   podOwner: string
   readiness?: string
+  liveness?: string
+  startup?: string
 }
 
-/** ProbeResult is a container's readiness as last probed. */
+/** ProbeResult is a container's readiness and health as last probed. */
 export interface ProbeResult {
   ready: boolean
   /** Why it is unready (the last failure), when it is. */
   why?: string
+  /** Why it must be restarted (`Liveness probe failed: …`), when it must. */
+  unhealthy?: string
 }
 
-function httpGet(url: URL, timeoutMs: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'GET', timeout: timeoutMs, rejectUnauthorized: false, headers: { 'user-agent': 'daemonmesh-probe' } }, (res) => {
-      res.resume()
-      resolve(res.statusCode ?? 0)
-    })
-    req.on('timeout', () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)))
-    req.on('error', reject)
-    req.end()
-  })
+/** ProbeFailure is one failed probe attempt, for events (`Unhealthy`). */
+export interface ProbeFailure {
+  container: string
+  kind: ProbeKind
+  message: string
 }
 
-function tcpConnect(host: string, port: number, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host, port, timeout: timeoutMs })
-    s.on('connect', () => {
-      s.destroy()
-      resolve()
-    })
-    s.on('timeout', () => s.destroy(new Error(`timed out after ${timeoutMs} ms`)))
-    s.on('error', reject)
-  })
-}
+const KIND_TEXT: Record<ProbeKind, string> = { readiness: 'Readiness', liveness: 'Liveness', startup: 'Startup' }
 
 export class Prober {
   private readonly probes = new Map<string, Probing>()
@@ -67,86 +68,112 @@ export class Prober {
   private readonly clock: Clock
   private readonly log: Logger
   private readonly onChange: () => void
+  private readonly onFailure: (f: ProbeFailure) => void
 
-  /** onChange is called (never concurrently with itself) when a container's readiness flips. */
-  constructor(runtime: Pick<ContainerRuntime, 'exec' | 'address'>, clock: Clock, log: Logger, onChange: () => void) {
+  /**
+   * onChange is called when a container's readiness flips or it turns unhealthy; onFailure
+   * for every failed attempt (the reconciler records it as an event).
+   */
+  constructor(runtime: Pick<ContainerRuntime, 'exec' | 'address'>, clock: Clock, log: Logger, onChange: () => void, onFailure: (f: ProbeFailure) => void = () => undefined) {
     this.runtime = runtime
     this.clock = clock
     this.log = log
     this.onChange = onChange
+    this.onFailure = onFailure
   }
 
-  /** sync starts probing running containers with a check and stops probing the others. */
+  /** sync starts probing running containers with a probe and stops probing the others (and the ones that were replaced). */
   sync(containers: readonly ProbeSubject[]): void {
     const live = new Set<string>()
     for (const c of containers) {
-      const check = c.running ? parseReadinessCheck(c.readiness) : undefined
-      if (check === undefined) continue
+      if (!c.running) continue
+      const checks = { readiness: parseProbeCheck(c.readiness), liveness: parseProbeCheck(c.liveness), startup: parseProbeCheck(c.startup) }
+      if (checks.readiness === undefined && checks.liveness === undefined && checks.startup === undefined) continue
       live.add(c.name)
-      if (this.probes.has(c.name)) continue
-      const p: Probing = { check, owner: c.podOwner, ready: false, successes: 0, failures: 0, lastError: '', timer: undefined }
+      const had = this.probes.get(c.name)
+      if (had !== undefined && had.id === c.id) continue
+      if (had !== undefined) this.cancel(had)
+      const loops: Loop[] = (['startup', 'readiness', 'liveness'] as const).flatMap((kind) => {
+        const check = checks[kind]
+        return check === undefined ? [] : [{ kind, check, successes: 0, failures: 0, lastError: '', timer: undefined }]
+      })
+      const p: Probing = { id: c.id, owner: c.podOwner, started: checks.startup === undefined, ready: checks.readiness === undefined && checks.startup === undefined, unhealthy: undefined, loops }
       this.probes.set(c.name, p)
-      p.timer = this.clock.after(check.initialDelaySeconds * 1000, () => void this.run(c.name, p))
+      for (const l of loops) if (l.kind === 'startup' || p.started) this.schedule(c.name, p, l, l.check.initialDelaySeconds * 1000)
     }
     for (const [name, p] of this.probes) {
       if (live.has(name)) continue
-      p.timer?.cancel()
+      this.cancel(p)
       this.probes.delete(name)
     }
   }
 
-  /** result returns a probed container's readiness; undefined when it has no check (ready when running). */
+  /** result returns a probed container's readiness and health; undefined when it has no probe (ready when running). */
   result(name: string): ProbeResult | undefined {
     const p = this.probes.get(name)
     if (p === undefined) return undefined
-    return p.ready || p.lastError === '' ? { ready: p.ready } : { ready: false, why: `readiness probe failed: ${p.lastError}` }
+    const unready = p.loops.find((l) => (l.kind === 'readiness' || l.kind === 'startup') && l.lastError !== '')
+    return {
+      ready: p.ready,
+      ...(p.ready || unready === undefined ? {} : { why: `${unready.kind} probe failed: ${unready.lastError}` }),
+      ...(p.unhealthy === undefined ? {} : { unhealthy: p.unhealthy }),
+    }
   }
 
   stop(): void {
-    for (const p of this.probes.values()) p.timer?.cancel()
+    for (const p of this.probes.values()) this.cancel(p)
     this.probes.clear()
   }
 
-  private async attempt(name: string, p: Probing): Promise<void> {
-    const { check } = p
-    const timeoutMs = check.timeoutSeconds * 1000
-    if (check.exec !== undefined) {
-      const code = await this.runtime.exec(name, check.exec, timeoutMs)
-      if (code !== 0) throw new Error(`command exited with ${code}`)
-      return
-    }
-    const host = check.http?.host ?? check.tcp?.host ?? (await this.runtime.address(p.owner))
-    if (host === undefined) throw new Error('the pod has no address')
-    if (check.http !== undefined) {
-      const url = new URL(`${check.http.scheme}://${host.includes(':') ? `[${host}]` : host}:${check.http.port}`)
-      url.pathname = check.http.path
-      const status = await httpGet(url, timeoutMs)
-      if (status < 200 || status >= 400) throw new Error(`HTTP probe failed with statuscode: ${status}`)
-    } else if (check.tcp !== undefined) {
-      await tcpConnect(host, check.tcp.port, timeoutMs)
-    }
+  private cancel(p: Probing): void {
+    for (const l of p.loops) l.timer?.cancel()
   }
 
-  private async run(name: string, p: Probing): Promise<void> {
-    if (this.probes.get(name) !== p) return
-    const before = p.ready
+  private schedule(name: string, p: Probing, l: Loop, ms: number): void {
+    l.timer = this.clock.after(ms, () => void this.run(name, p, l))
+  }
+
+  private async run(name: string, p: Probing, l: Loop): Promise<void> {
+    if (this.probes.get(name) !== p || p.unhealthy !== undefined) return
+    const before = { ready: p.ready, unhealthy: p.unhealthy }
     try {
-      await this.attempt(name, p)
-      p.failures = 0
-      p.successes++
-      p.lastError = ''
-      if (p.successes >= p.check.successThreshold) p.ready = true
+      await runHandler(this.runtime, name, p.owner, l.check, l.check.timeoutSeconds * 1000)
+      l.failures = 0
+      l.successes++
+      l.lastError = ''
     } catch (err) {
-      p.successes = 0
-      p.failures++
-      p.lastError = (err as Error).message
-      if (p.failures >= p.check.failureThreshold) p.ready = false
+      l.successes = 0
+      l.failures++
+      l.lastError = (err as Error).message
+      if (this.probes.get(name) === p) this.onFailure({ container: name, kind: l.kind, message: `${KIND_TEXT[l.kind]} probe failed: ${l.lastError}`.slice(0, 1000) })
     }
     if (this.probes.get(name) !== p) return
-    if (before !== p.ready) {
-      this.log.info({ container: name, ready: p.ready, ...(p.lastError === '' ? {} : { err: p.lastError }) }, 'readiness changed')
+    const passed = l.successes >= l.check.successThreshold
+    const failed = l.failures >= l.check.failureThreshold
+    let next = true
+    if (l.kind === 'readiness') {
+      if (passed) p.ready = true
+      if (failed) p.ready = false
+    } else if (l.kind === 'liveness' && failed) {
+      p.unhealthy = `Liveness probe failed: ${l.lastError}`
+    } else if (l.kind === 'startup') {
+      if (failed) p.unhealthy = `Startup probe failed: ${l.lastError}`
+      else if (passed) {
+        // Started: the startup probe stops; readiness and liveness begin.
+        p.started = true
+        next = false
+        if (!p.loops.some((x) => x.kind === 'readiness')) p.ready = true
+        for (const x of p.loops) if (x.kind !== 'startup') this.schedule(name, p, x, x.check.initialDelaySeconds * 1000)
+      }
+    }
+    if (p.unhealthy !== undefined) {
+      this.cancel(p)
+      next = false
+    }
+    if (before.ready !== p.ready || before.unhealthy !== p.unhealthy) {
+      this.log.info({ container: name, ready: p.ready, ...(p.unhealthy === undefined ? {} : { unhealthy: p.unhealthy }), ...(l.lastError === '' ? {} : { err: l.lastError }) }, 'probe result changed')
       this.onChange()
     }
-    p.timer = this.clock.after(p.check.periodSeconds * 1000, () => void this.run(name, p))
+    if (next) this.schedule(name, p, l, l.check.periodSeconds * 1000)
   }
 }

@@ -11,23 +11,27 @@
 import type { Logger } from 'pino'
 import type { LwwMap } from '../../core/crdt.js'
 import { podPlan } from '../../core/container-spec.js'
-import { shouldRun } from '../../core/eligibility.js'
+import { shouldRun, type TaintAge } from '../../core/eligibility.js'
 import { Prefix, StoreKey, parseDsLabel, parseStoreKey, refOf } from '../../core/keyspace.js'
 import { nodeInfoOf, type PodStatus, type WorkerStatus } from '../../core/node-record.js'
-import { planPass, readyCopies, stepsByCopy, type DeleteRequest, type ObservedState, type PassInput, type SlotAnswer, type Wanted } from '../../core/pass.js'
+import { planPass, readyCopies, stepsByCopy, type DeleteRequest, type ObservedState, type PassInput, type ProbeState, type SlotAnswer, type Wanted } from '../../core/pass.js'
 import { checkPolicy, OPEN_POLICY, type WorkloadPolicy } from '../../core/policy.js'
 import { compileSelector } from '../../core/selector.js'
-import type { DaemonSet } from '../../core/types.js'
+import type { DaemonSet, Taint } from '../../core/types.js'
 import { storeObjects } from '../../core/volumes.js'
 import type { SecretKey } from '../../core/secret-box.js'
 import type { Clock, Timer } from '../clock.js'
 import type { Timings } from '../defaults.js'
 import type { ContainerRuntime } from '../runtime/runtime.js'
-import { Actor } from './actor.js'
+import { EventHistory } from '../../core/events.js'
+import { Actor, type PodEvent } from './actor.js'
 import type { SelfNode, SlotGate } from './ports.js'
 import { Prober } from './prober.js'
 import { Workers } from './workers.js'
 import { Serial } from '../serial.js'
+
+/** Events wait at most this long (ms) before a pass publishes them, so a burst makes one record. */
+const EVENT_PUBLISH_MS = 1000
 
 export interface ReconcilerOptions {
   runtime: ContainerRuntime
@@ -56,6 +60,14 @@ export class Reconciler {
   private readonly lastStates = new Map<string, { state: ObservedState; id: string; at: number; running: boolean }>()
   /** When each copy (`NS/NAME@revision`) was first seen ready here: monotonic (minReadySeconds) and wall (status). */
   private readonly readySince = new Map<string, { mono: number; wall: number }>()
+  /** The DaemonSet that adopted each orphaned container (by name), as the last pass found: it owns it. */
+  private owners = new Map<string, string>()
+  /** When each of this node's taints was first seen (monotonic ms, by `key=value:effect`): tolerationSeconds count from it. */
+  private readonly taintSeen = new Map<string, number>()
+  /** What happened to the copies here (core/events.ts): its newest part goes in the node record. */
+  private readonly events = new EventHistory()
+  /** The copy (label form) of each container listed last, for probe events. */
+  private copyOf = new Map<string, string>()
   private readonly passes = new Serial(() => this.pass(), (err) => this.log.error({ err }, 'reconcile pass failed'))
   private stopped = true
   private resync: Timer | undefined
@@ -69,8 +81,11 @@ export class Reconciler {
     this.clock = opts.clock
     this.startedAt = opts.clock.mono()
     this.dockerRetryMs = opts.timings.dockerRetryStartMs / 2
-    this.prober = new Prober(opts.runtime, opts.clock, opts.log.child({ component: 'prober' }), () => this.trigger())
-    this.actor = new Actor({ runtime: opts.runtime, clock: opts.clock, slots: opts.slots, timings: opts.timings, log: opts.log, retry: (ms) => this.soon(ms) })
+    this.prober = new Prober(opts.runtime, opts.clock, opts.log.child({ component: 'prober' }), () => this.trigger(), (f) => {
+      const copy = this.copyOf.get(f.container)
+      if (copy !== undefined) this.event({ copy, type: 'Warning', reason: 'Unhealthy', message: `${f.message} (container ${f.container})` })
+    })
+    this.actor = new Actor({ runtime: opts.runtime, clock: opts.clock, slots: opts.slots, timings: opts.timings, log: opts.log, retry: (ms) => this.soon(ms), event: (e) => this.event(e) })
     this.workers = new Workers({ perform: (copy, a, doing) => this.actor.perform(copy, a, doing), clock: opts.clock, log: opts.log, settled: () => this.trigger() })
   }
 
@@ -114,6 +129,7 @@ export class Reconciler {
     const input = await this.observe()
     if (input === undefined) return
     const plan = planPass(input)
+    this.owners = plan.owners
     const steps = stepsByCopy(plan.actions)
     // Every copy gets this pass's decision, an empty one included: it supersedes a busy worker's remaining steps.
     for (const copy of new Set([...steps.keys(), ...this.workers.busyCopies()])) this.workers.dispatch(copy, seen, steps.get(copy) ?? [])
@@ -130,15 +146,22 @@ export class Reconciler {
     // Secrets are opened only for the DaemonSets this host runs: the others' plans are never acted on here.
     const running = storeObjects(get, this.opts.secretKey)
     const others = storeObjects(get)
+    const age = this.taintAges(info.taints)
     const wanted: Wanted[] = this.opts.store.live(Prefix.daemonSet).map((e) => {
       const ds = e.value as DaemonSet
-      const v = shouldRun(info, ds)
+      const v = shouldRun(info, ds, age)
       const plan = podPlan(ds, info, v.shouldRun || v.shouldContinueRunning ? running : others)
       const selector = compileSelector(ds.spec.selector, 'spec.selector').selector
       // Judged before anything is pulled or started: a refused DaemonSet neither runs nor stays here.
       const denied = v.shouldRun || v.shouldContinueRunning ? checkPolicy(this.opts.policy ?? OPEN_POLICY, ds, e.author) : []
       const allowed = denied.length === 0
-      return { ref: refOf(ds), ds, plan, revision: plan.revision, run: v.shouldRun && allowed, keep: v.shouldContinueRunning && allowed, selects: (labels) => selector.matches(labels), ...(allowed ? {} : { denied }) }
+      const evicted = v.reasons.find((r) => r.includes('tolerationSeconds'))
+      return {
+        ref: refOf(ds), ds, plan, revision: plan.revision, run: v.shouldRun && allowed, keep: v.shouldContinueRunning && allowed, selects: (labels) => selector.matches(labels),
+        ...(allowed ? {} : { denied }),
+        ...(v.evictInMs === undefined ? {} : { evictInMs: v.evictInMs }),
+        ...(evicted === undefined ? {} : { evicted: `evicted: ${evicted}` }),
+      }
     })
     const deleted = new Set<string>()
     const orphaned = new Set<string>()
@@ -150,16 +173,17 @@ export class Reconciler {
     }
     const containers = await this.listContainers(self.name)
     if (containers === undefined) return undefined
+    this.copyOf = new Map(containers.map((c) => [c.name, c.daemonSet]))
     this.prober.sync(containers)
-    const probes = new Map<string, { ready: boolean; why?: string }>()
+    const probes = new Map<string, ProbeState>()
     for (const c of containers) {
       const r = this.prober.result(c.name)
       if (r !== undefined) probes.set(c.name, r)
     }
     const here = new Set([...wanted.map((w) => w.ref.label), ...containers.map((c) => c.daemonSet)])
-    this.actor.forget((copy) => here.has(copy))
+    this.actor.forget((copy) => here.has(copy), new Set(containers.map((c) => c.name)))
     const states = await this.inspect(containers)
-    this.noteReadiness(readyCopies(wanted, containers, orphaned, probes))
+    this.noteReadiness(readyCopies(wanted, containers, orphaned, probes, this.owners))
     const slots = new Map<string, SlotAnswer>()
     const deleteRequests = new Map<string, DeleteRequest>()
     for (const w of wanted) {
@@ -175,6 +199,7 @@ export class Reconciler {
       sweepGraceMs: this.opts.timings.sweepGraceMs,
       pollMs: this.opts.timings.rolloutPollMs,
       wanted,
+      owners: this.owners,
       deleted,
       orphaned,
       containers,
@@ -182,6 +207,9 @@ export class Reconciler {
       probes,
       readySince: this.readySince,
       failures: this.actor.failures,
+      crashes: this.actor.crashes,
+      initializing: this.actor.initializing,
+      restarts: this.actor.restarts,
       pulled: this.actor.pulled,
       slots,
       deleteRequests,
@@ -210,6 +238,19 @@ export class Reconciler {
     const byName = new Map(containers.map((c) => [c.name, c.id]))
     for (const [name, l] of this.lastStates) if (byName.get(name) !== l.id) this.lastStates.delete(name)
     return new Map([...this.lastStates].map(([name, l]) => [name, l.state]))
+  }
+
+  /** taintAges notes when each of this node's taints was first seen and says how long ago, on the injected clock. */
+  private taintAges(taints: readonly Taint[]): TaintAge {
+    const now = this.clock.mono()
+    const text = (t: Taint): string => `${t.key}=${t.value ?? ''}:${t.effect}`
+    const present = new Set(taints.map(text))
+    for (const k of this.taintSeen.keys()) if (!present.has(k)) this.taintSeen.delete(k)
+    for (const k of present) if (!this.taintSeen.has(k)) this.taintSeen.set(k, now)
+    return (t) => {
+      const since = this.taintSeen.get(text(t))
+      return since === undefined ? undefined : now - since
+    }
   }
 
   /** noteReadiness keeps the first-ready time of every copy that is ready now, and forgets the others. */
@@ -257,7 +298,17 @@ export class Reconciler {
       const key = parseDsLabel(copy)?.key
       if (key !== undefined) workers[key] = { doing: a.doing.slice(0, 200), since: a.since }
     }
-    this.opts.node.setPods(pods, workers)
+    const { events, refreshInMs } = this.events.published(wall)
+    if (refreshInMs !== undefined) this.soon(refreshInMs)
+    this.opts.node.setPods(pods, workers, events)
+  }
+
+  /** event records what happened to a copy; a pass within a second publishes it (events of that second together). */
+  private event(e: PodEvent): void {
+    const key = parseDsLabel(e.copy)?.key
+    if (key === undefined) return
+    this.events.add({ ds: key, type: e.type, reason: e.reason, message: e.message }, this.clock.wall())
+    if (!this.stopped) this.soon(EVENT_PUBLISH_MS)
   }
 }
 

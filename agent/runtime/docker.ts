@@ -22,7 +22,7 @@ import { CallTimeoutError, Limiter, withDeadline } from './limiter.js'
 import { PodVolumes } from './pod-volumes.js'
 import { createHash } from 'node:crypto'
 import { demux } from './demux.js'
-import { ImagePullError, NotFoundError, type ContainerRuntime, type ContainerState, type ContainerStreams, type ExecOptions, type LogOptions, type OutputChunk } from './runtime.js'
+import { ImagePullError, InitContainerError, NotFoundError, type ContainerRuntime, type ContainerState, type ContainerStreams, type ExecOptions, type LogOptions, type OutputChunk } from './runtime.js'
 import type { PullAuth } from '../../core/registry-auth.js'
 
 export interface DockerRuntimeOptions {
@@ -86,6 +86,9 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
       createdAt: c.Created * 1000,
       labels: Object.fromEntries(Object.entries(c.Labels).filter(([k]) => !k.startsWith('daemonmesh.io/'))),
       ...(c.Labels[Labels.readiness] === undefined ? {} : { readiness: c.Labels[Labels.readiness] }),
+      ...(c.Labels[Labels.liveness] === undefined ? {} : { liveness: c.Labels[Labels.liveness] }),
+      ...(c.Labels[Labels.startup] === undefined ? {} : { startup: c.Labels[Labels.startup] }),
+      ...(c.Labels[Labels.hooks] === undefined ? {} : { hooks: c.Labels[Labels.hooks] }),
     }))
   }
 
@@ -301,9 +304,10 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
    * (a name conflict means another reconcile made it: fine), starts what was created but
    * never started. Images are ensured first; a pull failure throws ImagePullError.
    */
-  async startPod(plan: PodPlan): Promise<void> {
-    for (const c of plan.containers) await this.ensureImage(c.create.Image, c.pullPolicy, c.pullAuth)
+  async startPod(plan: PodPlan, progress?: (status: string) => void): Promise<void> {
+    for (const c of [...plan.init, ...plan.containers]) await this.ensureImage(c.create.Image, c.pullPolicy, c.pullAuth)
     await this.prepareVolumes(plan)
+    if (plan.init.length > 0 && !(await this.anyExists(plan))) await this.runInit(plan, progress)
     for (const c of plan.containers) {
       const { name, ...body } = c.create
       const mounts = this.volumes.resolve(body.HostConfig.Mounts)
@@ -315,8 +319,8 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
       } catch (err) {
         if (statusOf(err) !== 409) throw err
       }
-      // A twin made by an earlier attempt is started only if it never was.
-      if (created || (await this.read(`inspect ${name}`, (abortSignal) => container.inspect({ abortSignal }))).State.Status === 'created') {
+      // A twin made by an earlier attempt is started if it never was, or was stopped (a restart after a failed probe).
+      if (created || ['created', 'exited'].includes((await this.read(`inspect ${name}`, (abortSignal) => container.inspect({ abortSignal }))).State.Status)) {
         await this.write(`start ${name}`, (abortSignal) => container.start({ abortSignal })).catch((err: unknown) => {
           if (statusOf(err) !== 304) throw err
         })
@@ -324,9 +328,87 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
     }
   }
 
+  /** anyExists says whether a container of the pod exists already (a restart, or a start completed): init containers do not run again. */
+  private async anyExists(plan: PodPlan): Promise<boolean> {
+    const first = plan.containers[0]
+    if (first === undefined) return false
+    try {
+      await this.read(`inspect ${first.create.name}`, (abortSignal) => this.docker.getContainer(first.create.name).inspect({ abortSignal }))
+      return true
+    } catch (err) {
+      if (statusOf(err) === 404) return false
+      throw err
+    }
+  }
+
+  /**
+   * runInit runs the pod's init containers in order, each to completion, on the pod's
+   * volumes; each is removed once it exited (a failed one after its last lines were read
+   * into the error: Init:Error shows why). Waiting for one to exit takes no place in the
+   * limiter; it is bounded by initMs.
+   */
+  private async runInit(plan: PodPlan, progress?: (status: string) => void): Promise<void> {
+    for (const [i, c] of plan.init.entries()) {
+      progress?.(`Init:${i}/${plan.init.length}`)
+      const { name, ...body } = c.create
+      await this.forceRemove(name)
+      const mounts = this.volumes.resolve(body.HostConfig.Mounts)
+      const container = await this.write(`create ${name}`, (abortSignal) => this.docker.createContainer({ name, ...body, HostConfig: { ...body.HostConfig, ...(mounts === undefined ? {} : { Mounts: mounts }) }, abortSignal } as Docker.ContainerCreateOptions))
+      let code: number
+      try {
+        await this.write(`start ${name}`, (abortSignal) => container.start({ abortSignal }))
+        const res = (await withDeadline(`init container ${c.name} (did not exit)`, this.t.initMs, (abortSignal) => container.wait({ abortSignal }))) as { StatusCode?: number }
+        code = res.StatusCode ?? -1
+      } catch (err) {
+        await this.forceRemove(name)
+        throw new InitContainerError(`init container ${c.name}: ${(err as Error).message}`)
+      }
+      if (code !== 0) {
+        const tail = await this.lastLines(name)
+        await this.forceRemove(name)
+        throw new InitContainerError(`init container ${c.name} exited with ${code}${tail === '' ? '' : `: ${tail}`}`)
+      }
+      await this.forceRemove(name)
+    }
+  }
+
+  /** lastLines returns a stopped container's last output lines, joined and bounded ('' when none). */
+  private async lastLines(name: string): Promise<string> {
+    try {
+      const buf = (await this.read(`logs ${name}`, (abortSignal) => this.docker.getContainer(name).logs({ stdout: true, stderr: true, tail: 3, follow: false, abortSignal }))) as unknown as Buffer
+      // Without a TTY the stream is multiplexed: an 8-byte header before each frame.
+      const lines: string[] = []
+      for (let i = 0; i + 8 <= buf.length; ) {
+        const len = buf.readUInt32BE(i + 4)
+        lines.push(buf.subarray(i + 8, i + 8 + len).toString())
+        i += 8 + len
+      }
+      return lines.join('').trim().replace(/\s+/g, ' ').slice(0, 300)
+    } catch {
+      return ''
+    }
+  }
+
+  /** forceRemove removes a container, running or not; gone already is fine. */
+  private async forceRemove(name: string): Promise<void> {
+    await this.write(`remove ${name}`, (abortSignal) => this.docker.getContainer(name).remove({ force: true, abortSignal })).catch((err: unknown) => {
+      if (statusOf(err) !== 404) throw err
+    })
+  }
+
   /** refreshFiles rewrites the written files of a started pod (pod-volumes.ts). */
   async refreshFiles(plan: PodPlan): Promise<void> {
     await this.volumes.refresh(plan)
+  }
+
+  /** stopContainer stops a container within the grace (Docker's stop: the restart policy does not bring it back) and keeps it. */
+  async stopContainer(id: string, graceSeconds: number): Promise<void> {
+    try {
+      await withDeadline(`docker stop ${id.slice(0, 12)}`, graceSeconds * 1000 + this.t.stopMarginMs, (abortSignal) => this.docker.getContainer(id).stop({ t: graceSeconds, abortSignal }))
+    } catch (err) {
+      // 304: not running.
+      if (statusOf(err) !== 304) throw err
+    }
   }
 
   /**

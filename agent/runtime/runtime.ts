@@ -12,6 +12,11 @@ export class ImagePullError extends Error {
   override readonly name = 'ImagePullError'
 }
 
+/** InitContainerError is thrown when an init container exits non-zero (or outlives its deadline): Init:Error. */
+export class InitContainerError extends Error {
+  override readonly name = 'InitContainerError'
+}
+
 /** ContainerState is what status reporting needs from one container. */
 export interface ContainerState {
   name: string
@@ -42,14 +47,19 @@ export interface ContainerRuntime {
   hasImages(plan: PodPlan): Promise<boolean>
   /**
    * startPod makes every container of the plan exist and run (idempotent: a twin made by
-   * an earlier attempt is completed, not doubled). Images are ensured first.
+   * an earlier attempt is completed, not doubled). Images are ensured first. When none of
+   * the pod's containers exists yet (the pod starts), its init containers run first, in
+   * order, each to completion; `progress` hears `Init:I/N` as each begins. An init container
+   * that fails throws InitContainerError.
    */
-  startPod(plan: PodPlan): Promise<void>
+  startPod(plan: PodPlan, progress?: (status: string) => void): Promise<void>
   /**
    * refreshFiles rewrites the agent-written files of a started pod from the plan (a changed
    * ConfigMap reaches mounted files without a restart); a pod not started is left alone.
    */
   refreshFiles(plan: PodPlan): Promise<void>
+  /** stopContainer stops a container (SIGTERM, SIGKILL after graceSeconds) and keeps it, to be started again; not running already is fine. */
+  stopContainer(id: string, graceSeconds: number): Promise<void>
   /** remove stops a container (SIGTERM, SIGKILL after graceSeconds) and removes it; gone already is fine. */
   remove(id: string, graceSeconds: number): Promise<void>
   /** exec runs a command in a running container and resolves to its exit code; rejects after timeoutMs. */

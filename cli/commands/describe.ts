@@ -16,6 +16,7 @@ import { call, type AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
 import { fleetNodes, liveDaemonSets, nodeAddress } from '../fleet.js'
 import { age } from '../format.js'
+import { EVENT_HEADERS, eventRows, fleetEvents, type NodeEvent } from './events.js'
 import { table } from '../table.js'
 import { CM_RESOURCES, DS_RESOURCES, NODE_RESOURCES, SECRET_RESOURCES, notFound, splitRef } from '../resources.js'
 
@@ -73,12 +74,20 @@ async function describeDs(ref: DsRef, target: AgentTarget, out: NodeJS.WritableS
     return pod?.waiting === undefined || pod.revision === revisionOf(ds) ? [] : [[`  ${n.info.name}`, pod.revision, pod.waiting]]
   })
   if (waiting.length > 0) text += 'Rollout (hosts waiting to update):\n' + table(['  NODE', 'REVISION', 'WAITING FOR'], waiting)
-  const events = nodes.flatMap((n) => {
+  const errors = nodes.flatMap((n) => {
     const pod = n.pods[ref.key]
     return pod?.lastError === undefined ? [] : [[new Date(pod.since).toISOString(), n.info.name, pod.lastError.slice(0, 120)]]
   })
-  text += 'Events:\n' + (events.length === 0 ? '  <none>\n' : table(['  SINCE', 'NODE', 'MESSAGE'], events.map((e) => [`  ${e[0] ?? ''}`, e[1] ?? '', e[2] ?? ''])))
+  if (errors.length > 0) text += 'Last errors:\n' + table(['  SINCE', 'NODE', 'MESSAGE'], errors.map((e) => [`  ${e[0] ?? ''}`, e[1] ?? '', e[2] ?? '']))
+  const events = (await fleetEvents(target)).filter((e) => e.ds === ref.key)
+  text += eventsText(events)
   out.write(text)
+}
+
+/** eventsText is describe's Events section: kubectl's columns, oldest first. */
+function eventsText(events: readonly NodeEvent[]): string {
+  if (events.length === 0) return 'Events:\n  <none>\n'
+  return 'Events:\n' + table(EVENT_HEADERS.map((h, i) => (i === 0 ? `  ${h}` : h)), eventRows(events, false).map((r) => [`  ${r[0] ?? ''}`, ...r.slice(1)]))
 }
 
 async function describeNode(name: string, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
@@ -109,6 +118,7 @@ async function describeNode(name: string, target: AgentTarget, out: NodeJS.Writa
   // What the node's pod workers are doing now (as of its last record): stopping, starting, backing off.
   const workers = Object.entries(n.workers).sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, w]) => [`  ${key}`, w.doing, age(new Date(w.since).toISOString())])
   text += 'Workers:\n' + (workers.length === 0 ? '  <all idle>\n' : table(['  DAEMONSET', 'DOING', 'FOR'], workers))
+  text += eventsText((await fleetEvents(target)).filter((e) => e.node === name))
   out.write(text)
 }
 

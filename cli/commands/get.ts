@@ -8,7 +8,8 @@ import { parseDsKey } from '../../core/keyspace.js'
 import { compileSelector } from '../../core/selector.js'
 import { parseSelectorText } from '../../core/selector-text.js'
 import { renderTemplate } from '../template.js'
-import { CM_RESOURCES, DS_RESOURCES, NODE_RESOURCES, POD_RESOURCES, SECRET_RESOURCES, notFound, splitRef } from '../resources.js'
+import { runGetEvents } from './events.js'
+import { CM_RESOURCES, DS_RESOURCES, EVENT_RESOURCES, NODE_RESOURCES, POD_RESOURCES, SECRET_RESOURCES, notFound, splitRef } from '../resources.js'
 
 
 interface Obj {
@@ -27,6 +28,9 @@ export interface GetOptions {
   allNamespaces?: boolean
   output?: string
   selector?: string
+  /** events only: follow (-w), and only one DaemonSet's (--for ds/NAME). */
+  watch?: boolean
+  for?: string
 }
 
 /** filterList keeps the items a `-l` selector matches. */
@@ -54,7 +58,7 @@ function nodeSelectorText(o: Obj): string {
   return parts.length === 0 ? '<none>' : parts.join(',')
 }
 
-interface PodStatusView { revision: string; phase: string; ready: boolean; restarts: number; since: number; lastError?: string }
+interface PodStatusView { revision: string; phase: string; ready: boolean; restarts: number; since: number; lastError?: string; reason?: string }
 
 /** podList builds Pod-like objects from every node record's per-DaemonSet status. */
 async function podList(target: AgentTarget, opts: GetOptions): Promise<List> {
@@ -81,6 +85,7 @@ async function podList(target: AgentTarget, opts: GetOptions): Promise<List> {
 }
 
 function podStatusText(s: PodStatusView): string {
+  if (s.reason !== undefined && s.reason !== '') return s.reason
   const reason = /^(ErrImagePull|ImagePullBackOff|CreateContainerError|PolicyDenied)/.exec(s.lastError ?? '')?.[1]
   return reason ?? s.phase
 }
@@ -126,6 +131,7 @@ export async function runGet(resourceArg: string, nameArg: string | undefined, o
   }
   if (CM_RESOURCES.has(resource)) return getObjects(CONFIG_MAPS, name, opts, output, target, out)
   if (SECRET_RESOURCES.has(resource)) return getObjects(SECRETS, name, opts, output, target, out)
+  if (EVENT_RESOURCES.has(resource)) return runGetEvents(opts, target, out)
   let list: List
   const isDs = DS_RESOURCES.has(resource)
   if (isDs) {

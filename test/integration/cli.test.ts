@@ -275,7 +275,6 @@ describe('the CLI against real agents', { skip }, () => {
       ].join('\n')
     const fluentBitWarnings = [
       `Warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.serviceAccountName: no service account token is mounted (there is no API server); the name reaches the downward API only`,
-      `Warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.containers[0].livenessProbe: not supported (ignored)`,
       '',
     ].join('\n')
     assert.deepEqual(await dmw('apply', '-f', bundle), { code: 0, stdout: fluentBit('configmap/fluent-bit created', 'daemonset.apps/fluent-bit created'), stderr: fluentBitWarnings })

@@ -83,7 +83,7 @@ describe('published manifests on real agents', { skip }, () => {
       - name: main
         image: ${TEST_IMAGE}
         command: ["sleep", "3600"]
-        livenessProbe: {exec: {command: ["true"]}}
+        stdinOnce: true
         volumeMounts: [{name: cfg, mountPath: /etc/cfg}]
 `))
     assert.match(r.stderr, /Warning: .*spec\.template\.spec\.volumes\[0\]\.nfs: not supported/)
@@ -91,7 +91,7 @@ describe('published manifests on real agents', { skip }, () => {
     assert.equal(d.code, 0, d.stderr)
     assert.match(
       d.stdout,
-      /^Not honoured by the agents:\n  spec\.template\.spec\.volumes\[0\]\.nfs: not supported: only hostPath, emptyDir, configMap, secret, downwardAPI and projected \(downwardAPI, configMap, secret\) volumes are mounted\n  spec\.template\.spec\.containers\[0\]\.livenessProbe: not supported \(ignored\)\n/m,
+      /^Not honoured by the agents:\n  spec\.template\.spec\.volumes\[0\]\.nfs: not supported: only hostPath, emptyDir, configMap, secret, downwardAPI and projected \(downwardAPI, configMap, secret\) volumes are mounted\n  spec\.template\.spec\.containers\[0\]\.stdinOnce: not supported \(ignored\)\n/m,
     )
     assert.equal((await runCli('delete', 'ds', 'mf-unhonoured', '--agent', a1.target.address, '--key', cluster.operatorKeyFile)).code, 0)
   })

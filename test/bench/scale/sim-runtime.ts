@@ -82,6 +82,11 @@ export class SimRuntime implements ContainerRuntime {
     this.changed()
   }
 
+  async stopContainer(id: string): Promise<void> {
+    for (const [name, c] of this.containers) if (c.observed.id === id || name === id) c.observed = { ...c.observed, running: false }
+    this.changed()
+  }
+
   async remove(id: string): Promise<void> {
     for (const [name, c] of this.containers) {
       if (c.observed.id !== id && name !== id) continue

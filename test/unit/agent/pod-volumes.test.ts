@@ -8,7 +8,7 @@ import { MountError, PodVolumes, writeFiles } from '../../../agent/runtime/pod-v
 import type { PodPlan } from '../../../core/container-spec.js'
 import type { PodVolume } from '../../../core/volumes.js'
 
-const plan = (volumes: PodVolume[], missing: string[] = []): PodPlan => ({ daemonSet: 'default.x', node: 'n1', revision: 'r1', pod: 'dm_default_x_r1_n1', uid: 'u', containers: [], volumes, unsupported: [], missing })
+const plan = (volumes: PodVolume[], missing: string[] = []): PodPlan => ({ daemonSet: 'default.x', node: 'n1', revision: 'r1', pod: 'dm_default_x_r1_n1', uid: 'u', containers: [], init: [], volumes, unsupported: [], missing })
 
 describe('pod volumes on the host', () => {
   it('hostPath types: created with kubelet\'s modes, checked, and a failed check names the volume and the path', async () => {

@@ -76,7 +76,6 @@ describe('bundles: mixed documents, directories, -R', () => {
       r.stderr,
       [
         `warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.serviceAccountName: no service account token is mounted (there is no API server); the name reaches the downward API only`,
-        `warning: ${bundle} (document 6): DaemonSet logging/fluent-bit: spec.template.spec.containers[0].livenessProbe: not supported (ignored)`,
         '',
       ].join('\n'),
     )

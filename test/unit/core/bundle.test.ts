@@ -85,7 +85,7 @@ describe('bundles', () => {
     },
     {
       name: 'a DaemonSet\'s unknown and unsupported fields are warnings, and it is still applied',
-      text: ds('w', ', colour: red, livenessProbe: {tcpSocket: {port: 1}}'),
+      text: ds('w', ', colour: red, resizePolicy: [{resourceName: cpu}]'),
       want: { objects: ['daemonset.apps/w apply'], warnings: 2 },
     },
   ]
@@ -100,24 +100,24 @@ describe('bundles', () => {
   }
 
   it('documentWarnings lists unknown fields, then what the pod plan does not honour, as check and apply print them', () => {
-    const [d] = parseManifests(ds('w', ', colour: red, livenessProbe: {tcpSocket: {port: 1}}'), 'w.yaml')
+    const [d] = parseManifests(ds('w', ', colour: red, resizePolicy: [{resourceName: cpu}]'), 'w.yaml')
     assert.ok(d)
     assert.deepEqual(documentWarnings(d), [
       'w.yaml: DaemonSet default/w: spec.template.spec.containers[0].colour: unknown field (ignored)',
-      'w.yaml: DaemonSet default/w: spec.template.spec.containers[0].livenessProbe: not supported (ignored)',
+      'w.yaml: DaemonSet default/w: spec.template.spec.containers[0].resizePolicy: not supported (ignored)',
     ])
   })
 
   it('daemonSetWarnings is what the agents do not honour of a stored DaemonSet: the plan\'s part of documentWarnings', () => {
-    const [d] = parseManifests(ds('w', ', colour: red, livenessProbe: {tcpSocket: {port: 1}}'), 'w.yaml')
+    const [d] = parseManifests(ds('w', ', colour: red, resizePolicy: [{resourceName: cpu}]'), 'w.yaml')
     assert.ok(d?.daemonSet)
-    assert.deepEqual(daemonSetWarnings(d.daemonSet), [{ path: 'spec.template.spec.containers[0].livenessProbe', message: 'not supported (ignored)' }])
+    assert.deepEqual(daemonSetWarnings(d.daemonSet), [{ path: 'spec.template.spec.containers[0].resizePolicy', message: 'not supported (ignored)' }])
     const [clean] = parseManifests(ds('c', ''), 'c.yaml')
     assert.ok(clean?.daemonSet)
     assert.deepEqual(daemonSetWarnings(clean.daemonSet), [])
   })
 
-  it('the fluent-bit bundle fixture: three objects skipped, the ConfigMap and the DaemonSet (with its nulls) applied, with two warnings', () => {
+  it('the fluent-bit bundle fixture: three objects skipped, the ConfigMap and the DaemonSet (with its nulls) applied, with one warning (its livenessProbe is honoured)', () => {
     const b = readBundle(parseManifests(readFileSync(repoPath('test/fixtures/bundles/fluent-bit.yaml'), 'utf8'), 'fluent-bit.yaml'))
     assert.deepEqual(b.errors, [])
     assert.deepEqual(b.objects.map((o) => `${o.where}: ${o.resource}${o.skipped === undefined ? '' : ` skipped: ${o.skipped}`}`), [
@@ -133,7 +133,6 @@ describe('bundles', () => {
     assert.equal(spec?.containers[0]?.resources, undefined)
     assert.deepEqual(b.warnings.map((w) => w.replace(/^.*?fluent-bit: /, '')), [
       'spec.template.spec.serviceAccountName: no service account token is mounted (there is no API server); the name reaches the downward API only',
-      'spec.template.spec.containers[0].livenessProbe: not supported (ignored)',
     ])
   })
 })

@@ -166,16 +166,35 @@ describe('container spec', () => {
       serviceAccountName: 'sa',
       initContainers: [{ name: 'init', image: 'i:1' }],
       volumes: [{ name: 'cfg', configMap: { name: 'x' } }],
-      containers: [{ name: 'c', image: 'i:1', livenessProbe: { exec: { command: ['true'] } }, envFrom: [], resources: { limits: { 'nvidia.com/gpu': 1 } }, env: [{ name: 'S', valueFrom: { fileKeyRef: { path: 'k' } } }] }],
+      containers: [{ name: 'c', image: 'i:1', stdinOnce: true, envFrom: [], resources: { limits: { 'nvidia.com/gpu': 1 } }, env: [{ name: 'S', valueFrom: { fileKeyRef: { path: 'k' } } }] }],
     })
     const paths = podPlan(d, node('n1')).unsupported.map((u) => u.path).sort()
     assert.deepEqual(paths, [
       'spec.template.spec.containers[0].env[0].valueFrom.fileKeyRef',
-      'spec.template.spec.containers[0].livenessProbe',
       'spec.template.spec.containers[0].resources.limits["nvidia.com/gpu"]',
-      'spec.template.spec.initContainers',
+      'spec.template.spec.containers[0].stdinOnce',
       'spec.template.spec.serviceAccountName',
     ])
+  })
+
+  it('init containers: run-to-completion bodies without the DaemonSet label, on the pod\'s volumes, in the host\'s namespaces when the pod is', () => {
+    const d = ds({
+      hostNetwork: true,
+      initContainers: [{ name: 'install', image: 'i:1', volumeMounts: [{ name: 'cni', mountPath: '/host/opt/cni' }], livenessProbe: { exec: { command: ['true'] } } }],
+      volumes: [{ name: 'cni', hostPath: { path: '/opt/cni' } }],
+      containers: [{ name: 'c', image: 'i:1' }],
+    })
+    const plan = podPlan(d, node('n1'))
+    const init = plan.init[0]?.create
+    assert.equal(init?.name, `dmi_default_${d.metadata.name}_install_${plan.revision}_n1`)
+    assert.deepEqual(init?.HostConfig.RestartPolicy, { Name: 'no' })
+    assert.equal(init?.HostConfig.NetworkMode, 'host')
+    assert.equal(init?.Labels['daemonmesh.io/daemonset'], undefined)
+    assert.equal(init?.Labels['daemonmesh.io/init-of'], plan.daemonSet)
+    assert.equal(init?.HostConfig.Mounts?.[0]?.Target, '/host/opt/cni')
+    assert.deepEqual(plan.unsupported.map((u) => u.path), ['spec.template.spec.initContainers[0].livenessProbe'])
+    const bridged = podPlan(ds({ initContainers: [{ name: 'i', image: 'i:1' }], containers: [{ name: 'c', image: 'i:1' }] }), node('n1'))
+    assert.equal(bridged.init[0]?.create.HostConfig.NetworkMode, undefined, 'its own network namespace: the pod\'s owner does not run yet')
   })
 
   it('names are deterministic per DaemonSet, revision and node', () => {

@@ -78,3 +78,25 @@ describe('node eligibility', () => {
     assert.deepEqual(v?.reasons, ['taint node-role.kubernetes.io/master:NoSchedule is not tolerated'])
   })
 })
+
+describe('tolerationSeconds', () => {
+  const d = ds({ tolerations: [{ key: 'drain', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 30 }] })
+  const n = node('n1', {}, [t('drain', 'NoExecute')])
+
+  it('a NoExecute taint tolerated for a while keeps the copy until then, and says when to look again', () => {
+    assert.deepEqual(shouldRun(n, d, () => 10_000), { shouldRun: true, shouldContinueRunning: true, reasons: [], evictInMs: 20_000 })
+  })
+
+  it('past tolerationSeconds the copy is evicted, with why', () => {
+    const v = shouldRun(n, d, () => 30_000)
+    assert.equal(v.shouldRun, false)
+    assert.equal(v.shouldContinueRunning, false)
+    assert.deepEqual(v.reasons, ['taint drain:NoExecute was tolerated for its tolerationSeconds only'])
+  })
+
+  it('without taint ages (the CLI) or with a toleration without tolerationSeconds, it is tolerated', () => {
+    assert.equal(shouldRun(n, d).shouldContinueRunning, true)
+    const forever = ds({ tolerations: [{ key: 'drain', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 30 }, { key: 'drain', operator: 'Exists' }] })
+    assert.deepEqual(shouldRun(n, forever, () => 60_000), { shouldRun: true, shouldContinueRunning: true, reasons: [] })
+  })
+})

@@ -47,6 +47,10 @@ const input = (o: Partial<PassInput> = {}): PassInput => ({
   containers: [],
   states: new Map(),
   probes: new Map(),
+  crashes: new Map(),
+  owners: new Map(),
+  initializing: new Map(),
+  restarts: new Map(),
   readySince: new Map(),
   failures: new Map(),
   pulled: new Set(),
@@ -265,5 +269,78 @@ describe('stepsByCopy', () => {
     const steps = stepsByCopy(p.actions)
     assert.equal(steps.size, 1)
     assert.deepEqual(kinds(steps.get('default.agent') ?? []), ['delete-pod', 'start'])
+  })
+})
+
+describe('planPass: liveness restarts and CrashLoopBackOff', () => {
+  it('an unhealthy running container is restarted with its grace and its preStop hook', () => {
+    const w = wanted(rolling())
+    const c = copy(w.revision, { hooks: '{"preStop":{"exec":["true"]}}' })
+    const p = planPass(input({ wanted: [w], containers: [c], probes: new Map([[c.name, { ready: true, unhealthy: 'Liveness probe failed: command exited with 1' }]]) }))
+    assert.deepEqual(kinds(p.actions), ['restart'])
+    const a = p.actions[0] as Extract<Action, { do: 'restart' }>
+    assert.equal(a.why, 'Liveness probe failed: command exited with 1')
+    assert.equal(a.removals[0]?.hooks, c.hooks)
+    assert.equal(a.removals[0]?.graceSeconds, 30)
+    assert.equal(p.report['default/agent']?.lastError, 'Liveness probe failed: command exited with 1')
+  })
+
+  it('a stopped copy in back-off is not started, shows CrashLoopBackOff, and is looked at when the back-off ends', () => {
+    const w = wanted(rolling())
+    const c = copy(w.revision, { running: false })
+    const crashes = new Map([['default.agent', { until: 110_000, delay: 10_000, why: 'Liveness probe failed: x', at: 100_000 }]])
+    const p = planPass(input({ wanted: [w], containers: [c], crashes, restarts: new Map([[c.name, 2]]), states: new Map([[c.name, { status: 'exited', restarts: 1, startedAt: 5, error: '' }]]) }))
+    assert.deepEqual(p.actions, [])
+    assert.equal(p.report['default/agent']?.reason, 'CrashLoopBackOff')
+    assert.equal(p.report['default/agent']?.restarts, 3)
+    assert.match(p.report['default/agent']?.lastError ?? '', /^back-off 10s restarting failed container: Liveness probe failed: x/)
+    assert.equal(p.recheckMs, 10_020)
+    const later = planPass(input({ now: 110_001, wanted: [w], containers: [c], crashes }))
+    assert.deepEqual(kinds(later.actions), ['start'])
+    assert.equal(later.report['default/agent']?.reason, undefined)
+  })
+})
+
+describe('planPass: a crash-looping copy and a new revision', () => {
+  it('the back-off of a liveness restart holds back a start, not an update: the new revision replaces the failing copy at once', () => {
+    const w = wanted(rolling())
+    const old = copy('r-old', { running: false })
+    const crashes = new Map([['default.agent', { until: 200_000, delay: 10_000, why: 'Liveness probe failed: x', at: 100_000 }]])
+    const p = planPass(input({ wanted: [w], containers: [old], crashes, pulled: new Set([`default.agent@${w.revision}`]) }))
+    assert.deepEqual(kinds(p.actions), ['update'])
+  })
+})
+
+describe('planPass: init containers in get pods', () => {
+  it('a copy running its init containers reports Init:I/N; a failed one Init:Error, then Init:CrashLoopBackOff', () => {
+    const w = wanted(rolling())
+    assert.equal(planPass(input({ wanted: [w], initializing: new Map([['default.agent', 'Init:1/2']]) })).report['default/agent']?.reason, 'Init:1/2')
+    const failed = (error: string): string | undefined => planPass(input({ wanted: [w], failures: new Map([['default.agent', { error, until: 200_000, delay: 10_000 }]]) })).report['default/agent']?.reason
+    assert.equal(failed('Init:Error: init container setup exited with 3'), 'Init:Error')
+    assert.equal(failed('Init:CrashLoopBackOff: init container setup exited with 3'), 'Init:CrashLoopBackOff')
+    assert.equal(failed('ErrImagePull: nope'), undefined)
+  })
+})
+
+describe('planPass: ownership of adopted copies', () => {
+  const orphan = (o: Partial<ObservedContainer> = {}): ObservedContainer => copy('r-busy', { daemonSet: 'default.busy', name: 'c-busy', ...o })
+
+  it('an orphaned copy is adopted by a matching DaemonSet and its owner remembered', () => {
+    const w = wanted(rolling())
+    const p = planPass(input({ wanted: [w], containers: [orphan()], orphaned: new Set(['default.busy']) }))
+    assert.deepEqual([...p.owners], [['c-busy', 'default.agent']])
+    assert.ok(p.report['default/agent'] !== undefined, 'reported under its adopter')
+  })
+
+  it('deleting the adopter removes the copies it adopted', () => {
+    const p = planPass(input({ containers: [orphan()], orphaned: new Set(['default.busy']), deleted: new Set(['default.agent']), owners: new Map([['c-busy', 'default.agent']]) }))
+    assert.deepEqual(kinds(p.actions), ['remove'])
+    const a = p.actions[0] as Extract<Action, { do: 'remove' }>
+    assert.equal(a.removals[0]?.name, 'c-busy')
+  })
+
+  it('an orphan delete of the adopter leaves them running, orphaned again', () => {
+    const p = planPass(input({ containers: [orphan()], orphaned: new Set(['default.busy', 'default.agent']), owners: new Map([['c-busy', 'default.agent']]) }))
+    assert.deepEqual(p.actions, [])
   })
 })

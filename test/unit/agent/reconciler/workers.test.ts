@@ -18,7 +18,7 @@ import { ds, node } from '../../../helpers/fixtures.js'
 import { VirtualClock, settle } from '../../../helpers/virtual-clock.js'
 
 interface Call {
-  op: 'remove' | 'start'
+  op: 'remove' | 'start' | 'stop'
   what: string
   resolve: () => void
   reject: (err: Error) => void
@@ -47,6 +47,7 @@ class FakeRuntime {
       startPod: (plan: PodPlan) => this.call('start', plan.daemonSet),
       refreshFiles: async () => undefined,
       remove: (id: string) => this.call('remove', id),
+      stopContainer: (id: string) => this.call('stop', id),
       exec: async () => 0,
       address: async () => undefined,
       watch: () => undefined,
