@@ -1,5 +1,5 @@
 // The Docker runtime (dockerode), the production ContainerRuntime and the only file that
-// knows Docker. It lists this node's managed containers, pulls images by pull policy,
+// knows Docker (with images.ts). It lists this node's managed containers, pulls images by pull policy,
 // creates and starts pods from core's PodPlan (idempotently: names are deterministic, so
 // Docker refuses a twin) after their volumes (pod-volumes.ts, and the tmpfs volumes here),
 // removes containers and, with a pod's last one, its volumes, runs probe commands, and
@@ -10,8 +10,7 @@
 // work (list, inspect, pull, create, start, remove, an exec's setup) take a place in a
 // limiter of `concurrency`; calls that only wait (a stop waiting out its grace period, a
 // probe command running, the event stream) take none, so N copies stopping at once take one
-// grace period, not N. Concurrent pulls of one image are one pull, and concurrent checks
-// of one image one check.
+// grace period, not N.
 
 import Docker from 'dockerode'
 import type { Logger } from 'pino'
@@ -19,9 +18,9 @@ import { Labels, type PodPlan } from '../../core/container-spec.js'
 import type { ObservedContainer } from '../../core/reconcile.js'
 import type { Timings } from '../defaults.js'
 import { CallTimeoutError, Limiter, withDeadline } from './limiter.js'
+import { DockerImages } from './images.js'
 import { PodVolumes } from './pod-volumes.js'
-import { createHash } from 'node:crypto'
-import { demux } from './demux.js'
+import { DockerStreams } from './docker-streams.js'
 import { ImagePullError, InitContainerError, NotFoundError, type ContainerRuntime, type ContainerState, type ContainerStreams, type ExecOptions, type LogOptions, type OutputChunk } from './runtime.js'
 import type { PullAuth } from '../../core/registry-auth.js'
 
@@ -37,19 +36,14 @@ export interface DockerRuntimeOptions {
 
 const statusOf = (err: unknown): number | undefined => (err as { statusCode?: number }).statusCode
 
-/** The largest output chunk logs and execAttached yield. */
-const MAX_CHUNK_BYTES = 32 * 1024
-
 export class DockerRuntime implements ContainerRuntime, ContainerStreams {
   private readonly docker: Docker
   private readonly log: Logger
   private readonly volumes: PodVolumes
   private readonly limiter: Limiter
   private readonly t: Timings['runtime']
-  /** Pulls in flight, per image: a second caller waits for the first pull. */
-  private readonly pulls = new Map<string, Promise<void>>()
-  /** Local image checks in flight, per image: thirty copies starting from one image ask Docker once. */
-  private readonly checks = new Map<string, Promise<boolean>>()
+  private readonly images: DockerImages
+  private readonly streams: DockerStreams
   private events: NodeJS.ReadableStream | undefined
   private watching = false
 
@@ -60,6 +54,8 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
     this.volumes = new PodVolumes(opts.podsDir, opts.secretsDir)
     this.limiter = new Limiter(opts.concurrency)
     this.t = opts.timings
+    this.images = new DockerImages(this.docker, this.limiter, this.t, (what, fn) => this.read(what, fn))
+    this.streams = new DockerStreams(this.docker, (what, fn) => this.read(what, fn), (what, fn) => this.write(what, fn), log)
   }
 
   /** read runs a reading call: a place in the limiter, the read deadline. */
@@ -117,79 +113,19 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
     return (await Promise.all(names.map(one))).filter((s) => s !== undefined)
   }
 
-  /** hasImage says whether an image is here; a check of the same image already under way is joined. */
-  private hasImage(image: string): Promise<boolean> {
-    let p = this.checks.get(image)
-    if (p === undefined) {
-      p = this.read(`inspect image ${image}`, () => this.docker.getImage(image).inspect())
-        .then(
-          () => true,
-          (err: unknown) => {
-            if (statusOf(err) === 404) return false
-            throw err
-          },
-        )
-        .finally(() => this.checks.delete(image))
-      this.checks.set(image, p)
-    }
-    return p
-  }
-
-  /**
-   * pull pulls an image with the given credentials; a pull of the same image with the same
-   * credentials already under way is joined, not repeated (with other credentials it is
-   * not: a pull that fails for a wrong password must not answer for the right one).
-   */
-  private pull(image: string, auth: PullAuth | undefined): Promise<void> {
-    const key = auth === undefined ? image : `${image}\n${createHash('sha256').update(JSON.stringify(auth)).digest('hex')}`
-    let p = this.pulls.get(key)
-    if (p === undefined) {
-      p = this.limiter.run(() => this.pullOnce(image, auth)).finally(() => this.pulls.delete(key))
-      this.pulls.set(key, p)
-    }
-    return p
-  }
-
-  /** pullOnce pulls, abandoning a pull that makes no progress for pullStallMs. Credentials go to Docker only (never logged). */
-  private pullOnce(image: string, auth: PullAuth | undefined): Promise<void> {
-    return withDeadline(`docker pull ${image} (no progress)`, this.t.pullStallMs, async (abortSignal, progressed) => {
-      const stream = await this.docker.pull(image, { abortSignal, ...(auth === undefined ? {} : { authconfig: auth }) })
-      abortSignal.addEventListener('abort', () => (stream as unknown as { destroy?: () => void }).destroy?.())
-      await new Promise<void>((resolve, reject) =>
-        this.docker.modem.followProgress(stream, (err: Error | null) => (err === null ? resolve() : reject(err)), () => progressed()),
-      )
-    })
-  }
-
-  /**
-   * ensureImage applies the pull policy as kubelet does: Always pulls (and a failed pull is
-   * ErrImagePull even when an older image is here: it is never run in its place),
-   * IfNotPresent pulls when missing, Never requires it.
-   */
-  async ensureImage(image: string, policy: 'Always' | 'IfNotPresent' | 'Never', auth?: PullAuth): Promise<void> {
-    if (policy !== 'Always') {
-      const present = await this.hasImage(image)
-      if (policy === 'Never') {
-        if (!present) throw new ImagePullError(`image ${image} is not present and imagePullPolicy is Never`)
-        return
-      }
-      if (present) return
-    }
-    try {
-      await this.pull(image, auth)
-    } catch (err) {
-      throw new ImagePullError(`pulling ${image}${auth === undefined ? '' : ` (with the credentials of imagePullSecrets for ${auth.serveraddress})`}: ${(err as Error).message}`)
-    }
+  /** ensureImage applies the pull policy (images.ts). */
+  ensureImage(image: string, policy: 'Always' | 'IfNotPresent' | 'Never', auth?: PullAuth): Promise<void> {
+    return this.images.ensure(image, policy, auth)
   }
 
   /** pullImages applies the pull policy to every image of the plan (before an update takes a slot). */
   async pullImages(plan: PodPlan): Promise<void> {
-    for (const c of plan.containers) await this.ensureImage(c.create.Image, c.pullPolicy, c.pullAuth)
+    for (const c of [...plan.init, ...plan.containers]) await this.ensureImage(c.create.Image, c.pullPolicy, c.pullAuth)
   }
 
   /** hasImages says whether every image of the plan is present locally. */
   async hasImages(plan: PodPlan): Promise<boolean> {
-    for (const c of plan.containers) if (!(await this.hasImage(c.create.Image))) return false
+    for (const c of [...plan.init, ...plan.containers]) if (!(await this.images.has(c.create.Image))) return false
     return true
   }
 
@@ -221,72 +157,14 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
     return info.ExitCode ?? -1
   }
 
-  /**
-   * logs streams a container's log (`docker logs`); --previous reads up to its last start,
-   * which Docker's restart policy keeps in the same log. Opening it takes a limiter place;
-   * reading takes none.
-   */
-  async *logs(name: string, opts: LogOptions, signal: AbortSignal): AsyncGenerator<OutputChunk> {
-    const i = await this.read(`inspect ${name}`, (abortSignal) => this.docker.getContainer(name).inspect({ abortSignal })).catch((err: unknown) => {
-      throw statusOf(err) === 404 ? new NotFoundError(`container ${name} not found`) : err
-    })
-    let until: number | undefined
-    if (opts.previous) {
-      if (i.RestartCount === 0) throw new NotFoundError(`previous terminated container in ${name} not found`)
-      until = Math.floor(Date.parse(i.State.StartedAt) / 1000)
-    }
-    const options: Record<string, unknown> = {
-      follow: opts.follow && !opts.previous,
-      stdout: true,
-      stderr: true,
-      timestamps: opts.timestamps,
-      ...(opts.tail === undefined ? {} : { tail: opts.tail }),
-      ...(opts.sinceSeconds === undefined ? {} : { since: Math.floor(Date.now() / 1000) - opts.sinceSeconds }),
-      ...(until === undefined ? {} : { until }),
-    }
-    // Through the modem, so that a log that is not followed still arrives as a stream (dockerode buffers it whole).
-    const stream = await this.read(`logs ${name}`, (abortSignal) =>
-      new Promise<NodeJS.ReadableStream>((resolve, reject) => {
-        this.docker.modem.dial({ path: `/containers/${encodeURIComponent(name)}/logs?`, method: 'GET', isStream: true, abortSignal: AbortSignal.any([abortSignal, signal]), statusCodes: { 200: true, 404: 'no such container', 500: 'server error' }, options }, (err: unknown, data: unknown) => (err === null || err === undefined ? resolve(data as NodeJS.ReadableStream) : reject(err as Error)))
-      }),
-    )
-    const stop = (): void => (stream as NodeJS.ReadableStream & { destroy(): void }).destroy()
-    signal.addEventListener('abort', stop, { once: true })
-    try {
-      yield* demux(stream as AsyncIterable<Uint8Array>, i.Config.Tty, MAX_CHUNK_BYTES)
-    } finally {
-      signal.removeEventListener('abort', stop)
-      stop()
-    }
+  /** logs streams a container's log (docker-streams.ts). */
+  logs(name: string, opts: LogOptions, signal: AbortSignal): AsyncGenerator<OutputChunk> {
+    return this.streams.logs(name, opts, signal)
   }
 
-  /** execAttached runs a command with stdin and output attached; resolves to its exit code. */
-  async execAttached(name: string, cmd: readonly string[], opts: ExecOptions, onOutput: (chunk: OutputChunk) => Promise<void>, signal: AbortSignal): Promise<number> {
-    const withStdin = opts.stdin !== undefined
-    const exec = await this.write(`exec create in ${name}`, (abortSignal) =>
-      this.docker.getContainer(name).exec({ Cmd: [...cmd], AttachStdin: withStdin, AttachStdout: true, AttachStderr: true, Tty: opts.tty, abortSignal }),
-    ).catch((err: unknown) => {
-      throw statusOf(err) === 404 ? new NotFoundError(`container ${name} not found`) : err
-    })
-    const stream = (await this.write(`exec start in ${name}`, (abortSignal) => exec.start({ hijack: true, stdin: withStdin, Tty: opts.tty, abortSignal }))) as NodeJS.ReadWriteStream & { destroy(): void; end(): void }
-    const stop = (): void => stream.destroy()
-    signal.addEventListener('abort', stop, { once: true })
-    try {
-      if (opts.stdin !== undefined) {
-        const input = opts.stdin
-        // Feeding stdin runs beside reading the output; its end half-closes the connection (the command sees EOF).
-        void (async () => {
-          for await (const b of input) if (!stream.write(b)) await new Promise((r) => stream.once('drain', r))
-          stream.end()
-        })().catch((err: unknown) => this.log.debug({ err }, 'exec stdin ended'))
-      }
-      for await (const chunk of demux(stream as unknown as AsyncIterable<Uint8Array>, opts.tty, MAX_CHUNK_BYTES)) await onOutput(chunk)
-    } finally {
-      signal.removeEventListener('abort', stop)
-    }
-    if (signal.aborted) throw new Error('exec aborted')
-    const info = await this.read(`exec inspect in ${name}`, (abortSignal) => exec.inspect({ abortSignal }))
-    return info.ExitCode ?? -1
+  /** execAttached runs a command with stdin and output attached (docker-streams.ts). */
+  execAttached(name: string, cmd: readonly string[], opts: ExecOptions, onOutput: (chunk: OutputChunk) => Promise<void>, signal: AbortSignal): Promise<number> {
+    return this.streams.execAttached(name, cmd, opts, onOutput, signal)
   }
 
   /** address returns the IP a probe reaches the container on: 127.0.0.1 with host networking. */
