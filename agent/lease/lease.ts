@@ -139,6 +139,8 @@ export class Lease {
     } finally {
       this.voter.observe(msg)
     }
+    // A release frees a slot: a host of ours waiting in line may claim it now.
+    if (msg.t === 'release') this.claimant.wake(msg.ds)
     if (reply === undefined) return
     await channel.write(encode(reply))
     this.opts.metrics.lease.inc({ type: reply.t, result: 'sent' })
