@@ -201,15 +201,15 @@ export class Claimant implements UpdateSlots {
     this.timers.delete(ds)
   }
 
-  /** lookAgainAt sets when this host considers claiming next, and a timer that does it then. */
-  private lookAgainAt(ds: string, at: number): void {
+  /** lookAgainAt sets when this host considers claiming next, and a timer that does it then (`due`: its turn has come, see consider). */
+  private lookAgainAt(ds: string, at: number, due: boolean): void {
     this.retryAt.set(ds, at)
     this.timers.get(ds)?.cancel()
     this.timers.set(
       ds,
       this.opts.clock.after(Math.max(0, at - this.now()), () => {
         this.timers.delete(ds)
-        if (this.retryAt.get(ds) === at && !this.attempts.has(ds)) this.consider(ds, true)
+        if (this.retryAt.get(ds) === at && !this.attempts.has(ds)) this.consider(ds, due)
       }),
     )
   }
@@ -220,7 +220,7 @@ export class Claimant implements UpdateSlots {
    */
   private backoff(ds: string): void {
     const { jitterMinMs, jitterMaxMs } = this.opts.timings
-    this.lookAgainAt(ds, this.now() + jitterMinMs + this.random(jitterMaxMs - jitterMinMs))
+    this.lookAgainAt(ds, this.now() + jitterMinMs + this.random(jitterMaxMs - jitterMinMs), false)
   }
 
   /**
@@ -228,7 +228,9 @@ export class Claimant implements UpdateSlots {
    * hosts still to update that hold no slot, against the slots its own voter sees free. A
    * host whose turn has not come looks again when a slot frees (wake) or, as a fallback,
    * after turnSpacingMs per round ahead of it; then (`due`) it claims any slot its voter
-   * sees free, whatever its place (the line it sees may be stale: the votes decide). A
+   * sees free, whatever its place (the line it sees may be stale, or a host ahead of it may
+   * never claim: the votes decide). A retry after a failed attempt is not due: it waits a
+   * jitter, then its place decides again, so hosts that collided do not all retry at once. A
    * courtesy, not a rule: safety comes from the votes alone.
    */
   private consider(ds: string, due = false): void {
@@ -243,7 +245,7 @@ export class Claimant implements UpdateSlots {
     const limit = this.opts.fleet.limit(ds, wish.kind)
     if (limit === 0) {
       this.why.set(ds, `no ${wish.kind} slots`)
-      this.lookAgainAt(ds, this.now() + this.opts.timings.turnSpacingMs)
+      this.lookAgainAt(ds, this.now() + this.opts.timings.turnSpacingMs, false)
       return
     }
     const held = this.opts.own.held(ds, wish.kind).filter((h) => h.holder !== this.opts.keyId)
@@ -256,7 +258,7 @@ export class Claimant implements UpdateSlots {
     }
     if (free.length === 0) this.why.set(ds, `every ${wish.kind} slot is held (${held.length} of ${limit})`)
     else if (!this.why.has(ds)) this.why.set(ds, 'waiting for its turn')
-    this.lookAgainAt(ds, this.now() + turn.waitMs)
+    this.lookAgainAt(ds, this.now() + turn.waitMs, true)
   }
 
   /** start claims `slot`: this host's own vote first (saved), then the claim to every other voter. */
