@@ -98,6 +98,8 @@ export class Claimant implements UpdateSlots {
   private readonly retryAt = new Map<string, number>()
   /** The timer that looks again at retryAt, per DaemonSet. */
   private readonly timers = new Map<string, Timer>()
+  /** DaemonSets whose last attempt failed: no fast-path claim until their back-off ends, so hosts that collided do not collide again. */
+  private readonly cooling = new Set<string>()
   /** What the reconciler last asked per DaemonSet, so a freed slot or a timer can claim without waiting for its next pass. */
   private readonly wishes = new Map<string, Wish>()
   /** Why the DaemonSet's update waits, for status. */
@@ -153,7 +155,10 @@ export class Claimant implements UpdateSlots {
     }
     this.wishes.set(ds, { revision, kind })
     const at = this.retryAt.get(ds)
-    if (at !== undefined && at > this.now()) return
+    if (at !== undefined && at > this.now()) {
+      this.consider(ds, false)
+      return
+    }
     this.consider(ds, at !== undefined)
   }
 
@@ -162,7 +167,7 @@ export class Claimant implements UpdateSlots {
    * host waiting in line looks again at once instead of at its fallback time. Must not block.
    */
   wake(ds: string): void {
-    if (this.wishes.has(ds) && !this.attempts.has(ds) && (this.retryAt.get(ds) ?? 0) > this.now()) this.consider(ds)
+    if (this.wishes.has(ds) && !this.attempts.has(ds)) this.consider(ds, false)
   }
 
   enter(ds: string): boolean {
@@ -195,74 +200,91 @@ export class Claimant implements UpdateSlots {
   private forgetWish(ds: string): void {
     this.attempts.delete(ds)
     this.wishes.delete(ds)
+    this.cooling.delete(ds)
     this.why.delete(ds)
     this.retryAt.delete(ds)
     this.timers.get(ds)?.cancel()
     this.timers.delete(ds)
   }
 
-  /** lookAgainAt sets when this host considers claiming next, and a timer that does it then (`due`: its turn has come, see consider). */
-  private lookAgainAt(ds: string, at: number, due: boolean): void {
+  /** lookAgainAt sets this host's fallback time, and a timer that considers claiming then (due). */
+  private lookAgainAt(ds: string, at: number): void {
     this.retryAt.set(ds, at)
     this.timers.get(ds)?.cancel()
     this.timers.set(
       ds,
       this.opts.clock.after(Math.max(0, at - this.now()), () => {
         this.timers.delete(ds)
-        if (this.retryAt.get(ds) === at && !this.attempts.has(ds)) this.consider(ds, due)
+        if (this.retryAt.get(ds) !== at || this.attempts.has(ds)) return
+        this.cooling.delete(ds)
+        this.consider(ds, true)
       }),
     )
   }
 
   /**
-   * backoff retries after a failed attempt (refused, abandoned, fenced): it looks again
-   * after a random jitter, so two hosts that collided do not collide again.
+   * fallback returns when this host claims whatever its place, if no slot came to it
+   * sooner: now, plus jitter, plus its place among all the hosts still to update (holders
+   * included), turnSpacingMs a place, so hosts rarely claim one slot at once. Used for the
+   * first look and after a failed attempt (refused, abandoned, fenced).
    */
-  private backoff(ds: string): void {
-    const { jitterMinMs, jitterMaxMs } = this.opts.timings
-    this.lookAgainAt(ds, this.now() + jitterMinMs + this.random(jitterMaxMs - jitterMinMs), false)
+  private fallback(ds: string, revision: string): number {
+    const { jitterMinMs, jitterMaxMs, turnSpacingMs } = this.opts.timings
+    const jitter = jitterMinMs + this.random(jitterMaxMs - jitterMinMs)
+    return this.now() + jitter + turnSpacingMs * this.opts.fleet.turn(ds, revision, this.opts.selfName())
+  }
+
+  /** backoff schedules the fallback claim after a failed attempt; until then no fast-path claim. */
+  private backoff(ds: string, revision: string): void {
+    this.cooling.add(ds)
+    this.lookAgainAt(ds, this.fallback(ds, revision))
   }
 
   /**
-   * consider decides whether this host claims now (core/pacing.ts): its place in the line of
-   * hosts still to update that hold no slot, against the slots its own voter sees free. A
-   * host whose turn has not come looks again when a slot frees (wake) or, as a fallback,
-   * after turnSpacingMs per round ahead of it; then (`due`) it claims any slot its voter
-   * sees free, whatever its place (the line it sees may be stale, or a host ahead of it may
-   * never claim: the votes decide). A retry after a failed attempt is not due: it waits a
-   * jitter, then its place decides again, so hosts that collided do not all retry at once. A
-   * courtesy, not a rule: safety comes from the votes alone.
+   * consider decides whether this host claims now. The fast path (core/pacing.ts): its place
+   * in the line of hosts still to update that hold no slot, against the slots its own voter
+   * sees free; when its turn has come it claims the slot of its place at once. Otherwise it
+   * keeps waiting: a slot that frees wakes it (wake, and every tick), and at its fallback
+   * time (`due`) it claims any slot its voter sees free, whatever its place, as before this
+   * pacing (the line it sees may be stale, or a host ahead of it may never claim: the votes
+   * decide). A courtesy, not a rule: safety comes from the votes alone.
    */
-  private consider(ds: string, due = false): void {
+  private consider(ds: string, due: boolean): void {
     const wish = this.wishes.get(ds)
-    if (wish === undefined || this.attempts.has(ds)) return
-    // A wish holds only while it is still to do: the DaemonSet moved on, or this host's copy
-    // is current already (replaced without a slot), and the reconciler asks again if need be.
-    if (this.opts.fleet.revision(ds) !== wish.revision || this.opts.fleet.record(this.opts.keyId)?.pods[ds]?.revision === wish.revision) {
+    if (wish === undefined || this.attempts.has(ds) || (!due && this.cooling.has(ds))) return
+    // A wish holds only while it is still to do: once this host's copy is current (replaced
+    // without a slot) it is dropped, and the reconciler asks again if need be.
+    if (this.opts.fleet.record(this.opts.keyId)?.pods[ds]?.revision === wish.revision) {
       this.forgetWish(ds)
       return
     }
     const limit = this.opts.fleet.limit(ds, wish.kind)
     if (limit === 0) {
       this.why.set(ds, `no ${wish.kind} slots`)
-      this.lookAgainAt(ds, this.now() + this.opts.timings.turnSpacingMs, false)
+      if (due || !this.retryAt.has(ds)) this.lookAgainAt(ds, this.fallback(ds, wish.revision))
       return
     }
     const held = this.opts.own.held(ds, wish.kind).filter((h) => h.holder !== this.opts.keyId)
     const free = freeSlots(limit, new Map(held.map((h) => [h.slot, h.holder])), this.opts.keyId)
     const place = this.opts.fleet.turn(ds, wish.revision, this.opts.selfName(), new Set(held.map((h) => h.holder)))
     const turn = claimTurn(place, limit, free, this.opts.timings.turnSpacingMs)
-    if (turn.now || (due && free.length > 0)) {
-      this.start(ds, wish.revision, wish.kind, turn.now ? turn.slot : (free[place % free.length] as number))
+    if (turn.now) {
+      this.start(ds, wish.revision, wish.kind, turn.slot)
+      return
+    }
+    if (due && free.length > 0) {
+      this.start(ds, wish.revision, wish.kind, free[this.random(free.length)] as number)
       return
     }
     if (free.length === 0) this.why.set(ds, `every ${wish.kind} slot is held (${held.length} of ${limit})`)
     else if (!this.why.has(ds)) this.why.set(ds, 'waiting for its turn')
-    this.lookAgainAt(ds, this.now() + turn.waitMs, true)
+    // A pending fallback stands (a look that finds no turn must not push it later).
+    if (due || !this.retryAt.has(ds)) this.lookAgainAt(ds, this.fallback(ds, wish.revision))
   }
 
   /** start claims `slot`: this host's own vote first (saved), then the claim to every other voter. */
   private start(ds: string, revision: string, kind: SlotKind, slot: number): void {
+    this.cooling.delete(ds)
     this.timers.get(ds)?.cancel()
     this.timers.delete(ds)
     this.retryAt.delete(ds)
@@ -274,7 +296,7 @@ export class Claimant implements UpdateSlots {
     const own = this.opts.own.claim(msg)
     if (!own.grant) {
       this.why.set(ds, own.reason)
-      this.backoff(ds)
+      this.backoff(ds, revision)
       return
     }
     a.grants.add(this.opts.keyId)
@@ -337,7 +359,7 @@ export class Claimant implements UpdateSlots {
   private abandon(a: Attempt, why: string): void {
     this.attempts.delete(a.ds)
     this.why.set(a.ds, why)
-    this.backoff(a.ds)
+    this.backoff(a.ds, a.revision)
     this.giveBack(a)
   }
 
@@ -353,7 +375,12 @@ export class Claimant implements UpdateSlots {
    * update) and abandons claims or acts that found no majority within min(TTL/2, claimCutoffMs).
    */
   tick(): void {
-    for (const ds of this.wishes.keys()) if (!this.attempts.has(ds) && this.opts.fleet.daemonSet(ds) === undefined) this.forgetWish(ds)
+    for (const ds of [...this.wishes.keys()]) {
+      if (this.attempts.has(ds)) continue
+      if (this.opts.fleet.daemonSet(ds) === undefined) this.forgetWish(ds)
+      // A slot may have freed without a release reaching us (its holder was seen available).
+      else this.wake(ds)
+    }
     const t = this.now()
     const cutoff = Math.min(this.opts.ttlMs / 2, this.opts.timings.claimCutoffMs)
     for (const a of [...this.attempts.values()]) {

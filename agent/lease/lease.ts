@@ -133,16 +133,15 @@ export class Lease {
     }
     this.opts.metrics.lease.inc({ type: msg.t, result: 'received' })
     let reply: Reply | undefined
-    // A release of a slot its holder acted under hands the slot on: a host of ours waiting in
-    // line may claim it now (an abandoned claim's release wakes no one, so no herd follows).
-    const handOver = msg.t === 'release' && this.voter.slots().some((s) => s.ds === msg.ds && s.kind === msg.kind && s.slot === msg.slot && s.term === msg.term && s.acting)
     // Note the term after deciding: a claim is judged against the terms seen before it.
     try {
       reply = await this.voter.hear(from, msg)
     } finally {
       this.voter.observe(msg)
     }
-    if (handOver) this.claimant.wake(msg.ds)
+    // A release frees a slot: the host of ours next in line may claim it now (only a host
+    // whose turn it is claims on a wake, so no herd follows).
+    if (msg.t === 'release') this.claimant.wake(msg.ds)
     if (reply === undefined) return
     await channel.write(encode(reply))
     this.opts.metrics.lease.inc({ type: reply.t, result: 'sent' })

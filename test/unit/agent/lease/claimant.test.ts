@@ -32,10 +32,10 @@ function setup(turn = 0) {
   const granted: string[] = []
   claimant.onGranted((ds) => granted.push(ds))
 
-  /** claimed waits out the turn (limit 1: `turn` rounds of turnSpacingMs when no slot frees) and sends the claim; returns it. */
+  /** claimed waits out the turn (its fallback: jitter plus turnSpacingMs a place, when no slot comes to it sooner) and sends the claim; returns it. */
   const claimed = async (): Promise<ClaimMessage> => {
     claimant.claim(DS, revision, 'unavailable')
-    clock.advance(turn * T.turnSpacingMs)
+    if (turn > 0) clock.advance(T.jitterMinMs + turn * T.turnSpacingMs)
     await flush()
     const c = rec.sent.find((m) => m.t === 'claim')
     assert.ok(c !== undefined, 'a claim was sent')
@@ -64,12 +64,11 @@ describe('lease claimant', () => {
     )
   })
 
-  it('a host behind the free slots waits for its turn: turnSpacingMs per round ahead of it, on its own timer', async () => {
+  it('a host behind the free slots waits for its turn (jitter plus turnSpacingMs a place), on its own timer', async () => {
     const { claimant, clock, sent, revision } = setup(2)
     claimant.claim(DS, revision, 'unavailable')
     assert.deepEqual(claimant.status(DS), { phase: 'waiting', why: 'waiting for its turn' })
-    // Place 2 with one slot, free: two rounds ahead.
-    clock.advance(2 * T.turnSpacingMs - 1)
+    clock.advance(T.jitterMinMs + 2 * T.turnSpacingMs - 1)
     claimant.claim(DS, revision, 'unavailable')
     await flush()
     assert.equal(sent.length, 0)
