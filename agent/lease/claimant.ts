@@ -9,8 +9,9 @@
 import { randomInt } from 'node:crypto'
 import type { Logger } from 'pino'
 import { viewOf, type ClaimMessage, type SlotKind } from '../../core/lease.js'
+import { claimTurn, freeSlots } from '../../core/pacing.js'
 import type { SlotAnswer } from '../../core/pass.js'
-import type { Clock } from '../clock.js'
+import type { Clock, Timer } from '../clock.js'
 import type { Timings } from '../defaults.js'
 import type { LeaseFleet } from './fleet-view.js'
 import type { OwnVote, Reply, Request } from './voter.js'
@@ -53,14 +54,22 @@ interface Attempt {
   /** Monotonic ms the claim was sent: the grant is trusted until sentAt + TTL/2. */
   sentAt: number
   grants: Set<string>
+  /** Voters that refused the claim: once a majority can no longer grant it, it is abandoned at once. */
+  refusals: Set<string>
   acks: Set<string>
   phase: AttemptPhase
+}
+
+/** Wish is what the reconciler last asked of a DaemonSet: move this host's copy to `revision` under a slot of `kind`. */
+interface Wish {
+  revision: string
+  kind: SlotKind
 }
 
 export interface ClaimantOptions {
   /** This host's key id: answers addressed to it are ours. */
   keyId: string
-  /** This host's node name: its turn is its place by name. */
+  /** This host's node name: its place in line is by name. */
   selfName: () => string
   /** Grant lifetime at the voters; this host acts only in the first half. */
   ttlMs: number
@@ -87,6 +96,12 @@ export class Claimant implements UpdateSlots {
   private readonly attempts = new Map<string, Attempt>()
   /** Monotonic ms before which no new claim for the DaemonSet is sent (its turn, or a back-off). */
   private readonly retryAt = new Map<string, number>()
+  /** The timer that looks again at retryAt, per DaemonSet. */
+  private readonly timers = new Map<string, Timer>()
+  /** DaemonSets whose last attempt failed: no fast-path claim until their back-off ends, so hosts that collided do not collide again. */
+  private readonly cooling = new Set<string>()
+  /** What the reconciler last asked per DaemonSet, so a freed slot or a timer can claim without waiting for its next pass. */
+  private readonly wishes = new Map<string, Wish>()
   /** Why the DaemonSet's update waits, for status. */
   private readonly why = new Map<string, string>()
   private readonly granted: ((ds: string) => void)[] = []
@@ -138,14 +153,21 @@ export class Claimant implements UpdateSlots {
         return
       }
     }
+    this.wishes.set(ds, { revision, kind })
     const at = this.retryAt.get(ds)
-    if (at === undefined) {
-      // First wish for this update: wait for this host's turn before claiming.
-      this.retryAt.set(ds, this.backoff(ds, revision))
+    if (at !== undefined && at > this.now()) {
+      this.consider(ds, false)
       return
     }
-    if (at > this.now()) return
-    this.start(ds, revision, kind)
+    this.consider(ds, at !== undefined)
+  }
+
+  /**
+   * wake tells the claimant that a slot of `ds` may have freed (a holder released it): a
+   * host waiting in line looks again at once instead of at its fallback time. Must not block.
+   */
+  wake(ds: string): void {
+    if (this.wishes.has(ds) && !this.attempts.has(ds)) this.consider(ds, false)
   }
 
   enter(ds: string): boolean {
@@ -161,9 +183,7 @@ export class Claimant implements UpdateSlots {
   release(ds: string): void {
     const a = this.attempts.get(ds)
     if (a === undefined) return
-    this.attempts.delete(ds)
-    this.why.delete(ds)
-    this.retryAt.delete(ds)
+    this.forgetWish(ds)
     this.opts.log.info({ daemonset: ds, kind: a.kind, slot: a.slot, term: a.term }, 'update slot released')
     this.giveBack(a)
   }
@@ -176,45 +196,107 @@ export class Claimant implements UpdateSlots {
     this.granted.push(fn)
   }
 
+  /** forgetWish drops everything pending for a DaemonSet: its wish, its retry time and timer, why it waited. */
+  private forgetWish(ds: string): void {
+    this.attempts.delete(ds)
+    this.wishes.delete(ds)
+    this.cooling.delete(ds)
+    this.why.delete(ds)
+    this.retryAt.delete(ds)
+    this.timers.get(ds)?.cancel()
+    this.timers.delete(ds)
+  }
+
+  /** lookAgainAt sets this host's fallback time, and a timer that considers claiming then (due). */
+  private lookAgainAt(ds: string, at: number): void {
+    this.retryAt.set(ds, at)
+    this.timers.get(ds)?.cancel()
+    this.timers.set(
+      ds,
+      this.opts.clock.after(Math.max(0, at - this.now()), () => {
+        this.timers.delete(ds)
+        if (this.retryAt.get(ds) !== at || this.attempts.has(ds)) return
+        this.cooling.delete(ds)
+        this.consider(ds, true)
+      }),
+    )
+  }
+
   /**
-   * backoff returns when this host may claim: now, plus jitter, plus its turn (its place
-   * among the hosts still to update, turnSpacingMs a place), so hosts rarely claim one slot
-   * at once and split the votes. A courtesy, not a rule: safety comes from the votes alone.
+   * fallback returns when this host claims whatever its place, if no slot came to it
+   * sooner: now, plus jitter, plus its place among all the hosts still to update (holders
+   * included), turnSpacingMs a place, so hosts rarely claim one slot at once. Used for the
+   * first look and after a failed attempt (refused, abandoned, fenced).
    */
-  private backoff(ds: string, revision: string): number {
+  private fallback(ds: string, revision: string): number {
     const { jitterMinMs, jitterMaxMs, turnSpacingMs } = this.opts.timings
     const jitter = jitterMinMs + this.random(jitterMaxMs - jitterMinMs)
     return this.now() + jitter + turnSpacingMs * this.opts.fleet.turn(ds, revision, this.opts.selfName())
   }
 
-  /** start picks a free slot and claims it: this host's own vote first (saved), then the claim to every other voter. */
-  private start(ds: string, revision: string, kind: SlotKind): void {
-    const limit = this.opts.fleet.limit(ds, kind)
+  /** backoff schedules the fallback claim after a failed attempt; until then no fast-path claim. */
+  private backoff(ds: string, revision: string): void {
+    this.cooling.add(ds)
+    this.lookAgainAt(ds, this.fallback(ds, revision))
+  }
+
+  /**
+   * consider decides whether this host claims now. The fast path (core/pacing.ts): its place
+   * in the line of hosts still to update that hold no slot, against the slots its own voter
+   * sees free; when its turn has come it claims the slot of its place at once. Otherwise it
+   * keeps waiting: a slot that frees wakes it (wake, and every tick), and at its fallback
+   * time (`due`) it claims any slot its voter sees free, whatever its place, as before this
+   * pacing (the line it sees may be stale, or a host ahead of it may never claim: the votes
+   * decide). A courtesy, not a rule: safety comes from the votes alone.
+   */
+  private consider(ds: string, due: boolean): void {
+    const wish = this.wishes.get(ds)
+    if (wish === undefined || this.attempts.has(ds) || (!due && this.cooling.has(ds))) return
+    // A wish holds only while it is still to do: once this host's copy is current (replaced
+    // without a slot) it is dropped, and the reconciler asks again if need be.
+    if (this.opts.fleet.record(this.opts.keyId)?.pods[ds]?.revision === wish.revision) {
+      this.forgetWish(ds)
+      return
+    }
+    const limit = this.opts.fleet.limit(ds, wish.kind)
     if (limit === 0) {
-      this.why.set(ds, `no ${kind} slots`)
+      this.why.set(ds, `no ${wish.kind} slots`)
+      if (due || !this.retryAt.has(ds)) this.lookAgainAt(ds, this.fallback(ds, wish.revision))
       return
     }
-    const held = this.opts.own.held(ds, kind)
-    const free: number[] = []
-    for (let i = 0; i < limit; i++) {
-      const h = held.find((x) => x.slot === i)
-      if (h === undefined || h.holder === this.opts.keyId) free.push(i)
-    }
-    if (free.length === 0) {
-      this.why.set(ds, `every ${kind} slot is held (${held.length} of ${limit})`)
-      this.retryAt.set(ds, this.backoff(ds, revision))
+    const held = this.opts.own.held(ds, wish.kind).filter((h) => h.holder !== this.opts.keyId)
+    const free = freeSlots(limit, new Map(held.map((h) => [h.slot, h.holder])), this.opts.keyId)
+    const place = this.opts.fleet.turn(ds, wish.revision, this.opts.selfName(), new Set(held.map((h) => h.holder)))
+    const turn = claimTurn(place, limit, free, this.opts.timings.turnSpacingMs)
+    if (turn.now) {
+      this.start(ds, wish.revision, wish.kind, turn.slot)
       return
     }
-    const slot = free[this.random(free.length)] as number
+    if (due && free.length > 0) {
+      this.start(ds, wish.revision, wish.kind, free[this.random(free.length)] as number)
+      return
+    }
+    if (free.length === 0) this.why.set(ds, `every ${wish.kind} slot is held (${held.length} of ${limit})`)
+    else if (!this.why.has(ds)) this.why.set(ds, 'waiting for its turn')
+    // A pending fallback stands (a look that finds no turn must not push it later).
+    if (due || !this.retryAt.has(ds)) this.lookAgainAt(ds, this.fallback(ds, wish.revision))
+  }
+
+  /** start claims `slot`: this host's own vote first (saved), then the claim to every other voter. */
+  private start(ds: string, revision: string, kind: SlotKind, slot: number): void {
+    this.cooling.delete(ds)
+    this.timers.get(ds)?.cancel()
+    this.timers.delete(ds)
+    this.retryAt.delete(ds)
     const voters = this.opts.fleet.voters()
     const { view, quorum } = viewOf(voters, this.opts.fleet.faulty())
     const term = this.opts.own.maxTerm(ds, kind, slot) + 1
     const msg: ClaimMessage = { t: 'claim', ds, kind, slot, term, revision, view }
-    const a: Attempt = { ds, kind, slot, term, revision, quorum, voters: new Set(voters), sentAt: this.now(), grants: new Set(), acks: new Set(), phase: 'claiming' }
+    const a: Attempt = { ds, kind, slot, term, revision, quorum, voters: new Set(voters), sentAt: this.now(), grants: new Set(), refusals: new Set(), acks: new Set(), phase: 'claiming' }
     const own = this.opts.own.claim(msg)
     if (!own.grant) {
       this.why.set(ds, own.reason)
-      this.retryAt.set(ds, this.backoff(ds, revision))
+      this.backoff(ds, revision)
       return
     }
     a.grants.add(this.opts.keyId)
@@ -236,6 +318,9 @@ export class Claimant implements UpdateSlots {
     if (msg.t === 'refuse') {
       this.why.set(msg.ds, msg.reason)
       this.opts.log.debug({ daemonset: msg.ds, slot: msg.slot, term: msg.term, reason: msg.reason }, 'claim refused')
+      a.refusals.add(from)
+      // No majority can grant it any more: free the votes it has now rather than at the cut-off.
+      if (a.phase === 'claiming' && a.voters.size - a.refusals.size < a.quorum) this.abandon(a, msg.reason)
       return
     }
     if (msg.t === 'grant' && a.phase === 'claiming') {
@@ -274,7 +359,7 @@ export class Claimant implements UpdateSlots {
   private abandon(a: Attempt, why: string): void {
     this.attempts.delete(a.ds)
     this.why.set(a.ds, why)
-    this.retryAt.set(a.ds, this.backoff(a.ds, a.revision))
+    this.backoff(a.ds, a.revision)
     this.giveBack(a)
   }
 
@@ -292,6 +377,12 @@ export class Claimant implements UpdateSlots {
    * quorum within min(TTL/2, claimCutoffMs).
    */
   tick(): void {
+    for (const ds of [...this.wishes.keys()]) {
+      if (this.attempts.has(ds)) continue
+      if (this.opts.fleet.daemonSet(ds) === undefined) this.forgetWish(ds)
+      // A slot may have freed without a release reaching us (its holder was seen available).
+      else this.wake(ds)
+    }
     const t = this.now()
     const cutoff = Math.min(this.opts.ttlMs / 2, this.opts.timings.claimCutoffMs)
     for (const ds of new Set([...this.retryAt.keys(), ...this.why.keys()])) {
@@ -302,9 +393,7 @@ export class Claimant implements UpdateSlots {
     }
     for (const a of [...this.attempts.values()]) {
       if (this.opts.fleet.daemonSet(a.ds) === undefined) {
-        this.attempts.delete(a.ds)
-        this.retryAt.delete(a.ds)
-        this.why.delete(a.ds)
+        this.forgetWish(a.ds)
         continue
       }
       const req = this.opts.fleet.releaseRequest(a.ds, this.opts.keyId)

@@ -41,8 +41,8 @@ export interface LeaseFleet {
   releaseRequest(ds: string, keyId: string): ReleaseRequest | undefined
   /** faulty is f, the voters that may lie: quorums are ceil((n+f+1)/2) (core/lease.ts quorumOf). */
   faulty(): number
-  /** turn returns a host's place, by name, among the Alive hosts still to move `ds` to `revision` (0 when not among them). */
-  turn(ds: string, revision: string, self: string): number
+  /** turn returns a host's place, by name, among the Alive hosts still to move `ds` to `revision`, leaving out the key ids in `moving` (hosts holding a slot: they are not waiting); 0 when not among them. */
+  turn(ds: string, revision: string, self: string, moving?: ReadonlySet<string>): number
 }
 
 /** PeerAddress is how to reach a member: its libp2p peer id and the addresses its record lists. */
@@ -180,11 +180,11 @@ export class FleetView implements LeaseFleet {
     }
   }
 
-  turn(ds: string, revision: string, self: string): number {
+  turn(ds: string, revision: string, self: string, moving: ReadonlySet<string> = new Set()): number {
     const d = this.daemonSet(ds)
     if (d === undefined) return 0
     const waiting = this.hosts(d)
-      .filter((h) => h.state === 'Alive' && h.record.pods[ds] !== undefined && h.record.pods[ds]?.revision !== revision)
+      .filter((h) => h.state === 'Alive' && !moving.has(h.keyId) && h.record.pods[ds] !== undefined && h.record.pods[ds]?.revision !== revision)
       .map((h) => h.record.name)
       .sort()
     return Math.max(0, waiting.indexOf(self))

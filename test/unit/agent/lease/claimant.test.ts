@@ -34,11 +34,10 @@ function setup(turn = 0) {
   const granted: string[] = []
   claimant.onGranted((ds) => granted.push(ds))
 
-  /** claimed waits out the turn and sends the claim; returns it. */
+  /** claimed waits out the turn (its fallback: jitter plus turnSpacingMs a place, when no slot comes to it sooner) and sends the claim; returns it. */
   const claimed = async (): Promise<ClaimMessage> => {
     claimant.claim(DS, revision, 'unavailable')
-    clock.advance(T.jitterMinMs + turn * T.turnSpacingMs)
-    claimant.claim(DS, revision, 'unavailable')
+    if (turn > 0) clock.advance(T.jitterMinMs + turn * T.turnSpacingMs)
     await flush()
     const c = rec.sent.find((m) => m.t === 'claim')
     assert.ok(c !== undefined, 'a claim was sent')
@@ -57,22 +56,76 @@ function setup(turn = 0) {
 }
 
 describe('lease claimant', () => {
-  it('waits for its turn before the first claim', async () => {
-    const { claimant, clock, sent, revision } = setup(2)
-    claimant.claim(DS, revision, 'unavailable')
-    assert.deepEqual(claimant.status(DS), { phase: 'waiting', why: 'waiting for its turn' })
-    const wait = T.jitterMinMs + 2 * T.turnSpacingMs
-    clock.advance(wait - 1)
-    claimant.claim(DS, revision, 'unavailable')
-    await flush()
-    assert.equal(sent.length, 0)
-    clock.advance(1)
+  it('the first in line claims at once, with no jitter', async () => {
+    const { claimant, sent, revision } = setup(0)
     claimant.claim(DS, revision, 'unavailable')
     await flush()
     assert.deepEqual(
       sent.map((m) => m.t),
       ['claim'],
     )
+  })
+
+  it('a host behind the free slots waits for its turn (jitter plus turnSpacingMs a place), on its own timer', async () => {
+    const { claimant, clock, sent, revision } = setup(2)
+    claimant.claim(DS, revision, 'unavailable')
+    assert.deepEqual(claimant.status(DS), { phase: 'waiting', why: 'waiting for its turn' })
+    clock.advance(T.jitterMinMs + 2 * T.turnSpacingMs - 1)
+    claimant.claim(DS, revision, 'unavailable')
+    await flush()
+    assert.equal(sent.length, 0)
+    clock.advance(1)
+    await flush()
+    assert.deepEqual(
+      sent.map((m) => m.t),
+      ['claim'],
+      'the timer claims without another call from the reconciler',
+    )
+  })
+
+  it('hosts of one round claim at once, each the free slot of its place', async () => {
+    const { claimant, fleet, sent, revision } = setup(2)
+    fleet.limits.unavailable = 3
+    claimant.claim(DS, revision, 'unavailable')
+    await flush()
+    assert.equal(sent.length, 1)
+    assert.equal((sent[0] as ClaimMessage).slot, 2)
+  })
+
+  it('a release heard wakes a host waiting in line: it claims then, not at its fallback time', async () => {
+    const { claimant, fleet, sent, revision } = setup(1)
+    claimant.claim(DS, revision, 'unavailable')
+    await flush()
+    assert.equal(sent.length, 0)
+    fleet.turns['host-a'] = 0
+    claimant.wake(DS)
+    await flush()
+    assert.deepEqual(
+      sent.map((m) => m.t),
+      ['claim'],
+    )
+  })
+
+  it('forgets a wish once its copy is current (replaced without a slot): no claim follows', async () => {
+    const { claimant, clock, fleet, sent, revision } = setup(1)
+    claimant.claim(DS, revision, 'unavailable')
+    fleet.members[0] = { ...fleet.members[0]!, pods: { [DS]: { revision, ready: true } } }
+    clock.advance(10 * T.turnSpacingMs)
+    await flush()
+    assert.equal(sent.length, 0)
+    assert.deepEqual(claimant.status(DS), { phase: 'idle' })
+  })
+
+  it('abandons a claim at once when a majority refused it, freeing its own vote', async () => {
+    const { claimant, sent, voter, claimed } = setup()
+    const c = await claimed()
+    claimant.hear(B, { t: 'refuse', ds: DS, kind: 'unavailable', slot: c.slot, term: c.term, to: A, reason: 'slot 0 held by host-x' })
+    assert.equal(sent.at(-1)?.t, 'claim', 'one refusal of three: a majority can still grant it')
+    claimant.hear(C, { t: 'refuse', ds: DS, kind: 'unavailable', slot: c.slot, term: c.term, to: A, reason: 'slot 0 held by host-x' })
+    await flush()
+    assert.deepEqual(sent.at(-1), { t: 'release', ds: DS, kind: 'unavailable', slot: c.slot, term: c.term })
+    assert.deepEqual(claimant.status(DS), { phase: 'waiting', why: 'slot 0 held by host-x' })
+    assert.deepEqual(voter.slots(), [])
   })
 
   it('is idle before anything is asked', () => {

@@ -1,0 +1,38 @@
+// When a host waiting to update claims an update slot, and which one: the pacing of a
+// rollout, pure. The hosts still to update form a line by name; the free slots are handed
+// down the line, so `limit` hosts move at once whatever the fleet's size, and a slot that
+// frees goes to the next host in line at once. This is a courtesy that keeps claims from
+// colliding: safety comes from the votes alone (core/lease.ts, docs/rollout.md). Pure: the
+// caller supplies the line, the slots and the spacing.
+
+/** ClaimTurn says what a waiting host does now: claim a given slot, or look again later. */
+export type ClaimTurn = { now: true; slot: number } | { now: false; waitMs: number; round: number }
+
+/**
+ * claimTurn decides for the host at `place` (0-based) in the line of hosts still to update
+ * that hold no slot, given the DaemonSet's `limit` slots, the slot indices `free` now (as
+ * this host's own voter sees them) and the fallback spacing:
+ * 1. place < free.length: claim now, the place-th free slot, so the hosts of one round
+ *    claim different slots and do not split the votes;
+ * 2. otherwise the host is `round` = 1 + floor((place - free.length) / limit) rounds away:
+ *    it waits for a slot to free (the release wakes it), and looks again after
+ *    `spacingMs` per round in case no release reaches it (lost, or its view is stale).
+ * With no slots at all (limit 0) there is nothing to claim: it waits one spacing.
+ */
+export function claimTurn(place: number, limit: number, free: readonly number[], spacingMs: number): ClaimTurn {
+  if (limit <= 0) return { now: false, waitMs: spacingMs, round: 1 }
+  const slot = free[place]
+  if (place >= 0 && slot !== undefined) return { now: true, slot }
+  const round = 1 + Math.floor((Math.max(0, place) - free.length) / limit)
+  return { now: false, waitMs: spacingMs * round, round }
+}
+
+/** freeSlots returns the slot indices below `limit` that no other host holds (`heldBy` maps a busy slot to its holder). */
+export function freeSlots(limit: number, heldBy: ReadonlyMap<number, string>, self: string): number[] {
+  const out: number[] = []
+  for (let i = 0; i < limit; i++) {
+    const h = heldBy.get(i)
+    if (h === undefined || h === self) out.push(i)
+  }
+  return out
+}
