@@ -16,12 +16,13 @@ import type { Timings } from '../defaults.js'
 import type { Metrics } from '../metrics.js'
 import { LEASE_PROTOCOL } from '../network/constants.js'
 import type { ChannelLimits, FrameChannel, Transport } from '../transport.js'
-import { Claimant, type UpdateSlots } from './claimant.js'
+import { Claimant } from './claimant.js'
+import type { UpdateSlots } from './update-slots.js'
 import type { LeaseFleet } from './fleet-view.js'
 import { Voter, type BusySlot, type Reply, type Request } from './voter.js'
 import type { VoteStore } from './votes.js'
 
-export type { SlotStatus, UpdateSlots } from './claimant.js'
+export type { SlotStatus, UpdateSlots } from './update-slots.js'
 export type { BusySlot } from './voter.js'
 
 /**
