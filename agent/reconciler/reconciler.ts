@@ -66,6 +66,8 @@ export class Reconciler {
   private readonly taintSeen = new Map<string, number>()
   /** What happened to the copies here (core/events.ts): its newest part goes in the node record. */
   private readonly events = new EventHistory()
+  /** The workload policy rules each DaemonSet (by key) broke here when last judged: a PolicyDenied event is recorded when they change. */
+  private denied = new Map<string, string>()
   /** The copy (label form) of each container listed last, for probe events. */
   private copyOf = new Map<string, string>()
   private readonly passes = new Serial(() => this.pass(), (err) => this.log.error({ err }, 'reconcile pass failed'))
@@ -163,6 +165,7 @@ export class Reconciler {
         ...(evicted === undefined ? {} : { evicted: `evicted: ${evicted}` }),
       }
     })
+    this.noteDenials(wanted)
     const deleted = new Set<string>()
     const orphaned = new Set<string>()
     for (const e of this.opts.store.all()) {
@@ -301,6 +304,20 @@ export class Reconciler {
     const { events, refreshInMs } = this.events.published(wall)
     if (refreshInMs !== undefined) this.soon(refreshInMs)
     this.opts.node.setPods(pods, workers, events)
+  }
+
+  /** noteDenials records a PolicyDenied event for each DaemonSet the policy refuses here, once per set of rules broken. */
+  private noteDenials(wanted: readonly Wanted[]): void {
+    const now = new Map<string, string>()
+    for (const w of wanted) {
+      if (w.denied === undefined || w.denied.length === 0) continue
+      const rules = w.denied.join('; ')
+      now.set(w.ref.key, rules)
+      if (this.denied.get(w.ref.key) === rules) continue
+      this.events.add({ ds: w.ref.key, type: 'Warning', reason: 'PolicyDenied', message: `refused by this host's workload policy: ${rules}`.slice(0, 300) }, this.clock.wall())
+      if (!this.stopped) this.soon(EVENT_PUBLISH_MS)
+    }
+    this.denied = now
   }
 
   /** event records what happened to a copy; a pass within a second publishes it (events of that second together). */

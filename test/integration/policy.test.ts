@@ -79,6 +79,10 @@ describe('workload policy with a real dockerd', { skip }, () => {
     assert.match(described.stdout, /PolicyDenied: allowHostNamespaces: hostNetwork/)
     const node = await runCli('describe', 'node', NODE, '--agent', agent.target.address)
     assert.match(node.stdout, /default\/sa-denied +Pending +false +0 +\S+ +PolicyDenied: /)
+    await waitFor('a PolicyDenied event', async () => {
+      const r = await runCli('get', 'events', '--for', 'ds/sa-denied', '--agent', agent.target.address)
+      return /Warning\s+PolicyDenied\s+pod\/sa-denied-\S+\s+refused by this host's workload policy: allowHostNamespaces: hostNetwork/.test(r.stdout) ? r : undefined
+    }, 10_000)
     assert.deepEqual(await running('sa-denied'), [], 'no container was created')
   })
 
