@@ -127,18 +127,19 @@ async function describeConfigMap(ref: DsRef, target: AgentTarget, out: NodeJS.Wr
   const [list, dss] = await Promise.all([call<{ items: ConfigMap[] }>(target, 'GET', '/v1/configmaps'), liveDaemonSets(target)])
   const cm = list.items.find((c) => c.metadata.namespace === ref.namespace && c.metadata.name === ref.name)
   if (cm === undefined) throw new CliError(notFound('configmaps', ref.name, ref.namespace))
-  let text = ''
-  text += line('Name', cm.metadata.name)
-  text += line('Namespace', cm.metadata.namespace)
-  text += line('Labels', kv(cm.metadata.labels))
-  text += line('Annotations', kv(cm.metadata.annotations))
-  if (cm.immutable === true) text += line('Immutable', 'true')
+  let text = objectHeader(cm)
   text += '\nData\n====\n'
   for (const [k, v] of Object.entries(cm.data ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) text += `${k}:\n----\n${v}${v.endsWith('\n') ? '' : '\n'}\n`
   text += '\nBinaryData\n====\n'
   for (const [k, v] of Object.entries(cm.binaryData ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) text += `${k}: ${Buffer.from(v, 'base64').length} bytes\n`
   text += '\n' + line('Used by', usedBy(dss, ref, configMapsUsedBy))
   out.write(text)
+}
+
+/** objectHeader is the first lines kubectl prints of a ConfigMap or a Secret: name, namespace, labels, annotations, immutability. */
+function objectHeader(o: { metadata: { name: string; namespace: string; labels?: Record<string, string>; annotations?: Record<string, string> }; immutable?: boolean }): string {
+  const text = line('Name', o.metadata.name) + line('Namespace', o.metadata.namespace) + line('Labels', kv(o.metadata.labels)) + line('Annotations', kv(o.metadata.annotations))
+  return o.immutable === true ? text + line('Immutable', 'true') : text
 }
 
 /** usedBy lists the DaemonSets of ref's namespace whose pods use the object ref names. */
@@ -152,12 +153,7 @@ async function describeSecret(ref: DsRef, target: AgentTarget, out: NodeJS.Writa
   const [list, dss] = await Promise.all([call<{ items: Secret[] }>(target, 'GET', '/v1/secrets'), liveDaemonSets(target)])
   const secret = list.items.find((c) => c.metadata.namespace === ref.namespace && c.metadata.name === ref.name)
   if (secret === undefined) throw new CliError(notFound('secrets', ref.name, ref.namespace))
-  let text = ''
-  text += line('Name', secret.metadata.name)
-  text += line('Namespace', secret.metadata.namespace)
-  text += line('Labels', kv(secret.metadata.labels))
-  text += line('Annotations', kv(secret.metadata.annotations))
-  if (secret.immutable === true) text += line('Immutable', 'true')
+  let text = objectHeader(secret)
   text += `\nType:  ${secret.type}\n\nData\n====\n`
   for (const [k, n] of Object.entries(secret.sizes).sort(([a], [b]) => (a < b ? -1 : 1))) text += `${k}:  ${n} bytes\n`
   text += '\n' + line('Sealed with', `secret key ${secret.sealed.keyId}`)
