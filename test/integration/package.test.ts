@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtemp, open, readFile } from 'node:fs/promises'
+import { mkdtemp, open, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -65,7 +65,8 @@ describe('packages (npm run package)', { skip }, () => {
       assert.match(fields, new RegExp(`^Version: ${pkg.version.replaceAll('.', '\\.')}$`, 'm'))
       assert.match(fields, new RegExp(`^Architecture: ${arch}$`, 'm'))
       assert.match(fields, /^Depends: libc6/m)
-      assert.match((await run('dpkg-deb', ['--info', deb(arch)])).stdout, /postinst[\s\S]*prerm[\s\S]*postrm/)
+      const info = (await run('dpkg-deb', ['--info', deb(arch)])).stdout
+      for (const s of ['postinst', 'prerm', 'postrm', 'md5sums']) assert.match(info, new RegExp(`\\s${s}\\s`), `${arch}: no ${s}`)
       assert.equal((await run('dpkg-deb', ['--info', deb(arch), 'conffiles'])).stdout, '/etc/daemonmesh/agent.yaml\n')
 
       const listing = (await run('dpkg-deb', ['-c', deb(arch)], { maxBuffer: 1 << 26 })).stdout
@@ -120,7 +121,13 @@ describe('packages (npm run package)', { skip }, () => {
   })
 
   it('amd64 unpacked: the installed unit passes systemd-analyze verify', async () => {
-    const { stderr } = await run('systemd-analyze', ['verify', `--root=${roots.amd64!}`, join(roots.amd64!, 'lib/systemd/system/daemonmesh-agent.service')])
+    // The unit as installed, with /usr/bin/daemonmesh pointed at the unpacked launcher.
+    const unit = await readFile(join(roots.amd64!, 'lib/systemd/system/daemonmesh-agent.service'), 'utf8')
+    assert.match(unit, /^ExecStart=\/usr\/bin\/daemonmesh agent --config \/etc\/daemonmesh\/agent\.yaml$/m)
+    const dir = await mkdtemp(join(tmpdir(), 'dm-pkg-unit-'))
+    const path = join(dir, 'daemonmesh-agent.service')
+    await writeFile(path, unit.replace('ExecStart=/usr/bin/daemonmesh', `ExecStart=${join(roots.amd64!, 'usr/bin/daemonmesh')}`))
+    const { stderr } = await run('systemd-analyze', ['verify', path])
     assert.equal(stderr.trim(), '', stderr)
   })
 
