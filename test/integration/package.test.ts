@@ -43,9 +43,13 @@ describe('packages (npm run package)', { skip }, () => {
   let out: string
   let cluster: TestCluster
   const roots: Partial<Record<Arch, string>> = {}
+  let commit: string
   const deb = (arch: Arch): string => join(out, `daemonmesh_${pkg.version}_${arch}.deb`)
 
   before(async () => {
+    // The commit the build will bake in, read as it starts.
+    commit = (await run('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: repoPath('') })).stdout.trim()
+    if ((await run('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: repoPath('') })).stdout !== '') commit += '-dirty'
     out = await mkdtemp(join(tmpdir(), 'dm-pkg-out-'))
     // dist/ is what the test runs from, so it is fresh; the npm tarballs are cached in /tmp.
     await run('bash', [repoPath('scripts/package/build.sh'), '--skip-tsc'], { env: { ...process.env, DAEMONMESH_PKG_OUT: out }, maxBuffer: 1 << 24 })
@@ -98,8 +102,6 @@ describe('packages (npm run package)', { skip }, () => {
 
   it('amd64 unpacked: `daemonmesh version` names the version, the commit and Node, with no npm', async () => {
     const { stdout, stderr } = await run(join(roots.amd64!, 'usr/bin/daemonmesh'), ['version'], { env: { PATH: '/usr/bin:/bin' } })
-    let commit = (await run('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: repoPath('') })).stdout.trim()
-    if ((await run('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: repoPath('') })).stdout !== '') commit += '-dirty'
     assert.equal(stdout, `daemonmesh ${pkg.version}\ncommit: ${commit}\nnode: v${pkg.dependencies.node}\n`)
     assert.equal(stderr, '')
   })
