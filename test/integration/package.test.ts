@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtemp, open, readFile, writeFile } from 'node:fs/promises'
+import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -60,7 +60,11 @@ describe('packages (npm run package)', { skip }, () => {
     }
   })
 
-  after(async () => cluster?.stopAll())
+  after(async () => {
+    await cluster?.stopAll()
+    // About 600 MB of packages and unpacked roots.
+    await Promise.all([out, ...Object.values(roots)].filter((d) => d !== undefined).map((d) => rm(d, { recursive: true, force: true })))
+  })
 
   for (const arch of ['amd64', 'arm64'] as const) {
     it(`${arch}: control fields, files, and the runtime and LevelDB binding of ${arch}`, async () => {
