@@ -21,6 +21,7 @@ import { runKeygen } from './commands/keygen.js'
 import { runResign } from './commands/resign.js'
 import { runApproveNode, runDeleteNode, runTokenCreate } from './commands/nodes-admission.js'
 import { runPlan } from './commands/plan.js'
+import { runVersion } from './commands/version.js'
 import { CliError, ExitCode, UsageError } from './errors.js'
 import { NODE_RESOURCES } from './resources.js'
 import { VERSION } from '../core/version.js'
@@ -343,9 +344,9 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
 
   program
     .command('version')
-    .description('print the version')
-    .action(() => {
-      out.write(`daemonmesh ${VERSION}\n`)
+    .description('print the version, the git commit of the build and the Node version')
+    .action(async () => {
+      await runVersion(out)
     })
 
   return program

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (`npm test`): brings up what the tests need and runs every tier.
 #  - as root on Debian, installs what is missing: docker.io, busybox-static, iproute2,
-#    systemd (for systemd-analyze, which checks the unit file), and docker-registry with
+#    systemd (for systemd-analyze, which checks the unit file), dpkg (dpkg-deb: the package test), and docker-registry with
 #    apache2-utils (a local registry with htpasswd auth for the imagePullSecrets test);
 #  - starts dockerd when none answers (log in $DAEMONMESH_TMP/dockerd.log);
 #  - builds, then runs test/unit, test/integration and test/e2e with Node's test runner.
@@ -18,6 +18,7 @@ command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx sh && dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v dpkg-deb >/dev/null 2>&1 || missing+=(dpkg)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 if [ ${#missing[@]} -gt 0 ]; then

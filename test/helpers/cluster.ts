@@ -70,6 +70,8 @@ export interface AgentSpec {
   joinToken?: string
   /** Run another checkout's `bin/daemonmesh.js` (benchmarks compare against an earlier build). */
   bin?: string
+  /** Run this executable as `LAUNCHER agent …` instead of Node with a checkout's entry (an unpacked package's /usr/bin/daemonmesh). */
+  launcher?: string
 }
 
 /** TestAgent is one agent process. */
@@ -98,7 +100,7 @@ export class TestAgent {
     // The test entry builds the same agent through its seams; production's entry otherwise.
     const hooks = s.control === true || Object.keys(s.env ?? {}).some((k) => k.startsWith('DAEMONMESH_TEST_'))
     const args = [
-      ...(hooks ? [repoPath('dist/test/helpers/agent-entry.js')] : [s.bin ?? repoPath('bin/daemonmesh.js'), 'agent']),
+      ...(hooks ? [repoPath('dist/test/helpers/agent-entry.js')] : s.launcher !== undefined ? ['agent'] : [s.bin ?? repoPath('bin/daemonmesh.js'), 'agent']),
       '--name', s.name,
       '--data-dir', this.dir,
       '--listen', s.listen ?? '/ip4/127.0.0.1/tcp/0',
@@ -121,7 +123,8 @@ export class TestAgent {
     ]
     const log = createWriteStream(join(this.dir, 'agent.log'), { flags: 'a' })
     // Inside a network namespace when the spec names one (e2e hosts).
-    const [cmd, argv] = s.netns === undefined ? [process.execPath, args] : ['nsenter', [`--net=/var/run/netns/${s.netns}`, process.execPath, ...args]]
+    const exe = hooks ? process.execPath : s.launcher ?? process.execPath
+    const [cmd, argv] = s.netns === undefined ? [exe, args] : ['nsenter', [`--net=/var/run/netns/${s.netns}`, exe, ...args]]
     const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(s.env ?? {}) } })
     proc.stdout?.pipe(log)
     proc.stderr?.pipe(log)

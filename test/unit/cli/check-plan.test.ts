@@ -246,7 +246,7 @@ describe('daemonmesh keygen and version', () => {
   })
 
   it('version and --help work; an unknown verb is a usage error', async () => {
-    assert.match((await runCli('version')).stdout, /^daemonmesh \d+\.\d+\.\d+\n$/)
+    assert.match((await runCli('version')).stdout, /^daemonmesh \d+\.\d+\.\d+\ncommit: unknown \(not a package build\)\nnode: v22\.\d+\.\d+\n$/)
     const help = await runCli('plan', '--help')
     assert.equal(help.code, 0)
     assert.match(help.stdout, /Examples:/)
