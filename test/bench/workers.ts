@@ -20,6 +20,7 @@ import { parseArgs, promisify } from 'node:util'
 import { runCli } from '../helpers/cli.js'
 import { TestCluster, waitFor, type TestAgent } from '../helpers/cluster.js'
 import { DockerFloor, TEST_IMAGE, buildTestImage, managed, removeManaged } from '../helpers/docker.js'
+import { sleeperYaml } from '../helpers/manifests.js'
 
 const run = promisify(execFile)
 const { values } = parseArgs({
@@ -42,20 +43,7 @@ const out = (s: string): boolean => process.stdout.write(`${s}\n`)
 const secs = (ms: number): string => (ms / 1000).toFixed(2)
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN
 
-const manifest = (name: string): string => `apiVersion: apps/v1
-kind: DaemonSet
-metadata: {name: ${name}}
-spec:
-  selector: {matchLabels: {app: ${name}}}
-  template:
-    metadata: {labels: {app: ${name}}}
-    spec:
-      terminationGracePeriodSeconds: ${GRACE}
-      containers:
-      - name: main
-        image: ${TEST_IMAGE}
-        command: ["sleep", "3600"]
-`
+const manifest = (name: string): string => sleeperYaml(name, { grace: GRACE })
 
 /** floor measures the Docker floor: N parallel runs, then N parallel rm -f; then N runs again, stopped with the grace and removed. */
 async function floor(): Promise<{ run: number; rmForce: number; stopRm: number }> {

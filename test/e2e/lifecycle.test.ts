@@ -11,23 +11,11 @@ import { waitFor } from '../helpers/cluster.js'
 import { TEST_IMAGE, docker, managed, requireDocker } from '../helpers/docker.js'
 import { Fleet, cli, type FleetHost } from '../helpers/hosts.js'
 import { requireHostTools } from '../helpers/netns.js'
+import { sleeperYaml } from '../helpers/manifests.js'
 
 const skip = (await requireHostTools()) ?? (await requireDocker())
 
-const manifest = (name: string, extra = ''): string => `apiVersion: apps/v1
-kind: DaemonSet
-metadata: {name: ${name}}
-spec:
-  selector: {matchLabels: {app: ${name}}}
-  template:
-    metadata: {labels: {app: ${name}}}
-    spec:
-      terminationGracePeriodSeconds: 1
-${extra}      containers:
-      - name: main
-        image: ${TEST_IMAGE}
-        command: ["sleep", "3600"]
-`
+const manifest = (name: string, podExtra = ''): string => sleeperYaml(name, { podExtra })
 
 describe('DaemonSet lifecycle on namespace hosts', { skip }, () => {
   const fleet = new Fleet(80)

@@ -13,24 +13,12 @@ import { runCli } from '../helpers/cli.js'
 import { repoPath } from '../helpers/fixtures.js'
 import { TestCluster, waitFor, type TestAgent } from '../helpers/cluster.js'
 import { TEST_IMAGE, buildTestImage, docker, removeManaged, requireDocker } from '../helpers/docker.js'
+import { sleeperYaml } from '../helpers/manifests.js'
 
 const HOST = 'unix:///var/run/docker.sock'
 const skip = await requireDocker(HOST)
 
-const ds = (name: string, extra = '', image = TEST_IMAGE, ports = ''): string => `apiVersion: apps/v1
-kind: DaemonSet
-metadata: {name: ${name}, labels: {team: infra}}
-spec:
-  selector: {matchLabels: {app: ${name}}}
-  template:
-    metadata: {labels: {app: ${name}}}
-    spec:
-      terminationGracePeriodSeconds: 1
-${extra}      containers:
-      - name: main
-        image: ${image}
-        command: ["sleep", "3600"]
-${ports}`
+const ds = (name: string, podExtra = '', image = TEST_IMAGE, containerExtra = ''): string => sleeperYaml(name, { podExtra, image, containerExtra, labels: '{team: infra}' })
 
 describe('the CLI against real agents', { skip }, () => {
   let cluster: TestCluster

@@ -10,29 +10,14 @@ import { after, before, describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
 import { TestCluster, waitFor, type TestAgent } from '../helpers/cluster.js'
 import { TEST_IMAGE, buildTestImage, docker, managed, removeManaged, requireDocker } from '../helpers/docker.js'
+import { sleeperYaml } from '../helpers/manifests.js'
 
 const HOST = 'unix:///var/run/docker.sock'
 const NODE = 'sa-pol-1'
 const skip = await requireDocker(HOST)
 
-const ds = (name: string, path: string, extra = ''): string => `apiVersion: apps/v1
-kind: DaemonSet
-metadata: {name: ${name}}
-spec:
-  selector: {matchLabels: {app: ${name}}}
-  template:
-    metadata: {labels: {app: ${name}}}
-    spec:
-      terminationGracePeriodSeconds: 1
-${extra}      volumes:
-      - name: data
-        hostPath: {path: "${path}"}
-      containers:
-      - name: main
-        image: ${TEST_IMAGE}
-        command: ["sleep", "3600"]
-        volumeMounts: [{name: data, mountPath: /data}]
-`
+const ds = (name: string, path: string, extra = ''): string =>
+  sleeperYaml(name, { podExtra: `${extra}      volumes:\n      - name: data\n        hostPath: {path: "${path}"}\n`, containerExtra: '        volumeMounts: [{name: data, mountPath: /data}]\n' })
 
 describe('workload policy with a real dockerd', { skip }, () => {
   let cluster: TestCluster

@@ -9,24 +9,12 @@ import { after, before, describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
 import { TestCluster, waitFor, type TestAgent } from '../helpers/cluster.js'
 import { TEST_IMAGE, buildTestImage, docker, managed, removeManaged, requireDocker } from '../helpers/docker.js'
+import { sleeperYaml } from '../helpers/manifests.js'
 
 const HOST = 'unix:///var/run/docker.sock'
 const skip = await requireDocker(HOST)
 
-const ds = (name: string, extra = ''): string => `apiVersion: apps/v1
-kind: DaemonSet
-metadata: {name: ${name}}
-spec:
-  selector: {matchLabels: {app: ${name}}}
-  template:
-    metadata: {labels: {app: ${name}}}
-    spec:
-      terminationGracePeriodSeconds: 1
-${extra}      containers:
-      - name: main
-        image: ${TEST_IMAGE}
-        command: ["sleep", "3600"]
-`
+const ds = (name: string, podExtra = ''): string => sleeperYaml(name, { podExtra })
 
 describe('reconciler with a real dockerd', { skip }, () => {
   let cluster: TestCluster

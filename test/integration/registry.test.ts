@@ -16,6 +16,7 @@ import { runCli } from '../helpers/cli.js'
 import { TestCluster, waitFor, type TestAgent } from '../helpers/cluster.js'
 import { IDLE_IMAGE, buildTestImage, docker, managed, removeManaged, requireDocker } from '../helpers/docker.js'
 import { prerequisite } from '../helpers/prereq.js'
+import { sleeperYaml } from '../helpers/manifests.js'
 
 const run = promisify(execFile)
 const HOST = 'unix:///var/run/docker.sock'
@@ -41,18 +42,8 @@ describe('imagePullSecrets with a private registry', { skip }, () => {
 
   const cli = (...args: string[]) => runCli(...args, '--agent', agent.target.address, '--key', cluster.operatorKeyFile)
   const read = (...args: string[]) => runCli(...args, '--agent', agent.target.address)
-  const ds = (name: string, pullSecret: string) => `apiVersion: apps/v1
-kind: DaemonSet
-metadata: {name: ${name}}
-spec:
-  selector: {matchLabels: {app: ${name}}}
-  template:
-    metadata: {labels: {app: ${name}}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      imagePullSecrets: [{name: ${pullSecret}}]
-      containers: [{name: main, image: "${image}", imagePullPolicy: Always}]
-`
+  const ds = (name: string, pullSecret: string) =>
+    sleeperYaml(name, { podExtra: `      imagePullSecrets: [{name: ${pullSecret}}]\n`, image: `"${image}"`, command: null, containerExtra: '        imagePullPolicy: Always\n' })
   const apply = async (text: string) => {
     const f = join(cluster.root, `m-${Math.random()}.yaml`)
     await writeFile(f, text)

@@ -19,26 +19,14 @@ import { runCli } from '../helpers/cli.js'
 import { TestCluster, waitFor, type TestAgent } from '../helpers/cluster.js'
 import { DockerFloor, TEST_IMAGE, buildTestImage, docker, managed, removeManaged, requireDocker } from '../helpers/docker.js'
 import { CopySampler } from '../helpers/sampler.js'
+import { sleeperYaml } from '../helpers/manifests.js'
 
 const HOST = 'unix:///var/run/docker.sock'
 const NODE = 'wk-1'
 const skip = await requireDocker(HOST)
 const run = promisify(execFile)
 
-const ds = (name: string, grace: number, command = '["sleep", "3600"]'): string => `apiVersion: apps/v1
-kind: DaemonSet
-metadata: {name: ${name}}
-spec:
-  selector: {matchLabels: {app: ${name}}}
-  template:
-    metadata: {labels: {app: ${name}}}
-    spec:
-      terminationGracePeriodSeconds: ${grace}
-      containers:
-      - name: main
-        image: ${TEST_IMAGE}
-        command: ${command}
-`
+const ds = (name: string, grace: number, command?: string): string => sleeperYaml(name, { grace, ...(command === undefined ? {} : { command }) })
 /** A daemon that ignores SIGTERM, as many do: only the SIGKILL after the grace period ends it. */
 const STUBBORN = `["sh", "-c", "trap '' TERM; while true; do sleep 1; done"]`
 
