@@ -64,6 +64,8 @@ describe('packages (npm run package)', { skip }, () => {
   const fabric = new Fabric(211)
   let dockerd: ChildProcess | undefined
   let dockerDir = ''
+  /** The namespace host's own dockerd (never the shared one). */
+  const sock = (): string => `unix://${dockerDir}/d.sock`
   const roots: Partial<Record<Arch, string>> = {}
   let commit: string
   const deb = (arch: Arch): string => join(out, `daemonmesh_${pkg.version}_${arch}.deb`)
@@ -85,18 +87,16 @@ describe('packages (npm run package)', { skip }, () => {
   after(async () => {
     await cluster?.stopAll()
     if (dockerd !== undefined) {
-      const host = fabric.hosts.find((h) => h.name === 'pkgt-deb')
-      if (host !== undefined) {
-        const sock = `unix://${dockerDir}/d.sock`
-        const ids = (await docker(sock, 'ps', '-aq').catch(() => '')).split('\n').filter((x) => x !== '')
-        if (ids.length > 0) await docker(sock, 'rm', '-f', ...ids).catch(() => undefined)
-      }
+      // Only this test's dockerd: every container in it is ours.
+      const ids = (await docker(sock(), 'ps', '-aq').catch(() => '')).split('\n').filter((x) => x !== '')
+      if (ids.length > 0) await docker(sock(), 'rm', '-f', ...ids).catch(() => undefined)
       const exited = new Promise((r) => dockerd?.once('exit', r))
       dockerd.kill('SIGTERM')
       await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))])
     }
     await fabric.destroy()
     if (dockerDir !== '') await rm(dockerDir, { recursive: true, force: true }).catch(() => undefined)
+    if (cluster !== undefined) await rm(cluster.root, { recursive: true, force: true }).catch(() => undefined)
     // About 600 MB of packages and unpacked roots.
     await Promise.all([out, ...Object.values(roots)].filter((d) => d !== undefined).map((d) => rm(d, { recursive: true, force: true })))
   })
@@ -148,7 +148,6 @@ describe('packages (npm run package)', { skip }, () => {
   // The packaged host and the daemon it runs, shared by the cases below.
   let packaged: TestAgent
   let host: Host
-  const sock = (): string => `unix://${dockerDir}/d.sock`
   const config = (): string => join(roots.amd64!, 'etc/daemonmesh/agent.yaml')
   const idle = async (): Promise<{ id: string; startedAt: string }[]> => {
     const rows = (await managed(sock())).filter((r) => r.daemonSet === 'default.pkgt-idle' && r.state === 'running')
@@ -237,7 +236,7 @@ describe('packages (npm run package)', { skip }, () => {
     const dir = await mkdtemp(join(tmpdir(), 'dm-pkg-unit-'))
     const path = join(dir, 'daemonmesh-agent.service')
     await writeFile(path, unit.replace('ExecStart=/usr/bin/daemonmesh', `ExecStart=${join(roots.amd64!, 'usr/bin/daemonmesh')}`))
-    const { stderr } = await run('systemd-analyze', ['verify', path])
+    const { stderr } = await run('systemd-analyze', ['verify', path]).finally(() => rm(dir, { recursive: true, force: true }))
     assert.equal(stderr.trim(), '', stderr)
   })
 
