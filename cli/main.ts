@@ -17,7 +17,7 @@ import { rolloutHistory, rolloutRelease, rolloutRestart, rolloutStatus, rolloutU
 import { runSetImage } from './commands/set-image.js'
 import { resolveAgent } from './client.js'
 import { runFingerprint } from './commands/fingerprint.js'
-import { runJoin, type JoinOptions } from './commands/join.js'
+import type { JoinOptions } from './commands/join.js'
 import { runKeygen } from './commands/keygen.js'
 import { runResign } from './commands/resign.js'
 import { runApproveNode, runDeleteNode, runTokenCreate } from './commands/nodes-admission.js'
@@ -329,7 +329,11 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     .option('--force', 'replace an existing config and key files')
     .option('--no-start', 'write the files only; do not enable or start the unit')
     .addHelpText('after', "\nExamples:\n  daemonmesh join --token edge.token --cluster-key cluster.key --bootstrap /ip4/10.0.0.1/tcp/7946\n  daemonmesh join --token edge.token --cluster-key cluster.key --secret-key secret.key --bootstrap /ip4/10.0.0.1/tcp/7946 --label zone=shop-12\n")
-    .action(async (opts: JoinOptions) => runJoin(opts, out))
+    .action(async (opts: JoinOptions) => {
+      // Loaded on use: it validates with the agent's config rules and parses multiaddrs.
+      const { runJoin } = await import('./commands/join.js')
+      return runJoin(opts, out)
+    })
 
   program
     .command('keygen')
