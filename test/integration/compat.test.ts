@@ -51,6 +51,7 @@ describe(`wire compatibility: ${VERSION} beside the previous release`, { skip },
   after(async () => {
     await cluster?.stopAll()
     if (root !== '') await rm(root, { recursive: true, force: true })
+    if (cluster !== undefined) await rm(cluster.root, { recursive: true, force: true })
   })
 
   it('membership both ways: every agent sees all three Alive, with both versions', async () => {
