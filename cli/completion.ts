@@ -2,7 +2,7 @@
 
 import { UsageError } from './errors.js'
 
-const VERBS = 'agent apply approve check completion create delete describe exec fingerprint get keygen label logs plan resign rollout set taint token version help'
+const VERBS = 'agent apply approve check completion create delete describe exec fingerprint get join keygen label logs plan resign rollout set taint token version help'
 const RESOURCES = 'ds daemonsets pods nodes configmaps secrets endpoints'
 const FLAGS = '--agent --token --fingerprint --key -f --filename -n --namespace -A --all-namespaces -l --selector -o --output --cascade --nodes -R --recursive --help'
 

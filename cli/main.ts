@@ -17,6 +17,7 @@ import { rolloutHistory, rolloutRelease, rolloutRestart, rolloutStatus, rolloutU
 import { runSetImage } from './commands/set-image.js'
 import { resolveAgent } from './client.js'
 import { runFingerprint } from './commands/fingerprint.js'
+import type { JoinOptions } from './commands/join.js'
 import { runKeygen } from './commands/keygen.js'
 import { runResign } from './commands/resign.js'
 import { runApproveNode, runDeleteNode, runTokenCreate } from './commands/nodes-admission.js'
@@ -309,6 +310,30 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     .option('--force', 'overwrite an existing file')
     .addHelpText('after', "\nExamples:\n  daemonmesh token create --ttl 24h --names 'edge-*' --uses 50 --out edge.token\n  daemonmesh agent --join-token edge.token ...\n")
     .action(async (opts: { out: string; ttl?: string; names?: string; uses?: string; key?: string; force?: boolean }) => runTokenCreate(opts, out))
+
+  program
+    .command('join')
+    .description('provision this host: write the agent config (join token, cluster key, bootstrap peers) and start the agent\'s unit when systemd runs; checks every input before writing anything')
+    .requiredOption('--token <file>', 'a join token (daemonmesh token create); copied to join.token beside the config')
+    .requiredOption('--bootstrap <addr>', 'an agent of the fleet, /ip4/10.0.0.1/tcp/7946 (repeatable)', collect)
+    .requiredOption('--cluster-key <file>', "the fleet's cluster key (daemonmesh keygen --cluster); copied to cluster.key beside the config")
+    .option('--secret-key <file>', "the fleet's secret key, to run pods with Secrets; copied to secret.key (default: none, this host runs no pod that needs a Secret)")
+    .option('--trust <file>', 'an operator public key file or key id to trust (repeatable; default: the key that signed the token)', collect)
+    .option('--name <name>', 'node name (default: the host name)')
+    .option('--label <key=value>', 'a node label (repeatable)', collect)
+    .option('--listen <addr>', 'libp2p listen address (repeatable; default /ip4/0.0.0.0/tcp/7946)', collect)
+    .option('--config <file>', 'the config to write', '/etc/daemonmesh/agent.yaml')
+    .option('--data-dir <dir>', "the agent's data directory", '/var/lib/daemonmesh')
+    .option('--api <address>', 'the agent API', 'unix:///run/daemonmesh/agent.sock')
+    .option('--docker <address>', 'the Docker engine, unix:///PATH or none (default unix:///var/run/docker.sock)')
+    .option('--force', 'replace an existing config and key files')
+    .option('--no-start', 'write the files only; do not enable or start the unit')
+    .addHelpText('after', "\nExamples:\n  daemonmesh join --token edge.token --cluster-key cluster.key --bootstrap /ip4/10.0.0.1/tcp/7946\n  daemonmesh join --token edge.token --cluster-key cluster.key --secret-key secret.key --bootstrap /ip4/10.0.0.1/tcp/7946 --label zone=shop-12\n")
+    .action(async (opts: JoinOptions) => {
+      // Loaded on use: it validates with the agent's config rules and parses multiaddrs.
+      const { runJoin } = await import('./commands/join.js')
+      return runJoin(opts, out)
+    })
 
   program
     .command('keygen')

@@ -87,6 +87,11 @@ export function parsePublicKey(text: string): string {
   return keyId(key)
 }
 
+/** isClusterKey says whether `text` is a libp2p pre-shared key file (what generateClusterKey writes). */
+export function isClusterKey(text: string): boolean {
+  return /^\/key\/swarm\/psk\/1\.0\.0\/\n\/base16\/\n[0-9a-fA-F]{64}\n?$/.test(text)
+}
+
 /** generateClusterKey returns a libp2p pre-shared key file (the `/key/swarm/psk/1.0.0/` format). */
 export function generateClusterKey(): string {
   return `/key/swarm/psk/1.0.0/\n/base16/\n${randomBytes(32).toString('hex')}\n`

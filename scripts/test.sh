@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (`npm test`): brings up what the tests need and runs every tier.
 #  - as root on Debian, installs what is missing: docker.io, busybox-static, iproute2,
-#    systemd (for systemd-analyze, which checks the unit file), dpkg (dpkg-deb: the package test), and docker-registry with
+#    systemd (for systemd-analyze, which checks the unit file), dpkg (dpkg-deb: the package and compatibility tests), and docker-registry with
 #    apache2-utils (a local registry with htpasswd auth for the imagePullSecrets test);
 #  - starts dockerd when none answers (log in $DAEMONMESH_TMP/dockerd.log);
 #  - builds, then runs test/unit, test/integration and test/e2e with Node's test runner.

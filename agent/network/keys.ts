@@ -6,7 +6,7 @@ import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { createPrivateKey, type KeyObject } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
-import { generateClusterKey } from '../../core/keys.js'
+import { generateClusterKey, isClusterKey } from '../../core/keys.js'
 
 /** loadOrCreatePeerKey reads the peer key at `path`, creating it (mode 0600) on first start. */
 export async function loadOrCreatePeerKey(path: string): Promise<{ key: PrivateKey; created: boolean }> {
@@ -45,7 +45,6 @@ export function peerIdOfKeyId(keyId: string): string | undefined {
   }
 }
 
-const PSK_FORMAT = /^\/key\/swarm\/psk\/1\.0\.0\/\n\/base16\/\n[0-9a-fA-F]{64}\n?$/
 
 /**
  * loadClusterKey reads a libp2p pre-shared key file; with `create`, writes a new one
@@ -62,6 +61,6 @@ export async function loadClusterKey(path: string, create: boolean): Promise<{ p
     await writeFile(path, text, { mode: 0o600, flag: 'wx' })
     created = true
   }
-  if (!PSK_FORMAT.test(text)) throw new Error(`cluster key ${path}: not a pre-shared key file (make one with \`daemonmesh keygen --cluster --out FILE\`)`)
+  if (!isClusterKey(text)) throw new Error(`cluster key ${path}: not a pre-shared key file (make one with \`daemonmesh keygen --cluster --out FILE\`)`)
   return { psk: new TextEncoder().encode(text.endsWith('\n') ? text : `${text}\n`), created }
 }

@@ -110,6 +110,9 @@ for arch in "${arches[@]}"; do
   grep -q '^ExecStart=/usr/bin/daemonmesh agent' "$tree/lib/systemd/system/daemonmesh-agent.service"
   chmod 0644 "$tree/lib/systemd/system/daemonmesh-agent.service"
   install -m 0644 systemd/agent.yaml "$tree/etc/daemonmesh/agent.yaml"
+  # The example again, where `daemonmesh join` finds it: it replaces the conffile without
+  # --force only while the conffile is still this example.
+  install -D -m 0644 systemd/agent.yaml "$lib/systemd/agent.yaml"
   chmod 0750 "$tree/etc/daemonmesh"
 
   install -m 0644 README.md "$doc/README.md"

@@ -72,6 +72,12 @@ export interface AgentSpec {
   bin?: string
   /** Run this executable as `LAUNCHER agent …` instead of Node with a checkout's entry (an unpacked package's /usr/bin/daemonmesh). */
   launcher?: string
+  /**
+   * Provisioned by its config file alone (`daemonmesh join` wrote it): only `--config` and the
+   * cluster's timings are passed; name, keys, trust, data directory, API, Docker, bootstrap
+   * and admission come from the file (its api must be unix://DIR/agent.sock of this agent).
+   */
+  configOnly?: boolean
 }
 
 /** TestAgent is one agent process. */
@@ -99,15 +105,22 @@ export class TestAgent {
     if (s.tcpApi !== undefined) await writeFile(join(this.dir, 'api.token'), `${s.tcpApi.token}\n`, { mode: 0o600 })
     // The test entry builds the same agent through its seams; production's entry otherwise.
     const hooks = s.control === true || Object.keys(s.env ?? {}).some((k) => k.startsWith('DAEMONMESH_TEST_'))
-    const args = [
-      ...(hooks ? [repoPath('dist/test/helpers/agent-entry.js')] : s.launcher !== undefined ? ['agent'] : [s.bin ?? repoPath('bin/daemonmesh.js'), 'agent']),
+    const entry = hooks ? [repoPath('dist/test/helpers/agent-entry.js')] : s.launcher !== undefined ? ['agent'] : [s.bin ?? repoPath('bin/daemonmesh.js'), 'agent']
+    const timings = [
+      ...(this.cluster.heartbeat === '' ? [] : ['--heartbeat', this.cluster.heartbeat]),
+      ...(this.cluster.suspicionMs === 0 ? [] : ['--suspicion', `${this.cluster.suspicionMs}ms`]),
+      ...(this.cluster.antiEntropy === '' ? [] : ['--anti-entropy', this.cluster.antiEntropy]),
+      '--log-level', this.cluster.logLevel,
+    ]
+    const args = s.configOnly === true ? [...entry, '--config', s.config ?? '', ...timings] : [
+      ...entry,
       '--name', s.name,
       '--data-dir', this.dir,
       '--listen', s.listen ?? '/ip4/127.0.0.1/tcp/0',
       '--cluster-key', s.clusterKey ?? this.cluster.clusterKeyFile,
       '--trust', this.cluster.operatorPubFile,
-      // An earlier build (s.bin) knows no admission: it behaves as `open`.
-      ...(s.bin === undefined ? ['--admission', s.admission ?? 'open'] : []),
+      // An earlier build (s.bin) may know no admission (it then behaves as `open`): the flag only when asked for.
+      ...(s.bin === undefined || s.admission !== undefined ? ['--admission', s.admission ?? 'open'] : []),
       ...(s.joinToken === undefined ? [] : ['--join-token', s.joinToken]),
       // Empty or zero: the agent's own defaults (benchmarks measure those).
       ...(this.cluster.heartbeat === '' ? [] : ['--heartbeat', this.cluster.heartbeat]),

@@ -22,7 +22,8 @@ export interface FleetHost {
   config: string
 }
 
-async function startDockerd(host: Host, dir: string, sock: string): Promise<ChildProcess> {
+/** startDockerd runs a dockerd of its own inside the host's namespace, state in DIR, API at SOCK. */
+export async function startDockerd(host: Host, dir: string, sock: string): Promise<ChildProcess> {
   const dockerd = spawn('nsenter', [`--net=/var/run/netns/${host.ns}`, 'dockerd', '--host', sock, '--data-root', `${dir}/data`, '--exec-root', `${dir}/x`, '--pidfile', `${dir}/d.pid`, '--bridge', 'none', '--iptables=false', '--ip6tables=false', '--log-level', 'error'], { stdio: 'ignore' })
   await waitFor(`dockerd of ${host.name}`, async () => {
     if (dockerd.exitCode !== null) throw new Error(`dockerd of ${host.name} exited with ${dockerd.exitCode}`)
