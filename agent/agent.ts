@@ -254,6 +254,7 @@ export class Agent {
       store.on('store:change', (env) => {
         if (env.key.startsWith(Prefix.admission)) {
           admission.changed()
+          membership.admissionChanged()
           // A deleted node frees every update slot it held here at once.
           const deleted = env.op === 'delete' ? admissionValueSchema.safeParse(env.value).data?.keyId : undefined
           if (deleted !== undefined) lease.forgetHolder(deleted)

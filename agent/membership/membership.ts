@@ -283,6 +283,11 @@ export class Membership extends TypedEvents<MembershipEvents> {
     return out.sort((a, b) => (a.record.name < b.record.name ? -1 : a.record.name > b.record.name ? 1 : 0))
   }
 
+  /** admissionChanged re-judges the records held of keys that were not members (their number is bounded: records.ts). */
+  admissionChanged(): void {
+    this.book.recount()
+  }
+
   /** suspected tells whether this agent currently suspects a node (the API shows it Alive until it is declared Unreachable). */
   suspected(keyId: string): boolean {
     return this.detector.suspected(keyId)
