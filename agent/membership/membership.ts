@@ -236,6 +236,8 @@ export class Membership extends TypedEvents<MembershipEvents> {
         this.opts.metrics.rejected.inc({ map: 'nodes', source: 'gossip' })
         return 'reject'
       }
+      // A key that is not admitted has no say: its suspicions do not count (admission: open admits all).
+      if (this.opts.gate !== undefined && !this.opts.gate.admitted(msg.fromKeyId, this.book.record(msg.fromKeyId))) return 'ignore'
       return this.detector.notice(notice.data, msg.fromKeyId)
     }
     // The gossip publisher must be the record's author: no relaying records in another's name.
