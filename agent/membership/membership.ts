@@ -19,6 +19,7 @@ import type { NodeCondition, Taint } from '../../core/types.js'
 import type { AgentClock, Clock, Timer } from '../clock.js'
 import type { Timings } from '../defaults.js'
 import { TypedEvents } from '../events.js'
+import { Throttle } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import { Topics } from '../network/constants.js'
 import type { GossipMessage, Transport, Verdict } from '../transport.js'
@@ -98,6 +99,8 @@ export class Membership extends TypedEvents<MembershipEvents> {
   private selfRecord: NodeRecord
   private stopped = false
   private announced = false
+  /** One 'node record rejected' line a second at most (log.ts Throttle). */
+  private readonly rejections = new Throttle(1000)
 
   constructor(opts: MembershipOptions) {
     super()
@@ -261,7 +264,8 @@ export class Membership extends TypedEvents<MembershipEvents> {
     if (r.status === 'stale') return 'ignore'
     if (r.status === 'rejected') {
       this.opts.metrics.rejected.inc({ map: 'nodes', source })
-      this.log.warn({ reason: r.reason, source }, 'node record rejected')
+      const held = this.rejections.pass(this.opts.clock.mono())
+      if (held !== undefined) this.log.warn({ reason: r.reason, source, ...(held > 0 ? { moreRejected: held } : {}) }, 'node record rejected')
       return 'reject'
     }
     this.opts.hlc.observe(r.env.hlc)

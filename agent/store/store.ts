@@ -11,6 +11,7 @@ import { LwwMap, trustedAuthors, type MergeResult } from '../../core/crdt.js'
 import { checkEnvelope, type ClusterBinding, type Envelope } from '../../core/envelope.js'
 import type { AgentClock } from '../clock.js'
 import { TypedEvents } from '../events.js'
+import { Throttle } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import type { GossipMessage, Verdict } from '../transport.js'
 
@@ -63,6 +64,8 @@ export class Store extends TypedEvents<StoreEvents> {
   private readonly trusted: ReadonlySet<string>
   /** True while open() reads the disk back: tombstones stored here are kept whoever signed them. */
   private loading = false
+  /** One 'envelope rejected' line a second at most for peers' envelopes (log.ts Throttle). */
+  private readonly rejections = new Throttle(1000)
 
   private constructor(opts: StoreOptions, db: EnvelopeDb) {
     super()
@@ -153,7 +156,9 @@ export class Store extends TypedEvents<StoreEvents> {
     const r: MergeResult = bound === undefined ? this.map.merge(input) : { status: 'rejected', reason: bound, why: 'refused' }
     if (r.status === 'rejected') {
       this.opts.metrics.rejected.inc({ map: 'store', source })
-      this.opts.log.warn({ reason: r.reason, source }, 'envelope rejected')
+      // From the API every refusal is logged (an operator is waiting for it); from peers, one line a second.
+      const held = source === 'api' ? 0 : this.rejections.pass(this.opts.clock.mono())
+      if (held !== undefined) this.opts.log.warn({ reason: r.reason, source, ...(held > 0 ? { moreRejected: held } : {}) }, 'envelope rejected')
     } else if (r.status === 'applied') {
       const env = input as Envelope
       this.opts.clock.observe(env.hlc)

@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test'
 import { pino } from 'pino'
 import { MAX_PENDING_RECORDS, recordAuthorizer } from '../../agent/membership/records.js'
 import { Metrics } from '../../agent/metrics.js'
-import { MAX_SYNC_FRAME_BYTES, SYNC_PROTOCOL } from '../../agent/network/constants.js'
+import { MAX_SYNC_FRAME_BYTES, SYNC_PROTOCOL, Topics } from '../../agent/network/constants.js'
 import { peerIdOfKeyId } from '../../agent/network/keys.js'
 import { AntiEntropy } from '../../agent/store/sync.js'
 import { defaultTimings } from '../../agent/defaults.js'
@@ -87,6 +87,25 @@ describe('a Sybil flood of 5,000 freshly keyed node records', () => {
   after(async () => {
     await rogue?.net.stop().catch(() => undefined)
     await cluster?.stopAll()
+  })
+
+  it("a pending key has no say: its failure notices about a member do not count", async () => {
+    const r = rogue as Rogue
+    await waitFor('rogue in the gossip mesh', () => r.net.topicPeers(Topics.nodes).length > 0, 10_000)
+    const own = (seq: number): Uint8Array => enc(signEnvelope(`node/${r.keyId}`, { name: 'sy-rogue', peerId: r.net.peerId, addresses: [], labels: { seq: String(seq) }, taints: [], conditions: [], version: 'x', state: 'alive', startedAt: Date.now(), incarnation: 0, pods: {} }, { wall: Date.now(), logical: seq }, r.signingKey))
+    const labelOf = async (): Promise<string | undefined> => (await nodes(a1)).find((n) => n.metadata.name === 'sy-rogue')?.metadata.labels?.seq
+    await waitFor('the rogue listed Pending', async () => {
+      await r.net.publish(Topics.nodes, own(1))
+      return (await nodes(a1)).find((n) => n.metadata.name === 'sy-rogue')?.status.state === 'Pending'
+    }, 10_000, 500)
+    const k2 = ((await nodes(a1)).find((n) => n.metadata.name === 'sy-syb-2')?.status as { keyId?: string } | undefined)?.keyId
+    assert.ok(k2)
+    // Declared failed at the largest incarnation (a member could never refute it), then a record that a1 takes after the notices.
+    await r.net.publish(Topics.nodes, enc({ t: 'failed', keyId: k2, incarnation: 2 ** 31 }))
+    await r.net.publish(Topics.nodes, enc({ t: 'suspect', keyId: k2, incarnation: 2 ** 31 }))
+    await r.net.publish(Topics.nodes, own(2))
+    await waitFor('the later record taken', async () => (await labelOf()) === '2' || undefined, 10_000)
+    assert.equal(await a1.nodeState('sy-syb-2'), 'Alive')
   })
 
   it('one frame of 5,000 records is refused whole (over the frame cap); none is taken', async () => {
