@@ -99,8 +99,8 @@ export class Membership extends TypedEvents<MembershipEvents> {
   private selfRecord: NodeRecord
   private stopped = false
   private announced = false
-  /** One 'node record rejected' line a second at most (log.ts Throttle). */
-  private readonly rejections = new Throttle(1000)
+  /** At most 20 'node record rejected' lines a second (log.ts Throttle). */
+  private readonly rejections = new Throttle(1000, 20)
 
   constructor(opts: MembershipOptions) {
     super()

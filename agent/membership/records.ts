@@ -105,8 +105,11 @@ export class NodeRecords {
     }
     this.nameOwner.set(record.name, env.author)
     this.forgotten.delete(key)
-    if (this.gate !== undefined && !this.gate.admitted(env.author, record)) this.pending.add(env.author)
-    else this.pending.delete(env.author)
+    // Judged when new or pending (a member's every record is not judged again: recount() runs on admission changes).
+    if (this.gate !== undefined && (before === undefined || this.pending.has(env.author))) {
+      if (this.gate.admitted(env.author, record)) this.pending.delete(env.author)
+      else this.pending.add(env.author)
+    }
     return { status: 'applied', env, record }
   }
 

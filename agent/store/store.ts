@@ -64,8 +64,8 @@ export class Store extends TypedEvents<StoreEvents> {
   private readonly trusted: ReadonlySet<string>
   /** True while open() reads the disk back: tombstones stored here are kept whoever signed them. */
   private loading = false
-  /** One 'envelope rejected' line a second at most for peers' envelopes (log.ts Throttle). */
-  private readonly rejections = new Throttle(1000)
+  /** At most 20 'envelope rejected' lines a second for peers' envelopes (log.ts Throttle). */
+  private readonly rejections = new Throttle(1000, 20)
 
   private constructor(opts: StoreOptions, db: EnvelopeDb) {
     super()
@@ -156,7 +156,7 @@ export class Store extends TypedEvents<StoreEvents> {
     const r: MergeResult = bound === undefined ? this.map.merge(input) : { status: 'rejected', reason: bound, why: 'refused' }
     if (r.status === 'rejected') {
       this.opts.metrics.rejected.inc({ map: 'store', source })
-      // From the API every refusal is logged (an operator is waiting for it); from peers, one line a second.
+      // From the API every refusal is logged (an operator is waiting for it); from peers, 20 lines a second at most.
       const held = source === 'api' ? 0 : this.rejections.pass(this.opts.clock.mono())
       if (held !== undefined) this.opts.log.warn({ reason: r.reason, source, ...(held > 0 ? { moreRejected: held } : {}) }, 'envelope rejected')
     } else if (r.status === 'applied') {
