@@ -2,13 +2,16 @@
 // are members. Consulted by membership (a record of a deleted key, of a name admitted for
 // another key, or whose peer id is not its signing key's is refused) and by the lease's
 // voter set and the API (a pending host is listed, has no vote, and its reports do not
-// count). Reads the store's `admission/` entries; remembers, per join token, the keys it
-// admitted (a token's `uses`). Synchronous; never blocks.
+// count). Reads the store's `admission/` entries; remembers, per join token, the keys that
+// present it (a token's `uses`, fleet-wide). Synchronous; never blocks.
 
 import type { LwwMap } from '../core/crdt.js'
 import { Prefix, StoreKey } from '../core/keyspace.js'
 import { admissionValueSchema, checkJoin, judgeNode, type Verdict } from '../core/node-admission.js'
 import type { NodeRecord } from '../core/node-record.js'
+
+/** Keys remembered per join token (a `uses` above it counts as unbounded: no more records are held, MAX_NODE_RECORDS). */
+export const MAX_TOKEN_KEYS = 20_000
 
 export interface AdmissionOptions {
   /** `admission: open`: every key is a member (labs). */
@@ -24,8 +27,8 @@ export interface AdmissionOptions {
 /** Admission answers who is a member. Not for concurrent use; every call is synchronous. */
 export class Admission {
   private readonly opts: AdmissionOptions
-  /** Keys each join token admitted here, by token id: a token admits at most `uses` keys. */
-  private readonly tokenKeys = new Map<string, Set<string>>()
+  /** Keys seen presenting each join token that has `uses`, with their join times, by token id (at most `uses` or MAX_TOKEN_KEYS a token). */
+  private readonly tokenKeys = new Map<string, Map<string, number>>()
   /** Keys named by `delete node` tombstones, recomputed when an admission entry changes. */
   private deleted: Set<string> | undefined
 
@@ -93,17 +96,30 @@ export class Admission {
     return undefined
   }
 
+  /**
+   * token judges a record's join token; its `uses` hold across the fleet: of the keys seen
+   * presenting the token, the first `uses` by (joinedAt, keyId) are admitted, the rest are
+   * Pending. Every agent that holds the same records decides the same, whatever order they
+   * came in (docs/security.md "Node admission" says what a partition does).
+   */
   private token(keyId: string, record: NodeRecord): 'ok' | string | undefined {
     if (record.join === undefined) return undefined
     const why = checkJoin(record.join, record.name, this.opts.trusted, this.opts.wall())
     if (why !== undefined) return why
-    const { id, uses } = record.join.token
-    let keys = this.tokenKeys.get(id)
-    if (keys === undefined) this.tokenKeys.set(id, (keys = new Set()))
-    if (!keys.has(keyId)) {
-      if (uses !== undefined && keys.size >= uses) return `join token used up (${uses} keys)`
-      keys.add(keyId)
+    const { token, joinedAt } = record.join
+    if (token.uses === undefined) return 'ok'
+    let seen = this.tokenKeys.get(token.id)
+    if (seen === undefined) this.tokenKeys.set(token.id, (seen = new Map()))
+    seen.set(keyId, joinedAt)
+    const before = (k: string, j: number): boolean => j < joinedAt || (j === joinedAt && k < keyId)
+    let rank = 0
+    let last: [string, number] | undefined
+    for (const [k, j] of seen) {
+      if (before(k, j)) rank++
+      if (last === undefined || j > last[1] || (j === last[1] && k > last[0])) last = [k, j]
     }
-    return 'ok'
+    // Only the first `uses` can ever be admitted: keep those (at most MAX_TOKEN_KEYS a token).
+    if (seen.size > Math.min(token.uses, MAX_TOKEN_KEYS) && last !== undefined) seen.delete(last[0])
+    return rank < token.uses ? 'ok' : `join token used up (${token.uses} keys joined with it before this one)`
   }
 }

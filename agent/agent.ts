@@ -95,7 +95,7 @@ async function admitSelf(config: AgentConfig, keyId: string, store: Store, log: 
     return // only the .pub is here: the operator approves this host
   }
   const ts = { wall: Math.max(Date.now(), Number((entry?.hlc ?? '0').split('.')[0]) + 1), logical: 0 }
-  const r = await store.apply(signEnvelope(StoreKey.admission(config.name), { keyId }, ts, createPrivateKey(pem)), 'api')
+  const r = await store.apply(signEnvelope(StoreKey.admission(config.name), { keyId }, ts, createPrivateKey(pem), undefined, config.clusterId), 'api')
   log.info({ status: r.status }, 'admitted this host with the generated operator key')
 }
 
@@ -150,7 +150,7 @@ export class Agent {
 
     const started = new Stack()
     try {
-      const store = await Store.open({ path: join(config.dataDir, 'store'), trusted, retired: await loadRetired(config), checkValue: checkStoreValue, clock: hlc, metrics, log: log.child({ component: 'store' }) })
+      const store = await Store.open({ path: join(config.dataDir, 'store'), trusted, retired: await loadRetired(config), ...(config.clusterId === undefined ? {} : { cluster: { id: config.clusterId, requireBound: config.requireClusterId } }), checkValue: checkStoreValue, clock: hlc, metrics, log: log.child({ component: 'store' }) })
       started.push(() => store.close())
       const network = await Network.create({ privateKey: peerKey, listen: config.listen, psk, mdns: config.mdns, maxConnections: config.maxConnections, timings, logger: log.child({ component: 'network' }) })
       started.push(() => network.stop())
@@ -254,6 +254,7 @@ export class Agent {
       store.on('store:change', (env) => {
         if (env.key.startsWith(Prefix.admission)) {
           admission.changed()
+          membership.admissionChanged()
           // A deleted node frees every update slot it held here at once.
           const deleted = env.op === 'delete' ? admissionValueSchema.safeParse(env.value).data?.keyId : undefined
           if (deleted !== undefined) lease.forgetHolder(deleted)
@@ -358,6 +359,7 @@ function backendOf(p: Omit<Parts, 'api' | 'metricsServer'>, clock: Clock): ApiBa
       return {
         status: 'ok',
         version: VERSION,
+        ...(p.store.clusterId === undefined ? {} : { clusterId: p.store.clusterId }),
         node: p.membership.self().name,
         peerId: p.network.peerId,
         addresses: p.network.addresses(),

@@ -65,6 +65,11 @@ export class AgentClock {
     return this.clock.wall()
   }
 
+  /** mono is the Clock's monotonic time (ms): for durations, such as log throttles. */
+  mono(): number {
+    return this.clock.mono()
+  }
+
   now(): Timestamp {
     return this.hlc.now()
   }

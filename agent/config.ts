@@ -7,6 +7,7 @@ import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import { z } from 'zod'
 import { parse as parseYaml } from 'yaml'
+import { checkClusterId } from '../core/envelope.js'
 import { formatIssue, type FieldIssue } from '../core/errors.js'
 import { isKeyId } from '../core/keys.js'
 import { dns1123Subdomain } from '../core/names.js'
@@ -57,6 +58,10 @@ export interface AgentConfig {
    * revoked: what it signed is dropped (its deletes are kept). Default none.
    */
   retiredKeys: string[]
+  /** The cluster id operator writes are bound to (signatures v2; docs/security.md "Cluster id"): envelopes bound to another id are refused. Default none: unbound writes (v1) only, as agents of 0.1.0. */
+  clusterId?: string
+  /** Refuse store envelopes not bound to clusterId from the API, gossip and sync (the disk's are kept). Default false; needs clusterId. */
+  requireClusterId: boolean
   /**
    * API address: `unix:///PATH` (default `unix://DATADIR/agent.sock`), `https://HOST:PORT`
    * (TLS with a self-signed certificate made in DATADIR/api.crt; clients pin its
@@ -163,6 +168,7 @@ export function defaultConfig(): AgentConfig {
     secretsDir: '/dev/shm/daemonmesh',
     trust: [],
     retiredKeys: [],
+    requireClusterId: false,
     api: '',
     heartbeatMs: 500,
     suspicionMs: 1000,
@@ -210,6 +216,8 @@ const fileSchema = z
     secretsDir: z.string(),
     trust: z.array(z.string()),
     retiredKeys: z.array(z.string()).max(64),
+    clusterId: z.string().max(253),
+    requireClusterId: z.boolean(),
     api: z.string(),
     apiTokenFile: z.string(),
     metricsAddr: z.string(),
@@ -329,6 +337,7 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
     secretsDir: resolve(pick('secretsDir') ?? d.secretsDir),
     trust: (pick('trust') ?? []).map((t) => (isKeyId(t) ? t : resolve(t))),
     retiredKeys: (pick('retiredKeys') ?? []).map((t) => (isKeyId(t) ? t : resolve(t))),
+    requireClusterId: pick('requireClusterId') ?? d.requireClusterId,
     api,
     ...(apiTokenFile === undefined ? {} : { apiTokenFile: resolve(apiTokenFile) }),
     ...(metricsAddr === undefined ? {} : { metricsAddr }),
@@ -347,6 +356,10 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
     policySet: file.policy !== undefined,
     admission: pick('admission') ?? d.admission,
   }
+  const clusterId = pick('clusterId')
+  if (clusterId !== undefined) cfg.clusterId = clusterId
+  const badId = clusterId === undefined ? (cfg.requireClusterId ? 'Required value: requireClusterId needs clusterId' : undefined) : checkClusterId(clusterId)
+  if (badId !== undefined) issues.push({ path: 'clusterId', message: badId })
   const joinToken = pick('joinToken')
   if (joinToken !== undefined) cfg.joinToken = resolve(joinToken)
   const nodeIP = pick('nodeIP')

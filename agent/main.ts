@@ -60,6 +60,8 @@ export function agentCommand(): Command {
     .option('--docker <address>', 'Docker engine: unix:///PATH (default unix:///var/run/docker.sock) or none')
     .addOption(new Option('--docker-concurrency <n>', 'Docker calls that make the engine work at once, over all daemons (default 4, 1 to 64)').argParser(intFlag('docker-concurrency')))
     .addOption(new Option('--admission <mode>', 'enforced (default): a host is a member once approved (daemonmesh approve node) or joined with a token; open: every host with the cluster key (labs)').choices(['enforced', 'open']))
+    .option('--cluster-id <id>', 'bind operator writes to this cluster id: envelopes signed for another cluster are refused (docs/security.md; default none)')
+    .option('--require-cluster-id', 'refuse operator writes not bound to --cluster-id (after every entry was re-signed)')
     .option('--join-token <file>', 'join with this token (daemonmesh token create)')
     .option('--node-ip <ip>', "the host's address as pods see it (status.hostIP); default: chosen from the listen addresses and the default route")
     .addHelpText('after', '\nExamples:\n  daemonmesh agent\n  daemonmesh agent --config /etc/daemonmesh/agent.yaml\n  daemonmesh agent --name edge-1 --label zone=a --bootstrap /ip4/10.0.0.1/tcp/7946 --cluster-key cluster.key --trust operator.key.pub\n')
@@ -80,6 +82,8 @@ function flagsToInput(o: Record<string, unknown>): ConfigInput {
     secretsDir: o.secretsDir as string | undefined,
     trust: o.trust as string[] | undefined,
     retiredKeys: o.retiredKey as string[] | undefined,
+    clusterId: o.clusterId as string | undefined,
+    requireClusterId: o.requireClusterId as boolean | undefined,
     api: o.api as string | undefined,
     apiTokenFile: o.apiTokenFile as string | undefined,
     metricsAddr: o.metricsAddr as string | undefined,

@@ -12,7 +12,7 @@ import type { DaemonSet } from '../core/types.js'
 import { call, type AgentTarget } from './client.js'
 import { CliError } from './errors.js'
 import { notFound } from './resources.js'
-import { current, signedWrite } from './signer.js'
+import { current, signedWriteFor } from './signer.js'
 
 /** currentDaemonSet fetches a stored DaemonSet (a copy to change) and its envelope; not found is an error. */
 export async function currentDaemonSet(target: AgentTarget, ref: DsRef): Promise<{ ds: DaemonSet; prev: Envelope }> {
@@ -25,7 +25,7 @@ export async function currentDaemonSet(target: AgentTarget, ref: DsRef): Promise
 export async function writeDaemonSet(target: AgentTarget, ds: DaemonSet, prev: Envelope, privateKey: KeyObject): Promise<void> {
   const { errors } = parseDaemonSet(ds)
   if (errors.length > 0) throw new CliError(errors.map(formatIssue).join('; '))
-  await call(target, 'POST', '/v1/envelopes', signedWrite(prev.key, ds, prev, privateKey))
+  await call(target, 'POST', '/v1/envelopes', await signedWriteFor(target, prev.key, ds, prev, privateKey))
   await writeRevision(target, ds, privateKey)
 }
 
@@ -45,12 +45,12 @@ export async function writeRevision(target: AgentTarget, ds: DaemonSet, privateK
   const before = parsed?.success === true ? parsed.data : undefined
   const next = recordRevision(before, ds, Date.now())
   if (JSON.stringify(next) === JSON.stringify(before)) return
-  await call(target, 'POST', '/v1/envelopes', signedWrite(key, next, prev, privateKey))
+  await call(target, 'POST', '/v1/envelopes', await signedWriteFor(target, key, next, prev, privateKey))
 }
 
 /** deleteHistory removes a deleted DaemonSet's history. */
 export async function deleteHistory(target: AgentTarget, ref: DsRef, privateKey: KeyObject): Promise<void> {
   const key = StoreKey.history(ref)
   const prev = await current(target, key)
-  if (prev?.op === 'put') await call(target, 'POST', '/v1/envelopes', signedWrite(key, undefined, prev, privateKey))
+  if (prev?.op === 'put') await call(target, 'POST', '/v1/envelopes', await signedWriteFor(target, key, undefined, prev, privateKey))
 }

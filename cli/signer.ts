@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import type { KeyObject } from 'node:crypto'
 import { resolve } from 'node:path'
-import { signEnvelope, type Envelope } from '../core/envelope.js'
+import { checkClusterId, signEnvelope, type Envelope } from '../core/envelope.js'
 import { decodeTimestamp, type Timestamp } from '../core/hlc.js'
 import { parsePrivateKey } from '../core/keys.js'
 import { ApiError, call, type AgentTarget } from './client.js'
@@ -47,7 +47,24 @@ export function nextTimestamp(after: Envelope | undefined): Timestamp {
   return { wall: prev.wall, logical: prev.logical + 1 }
 }
 
-/** signedWrite signs value (undefined: a delete, with optional details) for `key`, superseding `prev`. */
-export function signedWrite(key: string, value: unknown, prev: Envelope | undefined, privateKey: KeyObject, deleteDetails?: Record<string, unknown>): Envelope {
-  return signEnvelope(key, value, nextTimestamp(prev), privateKey, deleteDetails)
+/** signedWrite signs value (undefined: a delete, with optional details) for `key`, superseding `prev`; bound to `clusterId` when given. */
+export function signedWrite(key: string, value: unknown, prev: Envelope | undefined, privateKey: KeyObject, deleteDetails?: Record<string, unknown>, clusterId?: string): Envelope {
+  return signEnvelope(key, value, nextTimestamp(prev), privateKey, deleteDetails, clusterId)
+}
+
+/**
+ * clusterIdOf asks the agent (GET /v1/health) which cluster id it binds writes to: the CLI
+ * signs for the cluster of the agent it writes through (reached over its socket, or TLS with
+ * a pinned certificate). None: the write is unbound (v1).
+ */
+export async function clusterIdOf(target: AgentTarget): Promise<string | undefined> {
+  const { clusterId } = await call<{ clusterId?: unknown }>(target, 'GET', '/v1/health')
+  if (clusterId === undefined) return undefined
+  if (typeof clusterId !== 'string' || checkClusterId(clusterId) !== undefined) throw new CliError(`agent ${target.address} reports an invalid cluster id`)
+  return clusterId
+}
+
+/** signedWriteFor is signedWrite for the cluster of the agent at `target`. */
+export async function signedWriteFor(target: AgentTarget, key: string, value: unknown, prev: Envelope | undefined, privateKey: KeyObject, deleteDetails?: Record<string, unknown>): Promise<Envelope> {
+  return signedWrite(key, value, prev, privateKey, deleteDetails, await clusterIdOf(target))
 }

@@ -51,9 +51,12 @@ export class LwwMap {
   private readonly entries = new Map<string, Envelope>()
   private readonly buckets = new BucketDigest()
   private readonly authorize: Authorizer
+  private readonly check: (input: unknown) => Envelope
 
-  constructor(authorize: Authorizer) {
+  /** `check` verifies an envelope's shape and signature (default checkEnvelope: unbound, v1). */
+  constructor(authorize: Authorizer, check: (input: unknown) => Envelope = (i) => checkEnvelope(i)) {
     this.authorize = authorize
+    this.check = check
   }
 
   /**
@@ -66,7 +69,7 @@ export class LwwMap {
     if (current !== undefined && decodeTimestamp((input as Envelope).hlc) !== undefined && compareEnvelopes(input as Envelope, current) <= 0) return { status: 'stale' }
     let env: Envelope
     try {
-      env = checkEnvelope(input)
+      env = this.check(input)
     } catch (err) {
       return { status: 'rejected', reason: (err as Error).message, why: err instanceof SignatureError ? 'forged' : 'malformed' }
     }

@@ -23,7 +23,7 @@ export interface JoinToken {
   id: string
   /** Glob of the node names it admits (`*` matches any run of name characters); absent: any name. */
   names?: string
-  /** How many node keys it admits (each agent counts the keys it saw present it); absent: any number. */
+  /** How many node keys it admits across the fleet (the first by join time, then key id); absent: any number. */
   uses?: number
   /** Wall ms: made at, and valid until (a host must have joined in between). */
   issuedAt: number

@@ -19,6 +19,7 @@ import type { NodeCondition, Taint } from '../../core/types.js'
 import type { AgentClock, Clock, Timer } from '../clock.js'
 import type { Timings } from '../defaults.js'
 import { TypedEvents } from '../events.js'
+import { Throttle } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import { Topics } from '../network/constants.js'
 import type { GossipMessage, Transport, Verdict } from '../transport.js'
@@ -98,6 +99,8 @@ export class Membership extends TypedEvents<MembershipEvents> {
   private selfRecord: NodeRecord
   private stopped = false
   private announced = false
+  /** At most 20 'node record rejected' lines a second (log.ts Throttle). */
+  private readonly rejections = new Throttle(1000, 20)
 
   constructor(opts: MembershipOptions) {
     super()
@@ -236,6 +239,8 @@ export class Membership extends TypedEvents<MembershipEvents> {
         this.opts.metrics.rejected.inc({ map: 'nodes', source: 'gossip' })
         return 'reject'
       }
+      // A key that is not admitted has no say: its suspicions do not count (admission: open admits all).
+      if (this.opts.gate !== undefined && !this.opts.gate.admitted(msg.fromKeyId, this.book.record(msg.fromKeyId))) return 'ignore'
       return this.detector.notice(notice.data, msg.fromKeyId)
     }
     // The gossip publisher must be the record's author: no relaying records in another's name.
@@ -259,7 +264,8 @@ export class Membership extends TypedEvents<MembershipEvents> {
     if (r.status === 'stale') return 'ignore'
     if (r.status === 'rejected') {
       this.opts.metrics.rejected.inc({ map: 'nodes', source })
-      this.log.warn({ reason: r.reason, source }, 'node record rejected')
+      const held = this.rejections.pass(this.opts.clock.mono())
+      if (held !== undefined) this.log.warn({ reason: r.reason, source, ...(held > 0 ? { moreRejected: held } : {}) }, 'node record rejected')
       return 'reject'
     }
     this.opts.hlc.observe(r.env.hlc)
@@ -281,6 +287,11 @@ export class Membership extends TypedEvents<MembershipEvents> {
       out.push({ record: env.value as NodeRecord, keyId, state: seen?.state ?? 'Alive', lastSeen: seen?.lastSeen ?? 0 })
     }
     return out.sort((a, b) => (a.record.name < b.record.name ? -1 : a.record.name > b.record.name ? 1 : 0))
+  }
+
+  /** admissionChanged re-judges the records held of keys that were not members (their number is bounded: records.ts). */
+  admissionChanged(): void {
+    this.book.recount()
   }
 
   /** suspected tells whether this agent currently suspects a node (the API shows it Alive until it is declared Unreachable). */

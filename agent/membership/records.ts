@@ -29,6 +29,19 @@ export interface RecordGate {
   admitted(keyId: string, record: NodeRecord | undefined): boolean
 }
 
+/**
+ * Records of keys that are not members (Pending hosts) held at once. Anyone with the cluster
+ * key can make fresh keys at will, so their number is bounded: past it, the record of a new
+ * key that is not a member is refused, and nothing held is evicted (members never compete
+ * for these places, and hosts already Pending keep theirs). A place frees when a pending key
+ * is admitted, deleted or forgotten.
+ */
+export const MAX_PENDING_RECORDS = 256
+/** Records held in all, members included: the only bound on fresh keys under `admission: open`. */
+export const MAX_NODE_RECORDS = 20_000
+/** Versions of forgotten records remembered (the oldest forgotten first goes: it is the least likely to come back). */
+export const MAX_FORGOTTEN = 20_000
+
 /** RecordMerge is what merging one record envelope did. */
 export type RecordMerge =
   | { status: 'applied'; env: Envelope; record: NodeRecord }
@@ -46,6 +59,8 @@ export class NodeRecords {
   private readonly isLeft: (keyId: string) => boolean
 
   private readonly gate: RecordGate | undefined
+  /** Keys whose record is held and that were not members when it was merged (bounded by MAX_PENDING_RECORDS; recount() re-judges them). */
+  private readonly pending = new Set<string>()
 
   constructor(self: { keyId: string; name: string }, isLeft: (keyId: string) => boolean, gate?: RecordGate) {
     this.nameOwner.set(self.name, self.keyId)
@@ -64,7 +79,7 @@ export class NodeRecords {
     if (r.status === 'rejected') return { status: 'rejected', reason: r.reason }
     if (r.status === 'stale') return { status: 'stale' }
     const record = env.value as NodeRecord
-    const refused = this.gate?.refuse(env.author, record)
+    const refused = this.gate?.refuse(env.author, record) ?? this.full(env.author, record, before === undefined)
     if (refused !== undefined) {
       this.map.restore(key, before)
       return { status: 'rejected', reason: refused }
@@ -90,7 +105,33 @@ export class NodeRecords {
     }
     this.nameOwner.set(record.name, env.author)
     this.forgotten.delete(key)
+    // Judged when new or pending (a member's every record is not judged again: recount() runs on admission changes).
+    if (this.gate !== undefined && (before === undefined || this.pending.has(env.author))) {
+      if (this.gate.admitted(env.author, record)) this.pending.delete(env.author)
+      else this.pending.add(env.author)
+    }
     return { status: 'applied', env, record }
+  }
+
+  /** full says why a record must be refused for room: a new key past MAX_NODE_RECORDS, or a new key that is not a member past MAX_PENDING_RECORDS. */
+  private full(keyId: string, record: NodeRecord, isNew: boolean): string | undefined {
+    if (!isNew) return undefined
+    if (this.map.size > MAX_NODE_RECORDS) return `too many node records (${MAX_NODE_RECORDS})`
+    if (this.gate === undefined || this.pending.size < MAX_PENDING_RECORDS || this.gate.admitted(keyId, record)) return undefined
+    return `too many pending hosts (${MAX_PENDING_RECORDS}): approve or delete some`
+  }
+
+  /** recount re-judges the pending keys (node admission changed): the admitted leave the count, the rest stay. O(MAX_PENDING_RECORDS). */
+  recount(): void {
+    for (const k of this.pending) {
+      const r = this.record(k)
+      if (r === undefined || this.gate?.admitted(k, r) !== false) this.pending.delete(k)
+    }
+  }
+
+  /** pendingCount is how many records of keys that are not members are held (at most MAX_PENDING_RECORDS). */
+  get pendingCount(): number {
+    return this.pending.size
   }
 
   /** own records our own freshly signed envelope (it always wins: our clock moved on). */
@@ -108,8 +149,12 @@ export class NodeRecords {
     const env = this.map.get(StoreKey.nodeRecord(keyId))
     if (env === undefined) return undefined
     const record = env.value as NodeRecord
+    this.forgotten.delete(env.key)
     this.forgotten.set(env.key, env.hlc)
+    // Insertion order is forgetting order: the oldest goes first.
+    if (this.forgotten.size > MAX_FORGOTTEN) this.forgotten.delete(this.forgotten.keys().next().value as string)
     this.map.restore(env.key, undefined)
+    this.pending.delete(keyId)
     if (this.nameOwner.get(record.name) === keyId) this.nameOwner.delete(record.name)
     return record
   }

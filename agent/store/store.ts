@@ -8,9 +8,10 @@ import { Level } from 'level'
 import type { Logger } from 'pino'
 import { checkEnvelopeBounds } from '../../core/bounds.js'
 import { LwwMap, trustedAuthors, type MergeResult } from '../../core/crdt.js'
-import type { Envelope } from '../../core/envelope.js'
+import { checkEnvelope, type ClusterBinding, type Envelope } from '../../core/envelope.js'
 import type { AgentClock } from '../clock.js'
 import { TypedEvents } from '../events.js'
+import { Throttle } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import type { GossipMessage, Verdict } from '../transport.js'
 
@@ -36,6 +37,8 @@ export interface StoreOptions {
    * dropped. Default none.
    */
   retired?: string[]
+  /** The cluster id store envelopes are bound to (config clusterId); unset: unbound (v1) only. Envelopes read back from disk may be unbound whatever requireBound says. */
+  cluster?: ClusterBinding
   /** Checks a key and, for a put, its value (a DaemonSet under ds/NS/NAME; undefined for a delete); returns why not. */
   checkValue: (key: string, op: 'put' | 'delete', value: unknown) => string | undefined
   clock: AgentClock
@@ -61,6 +64,8 @@ export class Store extends TypedEvents<StoreEvents> {
   private readonly trusted: ReadonlySet<string>
   /** True while open() reads the disk back: tombstones stored here are kept whoever signed them. */
   private loading = false
+  /** At most 20 'envelope rejected' lines a second for peers' envelopes (log.ts Throttle). */
+  private readonly rejections = new Throttle(1000, 20)
 
   private constructor(opts: StoreOptions, db: EnvelopeDb) {
     super()
@@ -71,7 +76,14 @@ export class Store extends TypedEvents<StoreEvents> {
     // A tombstone read back from disk outlives its author's trust: dropping it would let an
     // older put (of a key still trusted) be replayed over the delete.
     const keep = (env: Envelope): boolean => this.loading && env.op === 'delete'
-    this.map = new LwwMap((env) => (keep(env) ? undefined : trust(env)) ?? opts.checkValue(env.key, env.op, env.value))
+    const cluster = opts.cluster
+    const check = cluster === undefined ? undefined : (i: unknown): Envelope => checkEnvelope(i, this.loading ? { ...cluster, requireBound: false } : cluster)
+    this.map = new LwwMap((env) => (keep(env) ? undefined : trust(env)) ?? opts.checkValue(env.key, env.op, env.value), check)
+  }
+
+  /** clusterId is the cluster id store envelopes are bound to, if any. */
+  get clusterId(): string | undefined {
+    return this.opts.cluster?.id
   }
 
   /** trusts reports whether `author` is one of the trusted operator keys (a retired key is not: it may sign nothing new). */
@@ -144,7 +156,9 @@ export class Store extends TypedEvents<StoreEvents> {
     const r: MergeResult = bound === undefined ? this.map.merge(input) : { status: 'rejected', reason: bound, why: 'refused' }
     if (r.status === 'rejected') {
       this.opts.metrics.rejected.inc({ map: 'store', source })
-      this.opts.log.warn({ reason: r.reason, source }, 'envelope rejected')
+      // From the API every refusal is logged (an operator is waiting for it); from peers, 20 lines a second at most.
+      const held = source === 'api' ? 0 : this.rejections.pass(this.opts.clock.mono())
+      if (held !== undefined) this.opts.log.warn({ reason: r.reason, source, ...(held > 0 ? { moreRejected: held } : {}) }, 'envelope rejected')
     } else if (r.status === 'applied') {
       const env = input as Envelope
       this.opts.clock.observe(env.hlc)

@@ -27,6 +27,7 @@ import type { Timings } from '../defaults.js'
 import type { Metrics } from '../metrics.js'
 import { MAX_SYNC_FRAME_BYTES, SYNC_LIMITS, SYNC_PROTOCOL } from '../network/constants.js'
 import type { ChannelLimits, FrameChannel, Transport } from '../transport.js'
+import { PeerBudget } from './sync-budget.js'
 
 /** A map taking part in anti-entropy, with how to merge what a peer sends. */
 export interface SyncedMap {
@@ -150,6 +151,8 @@ export class AntiEntropy {
   private stopped = false
   /** Monotonic time of the last exchange a differing fingerprint started. */
   private nudgedAt = -Infinity
+  /** What each peer may make this responder do per interval (sync-budget.ts). */
+  private readonly budget = new PeerBudget()
 
   constructor(opts: SyncOptions) {
     this.opts = opts
@@ -248,10 +251,21 @@ export class AntiEntropy {
   }
 
   private async answer(channel: FrameChannel, peer: string): Promise<void> {
+    const refused = this.budget.admit(peer, this.opts.clock.mono())
+    if (refused !== undefined) {
+      if (refused.first) this.opts.log.warn({ peer, reason: refused.reason }, 'anti-entropy exchange refused: the peer is over its budget')
+      this.opts.metrics.syncs.inc({ role: 'responder', result: 'refused' })
+      await channel.close()
+      return
+    }
+    const write = async (frame: Uint8Array): Promise<void> => {
+      this.budget.spend(peer, frame.length)
+      await channel.write(frame)
+    }
     // 1. offer -> 2. buckets
     const offer = parseFrame(offerSchema, await channel.read(), 'offer')
     const views = { store: this.viewOf('store', offer.store), nodes: this.viewOf('nodes', offer.nodes) }
-    await channel.write(encode(views))
+    await write(encode(views))
     if (views.store === 'equal' && views.nodes === 'equal') {
       await channel.close()
       this.opts.metrics.syncs.inc({ role: 'responder', result: 'ok' })
@@ -267,12 +281,16 @@ export class AntiEntropy {
       const d = this.byName(name).map.diff(view.level, summaries[name].buckets, summaries[name].entries, SYNC_LIMITS.maxEnvelopes)
       answer[name] = { send: withinBudget(d.send), want: d.want }
     }
-    await channel.write(encode(answer))
-    // 5. final, when we asked for anything.
+    await write(encode(answer))
+    // 5. final, when we asked for anything: only the keys asked for are taken.
     let got = 0
     if (answer.store.want.length + answer.nodes.want.length > 0) {
       const final = parseFrame(finalSchema, await channel.read(), 'final')
-      got = (await this.byName('store').merge(final.store)) + (await this.byName('nodes').merge(final.nodes))
+      const asked = (name: MapName): unknown[] => {
+        const want = new Set(answer[name].want)
+        return final[name].filter((e) => want.has((e as { key?: unknown } | null)?.key as string))
+      }
+      got = (await this.byName('store').merge(asked('store'))) + (await this.byName('nodes').merge(asked('nodes')))
     }
     await channel.close()
     this.opts.metrics.syncs.inc({ role: 'responder', result: 'ok' })

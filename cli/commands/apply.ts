@@ -18,7 +18,7 @@ import { CliError } from '../errors.js'
 import { writeRevision } from '../history.js'
 import { readInputs } from '../inputs.js'
 import { WRITES_IN_FLIGHT, inOrder } from '../ordered.js'
-import { current, loadOperatorKey, signedWrite } from '../signer.js'
+import { current, loadOperatorKey, signedWriteFor } from '../signer.js'
 import { loadSecretKey } from '../secret-key.js'
 import { openSecret, sameSecret, sealSecret, type PlainSecret, type Secret } from '../../core/secret.js'
 import { SecretKeyError, type SecretKey } from '../../core/secret-box.js'
@@ -101,7 +101,7 @@ async function applySecret(plain: PlainSecret, secret: Secret, secretKey: Secret
     if (existing.immutable === true) throw new CliError(`secret "${plain.metadata.name}": field is immutable when \`immutable\` is set: delete it and apply again`)
   }
   const value: Secret = { ...secret, metadata: { ...secret.metadata, creationTimestamp: existing?.metadata.creationTimestamp ?? new Date().toISOString() } }
-  await call(target, 'POST', '/v1/envelopes', signedWrite(key, value, prev, privateKey))
+  await call(target, 'POST', '/v1/envelopes', await signedWriteFor(target, key, value, prev, privateKey))
   return existing === undefined ? 'created' : `configured${note}`
 }
 
@@ -117,7 +117,7 @@ async function applyConfigMap(cm: ConfigMap, target: AgentTarget, privateKey: Ke
   if (existing !== undefined && content(existing) === content(cm)) return 'unchanged'
   if (existing?.immutable === true) throw new CliError(`configmap "${cm.metadata.name}": field is immutable when \`immutable\` is set: delete it and apply again`)
   const value: ConfigMap = { ...cm, metadata: { ...cm.metadata, creationTimestamp: existing?.metadata.creationTimestamp ?? new Date().toISOString() } }
-  await call(target, 'POST', '/v1/envelopes', signedWrite(key, value, prev, privateKey))
+  await call(target, 'POST', '/v1/envelopes', await signedWriteFor(target, key, value, prev, privateKey))
   return existing === undefined ? 'created' : 'configured'
 }
 
@@ -129,7 +129,7 @@ async function applyDaemonSet(ds: DaemonSet, target: AgentTarget, privateKey: Ke
   if (existing !== undefined && comparable(existing) === comparable(ds)) return 'unchanged'
   const creationTimestamp = existing?.metadata.creationTimestamp ?? new Date().toISOString()
   const value: DaemonSet = { ...ds, metadata: { ...ds.metadata, creationTimestamp } }
-  await call(target, 'POST', '/v1/envelopes', signedWrite(key, value, prev, privateKey))
+  await call(target, 'POST', '/v1/envelopes', await signedWriteFor(target, key, value, prev, privateKey))
   await writeRevision(target, value, privateKey)
   return existing === undefined ? 'created' : 'configured'
 }

@@ -11,7 +11,7 @@ import { formatIssue } from '../../core/errors.js'
 import { StoreKey, dsRef } from '../../core/keyspace.js'
 import { call, type AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
-import { current, loadOperatorKey, signedWrite } from '../signer.js'
+import { current, loadOperatorKey, signedWriteFor } from '../signer.js'
 
 export interface CreateConfigMapOptions {
   namespace?: string
@@ -87,6 +87,6 @@ export async function runCreateConfigMap(name: string, opts: CreateConfigMapOpti
   const prev = await current(target, key)
   if (prev?.op === 'put') throw new CliError(`configmaps "${name}" already exists`)
   const privateKey = loadOperatorKey(opts.key)
-  await call(target, 'POST', '/v1/envelopes', signedWrite(key, { ...cm, metadata: { ...cm.metadata, creationTimestamp: new Date().toISOString() } }, prev, privateKey))
+  await call(target, 'POST', '/v1/envelopes', await signedWriteFor(target, key, { ...cm, metadata: { ...cm.metadata, creationTimestamp: new Date().toISOString() } }, prev, privateKey))
   out.write(`configmap/${name} created\n`)
 }

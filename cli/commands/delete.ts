@@ -12,7 +12,7 @@ import { readInputs } from '../inputs.js'
 import { WRITES_IN_FLIGHT, inOrder } from '../ordered.js'
 import { fleetNodes } from '../fleet.js'
 import { CM_RESOURCES, DS_RESOURCES, POD_RESOURCES, SECRET_RESOURCES, dsArg, notFound } from '../resources.js'
-import { current, loadOperatorKey, signedWrite } from '../signer.js'
+import { current, loadOperatorKey, signedWriteFor } from '../signer.js'
 
 export interface DeleteOptions {
   namespace?: string
@@ -118,7 +118,7 @@ async function deletePods(names: string[], opts: DeleteOptions, target: AgentTar
     const pod = node.pods[w.ds.key]
     if (pod === undefined) throw new CliError(`node ${w.node} runs no copy of daemonset.apps/${w.ds.name}`)
     const key = StoreKey.podDelete(w.ds, w.node)
-    await call(target, 'POST', '/v1/envelopes', signedWrite(key, { revision: pod.revision, since: pod.since }, await current(target, key), privateKey))
+    await call(target, 'POST', '/v1/envelopes', await signedWriteFor(target, key, { revision: pod.revision, since: pod.since }, await current(target, key), privateKey))
     out.write(`pod "${w.ds.name}-${w.node}" deleted\n`)
   }
 }
@@ -138,13 +138,13 @@ export async function runDelete(resource: string | undefined, names: string[], o
       const key = object.key(ref)
       const prev = await current(target, key)
       if (prev === undefined || prev.op !== 'put') return { line: `Error from server (NotFound): ${notFound(object.plural, ref.name, ref.namespace)}\n`, missing: true }
-      await call(target, 'POST', '/v1/envelopes', signedWrite(key, undefined, prev, privateKey))
+      await call(target, 'POST', '/v1/envelopes', await signedWriteFor(target, key, undefined, prev, privateKey))
       return { line: `${object.singular} "${ref.name}" deleted\n` }
     }
     const key = StoreKey.daemonSet(ref)
     const prev = await current(target, key)
     if (prev === undefined || prev.op !== 'put') return { line: `Error from server (NotFound): ${notFound('daemonsets.apps', ref.name, ref.namespace)}\n`, missing: true }
-    await call(target, 'POST', '/v1/envelopes', signedWrite(key, undefined, prev, privateKey, { cascade }))
+    await call(target, 'POST', '/v1/envelopes', await signedWriteFor(target, key, undefined, prev, privateKey, { cascade }))
     await deleteHistory(target, ref, privateKey)
     return { line: `daemonset.apps "${(prev.value as DaemonSet).metadata.name}" deleted${cascade === 'orphan' ? ' (orphan: its pods keep running)' : ''}\n` }
   }

@@ -10,7 +10,7 @@ import { call, type AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
 import { fleetNodes } from '../fleet.js'
 import { NODE_RESOURCES } from '../resources.js'
-import { current, loadOperatorKey, signedWrite } from '../signer.js'
+import { current, loadOperatorKey, signedWriteFor } from '../signer.js'
 
 export interface OverlayOptions {
   overwrite?: boolean
@@ -52,7 +52,7 @@ export async function runLabel(resource: string, node: string | undefined, chang
       s.overlay.removeLabels = s.overlay.removeLabels.filter((k) => k !== p.key)
     }
   }
-  await call(target, 'POST', '/v1/envelopes', signedWrite(StoreKey.overlay(s.node), s.overlay, s.prev, privateKey))
+  await call(target, 'POST', '/v1/envelopes', await signedWriteFor(target, StoreKey.overlay(s.node), s.overlay, s.prev, privateKey))
   out.write(`node/${s.node} ${parsed.every((p) => p.remove) ? 'unlabeled' : 'labeled'}\n`)
 }
 
@@ -84,6 +84,6 @@ export async function runTaint(resource: string, node: string | undefined, chang
       s.overlay.removeTaints = s.overlay.removeTaints.filter((r) => !(r.key === t.key && r.effect === (t.effect as TaintEffect)))
     }
   }
-  await call(target, 'POST', '/v1/envelopes', signedWrite(StoreKey.overlay(s.node), s.overlay, s.prev, privateKey))
+  await call(target, 'POST', '/v1/envelopes', await signedWriteFor(target, StoreKey.overlay(s.node), s.overlay, s.prev, privateKey))
   out.write(`node/${s.node} ${parsed.every((p) => p.remove) ? 'untainted' : 'tainted'}\n`)
 }

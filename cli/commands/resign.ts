@@ -9,7 +9,7 @@ import type { Envelope } from '../../core/envelope.js'
 import { isKeyId, parsePublicKey } from '../../core/keys.js'
 import { call, type AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
-import { loadOperatorKey, signedWrite } from '../signer.js'
+import { loadOperatorKey, signedWriteFor } from '../signer.js'
 
 export interface ResignOptions {
   from?: string
@@ -35,7 +35,7 @@ export async function runResign(opts: ResignOptions, target: AgentTarget, out: N
   let done = 0
   for (const env of items) {
     try {
-      await call(target, 'POST', '/v1/envelopes', signedWrite(env.key, env.value, env, privateKey))
+      await call(target, 'POST', '/v1/envelopes', await signedWriteFor(target, env.key, env.value, env, privateKey))
       done++
     } catch (err) {
       throw new CliError(`resign ${env.key}: ${(err as Error).message} (${done} of ${items.length} re-signed)`)

@@ -9,7 +9,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { call } from '../../cli/client.js'
-import { signEnvelope, type Envelope } from '../../core/envelope.js'
+import { checkEnvelope, signEnvelope, type Envelope } from '../../core/envelope.js'
 import { generateKeyPair } from '../../core/keys.js'
 import { parseDaemonSet } from '../../core/manifest.js'
 import { TestCluster, waitFor, type TestAgent } from '../helpers/cluster.js'
@@ -86,5 +86,27 @@ describe('trust changes (retire, revoke, resign)', () => {
     await waitFor('re-signed entries kept after revocation', async () => (await names()).join() === 'sl-a,sl-b' || undefined, 10_000)
     const a = await call<Envelope>(agent.target, 'GET', '/v1/envelopes?key=ds/default/sl-a')
     assert.notEqual(a.author, old.id)
+  })
+
+  it('with a cluster id, a write signed for another cluster is refused; the CLI signs for the agent\'s; resign and require-cluster-id end unbound writes', async () => {
+    await restart(['--cluster-id', 'sl-prod'])
+    await waitFor('entries kept', async () => (await names()).join() === 'sl-a,sl-b' || undefined, 10_000)
+    assert.equal((await agent.health() as unknown as { clusterId?: string }).clusterId, 'sl-prod')
+    // The same operator key, a write made for staging: replayed here, refused.
+    const replay = signEnvelope('ds/default/sl-staging', dsValue('sl-staging'), ts(), cluster.operatorKey, undefined, 'sl-staging')
+    await assert.rejects(post(replay), (e: Refusal) => e.status === 403 && /signed for another cluster than sl-prod/.test(e.message))
+    // The CLI signs for the cluster of the agent it writes through.
+    const manifest = join(cluster.root, 'sl-bound.yaml')
+    await writeFile(manifest, `apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: sl-bound}\nspec:\n  selector: {matchLabels: {app: sl-bound}}\n  template:\n    metadata: {labels: {app: sl-bound}}\n    spec: {containers: [{name: c, image: busybox}]}\n`)
+    const applied = await runCli('apply', '-f', manifest, '--agent', agent.target.address, '--key', cluster.operatorKeyFile)
+    assert.equal(applied.code, 0, applied.stderr)
+    const bound = await call<Envelope>(agent.target, 'GET', '/v1/envelopes?key=ds/default/sl-bound')
+    assert.deepEqual(checkEnvelope(bound, { id: 'sl-prod', requireBound: true }), bound)
+    // Re-sign what is unbound, then require bound writes: everything stays, unbound writes are refused.
+    const r = await runCli('resign', '--from', cluster.operatorPubFile, '--agent', agent.target.address, '--key', cluster.operatorKeyFile)
+    assert.equal(r.code, 0, r.stderr)
+    await restart(['--cluster-id', 'sl-prod', '--require-cluster-id'])
+    await waitFor('every entry kept', async () => (await names()).join() === 'sl-a,sl-b,sl-bound' || undefined, 10_000)
+    await assert.rejects(post(signEnvelope('ds/default/sl-unbound', dsValue('sl-unbound'), ts(), cluster.operatorKey)), (e: Refusal) => e.status === 403 && /not bound to a cluster id/.test(e.message))
   })
 })

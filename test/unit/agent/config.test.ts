@@ -77,6 +77,14 @@ describe('agent configuration', () => {
     assert.equal(resolveConfig({ dockerConcurrency: 8 }, { dockerConcurrency: 2 }).dockerConcurrency, 2)
   })
 
+  it('the cluster id: none by default; validated; requireClusterId needs one', () => {
+    assert.equal(resolveConfig({}, {}).clusterId, undefined)
+    assert.equal(resolveConfig({}, {}).requireClusterId, false)
+    assert.deepEqual([resolveConfig({ clusterId: 'prod-eu' }, { requireClusterId: true })].map((c) => [c.clusterId, c.requireClusterId]), [['prod-eu', true]])
+    assert.throws(() => resolveConfig({ clusterId: 'Prod EU' }, {}), /clusterId: Invalid value: "Prod EU"/)
+    assert.throws(() => resolveConfig({ requireClusterId: true }, {}), /clusterId: Required value: requireClusterId needs clusterId/)
+  })
+
   it('a fractional dockerConcurrency in the file is refused', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'dm-cfg-'))
     await writeFile(join(dir, 'a.yaml'), 'dockerConcurrency: 2.5\n')

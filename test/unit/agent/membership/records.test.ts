@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { describe, it } from 'node:test'
-import { NodeRecords, type RecordGate } from '../../../../agent/membership/records.js'
+import { MAX_PENDING_RECORDS, NodeRecords, type RecordGate } from '../../../../agent/membership/records.js'
 import { signEnvelope } from '../../../../core/envelope.js'
 import { keyId } from '../../../../core/keys.js'
 import type { NodeRecord } from '../../../../core/node-record.js'
@@ -56,5 +56,28 @@ describe('node records with admission', () => {
     const book = new NodeRecords({ keyId: keyId(self), name: 'self' }, () => false, gate(new Set([keyId(a), keyId(b)])))
     assert.equal(book.merge(envOf(a, 'edge-1')).status, 'applied')
     assert.equal(book.merge(envOf(b, 'edge-1')).status, 'rejected')
+  })
+
+  it('pending records are bounded: past the bound a new pending key is refused, members and known keys still merge, and an admission frees places', () => {
+    const members = new Set<string>()
+    const book = new NodeRecords({ keyId: keyId(self), name: 'self' }, () => false, gate(members))
+    const keys = Array.from({ length: MAX_PENDING_RECORDS }, key)
+    for (const [i, k] of keys.entries()) assert.equal(book.merge(envOf(k, `p-${i}`)).status, 'applied')
+    assert.equal(book.pendingCount, MAX_PENDING_RECORDS)
+    assert.deepEqual(book.merge(envOf(key(), 'late')), { status: 'rejected', reason: `too many pending hosts (${MAX_PENDING_RECORDS}): approve or delete some` })
+    // A pending key already held sends a newer record: taken. A member is never refused for room.
+    assert.equal(book.merge(envOf(keys[0] as KeyObject, 'p-0')).status, 'applied')
+    const member = key()
+    members.add(keyId(member))
+    assert.equal(book.merge(envOf(member, 'edge-1')).status, 'applied')
+    // Two pending keys are admitted (approve node): recount frees their places.
+    members.add(keyId(keys[1] as KeyObject))
+    members.add(keyId(keys[2] as KeyObject))
+    book.recount()
+    assert.equal(book.pendingCount, MAX_PENDING_RECORDS - 2)
+    assert.equal(book.merge(envOf(key(), 'late')).status, 'applied')
+    // Forgetting a pending key frees its place too.
+    book.forget(keyId(keys[3] as KeyObject))
+    assert.equal(book.pendingCount, MAX_PENDING_RECORDS - 2)
   })
 })
