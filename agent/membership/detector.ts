@@ -188,13 +188,20 @@ export class FailureDetector {
     // Only members' suspicions count.
     if (this.members.get(from) === undefined || from === n.keyId) return 'ignore'
     if (n.keyId === this.opts.keyId) {
-      if (n.incarnation >= this.opts.incarnation()) this.refute(n.incarnation, n.t, from)
+      if (n.incarnation >= this.opts.incarnation()) this.refute(this.opts.incarnation(), n.t, from)
       return 'accept'
     }
     const m = this.members.get(n.keyId)
     if (m === undefined || m.left) return 'ignore'
+    // Only a member raises its own incarnation, and its signed record says to which: a notice
+    // above that is clamped to it, so that a hostile member cannot name an incarnation (2^31)
+    // the victim could never refute. A genuine notice of a refutation we missed loses nothing
+    // that our own probes do not find again.
+    // Such a notice is not relayed.
+    const beyond = n.incarnation > m.swim.incarnation
+    if (beyond) n = { ...n, incarnation: m.swim.incarnation }
     // Not stale: relay it even when it changes nothing here, as others may need it.
-    const current = n.incarnation >= m.swim.incarnation ? 'accept' : 'ignore'
+    const current = !beyond && n.incarnation >= m.swim.incarnation ? 'accept' : 'ignore'
     if (n.t === 'suspect') {
       if (this.suspect(m, n.incarnation, from) === 'new') {
         // Seek confirmation: about confirmProbes members (in expectation, whatever N) probe it now.
@@ -298,7 +305,8 @@ export class FailureDetector {
 
   /** check looks at what a peer believes of us: suspected or failed at our incarnation (or later) calls for a refutation. */
   private check(view: View, by: string | undefined): void {
-    if (view.status !== 'alive' && view.incarnation >= this.opts.incarnation()) this.refute(view.incarnation, view.status, by)
+    // Refuting raises ours above our own, never to a number a peer named (see notice).
+    if (view.status !== 'alive' && view.incarnation >= this.opts.incarnation()) this.refute(this.opts.incarnation(), view.status, by)
   }
 
   private refute(incarnation: number, status: string, by: string | undefined): void {

@@ -107,6 +107,22 @@ describe('failure detection (SWIM)', () => {
     stop(members)
   })
 
+  it('a notice naming an incarnation above the member\'s own (2^31) is held to its own, so the member still refutes it', async () => {
+    const { clock, members } = fleet(4)
+    const [a, b, c] = members as [Member, Member, Member]
+    await clock.advance(3 * PERIOD)
+    const notice = (t: string, of: Member): Uint8Array => new TextEncoder().encode(JSON.stringify({ t, keyId: of.keyId, incarnation: 2 ** 31 }))
+    await a.transport.publish(Topics.nodes, notice('failed', b))
+    await a.transport.publish(Topics.nodes, notice('suspect', a))
+    await clock.advance(0)
+    assert.equal(b.membership.incarnation(), 1, 'b refuted at its own incarnation + 1, not above 2^31')
+    await clock.advance(20 * PERIOD)
+    assert.ok(others(members, b).every((m) => stateAt(m, b) === 'Alive'), 'b is Alive everywhere')
+    assert.equal(stateAt(c, a), 'Alive')
+    assert.ok(members.every((m) => m.membership.incarnation() <= 2), 'no incarnation was pushed up')
+    stop(members)
+  })
+
   it('a member no one can probe but that hears gossip keeps refuting and is never Unreachable', async () => {
     const { clock, hub, members } = fleet(4)
     const d = members[3] as Member
