@@ -258,8 +258,7 @@ export class FailureDetector {
       const timeout = this.prober.timeout()
       // A closed connection with no other to the member goes straight to the helpers: a dial
       // would undo a connection cap's pruning (ours or the member's) and cost a handshake,
-      // while the helpers' own connections tell as well whether it is alive (we dial only
-      // when none of them holds one).
+      // while the helpers' own connections tell as well whether it is alive.
       const helpers = helpersFor(this.members, this.opts.transport, keyId, this.opts.timings.indirectChecks)
       const direct = why !== 'hint' || helpers.length === 0 || this.connected(m)
       if (direct && (await this.prober.ping(m))) {
@@ -270,15 +269,7 @@ export class FailureDetector {
       if (why === 'reconnect' || this.stopped || this.members.get(keyId) !== m || m.left || m.swim.status === 'failed') return
       // The rest of the period, but at least enough for a helper to dial the target and wait out its own ping.
       const budget = Math.ceil(Math.max(2 * timeout + this.opts.periodMs, this.prober.awareness.scale(this.opts.periodMs) - (this.opts.clock.mono() - start)))
-      // After a hint, helpers ask it only over connections they hold (`nd`): a closed connection
-      // is most often a hang-up by a host above its connection ceiling, and each helper's dial
-      // would add a connection to it again (and with it more hang-ups and hints).
-      const { acked, nacks, unconnected } = await firstAck(helpers.map((h) => this.prober.indirect(h, keyId, budget, why !== 'hint')))
-      // None of them holds a connection to it: we ask it ourselves, one dial at most.
-      if (!acked && nacks === 0 && unconnected > 0 && !this.stopped && this.members.get(keyId) === m && !m.left && (await this.prober.ping(m))) {
-        this.prober.awareness.apply(-1)
-        return
-      }
+      const { acked, nacks } = await firstAck(helpers.map((h) => this.prober.indirect(h, keyId, budget)))
       if (acked) {
         if (!direct) return
         // Others reach it and we do not, twice running while this agent is healthy (a starved
@@ -295,7 +286,7 @@ export class FailureDetector {
         return
       }
       // Lifeguard: helpers that did not even nack suggest the fault is ours.
-      this.prober.awareness.apply(helpers.length > 0 ? helpers.length - nacks - unconnected : 1)
+      this.prober.awareness.apply(helpers.length > 0 ? helpers.length - nacks : 1)
       if (this.stopped || this.members.get(keyId) !== m || m.left) return
       this.log.debug({ peer: m.name, why, helpers: helpers.length, nacks }, 'probe failed')
       const r = this.suspect(m, m.swim.incarnation, this.opts.keyId)

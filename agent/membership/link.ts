@@ -31,15 +31,12 @@ export class Link {
   private next = 0
   private error: Error | undefined
   private readonly onClosed: () => void
-  /** Opened on the 2.0.0 protocol of an older agent: its helpers know no `nd`. */
-  readonly legacy: boolean
 
   /** `onClosed` is called once, when the link fails or is closed. */
-  constructor(channel: FrameChannel, clock: Clock, onClosed: () => void, legacy = false) {
+  constructor(channel: FrameChannel, clock: Clock, onClosed: () => void) {
     this.channel = channel
     this.clock = clock
     this.onClosed = onClosed
-    this.legacy = legacy
     void this.readLoop()
   }
 

@@ -42,16 +42,14 @@ const n = z.number().int().min(0).max(2 ** 31 - 1).optional()
  * probeFrameSchema is one frame of the probe protocol:
  *  - ping: are you there? (the sender's view of the receiver, when it has one)
  *  - ack: I am, at this incarnation (and the receiver's view of the pinger, when it has one, and its state fingerprint)
- *  - ping-req: probe member `target` for me and tell me (an indirect probe); with `nd` (probe link
- *    2.1.0 only): only over a connection you hold to it, do not dial it
- *  - nack: I asked `target` and it did not answer (Lifeguard: tells the requester its helpers are healthy);
- *    with `nc` (to a ping-req with `nd`): I hold no connection to `target`, so I did not ask it
+ *  - ping-req: probe member `target` for me and tell me (an indirect probe)
+ *  - nack: I asked `target` and it did not answer (Lifeguard: tells the requester its helpers are healthy)
  */
 export const probeFrameSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('ping'), n, you: viewSchema.optional() }).strict(),
   z.object({ t: z.literal('ack'), n, me: selfSchema.optional(), you: viewSchema.optional(), d: fingerprint.optional() }).strict(),
-  z.object({ t: z.literal('ping-req'), n, target: z.string().regex(KEY_ID), nd: z.literal(true).optional() }).strict(),
-  z.object({ t: z.literal('nack'), n, nc: z.literal(true).optional() }).strict(),
+  z.object({ t: z.literal('ping-req'), n, target: z.string().regex(KEY_ID) }).strict(),
+  z.object({ t: z.literal('nack'), n }).strict(),
 ])
 export type ProbeFrame = z.infer<typeof probeFrameSchema>
 

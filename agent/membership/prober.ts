@@ -11,13 +11,10 @@ import type { Logger } from 'pino'
 import { Awareness, RoundTrips } from '../../core/swim.js'
 import type { Clock } from '../clock.js'
 import type { Timings } from '../defaults.js'
-import { PROBE_LINK_PROTOCOL, PROBE_LINK_PROTOCOL_2_0, PROBE_PROTOCOL } from '../network/constants.js'
+import { PROBE_LINK_PROTOCOL, PROBE_PROTOCOL } from '../network/constants.js'
 import type { FrameChannel, Transport } from '../transport.js'
 import { Link, type Request } from './link.js'
 import { MAX_PROBE_FRAME_BYTES, decodeFrame, encodeJson, type ProbeFrame, type Self, type View } from './messages.js'
-
-/** Answer is a helper's answer to a ping-req ('none': no answer in time, or the link failed). */
-export type Answer = 'ack' | 'nack' | 'unconnected' | 'none'
 
 /** Peer is how to reach a member. */
 export interface Peer {
@@ -77,15 +74,13 @@ export class Prober {
   async serve(): Promise<void> {
     const t = this.opts.transport
     const maxStreams = this.opts.timings.maxInboundProbes
-    const linkLimits = {
+    await t.serve(PROBE_LINK_PROTOCOL, (channel, _peer, keyId) => this.answerLink(channel, keyId), {
       maxFrameBytes: MAX_PROBE_FRAME_BYTES,
       timeoutMs: this.opts.periodMs,
       // Longer than the opener's idle time, so the opener is the one that closes an idle link.
       idleMs: 2 * this.opts.timings.probeLinkIdleMs,
       maxStreams,
-    }
-    await t.serve(PROBE_LINK_PROTOCOL, (channel, _peer, keyId) => this.answerLink(channel, keyId), linkLimits)
-    await t.serve(PROBE_LINK_PROTOCOL_2_0, (channel, _peer, keyId) => this.answerLink(channel, keyId), linkLimits)
+    })
     await t.serve(PROBE_PROTOCOL, (channel, _peer, keyId) => this.answer(channel, keyId), {
       maxFrameBytes: MAX_PROBE_FRAME_BYTES,
       // A ping-req is answered after our own ping of its target (see pingTimeout, at most four periods and a dial).
@@ -147,16 +142,12 @@ export class Prober {
     }
   }
 
-  /**
-   * indirect asks `helper` to ping `target` for us; resolves to its answer, or 'none'. With
-   * `dial` false the helper pings it only over a connection it holds ('unconnected': it holds
-   * none, so it did not ask); a helper of an older agent dials anyway.
-   */
-  async indirect(helper: Peer, target: string, timeoutMs: number, dial = true): Promise<Answer> {
+  /** indirect asks `helper` to ping `target` for us; resolves to its answer, or 'none'. */
+  async indirect(helper: Peer, target: string, timeoutMs: number): Promise<'ack' | 'nack' | 'none'> {
     try {
-      const frame = await this.request(helper, dial ? { t: 'ping-req', target } : { t: 'ping-req', target, nd: true }, timeoutMs)
+      const frame = await this.request(helper, { t: 'ping-req', target }, timeoutMs)
       this.opts.host.heard(helper.keyId)
-      return frame.t === 'nack' && frame.nc === true ? 'unconnected' : frame.t
+      return frame.t
     } catch (err) {
       this.opts.log.debug({ helper: helper.name, err: (err as Error).message }, 'indirect probe failed')
       return 'none'
@@ -167,9 +158,7 @@ export class Prober {
   private async request(peer: Peer, frame: Request, timeoutMs: number): Promise<Extract<ProbeFrame, { t: 'ack' | 'nack' }>> {
     const start = this.opts.clock.mono()
     const link = await this.link(peer, timeoutMs)
-    // An older agent's link knows no `nd`: it would fail the link.
-    const sent = link.legacy && frame.t === 'ping-req' ? { t: frame.t, target: frame.target } : frame
-    return link.request(sent, Math.max(1, Math.ceil(timeoutMs - (this.opts.clock.mono() - start))))
+    return link.request(frame, Math.max(1, Math.ceil(timeoutMs - (this.opts.clock.mono() - start))))
   }
 
   /** link returns our open link to `peer`, or opens one within timeoutMs (two probes at once share one opening). */
@@ -180,24 +169,12 @@ export class Prober {
       const link = await known
       if (link.open) return link
     }
-    const limits = { maxFrameBytes: MAX_PROBE_FRAME_BYTES, timeoutMs: Math.ceil(timeoutMs), idleMs: this.opts.timings.probeLinkIdleMs }
     const opening = this.opts.transport
-      .open(peer.peerId, PROBE_LINK_PROTOCOL, limits, peer.addresses)
-      .then((channel) => ({ channel, legacy: false }))
-      // An older agent serves only 2.0.0.
-      .catch(async (err: unknown) => {
-        if ((err as Error).name !== 'UnsupportedProtocolError') throw err
-        return { channel: await this.opts.transport.open(peer.peerId, PROBE_LINK_PROTOCOL_2_0, limits, peer.addresses), legacy: true }
-      })
-      .then(({ channel, legacy }) => {
-        const link: Link = new Link(
-          channel,
-          this.opts.clock,
-          () => {
-            if (this.links.get(peer.peerId) === opening) this.links.delete(peer.peerId)
-          },
-          legacy,
-        )
+      .open(peer.peerId, PROBE_LINK_PROTOCOL, { maxFrameBytes: MAX_PROBE_FRAME_BYTES, timeoutMs: Math.ceil(timeoutMs), idleMs: this.opts.timings.probeLinkIdleMs }, peer.addresses)
+      .then((channel) => {
+        const link: Link = new Link(channel, this.opts.clock, () => {
+          if (this.links.get(peer.peerId) === opening) this.links.delete(peer.peerId)
+        })
         return link
       })
     this.links.set(peer.peerId, opening)
@@ -210,9 +187,8 @@ export class Prober {
   /**
    * answerLink serves a probe link from the peer whose key the transport authenticated:
    * each ping is acked at once; a member's ping-reqs are carried out concurrently (at most
-   * maxInboundProbes at a time; more go unanswered) and answered as they finish. A ping-req
-   * with `nd` whose target we hold no connection to is answered at once with `nc`, not
-   * dialled: see FailureDetector.probe. Returns when the link ends.
+   * maxInboundProbes at a time; more go unanswered) and answered as they finish. Returns
+   * when the link ends.
    */
   private async answerLink(channel: FrameChannel, from: string): Promise<void> {
     let carrying = 0
@@ -233,16 +209,10 @@ export class Prober {
       }
       if (frame.t !== 'ping-req') throw new Error(`unexpected ${frame.t} frame`)
       if (this.opts.host.peer(from) === undefined) throw new Error('ping-req from a peer that is not a member')
-      const n = frame.n
-      const dial = frame.nd !== true
-      if (!dial && !this.reachable(frame.target)) {
-        this.opts.host.heard(from)
-        await channel.write(encodeJson({ t: 'nack', n, nc: true }))
-        continue
-      }
       if (carrying >= this.opts.timings.maxInboundProbes) continue
       carrying++
-      void this.carry(frame.target, from, dial)
+      const n = frame.n
+      void this.carry(frame.target, from)
         .then((ok) => channel.write(encodeJson({ t: ok ? 'ack' : 'nack', n })))
         .catch(() => undefined)
         .finally(() => carrying--)
@@ -260,19 +230,12 @@ export class Prober {
     return { t: 'ack', me: host.self(), ...(you === undefined ? {} : { you }), ...(d === undefined ? {} : { d }) }
   }
 
-  /** reachable tells whether a ping-req for `target` can be carried without a dial: ourselves, or a member we hold a connection to. */
-  private reachable(target: string): boolean {
-    if (target === this.opts.keyId) return true
-    const peer = this.opts.host.peer(target)
-    return peer !== undefined && this.opts.transport.connectedPeers().includes(peer.peerId)
-  }
-
-  /** carry performs a ping-req from member `from`: pings `target` (ourselves: yes at once), dialling it only when `dial`. */
-  private async carry(target: string, from: string, dial = true): Promise<boolean> {
+  /** carry performs a ping-req from member `from`: pings `target` (ourselves: yes at once). */
+  private async carry(target: string, from: string): Promise<boolean> {
     this.opts.host.heard(from)
     if (target === this.opts.keyId) return true
     const peer = this.opts.host.peer(target)
-    return peer !== undefined && (await this.ping(dial ? peer : { ...peer, addresses: [] }))
+    return peer !== undefined && (await this.ping(peer))
   }
 
   /** answer serves one exchange of an older agent's probe channel: a ping is acked; a member's ping-req is carried out and answered ack or nack. */

@@ -7,7 +7,6 @@
 
 import type { Transport } from '../transport.js'
 import type { Member, MemberTable } from './members.js'
-import type { Answer } from './prober.js'
 
 type Peers = Pick<Transport, 'connectedPeers'>
 
@@ -34,26 +33,17 @@ export function helpersFor(members: MemberTable, transport: Peers, target: strin
   return near.length >= k ? near : [...near, ...members.helpers(k - near.length, (id) => id !== target && !connected.has(id))]
 }
 
-/** Answers counts the helpers' answers: whether one acked, how many nacked (asked the target, no answer), how many hold no connection to it. */
-export interface Answers {
-  acked: boolean
-  nacks: number
-  unconnected: number
-}
-
-/** firstAck resolves as soon as one answer is an ack, or once all are in, with the nacks and the unconnected counted. */
-export function firstAck(answers: Promise<Answer>[]): Promise<Answers> {
+/** firstAck resolves as soon as one answer is an ack, or once all are in, with the nacks counted. */
+export function firstAck(answers: Promise<'ack' | 'nack' | 'none'>[]): Promise<{ acked: boolean; nacks: number }> {
   return new Promise((resolve) => {
     let pending = answers.length
     let nacks = 0
-    let unconnected = 0
-    if (pending === 0) resolve({ acked: false, nacks, unconnected })
+    if (pending === 0) resolve({ acked: false, nacks })
     for (const a of answers) {
       void a.then((r) => {
-        if (r === 'ack') resolve({ acked: true, nacks, unconnected })
+        if (r === 'ack') resolve({ acked: true, nacks })
         if (r === 'nack') nacks++
-        if (r === 'unconnected') unconnected++
-        if (--pending === 0) resolve({ acked: false, nacks, unconnected })
+        if (--pending === 0) resolve({ acked: false, nacks })
       })
     }
   })

@@ -28,15 +28,8 @@ export const SYNC_LIMITS = {
 
 /** The failure detector's probe protocol (ping, and ping-req through another member). */
 export const PROBE_PROTOCOL = '/daemonmesh/probe/1.0.0'
-/**
- * The probe protocol on long-lived links: many numbered exchanges on one stream
- * (agent/membership/link.ts). 2.1.0 adds ping-reqs that a helper carries only over a
- * connection it holds to the target (`nd`, answered `nack` with `nc` when it holds none);
- * agents still serve 2.0.0 for older agents.
- */
-export const PROBE_LINK_PROTOCOL = '/daemonmesh/probe/2.1.0'
-/** The probe link of older agents: no `nd` ping-reqs. */
-export const PROBE_LINK_PROTOCOL_2_0 = '/daemonmesh/probe/2.0.0'
+/** The probe protocol on long-lived links: many numbered exchanges on one stream (agent/membership/link.ts). */
+export const PROBE_LINK_PROTOCOL = '/daemonmesh/probe/2.0.0'
 
 /** The lease's point-to-point protocol (claim, act and release to each voter, answers back). */
 export const LEASE_PROTOCOL = '/daemonmesh/lease/1.0.0'

@@ -195,8 +195,7 @@ export class MemoryTransport implements Transport {
     const remote = this.isOpen() && this.peers.has(peer) ? this.hub.get(peer) : undefined
     if (remote === undefined) throw new Error(`not connected to ${peer}`)
     const service = remote.services.get(protocol)
-    // Named as libp2p names it (multistream-select found no common protocol).
-    if (service === undefined) throw Object.assign(new Error(`${peer} does not serve ${protocol}`), { name: 'UnsupportedProtocolError' })
+    if (service === undefined) throw new Error(`${peer} does not serve ${protocol}`)
     const active = service.active.get(this.peerId) ?? 0
     if (active >= service.limits.maxStreams) throw new Error(`${peer} serves at most ${service.limits.maxStreams} ${protocol} streams`)
     service.active.set(this.peerId, active + 1)
