@@ -45,6 +45,9 @@ export class MeshKeeper {
   private readonly opts: MeshOptions
   /** Monotonic time of the last bootstrap attempt; undefined before the first. */
   private lastBootstrap: number | undefined
+  /** Whether a keep() or a bootstrap round is still running (its dials still pending). */
+  private keeping = false
+  private bootstrapping = false
 
   constructor(opts: MeshOptions) {
     this.opts = opts
@@ -52,6 +55,20 @@ export class MeshKeeper {
 
   /** keep dials members learned from records until targetPeers are connected (the bootstrap peers when alone), and trims above the ceiling. Never throws. */
   async keep(): Promise<void> {
+    // One round at a time: the period does not wait for a slow dial, and libp2p joins a dial to
+    // an address already being dialled, aborting that dial only once every caller has given up.
+    // Rounds 1.5 s apart with 5 s deadlines always left one caller waiting, so a dial that hung
+    // (a loaded bootstrap host) was never abandoned: a lone agent stayed alone for minutes.
+    if (this.keeping) return
+    this.keeping = true
+    try {
+      await this.round()
+    } finally {
+      this.keeping = false
+    }
+  }
+
+  private async round(): Promise<void> {
     const connected = new Set(this.opts.transport.connectedPeers())
     this.opts.metrics.peers.set(connected.size)
     if (connected.size === 0) await this.dialBootstrap()
@@ -62,12 +79,13 @@ export class MeshKeeper {
     await Promise.all(this.opts.candidates(wanted, connected).map((n) => this.dialAny(n)))
   }
 
-  /** dialBootstrap dials every bootstrap peer, at most every bootstrapRetryBeats periods so a lone agent does not spin. */
+  /** dialBootstrap dials every bootstrap peer, at most every bootstrapRetryBeats periods so a lone agent does not spin, and not while the previous attempt's dials are pending. */
   async dialBootstrap(): Promise<void> {
     const now = this.opts.clock.mono()
     const retryMs = this.opts.timings.bootstrapRetryBeats * this.opts.periodMs
-    if ((this.lastBootstrap !== undefined && now - this.lastBootstrap < retryMs) || this.opts.bootstrap.length === 0) return
+    if (this.bootstrapping || (this.lastBootstrap !== undefined && now - this.lastBootstrap < retryMs) || this.opts.bootstrap.length === 0) return
     this.lastBootstrap = now
+    this.bootstrapping = true
     await Promise.all(
       this.opts.bootstrap.map(async (addr) => {
         try {
@@ -77,7 +95,7 @@ export class MeshKeeper {
           this.opts.log.warn({ addr, err: (err as Error).message }, 'bootstrap peer unreachable')
         }
       }),
-    )
+    ).finally(() => (this.bootstrapping = false))
   }
 
   /** trim hangs up on `excess` connections at random (dialsPerBeat at most a period); the other side's detector takes it as a hint. */
