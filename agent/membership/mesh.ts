@@ -45,8 +45,7 @@ export class MeshKeeper {
   private readonly opts: MeshOptions
   /** Monotonic time of the last bootstrap attempt; undefined before the first. */
   private lastBootstrap: number | undefined
-  /** Whether a keep() or a bootstrap round is still running (its dials still pending). */
-  private keeping = false
+  /** Whether the last bootstrap attempt's dials are still pending. */
   private bootstrapping = false
 
   constructor(opts: MeshOptions) {
@@ -55,20 +54,6 @@ export class MeshKeeper {
 
   /** keep dials members learned from records until targetPeers are connected (the bootstrap peers when alone), and trims above the ceiling. Never throws. */
   async keep(): Promise<void> {
-    // One round at a time: the period does not wait for a slow dial, and libp2p joins a dial to
-    // an address already being dialled, aborting that dial only once every caller has given up.
-    // Rounds 1.5 s apart with 5 s deadlines always left one caller waiting, so a dial that hung
-    // (a loaded bootstrap host) was never abandoned: a lone agent stayed alone for minutes.
-    if (this.keeping) return
-    this.keeping = true
-    try {
-      await this.round()
-    } finally {
-      this.keeping = false
-    }
-  }
-
-  private async round(): Promise<void> {
     const connected = new Set(this.opts.transport.connectedPeers())
     this.opts.metrics.peers.set(connected.size)
     if (connected.size === 0) await this.dialBootstrap()
@@ -79,7 +64,13 @@ export class MeshKeeper {
     await Promise.all(this.opts.candidates(wanted, connected).map((n) => this.dialAny(n)))
   }
 
-  /** dialBootstrap dials every bootstrap peer, at most every bootstrapRetryBeats periods so a lone agent does not spin, and not while the previous attempt's dials are pending. */
+  /**
+   * dialBootstrap dials every bootstrap peer, at most every bootstrapRetryBeats periods so a
+   * lone agent does not spin, and not while the previous attempt's dials are pending: libp2p
+   * joins a dial to an address already being dialled and abandons it only once every caller
+   * has given up, so retries 1.5 s apart with 5 s deadlines kept a hung dial alive for good
+   * (a lone agent stayed alone for minutes).
+   */
   async dialBootstrap(): Promise<void> {
     const now = this.opts.clock.mono()
     const retryMs = this.opts.timings.bootstrapRetryBeats * this.opts.periodMs
