@@ -45,6 +45,8 @@ export class MeshKeeper {
   private readonly opts: MeshOptions
   /** Monotonic time of the last bootstrap attempt; undefined before the first. */
   private lastBootstrap: number | undefined
+  /** Whether the last bootstrap attempt's dials are still pending. */
+  private bootstrapping = false
 
   constructor(opts: MeshOptions) {
     this.opts = opts
@@ -62,12 +64,19 @@ export class MeshKeeper {
     await Promise.all(this.opts.candidates(wanted, connected).map((n) => this.dialAny(n)))
   }
 
-  /** dialBootstrap dials every bootstrap peer, at most every bootstrapRetryBeats periods so a lone agent does not spin. */
+  /**
+   * dialBootstrap dials every bootstrap peer, at most every bootstrapRetryBeats periods so a
+   * lone agent does not spin, and not while the previous attempt's dials are pending: libp2p
+   * joins a dial to an address already being dialled and abandons it only once every caller
+   * has given up, so retries 1.5 s apart with 5 s deadlines kept a hung dial alive for good
+   * (a lone agent stayed alone for minutes).
+   */
   async dialBootstrap(): Promise<void> {
     const now = this.opts.clock.mono()
     const retryMs = this.opts.timings.bootstrapRetryBeats * this.opts.periodMs
-    if ((this.lastBootstrap !== undefined && now - this.lastBootstrap < retryMs) || this.opts.bootstrap.length === 0) return
+    if (this.bootstrapping || (this.lastBootstrap !== undefined && now - this.lastBootstrap < retryMs) || this.opts.bootstrap.length === 0) return
     this.lastBootstrap = now
+    this.bootstrapping = true
     await Promise.all(
       this.opts.bootstrap.map(async (addr) => {
         try {
@@ -77,7 +86,7 @@ export class MeshKeeper {
           this.opts.log.warn({ addr, err: (err as Error).message }, 'bootstrap peer unreachable')
         }
       }),
-    )
+    ).finally(() => (this.bootstrapping = false))
   }
 
   /** trim hangs up on `excess` connections at random (dialsPerBeat at most a period); the other side's detector takes it as a hint. */

@@ -1,0 +1,54 @@
+// Mesh upkeep: one round of dials at a time, so a dial that hangs is abandoned at its
+// deadline instead of being joined by the next round's (libp2p aborts a shared dial only when
+// every caller has given up).
+
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { pino } from 'pino'
+import { withTimings } from '../../../../agent/defaults.js'
+import { MeshKeeper } from '../../../../agent/membership/mesh.js'
+import { Metrics } from '../../../../agent/metrics.js'
+import { VirtualClock, settle } from '../../../helpers/virtual-clock.js'
+
+const PERIOD = 500
+
+describe('mesh upkeep', () => {
+  it('a lone agent does not dial its bootstrap peer again while the last dial is pending', async () => {
+    const clock = new VirtualClock()
+    const pending: ((err: Error) => void)[] = []
+    const transport = {
+      connectedPeers: (): string[] => [],
+      dial: (): Promise<string> => new Promise<string>((_resolve, reject) => pending.push(reject)),
+      hangUp: async (): Promise<void> => undefined,
+    }
+    const mesh = new MeshKeeper({
+      transport,
+      clock,
+      periodMs: PERIOD,
+      targetPeers: 3,
+      bootstrap: ['/ip4/127.0.0.1/tcp/4001'],
+      timings: withTimings().membership,
+      candidates: () => [],
+      hangingUp: () => undefined,
+      random: Math.random,
+      metrics: new Metrics(),
+      log: pino({ level: 'silent' }),
+    })
+    // Periods go on (the agent does not await them) while the first dial hangs.
+    for (let i = 0; i < 20; i++) {
+      void mesh.keep()
+      await clock.advance(PERIOD)
+      await settle()
+    }
+    assert.equal(pending.length, 1, 'one dial in flight, not one per retry')
+    // It fails at its deadline; the next retry dials afresh.
+    pending[0]?.(new Error('The operation was aborted due to timeout'))
+    await settle()
+    for (let i = 0; i < 4; i++) {
+      void mesh.keep()
+      await clock.advance(PERIOD)
+      await settle()
+    }
+    assert.equal(pending.length, 2)
+  })
+})
