@@ -75,8 +75,12 @@ export class Claimant implements UpdateSlots {
   private readonly retryAt = new Map<string, number>()
   /** The timer that looks again at retryAt, per DaemonSet. */
   private readonly timers = new Map<string, Timer>()
-  /** DaemonSets whose last attempt failed: no fast-path claim until their back-off ends, so hosts that collided do not collide again. */
-  private readonly cooling = new Set<string>()
+  /**
+   * Monotonic ms until which no fast-path claim is made for a DaemonSet whose last attempt
+   * failed: a jitter, so hosts that collided do not collide again at once, yet a host at the
+   * head of the line does not hold up the hosts behind it for its whole fallback time.
+   */
+  private readonly coolUntil = new Map<string, number>()
   /** What the reconciler last asked per DaemonSet, so a freed slot or a timer can claim without waiting for its next pass. */
   private readonly wishes = new Map<string, Wish>()
   /** Why the DaemonSet's update waits, for status. */
@@ -177,7 +181,7 @@ export class Claimant implements UpdateSlots {
   private forgetWish(ds: string): void {
     this.attempts.delete(ds)
     this.wishes.delete(ds)
-    this.cooling.delete(ds)
+    this.coolUntil.delete(ds)
     this.why.delete(ds)
     this.retryAt.delete(ds)
     this.timers.get(ds)?.cancel()
@@ -193,7 +197,7 @@ export class Claimant implements UpdateSlots {
       this.opts.clock.after(Math.max(0, at - this.now()), () => {
         this.timers.delete(ds)
         if (this.retryAt.get(ds) !== at || this.attempts.has(ds)) return
-        this.cooling.delete(ds)
+        this.coolUntil.delete(ds)
         this.consider(ds, true)
       }),
     )
@@ -211,10 +215,24 @@ export class Claimant implements UpdateSlots {
     return this.now() + jitter + turnSpacingMs * this.opts.fleet.turn(ds, revision, this.opts.selfName())
   }
 
-  /** backoff schedules the fallback claim after a failed attempt; until then no fast-path claim. */
+  /**
+   * backoff schedules the fallback claim after a failed attempt, and keeps the fast path
+   * shut for a jitter (jitterMinMs-jitterMaxMs): then the host takes its place in line
+   * again (a wake or the next tick looks).
+   */
   private backoff(ds: string, revision: string): void {
-    this.cooling.add(ds)
+    const { jitterMinMs, jitterMaxMs } = this.opts.timings
+    this.coolUntil.set(ds, this.now() + jitterMinMs + this.random(jitterMaxMs - jitterMinMs))
     this.lookAgainAt(ds, this.fallback(ds, revision))
+  }
+
+  /** cooling reports whether the fast path is shut for ds after a failed attempt (backoff). */
+  private cooling(ds: string): boolean {
+    const until = this.coolUntil.get(ds)
+    if (until === undefined) return false
+    if (until > this.now()) return true
+    this.coolUntil.delete(ds)
+    return false
   }
 
   /**
@@ -228,7 +246,7 @@ export class Claimant implements UpdateSlots {
    */
   private consider(ds: string, due: boolean): void {
     const wish = this.wishes.get(ds)
-    if (wish === undefined || this.attempts.has(ds) || (!due && this.cooling.has(ds))) return
+    if (wish === undefined || this.attempts.has(ds) || (!due && this.cooling(ds))) return
     // A wish holds only while it is still to do: once this host's copy is current (replaced
     // without a slot) it is dropped, and the reconciler asks again if need be.
     if (this.opts.fleet.record(this.opts.keyId)?.pods[ds]?.revision === wish.revision) {
@@ -243,7 +261,8 @@ export class Claimant implements UpdateSlots {
     }
     const held = this.opts.own.held(ds, wish.kind).filter((h) => h.holder !== this.opts.keyId)
     const free = freeSlots(limit, new Map(held.map((h) => [h.slot, h.holder])), this.opts.keyId)
-    const place = this.opts.fleet.turn(ds, wish.revision, this.opts.selfName(), new Set(held.map((h) => h.holder)))
+    // Not waiting: the hosts holding a slot, and those that released theirs (their record may not say so yet).
+    const place = this.opts.fleet.turn(ds, wish.revision, this.opts.selfName(), new Set([...held.map((h) => h.holder), ...this.opts.own.finished(ds)]))
     const turn = claimTurn(place, limit, free, this.opts.timings.turnSpacingMs)
     if (turn.now) {
       this.start(ds, wish.revision, wish.kind, turn.slot)
@@ -261,7 +280,7 @@ export class Claimant implements UpdateSlots {
 
   /** start claims `slot`: this host's own vote first (saved), then the claim to every other voter. */
   private start(ds: string, revision: string, kind: SlotKind, slot: number): void {
-    this.cooling.delete(ds)
+    this.coolUntil.delete(ds)
     this.timers.get(ds)?.cancel()
     this.timers.delete(ds)
     this.retryAt.delete(ds)
