@@ -128,6 +128,33 @@ describe('lease claimant', () => {
     assert.deepEqual(voter.slots(), [])
   })
 
+  it('after a refused claim it takes its place in line again after a jitter, not at its fallback time', async () => {
+    const { claimant, clock, fleet, sent, claimed } = setup(2)
+    fleet.limits.unavailable = 3
+    const c = await claimed()
+    for (const from of [B, C]) claimant.hear(from, { t: 'refuse', ds: DS, kind: 'unavailable', slot: c.slot, term: c.term, to: A, reason: 'slot 2 held by host-x' })
+    await flush()
+    assert.equal(sent.at(-1)?.t, 'release')
+    claimant.wake(DS)
+    await flush()
+    assert.equal(sent.at(-1)?.t, 'release', 'no claim while it cools')
+    clock.advance(T.jitterMinMs)
+    claimant.wake(DS)
+    await flush()
+    assert.deepEqual(sent.at(-1), { ...c, term: c.term + 1 }, 'its fallback (jitter plus 2 places) has not come: the line let it claim')
+  })
+
+  it('leaves the hosts that released their slot (their record may lag) out of its line', async () => {
+    const { claimant, fleet, voter, revision } = setup(1)
+    const hear = (msg: Parameters<typeof voter.hear>[1]) => voter.hear(B, msg)
+    const ref = { ds: DS, kind: 'unavailable' as const, slot: 0, term: 1 }
+    await hear({ t: 'claim', ...ref, revision, view: fleet.voterView().view })
+    await hear({ t: 'act', ...ref })
+    await hear({ t: 'release', ...ref })
+    claimant.claim(DS, revision, 'unavailable')
+    assert.ok(fleet.movingAsked.some((m) => m.has(B)), 'its place was taken with B out of the line')
+  })
+
   it('is idle before anything is asked', () => {
     const { claimant } = setup()
     assert.deepEqual(claimant.status(DS), { phase: 'idle' })
