@@ -81,6 +81,8 @@ export class Claimant implements UpdateSlots {
    * head of the line does not hold up the hosts behind it for its whole fallback time.
    */
   private readonly coolUntil = new Map<string, number>()
+  /** Monotonic ms each slot (`ds|kind|slot`) was first seen free by this host's voter, while it stays free: the fallback takes only a slot no host ahead took. */
+  private readonly freeSince = new Map<string, number>()
   /** What the reconciler last asked per DaemonSet, so a freed slot or a timer can claim without waiting for its next pass. */
   private readonly wishes = new Map<string, Wish>()
   /** Why the DaemonSet's update waits, for status. */
@@ -182,6 +184,7 @@ export class Claimant implements UpdateSlots {
     this.attempts.delete(ds)
     this.wishes.delete(ds)
     this.coolUntil.delete(ds)
+    for (const k of this.freeSince.keys()) if (k.startsWith(`${ds}|`)) this.freeSince.delete(k)
     this.why.delete(ds)
     this.retryAt.delete(ds)
     this.timers.get(ds)?.cancel()
@@ -240,7 +243,8 @@ export class Claimant implements UpdateSlots {
    * in the line of hosts still to update that hold no slot, against the slots its own voter
    * sees free; when its turn has come it claims the slot of its place at once. Otherwise it
    * keeps waiting: a slot that frees wakes it (wake, and every tick), and at its fallback
-   * time (`due`) it claims any slot its voter sees free, whatever its place, as before this
+   * time (`due`) it claims any slot its voter has seen free for turnSpacingMs (one no host
+   * ahead of it took), whatever its place, as before this
    * pacing (the line it sees may be stale, or a host ahead of it may never claim: the votes
    * decide). A courtesy, not a rule: safety comes from the votes alone.
    */
@@ -268,14 +272,34 @@ export class Claimant implements UpdateSlots {
       this.start(ds, wish.revision, wish.kind, turn.slot)
       return
     }
+    // The fallback takes only a slot that stayed free for turnSpacingMs: a slot that just
+    // freed goes to the host at the head of the line (woken by the release), not to
+    // whichever host's fallback time happens to come, which would split the votes.
+    const idle = this.idleSlots(ds, wish.kind, free)
+    if (due && idle.length > 0) {
+      this.start(ds, wish.revision, wish.kind, idle[this.random(idle.length)] as number)
+      return
+    }
     if (due && free.length > 0) {
-      this.start(ds, wish.revision, wish.kind, free[this.random(free.length)] as number)
+      // Look again when the first of them has been free for turnSpacingMs.
+      const kind = wish.kind
+      this.lookAgainAt(ds, Math.min(...free.map((slot) => (this.freeSince.get(`${ds}|${kind}|${slot}`) ?? this.now()) + this.opts.timings.turnSpacingMs)))
       return
     }
     if (free.length === 0) this.why.set(ds, `every ${wish.kind} slot is held (${held.length} of ${limit})`)
     else if (!this.why.has(ds)) this.why.set(ds, 'waiting for its turn')
     // A pending fallback stands (a look that finds no turn must not push it later).
     if (due || !this.retryAt.has(ds)) this.lookAgainAt(ds, this.fallback(ds, wish.revision))
+  }
+
+  /** idleSlots notes when each of `free` was first seen free (forgetting the slots no longer free) and returns those free for turnSpacingMs already. */
+  private idleSlots(ds: string, kind: SlotKind, free: readonly number[]): number[] {
+    const prefix = `${ds}|${kind}|`
+    const t = this.now()
+    const freeKeys = new Set(free.map((slot) => `${prefix}${slot}`))
+    for (const k of this.freeSince.keys()) if (k.startsWith(prefix) && !freeKeys.has(k)) this.freeSince.delete(k)
+    for (const k of freeKeys) if (!this.freeSince.has(k)) this.freeSince.set(k, t)
+    return free.filter((slot) => t - (this.freeSince.get(`${prefix}${slot}`) as number) >= this.opts.timings.turnSpacingMs)
   }
 
   /** start claims `slot`: this host's own vote first (saved), then the claim to every other voter. */

@@ -83,6 +83,28 @@ describe('lease claimant', () => {
     )
   })
 
+  it('at its fallback time it leaves a slot that just freed to the head of the line: it takes only one free for turnSpacingMs', async () => {
+    const { claimant, clock, fleet, voter, sent, revision } = setup(2)
+    const ref = { ds: DS, kind: 'unavailable' as const, slot: 0, term: 1 }
+    await voter.hear(B, { t: 'claim', ...ref, revision, view: fleet.voterView().view })
+    await voter.hear(B, { t: 'act', ...ref })
+    claimant.claim(DS, revision, 'unavailable')
+    const fallback = T.jitterMinMs + 2 * T.turnSpacingMs
+    clock.advance(fallback - 100)
+    await voter.hear(B, { t: 'release', ...ref })
+    claimant.wake(DS)
+    clock.advance(100)
+    await flush()
+    assert.equal(sent.length, 0, 'freed 100 ms ago: the host at the head of the line takes it')
+    clock.advance(T.turnSpacingMs - 100)
+    await flush()
+    assert.deepEqual(
+      sent.map((m) => m.t),
+      ['claim'],
+      'still free after turnSpacingMs: nobody ahead took it',
+    )
+  })
+
   it('hosts of one round claim at once, each the free slot of its place', async () => {
     const { claimant, fleet, sent, revision } = setup(2)
     fleet.limits.unavailable = 3
