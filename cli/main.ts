@@ -2,32 +2,39 @@
 // one line on stderr; exit codes are stable: 0 ok, 1 error, 2 usage.
 
 import { Command, CommanderError, Option } from 'commander'
-import { runApply } from './commands/apply.js'
-import { runCheck } from './commands/check.js'
-import { runCreateConfigMap } from './commands/create.js'
-import { buildDockerRegistry, buildGeneric, writeNewSecret, type DockerRegistryOptions, type GenericOptions } from './commands/create-secret.js'
-import { runDelete } from './commands/delete.js'
-import { runDescribe } from './commands/describe.js'
-import { runEndpoints } from './commands/endpoints.js'
-import { runGet } from './commands/get.js'
-import { completionScript } from './completion.js'
-import { runLabel, runTaint } from './commands/label.js'
-import { runExec, runLogs, type ExecOptions, type LogsOptions } from './commands/logs.js'
-import { rolloutHistory, rolloutRelease, rolloutRestart, rolloutStatus, rolloutUndo } from './commands/rollout.js'
-import { runSetImage } from './commands/set-image.js'
+import type { DockerRegistryOptions, GenericOptions } from './commands/create-secret.js'
+import type { ExecOptions, LogsOptions } from './commands/logs.js'
 import { resolveAgent } from './client.js'
-import { runFingerprint } from './commands/fingerprint.js'
 import type { JoinOptions } from './commands/join.js'
-import { runKeygen } from './commands/keygen.js'
-import { runResign } from './commands/resign.js'
-import { runApproveNode, runDeleteNode, runTokenCreate } from './commands/nodes-admission.js'
-import { runPlan } from './commands/plan.js'
-import { runVersion } from './commands/version.js'
 import { CliError, ExitCode, UsageError } from './errors.js'
 import { NODE_RESOURCES } from './resources.js'
 import { VERSION } from '../core/version.js'
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+
+/** Each verb's module is loaded when the verb runs: a command loads only what it needs (YAML, schemas, tables, signing), not every verb's. */
+const verbs = {
+  apply: () => import('./commands/apply.js'),
+  check: () => import('./commands/check.js'),
+  create: () => import('./commands/create.js'),
+  createSecret: () => import('./commands/create-secret.js'),
+  delete: () => import('./commands/delete.js'),
+  describe: () => import('./commands/describe.js'),
+  endpoints: () => import('./commands/endpoints.js'),
+  fingerprint: () => import('./commands/fingerprint.js'),
+  get: () => import('./commands/get.js'),
+  join: () => import('./commands/join.js'),
+  keygen: () => import('./commands/keygen.js'),
+  label: () => import('./commands/label.js'),
+  logs: () => import('./commands/logs.js'),
+  nodesAdmission: () => import('./commands/nodes-admission.js'),
+  plan: () => import('./commands/plan.js'),
+  resign: () => import('./commands/resign.js'),
+  rollout: () => import('./commands/rollout.js'),
+  setImage: () => import('./commands/set-image.js'),
+  version: () => import('./commands/version.js'),
+  completion: () => import('./completion.js'),
+}
 
 /** buildProgram declares every verb; output goes to the given streams. */
 export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStream): Command {
@@ -44,7 +51,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     .addOption(new Option('-f, --filename <path>', 'a manifest file, a directory of them, or - for stdin (repeatable)').argParser(collect))
     .option('-R, --recursive', 'read the subdirectories of -f directories too (as kubectl)')
     .addHelpText('after', '\nExamples:\n  daemonmesh check -f fluentd.yaml\n  daemonmesh check -f manifests/ -f extra.yaml\n  cat ds.yaml | daemonmesh check -f -\n')
-    .action(async (opts: { filename?: string[]; recursive?: boolean }) => runCheck({ filename: opts.filename ?? [], recursive: opts.recursive === true }, out, err))
+    .action(async (opts: { filename?: string[]; recursive?: boolean }) => (await verbs.check()).runCheck({ filename: opts.filename ?? [], recursive: opts.recursive === true }, out, err))
 
 
   const agentFlags = (cmd: Command): Command =>
@@ -66,7 +73,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh plan -f ds.yaml                      # against the live fleet, through the agent\n  daemonmesh plan -f ds.yaml --nodes nodes.yaml   # kubectl get nodes -o yaml > nodes.yaml\n')
     .action(async (opts: AgentOpts & { filename?: string[]; recursive?: boolean; nodes?: string[]; output?: string }) =>
-      runPlan({ filename: opts.filename ?? [], recursive: opts.recursive === true, ...(opts.nodes === undefined ? {} : { nodes: opts.nodes }), ...(opts.output === undefined ? {} : { output: opts.output }) }, out, err, opts.nodes === undefined ? resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint) : undefined),
+      (await verbs.plan()).runPlan({ filename: opts.filename ?? [], recursive: opts.recursive === true, ...(opts.nodes === undefined ? {} : { nodes: opts.nodes }), ...(opts.output === undefined ? {} : { output: opts.output }) }, out, err, opts.nodes === undefined ? resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint) : undefined),
     )
 
   agentFlags(
@@ -78,11 +85,11 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('-n, --namespace <ns>', 'namespace (default "default")'),
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh describe ds fluentd\n  daemonmesh describe node edge-1\n  daemonmesh describe cm fluent-bit -n logging\n')
-    .action(async (resource: string, name: string | undefined, opts: AgentOpts & { namespace?: string }) => runDescribe(resource, name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
+    .action(async (resource: string, name: string | undefined, opts: AgentOpts & { namespace?: string }) => (await verbs.describe()).runDescribe(resource, name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
 
   for (const [verb, what, example, run] of [
-    ['label', 'set (KEY=VALUE) or remove (KEY-) node labels: a signed overlay the node applies over its configuration', 'daemonmesh label node edge-1 disktype=ssd\n  daemonmesh label node edge-1 disktype-', runLabel],
-    ['taint', 'add (KEY[=VALUE]:EFFECT) or remove (KEY:EFFECT-) node taints: a signed overlay', 'daemonmesh taint node edge-1 dedicated=gpu:NoSchedule\n  daemonmesh taint node edge-1 dedicated:NoSchedule-', runTaint],
+    ['label', 'set (KEY=VALUE) or remove (KEY-) node labels: a signed overlay the node applies over its configuration', 'daemonmesh label node edge-1 disktype=ssd\n  daemonmesh label node edge-1 disktype-', 'runLabel'],
+    ['taint', 'add (KEY[=VALUE]:EFFECT) or remove (KEY:EFFECT-) node taints: a signed overlay', 'daemonmesh taint node edge-1 dedicated=gpu:NoSchedule\n  daemonmesh taint node edge-1 dedicated:NoSchedule-', 'runTaint'],
   ] as const) {
     agentFlags(
       program
@@ -95,7 +102,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
         .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
     )
       .addHelpText('after', `\nExamples:\n  ${example}\n`)
-      .action(async (resource: string, name: string, changes: string[], opts: AgentOpts & { overwrite?: boolean }) => run(resource, name, changes, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
+      .action(async (resource: string, name: string, changes: string[], opts: AgentOpts & { overwrite?: boolean }) => (await verbs.label())[run](resource, name, changes, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
   }
 
   const create = program.command('create').description('create an object from flags (a signed write)')
@@ -111,7 +118,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh create configmap fluent-bit --from-file fluent-bit.conf --from-literal LOG_LEVEL=info -n logging\n  daemonmesh create configmap conf --from-file config/\n')
-    .action(async (name: string, opts: AgentOpts & { namespace?: string; fromLiteral?: string[]; fromFile?: string[] }) => runCreateConfigMap(name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
+    .action(async (name: string, opts: AgentOpts & { namespace?: string; fromLiteral?: string[]; fromFile?: string[] }) => (await verbs.create()).runCreateConfigMap(name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
 
   const secretFlags = (cmd: Command): Command =>
     agentFlags(
@@ -131,7 +138,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('--type <type>', 'the Secret type (default Opaque)'),
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh create secret generic fluent-bit-auth --from-literal HTTP_PASSWD=s3cret -n logging\n  daemonmesh create secret generic tls --from-file tls.crt --from-file tls.key --type kubernetes.io/tls\n')
-    .action(async (name: string, opts: AgentOpts & GenericOptions) => writeNewSecret(await buildGeneric(name, opts), opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
+    .action(async (name: string, opts: AgentOpts & GenericOptions) => (await verbs.createSecret()).writeNewSecret(await (await verbs.createSecret()).buildGeneric(name, opts), opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
   secretFlags(
     createSecret
       .command('docker-registry')
@@ -142,7 +149,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('--docker-email <email>', 'email'),
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh create secret docker-registry regcred --docker-server registry.example.com:5000 --docker-username ci --docker-password "$PASS"\n')
-    .action(async (name: string, opts: AgentOpts & DockerRegistryOptions) => writeNewSecret(buildDockerRegistry(name, opts), opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
+    .action(async (name: string, opts: AgentOpts & DockerRegistryOptions) => (await verbs.createSecret()).writeNewSecret((await verbs.createSecret()).buildDockerRegistry(name, opts), opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
 
   const set = program.command('set').description('change a field of a DaemonSet (a signed write)')
   agentFlags(
@@ -155,23 +162,23 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh set image ds/filebeat-ds filebeat=ikubernetes/filebeat:5.6.6-alpine\n')
-    .action(async (ref: string, images: string[], opts: AgentOpts & { namespace?: string }) => runSetImage(ref, images, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
+    .action(async (ref: string, images: string[], opts: AgentOpts & { namespace?: string }) => (await verbs.setImage()).runSetImage(ref, images, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
 
   const rollout = program.command('rollout').description('follow, list, undo, restart or release the rolling update of a DaemonSet')
   const keyFlag = '--key <file>'
   const keyHelp = 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'
   type RolloutFlags = AgentOpts & { namespace?: string; timeout?: string; watch?: boolean; revision?: string; toRevision?: string; node?: string }
   const rolloutVerbs = [
-    ['status', 'follow the rollout until every host runs an available copy of the current template; say why hosts wait', 'daemonmesh rollout status ds/fluentd --timeout 5m', rolloutStatus, (c: Command) => c.option('--timeout <duration>', 'give up (exit 1) after this long; 0 waits forever', '0').option('-w, --watch [bool]', 'follow until done (--watch=false: print once)', (v: string) => v !== 'false', true)],
-    ['history', 'list the revisions of a DaemonSet, or show one with --revision', 'daemonmesh rollout history ds/fluentd\n  daemonmesh rollout history ds/fluentd --revision 2', rolloutHistory, (c: Command) => c.option('--revision <n>', 'show this revision\'s pod template')],
-    ['undo', 'roll back to the previous revision (or --to-revision): a signed write', 'daemonmesh rollout undo ds/fluentd\n  daemonmesh rollout undo ds/fluentd --to-revision 1', rolloutUndo, (c: Command) => c.option('--to-revision <n>', 'the revision to go back to (default: the previous one)').option(keyFlag, keyHelp)],
-    ['restart', 'restart every copy, host by host, under the update strategy: a signed write of a new revision', 'daemonmesh rollout restart ds/fluentd', rolloutRestart, (c: Command) => c.option(keyFlag, keyHelp)],
-    ['release', 'free the update slot a host holds (a host gone for good, or one that never gets ready): a signed write', 'daemonmesh rollout release ds/fluentd --node edge-7', rolloutRelease, (c: Command) => c.requiredOption('--node <host>', 'the host whose slot to free').option(keyFlag, keyHelp)],
+    ['status', 'follow the rollout until every host runs an available copy of the current template; say why hosts wait', 'daemonmesh rollout status ds/fluentd --timeout 5m', 'rolloutStatus', (c: Command) => c.option('--timeout <duration>', 'give up (exit 1) after this long; 0 waits forever', '0').option('-w, --watch [bool]', 'follow until done (--watch=false: print once)', (v: string) => v !== 'false', true)],
+    ['history', 'list the revisions of a DaemonSet, or show one with --revision', 'daemonmesh rollout history ds/fluentd\n  daemonmesh rollout history ds/fluentd --revision 2', 'rolloutHistory', (c: Command) => c.option('--revision <n>', 'show this revision\'s pod template')],
+    ['undo', 'roll back to the previous revision (or --to-revision): a signed write', 'daemonmesh rollout undo ds/fluentd\n  daemonmesh rollout undo ds/fluentd --to-revision 1', 'rolloutUndo', (c: Command) => c.option('--to-revision <n>', 'the revision to go back to (default: the previous one)').option(keyFlag, keyHelp)],
+    ['restart', 'restart every copy, host by host, under the update strategy: a signed write of a new revision', 'daemonmesh rollout restart ds/fluentd', 'rolloutRestart', (c: Command) => c.option(keyFlag, keyHelp)],
+    ['release', 'free the update slot a host holds (a host gone for good, or one that never gets ready): a signed write', 'daemonmesh rollout release ds/fluentd --node edge-7', 'rolloutRelease', (c: Command) => c.requiredOption('--node <host>', 'the host whose slot to free').option(keyFlag, keyHelp)],
   ] as const
   for (const [verb, what, example, run, extra] of rolloutVerbs) {
     agentFlags(extra(rollout.command(verb).description(what).argument('<daemonset>', 'ds/NAME').option('-n, --namespace <ns>', 'namespace (default "default")')))
       .addHelpText('after', `\nExamples:\n  ${example}\n`)
-      .action(async (ref: string, opts: RolloutFlags) => run(ref, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
+      .action(async (ref: string, opts: RolloutFlags) => (await verbs.rollout())[run](ref, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
   }
 
   program
@@ -179,8 +186,8 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     .description('print a shell completion script')
     .argument('<shell>', 'bash or zsh')
     .addHelpText('after', '\nExamples:\n  source <(daemonmesh completion bash)\n')
-    .action((shell: string) => {
-      out.write(completionScript(shell))
+    .action(async (shell: string) => {
+      out.write((await verbs.completion()).completionScript(shell))
     })
 
   agentFlags(
@@ -193,7 +200,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('--secret-key <file>', 'fleet secret key that seals Secrets (default $DAEMONMESH_SECRET_KEY, ./.daemonmesh/secret.key); needed only when the manifests hold Secrets'),
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh apply -f fluentd.yaml --key operator.key\n  daemonmesh apply -f manifests/ --agent unix:///run/daemonmesh/agent.sock\n  helm template fluent-bit fluent/fluent-bit | daemonmesh apply -f -   # other kinds are skipped, said so\n  daemonmesh apply -R -f deploy/\n')
-    .action(async (opts: AgentOpts & { filename?: string[]; recursive?: boolean; secretKey?: string }) => runApply({ filename: opts.filename ?? [], recursive: opts.recursive === true, ...(opts.key === undefined ? {} : { key: opts.key }), ...(opts.secretKey === undefined ? {} : { secretKey: opts.secretKey }) }, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out, err))
+    .action(async (opts: AgentOpts & { filename?: string[]; recursive?: boolean; secretKey?: string }) => (await verbs.apply()).runApply({ filename: opts.filename ?? [], recursive: opts.recursive === true, ...(opts.key === undefined ? {} : { key: opts.key }), ...(opts.secretKey === undefined ? {} : { secretKey: opts.secretKey }) }, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out, err))
 
   agentFlags(
     program
@@ -211,8 +218,8 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     .addHelpText('after', '\nExamples:\n  daemonmesh get events --for ds/fluentd -w\n  daemonmesh get ds -A\n  daemonmesh get pods -n kube-system -o wide\n  daemonmesh get ds/filebeat-ds -o go-template=\'{{.spec.updateStrategy.type}}{{"\\n"}}\'\n  daemonmesh get nodes -l zone=a\n  daemonmesh get endpoints ds/node-exporter -n monitoring -o json\n  daemonmesh get ds fluentd -n kube-system -o yaml\n  daemonmesh get nodes -o json\n  daemonmesh get cm -n logging\n')
     .action(async (resource: string, name: string | undefined, opts: AgentOpts & { namespace?: string; allNamespaces?: boolean; output?: string; selector?: string; watch?: boolean; for?: string }) =>
       ['endpoints', 'ep'].includes(resource)
-        ? runEndpoints(name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out)
-        : runGet(resource, name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out),
+        ? (await verbs.endpoints()).runEndpoints(name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out)
+        : (await verbs.get()).runGet(resource, name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out),
     )
 
   agentFlags(
@@ -231,8 +238,8 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     .addHelpText('after', '\nExamples:\n  daemonmesh delete ds fluentd -n kube-system\n  daemonmesh delete -f fluentd.yaml\n  daemonmesh delete pod ds/fluentd --node edge-1    # OnDelete: edge-1 moves to the new template\n  daemonmesh delete ds fluentd --cascade=orphan   # pods stay; a new DaemonSet with a matching selector adopts them\n  daemonmesh delete node edge-7                  # out of membership and every voter set; its key refused until approved again\n')
     .action(async (resource: string | undefined, names: string[], opts: AgentOpts & { namespace?: string; cascade?: string; filename?: string[]; recursive?: boolean; node?: string }) =>
       resource !== undefined && NODE_RESOURCES.has(resource)
-        ? runDeleteNode(names, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out)
-        : runDelete(resource, names, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out),
+        ? (await verbs.nodesAdmission()).runDeleteNode(names, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out)
+        : (await verbs.delete()).runDelete(resource, names, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out),
     )
 
   agentFlags(
@@ -254,7 +261,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh logs ds/fluentd --node edge-1 --tail 100\n  daemonmesh logs ds/fluentd --all-nodes --prefix -f\n  daemonmesh logs fluentd-edge-1 --since 10m\n')
-    .action(async (arg: string, opts: AgentOpts & LogsOptions) => runLogs(arg, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out, err))
+    .action(async (arg: string, opts: AgentOpts & LogsOptions) => (await verbs.logs()).runLogs(arg, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out, err))
 
   agentFlags(
     program
@@ -270,7 +277,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
   )
     .addHelpText('after', "\nExamples:\n  daemonmesh exec ds/fluentd --node edge-1 -- cat /etc/fluent/fluent.conf\n  daemonmesh exec fluentd-edge-1 -c main -- sh -c 'ls /var/log | wc -l'\n  echo hello | daemonmesh exec ds/fluentd --node edge-1 -i -- cat\n  daemonmesh exec ds/fluentd --node edge-1 -it -- sh\n")
-    .action(async (arg: string, command: string[], opts: AgentOpts & ExecOptions) => runExec(arg, command, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out, err))
+    .action(async (arg: string, command: string[], opts: AgentOpts & ExecOptions) => (await verbs.logs()).runExec(arg, command, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out, err))
 
   agentFlags(
     program
@@ -280,7 +287,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
       .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)'),
   )
     .addHelpText('after', '\nExamples:\n  daemonmesh resign --from old-operator.key.pub --key new-operator.key\n')
-    .action(async (opts: AgentOpts & { from: string; key?: string }) => runResign(opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
+    .action(async (opts: AgentOpts & { from: string; key?: string }) => (await verbs.resign()).runResign(opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out))
 
   agentFlags(
     program
@@ -294,7 +301,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     .addHelpText('after', '\nExamples:\n  daemonmesh get nodes                 # a new host is Pending, with its key id\n  daemonmesh approve node edge-7\n  daemonmesh approve node edge-7 --key-id Q2h...\n')
     .action(async (resource: string, name: string, opts: AgentOpts & { keyId?: string }) => {
       if (!NODE_RESOURCES.has(resource)) throw new UsageError(`approve ${resource}: only nodes are approved (approve node NAME)`)
-      return runApproveNode(name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out)
+      return (await verbs.nodesAdmission()).runApproveNode(name, opts, resolveAgent(opts.agent, opts.token, opts.tokenFile, opts.fingerprint), out)
     })
 
   program
@@ -309,7 +316,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     .option('--key <file>', 'operator private key (default $DAEMONMESH_KEY, ./.daemonmesh/operator.key)')
     .option('--force', 'overwrite an existing file')
     .addHelpText('after', "\nExamples:\n  daemonmesh token create --ttl 24h --names 'edge-*' --uses 50 --out edge.token\n  daemonmesh agent --join-token edge.token ...\n")
-    .action(async (opts: { out: string; ttl?: string; names?: string; uses?: string; key?: string; force?: boolean }) => runTokenCreate(opts, out))
+    .action(async (opts: { out: string; ttl?: string; names?: string; uses?: string; key?: string; force?: boolean }) => (await verbs.nodesAdmission()).runTokenCreate(opts, out))
 
   program
     .command('join')
@@ -329,11 +336,8 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     .option('--force', 'replace an existing config and key files')
     .option('--no-start', 'write the files only; do not enable or start the unit')
     .addHelpText('after', "\nExamples:\n  daemonmesh join --token edge.token --cluster-key cluster.key --bootstrap /ip4/10.0.0.1/tcp/7946\n  daemonmesh join --token edge.token --cluster-key cluster.key --secret-key secret.key --bootstrap /ip4/10.0.0.1/tcp/7946 --label zone=shop-12\n")
-    .action(async (opts: JoinOptions) => {
-      // Loaded on use: it validates with the agent's config rules and parses multiaddrs.
-      const { runJoin } = await import('./commands/join.js')
-      return runJoin(opts, out)
-    })
+    // It validates with the agent's config rules and parses multiaddrs: loaded on use, as every verb.
+    .action(async (opts: JoinOptions) => (await verbs.join()).runJoin(opts, out))
 
   program
     .command('keygen')
@@ -343,7 +347,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     .option('--secret', 'write a fleet secret key (AES-256, for Secrets) instead of an operator key pair')
     .option('--force', 'overwrite existing files')
     .addHelpText('after', '\nExamples:\n  daemonmesh keygen --out operator.key\n  daemonmesh keygen --cluster --out cluster.key\n  daemonmesh keygen --secret --out secret.key\n')
-    .action(async (opts: { out: string; cluster?: boolean; secret?: boolean; force?: boolean }) => runKeygen(opts, out))
+    .action(async (opts: { out: string; cluster?: boolean; secret?: boolean; force?: boolean }) => (await verbs.keygen()).runKeygen(opts, out))
 
   program
     .command('fingerprint')
@@ -351,7 +355,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     .option('--data-dir <dir>', "the agent's data directory (default .daemonmesh)")
     .option('--cert <file>', 'a certificate file instead')
     .addHelpText('after', '\nExamples:\n  daemonmesh fingerprint --data-dir /var/lib/daemonmesh\n  daemonmesh get nodes --agent https://10.0.0.5:7947 --token-file api.token --fingerprint "$(daemonmesh fingerprint)"\n')
-    .action(async (opts: { dataDir?: string; cert?: string }) => runFingerprint(opts, out))
+    .action(async (opts: { dataDir?: string; cert?: string }) => (await verbs.fingerprint()).runFingerprint(opts, out))
 
   program
     .command('agent')
@@ -371,7 +375,7 @@ export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStr
     .command('version')
     .description('print the version, the git commit of the build and the Node version')
     .action(async () => {
-      await runVersion(out)
+      await (await verbs.version()).runVersion(out)
     })
 
   return program

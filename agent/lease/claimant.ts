@@ -75,8 +75,14 @@ export class Claimant implements UpdateSlots {
   private readonly retryAt = new Map<string, number>()
   /** The timer that looks again at retryAt, per DaemonSet. */
   private readonly timers = new Map<string, Timer>()
-  /** DaemonSets whose last attempt failed: no fast-path claim until their back-off ends, so hosts that collided do not collide again. */
-  private readonly cooling = new Set<string>()
+  /**
+   * Monotonic ms until which no fast-path claim is made for a DaemonSet whose last attempt
+   * failed: its fallback time, so hosts that collided do not collide again. (Cooling for a
+   * jitter only let a 100-host fleet at 10 % storm with refused claims: docs/fleet-speed.md.)
+   */
+  private readonly coolUntil = new Map<string, number>()
+  /** Monotonic ms each slot (`ds|kind|slot`) was first seen free by this host's voter, while it stays free: the fallback takes only a slot no host ahead took. */
+  private readonly freeSince = new Map<string, number>()
   /** What the reconciler last asked per DaemonSet, so a freed slot or a timer can claim without waiting for its next pass. */
   private readonly wishes = new Map<string, Wish>()
   /** Why the DaemonSet's update waits, for status. */
@@ -177,7 +183,8 @@ export class Claimant implements UpdateSlots {
   private forgetWish(ds: string): void {
     this.attempts.delete(ds)
     this.wishes.delete(ds)
-    this.cooling.delete(ds)
+    this.coolUntil.delete(ds)
+    for (const k of this.freeSince.keys()) if (k.startsWith(`${ds}|`)) this.freeSince.delete(k)
     this.why.delete(ds)
     this.retryAt.delete(ds)
     this.timers.get(ds)?.cancel()
@@ -193,7 +200,7 @@ export class Claimant implements UpdateSlots {
       this.opts.clock.after(Math.max(0, at - this.now()), () => {
         this.timers.delete(ds)
         if (this.retryAt.get(ds) !== at || this.attempts.has(ds)) return
-        this.cooling.delete(ds)
+        this.coolUntil.delete(ds)
         this.consider(ds, true)
       }),
     )
@@ -211,10 +218,20 @@ export class Claimant implements UpdateSlots {
     return this.now() + jitter + turnSpacingMs * this.opts.fleet.turn(ds, revision, this.opts.selfName())
   }
 
-  /** backoff schedules the fallback claim after a failed attempt; until then no fast-path claim. */
+  /** backoff schedules the fallback claim after a failed attempt, and keeps the fast path shut until then. */
   private backoff(ds: string, revision: string): void {
-    this.cooling.add(ds)
-    this.lookAgainAt(ds, this.fallback(ds, revision))
+    const at = this.fallback(ds, revision)
+    this.coolUntil.set(ds, at)
+    this.lookAgainAt(ds, at)
+  }
+
+  /** cooling reports whether the fast path is shut for ds after a failed attempt (backoff). */
+  private cooling(ds: string): boolean {
+    const until = this.coolUntil.get(ds)
+    if (until === undefined) return false
+    if (until > this.now()) return true
+    this.coolUntil.delete(ds)
+    return false
   }
 
   /**
@@ -222,13 +239,14 @@ export class Claimant implements UpdateSlots {
    * in the line of hosts still to update that hold no slot, against the slots its own voter
    * sees free; when its turn has come it claims the slot of its place at once. Otherwise it
    * keeps waiting: a slot that frees wakes it (wake, and every tick), and at its fallback
-   * time (`due`) it claims any slot its voter sees free, whatever its place, as before this
+   * time (`due`) it claims any slot its voter has seen free for turnSpacingMs (one no host
+   * ahead of it took), whatever its place, as before this
    * pacing (the line it sees may be stale, or a host ahead of it may never claim: the votes
    * decide). A courtesy, not a rule: safety comes from the votes alone.
    */
   private consider(ds: string, due: boolean): void {
     const wish = this.wishes.get(ds)
-    if (wish === undefined || this.attempts.has(ds) || (!due && this.cooling.has(ds))) return
+    if (wish === undefined || this.attempts.has(ds) || (!due && this.cooling(ds))) return
     // A wish holds only while it is still to do: once this host's copy is current (replaced
     // without a slot) it is dropped, and the reconciler asks again if need be.
     if (this.opts.fleet.record(this.opts.keyId)?.pods[ds]?.revision === wish.revision) {
@@ -243,14 +261,25 @@ export class Claimant implements UpdateSlots {
     }
     const held = this.opts.own.held(ds, wish.kind).filter((h) => h.holder !== this.opts.keyId)
     const free = freeSlots(limit, new Map(held.map((h) => [h.slot, h.holder])), this.opts.keyId)
-    const place = this.opts.fleet.turn(ds, wish.revision, this.opts.selfName(), new Set(held.map((h) => h.holder)))
+    // Not waiting: the hosts holding a slot, and those that released theirs (their record may not say so yet).
+    const place = this.opts.fleet.turn(ds, wish.revision, this.opts.selfName(), new Set([...held.map((h) => h.holder), ...this.opts.own.finished(ds)]))
     const turn = claimTurn(place, limit, free, this.opts.timings.turnSpacingMs)
     if (turn.now) {
       this.start(ds, wish.revision, wish.kind, turn.slot)
       return
     }
+    // The fallback takes only a slot that stayed free for turnSpacingMs: a slot that just
+    // freed goes to the host at the head of the line (woken by the release), not to
+    // whichever host's fallback time happens to come, which would split the votes.
+    const idle = this.idleSlots(ds, wish.kind, free)
+    if (due && idle.length > 0) {
+      this.start(ds, wish.revision, wish.kind, idle[this.random(idle.length)] as number)
+      return
+    }
     if (due && free.length > 0) {
-      this.start(ds, wish.revision, wish.kind, free[this.random(free.length)] as number)
+      // Look again when the first of them has been free for turnSpacingMs.
+      const kind = wish.kind
+      this.lookAgainAt(ds, Math.min(...free.map((slot) => (this.freeSince.get(`${ds}|${kind}|${slot}`) ?? this.now()) + this.opts.timings.turnSpacingMs)))
       return
     }
     if (free.length === 0) this.why.set(ds, `every ${wish.kind} slot is held (${held.length} of ${limit})`)
@@ -259,9 +288,19 @@ export class Claimant implements UpdateSlots {
     if (due || !this.retryAt.has(ds)) this.lookAgainAt(ds, this.fallback(ds, wish.revision))
   }
 
+  /** idleSlots notes when each of `free` was first seen free (forgetting the slots no longer free) and returns those free for turnSpacingMs already. */
+  private idleSlots(ds: string, kind: SlotKind, free: readonly number[]): number[] {
+    const prefix = `${ds}|${kind}|`
+    const t = this.now()
+    const freeKeys = new Set(free.map((slot) => `${prefix}${slot}`))
+    for (const k of this.freeSince.keys()) if (k.startsWith(prefix) && !freeKeys.has(k)) this.freeSince.delete(k)
+    for (const k of freeKeys) if (!this.freeSince.has(k)) this.freeSince.set(k, t)
+    return free.filter((slot) => t - (this.freeSince.get(`${prefix}${slot}`) as number) >= this.opts.timings.turnSpacingMs)
+  }
+
   /** start claims `slot`: this host's own vote first (saved), then the claim to every other voter. */
   private start(ds: string, revision: string, kind: SlotKind, slot: number): void {
-    this.cooling.delete(ds)
+    this.coolUntil.delete(ds)
     this.timers.get(ds)?.cancel()
     this.timers.delete(ds)
     this.retryAt.delete(ds)

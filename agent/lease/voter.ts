@@ -9,7 +9,7 @@
 // never a timer of its own (the Lease ticks it).
 
 import type { Logger } from 'pino'
-import type { ClaimMessage, Hold, LeaseMessage, SlotKind, SlotTable, Verdict } from '../../core/lease.js'
+import type { ClaimMessage, Hold, LeaseMessage, SlotKind, SlotTable, Verdict, VoterView } from '../../core/lease.js'
 import type { Clock } from '../clock.js'
 import type { Timings } from '../defaults.js'
 import type { LeaseFleet } from './fleet-view.js'
@@ -56,6 +56,8 @@ export interface OwnVote {
   held(ds: string, kind: SlotKind): Hold[]
   /** maxTerm returns the highest term seen for the slot (0 when none). */
   maxTerm(ds: string, kind: SlotKind, slot: number): number
+  /** finished returns the hosts that released a slot they acted under for ds's current revision and whose record does not say so yet (Voter.finished). */
+  finished(ds: string): ReadonlySet<string>
   /** save persists the table; resolves once saved (or once the failure is logged). */
   save(): Promise<void>
 }
@@ -90,6 +92,13 @@ export class Voter {
   private readonly answered = new Map<string, { second: number; n: number }>()
   /** Monotonic ms this voter was made: a holder missing from membership counts as forgotten only once the voter has run forgetMs. */
   private readonly bornAt: number
+  /**
+   * Hosts that released a slot they acted under, per `holder|ds`: the revision they moved to
+   * and when. A holder releases only once its copy is current and available, and says so
+   * point to point, before its record (gossip) can: until the record catches up, the
+   * release is its word for it (finished).
+   */
+  private readonly done = new Map<string, { holder: string; ds: string; revision: string; at: number }>()
 
   constructor(opts: VoterOptions) {
     this.opts = opts
@@ -98,11 +107,12 @@ export class Voter {
     const me = opts.keyId
     const now = (): number => opts.clock.mono()
     this.own = {
-      claim: (msg) => this.table.claim(me, msg, now(), opts.fleet.voterView()),
+      claim: (msg) => this.table.claim(me, msg, now(), this.view()),
       act: (msg) => this.table.act(me, msg, now()),
-      release: (msg) => this.table.release(me, msg),
+      release: (msg) => this.release(me, msg),
       held: (ds, kind) => this.table.held(ds, now(), kind),
       maxTerm: (ds, kind, slot) => this.table.maxTerm(ds, kind, slot),
+      finished: (ds) => this.finished(ds),
       save: () => this.persist(),
     }
   }
@@ -141,9 +151,44 @@ export class Voter {
         await this.persist()
         return { t: 'ack', ds: msg.ds, kind: msg.kind, slot: msg.slot, term: msg.term, to: from }
       case 'release':
-        if (this.table.release(from, msg)) await this.persist()
+        if (this.release(from, msg)) await this.persist()
         return undefined
     }
+  }
+
+  /** release frees `from`'s hold of the slot (its current term only) and, when it had acted under it, remembers it finished (done). */
+  private release(from: string, msg: SlotRef): boolean {
+    const h = this.table.all().find((x) => x.ds === msg.ds && x.kind === msg.kind && x.slot === msg.slot)
+    if (!this.table.release(from, msg)) return false
+    if (h?.acting === true) this.done.set(`${from}|${msg.ds}`, { holder: from, ds: msg.ds, revision: h.revision, at: this.opts.clock.mono() })
+    return true
+  }
+
+  /**
+   * finished returns the hosts that released a slot they acted under for ds's current
+   * revision, while their record does not yet report a ready copy of it, for at most the
+   * grant TTL: they are no longer waiting to update (the claimant's line leaves them out)
+   * and not unavailable (rule 7 does not count them). Their release is their own word, as
+   * their record would be; the TTL bounds how long it stands in for a record that never
+   * comes.
+   */
+  finished(ds: string): Set<string> {
+    const out = new Set<string>()
+    const revision = this.opts.fleet.revision(ds)
+    const t = this.opts.clock.mono()
+    for (const d of this.done.values()) {
+      if (d.ds !== ds || d.revision !== revision || t - d.at >= this.table.ttlMs) continue
+      const pod = this.opts.fleet.record(d.holder)?.pods[ds]
+      if (pod?.revision === revision && pod.ready) continue
+      out.add(d.holder)
+    }
+    return out
+  }
+
+  /** view is the fleet's VoterView, with the hosts that just finished (released, record not caught up) not counted unavailable. */
+  private view(): VoterView {
+    const v = this.opts.fleet.voterView()
+    return { ...v, unavailable: (ds, exclude) => v.unavailable(ds, new Set([...exclude, ...this.finished(ds)])) }
   }
 
   /** forgetHolder frees every hold of `holder` (its host Left, was forgotten or deleted) and saves. */
@@ -156,7 +201,7 @@ export class Voter {
 
   private async onClaim(from: string, msg: ClaimMessage): Promise<Reply | undefined> {
     if (!this.allow(from)) return undefined
-    const v = this.table.claim(from, msg, this.opts.clock.mono(), this.opts.fleet.voterView())
+    const v = this.table.claim(from, msg, this.opts.clock.mono(), this.view())
     const base = { ds: msg.ds, kind: msg.kind, slot: msg.slot, term: msg.term, to: from }
     if (!v.grant) return { t: 'refuse', ...base, reason: v.reason }
     await this.persist()
@@ -226,6 +271,7 @@ export class Voter {
     if (changed || this.table.all().length !== before) void this.persist()
     const second = Math.floor(t / 1000)
     for (const [from, c] of this.answered) if (c.second !== second) this.answered.delete(from)
+    for (const [k, d] of this.done) if (t - d.at >= this.table.ttlMs || this.opts.fleet.revision(d.ds) !== d.revision) this.done.delete(k)
   }
 
   /** slots returns the busy slots as this voter sees them now, holders shown by node name. */

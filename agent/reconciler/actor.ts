@@ -215,7 +215,9 @@ export class Actor {
    * comes last, right before the old copy goes down: a grant that aged meanwhile (a paused
    * or slow process) is fenced and claimed again. The images were pulled before claiming;
    * if one is gone since (pruned), it is pulled again first rather than while the copy is down.
-   * The new copy starts only once the old one is gone.
+   * The new copy starts only once the old one has stopped (a stopped container is no running
+   * copy); its removal (Docker's rm, the old pod's volumes: the new revision's pod has its
+   * own) runs beside the start.
    */
   private async update(copy: string, a: Extract<Action, { do: 'update' }>, doing: Doing): Promise<StepOutcome> {
     if (a.kind !== undefined) {
@@ -234,12 +236,15 @@ export class Actor {
     } else {
       this.log.info({ daemonset: a.ref.label, revision: a.plan.revision }, 'replacing a copy that is not ready')
     }
-    if (a.stop.length > 0) {
-      doing(`Stopping the old copy (${graceText(a.stop)})`)
-      if (!(await this.removeAll(copy, a.stop))) return halted
+    const starting = async (): Promise<void> => {
+      doing(`Starting revision ${a.plan.revision}`)
+      await this.start(a.ref, a.plan, doing)
     }
-    doing(`Starting revision ${a.plan.revision}`)
-    await this.start(a.ref, a.plan, doing)
+    if (a.stop.length === 0) await starting()
+    else {
+      doing(`Stopping the old copy (${graceText(a.stop)})`)
+      if (!(await this.removeAll(copy, a.stop, starting))) return halted
+    }
     return done(true)
   }
 
@@ -279,22 +284,36 @@ export class Actor {
     }
   }
 
-  /** removeAll stops and removes containers, logging each; false (and a failure backed off) when one could not be. */
-  private async removeAll(copy: string, removals: readonly Removal[]): Promise<boolean> {
-    const results = await Promise.all(
+  /**
+   * removeAll stops and removes containers, logging each; false (and a failure backed off)
+   * when one could not be. With `next` (an update's start), once every container has
+   * stopped `next` runs beside their removal, and is awaited with it; a stop that fails
+   * halts before `next`.
+   */
+  private async removeAll(copy: string, removals: readonly Removal[], next?: () => Promise<void>): Promise<boolean> {
+    const attempt = async (step: () => Promise<void>, name: string): Promise<unknown> => {
+      try {
+        await step()
+        return undefined
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message, container: name }, 'remove failed')
+        return err
+      }
+    }
+    // Without `next`: stop and remove. With it: stop only (a container already gone or stopped is fine: remove says so).
+    let results = await Promise.all(
       removals.map(async (r) => {
         this.log.info({ container: r.name, reason: r.reason, graceSeconds: r.graceSeconds }, 'removing container')
         if (r.reason.startsWith('evicted: ')) this.event(copy, 'Warning', 'Evicted', `Evicting ${r.name}: ${r.reason.slice('evicted: '.length)}`)
         else this.event(copy, 'Normal', 'Killing', `Stopping container ${r.name}: ${r.reason}`)
-        try {
-          await this.opts.runtime.remove(r.id, r.hooks === undefined ? (r.graceSeconds ?? 30) : await this.preStop(copy, r))
-          return undefined
-        } catch (err) {
-          this.log.warn({ err: (err as Error).message, container: r.name }, 'remove failed')
-          return err
-        }
+        const grace = r.hooks === undefined ? (r.graceSeconds ?? 30) : await this.preStop(copy, r)
+        const rt = this.opts.runtime
+        return attempt(() => (next === undefined ? rt.remove(r.id, grace) : rt.stopContainer(r.id, grace).catch(() => rt.remove(r.id, grace))), r.name)
       }),
     )
+    if (next !== undefined && results.every((e) => e === undefined)) {
+      ;[results] = await Promise.all([Promise.all(removals.map((r) => attempt(() => this.opts.runtime.remove(r.id, 0), r.name))), next()])
+    }
     const err = results.find((e) => e !== undefined)
     if (err !== undefined) {
       this.fail(copy, err, 'stop')

@@ -83,6 +83,28 @@ describe('lease claimant', () => {
     )
   })
 
+  it('at its fallback time it leaves a slot that just freed to the head of the line: it takes only one free for turnSpacingMs', async () => {
+    const { claimant, clock, fleet, voter, sent, revision } = setup(2)
+    const ref = { ds: DS, kind: 'unavailable' as const, slot: 0, term: 1 }
+    await voter.hear(B, { t: 'claim', ...ref, revision, view: fleet.voterView().view })
+    await voter.hear(B, { t: 'act', ...ref })
+    claimant.claim(DS, revision, 'unavailable')
+    const fallback = T.jitterMinMs + 2 * T.turnSpacingMs
+    clock.advance(fallback - 100)
+    await voter.hear(B, { t: 'release', ...ref })
+    claimant.wake(DS)
+    clock.advance(100)
+    await flush()
+    assert.equal(sent.length, 0, 'freed 100 ms ago: the host at the head of the line takes it')
+    clock.advance(T.turnSpacingMs - 100)
+    await flush()
+    assert.deepEqual(
+      sent.map((m) => m.t),
+      ['claim'],
+      'still free after turnSpacingMs: nobody ahead took it',
+    )
+  })
+
   it('hosts of one round claim at once, each the free slot of its place', async () => {
     const { claimant, fleet, sent, revision } = setup(2)
     fleet.limits.unavailable = 3
@@ -126,6 +148,36 @@ describe('lease claimant', () => {
     assert.deepEqual(sent.at(-1), { t: 'release', ds: DS, kind: 'unavailable', slot: c.slot, term: c.term })
     assert.deepEqual(claimant.status(DS), { phase: 'waiting', why: 'slot 0 held by host-x' })
     assert.deepEqual(voter.slots(), [])
+  })
+
+  it('after a refused claim it makes no fast-path claim until its fallback time', async () => {
+    const { claimant, clock, fleet, sent, claimed } = setup(2)
+    fleet.limits.unavailable = 3
+    const c = await claimed()
+    for (const from of [B, C]) claimant.hear(from, { t: 'refuse', ds: DS, kind: 'unavailable', slot: c.slot, term: c.term, to: A, reason: 'slot 2 held by host-x' })
+    await flush()
+    assert.equal(sent.at(-1)?.t, 'release')
+    claimant.wake(DS)
+    await flush()
+    assert.equal(sent.at(-1)?.t, 'release', 'no claim while it cools')
+    clock.advance(T.jitterMaxMs)
+    claimant.wake(DS)
+    await flush()
+    assert.equal(sent.at(-1)?.t, 'release', 'its fallback (jitter plus 2 places) has not come: still no claim')
+    clock.advance(2 * T.turnSpacingMs)
+    await flush()
+    assert.deepEqual(sent.at(-1), { ...c, term: c.term + 1 }, 'claimed again at its fallback')
+  })
+
+  it('leaves the hosts that released their slot (their record may lag) out of its line', async () => {
+    const { claimant, fleet, voter, revision } = setup(1)
+    const hear = (msg: Parameters<typeof voter.hear>[1]) => voter.hear(B, msg)
+    const ref = { ds: DS, kind: 'unavailable' as const, slot: 0, term: 1 }
+    await hear({ t: 'claim', ...ref, revision, view: fleet.voterView().view })
+    await hear({ t: 'act', ...ref })
+    await hear({ t: 'release', ...ref })
+    claimant.claim(DS, revision, 'unavailable')
+    assert.ok(fleet.movingAsked.some((m) => m.has(B)), 'its place was taken with B out of the line')
   })
 
   it('is idle before anything is asked', () => {

@@ -112,6 +112,10 @@ export class FakeFleet implements LeaseFleet {
   limits: Record<SlotKind, number> = { unavailable: 1, surge: 0 }
   /** Hosts already unavailable, as voters count them. */
   down = 0
+  /** Hosts (key ids) whose record shows a copy not ready: counted unavailable unless the voter leaves them out. */
+  downHosts = new Set<string>()
+  /** The hosts each turn() was told are moving (not waiting in line), in order. */
+  movingAsked: ReadonlySet<string>[] = []
   /** Turn per node name (default 0). */
   turns: Record<string, number> = {}
   /** f, the voters that may lie (quorums of ceil((n+f+1)/2)). */
@@ -207,12 +211,13 @@ export class FakeFleet implements LeaseFleet {
       view: this.lastView.view,
       revision: (name) => this.revision(name),
       limit: (name, kind) => this.limit(name, kind),
-      unavailable: () => this.down,
+      unavailable: (_name, exclude) => this.down + [...this.downHosts].filter((k) => !exclude.has(k)).length,
       ineligible: (name, keyId) => this.ineligible(name, keyId),
     }
   }
 
-  turn(_ds: string, _revision: string, self: string): number {
+  turn(_ds: string, _revision: string, self: string, moving: ReadonlySet<string> = new Set()): number {
+    this.movingAsked.push(moving)
     return this.turns[self] ?? 0
   }
 }

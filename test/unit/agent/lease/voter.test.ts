@@ -69,6 +69,42 @@ describe('lease voter', () => {
     assert.equal(sent.at(-1)?.t, 'grant')
   })
 
+  it('does not count a holder that released after acting as unavailable while its record lags, for at most the TTL', async () => {
+    const { voter, fleet, clock, hear, sent, claim, ref } = setup()
+    await hear(A, claim(0, 1))
+    await hear(A, { t: 'act', ...ref(0, 1) })
+    // A's record (gossip) still shows its copy down when its release (point to point) arrives.
+    fleet.downHosts.add(A)
+    await hear(A, { t: 'release', ...ref(0, 1) })
+    assert.deepEqual([...voter.finished(DS)], [A])
+    await hear(B, claim(0, 2))
+    assert.equal(sent.at(-1)?.t, 'grant', 'A released: its copy is available by its word')
+    await hear(B, { t: 'release', ...ref(0, 2) })
+    clock.advance(TTL)
+    voter.tick()
+    assert.deepEqual([...voter.finished(DS)], [])
+    await hear(B, claim(0, 3))
+    assert.match((sent.at(-1) as { reason: string }).reason, /1 host\(s\) already unavailable/, 'after the TTL its record counts again')
+  })
+
+  it('takes a release as done only from a holder that acted, and only until its record reports the copy ready', async () => {
+    const { voter, fleet, hear, sent, claim, ref, revision } = setup()
+    fleet.downHosts.add(A)
+    await hear(A, claim(0, 1))
+    await hear(A, { t: 'release', ...ref(0, 1) })
+    assert.deepEqual([...voter.finished(DS)], [], 'a claim given up before acting is not an update done')
+    await hear(B, claim(0, 2))
+    assert.match((sent.at(-1) as { reason: string }).reason, /already unavailable/)
+    await hear(B, { t: 'release', ...ref(0, 2) })
+    fleet.downHosts.delete(A)
+    await hear(A, claim(0, 3))
+    await hear(A, { t: 'act', ...ref(0, 3) })
+    await hear(A, { t: 'release', ...ref(0, 3) })
+    assert.deepEqual([...voter.finished(DS)], [A])
+    fleet.members[0] = { ...fleet.members[0]!, pods: { [DS]: { revision, ready: true } } }
+    assert.deepEqual([...voter.finished(DS)], [], 'its record caught up: the record speaks for it again')
+  })
+
   it('does not acknowledge an act from a host that holds no grant, nor a stale release', async () => {
     const { voter, hear, sent, claim, ref } = setup()
     await hear(B, { t: 'act', ...ref(0, 1) })

@@ -152,16 +152,35 @@ describe('pod workers', () => {
     assert.equal(workers.busy('default.a'), false)
   })
 
-  it('an update stops the old copy and then starts the new one, showing each', async () => {
+  it('an update stops the old copy, then starts the new one beside the old one\'s removal, showing each', async () => {
     const { fake, workers } = setup()
     const p = plan('u', 10)
     workers.dispatch('default.u', workers.observing(), [{ do: 'update', ...p, stop: [{ id: 'u-old', name: 'c-u', daemonSet: 'default.u', reason: 'test', graceSeconds: 10 }] }])
     await settle()
     assert.equal(workers.activities().get('default.u')?.doing, 'Stopping the old copy (grace 10 s)')
-    fake.open('remove', 'u-old').resolve()
+    assert.deepEqual(fake.seen(), ['stop u-old'], 'nothing starts before the old copy has stopped')
+    fake.open('stop', 'u-old').resolve()
     await settle()
     assert.equal(workers.activities().get('default.u')?.doing, `Starting revision ${p.plan.revision}`)
-    assert.deepEqual(fake.seen(), ['remove u-old', 'start default.u'])
+    assert.deepEqual(fake.seen(), ['stop u-old', 'remove u-old', 'start default.u'])
+    fake.open('start', 'default.u').resolve()
+    await settle()
+    assert.equal(workers.busy('default.u'), true, 'the step ends once the old copy is removed too')
+    fake.open('remove', 'u-old').resolve()
+    await settle()
+    assert.equal(workers.busy('default.u'), false)
+  })
+
+  it('an update whose stop fails starts nothing', async () => {
+    const { fake, workers } = setup()
+    const p = plan('v', 10)
+    workers.dispatch('default.v', workers.observing(), [{ do: 'update', ...p, stop: [{ id: 'v-old', name: 'c-v', daemonSet: 'default.v', reason: 'test', graceSeconds: 10 }] }])
+    await settle()
+    fake.open('stop', 'v-old').reject(new Error('daemon busy'))
+    await settle()
+    fake.open('remove', 'v-old').reject(new Error('daemon busy'))
+    await settle()
+    assert.deepEqual(fake.seen(), ['stop v-old', 'remove v-old'])
   })
 
   it('stopped workers take no further step', async () => {
