@@ -5,36 +5,13 @@ import { Command, CommanderError, Option } from 'commander'
 import type { DockerRegistryOptions, GenericOptions } from './commands/create-secret.js'
 import type { ExecOptions, LogsOptions } from './commands/logs.js'
 import { resolveAgent } from './client.js'
+import { verbs } from './verbs.js'
 import type { JoinOptions } from './commands/join.js'
 import { CliError, ExitCode, UsageError } from './errors.js'
 import { NODE_RESOURCES } from './resources.js'
 import { VERSION } from '../core/version.js'
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
-
-/** Each verb's module is loaded when the verb runs: a command loads only what it needs (YAML, schemas, tables, signing), not every verb's. */
-const verbs = {
-  apply: () => import('./commands/apply.js'),
-  check: () => import('./commands/check.js'),
-  create: () => import('./commands/create.js'),
-  createSecret: () => import('./commands/create-secret.js'),
-  delete: () => import('./commands/delete.js'),
-  describe: () => import('./commands/describe.js'),
-  endpoints: () => import('./commands/endpoints.js'),
-  fingerprint: () => import('./commands/fingerprint.js'),
-  get: () => import('./commands/get.js'),
-  join: () => import('./commands/join.js'),
-  keygen: () => import('./commands/keygen.js'),
-  label: () => import('./commands/label.js'),
-  logs: () => import('./commands/logs.js'),
-  nodesAdmission: () => import('./commands/nodes-admission.js'),
-  plan: () => import('./commands/plan.js'),
-  resign: () => import('./commands/resign.js'),
-  rollout: () => import('./commands/rollout.js'),
-  setImage: () => import('./commands/set-image.js'),
-  version: () => import('./commands/version.js'),
-  completion: () => import('./completion.js'),
-}
 
 /** buildProgram declares every verb; output goes to the given streams. */
 export function buildProgram(out: NodeJS.WritableStream, err: NodeJS.WritableStream): Command {

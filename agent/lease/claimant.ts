@@ -7,64 +7,13 @@
 // monotonic time: the TTL/2 fence compares two readings of this host's clock only.
 
 import { randomInt } from 'node:crypto'
-import type { Logger } from 'pino'
 import { viewOf, type ClaimMessage, type SlotKind } from '../../core/lease.js'
 import { claimTurn, freeSlots } from '../../core/pacing.js'
-import type { Clock, Timer } from '../clock.js'
-import type { Timings } from '../defaults.js'
-import type { LeaseFleet } from './fleet-view.js'
+import type { Timer } from '../clock.js'
+import type { Attempt, ClaimantOptions, Wish } from './attempt.js'
 import type { SlotStatus, UpdateSlots } from './update-slots.js'
-import type { OwnVote, Reply, Request } from './voter.js'
+import type { Reply } from './voter.js'
 
-/** Phase of an attempt: see the module header. */
-export type AttemptPhase = 'claiming' | 'announcing' | 'granted' | 'acting'
-
-/** Attempt is this host's claim on one DaemonSet's slot. */
-interface Attempt {
-  ds: string
-  kind: SlotKind
-  slot: number
-  term: number
-  revision: string
-  quorum: number
-  voters: Set<string>
-  /** Monotonic ms the claim was sent: the grant is trusted until sentAt + TTL/2. */
-  sentAt: number
-  grants: Set<string>
-  /** Voters that refused the claim: once a majority can no longer grant it, it is abandoned at once. */
-  refusals: Set<string>
-  acks: Set<string>
-  phase: AttemptPhase
-}
-
-/** Wish is what the reconciler last asked of a DaemonSet: move this host's copy to `revision` under a slot of `kind`. */
-interface Wish {
-  revision: string
-  kind: SlotKind
-}
-
-export interface ClaimantOptions {
-  /** This host's key id: answers addressed to it are ours. */
-  keyId: string
-  /** This host's node name: its place in line is by name. */
-  selfName: () => string
-  /** Grant lifetime at the voters; this host acts only in the first half. */
-  ttlMs: number
-  timings: Pick<Timings['lease'], 'claimCutoffMs' | 'turnSpacingMs' | 'jitterMinMs' | 'jitterMaxMs'>
-  fleet: LeaseFleet
-  /** This agent's own voter. */
-  own: OwnVote
-  clock: Clock
-  /**
-   * send delivers a claim, act or release to each of `voters` (never this host: its own vote
-   * goes through `own`); their answers come back through hear(). Resolves when every
-   * exchange ended, answered or not.
-   */
-  send: (msg: Request, voters: readonly string[]) => Promise<void>
-  /** random returns an integer in [0, n): jitter and slot choice. Default crypto.randomInt. */
-  random?: (n: number) => number
-  log: Logger
-}
 
 /** Claimant runs this host's attempts; it is the UpdateSlots the reconciler uses. */
 export class Claimant implements UpdateSlots {
