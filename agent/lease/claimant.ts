@@ -26,10 +26,15 @@ export class Claimant implements UpdateSlots {
   private readonly timers = new Map<string, Timer>()
   /**
    * Monotonic ms until which no fast-path claim is made for a DaemonSet whose last attempt
-   * failed: its fallback time, so hosts that collided do not collide again. (Cooling for a
-   * jitter only let a 100-host fleet at 10 % storm with refused claims: docs/fleet-speed.md.)
+   * failed: a jitter that doubles with each failure in a row, up to the fallback time, so
+   * hosts that collided do not collide again, a host refused once is back in line soon, and
+   * one refused again and again backs off. (Cooling for a plain jitter let a 100-host fleet
+   * at 10 % storm with refused claims; cooling until the fallback held every host behind a
+   * refused one for up to its whole fallback: docs/fleet-speed.md.)
    */
   private readonly coolUntil = new Map<string, number>()
+  /** Failed attempts in a row per DaemonSet (reset by a granted slot or a dropped wish). */
+  private readonly failures = new Map<string, number>()
   /** Monotonic ms each slot (`ds|kind|slot`) was first seen free by this host's voter, while it stays free: the fallback takes only a slot no host ahead took. */
   private readonly freeSince = new Map<string, number>()
   /** What the reconciler last asked per DaemonSet, so a freed slot or a timer can claim without waiting for its next pass. */
@@ -133,6 +138,7 @@ export class Claimant implements UpdateSlots {
     this.attempts.delete(ds)
     this.wishes.delete(ds)
     this.coolUntil.delete(ds)
+    this.failures.delete(ds)
     for (const k of this.freeSince.keys()) if (k.startsWith(`${ds}|`)) this.freeSince.delete(k)
     this.why.delete(ds)
     this.retryAt.delete(ds)
@@ -167,10 +173,14 @@ export class Claimant implements UpdateSlots {
     return this.now() + jitter + turnSpacingMs * this.opts.fleet.turn(ds, revision, this.opts.selfName())
   }
 
-  /** backoff schedules the fallback claim after a failed attempt, and keeps the fast path shut until then. */
+  /** backoff schedules the fallback claim after a failed attempt, and shuts the fast path for a jitter doubled per failure in a row, at most until then. */
   private backoff(ds: string, revision: string): void {
+    const { jitterMinMs, jitterMaxMs } = this.opts.timings
+    const failures = (this.failures.get(ds) ?? 0) + 1
+    this.failures.set(ds, failures)
     const at = this.fallback(ds, revision)
-    this.coolUntil.set(ds, at)
+    const cool = (jitterMinMs + this.random(jitterMaxMs - jitterMinMs)) * 2 ** Math.min(failures - 1, 16)
+    this.coolUntil.set(ds, Math.min(at, this.now() + cool))
     this.lookAgainAt(ds, at)
   }
 
@@ -315,6 +325,7 @@ export class Claimant implements UpdateSlots {
     if (this.attempts.get(a.ds) !== a || a.phase !== 'announcing' || a.acks.size < a.quorum) return
     if (this.fenced(a, 'the acknowledgements came too late (fenced)')) return
     a.phase = 'granted'
+    this.failures.delete(a.ds)
     this.why.delete(a.ds)
     this.opts.log.info({ daemonset: a.ds, kind: a.kind, slot: a.slot, term: a.term, grants: a.grants.size, quorum: a.quorum }, 'update slot acquired')
     for (const fn of this.granted) fn(a.ds)

@@ -150,23 +150,32 @@ describe('lease claimant', () => {
     assert.deepEqual(voter.slots(), [])
   })
 
-  it('after a refused claim it makes no fast-path claim until its fallback time', async () => {
+  it('after a refused claim it is back in line after a jitter, and the jitter doubles with each refusal in a row', async () => {
     const { claimant, clock, fleet, sent, claimed } = setup(2)
     fleet.limits.unavailable = 3
+    const refuse = async (term: number, slot: number): Promise<void> => {
+      for (const from of [B, C]) claimant.hear(from, { t: 'refuse', ds: DS, kind: 'unavailable', slot, term, to: A, reason: 'slot 2 held by host-x' })
+      await flush()
+      assert.equal(sent.at(-1)?.t, 'release')
+    }
     const c = await claimed()
-    for (const from of [B, C]) claimant.hear(from, { t: 'refuse', ds: DS, kind: 'unavailable', slot: c.slot, term: c.term, to: A, reason: 'slot 2 held by host-x' })
-    await flush()
-    assert.equal(sent.at(-1)?.t, 'release')
+    await refuse(c.term, c.slot)
     claimant.wake(DS)
     await flush()
     assert.equal(sent.at(-1)?.t, 'release', 'no claim while it cools')
-    clock.advance(T.jitterMaxMs)
+    clock.advance(T.jitterMinMs)
     claimant.wake(DS)
     await flush()
-    assert.equal(sent.at(-1)?.t, 'release', 'its fallback (jitter plus 2 places) has not come: still no claim')
-    clock.advance(2 * T.turnSpacingMs)
+    assert.deepEqual(sent.at(-1), { ...c, term: c.term + 1 }, 'its fallback (jitter plus 2 places) has not come: the line let it claim')
+    await refuse(c.term + 1, c.slot)
+    clock.advance(T.jitterMinMs)
+    claimant.wake(DS)
     await flush()
-    assert.deepEqual(sent.at(-1), { ...c, term: c.term + 1 }, 'claimed again at its fallback')
+    assert.equal(sent.at(-1)?.t, 'release', 'refused twice in a row: it cools for twice the jitter')
+    clock.advance(T.jitterMinMs)
+    claimant.wake(DS)
+    await flush()
+    assert.deepEqual(sent.at(-1), { ...c, term: c.term + 2 }, 'back in line after twice the jitter, still before its fallback')
   })
 
   it('leaves the hosts that released their slot (their record may lag) out of its line', async () => {
