@@ -6,7 +6,10 @@
 // marks it Unreachable, and a frozen agent (SIGSTOP: no answer, no reset) until every
 // other marks it Unreachable. Not a test: it asserts nothing and `npm test` does not run it.
 //
-//   npm run bench -- --sizes 5,10,20,30 --idle 20 --rounds 10 [--no-serf] [--baseline DIR]
+//   npm run bench -- --sizes 5,10,20,30 --idle 20 --settle 10 --rounds 10 [--no-serf] [--baseline DIR]
+//
+// The idle window starts --settle seconds after full membership, so start-up work (records
+// published at start, first anti-entropy rounds, JIT warm-up) is not counted as idle cost.
 //
 // --baseline DIR also runs another checkout's agent (built, with its node_modules) at the
 // same sizes in the same run, for a before/after comparison.
@@ -24,6 +27,7 @@ const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '5,10,20,30' },
     idle: { type: 'string', default: '20' },
+    settle: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '10' },
     'no-serf': { type: 'boolean', default: false },
     baseline: { type: 'string' },
@@ -32,6 +36,7 @@ const { values } = parseArgs({
 const SIZES = (values.sizes ?? '').split(',').map(Number).filter((n) => n >= 2)
 const IDLE_S = Number(values.idle)
 const ROUNDS = Number(values.rounds)
+const SETTLE_S = Number(values.settle)
 const TICK = 100 // clock ticks per second in /proc/PID/stat (USER_HZ)
 /** Production's V8 setting (systemd unit, npm start). */
 const NODE_OPTIONS = '--max-semi-space-size=1'
@@ -55,6 +60,7 @@ async function rssMiB(pid: number): Promise<number> {
 }
 /** idle measures CPU ms per second and RSS of each process over IDLE_S seconds. */
 async function idle(pids: number[]): Promise<{ cpu: number[]; rss: number[] }> {
+  await new Promise((r) => setTimeout(r, SETTLE_S * 1000))
   const before = await Promise.all(pids.map(cpuTicks))
   await new Promise((r) => setTimeout(r, IDLE_S * 1000))
   const after = await Promise.all(pids.map(cpuTicks))
@@ -155,7 +161,7 @@ async function serf(n: number): Promise<void> {
   }
 }
 
-out(`sizes ${SIZES.join(', ')}; idle window ${IDLE_S} s; agents with NODE_OPTIONS=${NODE_OPTIONS}`)
+out(`sizes ${SIZES.join(', ')}; idle window ${IDLE_S} s from ${SETTLE_S} s after full membership; agents with NODE_OPTIONS=${NODE_OPTIONS}`)
 for (const [i, n] of SIZES.entries()) {
   await daemonmesh(n, i === SIZES.length - 1)
   if (values.baseline !== undefined) await daemonmesh(n, false, 'baseline', join(values.baseline, 'bin/daemonmesh.js'))
