@@ -10,6 +10,16 @@ export interface Timings {
     leaveFlushMs: number
     /** A lone agent redials its bootstrap peers at most every this many protocol periods (heartbeats). Default 3: fewer spins on a dead bootstrap address, more joins slower. */
     bootstrapRetryBeats: number
+    /**
+     * A bootstrap dial's deadline starts at the network's dial deadline (5 s) and doubles with
+     * each attempt in a row that reached no bootstrap peer, up to this. Default 40 s: a bootstrap
+     * host that many hosts join at once (a fleet started together, a site back from an outage)
+     * accepts connections late, and a dial abandoned at 5 s wastes the half-done handshake it
+     * cost that host, so fixed short deadlines kept an overloaded bootstrap peer overloaded
+     * (docs/membership.md); longer waits out a slower host, at the cost of noticing later that a
+     * bootstrap address is wrong.
+     */
+    bootstrapDialMaxMs: number
     /** Peers dialled per protocol period (heartbeat) while below targetPeers. Default 4: more heals a mesh faster after a partition, at the cost of bursts of handshakes (CPU on small hosts). */
     dialsPerBeat: number
     /** Addresses carried in a node record. Default 32: bounds the record, enough for any host's interfaces. */
@@ -131,6 +141,7 @@ export function defaultTimings(): Timings {
     membership: {
       leaveFlushMs: 300,
       bootstrapRetryBeats: 3,
+      bootstrapDialMaxMs: 40_000,
       dialsPerBeat: 4,
       maxAddresses: 32,
       probeTimeoutRatio: 0.4,

@@ -71,8 +71,8 @@ export interface Transport {
    * the first of `addresses` that answers (within the channel's deadline).
    */
   open(peer: string, protocol: string, limits: ChannelLimits, addresses?: readonly string[]): Promise<FrameChannel>
-  /** dial connects to an address, with or without /p2p/ID; resolves to the peer id. */
-  dial(addr: string): Promise<string>
+  /** dial connects to an address, with or without /p2p/ID, within `timeoutMs` (default: the network's dial deadline); resolves to the peer id. */
+  dial(addr: string, timeoutMs?: number): Promise<string>
   /** onConnect calls fn for every new connection to a peer. */
   onConnect(fn: (peer: string) => void): void
   /** onDisconnect calls fn when the last connection to a peer closes (a hint, never a verdict). */

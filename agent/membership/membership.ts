@@ -64,7 +64,7 @@ export interface MembershipOptions {
   /** libp2p's connection cap: above three quarters of it the mesh keeper hangs up on a few connections (mesh.ts). Absent: no ceiling. */
   maxConnections?: number
   bootstrap: string[]
-  timings: Pick<Timings, 'membership'>
+  timings: Pick<Timings, 'membership' | 'network'>
   /** Anti-entropy's fingerprint, compared through the probes' acks (agent.ts wires the AntiEntropy). */
   state?: StateFingerprint
   /** Node admission, consulted on every record (agent/admission.ts); none: records are judged by signature and name only. */
@@ -148,6 +148,7 @@ export class Membership extends TypedEvents<MembershipEvents> {
       targetPeers: opts.targetPeers,
       ...(opts.maxConnections === undefined ? {} : { maxConnections: opts.maxConnections }),
       bootstrap: opts.bootstrap,
+      dialTimeoutMs: opts.timings.network.dialTimeoutMs,
       timings: opts.timings.membership,
       candidates: (n, connected) => this.detector.dialCandidates(n, connected),
       hangingUp: (peerId) => this.detector.expectClose(peerId),

@@ -24,7 +24,9 @@ export interface MeshOptions {
   /** libp2p's connection cap; absent, no ceiling. */
   maxConnections?: number
   bootstrap: string[]
-  timings: Pick<Timings['membership'], 'bootstrapRetryBeats' | 'dialsPerBeat'>
+  /** The first bootstrap dial's deadline (the network's dial deadline); it doubles per attempt in a row that failed, up to timings.bootstrapDialMaxMs. */
+  dialTimeoutMs: number
+  timings: Pick<Timings['membership'], 'bootstrapRetryBeats' | 'dialsPerBeat' | 'bootstrapDialMaxMs'>
   /** candidates returns up to n members to dial that are not in `connected`. */
   candidates(n: number, connected: ReadonlySet<string>): { peerId: string; addresses: readonly string[] }[]
   /** hangingUp is told of a connection this keeper is about to close (its close is no hint about that member). */
@@ -47,6 +49,8 @@ export class MeshKeeper {
   private lastBootstrap: number | undefined
   /** Whether the last bootstrap attempt's dials are still pending. */
   private bootstrapping = false
+  /** Bootstrap attempts in a row that reached no bootstrap peer: each doubles the next one's deadline. */
+  private bootstrapFailures = 0
 
   constructor(opts: MeshOptions) {
     this.opts = opts
@@ -69,7 +73,11 @@ export class MeshKeeper {
    * lone agent does not spin, and not while the previous attempt's dials are pending: libp2p
    * joins a dial to an address already being dialled and abandons it only once every caller
    * has given up, so retries 1.5 s apart with 5 s deadlines kept a hung dial alive for good
-   * (a lone agent stayed alone for minutes).
+   * (a lone agent stayed alone for minutes). Each attempt in a row that reaches no bootstrap
+   * peer doubles the next one's deadline (up to bootstrapDialMaxMs): a bootstrap host joined by
+   * many hosts at once answers late, and dials it half served and then saw abandoned at a
+   * fixed 5 s kept it too busy to finish any (30 agents started together on one machine: some
+   * never joined in 5 minutes).
    */
   async dialBootstrap(): Promise<void> {
     const now = this.opts.clock.mono()
@@ -77,16 +85,20 @@ export class MeshKeeper {
     if (this.bootstrapping || (this.lastBootstrap !== undefined && now - this.lastBootstrap < retryMs) || this.opts.bootstrap.length === 0) return
     this.lastBootstrap = now
     this.bootstrapping = true
-    await Promise.all(
+    const deadlineMs = Math.min(this.opts.timings.bootstrapDialMaxMs, this.opts.dialTimeoutMs * 2 ** Math.min(this.bootstrapFailures, 16))
+    const reached = await Promise.all(
       this.opts.bootstrap.map(async (addr) => {
         try {
-          const peer = await this.opts.transport.dial(addr)
+          const peer = await this.opts.transport.dial(addr, deadlineMs)
           this.opts.log.info({ addr, peer }, 'connected to bootstrap peer')
+          return true
         } catch (err) {
-          this.opts.log.warn({ addr, err: (err as Error).message }, 'bootstrap peer unreachable')
+          this.opts.log.warn({ addr, err: (err as Error).message, deadlineMs }, 'bootstrap peer unreachable')
+          return false
         }
       }),
     ).finally(() => (this.bootstrapping = false))
+    this.bootstrapFailures = reached.includes(true) ? 0 : this.bootstrapFailures + 1
   }
 
   /** trim hangs up on `excess` connections at random (dialsPerBeat at most a period); the other side's detector takes it as a hint. */

@@ -199,9 +199,9 @@ export class Network implements Transport {
     }
   }
 
-  /** dial connects to a multiaddr, with or without /p2p/ID, within dialTimeoutMs; returns the peer id. */
-  async dial(addr: string): Promise<string> {
-    const conn = await this.node.dial(multiaddr(addr), { signal: AbortSignal.timeout(this.timings.network.dialTimeoutMs) })
+  /** dial connects to a multiaddr, with or without /p2p/ID, within `timeoutMs` (default dialTimeoutMs); returns the peer id. */
+  async dial(addr: string, timeoutMs = this.timings.network.dialTimeoutMs): Promise<string> {
+    const conn = await this.node.dial(multiaddr(addr), { signal: AbortSignal.timeout(timeoutMs) })
     return conn.remotePeer.toString()
   }
 

@@ -27,6 +27,7 @@ describe('mesh upkeep', () => {
       periodMs: PERIOD,
       targetPeers: 3,
       bootstrap: ['/ip4/127.0.0.1/tcp/4001'],
+      dialTimeoutMs: 5000,
       timings: withTimings().membership,
       candidates: () => [],
       hangingUp: () => undefined,
@@ -50,5 +51,45 @@ describe('mesh upkeep', () => {
       await settle()
     }
     assert.equal(pending.length, 2)
+  })
+
+  it("a bootstrap dial's deadline doubles with each attempt in a row that failed, up to the cap, and resets once one connects", async () => {
+    const clock = new VirtualClock()
+    const deadlines: number[] = []
+    let answer = false
+    const transport = {
+      connectedPeers: (): string[] => [],
+      dial: async (_addr: string, timeoutMs?: number): Promise<string> => {
+        deadlines.push(timeoutMs ?? -1)
+        if (answer) return 'peer-1'
+        throw new Error('The operation was aborted due to timeout')
+      },
+      hangUp: async (): Promise<void> => undefined,
+    }
+    const mesh = new MeshKeeper({
+      transport,
+      clock,
+      periodMs: PERIOD,
+      targetPeers: 3,
+      bootstrap: ['/ip4/127.0.0.1/tcp/4001'],
+      dialTimeoutMs: 5000,
+      timings: { ...withTimings().membership, bootstrapDialMaxMs: 40_000 },
+      candidates: () => [],
+      hangingUp: () => undefined,
+      random: Math.random,
+      metrics: new Metrics(),
+      log: pino({ level: 'silent' }),
+    })
+    const attempt = async (): Promise<void> => {
+      await clock.advance(withTimings().membership.bootstrapRetryBeats * PERIOD)
+      await mesh.dialBootstrap()
+    }
+    for (let i = 0; i < 6; i++) await attempt()
+    assert.deepEqual(deadlines, [5000, 10_000, 20_000, 40_000, 40_000, 40_000])
+    answer = true
+    await attempt()
+    answer = false
+    await attempt()
+    assert.deepEqual(deadlines.slice(6), [40_000, 5000], 'a connected attempt resets the deadline')
   })
 })
