@@ -42,7 +42,7 @@ export interface ClaimantOptions {
   selfName: () => string
   /** Grant lifetime at the voters; this host acts only in the first half. */
   ttlMs: number
-  timings: Pick<Timings['lease'], 'claimCutoffMs' | 'turnSpacingMs' | 'jitterMinMs' | 'jitterMaxMs'>
+  timings: Pick<Timings['lease'], 'claimCutoffMs' | 'turnSpacingMs' | 'jitterMinMs' | 'jitterMaxMs' | 'releaseSpreadMs'>
   fleet: LeaseFleet
   /** This agent's own voter. */
   own: OwnVote

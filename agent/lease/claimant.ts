@@ -42,6 +42,8 @@ export class Claimant implements UpdateSlots {
   /** Why the DaemonSet's update waits, for status. */
   private readonly why = new Map<string, string>()
   private readonly granted: ((ds: string) => void)[] = []
+  /** The pending look after a peer's release, per DaemonSet (released). */
+  private readonly wakes = new Map<string, Timer>()
 
   constructor(opts: ClaimantOptions) {
     this.opts = opts
@@ -107,6 +109,22 @@ export class Claimant implements UpdateSlots {
     if (this.wishes.has(ds) && !this.attempts.has(ds)) this.consider(ds, false)
   }
 
+  /**
+   * released tells the claimant that a peer's release of a slot of `ds` reached this host's
+   * voter: it looks again releaseSpreadMs later (once), when the other voters have it too. A
+   * claim sent at once reached some voters before the release did, and they refused it.
+   */
+  released(ds: string): void {
+    if (this.wakes.has(ds) || !this.wishes.has(ds)) return
+    this.wakes.set(
+      ds,
+      this.opts.clock.after(this.opts.timings.releaseSpreadMs, () => {
+        this.wakes.delete(ds)
+        this.wake(ds)
+      }),
+    )
+  }
+
   enter(ds: string): boolean {
     const a = this.attempts.get(ds)
     if (a === undefined) return false
@@ -144,6 +162,8 @@ export class Claimant implements UpdateSlots {
     this.retryAt.delete(ds)
     this.timers.get(ds)?.cancel()
     this.timers.delete(ds)
+    this.wakes.get(ds)?.cancel()
+    this.wakes.delete(ds)
   }
 
   /** lookAgainAt sets this host's fallback time, and a timer that considers claiming then (due). */
@@ -220,12 +240,24 @@ export class Claimant implements UpdateSlots {
     }
     const held = this.opts.own.held(ds, wish.kind).filter((h) => h.holder !== this.opts.keyId)
     const free = freeSlots(limit, new Map(held.map((h) => [h.slot, h.holder])), this.opts.keyId)
-    // Not waiting: the hosts holding a slot, and those that released theirs (their record may not say so yet).
-    const place = this.opts.fleet.turn(ds, wish.revision, this.opts.selfName(), new Set([...held.map((h) => h.holder), ...this.opts.own.finished(ds)]))
-    const turn = claimTurn(place, limit, free, this.opts.timings.turnSpacingMs)
-    if (turn.now) {
-      this.start(ds, wish.revision, wish.kind, turn.slot)
-      return
+    const finished = this.opts.own.finished(ds)
+    const lane = this.opts.fleet.lane(ds, wish.revision, this.opts.selfName(), limit, finished)
+    if (lane !== undefined) {
+      // Its lane's slot, once the hosts before it in the lane are done and the slot is free.
+      if (lane.ready && free.includes(lane.slot)) {
+        this.start(ds, wish.revision, wish.kind, lane.slot)
+        return
+      }
+      if (!lane.ready) this.why.set(ds, `waiting for its turn (the hosts before it in the lane of slot ${lane.slot})`)
+    } else {
+      // Not in the rollout's list as this host sees it (its own record lags): the line.
+      // Not waiting: the hosts holding a slot, and those that released theirs (their record may not say so yet).
+      const place = this.opts.fleet.turn(ds, wish.revision, this.opts.selfName(), new Set([...held.map((h) => h.holder), ...finished]))
+      const turn = claimTurn(place, limit, free, this.opts.timings.turnSpacingMs)
+      if (turn.now) {
+        this.start(ds, wish.revision, wish.kind, turn.slot)
+        return
+      }
     }
     // The fallback takes only a slot that stayed free for turnSpacingMs: a slot that just
     // freed goes to the host at the head of the line (woken by the release), not to

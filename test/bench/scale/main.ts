@@ -45,9 +45,10 @@ const program = new Command('bench:scale')
   .option('--idle-s <s>', 'idle measurement window (virtual seconds)', num, 10)
   .option('--start-spread-s <s>', 'hosts start one after the other over this window (virtual seconds; default 10 ms a host, at least 2 s)', num)
   .option('--seeds <n>', 'bootstrap peers of each host, at random among the hosts started before it', int, 3)
+  .option('--release-spread-ms <n>', "the lease's releaseSpreadMs (agent/defaults.ts; default its default)", int)
   .option('--max-connections <n>', "each host's connection cap (the agent's maxConnections; default its default)", int)
 program.parse()
-const o = program.opts<{ nodes: number; seed: number; rolloutHosts: number; maxUnavailable: string | number; latencyMs: number; loss: number; idleS: number; settleS: number; startSpreadS?: number; seeds: number; maxConnections?: number }>()
+const o = program.opts<{ nodes: number; seed: number; rolloutHosts: number; maxUnavailable: string | number; latencyMs: number; loss: number; idleS: number; settleS: number; startSpreadS?: number; seeds: number; maxConnections?: number; releaseSpreadMs?: number }>()
 
 const wallStart = Date.now()
 const secs = (ms: number): string => (ms / 1000).toFixed(2)
@@ -74,10 +75,12 @@ async function main(): Promise<void> {
   const verifies = installVerifyCache()
   const parses = process.env.SIM_PARSE_CACHE === '0' ? { hits: () => 0 } : installParseCache()
   const params = { ...MEASURED, extraLatencyMs: o.latencyMs, loss: o.loss }
-  const fleet = new Fleet({ nodes: o.nodes, seed: o.seed, params, rolloutHosts: Math.min(o.nodes - 1, o.rolloutHosts), seeds: o.seeds, ...(o.maxConnections === undefined ? {} : { maxConnections: o.maxConnections }) })
+  const fleet = new Fleet({ nodes: o.nodes, seed: o.seed, params, rolloutHosts: Math.min(o.nodes - 1, o.rolloutHosts), seeds: o.seeds, ...(o.maxConnections === undefined ? {} : { maxConnections: o.maxConnections }), ...(o.releaseSpreadMs === undefined ? {} : { releaseSpreadMs: o.releaseSpreadMs }) })
   console.log(`[sim] nodes=${o.nodes} seed=${o.seed} gossip hop ${params.gossipHopMs.p50}/${params.gossipHopMs.p90} ms (p50/p90) + ${params.extraLatencyMs} ms, CPU/message ${params.gossipCpuMs.record} ms (record) ${params.gossipCpuMs.notice} ms (notice) ${params.duplicateCpuMs} ms (duplicate), frame ${params.frameMs.p50} ms, dial ${params.dialMs.p50} ms, loss ${params.loss}`)
   await fleet.build()
   console.log(`${t(fleet)} built ${o.nodes} hosts (heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB)`)
+  // Debug logs name peers by key id: say whose each is.
+  if (process.env.SIM_DEBUG !== undefined) for (const a of fleet.agents) process.stderr.write(`${JSON.stringify({ vt: 0, node: a.name, keyId: a.keyId, msg: 'key id' })}\n`)
 
   // 1. Start and converge: every host holds every host's record.
   await fleet.start((o.startSpreadS ?? Math.max(2, o.nodes / 100)) * 1000)
@@ -180,6 +183,11 @@ async function main(): Promise<void> {
   // Hosts moving at once: acting holds in one live voter's table (a slot granted by a majority and acted on).
   const voter = origin
   const holders = new Map<number, Set<string>>()
+  // Each slot's time line at that voter: how long a holder acted, and the gaps with no holder acting.
+  const current = new Map<number, { holder: string; since: number }>()
+  const freeSince = new Map<number, number>()
+  const holds: number[] = []
+  const gaps: number[] = []
   let peak = 0
   let maxDown = 0
   const stepMs = 20
@@ -189,6 +197,24 @@ async function main(): Promise<void> {
     () => {
       const acting = voter.lease.busySlots().filter((b) => b.ds === ref.key && b.acting)
       for (const b of acting) holders.set(b.slot, (holders.get(b.slot) ?? new Set()).add(b.holder))
+      const now = fleet.clock.mono()
+      const seen = new Set<number>()
+      for (const b of acting) {
+        seen.add(b.slot)
+        const c = current.get(b.slot)
+        if (c?.holder === b.holder) continue
+        if (c !== undefined) holds.push(now - c.since)
+        const free = freeSince.get(b.slot)
+        gaps.push(now - (free ?? rollStart))
+        freeSince.delete(b.slot)
+        current.set(b.slot, { holder: b.holder, since: now })
+      }
+      for (const [slot, c] of current) {
+        if (seen.has(slot)) continue
+        holds.push(now - c.since)
+        current.delete(slot)
+        freeSince.set(slot, now)
+      }
       peak = Math.max(peak, acting.length)
       maxDown = Math.max(maxDown, rollers.filter((a) => a.runtime.revisions(ref.label).length === 0).length)
       return done()
@@ -197,6 +223,9 @@ async function main(): Promise<void> {
     Math.max(60_000, rollers.length * 10_000),
   )
   const rollMs = fleet.clock.mono() - rollStart
+  const avg = (xs: number[]): number => xs.reduce((x, y) => x + y, 0) / Math.max(1, xs.length)
+  const p50 = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? NaN
+  console.log(`${t(fleet)} slot time line at ${voter.name}: ${holds.length} holds, mean ${avg(holds).toFixed(0)} ms (p50 ${p50(holds).toFixed(0)}); ${gaps.length} waits for a holder (from the change or the last release), mean ${avg(gaps).toFixed(0)} ms (p50 ${p50(gaps).toFixed(0)})`)
   const leaseFrames = fleet.leaseCount.frames - leaseBefore
   const rounds = Math.max(0, ...[...holders.values()].map((h) => h.size))
   const leasePerHost = leaseFrames / Math.max(1, rollers.length)

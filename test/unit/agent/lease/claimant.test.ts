@@ -105,6 +105,28 @@ describe('lease claimant', () => {
     )
   })
 
+  it("a peer's release heard by our voter wakes the host next in line releaseSpreadMs later, once the other voters have it too", async () => {
+    const { claimant, clock, fleet, sent, revision } = setup(1)
+    claimant.claim(DS, revision, 'unavailable')
+    await flush()
+    assert.equal(sent.length, 0)
+    fleet.turns['host-a'] = 0
+    claimant.released(DS)
+    claimant.released(DS)
+    await flush()
+    assert.equal(sent.length, 0, 'not at once: the release may not have reached the other voters yet')
+    clock.advance(T.releaseSpreadMs - 1)
+    await flush()
+    assert.equal(sent.length, 0)
+    clock.advance(1)
+    await flush()
+    assert.deepEqual(
+      sent.map((m) => m.t),
+      ['claim'],
+      'one claim, however many releases were heard',
+    )
+  })
+
   it('hosts of one round claim at once, each the free slot of its place', async () => {
     const { claimant, fleet, sent, revision } = setup(2)
     fleet.limits.unavailable = 3
@@ -126,6 +148,21 @@ describe('lease claimant', () => {
       sent.map((m) => m.t),
       ['claim'],
     )
+  })
+
+  it('in a lane, it claims its lane\'s slot once ready and that slot is free, and waits otherwise whatever other slots are free', async () => {
+    const { claimant, fleet, sent, revision } = setup(0)
+    fleet.limits.unavailable = 3
+    fleet.lanes['host-a'] = { slot: 2, ready: false }
+    claimant.claim(DS, revision, 'unavailable')
+    await flush()
+    assert.equal(sent.length, 0, 'slots 0-2 are free, but the hosts before it in its lane are not done')
+    assert.match(claimant.status(DS).phase === 'waiting' ? (claimant.status(DS) as { why: string }).why : '', /lane of slot 2/)
+    fleet.lanes['host-a'] = { slot: 2, ready: true }
+    claimant.wake(DS)
+    await flush()
+    assert.equal(sent.length, 1)
+    assert.equal((sent[0] as ClaimMessage).slot, 2, 'its lane\'s slot, not the first free one')
   })
 
   it('forgets a wish once its copy is current (replaced without a slot): no claim follows', async () => {
