@@ -121,15 +121,6 @@ export interface Timings {
     claimCutoffMs: number
     /** Claims are spread by each host's place among the hosts still to update, this much per place. Default 800 ms: wider spacing means fewer split votes and a slower rollout. */
     turnSpacingMs: number
-    /**
-     * A peer's release wakes this host's claimant this long after it reached this host's voter.
-     * Default 100 ms: the holder sends its release to every voter at once, so the others have it
-     * about when ours did; a claim sent at once raced the release to each voter, and those it
-     * reached first refused it ("held by" the old holder), which cost the slot a failed attempt
-     * and a cool-down (docs/fleet-speed.md). Longer adds to every hand-over; shorter loses more
-     * such races on a slow network.
-     */
-    releaseSpreadMs: number
     /** Random jitter added to every claim delay, between these. Default 300-1200 ms: breaks ties between hosts with the same place. */
     jitterMinMs: number
     jitterMaxMs: number
@@ -176,7 +167,7 @@ export function defaultTimings(): Timings {
     },
     runtime: { readMs: 10_000, writeMs: 30_000, stopMarginMs: 15_000, pullStallMs: 60_000, initMs: 600_000 },
     files: { refreshMs: 30_000 },
-    lease: { tickMs: 500, claimCutoffMs: 3000, turnSpacingMs: 800, releaseSpreadMs: 100, jitterMinMs: 300, jitterMaxMs: 1200, answersPerSecond: 20, exchangeTimeoutMs: 2500, maxInboundStreams: 16, maxOpenChannels: 32 },
+    lease: { tickMs: 500, claimCutoffMs: 3000, turnSpacingMs: 800, jitterMinMs: 300, jitterMaxMs: 1200, answersPerSecond: 20, exchangeTimeoutMs: 2500, maxInboundStreams: 16, maxOpenChannels: 32 },
   }
 }
 

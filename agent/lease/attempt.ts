@@ -42,7 +42,7 @@ export interface ClaimantOptions {
   selfName: () => string
   /** Grant lifetime at the voters; this host acts only in the first half. */
   ttlMs: number
-  timings: Pick<Timings['lease'], 'claimCutoffMs' | 'turnSpacingMs' | 'jitterMinMs' | 'jitterMaxMs' | 'releaseSpreadMs'>
+  timings: Pick<Timings['lease'], 'claimCutoffMs' | 'turnSpacingMs' | 'jitterMinMs' | 'jitterMaxMs'>
   fleet: LeaseFleet
   /** This agent's own voter. */
   own: OwnVote

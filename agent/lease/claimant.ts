@@ -42,8 +42,6 @@ export class Claimant implements UpdateSlots {
   /** Why the DaemonSet's update waits, for status. */
   private readonly why = new Map<string, string>()
   private readonly granted: ((ds: string) => void)[] = []
-  /** The pending look after a peer's release, per DaemonSet (released). */
-  private readonly wakes = new Map<string, Timer>()
 
   constructor(opts: ClaimantOptions) {
     this.opts = opts
@@ -109,22 +107,6 @@ export class Claimant implements UpdateSlots {
     if (this.wishes.has(ds) && !this.attempts.has(ds)) this.consider(ds, false)
   }
 
-  /**
-   * released tells the claimant that a peer's release of a slot of `ds` reached this host's
-   * voter: it looks again releaseSpreadMs later (once), when the other voters have it too. A
-   * claim sent at once reached some voters before the release did, and they refused it.
-   */
-  released(ds: string): void {
-    if (this.wakes.has(ds) || !this.wishes.has(ds)) return
-    this.wakes.set(
-      ds,
-      this.opts.clock.after(this.opts.timings.releaseSpreadMs, () => {
-        this.wakes.delete(ds)
-        this.wake(ds)
-      }),
-    )
-  }
-
   enter(ds: string): boolean {
     const a = this.attempts.get(ds)
     if (a === undefined) return false
@@ -162,8 +144,6 @@ export class Claimant implements UpdateSlots {
     this.retryAt.delete(ds)
     this.timers.get(ds)?.cancel()
     this.timers.delete(ds)
-    this.wakes.get(ds)?.cancel()
-    this.wakes.delete(ds)
   }
 
   /** lookAgainAt sets this host's fallback time, and a timer that considers claiming then (due). */

@@ -32,8 +32,6 @@ export interface FleetOptions {
   seeds: number
   /** Each host's connection cap; default the agent's default (config.ts). */
   maxConnections?: number
-  /** The lease's releaseSpreadMs for every host (default the agent's). */
-  releaseSpreadMs?: number
 }
 
 /** debugged tells whether SIM_DEBUG names host `name` (or is '*'). */
@@ -94,8 +92,7 @@ export class Fleet {
     const roll = new Set<number>()
     while (roll.size < Math.min(n, this.opts.rolloutHosts)) roll.add(Math.floor(this.random() * n))
     const config = { ...defaultConfig(), maxConnections: this.net.maxConnections }
-    const base = withTimings()
-    const timings = this.opts.releaseSpreadMs === undefined ? base : { ...base, lease: { ...base.lease, releaseSpreadMs: this.opts.releaseSpreadMs } }
+    const timings = withTimings()
     for (let i = 0; i < n; i++) {
       const name = nameOf(i)
       const key = generateKeyPair()

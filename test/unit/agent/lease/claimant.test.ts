@@ -105,28 +105,6 @@ describe('lease claimant', () => {
     )
   })
 
-  it("a peer's release heard by our voter wakes the host next in line releaseSpreadMs later, once the other voters have it too", async () => {
-    const { claimant, clock, fleet, sent, revision } = setup(1)
-    claimant.claim(DS, revision, 'unavailable')
-    await flush()
-    assert.equal(sent.length, 0)
-    fleet.turns['host-a'] = 0
-    claimant.released(DS)
-    claimant.released(DS)
-    await flush()
-    assert.equal(sent.length, 0, 'not at once: the release may not have reached the other voters yet')
-    clock.advance(T.releaseSpreadMs - 1)
-    await flush()
-    assert.equal(sent.length, 0)
-    clock.advance(1)
-    await flush()
-    assert.deepEqual(
-      sent.map((m) => m.t),
-      ['claim'],
-      'one claim, however many releases were heard',
-    )
-  })
-
   it('hosts of one round claim at once, each the free slot of its place', async () => {
     const { claimant, fleet, sent, revision } = setup(2)
     fleet.limits.unavailable = 3
