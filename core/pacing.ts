@@ -1,10 +1,7 @@
 // When a host waiting to update claims an update slot, and which one: the pacing of a
-// rollout, pure. Lanes (laneOf): every host of the rollout, by name, has the slot of its
-// lane, and follows the hosts before it in that lane, so `limit` hosts move at once
-// whatever the fleet's size, a slot that frees goes to the next host of its lane, and hosts
-// whose views of the free slots differ for a moment still claim different slots. The line
-// (claimTurn), for a host that is not in the rollout's list as it sees it: the hosts still
-// to update, by name, take the free slots in order. This is a courtesy that keeps claims from
+// rollout, pure. The hosts still to update form a line by name; the free slots are handed
+// down the line, so `limit` hosts move at once whatever the fleet's size, and a slot that
+// frees goes to the next host in line at once. This is a courtesy that keeps claims from
 // colliding: safety comes from the votes alone (core/lease.ts, docs/rollout.md). Pure: the
 // caller supplies the line, the slots and the spacing.
 
@@ -38,25 +35,4 @@ export function freeSlots(limit: number, heldBy: ReadonlyMap<number, string>, se
     if (h === undefined || h === self) out.push(i)
   }
   return out
-}
-
-/** Lane is a host's slot in a rollout, and whether every host before it in that slot's lane is done. */
-export interface Lane {
-  slot: number
-  ready: boolean
-}
-
-/**
- * laneOf returns the lane of `self` among `hosts` (every host of the rollout, done or not,
- * sorted by name): the host at index i uses slot i mod limit, once the hosts at i - limit,
- * i - 2·limit, … are all `done`. Undefined when self is not among them or there are no slots.
- * Because done hosts keep their places, the lanes do not shift as the rollout advances: two
- * hosts claim one slot only when their lists of hosts differ (a host joined, left or changed
- * labels meanwhile).
- */
-export function laneOf(hosts: readonly string[], self: string, limit: number, done: (host: string) => boolean): Lane | undefined {
-  const i = hosts.indexOf(self)
-  if (limit <= 0 || i < 0) return undefined
-  for (let j = i - limit; j >= 0; j -= limit) if (!done(hosts[j] as string)) return { slot: i % limit, ready: false }
-  return { slot: i % limit, ready: true }
 }

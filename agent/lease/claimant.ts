@@ -220,24 +220,12 @@ export class Claimant implements UpdateSlots {
     }
     const held = this.opts.own.held(ds, wish.kind).filter((h) => h.holder !== this.opts.keyId)
     const free = freeSlots(limit, new Map(held.map((h) => [h.slot, h.holder])), this.opts.keyId)
-    const finished = this.opts.own.finished(ds)
-    const lane = this.opts.fleet.lane(ds, wish.revision, this.opts.selfName(), limit, finished)
-    if (lane !== undefined) {
-      // Its lane's slot, once the hosts before it in the lane are done and the slot is free.
-      if (lane.ready && free.includes(lane.slot)) {
-        this.start(ds, wish.revision, wish.kind, lane.slot)
-        return
-      }
-      if (!lane.ready) this.why.set(ds, `waiting for its turn (the hosts before it in the lane of slot ${lane.slot})`)
-    } else {
-      // Not in the rollout's list as this host sees it (its own record lags): the line.
-      // Not waiting: the hosts holding a slot, and those that released theirs (their record may not say so yet).
-      const place = this.opts.fleet.turn(ds, wish.revision, this.opts.selfName(), new Set([...held.map((h) => h.holder), ...finished]))
-      const turn = claimTurn(place, limit, free, this.opts.timings.turnSpacingMs)
-      if (turn.now) {
-        this.start(ds, wish.revision, wish.kind, turn.slot)
-        return
-      }
+    // Not waiting: the hosts holding a slot, and those that released theirs (their record may not say so yet).
+    const place = this.opts.fleet.turn(ds, wish.revision, this.opts.selfName(), new Set([...held.map((h) => h.holder), ...this.opts.own.finished(ds)]))
+    const turn = claimTurn(place, limit, free, this.opts.timings.turnSpacingMs)
+    if (turn.now) {
+      this.start(ds, wish.revision, wish.kind, turn.slot)
+      return
     }
     // The fallback takes only a slot that stayed free for turnSpacingMs: a slot that just
     // freed goes to the host at the head of the line (woken by the release), not to

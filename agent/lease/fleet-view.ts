@@ -9,7 +9,6 @@ import { shouldRun } from '../../core/eligibility.js'
 import { StoreKey, parseDsKey } from '../../core/keyspace.js'
 import { DEFAULT_FAULTY_VOTERS, releaseRequestSchema, viewOf, type ReleaseRequest, type SlotKind, type VoterView } from '../../core/lease.js'
 import { nodeInfoOf, type NodeRecord } from '../../core/node-record.js'
-import { laneOf, type Lane } from '../../core/pacing.js'
 import { revisionOf } from '../../core/revision.js'
 import { rolloutLimits } from '../../core/rollout.js'
 import type { DaemonSet } from '../../core/types.js'
@@ -44,13 +43,6 @@ export interface LeaseFleet {
   faulty(): number
   /** turn returns a host's place, by name, among the Alive hosts still to move `ds` to `revision`, leaving out the key ids in `moving` (hosts holding a slot: they are not waiting); 0 when not among them. */
   turn(ds: string, revision: string, self: string, moving?: ReadonlySet<string>): number
-  /**
-   * lane returns a host's lane in the rollout of `ds` to `revision` (core/pacing.ts laneOf):
-   * the Alive hosts that should run it, by name, in `limit` lanes; a host is done when its
-   * record shows the revision or no copy, or it is in `finished` (key ids that released a
-   * slot they acted under). Undefined when `self` is not among them.
-   */
-  lane(ds: string, revision: string, self: string, limit: number, finished: ReadonlySet<string>): Lane | undefined
 }
 
 /** PeerAddress is how to reach a member: its libp2p peer id and the addresses its record lists. */
@@ -196,13 +188,5 @@ export class FleetView implements LeaseFleet {
       .map((h) => h.record.name)
       .sort()
     return Math.max(0, waiting.indexOf(self))
-  }
-
-  lane(ds: string, revision: string, self: string, limit: number, finished: ReadonlySet<string>): Lane | undefined {
-    const d = this.daemonSet(ds)
-    if (d === undefined) return undefined
-    const hosts = this.hosts(d).filter((h) => h.state === 'Alive')
-    const done = new Set(hosts.filter((h) => finished.has(h.keyId) || h.record.pods[ds] === undefined || h.record.pods[ds]?.revision === revision).map((h) => h.record.name))
-    return laneOf(hosts.map((h) => h.record.name).sort(), self, limit, (name) => done.has(name))
   }
 }

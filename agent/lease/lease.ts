@@ -144,7 +144,7 @@ export class Lease {
     }
     this.opts.metrics.lease.inc({ type: msg.t, result: 'received' })
     const reply: Reply | undefined = await this.voter.hear(from, msg)
-    // A release frees a slot: the host of ours next in its lane may claim it now (only a host
+    // A release frees a slot: the host of ours next in line may claim it now (only a host
     // whose turn it is claims on a wake, so no herd follows).
     if (msg.t === 'release') this.claimant.wake(msg.ds)
     if (reply === undefined) return

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { claimTurn, freeSlots, laneOf } from '../../../core/pacing.js'
+import { claimTurn, freeSlots } from '../../../core/pacing.js'
 
 const SPACING = 800
 
@@ -44,45 +44,5 @@ describe('claimTurn', () => {
 describe('freeSlots', () => {
   it('slots held by others are not free; its own are', () => {
     assert.deepEqual(freeSlots(4, new Map([[0, 'a'], [2, 'self']]), 'self'), [1, 2, 3])
-  })
-})
-
-describe('laneOf', () => {
-  const hosts = ['h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6']
-  const none = (): boolean => false
-
-  it('the host at index i uses slot i mod limit; the first of each lane is ready at once', () => {
-    assert.deepEqual(laneOf(hosts, 'h0', 3, none), { slot: 0, ready: true })
-    assert.deepEqual(laneOf(hosts, 'h2', 3, none), { slot: 2, ready: true })
-    assert.deepEqual(laneOf(hosts, 'h3', 3, none), { slot: 0, ready: false })
-    assert.deepEqual(laneOf(hosts, 'h5', 3, none), { slot: 2, ready: false })
-  })
-
-  it('a host is ready once every host before it in its lane is done, whatever the other lanes', () => {
-    const done = new Set(['h0'])
-    assert.deepEqual(laneOf(hosts, 'h3', 3, (h) => done.has(h)), { slot: 0, ready: true })
-    assert.deepEqual(laneOf(hosts, 'h6', 3, (h) => done.has(h)), { slot: 0, ready: false }, 'h3 is not done yet')
-    done.add('h3')
-    assert.deepEqual(laneOf(hosts, 'h6', 3, (h) => done.has(h)), { slot: 0, ready: true })
-    assert.deepEqual(laneOf(hosts, 'h4', 3, (h) => done.has(h)), { slot: 1, ready: false }, 'h1 is not done')
-  })
-
-  it('no lane for a host not in the list, or with no slots', () => {
-    assert.equal(laneOf(hosts, 'x', 3, none), undefined)
-    assert.equal(laneOf(hosts, 'h1', 0, none), undefined)
-  })
-
-  it('99 hosts with 10 slots: 10 move at once, each lane on its own slot, in 10 rounds', () => {
-    const names = Array.from({ length: 99 }, (_, i) => `h${String(i).padStart(2, '0')}`)
-    const done = new Set<string>()
-    let rounds = 0
-    while (done.size < names.length) {
-      const ready = names.filter((h) => !done.has(h)).map((h) => ({ h, lane: laneOf(names, h, 10, (x) => done.has(x)) })).filter((x) => x.lane?.ready === true)
-      assert.equal(ready.length, Math.min(10, names.length - done.size))
-      assert.equal(new Set(ready.map((x) => x.lane?.slot)).size, ready.length, 'one host per slot')
-      for (const x of ready) done.add(x.h)
-      rounds++
-    }
-    assert.equal(rounds, 10)
   })
 })

@@ -128,21 +128,6 @@ describe('lease claimant', () => {
     )
   })
 
-  it('in a lane, it claims its lane\'s slot once ready and that slot is free, and waits otherwise whatever other slots are free', async () => {
-    const { claimant, fleet, sent, revision } = setup(0)
-    fleet.limits.unavailable = 3
-    fleet.lanes['host-a'] = { slot: 2, ready: false }
-    claimant.claim(DS, revision, 'unavailable')
-    await flush()
-    assert.equal(sent.length, 0, 'slots 0-2 are free, but the hosts before it in its lane are not done')
-    assert.match(claimant.status(DS).phase === 'waiting' ? (claimant.status(DS) as { why: string }).why : '', /lane of slot 2/)
-    fleet.lanes['host-a'] = { slot: 2, ready: true }
-    claimant.wake(DS)
-    await flush()
-    assert.equal(sent.length, 1)
-    assert.equal((sent[0] as ClaimMessage).slot, 2, 'its lane\'s slot, not the first free one')
-  })
-
   it('forgets a wish once its copy is current (replaced without a slot): no claim follows', async () => {
     const { claimant, clock, fleet, sent, revision } = setup(1)
     claimant.claim(DS, revision, 'unavailable')

@@ -5,7 +5,6 @@
 import { pino, type Logger } from 'pino'
 import { leaseMessageSchema, viewOf, type LeaseMessage, type ReleaseRequest, type SlotKind, type VoterView } from '../../../../core/lease.js'
 import type { NodeRecord, PodStatus } from '../../../../core/node-record.js'
-import type { Lane } from '../../../../core/pacing.js'
 import { revisionOf } from '../../../../core/revision.js'
 import type { DaemonSet } from '../../../../core/types.js'
 import type { Clock, Timer } from '../../../../agent/clock.js'
@@ -119,8 +118,6 @@ export class FakeFleet implements LeaseFleet {
   movingAsked: ReadonlySet<string>[] = []
   /** Turn per node name (default 0). */
   turns: Record<string, number> = {}
-  /** Lane per node name (default none: the claimant uses the line, turns). */
-  lanes: Record<string, Lane> = {}
   /** f, the voters that may lie (quorums of ceil((n+f+1)/2)). */
   f = 1
   /** Operators' release requests, by `ds|keyId`. */
@@ -222,10 +219,6 @@ export class FakeFleet implements LeaseFleet {
   turn(_ds: string, _revision: string, self: string, moving: ReadonlySet<string> = new Set()): number {
     this.movingAsked.push(moving)
     return this.turns[self] ?? 0
-  }
-
-  lane(_ds: string, _revision: string, self: string): Lane | undefined {
-    return this.lanes[self]
   }
 }
 

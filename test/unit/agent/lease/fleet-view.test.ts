@@ -99,24 +99,4 @@ describe('lease fleet view (over membership and store)', () => {
     assert.equal(f.turn(DS, 'new', 'b'), 0)
     assert.equal(f.turn(DS, 'new', 'a'), 0, 'a host already updated is not waiting')
   })
-
-  it('a host’s lane: the Alive hosts that run the DaemonSet, done or not, by name; done is the revision, no copy, or a release heard', () => {
-    const D = key('d')
-    const E = key('e')
-    const f = view(
-      [
-        { keyId: A, name: 'a', state: 'Alive', pods: { [DS]: { revision: 'new', ready: true } } },
-        { keyId: B, name: 'b', state: 'Alive', pods: { [DS]: { revision: 'old', ready: true } } },
-        { keyId: C, name: 'c', state: 'Alive', pods: { [DS]: { revision: 'old', ready: true } } },
-        { keyId: D, name: 'd', state: 'Unreachable', pods: { [DS]: { revision: 'old', ready: true } } },
-        { keyId: E, name: 'e', state: 'Alive', pods: { [DS]: { revision: 'old', ready: true } } },
-      ],
-      [daemonSet()],
-    )
-    // Alive hosts a, b, c, e in two lanes: slot 0 = a, c; slot 1 = b, e.
-    assert.deepEqual(f.lane(DS, 'new', 'c', 2, new Set()), { slot: 0, ready: true }, 'a, before it, shows the revision')
-    assert.deepEqual(f.lane(DS, 'new', 'e', 2, new Set()), { slot: 1, ready: false }, 'b is still to update')
-    assert.deepEqual(f.lane(DS, 'new', 'e', 2, new Set([B])), { slot: 1, ready: true }, 'b released its slot: done, its record may lag')
-    assert.equal(f.lane(DS, 'new', 'd', 2, new Set()), undefined, 'an Unreachable host has no lane')
-  })
 })
