@@ -72,6 +72,8 @@ export interface AgentSpec {
   bin?: string
   /** Run this executable as `LAUNCHER agent …` instead of Node with a checkout's entry (an unpacked package's /usr/bin/daemonmesh). */
   launcher?: string
+  /** Node and V8 flags placed before the entry script (benchmarks run production's, many of which NODE_OPTIONS refuses); not with a launcher. */
+  nodeArgs?: string[]
   /**
    * Provisioned by its config file alone (`daemonmesh join` wrote it): only `--config` and the
    * cluster's timings are passed; name, keys, trust, data directory, API, Docker, bootstrap
@@ -112,7 +114,9 @@ export class TestAgent {
       ...(this.cluster.antiEntropy === '' ? [] : ['--anti-entropy', this.cluster.antiEntropy]),
       '--log-level', this.cluster.logLevel,
     ]
-    const args = s.configOnly === true ? [...entry, '--config', s.config ?? '', ...timings] : [
+    const node = s.launcher === undefined || hooks ? s.nodeArgs ?? [] : []
+    const args = s.configOnly === true ? [...node, ...entry, '--config', s.config ?? '', ...timings] : [
+      ...node,
       ...entry,
       '--name', s.name,
       '--data-dir', this.dir,
