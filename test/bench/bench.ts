@@ -97,7 +97,9 @@ async function daemonmesh(n: number, last: boolean, who = 'daemonmesh', bin?: st
   cluster.antiEntropy = ''
   // Each build as its production runs it: the Node flags of its own `npm start`.
   const nodeArgs = await nodeFlags(bin === undefined ? REPO : join(dirname(bin), '..'))
-  const spec = bin === undefined ? { nodeArgs } : { bin, nodeArgs }
+  // Open admission for both (an earlier build is left to its default otherwise, and one that
+  // enforces admission would keep every agent Pending).
+  const spec = bin === undefined ? { nodeArgs } : { bin, nodeArgs, admission: 'open' as const }
   try {
     // All at once against the first one's address: "started together".
     const first = await cluster.agent({ name: 'b-1', ...spec }).start()
