@@ -93,6 +93,8 @@ async function daemonmesh(n: number, last: boolean, who = 'daemonmesh', bin?: st
   // The agent's own defaults for every timing, and its default log level.
   const cluster = await TestCluster.create('bench', 0)
   cluster.logLevel = 'info'
+  // Many agents started at once on a loaded machine can take minutes to load their code.
+  cluster.apiTimeoutMs = 300_000
   cluster.heartbeat = ''
   cluster.antiEntropy = ''
   // Each build as its production runs it: the Node flags of its own `npm start`.

@@ -151,7 +151,7 @@ export class TestAgent {
       // An https API: pin the certificate the agent made (or kept) in its data directory.
       if (this.target.address.startsWith('https://')) this.target.fingerprint = new X509Certificate(await readFile(join(this.dir, 'api.crt'), 'utf8')).fingerprint256
       return this.health()
-    }, 60_000, 100)
+    }, this.cluster.apiTimeoutMs, 100)
     return this
   }
 
@@ -209,6 +209,8 @@ export class TestCluster {
   readonly suspicionMs: number
   /** Agent log level; debug by default, info for large clusters to spare the CPU. */
   logLevel = 'debug'
+  /** How long an agent may take to answer its API after its start (benchmarks that start many at once on a loaded machine raise it). */
+  apiTimeoutMs = 60_000
   /** Heartbeat; short by default so failure detection tests are quick. */
   heartbeat = '500ms'
   antiEntropy = '1s'
