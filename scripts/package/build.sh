@@ -105,7 +105,7 @@ for arch in "${arches[@]}"; do
   sed -e 's|^ExecStart=.*|ExecStart=/usr/bin/daemonmesh agent --config /etc/daemonmesh/agent.yaml|' \
       -e 's|^Documentation=.*|Documentation=file:///usr/share/doc/daemonmesh/README.md|' \
       -e 's|^# /etc/systemd/system/daemonmesh-agent.service; the checkout lives in /opt/daemonmesh.|# /lib/systemd/system/daemonmesh-agent.service by the package (scripts/package/build.sh).|' \
-      -e 's|^# --max-semi-space-size=1:|# /usr/bin/daemonmesh runs the agent with --max-semi-space-size=1:|' \
+      -e 's|^# Node flags for a small resident set|# /usr/bin/daemonmesh runs the agent with these Node flags for a small resident set|' \
       systemd/daemonmesh-agent.service >"$tree/lib/systemd/system/daemonmesh-agent.service"
   grep -q '^ExecStart=/usr/bin/daemonmesh agent' "$tree/lib/systemd/system/daemonmesh-agent.service"
   chmod 0644 "$tree/lib/systemd/system/daemonmesh-agent.service"

@@ -6,17 +6,23 @@
 // marks it Unreachable, and a frozen agent (SIGSTOP: no answer, no reset) until every
 // other marks it Unreachable. Not a test: it asserts nothing and `npm test` does not run it.
 //
-//   npm run bench -- --sizes 5,10,20,30 --idle 20 --settle 10 --rounds 10 [--no-serf] [--baseline DIR]
+//   npm run bench -- --sizes 5,10,20,30 --idle 20 --settle 10 --rounds 10 [--daemonsets N] [--no-serf] [--baseline DIR]
 //
 // The idle window starts --settle seconds after full membership, so start-up work (records
 // published at start, first anti-entropy rounds, JIT warm-up) is not counted as idle cost.
 //
+// --daemonsets N applies N DaemonSets (stored everywhere, not run: --docker none) once the
+// membership is full, before the settle period, so that RSS is that of an agent holding them.
+//
+// Each checkout's agents run with the Node flags of its own `npm start` (package.json), as
+// production runs them (the systemd unit and the package's launcher carry the same flags).
 // --baseline DIR also runs another checkout's agent (built, with its node_modules) at the
 // same sizes in the same run, for a before/after comparison.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { Writable } from 'node:stream'
 import { parseArgs, promisify } from 'node:util'
 import { main as cli } from '../../cli/main.js'
@@ -29,6 +35,7 @@ const { values } = parseArgs({
     idle: { type: 'string', default: '20' },
     settle: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '10' },
+    daemonsets: { type: 'string', default: '0' },
     'no-serf': { type: 'boolean', default: false },
     baseline: { type: 'string' },
   },
@@ -37,9 +44,17 @@ const SIZES = (values.sizes ?? '').split(',').map(Number).filter((n) => n >= 2)
 const IDLE_S = Number(values.idle)
 const ROUNDS = Number(values.rounds)
 const SETTLE_S = Number(values.settle)
+const DAEMONSETS = Number(values.daemonsets)
 const TICK = 100 // clock ticks per second in /proc/PID/stat (USER_HZ)
-/** Production's V8 setting (systemd unit, npm start). */
-const NODE_OPTIONS = '--max-semi-space-size=1'
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '../../..')
+
+/** nodeFlags returns the Node flags of a checkout's `npm start` (`node FLAGS bin/daemonmesh.js agent`): production's. */
+async function nodeFlags(checkout: string): Promise<string[]> {
+  const pkg = JSON.parse(await readFile(join(checkout, 'package.json'), 'utf8')) as { scripts?: { start?: string } }
+  const words = (pkg.scripts?.start ?? '').split(/\s+/)
+  const entry = words.indexOf('bin/daemonmesh.js')
+  return words[0] === 'node' && entry > 0 ? words.slice(1, entry) : []
+}
 
 const quiet = new Writable({ write: (_c, _e, cb) => cb() })
 const pct = (xs: number[], p: number): number => {
@@ -91,11 +106,15 @@ async function daemonmesh(n: number, last: boolean, who = 'daemonmesh', bin?: st
   // The agent's own defaults for every timing, and its default log level.
   const cluster = await TestCluster.create('bench', 0)
   cluster.logLevel = 'info'
+  // Many agents started at once on a loaded machine can take minutes to load their code.
+  cluster.apiTimeoutMs = 300_000
   cluster.heartbeat = ''
   cluster.antiEntropy = ''
-  const env = { NODE_OPTIONS }
-  // The baseline runs as it shipped (no V8 flag); this build as production runs it.
-  const spec = bin === undefined ? { env } : { bin }
+  // Each build as its production runs it: the Node flags of its own `npm start`.
+  const nodeArgs = await nodeFlags(bin === undefined ? REPO : join(dirname(bin), '..'))
+  // Open admission for both (an earlier build is left to its default otherwise, and one that
+  // enforces admission would keep every agent Pending).
+  const spec = bin === undefined ? { nodeArgs } : { bin, nodeArgs, admission: 'open' as const }
   try {
     // All at once against the first one's address: "started together".
     const first = await cluster.agent({ name: 'b-1', ...spec }).start()
@@ -105,6 +124,7 @@ async function daemonmesh(n: number, last: boolean, who = 'daemonmesh', bin?: st
     // Each agent is polled every 250 ms until it sees all n Alive (a later flap is not counted).
     const t0 = Date.now()
     const membershipMs = await untilEach('full membership', agents, async (a) => (await aliveCount(a)) === n, t0, 300_000, 250)
+    if (DAEMONSETS > 0) await daemonSets(cluster, agents)
     const m = await idle(agents.map((a) => a.proc?.pid ?? 0))
     rows.push({ who, n, membershipMs, ...m })
     out(`${who} ${n}: membership ${membershipMs} ms, idle CPU ${mean(m.cpu).toFixed(1)} ms/s, RSS ${mean(m.rss).toFixed(0)} MiB`)
@@ -114,10 +134,20 @@ async function daemonmesh(n: number, last: boolean, who = 'daemonmesh', bin?: st
   }
 }
 
+/** daemonSets applies DAEMONSETS DaemonSets through the first agent and waits until every store holds them. */
+async function daemonSets(cluster: TestCluster, agents: TestAgent[]): Promise<void> {
+  const f = join(cluster.root, 'idle-daemonsets.yaml')
+  await writeFile(f, Array.from({ length: DAEMONSETS }, (_, i) => manifest(`idle-${i}`)).join('---\n'))
+  const code = await cli(['apply', '-f', f, '--agent', (agents[0] as TestAgent).target.address, '--key', cluster.operatorKeyFile], quiet, process.stderr)
+  if (code !== 0) throw new Error(`apply of ${DAEMONSETS} DaemonSets failed with ${code}`)
+  await untilEach(`${DAEMONSETS} DaemonSets everywhere`, agents, async (a) => (await a.health()).storeEntries >= 2 * DAEMONSETS, Date.now(), 120_000, 250)
+}
+
 /** extras times apply -> every store, a SIGKILLed agent and a frozen one, at the largest size. */
 async function extras(cluster: TestCluster, agents: TestAgent[]): Promise<void> {
   const n = agents.length
   const latencies: number[] = []
+  const base = (await (agents[0] as TestAgent).health()).storeEntries
   for (let r = 0; r < ROUNDS; r++) {
     const f = join(cluster.root, `bench-${r}.yaml`)
     await writeFile(f, manifest(`bench-${r}`))
@@ -125,7 +155,7 @@ async function extras(cluster: TestCluster, agents: TestAgent[]): Promise<void> 
     const t0 = Date.now()
     const code = await cli(['apply', '-f', f, '--agent', origin.target.address, '--key', cluster.operatorKeyFile], quiet, process.stderr)
     if (code !== 0) throw new Error(`apply failed with ${code}`)
-    latencies.push(await untilEach(`bench-${r} everywhere`, agents, async (a) => (await a.health()).storeEntries === 2 * (r + 1), t0, 30_000, 50))
+    latencies.push(await untilEach(`bench-${r} everywhere`, agents, async (a) => (await a.health()).storeEntries === base + 2 * (r + 1), t0, 30_000, 50))
   }
   out(`apply -> every store (${n} agents, ${ROUNDS} rounds, each agent polled every 50 ms): p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms`)
   const victim = agents[n - 1] as TestAgent
@@ -173,7 +203,8 @@ async function serf(n: number): Promise<void> {
   }
 }
 
-out(`sizes ${SIZES.join(', ')}; idle window ${IDLE_S} s from ${SETTLE_S} s after full membership; agents with NODE_OPTIONS=${NODE_OPTIONS}`)
+const baselineFlags = values.baseline === undefined ? '' : `, baseline with ${(await nodeFlags(values.baseline)).join(' ') || 'no flag'}`
+out(`sizes ${SIZES.join(', ')}; idle window ${IDLE_S} s from ${SETTLE_S} s after full membership${DAEMONSETS > 0 ? ` and ${DAEMONSETS} DaemonSets applied` : ''}; agents with ${(await nodeFlags(REPO)).join(' ') || 'no flag'}${baselineFlags}`)
 for (const [i, n] of SIZES.entries()) {
   await daemonmesh(n, i === SIZES.length - 1)
   if (values.baseline !== undefined) await daemonmesh(n, false, 'baseline', join(values.baseline, 'bin/daemonmesh.js'))

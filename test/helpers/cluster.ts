@@ -72,6 +72,8 @@ export interface AgentSpec {
   bin?: string
   /** Run this executable as `LAUNCHER agent …` instead of Node with a checkout's entry (an unpacked package's /usr/bin/daemonmesh). */
   launcher?: string
+  /** Node and V8 flags placed before the entry script (benchmarks run production's, many of which NODE_OPTIONS refuses); not with a launcher. */
+  nodeArgs?: string[]
   /**
    * Provisioned by its config file alone (`daemonmesh join` wrote it): only `--config` and the
    * cluster's timings are passed; name, keys, trust, data directory, API, Docker, bootstrap
@@ -112,7 +114,9 @@ export class TestAgent {
       ...(this.cluster.antiEntropy === '' ? [] : ['--anti-entropy', this.cluster.antiEntropy]),
       '--log-level', this.cluster.logLevel,
     ]
-    const args = s.configOnly === true ? [...entry, '--config', s.config ?? '', ...timings] : [
+    const node = s.launcher === undefined || hooks ? s.nodeArgs ?? [] : []
+    const args = s.configOnly === true ? [...node, ...entry, '--config', s.config ?? '', ...timings] : [
+      ...node,
       ...entry,
       '--name', s.name,
       '--data-dir', this.dir,
@@ -147,7 +151,7 @@ export class TestAgent {
       // An https API: pin the certificate the agent made (or kept) in its data directory.
       if (this.target.address.startsWith('https://')) this.target.fingerprint = new X509Certificate(await readFile(join(this.dir, 'api.crt'), 'utf8')).fingerprint256
       return this.health()
-    }, 60_000, 100)
+    }, this.cluster.apiTimeoutMs, 100)
     return this
   }
 
@@ -205,6 +209,8 @@ export class TestCluster {
   readonly suspicionMs: number
   /** Agent log level; debug by default, info for large clusters to spare the CPU. */
   logLevel = 'debug'
+  /** How long an agent may take to answer its API after its start (benchmarks that start many at once on a loaded machine raise it). */
+  apiTimeoutMs = 60_000
   /** Heartbeat; short by default so failure detection tests are quick. */
   heartbeat = '500ms'
   antiEntropy = '1s'
