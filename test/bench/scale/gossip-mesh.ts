@@ -69,6 +69,8 @@ interface Peer {
   mesh: Map<string, Set<number>>
   /** Message cache windows, newest first: messages received or published in each of the last heartbeats. */
   windows: Message[][]
+  /** Every message in `windows` (a message enters a peer's cache once: when published or first received). */
+  cached: Set<Message>
   alive: boolean
 }
 
@@ -98,7 +100,7 @@ export class GossipMesh {
   /** add makes peer `index` known (subscribed to every topic); its heartbeats are the caller's to run (heartbeat). */
   add(index: number): void {
     if (index >= this.capacity) throw new RangeError(`peer index ${index} beyond the capacity ${this.capacity}`)
-    this.peers[index] = { index, connected: new Set(), mesh: new Map(this.topics.map((t) => [t, new Set<number>()])), windows: [[]], alive: true }
+    this.peers[index] = { index, connected: new Set(), mesh: new Map(this.topics.map((t) => [t, new Set<number>()])), windows: [[]], cached: new Set(), alive: true }
   }
 
   /** remove forgets a peer (it crashed): nothing reaches it, its links are gone. */
@@ -149,7 +151,7 @@ export class GossipMesh {
     if (p === undefined) return
     const m: Message = { id: this.nextId++, msg, bytes: msg.data.length, publisher: from, seen: new Uint8Array(Math.ceil(this.capacity / 8)) }
     mark(m, from)
-    p.windows[0]?.push(m)
+    cache(p, m)
     const mesh = p.mesh.get(msg.topic) ?? new Set<number>()
     const to = new Set(mesh)
     if (to.size < this.params.D) for (const q of this.sample([...p.connected].filter((q) => !mesh.has(q)), this.params.D - to.size)) to.add(q)
@@ -182,7 +184,7 @@ export class GossipMesh {
       this.emitGossip(p, topic, mesh)
     }
     p.windows.unshift([])
-    if (p.windows.length > this.params.historyLength) p.windows.pop()
+    if (p.windows.length > this.params.historyLength) for (const m of p.windows.pop() ?? []) p.cached.delete(m)
   }
 
   private emitGossip(p: Peer, topic: string, mesh: Set<number>): void {
@@ -211,9 +213,8 @@ export class GossipMesh {
       const q = this.peers[from]
       if (q === undefined || !q.connected.has(at)) return
       // Only what is still in the cache is answered.
-      const cached = new Set(q.windows.flat())
       for (const m of wanted) {
-        if (!cached.has(m)) continue
+        if (!q.cached.has(m)) continue
         this.stats.iwanted++
         this.send(q, at, m)
       }
@@ -236,7 +237,7 @@ export class GossipMesh {
     }
     mark(m, at)
     this.stats.delivered++
-    p.windows[0]?.push(m)
+    cache(p, m)
     const mesh = p.mesh.get(m.msg.topic) ?? new Set<number>()
     const large = m.bytes >= this.params.idontwantMinBytes
     if (large) for (const q of mesh) if (q !== from) this.env.sent(at, 'idontwant', CONTROL_BYTES + MSG_ID_BYTES)
@@ -261,6 +262,12 @@ export class GossipMesh {
     }
     return xs.slice(0, k)
   }
+}
+
+/** cache puts a message in a peer's newest cache window. */
+function cache(p: Peer, m: Message): void {
+  p.windows[0]?.push(m)
+  p.cached.add(m)
 }
 
 function mark(m: Message, i: number): void {
