@@ -1,7 +1,7 @@
 // A model of gossipsub (v1.2, as @chainsafe/libp2p-gossipsub 14 runs it) for the simulator:
 // per topic, each peer keeps a mesh of D peers among its connections (grafting up to D below
 // Dlo, pruning down to D above Dhi at every heartbeat); a message is validated by the
-// receiver's handler and relayed hop by hop to its mesh (never back to where it came from
+// receiver's handler and, when accepted, cached and relayed hop by hop to its mesh (never back to where it came from
 // or to its publisher); a peer that receives a large message first tells its mesh it does
 // not want it again (IDONTWANT); at every heartbeat each peer offers the ids it received in
 // the last few heartbeats to Dlazy peers outside its mesh (IHAVE), which ask for the ones
@@ -67,7 +67,7 @@ interface Peer {
   index: number
   connected: Set<number>
   mesh: Map<string, Set<number>>
-  /** Message cache windows, newest first: messages received or published in each of the last heartbeats. */
+  /** Message cache windows, newest first: messages published, or received and accepted, in each of the last heartbeats. */
   windows: Message[][]
   /** Every message in `windows` (a message enters a peer's cache once: when published or first received). */
   cached: Set<Message>
@@ -237,12 +237,14 @@ export class GossipMesh {
     }
     mark(m, at)
     this.stats.delivered++
-    cache(p, m)
     const mesh = p.mesh.get(m.msg.topic) ?? new Set<number>()
     const large = m.bytes >= this.params.idontwantMinBytes
     if (large) for (const q of mesh) if (q !== from) this.env.sent(at, 'idontwant', CONTROL_BYTES + MSG_ID_BYTES)
     const verdict = this.env.handle(at, m.msg)
     if (verdict !== 'accept') return
+    // gossipsub puts a message in its cache (what IHAVE offers and IWANT answers) only once
+    // its topic validator accepted it: an ignored message goes no further, lazily or not.
+    cache(p, m)
     for (const q of mesh) {
       if (q === from || q === m.publisher) continue
       // IDONTWANT: a mesh peer that has it already said so (for large messages).
