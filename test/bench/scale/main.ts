@@ -116,6 +116,9 @@ async function main(): Promise<void> {
   const cpuBefore = fleet.net.cpu.reduce((s, c) => s + c, 0)
   const cpuEach = Float64Array.from(fleet.net.cpu)
   const kindsBefore = fleet.net.cpuByKind.map((m) => new Map(m))
+  const publishedBefore = new Map(fleet.net.published)
+  const deliveredBefore = new Map(fleet.net.delivered)
+  const relayedBefore = new Map(fleet.net.relayed)
   await runUntil(fleet, () => false, 250, o.idleS * 1000)
   const idle = diffTraffic(before, fleet.net.traffic)
   const idleCpu = (fleet.net.cpu.reduce((s, c) => s + c, 0) - cpuBefore) / o.nodes / o.idleS
@@ -129,6 +132,9 @@ async function main(): Promise<void> {
     .slice(0, 5)
   const top = fleet.agents.findIndex((a) => a.name === busiest[0]?.name)
   const kinds = [...(fleet.net.cpuByKind[top] ?? new Map<string, number>())].map(([k, v]) => [k, (v - (kindsBefore[top]?.get(k) ?? 0)) / o.idleS] as const)
+  console.log(`${t(fleet)} published while idle (per second, the whole fleet): ${[...fleet.net.published].map(([k, v]) => `${k} ${((v - (publishedBefore.get(k) ?? 0)) / o.idleS).toFixed(1)}`).join(', ')}`)
+  const perHost = (m: Map<string, number>, b: Map<string, number>): string => [...m].map(([k, v]) => `${k} ${((v - (b.get(k) ?? 0)) / o.nodes / o.idleS).toFixed(1)}`).join(', ')
+  console.log(`${t(fleet)} new gossip messages handled per host per second while idle: ${perHost(fleet.net.delivered, deliveredBefore)}; of them relayed (accepted): ${perHost(fleet.net.relayed, relayedBefore)}`)
   console.log(`${t(fleet)} the busiest host's CPU (ms/s): ${kinds.map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`)
   console.log(`${t(fleet)} busiest hosts while idle (modelled CPU ms/s, connections): ${busiest.map((b) => `${b.name} ${b.ms.toFixed(0)} (${b.conns})`).join(', ')}`)
 
