@@ -164,18 +164,22 @@ export class FailureDetector {
     // Such a notice is not relayed.
     const beyond = n.incarnation > m.swim.incarnation
     if (beyond) n = { ...n, incarnation: m.swim.incarnation }
-    // Not stale: relay it even when it changes nothing here, as others may need it.
-    const current = !beyond && n.incarnation >= m.swim.incarnation ? 'accept' : 'ignore'
+    // Relayed only when it changed something here (a new suspicion, a confirmation that
+    // counts, a failure): every member whose view it changes passes it on, so it reaches the
+    // mesh as an epidemic does. One that changes nothing is not relayed: every member times a
+    // suspicion out at about the same moment and publishes its own `failed`, and relaying
+    // each of those to the whole fleet made one failure cost every host N broadcasts.
+    const relay = (changed: boolean): Verdict => (!beyond && changed ? 'accept' : 'ignore')
     if (n.t === 'suspect') {
-      if (this.suspect(m, n.incarnation, from) === 'new') {
+      const what = this.suspect(m, n.incarnation, from)
+      if (what === 'new') {
         // Seek confirmation: about confirmProbes members (in expectation, whatever N) probe it now.
         const others = Math.max(1, this.members.count() - 2)
         if (this.opts.random() < this.opts.timings.confirmProbes / others) void this.probe(m.keyId, 'confirm')
       }
-      return current
+      return relay(what !== 'none')
     }
-    this.fail(m, n.incarnation, from)
-    return current
+    return relay(this.fail(m, n.incarnation, from))
   }
 
   /** state returns how this agent sees a member: its API state and when it was last heard from (wall ms), or undefined when unknown. */
@@ -323,6 +327,7 @@ export class FailureDetector {
     if (!still()) return
     const since = m.suspicion?.since ?? this.opts.clock.mono()
     const confirmations = (m.suspicion?.by.size ?? 1) - 1
+    const ours = m.suspicion?.by.has(this.opts.keyId) === true
     // Only over a connection we hold: every member times the same suspicion out at about the
     // same moment, and a dial from each of them at once would bury a live suspect.
     if (!this.probing.has(m.keyId) && this.connected(m)) {
@@ -335,7 +340,11 @@ export class FailureDetector {
     }
     if (!still()) return
     if (!this.fail(m, incarnation, undefined, { suspectedMs: Math.round(this.opts.clock.mono() - since), confirmations })) return
-    this.publish({ t: 'failed', keyId: m.keyId, incarnation })
+    // Only a member that suspected it itself tells the fleet (at most k + 1 of them: see
+    // notice): every member that heard of the suspicion times it out at about the same
+    // moment, and a `failed` from each would be N broadcasts for one failure. The others
+    // reach the verdict on their own timer, or sooner by a suspecter's `failed`.
+    if (ours) this.publish({ t: 'failed', keyId: m.keyId, incarnation })
   }
 
   /** fail applies a failed verdict at `incarnation` (ours when `by` is undefined); returns whether it changed the member. */

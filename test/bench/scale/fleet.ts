@@ -127,10 +127,9 @@ export class Fleet {
     }
   }
 
-  /** start starts the hosts one after the other, evenly over `spreadMs` (a rolling start), and runs the clock to its end. */
-  async start(spreadMs: number): Promise<void> {
+  /** start schedules the hosts' starts one after the other, evenly over the next `spreadMs` (a rolling start); the caller runs the clock. */
+  start(spreadMs: number): void {
     this.agents.forEach((a, i) => this.clock.after((i * spreadMs) / this.agents.length, () => void a.start()))
-    await this.clock.advance(spreadMs)
   }
 
   live(): SimAgent[] {

@@ -1,7 +1,7 @@
 // A model of gossipsub (v1.2, as @chainsafe/libp2p-gossipsub 14 runs it) for the simulator:
 // per topic, each peer keeps a mesh of D peers among its connections (grafting up to D below
 // Dlo, pruning down to D above Dhi at every heartbeat); a message is validated by the
-// receiver's handler and relayed hop by hop to its mesh (never back to where it came from
+// receiver's handler and, when accepted, cached and relayed hop by hop to its mesh (never back to where it came from
 // or to its publisher); a peer that receives a large message first tells its mesh it does
 // not want it again (IDONTWANT); at every heartbeat each peer offers the ids it received in
 // the last few heartbeats to Dlazy peers outside its mesh (IHAVE), which ask for the ones
@@ -67,8 +67,10 @@ interface Peer {
   index: number
   connected: Set<number>
   mesh: Map<string, Set<number>>
-  /** Message cache windows, newest first: messages received or published in each of the last heartbeats. */
+  /** Message cache windows, newest first: messages published, or received and accepted, in each of the last heartbeats. */
   windows: Message[][]
+  /** Every message in `windows` (a message enters a peer's cache once: when published or first received). */
+  cached: Set<Message>
   alive: boolean
 }
 
@@ -98,7 +100,7 @@ export class GossipMesh {
   /** add makes peer `index` known (subscribed to every topic); its heartbeats are the caller's to run (heartbeat). */
   add(index: number): void {
     if (index >= this.capacity) throw new RangeError(`peer index ${index} beyond the capacity ${this.capacity}`)
-    this.peers[index] = { index, connected: new Set(), mesh: new Map(this.topics.map((t) => [t, new Set<number>()])), windows: [[]], alive: true }
+    this.peers[index] = { index, connected: new Set(), mesh: new Map(this.topics.map((t) => [t, new Set<number>()])), windows: [[]], cached: new Set(), alive: true }
   }
 
   /** remove forgets a peer (it crashed): nothing reaches it, its links are gone. */
@@ -149,7 +151,7 @@ export class GossipMesh {
     if (p === undefined) return
     const m: Message = { id: this.nextId++, msg, bytes: msg.data.length, publisher: from, seen: new Uint8Array(Math.ceil(this.capacity / 8)) }
     mark(m, from)
-    p.windows[0]?.push(m)
+    cache(p, m)
     const mesh = p.mesh.get(msg.topic) ?? new Set<number>()
     const to = new Set(mesh)
     if (to.size < this.params.D) for (const q of this.sample([...p.connected].filter((q) => !mesh.has(q)), this.params.D - to.size)) to.add(q)
@@ -182,7 +184,7 @@ export class GossipMesh {
       this.emitGossip(p, topic, mesh)
     }
     p.windows.unshift([])
-    if (p.windows.length > this.params.historyLength) p.windows.pop()
+    if (p.windows.length > this.params.historyLength) for (const m of p.windows.pop() ?? []) p.cached.delete(m)
   }
 
   private emitGossip(p: Peer, topic: string, mesh: Set<number>): void {
@@ -211,9 +213,8 @@ export class GossipMesh {
       const q = this.peers[from]
       if (q === undefined || !q.connected.has(at)) return
       // Only what is still in the cache is answered.
-      const cached = new Set(q.windows.flat())
       for (const m of wanted) {
-        if (!cached.has(m)) continue
+        if (!q.cached.has(m)) continue
         this.stats.iwanted++
         this.send(q, at, m)
       }
@@ -236,12 +237,14 @@ export class GossipMesh {
     }
     mark(m, at)
     this.stats.delivered++
-    p.windows[0]?.push(m)
     const mesh = p.mesh.get(m.msg.topic) ?? new Set<number>()
     const large = m.bytes >= this.params.idontwantMinBytes
     if (large) for (const q of mesh) if (q !== from) this.env.sent(at, 'idontwant', CONTROL_BYTES + MSG_ID_BYTES)
     const verdict = this.env.handle(at, m.msg)
     if (verdict !== 'accept') return
+    // gossipsub puts a message in its cache (what IHAVE offers and IWANT answers) only once
+    // its topic validator accepted it: an ignored message goes no further, lazily or not.
+    cache(p, m)
     for (const q of mesh) {
       if (q === from || q === m.publisher) continue
       // IDONTWANT: a mesh peer that has it already said so (for large messages).
@@ -261,6 +264,12 @@ export class GossipMesh {
     }
     return xs.slice(0, k)
   }
+}
+
+/** cache puts a message in a peer's newest cache window. */
+function cache(p: Peer, m: Message): void {
+  p.windows[0]?.push(m)
+  p.cached.add(m)
 }
 
 function mark(m: Message, i: number): void {

@@ -18,6 +18,7 @@ import { MEASURED } from './params.js'
 import { diffTraffic, totalOf, type Traffic } from './sim-network.js'
 import { installParseCache } from './parse-cache.js'
 import { installVerifyCache } from './verify-cache.js'
+import { installZodCache } from './zod-cache.js'
 
 const int = (v: string): number => {
   const n = Number(v)
@@ -46,8 +47,9 @@ const program = new Command('bench:scale')
   .option('--start-spread-s <s>', 'hosts start one after the other over this window (virtual seconds; default 10 ms a host, at least 2 s)', num)
   .option('--seeds <n>', 'bootstrap peers of each host, at random among the hosts started before it', int, 3)
   .option('--max-connections <n>', "each host's connection cap (the agent's maxConnections; default its default)", int)
+  .option('--wall-limit-s <s>', 'stop (exit code 2, after a last progress line) when the run has taken this many seconds of wall time', num)
 program.parse()
-const o = program.opts<{ nodes: number; seed: number; rolloutHosts: number; maxUnavailable: string | number; latencyMs: number; loss: number; idleS: number; settleS: number; startSpreadS?: number; seeds: number; maxConnections?: number }>()
+const o = program.opts<{ wallLimitS?: number; nodes: number; seed: number; rolloutHosts: number; maxUnavailable: string | number; latencyMs: number; loss: number; idleS: number; settleS: number; startSpreadS?: number; seeds: number; maxConnections?: number }>()
 
 const wallStart = Date.now()
 const secs = (ms: number): string => (ms / 1000).toFixed(2)
@@ -59,6 +61,11 @@ async function runUntil(fleet: Fleet, done: () => boolean, stepMs: number, limit
   const end = fleet.clock.mono() + limitMs
   while (!done()) {
     if (fleet.clock.mono() >= end) return false
+    if (o.wallLimitS !== undefined && Date.now() - wallStart > o.wallLimitS * 1000) {
+      const sizes = fleet.agents.map((a) => a.membership.records.size)
+      console.log(`${t(fleet)} wall limit (${o.wallLimitS} s) reached: records held min ${Math.min(...sizes)} mean ${(sizes.reduce((x, c) => x + c, 0) / sizes.length).toFixed(1)}; Unreachable verdicts ${fleet.verdicts.length}; timers fired ${fleet.clock.fired}; no summary line`)
+      process.exit(2)
+    }
     await fleet.clock.advance(stepMs)
   }
   return true
@@ -73,6 +80,7 @@ function describeTraffic(tr: Traffic, hosts: number, seconds: number): string {
 async function main(): Promise<void> {
   const verifies = installVerifyCache()
   const parses = process.env.SIM_PARSE_CACHE === '0' ? { hits: () => 0 } : installParseCache()
+  const zodParses = process.env.SIM_PARSE_CACHE === '0' ? { hits: () => 0 } : installZodCache()
   const params = { ...MEASURED, extraLatencyMs: o.latencyMs, loss: o.loss }
   const fleet = new Fleet({ nodes: o.nodes, seed: o.seed, params, rolloutHosts: Math.min(o.nodes - 1, o.rolloutHosts), seeds: o.seeds, ...(o.maxConnections === undefined ? {} : { maxConnections: o.maxConnections }) })
   console.log(`[sim] nodes=${o.nodes} seed=${o.seed} gossip hop ${params.gossipHopMs.p50}/${params.gossipHopMs.p90} ms (p50/p90) + ${params.extraLatencyMs} ms, CPU/message ${params.gossipCpuMs.record} ms (record) ${params.gossipCpuMs.notice} ms (notice) ${params.duplicateCpuMs} ms (duplicate), frame ${params.frameMs.p50} ms, dial ${params.dialMs.p50} ms, loss ${params.loss}`)
@@ -82,7 +90,8 @@ async function main(): Promise<void> {
   if (process.env.SIM_DEBUG !== undefined) for (const a of fleet.agents) process.stderr.write(`${JSON.stringify({ vt: 0, node: a.name, keyId: a.keyId, msg: 'key id' })}\n`)
 
   // 1. Start and converge: every host holds every host's record.
-  await fleet.start((o.startSpreadS ?? Math.max(2, o.nodes / 100)) * 1000)
+  const spreadMs = (o.startSpreadS ?? Math.max(2, o.nodes / 100)) * 1000
+  fleet.start(spreadMs)
   let lastReport = fleet.clock.mono()
   let cpuMark = fleet.net.cpu.reduce((x, c) => x + c, 0)
   const converged = await runUntil(
@@ -98,18 +107,21 @@ async function main(): Promise<void> {
       return sizes.every((x) => x >= o.nodes)
     },
     250,
-    120_000 + (o.startSpreadS ?? 0) * 1000,
+    120_000 + spreadMs,
   )
   const conns = fleet.agents.map((a) => fleet.net.connectionsOf(a.transport.peerId))
   console.log(`${t(fleet)} membership ${converged ? 'converged' : 'NOT converged'}: ${fleet.agents.filter((a) => a.membership.records.size >= o.nodes).length}/${o.nodes} hosts hold all ${o.nodes} records; connections per host mean ${(conns.reduce((s, c) => s + c, 0) / conns.length).toFixed(1)} max ${Math.max(...conns)}; heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`)
 
   // 2. Idle traffic over a window, after the start's dust settles.
-  await fleet.clock.advance(o.settleS * 1000)
+  await runUntil(fleet, () => false, 250, o.settleS * 1000)
   const before = structuredClone(fleet.net.traffic)
   const cpuBefore = fleet.net.cpu.reduce((s, c) => s + c, 0)
   const cpuEach = Float64Array.from(fleet.net.cpu)
   const kindsBefore = fleet.net.cpuByKind.map((m) => new Map(m))
-  await fleet.clock.advance(o.idleS * 1000)
+  const publishedBefore = new Map(fleet.net.published)
+  const deliveredBefore = new Map(fleet.net.delivered)
+  const relayedBefore = new Map(fleet.net.relayed)
+  await runUntil(fleet, () => false, 250, o.idleS * 1000)
   const idle = diffTraffic(before, fleet.net.traffic)
   const idleCpu = (fleet.net.cpu.reduce((s, c) => s + c, 0) - cpuBefore) / o.nodes / o.idleS
   const idleTotal = totalOf(idle)
@@ -122,6 +134,9 @@ async function main(): Promise<void> {
     .slice(0, 5)
   const top = fleet.agents.findIndex((a) => a.name === busiest[0]?.name)
   const kinds = [...(fleet.net.cpuByKind[top] ?? new Map<string, number>())].map(([k, v]) => [k, (v - (kindsBefore[top]?.get(k) ?? 0)) / o.idleS] as const)
+  console.log(`${t(fleet)} published while idle (per second, the whole fleet): ${[...fleet.net.published].map(([k, v]) => `${k} ${((v - (publishedBefore.get(k) ?? 0)) / o.idleS).toFixed(1)}`).join(', ')}`)
+  const perHost = (m: Map<string, number>, b: Map<string, number>): string => [...m].map(([k, v]) => `${k} ${((v - (b.get(k) ?? 0)) / o.nodes / o.idleS).toFixed(1)}`).join(', ')
+  console.log(`${t(fleet)} new gossip messages handled per host per second while idle: ${perHost(fleet.net.delivered, deliveredBefore)}; of them relayed (accepted): ${perHost(fleet.net.relayed, relayedBefore)}`)
   console.log(`${t(fleet)} the busiest host's CPU (ms/s): ${kinds.map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`)
   console.log(`${t(fleet)} busiest hosts while idle (modelled CPU ms/s, connections): ${busiest.map((b) => `${b.name} ${b.ms.toFixed(0)} (${b.conns})`).join(', ')}`)
 
@@ -232,7 +247,7 @@ async function main(): Promise<void> {
     `${t(fleet)} rollout to ${rev2} over ${rollers.length} hosts (maxUnavailable ${o.maxUnavailable}) ${finished ? 'finished' : 'NOT finished'} in ${secs(rollMs)} s: peak ${peak} hosts updating at once (acting slots at ${voter.name}), ${holders.size} slots used, rounds ${rounds} (the most hosts through one slot), at most ${maxDown} hosts without a running copy at once; lease frames ${leaseFrames} (${leasePerHost.toFixed(0)} per rolled host, ${(leasePerHost / liveCount).toFixed(2)} per rolled host per live host)`,
   )
   const mem = process.memoryUsage()
-  console.log(`${t(fleet)} done: timers fired ${fleet.clock.fired}, signature checks answered from the cache ${verifies.hits()}, envelopes parsed once and shared ${parses.hits()}, heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB, rss ${(mem.rss / 2 ** 20).toFixed(0)} MiB`)
+  console.log(`${t(fleet)} done: timers fired ${fleet.clock.fired}, signature checks answered from the cache ${verifies.hits()}, envelopes parsed once and shared ${parses.hits()}, schema checks shared ${zodParses.hits()}, heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB, rss ${(mem.rss / 2 ** 20).toFixed(0)} MiB`)
   console.log(`nodes=${o.nodes} apply_p999_ms=${applyP999.toFixed(0)} detect_ms=${detectMs.toFixed(0)} idle_msgs_per_node_s=${idleMsgs.toFixed(2)} idle_bytes_per_node_s=${idleBytes.toFixed(0)} lease_msgs_per_rolled_host=${leasePerHost.toFixed(0)}`)
   process.exit(0)
 }

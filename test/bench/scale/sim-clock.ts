@@ -14,6 +14,8 @@ interface Scheduled {
   /** Set for `every` timers: fired again this much later. */
   period: number | undefined
   cancelled: boolean
+  /** In the heap now (a one-shot timer leaves it when it fires). */
+  queued: boolean
 }
 
 /** settle lets every queued promise callback run (they all run before the next macrotask). */
@@ -26,6 +28,8 @@ export class SimClock implements Clock {
   private now = 0
   private seq = 0
   private readonly heap: Scheduled[] = []
+  /** Cancelled timers still in the heap: when they are most of it, it is rebuilt without them. */
+  private cancelledQueued = 0
   private readonly wallStart: number
   /** Timers fired so far (a measure of the simulation's work). */
   fired = 0
@@ -76,7 +80,11 @@ export class SimClock implements Clock {
       // Every timer of this instant, then one settle: their promise callbacks run "at" it.
       while (this.heap[0] !== undefined && this.heap[0].at === at) {
         const t = this.pop()
-        if (t.cancelled) continue
+        t.queued = false
+        if (t.cancelled) {
+          this.cancelledQueued--
+          continue
+        }
         if (t.period !== undefined) {
           t.at += t.period
           t.seq = this.seq++
@@ -91,16 +99,34 @@ export class SimClock implements Clock {
   }
 
   private schedule(ms: number, fn: () => void, period: number | undefined): Timer {
-    const t: Scheduled = { at: this.now + Math.max(0, ms), seq: this.seq++, fn, period, cancelled: false }
+    const t: Scheduled = { at: this.now + Math.max(0, ms), seq: this.seq++, fn, period, cancelled: false, queued: false }
     this.push(t)
     return {
       cancel: () => {
+        if (t.cancelled) return
         t.cancelled = true
+        if (!t.queued) return
+        this.cancelledQueued++
+        // Channels re-arm their idle deadline at every frame: without this, the cancelled
+        // deadlines would make most of the heap (and its depth).
+        if (this.cancelledQueued > 1024 && this.cancelledQueued * 2 > this.heap.length) this.compact()
       },
     }
   }
 
+  /** compact rebuilds the heap without its cancelled timers (the order of the rest is kept: it is by at, then seq). */
+  private compact(): void {
+    const live = this.heap.filter((t) => {
+      if (t.cancelled) t.queued = false
+      return !t.cancelled
+    })
+    this.heap.length = 0
+    this.cancelledQueued = 0
+    for (const t of live) this.push(t)
+  }
+
   private push(t: Scheduled): void {
+    t.queued = true
     const h = this.heap
     h.push(t)
     let i = h.length - 1

@@ -41,6 +41,11 @@ export class SimNetwork implements HubModel {
   readonly maxConnections: number
   readonly gossip: GossipMesh
   readonly traffic: Traffic = emptyTraffic()
+  /** Messages published (not relays), by what they are: a node record, a suspect or failed notice, a store envelope. */
+  readonly published = new Map<string, number>()
+  /** New messages handed to a host's handler (duplicates not), by what they are, and those it accepted (relays them). */
+  readonly delivered = new Map<string, number>()
+  readonly relayed = new Map<string, number>()
   /** CPU ms each host spent on messages (by index), for the report. */
   readonly cpu: Float64Array
   /** The same CPU by what it was spent on (by index, then kind), to tell where a busy host's time goes. */
@@ -70,7 +75,13 @@ export class SimNetwork implements HubModel {
         delay: (from, to, topic, bytes, full) =>
           this.arrival(to, this.latency(this.params.gossipHopMs, bytes), full ? this.gossipCpu(topic, bytes) : this.params.duplicateCpuMs, full ? `gossip ${topic ?? 'control'}` : 'duplicate'),
         sent: (from, kind, bytes) => this.count(kind, bytes + this.params.gossipOverheadBytes),
-        handle: (to, msg) => this.transports[to]?.receive(msg),
+        handle: (to, msg) => {
+          const what = this.whatOf(msg)
+          this.delivered.set(what, (this.delivered.get(what) ?? 0) + 1)
+          const v = this.transports[to]?.receive(msg)
+          if (v === 'accept') this.relayed.set(what, (this.relayed.get(what) ?? 0) + 1)
+          return v
+        },
       },
       opts.topics,
       opts.capacity,
@@ -136,6 +147,8 @@ export class SimNetwork implements HubModel {
   }
 
   publish(from: MemoryTransport, msg: GossipMessage): void {
+    const what = this.whatOf(msg)
+    this.published.set(what, (this.published.get(what) ?? 0) + 1)
     const i = this.index.get(from.peerId)
     if (i !== undefined) this.gossip.publish(i, msg)
   }
@@ -188,6 +201,11 @@ export class SimNetwork implements HubModel {
     for (const j of this.connections.get(i)?.keys() ?? []) this.connections.get(j)?.delete(i)
     this.connections.delete(i)
     this.transports[i] = undefined
+  }
+
+  /** whatOf names a gossip message: a node record, a suspect or failed notice, a store envelope. */
+  private whatOf(msg: GossipMessage): string {
+    return msg.topic !== Topics.nodes ? 'store envelope' : (/^\{"t":"(suspect|failed)"/.exec(Buffer.from(msg.data.buffer, msg.data.byteOffset, Math.min(20, msg.data.byteLength)).toString())?.[1] ?? 'node record')
   }
 
   /** gossipCpu is what handling a new gossip message costs: a store envelope, a node record, or a small message (a suspicion notice, a control RPC). */

@@ -123,6 +123,21 @@ describe('failure detection (SWIM)', () => {
     stop(members)
   })
 
+  it('a notice is relayed only when it changes the receiver\'s view', async () => {
+    const { clock, members } = fleet(4)
+    const [a, b, c, d] = members as [Member, Member, Member, Member]
+    await clock.advance(3 * PERIOD)
+    const notice = (t: string, of: Member, by: Member) => ({ topic: Topics.nodes, data: new TextEncoder().encode(JSON.stringify({ t, keyId: of.keyId, incarnation: 0 })), from: by.peerId, fromKeyId: by.keyId })
+    // Seen from c: b is suspected, the suspicion confirmed, then failed.
+    assert.equal(c.membership.validate(notice('suspect', b, a)), 'accept', 'a new suspicion')
+    assert.equal(c.membership.validate(notice('suspect', b, a)), 'ignore', 'the same suspicion again')
+    assert.equal(c.membership.validate(notice('suspect', b, d)), 'accept', 'a confirmation that counts')
+    assert.equal(c.membership.validate(notice('failed', b, a)), 'accept', 'a failure')
+    assert.equal(c.membership.validate(notice('failed', b, d)), 'ignore', 'a failure already known')
+    assert.equal(c.membership.validate(notice('suspect', b, d)), 'ignore', 'a suspicion of a failed member')
+    stop(members)
+  })
+
   it('a member no one can probe but that hears gossip keeps refuting and is never Unreachable', async () => {
     const { clock, hub, members } = fleet(4)
     const d = members[3] as Member
