@@ -6,11 +6,29 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { pino } from 'pino'
 import { withTimings } from '../../../../agent/defaults.js'
-import { MeshKeeper } from '../../../../agent/membership/mesh.js'
+import { MeshKeeper, type MeshOptions } from '../../../../agent/membership/mesh.js'
 import { Metrics } from '../../../../agent/metrics.js'
 import { VirtualClock, settle } from '../../../helpers/virtual-clock.js'
 
 const PERIOD = 500
+
+/** lone returns the mesh keeper of an agent with no connections and one bootstrap address. */
+function lone(transport: MeshOptions['transport'], clock: VirtualClock, timings: Partial<MeshOptions['timings']> = {}): MeshKeeper {
+  return new MeshKeeper({
+    transport,
+    clock,
+    periodMs: PERIOD,
+    targetPeers: 3,
+    bootstrap: ['/ip4/127.0.0.1/tcp/4001'],
+    dialTimeoutMs: 5000,
+    timings: { ...withTimings().membership, ...timings },
+    candidates: () => [],
+    hangingUp: () => undefined,
+    random: Math.random,
+    metrics: new Metrics(),
+    log: pino({ level: 'silent' }),
+  })
+}
 
 describe('mesh upkeep', () => {
   it('a lone agent does not dial its bootstrap peer again while the last dial is pending', async () => {
@@ -21,20 +39,7 @@ describe('mesh upkeep', () => {
       dial: (): Promise<string> => new Promise<string>((_resolve, reject) => pending.push(reject)),
       hangUp: async (): Promise<void> => undefined,
     }
-    const mesh = new MeshKeeper({
-      transport,
-      clock,
-      periodMs: PERIOD,
-      targetPeers: 3,
-      bootstrap: ['/ip4/127.0.0.1/tcp/4001'],
-      dialTimeoutMs: 5000,
-      timings: withTimings().membership,
-      candidates: () => [],
-      hangingUp: () => undefined,
-      random: Math.random,
-      metrics: new Metrics(),
-      log: pino({ level: 'silent' }),
-    })
+    const mesh = lone(transport, clock)
     // Periods go on (the agent does not await them) while the first dial hangs.
     for (let i = 0; i < 20; i++) {
       void mesh.keep()
@@ -66,20 +71,7 @@ describe('mesh upkeep', () => {
       },
       hangUp: async (): Promise<void> => undefined,
     }
-    const mesh = new MeshKeeper({
-      transport,
-      clock,
-      periodMs: PERIOD,
-      targetPeers: 3,
-      bootstrap: ['/ip4/127.0.0.1/tcp/4001'],
-      dialTimeoutMs: 5000,
-      timings: { ...withTimings().membership, bootstrapDialMaxMs: 40_000 },
-      candidates: () => [],
-      hangingUp: () => undefined,
-      random: Math.random,
-      metrics: new Metrics(),
-      log: pino({ level: 'silent' }),
-    })
+    const mesh = lone(transport, clock, { bootstrapDialMaxMs: 40_000 })
     const attempt = async (): Promise<void> => {
       await clock.advance(withTimings().membership.bootstrapRetryBeats * PERIOD)
       await mesh.dialBootstrap()
