@@ -73,7 +73,7 @@ async function rssMiB(pid: number): Promise<number> {
   const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))
   return Number(m?.[1] ?? 0) / 1024
 }
-/** idle measures CPU ms per second and RSS of each process over IDLE_S seconds. */
+/** idle waits SETTLE_S seconds, then measures CPU ms per second and RSS of each process over IDLE_S seconds. */
 async function idle(pids: number[]): Promise<{ cpu: number[]; rss: number[] }> {
   await new Promise((r) => setTimeout(r, SETTLE_S * 1000))
   const before = await Promise.all(pids.map(cpuTicks))

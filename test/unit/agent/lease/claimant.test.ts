@@ -158,23 +158,23 @@ describe('lease claimant', () => {
       await flush()
       assert.equal(sent.at(-1)?.t, 'release')
     }
+    /** wakeAfter lets `ms` pass, then wakes the claimant as a release would. */
+    const wakeAfter = async (ms: number): Promise<void> => {
+      clock.advance(ms)
+      claimant.wake(DS)
+      await flush()
+    }
     const c = await claimed()
     await refuse(c.term, c.slot)
     claimant.wake(DS)
     await flush()
     assert.equal(sent.at(-1)?.t, 'release', 'no claim while it cools')
-    clock.advance(T.jitterMinMs)
-    claimant.wake(DS)
-    await flush()
+    await wakeAfter(T.jitterMinMs)
     assert.deepEqual(sent.at(-1), { ...c, term: c.term + 1 }, 'its fallback (jitter plus 2 places) has not come: the line let it claim')
     await refuse(c.term + 1, c.slot)
-    clock.advance(T.jitterMinMs)
-    claimant.wake(DS)
-    await flush()
+    await wakeAfter(T.jitterMinMs)
     assert.equal(sent.at(-1)?.t, 'release', 'refused twice in a row: it cools for twice the jitter')
-    clock.advance(T.jitterMinMs)
-    claimant.wake(DS)
-    await flush()
+    await wakeAfter(T.jitterMinMs)
     assert.deepEqual(sent.at(-1), { ...c, term: c.term + 2 }, 'back in line after twice the jitter, still before its fallback')
   })
 
