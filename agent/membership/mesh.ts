@@ -75,9 +75,9 @@ export class MeshKeeper {
    * has given up, so retries 1.5 s apart with 5 s deadlines kept a hung dial alive for good
    * (a lone agent stayed alone for minutes). Each attempt in a row that reaches no bootstrap
    * peer doubles the next one's deadline (up to bootstrapDialMaxMs): a bootstrap host joined by
-   * many hosts at once answers late, and dials it half served and then saw abandoned at a
-   * fixed 5 s kept it too busy to finish any (30 agents started together on one machine: some
-   * never joined in 5 minutes).
+   * many hosts at once answers late, and with a fixed 5 s it was seen to abandon dozens of
+   * handshakes it had half served (docs/membership.md; that the doubling shortens such a start
+   * is not yet measured).
    */
   async dialBootstrap(): Promise<void> {
     const now = this.opts.clock.mono()
