@@ -45,8 +45,8 @@ mkdir -p "$CACHE" "$OUT"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/daemonmesh-pkg.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-if [ "$skip_tsc" = false ]; then say "compiling"; npx tsc -p tsconfig.json; fi
-[ -f dist/cli/main.js ] && [ -f dist/agent/main.js ] || { echo 'package: dist/ is not built (npx tsc -p tsconfig.json)' >&2; exit 1; }
+if [ "$skip_tsc" = false ]; then say "compiling"; npm run -s build; fi
+[ -f dist/cli/main.js ] && [ -f dist/agent/main.js ] && [ -f dist/bundle/agent.mjs ] || { echo 'package: dist/ is not built (npm run build)' >&2; exit 1; }
 
 # Production dependencies, once for both architectures: everything but native code is the same.
 # --ignore-scripts: the `node` dependency's preinstall would fetch this host's runtime, and
@@ -86,9 +86,10 @@ for arch in "${arches[@]}"; do
   tar -xzf "$tgz" -C "$WORK/node-$arch" package/bin/node package/LICENSE
   install -m 0755 "$WORK/node-$arch/package/bin/node" "$lib/node"
 
-  # The code: the compiled agent, CLI and core (no tests, no source maps), and package.json
-  # (module type, version). build-info.json names the commit for `daemonmesh version`.
-  cp -r dist/agent dist/cli dist/core "$lib/dist/"
+  # The code: the bundled agent, the compiled CLI, agent and core (no tests, no source
+  # maps), and package.json (module type, version). build-info.json names the commit for
+  # `daemonmesh version`.
+  cp -r dist/bundle dist/agent dist/cli dist/core "$lib/dist/"
   find "$lib/dist" -name '*.map' -delete
   install -m 0644 package.json "$lib/package.json"
   install -m 0644 dist/package.json "$lib/dist/package.json"

@@ -1,6 +1,6 @@
 // Test helpers: fixture files and small builders. Tests only.
 
-import { readFileSync, readdirSync } from 'node:fs'
+import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseDaemonSet } from '../../core/manifest.js'
 import type { DaemonSet, NodeInfo, Taint } from '../../core/types.js'
@@ -8,6 +8,21 @@ import type { DaemonSet, NodeInfo, Taint } from '../../core/types.js'
 /** repoPath resolves a path from the repository root (tests run from dist/test/...). */
 export function repoPath(rel: string): string {
   return fileURLToPath(new URL(`../../../${rel}`, import.meta.url))
+}
+
+let bundleChecked = false
+
+/**
+ * assertAgentBundleFresh throws when dist/bundle/agent.mjs, which bin/daemonmesh.js runs
+ * as the agent, is missing or older than the compiled dist/agent (a `tsc` without the
+ * bundling step of `npm run build`): tests would otherwise run yesterday's agent.
+ */
+export function assertAgentBundleFresh(): void {
+  if (bundleChecked) return
+  const bundle = statSync(repoPath('dist/bundle/agent.mjs'), { throwIfNoEntry: false })
+  const compiled = statSync(repoPath('dist/agent/main.js'))
+  if (bundle === undefined || bundle.mtimeMs < compiled.mtimeMs) throw new Error('dist/bundle/agent.mjs is missing or older than dist/agent: build with `npm run build` (tsc, then scripts/bundle-agent.mjs)')
+  bundleChecked = true
 }
 
 /** seedFiles lists the seed manifests (verbatim from shared/seeds) with their text. */

@@ -1,0 +1,58 @@
+// `npm run build`'s last step: the agent as one minified ES module, dist/bundle/agent.mjs,
+// which bin/daemonmesh.js runs for `daemonmesh agent`. Built from the compiled dist/agent
+// (what the tests of dist/ exercise), with every JavaScript dependency inside it. Why:
+// Node resolves, reads and compiles about 1,700 module files for the unbundled agent, which
+// costs a small host twice the start-up CPU, and their source text and names stay
+// resident (docs/idle-cost.md has the figures). Native modules (LevelDB's binding, ssh2's
+// optional crypto) stay outside and are loaded from node_modules as before.
+//
+// dockerode loads BuildKit's session and progress code (gRPC, protobuf, OpenTelemetry) at
+// start-up for `buildImage` with BuildKit, which the agent never calls: both files are
+// replaced by a module that fails when used, so a future caller learns it at once.
+//
+// Usage: node scripts/bundle-agent.mjs [--metafile FILE]   (FILE: esbuild's input report)
+
+import { build } from 'esbuild'
+import { writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const args = process.argv.slice(2)
+const metaAt = args.indexOf('--metafile')
+if (args.length > 0 && (metaAt !== 0 || args.length !== 2)) {
+  console.error('usage: node scripts/bundle-agent.mjs [--metafile FILE]')
+  process.exit(2)
+}
+
+/** Files of dockerode that only BuildKit builds use, and the module that stands in for them. */
+const BUILDKIT_ONLY = /[\\/]dockerode[\\/]lib[\\/](session|buildkit)\.js$/
+const UNAVAILABLE = `module.exports = new Proxy(function () {}, { get() { throw new Error('BuildKit builds are not part of the daemonmesh agent') }, apply() { throw new Error('BuildKit builds are not part of the daemonmesh agent') } })`
+
+const result = await build({
+  entryPoints: [join(root, 'dist/agent/main.js')],
+  outfile: join(root, 'dist/bundle/agent.mjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node22',
+  minify: true,
+  // Class and function names stay: logged errors keep their type, stack traces stay readable.
+  keepNames: true,
+  sourcemap: 'linked',
+  // Native bindings load from node_modules (their .node files cannot be bundled).
+  external: ['classic-level', 'cpu-features', 'ssh2'],
+  // Bundled CommonJS dependencies call require() for Node's own modules.
+  banner: { js: "import { createRequire as __daemonmeshRequire } from 'node:module'; const require = __daemonmeshRequire(import.meta.url);" },
+  metafile: metaAt === 0,
+  logLevel: 'warning',
+  plugins: [
+    {
+      name: 'no-buildkit',
+      setup(b) {
+        b.onLoad({ filter: BUILDKIT_ONLY }, () => ({ contents: UNAVAILABLE, loader: 'js' }))
+      },
+    },
+  ],
+})
+if (metaAt === 0) writeFileSync(args[1], JSON.stringify(result.metafile))
