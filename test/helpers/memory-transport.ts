@@ -20,8 +20,8 @@ import type { ChannelHandler, ChannelLimits, FrameChannel, GossipHandler, Gossip
  * arrive on the next microtask, dials are instant and gossip reaches every other transport.
  */
 export interface HubModel {
-  /** frameDelay returns the ms until a channel frame of `bytes` from `from` reaches `to` (latency, loss as retransmission, the receiver's CPU). */
-  frameDelay(from: string, to: string, bytes: number): number
+  /** frameDelay returns the ms until a channel frame of `bytes` from `from` reaches `to` (latency, loss as retransmission, the receiver's CPU); `link`: the channel is long-lived (its opener set limits.idleMs), not a stream opened for one exchange. */
+  frameDelay(from: string, to: string, bytes: number, link: boolean): number
   /** dialDelay returns the ms a dial from `from` to `to` takes (handshakes; `refused`: the target is at its cap and closes the connection before any handshake). */
   dialDelay(from: string, to: string, refused: boolean): number
   /** maxConnections caps each transport's connections, as libp2p's connection manager does: an inbound connection to a transport at the cap is refused; an outbound one beyond it makes the hub close one, chosen by `victim`. */
@@ -81,14 +81,14 @@ export class MemoryHub {
     this.model?.left(peerId)
   }
 
-  /** carry returns how frames travel from `from` to `to`: on the next microtask, or after the model's delay, never overtaking an earlier frame. */
-  carry(from: string, to: string): Carry {
+  /** carry returns how frames travel from `from` to `to` on a link or a one-exchange stream: on the next microtask, or after the model's delay, never overtaking an earlier frame. */
+  carry(from: string, to: string, link: boolean): Carry {
     const model = this.model
     if (model === undefined) return (_bytes, deliver) => queueMicrotask(deliver)
     let last = 0
     return (bytes, deliver) => {
       const now = this.clock.mono()
-      const at = Math.max(now + model.frameDelay(from, to, bytes), last)
+      const at = Math.max(now + model.frameDelay(from, to, bytes, link), last)
       last = at
       this.clock.after(at - now, deliver)
     }
@@ -202,8 +202,9 @@ export class MemoryTransport implements Transport {
     this.sent.opened++
     // A cut or a partition made later silences this channel too, as it would a stream.
     const dead = (): boolean => this.hub.blocked(this.peerId, peer)
-    const mine = new MemoryChannel(this.hub.clock, limits, this.hub.carry(this.peerId, peer), this.sent, dead)
-    const theirs = new MemoryChannel(this.hub.clock, service.limits, this.hub.carry(peer, this.peerId), remote.sent, dead)
+    const link = limits.idleMs !== undefined
+    const mine = new MemoryChannel(this.hub.clock, limits, this.hub.carry(this.peerId, peer, link), this.sent, dead)
+    const theirs = new MemoryChannel(this.hub.clock, service.limits, this.hub.carry(peer, this.peerId, link), remote.sent, dead)
     mine.link(theirs)
     theirs.link(mine)
     this.channels.set(mine, peer)

@@ -4,7 +4,7 @@
 // gossipsub's signature check; then the agent's own handler) for a node record (membership's
 // merge), a suspicion notice and a DaemonSet envelope (the store's merge and level write),
 // and on a duplicate (a notice relayed by a third peer too); the round trip and receiver CPU
-// of one probe exchange on a fresh channel; the time and receiver CPU of one dial (TCP,
+// of one probe exchange on a fresh channel, and on one long-lived link; the time and receiver CPU of one dial (TCP,
 // pnet, noise, yamux, identify, gossipsub). The receiver is a child process, so its CPU is
 // its own. Usage:
 //   npm run -s build && node dist/test/bench/scale/measure.js
@@ -20,7 +20,7 @@ import { AgentClock, systemClock } from '../../../agent/clock.js'
 import { defaultTimings } from '../../../agent/defaults.js'
 import { decodeFrame, encodeJson } from '../../../agent/membership/messages.js'
 import { Metrics } from '../../../agent/metrics.js'
-import { PROBE_PROTOCOL, Topics } from '../../../agent/network/constants.js'
+import { PROBE_LINK_PROTOCOL, PROBE_PROTOCOL, Topics } from '../../../agent/network/constants.js'
 import { keyIdOfPeerPublicKey, loadClusterKey, nodeSigningKey } from '../../../agent/network/keys.js'
 import { Network } from '../../../agent/network/network.js'
 import { Membership } from '../../../agent/membership/membership.js'
@@ -77,6 +77,18 @@ async function receiver(setup: Setup): Promise<void> {
       await channel.write(encodeJson({ t: 'ack', me: { incarnation: 0, startedAt: Date.now() } }))
     },
     { maxFrameBytes: 512, timeoutMs: 5000, maxStreams: 64 },
+  )
+  // A probe link: one long-lived channel, each numbered ping answered by its numbered ack.
+  await net.serve(
+    PROBE_LINK_PROTOCOL,
+    async (channel) => {
+      for (;;) {
+        const frame = decodeFrame(await channel.read().catch(() => new TextEncoder().encode('{"t":"end"}')))
+        if (frame.t !== 'ping') return
+        await channel.write(encodeJson({ t: 'ack', n: frame.n, me: { incarnation: 0, startedAt: Date.now() } }))
+      }
+    },
+    { maxFrameBytes: 512, timeoutMs: 5000, idleMs: 30_000, maxStreams: 64 },
   )
   let mark = cpuMs()
   process.on('message', (m: { t: string }) => {
@@ -183,6 +195,21 @@ async function main(): Promise<void> {
   const p = await ask<{ ms: number }>(child, 'cpu', 'cpu')
   const probeCpu = (p.ms - idlePer(rtts.reduce((a, b) => a + b, 0) + PROBES * PACE_MS)) / PROBES
 
+  // The same exchanges on one long-lived link (the prober's and the lease's carriage).
+  const linkRtts: number[] = []
+  const link = await net.open(peer, PROBE_LINK_PROTOCOL, { maxFrameBytes: 512, timeoutMs: 5000, idleMs: 30_000 })
+  await ask(child, 'mark', 'marked')
+  for (let i = 0; i < PROBES; i++) {
+    const t0 = now()
+    await link.write(encodeJson({ t: 'ping', n: i, you: { status: 'alive', incarnation: 0 } }))
+    decodeFrame(await link.read())
+    linkRtts.push(now() - t0)
+    await sleep(PACE_MS)
+  }
+  const l = await ask<{ ms: number }>(child, 'cpu', 'cpu')
+  const linkCpu = (l.ms - idlePer(linkRtts.reduce((a, b) => a + b, 0) + PROBES * PACE_MS)) / PROBES
+  await link.close()
+
   // Dials: a fresh node each time (new key, new connection, full handshake).
   const dials: number[] = []
   await ask(child, 'mark', 'marked')
@@ -208,6 +235,7 @@ async function main(): Promise<void> {
   }
   console.log(`gossip duplicate (notice relayed by a third peer): receiver CPU ${fmt(duplicateCpu)} ms/duplicate (${fmt(doubled.cpu)} ms per notice received twice)`)
   console.log(`probe exchange (fresh channel, ping, ack): round trip p50 ${fmt(pct(rtts, 50))} ms p90 ${fmt(pct(rtts, 90))} ms p99 ${fmt(pct(rtts, 99))} ms; receiver CPU ${fmt(probeCpu)} ms/exchange`)
+  console.log(`probe exchange on a link (one long-lived channel, numbered ping, ack): round trip p50 ${fmt(pct(linkRtts, 50))} ms p90 ${fmt(pct(linkRtts, 90))} ms p99 ${fmt(pct(linkRtts, 99))} ms; receiver CPU ${fmt(linkCpu)} ms/exchange`)
   console.log(`dial (tcp, pnet, noise, yamux, identify): p50 ${fmt(pct(dials, 50))} ms p90 ${fmt(pct(dials, 90))} ms; receiver CPU ${fmt(dialCpu)} ms/dial`)
   child.send({ t: 'stop' })
   await net.stop()

@@ -16,6 +16,10 @@ export interface LinkParams {
   frameMs: { p50: number; p90: number }
   /** CPU a reader spends on one frame (half a probe exchange at the responder: stream open, frame, answer). */
   frameCpuMs: number
+  /** One frame on a long-lived link (half a probe round trip on one: no stream opened), median and p90 (ms). */
+  linkFrameMs: { p50: number; p90: number }
+  /** CPU a reader spends on one frame of a long-lived link (half a numbered probe exchange at the responder: frame, answer). */
+  linkFrameCpuMs: number
   /** One dial: TCP, pnet, noise, yamux, identify (median and p90, ms). */
   dialMs: { p50: number; p90: number }
   /** CPU each side spends on one dial (the handshakes' key exchanges and signatures). */
@@ -53,6 +57,8 @@ export const MEASURED: LinkParams = {
   duplicateCpuMs: 1.05,
   frameMs: { p50: 3.7, p90: 6.0 },
   frameCpuMs: 2.4,
+  linkFrameMs: { p50: 1.5, p90: 5.0 },
+  linkFrameCpuMs: 0.93,
   dialMs: { p50: 22, p90: 55 },
   dialCpuMs: 31,
   refusedDialCpuMs: 0.5,

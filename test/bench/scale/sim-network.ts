@@ -99,13 +99,14 @@ export class SimNetwork implements HubModel {
     return i === undefined ? 0 : (this.connections.get(i)?.size ?? 0)
   }
 
-  frameDelay(from: string, to: string, bytes: number): number {
+  frameDelay(from: string, to: string, bytes: number, link: boolean): number {
     // A frame; a close (0 bytes) stands for the stream's opening and closing, counted in bytes only.
     if (bytes > 0) this.count('frame', bytes + this.params.frameOverheadBytes)
     else this.traffic.frame.bytes += this.params.streamBytes / 2
     const j = this.index.get(to)
-    const wire = this.latency(this.params.frameMs, bytes)
-    return j === undefined || bytes === 0 ? wire : this.arrival(j, wire, this.params.frameCpuMs, 'frame')
+    // A link's frame pays no stream opening: its latency and CPU are measured on their own (measure.ts).
+    const wire = this.latency(link ? this.params.linkFrameMs : this.params.frameMs, bytes)
+    return j === undefined || bytes === 0 ? wire : this.arrival(j, wire, link ? this.params.linkFrameCpuMs : this.params.frameCpuMs, link ? 'link frame' : 'frame')
   }
 
   dialDelay(from: string, to: string, refused: boolean): number {
