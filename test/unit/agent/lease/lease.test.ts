@@ -37,7 +37,7 @@ function setup() {
   const transport = hub.join(peerIdOf('host-v'), V)
   const lease = counter()
   const rejected = counter()
-  const metrics = { lease, rejected } as unknown as Pick<Metrics, 'lease' | 'rejected'>
+  const metrics = { lease, rejected, leaseChannels: counter() } as unknown as Pick<Metrics, 'lease' | 'rejected' | 'leaseChannels'>
   const sink = logSink()
   const votes = new MemoryVoteStore()
   const l = new Lease({ transport, clock, fleet, votes, keyId: V, selfName: () => 'host-v', ttlMs: 10_000, timings: defaultTimings().lease, metrics, log: sink.log, random: () => 0 })
@@ -155,7 +155,7 @@ describe('lease facade', () => {
     await first.deliver('A', first.claim)
     first.l.stop()
     const second = setup()
-    const l2 = new Lease({ transport: new MemoryHub(second.clock).join(peerIdOf('host-v'), V), clock: second.clock, fleet: second.fleet, votes: first.votes, keyId: V, selfName: () => 'host-v', ttlMs: 10_000, timings: defaultTimings().lease, metrics: { lease: counter(), rejected: counter() } as unknown as Pick<Metrics, 'lease' | 'rejected'>, log: second.sink.log })
+    const l2 = new Lease({ transport: new MemoryHub(second.clock).join(peerIdOf('host-v'), V), clock: second.clock, fleet: second.fleet, votes: first.votes, keyId: V, selfName: () => 'host-v', ttlMs: 10_000, timings: defaultTimings().lease, metrics: { lease: counter(), rejected: counter(), leaseChannels: counter() } as unknown as Pick<Metrics, 'lease' | 'rejected' | 'leaseChannels'>, log: second.sink.log })
     await l2.start()
     assert.equal(l2.busySlots()[0]?.holder, 'host-a')
     l2.stop()
@@ -164,7 +164,7 @@ describe('lease facade', () => {
   it('as a claimant, asks each other voter on a channel of its own and is granted on their answers', async () => {
     const { l, clock, fleet, peers } = setup()
     // A and B run real Leases too: V claims, A and B vote.
-    const others = (['A', 'B'] as const).map((p) => new Lease({ transport: peers[p], clock, fleet, votes: new MemoryVoteStore(), keyId: p === 'A' ? A : B, selfName: () => (p === 'A' ? 'host-a' : 'host-b'), ttlMs: 10_000, timings: defaultTimings().lease, metrics: { lease: counter(), rejected: counter() } as unknown as Pick<Metrics, 'lease' | 'rejected'>, log: logSink().log }))
+    const others = (['A', 'B'] as const).map((p) => new Lease({ transport: peers[p], clock, fleet, votes: new MemoryVoteStore(), keyId: p === 'A' ? A : B, selfName: () => (p === 'A' ? 'host-a' : 'host-b'), ttlMs: 10_000, timings: defaultTimings().lease, metrics: { lease: counter(), rejected: counter(), leaseChannels: counter() } as unknown as Pick<Metrics, 'lease' | 'rejected' | 'leaseChannels'>, log: logSink().log }))
     for (const o of [l, ...others]) await o.start()
     const revision = revisionOf(fleet.daemonSet(DS)!)
     l.slots.claim(DS, revision, 'unavailable')
