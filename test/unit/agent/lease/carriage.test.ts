@@ -1,0 +1,181 @@
+// Lease links at the border, on an in-memory hub: what a voter takes on a link it serves
+// (numbered requests from members, judged as on streams) and what it refuses (malformed
+// frames, answers, too many links or requests at once), and what a claimant takes back
+// (only an answer of its request's kind, from the voter it asked).
+
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { viewOf } from '../../../../core/lease.js'
+import { revisionOf } from '../../../../core/revision.js'
+import { defaultTimings } from '../../../../agent/defaults.js'
+import { Lease, MAX_LEASE_FRAME_BYTES } from '../../../../agent/lease/lease.js'
+import { MemoryVoteStore } from '../../../../agent/lease/votes.js'
+import type { Metrics } from '../../../../agent/metrics.js'
+import { LEASE_LINK_PROTOCOL } from '../../../../agent/network/constants.js'
+import type { FrameChannel, Transport } from '../../../../agent/transport.js'
+import { MemoryHub } from '../../../helpers/memory-transport.js'
+import { DS, FakeClock, FakeFleet, flush, key, logSink, peerIdOf } from './fakes.js'
+
+const A = key('a')
+const B = key('b')
+const V = key('v')
+const timings = defaultTimings().lease
+const LIMITS = { maxFrameBytes: MAX_LEASE_FRAME_BYTES, timeoutMs: timings.exchangeTimeoutMs, idleMs: timings.linkIdleMs }
+
+function counter() {
+  const seen: Record<string, string>[] = []
+  return { seen, inc: (labels: Record<string, string>) => void seen.push(labels) }
+}
+
+const enc = (v: unknown): Uint8Array => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v))
+const dec = (b: Uint8Array): unknown => JSON.parse(new TextDecoder().decode(b))
+
+function setup() {
+  const clock = new FakeClock()
+  const fleet = new FakeFleet([
+    { keyId: A, name: 'host-a' },
+    { keyId: B, name: 'host-b' },
+    { keyId: V, name: 'host-v' },
+  ])
+  const hub = new MemoryHub(clock)
+  const peers = { A: hub.join(peerIdOf('host-a'), A), B: hub.join(peerIdOf('host-b'), B), Z: hub.join(peerIdOf('host-z'), key('z')) }
+  const transport = hub.join(peerIdOf('host-v'), V)
+  const lease = counter()
+  const rejected = counter()
+  const metrics = { lease, rejected, leaseChannels: counter() } as unknown as Pick<Metrics, 'lease' | 'rejected' | 'leaseChannels'>
+  const l = new Lease({ transport, clock, fleet, votes: new MemoryVoteStore(), keyId: V, selfName: () => 'host-v', ttlMs: 10_000, timings, metrics, log: logSink().log, random: () => 0 })
+  const link = (from: keyof typeof peers): Promise<FrameChannel> => peers[from].open(transport.peerId, LEASE_LINK_PROTOCOL, LIMITS, transport.addresses())
+  const revision = revisionOf(fleet.daemonSet(DS)!)
+  const claim = { t: 'claim', ds: DS, kind: 'unavailable', slot: 0, term: 1, revision, view: viewOf(fleet.voters()).view }
+  return { clock, fleet, hub, l, peers, transport, lease, rejected, link, claim, revision }
+}
+
+/** ended tells how a channel's next read ends: a frame, or the channel closed or reset. */
+const ended = async (ch: FrameChannel): Promise<string> => ch.read().then((b) => `frame ${JSON.stringify(dec(b))}`, (e: Error) => (/reset/.test(e.message) ? 'reset' : 'closed'))
+
+describe('lease links (carriage)', () => {
+  it('judges a member’s numbered requests on one link and answers each with its number; a release gets none', async () => {
+    const { l, link, claim, lease } = setup()
+    await l.start()
+    const ch = await link('A')
+    await ch.write(enc({ n: 3, m: claim }))
+    assert.deepEqual(dec(await ch.read()), { n: 3, m: { t: 'grant', ds: DS, kind: 'unavailable', slot: 0, term: 1, to: A } })
+    await ch.write(enc({ n: 4, m: { t: 'act', ds: DS, kind: 'unavailable', slot: 0, term: 1 } }))
+    assert.deepEqual(dec(await ch.read()), { n: 4, m: { t: 'ack', ds: DS, kind: 'unavailable', slot: 0, term: 1, to: A } })
+    await ch.write(enc({ n: 5, m: { t: 'release', ds: DS, kind: 'unavailable', slot: 0, term: 1 } }))
+    // An act it does not acknowledge (no such hold) is answered without a message.
+    await ch.write(enc({ n: 6, m: { t: 'act', ds: DS, kind: 'unavailable', slot: 0, term: 9 } }))
+    assert.deepEqual(dec(await ch.read()), { n: 6 })
+    assert.deepEqual(l.busySlots(), [])
+    assert.deepEqual(lease.seen.filter((s) => s.result === 'sent').map((s) => s.type), ['grant', 'ack'])
+    l.stop()
+  })
+
+  it('the sender is the link’s authenticated member; a non-member is heard on a link no more than on a stream', async () => {
+    const { l, link, claim, lease } = setup()
+    await l.start()
+    const z = await link('Z')
+    await z.write(enc({ n: 0, m: claim }))
+    assert.deepEqual(dec(await z.read()), { n: 0 })
+    assert.deepEqual(l.busySlots(), [])
+    assert.deepEqual(lease.seen, [{ type: 'claim', result: 'ignored' }])
+    const b = await link('B')
+    await b.write(enc({ n: 0, m: claim }))
+    assert.equal((dec(await b.read()) as { m: { to: string } }).m.to, B)
+    assert.equal(l.busySlots()[0]?.holder, 'host-b')
+    l.stop()
+  })
+
+  it('a malformed frame, a frame without its number, or an answer sent as a request ends the link and is counted as rejected', async () => {
+    const { l, link, claim, lease, rejected } = setup()
+    await l.start()
+    for (const bad of ['{not json', { m: claim }, { n: -1, m: claim }, { n: 0, m: claim, extra: 1 }, { n: 0, m: { t: 'grant', ds: DS, kind: 'unavailable', slot: 0, term: 1, to: V } }]) {
+      const ch = await link('A')
+      await ch.write(enc(bad))
+      assert.equal(await ended(ch), 'reset', JSON.stringify(bad))
+      await flush()
+    }
+    assert.equal(lease.seen.filter((s) => s.result === 'rejected').length, 5)
+    assert.equal(rejected.seen.length, 5)
+    assert.deepEqual(l.busySlots(), [])
+    l.stop()
+  })
+
+  it('serves at most maxInboundLinks links per connection', async () => {
+    const { l, link } = setup()
+    await l.start()
+    const open = await Promise.all(Array.from({ length: timings.maxInboundLinks }, () => link('A')))
+    await assert.rejects(link('A'), /serves at most/)
+    await open[0]?.close()
+    await flush()
+    await link('A')
+    l.stop()
+  })
+
+  it('judges at most maxInboundStreams requests of one link at once, and reads no further meanwhile', async () => {
+    const { hub } = setup()
+    // Votes that cannot be saved yet hold every judgment open (saves are chained).
+    const release: (() => void)[] = []
+    const votes = new MemoryVoteStore()
+    const save = votes.save.bind(votes)
+    votes.save = async (state) => {
+      await new Promise<void>((resolve) => release.push(resolve))
+      return save(state)
+    }
+    const fleet = new FakeFleet([
+      { keyId: A, name: 'host-a' },
+      { keyId: V, name: 'host-w' },
+    ])
+    const w = hub.join(peerIdOf('host-w'), V)
+    // What the voter read off its links, frame by frame.
+    let read = 0
+    const transport: Pick<Transport, 'serve' | 'open'> = {
+      serve: (protocol, handler, limits) => w.serve(protocol, (ch, peer, keyId) => handler({ write: (f) => ch.write(f), read: () => ch.read().then((f) => (read++, f)), close: () => ch.close() }, peer, keyId), limits),
+      open: (...args) => w.open(...args),
+    }
+    const slow = new Lease({ transport, clock: new FakeClock(), fleet, votes, keyId: V, selfName: () => 'host-w', ttlMs: 10_000, timings, metrics: { lease: counter(), rejected: counter(), leaseChannels: counter() } as unknown as Pick<Metrics, 'lease' | 'rejected' | 'leaseChannels'>, log: logSink().log })
+    await slow.start()
+    const ch = await hub.get(peerIdOf('host-a'))!.open(w.peerId, LEASE_LINK_PROTOCOL, LIMITS, w.addresses())
+    const view = viewOf(fleet.voters()).view
+    const revision = revisionOf(fleet.daemonSet(DS)!)
+    const total = timings.maxInboundStreams + 3
+    for (let i = 0; i < total; i++) await ch.write(enc({ n: i, m: { t: 'claim', ds: DS, kind: 'unavailable', slot: 0, term: i + 1, revision, view } }))
+    for (let i = 0; i < 20; i++) await flush()
+    assert.equal(read, timings.maxInboundStreams, 'the link is not read past the requests being judged')
+    // Once the saves go through, every request is judged and answered.
+    const answered = new Set<number>()
+    for (let i = 0; i < 100 && answered.size < total; i++) {
+      release.splice(0).forEach((r) => r())
+      await flush()
+      const got = await Promise.race([ch.read().then((b) => dec(b) as { n: number }), flush().then(() => undefined)])
+      if (got !== undefined) answered.add(got.n)
+    }
+    assert.equal(read, total)
+    assert.equal(answered.size, total, 'every request answered once the saves went through')
+    slow.stop()
+  })
+
+  it('as a claimant, takes only an answer of its request’s kind on the link, and drops the link of a voter that sends another', async () => {
+    const { l, clock, fleet, peers, lease, rejected } = setup()
+    await l.start()
+    // A answers every claim on a link with an ack (not a grant or a refusal).
+    let links = 0
+    await peers.A.serve(LEASE_LINK_PROTOCOL, async (ch) => {
+      links++
+      for (;;) {
+        const f = dec(await ch.read()) as { n: number; m: { ds: string; kind: string; slot: number; term: number } }
+        await ch.write(enc({ n: f.n, m: { t: 'ack', ds: f.m.ds, kind: f.m.kind, slot: f.m.slot, term: f.m.term, to: V } }))
+      }
+    }, { ...LIMITS, maxStreams: 4 })
+    const revision = revisionOf(fleet.daemonSet(DS)!)
+    l.slots.claim(DS, revision, 'unavailable')
+    clock.advance(timings.jitterMinMs)
+    l.slots.claim(DS, revision, 'unavailable')
+    for (let i = 0; i < 20; i++) await flush()
+    assert.equal(links, 1)
+    assert.deepEqual(lease.seen.filter((s) => s.result === 'rejected'), [{ type: 'invalid', result: 'rejected' }])
+    assert.equal(rejected.seen.length, 1)
+    assert.notEqual(l.slots.status(DS).phase, 'granted')
+    l.stop()
+  })
+})
