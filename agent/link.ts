@@ -25,6 +25,24 @@ interface Pending<Ans> {
   cancel: () => void
 }
 
+/**
+ * serveLink reads the frames of a link this agent serves until the opener closes it (or it
+ * goes idle, or the connection goes away), handing each to `each`, which answers it by its
+ * number; while `each` runs the link is not read further (a peer that sends faster waits on
+ * its own link), and when it throws the link is aborted.
+ */
+export async function serveLink(channel: FrameChannel, each: (frame: Uint8Array) => Promise<void> | void): Promise<void> {
+  for (;;) {
+    let raw: Uint8Array
+    try {
+      raw = await channel.read()
+    } catch {
+      return
+    }
+    await each(raw)
+  }
+}
+
 /** Numbers wrap below 2^31 (the schemas' bound). */
 export const MAX_LINK_NUMBER = 2 ** 31 - 1
 

@@ -14,7 +14,7 @@ import { z } from 'zod'
 import { leaseMessageSchema, type LeaseMessage } from '../../core/lease.js'
 import type { Clock } from '../clock.js'
 import type { Timings } from '../defaults.js'
-import { Links, MAX_LINK_NUMBER, type LinkCodec } from '../link.js'
+import { Links, MAX_LINK_NUMBER, serveLink, type LinkCodec } from '../link.js'
 import type { Metrics } from '../metrics.js'
 import { LEASE_LINK_PROTOCOL, LEASE_PROTOCOL } from '../network/constants.js'
 import { ProtocolNotSupportedError, type ChannelLimits, type FrameChannel, type Transport } from '../transport.js'
@@ -199,13 +199,7 @@ export class Carriage {
   private async answerLink(channel: FrameChannel, peer: string, keyId: string): Promise<void> {
     let judging = 0
     let freed: (() => void) | undefined
-    for (;;) {
-      let raw: Uint8Array
-      try {
-        raw = await channel.read()
-      } catch {
-        return // the opener closed the link, or it went idle, or the connection went away
-      }
+    await serveLink(channel, async (raw) => {
       const frame = this.parse(raw, linkRequestSchema, peer)
       const msg = frame?.m
       if (frame === undefined || msg === undefined || !isRequest(msg)) {
@@ -227,7 +221,7 @@ export class Carriage {
         })
       while (judging >= this.opts.timings.maxInboundStreams) await new Promise<void>((resolve) => (freed = resolve))
       freed = undefined
-    }
+    })
   }
 
   /**

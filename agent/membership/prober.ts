@@ -13,7 +13,7 @@ import type { Clock } from '../clock.js'
 import type { Timings } from '../defaults.js'
 import { PROBE_LINK_PROTOCOL, PROBE_PROTOCOL } from '../network/constants.js'
 import type { FrameChannel, Transport } from '../transport.js'
-import { Links } from '../link.js'
+import { Links, serveLink } from '../link.js'
 import { probeLinkCodec, type Answer, type Request } from './link.js'
 import { MAX_PROBE_FRAME_BYTES, decodeFrame, encodeJson, type ProbeFrame, type Self, type View } from './messages.js'
 
@@ -172,31 +172,25 @@ export class Prober {
    */
   private async answerLink(channel: FrameChannel, from: string): Promise<void> {
     let carrying = 0
-    for (;;) {
-      let raw: Uint8Array
-      try {
-        raw = await channel.read()
-      } catch {
-        return // the opener closed the link, or it went idle, or the connection went away
-      }
+    await serveLink(channel, async (raw) => {
       // A stopped agent answers nothing, as a crashed one.
       if (this.stopped) throw new Error('stopped')
       const frame = decodeFrame(raw)
       if (frame.n === undefined) throw new Error('a probe link frame without its number')
       if (frame.t === 'ping') {
         await channel.write(encodeJson({ ...this.ack(frame, from), n: frame.n }))
-        continue
+        return
       }
       if (frame.t !== 'ping-req') throw new Error(`unexpected ${frame.t} frame`)
       if (this.opts.host.peer(from) === undefined) throw new Error('ping-req from a peer that is not a member')
-      if (carrying >= this.opts.timings.maxInboundProbes) continue
+      if (carrying >= this.opts.timings.maxInboundProbes) return
       carrying++
       const n = frame.n
       void this.carry(frame.target, from)
         .then((ok) => channel.write(encodeJson({ t: ok ? 'ack' : 'nack', n })))
         .catch(() => undefined)
         .finally(() => carrying--)
-    }
+    })
   }
 
   /** ack answers a ping from `from`: heard, refuted first when it must be (so the ack carries the new incarnation). */

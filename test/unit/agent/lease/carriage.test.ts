@@ -10,44 +10,21 @@ import { revisionOf } from '../../../../core/revision.js'
 import { defaultTimings } from '../../../../agent/defaults.js'
 import { Lease, MAX_LEASE_FRAME_BYTES } from '../../../../agent/lease/lease.js'
 import { MemoryVoteStore } from '../../../../agent/lease/votes.js'
-import type { Metrics } from '../../../../agent/metrics.js'
 import { LEASE_LINK_PROTOCOL } from '../../../../agent/network/constants.js'
 import type { FrameChannel, Transport } from '../../../../agent/transport.js'
-import { MemoryHub } from '../../../helpers/memory-transport.js'
-import { DS, FakeClock, FakeFleet, flush, key, logSink, peerIdOf } from './fakes.js'
+import { DS, FakeClock, FakeFleet, flush, logSink, peerIdOf } from './fakes.js'
+import { A, B, V, countingMetrics, voterOnHub } from './on-hub.js'
 
-const A = key('a')
-const B = key('b')
-const V = key('v')
 const timings = defaultTimings().lease
 const LIMITS = { maxFrameBytes: MAX_LEASE_FRAME_BYTES, timeoutMs: timings.exchangeTimeoutMs, idleMs: timings.linkIdleMs }
-
-function counter() {
-  const seen: Record<string, string>[] = []
-  return { seen, inc: (labels: Record<string, string>) => void seen.push(labels) }
-}
 
 const enc = (v: unknown): Uint8Array => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v))
 const dec = (b: Uint8Array): unknown => JSON.parse(new TextDecoder().decode(b))
 
 function setup() {
-  const clock = new FakeClock()
-  const fleet = new FakeFleet([
-    { keyId: A, name: 'host-a' },
-    { keyId: B, name: 'host-b' },
-    { keyId: V, name: 'host-v' },
-  ])
-  const hub = new MemoryHub(clock)
-  const peers = { A: hub.join(peerIdOf('host-a'), A), B: hub.join(peerIdOf('host-b'), B), Z: hub.join(peerIdOf('host-z'), key('z')) }
-  const transport = hub.join(peerIdOf('host-v'), V)
-  const lease = counter()
-  const rejected = counter()
-  const metrics = { lease, rejected, leaseChannels: counter() } as unknown as Pick<Metrics, 'lease' | 'rejected' | 'leaseChannels'>
-  const l = new Lease({ transport, clock, fleet, votes: new MemoryVoteStore(), keyId: V, selfName: () => 'host-v', ttlMs: 10_000, timings, metrics, log: logSink().log, random: () => 0 })
-  const link = (from: keyof typeof peers): Promise<FrameChannel> => peers[from].open(transport.peerId, LEASE_LINK_PROTOCOL, LIMITS, transport.addresses())
-  const revision = revisionOf(fleet.daemonSet(DS)!)
-  const claim = { t: 'claim', ds: DS, kind: 'unavailable', slot: 0, term: 1, revision, view: viewOf(fleet.voters()).view }
-  return { clock, fleet, hub, l, peers, transport, lease, rejected, link, claim, revision }
+  const v = voterOnHub()
+  const link = (from: keyof typeof v.peers): Promise<FrameChannel> => v.peers[from].open(v.transport.peerId, LEASE_LINK_PROTOCOL, LIMITS, v.transport.addresses())
+  return { ...v, link }
 }
 
 /** ended tells how a channel's next read ends: a frame, or the channel closed or reset. */
@@ -133,7 +110,7 @@ describe('lease links (carriage)', () => {
       serve: (protocol, handler, limits) => w.serve(protocol, (ch, peer, keyId) => handler({ write: (f) => ch.write(f), read: () => ch.read().then((f) => (read++, f)), close: () => ch.close() }, peer, keyId), limits),
       open: (...args) => w.open(...args),
     }
-    const slow = new Lease({ transport, clock: new FakeClock(), fleet, votes, keyId: V, selfName: () => 'host-w', ttlMs: 10_000, timings, metrics: { lease: counter(), rejected: counter(), leaseChannels: counter() } as unknown as Pick<Metrics, 'lease' | 'rejected' | 'leaseChannels'>, log: logSink().log })
+    const slow = new Lease({ transport, clock: new FakeClock(), fleet, votes, keyId: V, selfName: () => 'host-w', ttlMs: 10_000, timings, metrics: countingMetrics(), log: logSink().log })
     await slow.start()
     const ch = await hub.get(peerIdOf('host-a'))!.open(w.peerId, LEASE_LINK_PROTOCOL, LIMITS, w.addresses())
     const view = viewOf(fleet.voters()).view
