@@ -153,7 +153,7 @@ export class Carriage {
       this.received(voter, reply)
     } catch (err) {
       if (err instanceof ProtocolNotSupportedError) {
-        this.older.set(peer.peerId, this.opts.clock.mono())
+        this.noteOlder(peer.peerId)
         this.opts.log.debug({ voter: this.opts.nameOf(voter) ?? voter }, 'voter serves no lease links: one stream per request')
         return this.exchangeOnStream(voter, peer, msg)
       }
@@ -265,6 +265,13 @@ export class Carriage {
     this.opts.metrics.lease.inc({ type: 'invalid', result: 'rejected' })
     this.opts.metrics.rejected.inc({ map: 'lease', source: 'stream' })
     this.opts.log.warn({ peer }, 'malformed lease message: dropped')
+  }
+
+  /** noteOlder remembers that `peer` serves no links, and forgets those noted too long ago (so the map holds only voters asked lately). */
+  private noteOlder(peer: string): void {
+    const now = this.opts.clock.mono()
+    for (const [p, since] of this.older) if (now - since >= OLDER_RECHECK_MS) this.older.delete(p)
+    this.older.set(peer, now)
   }
 
   /** isOlder tells whether `peer` was found not to serve links, lately. */
