@@ -10,8 +10,9 @@ import { revisionOf } from '../../../../core/revision.js'
 import { defaultTimings } from '../../../../agent/defaults.js'
 import { Lease, MAX_LEASE_FRAME_BYTES } from '../../../../agent/lease/lease.js'
 import { MemoryVoteStore } from '../../../../agent/lease/votes.js'
-import { LEASE_LINK_PROTOCOL } from '../../../../agent/network/constants.js'
+import { LEASE_LINK_PROTOCOL, LEASE_PROTOCOL } from '../../../../agent/network/constants.js'
 import type { FrameChannel, Transport } from '../../../../agent/transport.js'
+import { MemoryHub } from '../../../helpers/memory-transport.js'
 import { DS, FakeClock, FakeFleet, flush, logSink, peerIdOf } from './fakes.js'
 import { A, B, V, countingMetrics, voterOnHub } from './on-hub.js'
 
@@ -154,5 +155,46 @@ describe('lease links (carriage)', () => {
     assert.equal(rejected.seen.length, 1)
     assert.notEqual(l.slots.status(DS).phase, 'granted')
     l.stop()
+  })
+
+  it('asks a voter that serves no links on a stream per request, and tries a link again five minutes later', async () => {
+    const clock = new FakeClock()
+    const fleet = new FakeFleet([
+      { keyId: A, name: 'host-a' },
+      { keyId: V, name: 'host-v' },
+    ])
+    const hub = new MemoryHub(clock)
+    const ta = hub.join(peerIdOf('host-a'), A)
+    const tv = hub.join(peerIdOf('host-v'), V)
+    const opened: string[] = []
+    const voter = new Lease({ transport: { serve: async (p, h, l) => (p === LEASE_LINK_PROTOCOL ? undefined : ta.serve(p, h, l)), open: (...args) => ta.open(...args) }, clock, fleet, votes: new MemoryVoteStore(), keyId: A, selfName: () => 'host-a', ttlMs: 10_000, timings, metrics: countingMetrics(), log: logSink().log })
+    const claimant = new Lease({ transport: { serve: (...args) => tv.serve(...args), open: async (peer, p, l, a) => tv.open(peer, p, l, a).then((ch) => (opened.push(p), ch), (err: unknown) => (opened.push(`${p} refused`), Promise.reject(err))) }, clock, fleet, votes: new MemoryVoteStore(), keyId: V, selfName: () => 'host-v', ttlMs: 10_000, timings, metrics: countingMetrics(), log: logSink().log, random: () => 0 })
+    await voter.start()
+    await claimant.start()
+    const revision = revisionOf(fleet.daemonSet(DS)!)
+    const roll = async (): Promise<void> => {
+      for (let i = 0; i < 50 && claimant.slots.status(DS).phase !== 'granted'; i++) {
+        claimant.slots.claim(DS, revision, 'unavailable')
+        clock.advance(timings.jitterMaxMs)
+        await flush()
+      }
+      assert.equal(claimant.slots.status(DS).phase, 'granted')
+      assert.ok(claimant.slots.enter(DS))
+      claimant.slots.release(DS)
+      for (let i = 0; i < 20 && voter.busySlots().length > 0; i++) await flush()
+      assert.deepEqual(voter.busySlots(), [])
+    }
+    const links = (): number => opened.filter((p) => p.startsWith(LEASE_LINK_PROTOCOL)).length
+    await roll()
+    assert.deepEqual(opened, [`${LEASE_LINK_PROTOCOL} refused`, LEASE_PROTOCOL, LEASE_PROTOCOL, LEASE_PROTOCOL])
+    clock.advance(20_000)
+    await roll()
+    assert.equal(links(), 1, 'not asked on a link again within five minutes')
+    clock.advance(5 * 60_000)
+    await roll()
+    assert.equal(links(), 2, 'asked on a link again after five minutes')
+    assert.equal(opened.filter((p) => p === LEASE_PROTOCOL).length, 9)
+    voter.stop()
+    claimant.stop()
   })
 })
