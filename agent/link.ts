@@ -19,6 +19,14 @@ export interface LinkCodec<Req, Ans> {
   decode(frame: Uint8Array): { n: number; answer: Ans }
 }
 
+/** NoAnswerError is a request's deadline passing without its answer (the link itself may be fine, or may ride a connection that no longer carries frames). */
+export class NoAnswerError extends Error {
+  constructor(timeoutMs: number) {
+    super(`no answer within ${timeoutMs} ms`)
+    this.name = 'NoAnswerError'
+  }
+}
+
 interface Pending<Ans> {
   resolve: (answer: Ans) => void
   reject: (err: Error) => void
@@ -88,7 +96,7 @@ export class Link<Req, Ans> {
     return new Promise<Ans>((resolve, reject) => {
       const timer = this.clock.after(timeoutMs, () => {
         this.pending.delete(n)
-        reject(new Error(`no answer within ${timeoutMs} ms`))
+        reject(new NoAnswerError(timeoutMs))
       })
       this.pending.set(n, { resolve, reject, cancel: () => timer.cancel() })
       this.channel.write(this.codec.encode(req, n)).catch((err: unknown) => this.fail(err))
@@ -192,11 +200,17 @@ export class Links<Req, Ans> {
     return opening
   }
 
-  /** drop closes the link to `peer`, if any; the next request opens another. */
-  drop(peer: string): void {
+  /** drop closes the link to `peer` (only when it is `only`, when given), if any; the next request opens another. */
+  drop(peer: string, only?: Link<Req, Ans>): void {
     const link = this.links.get(peer)
-    this.links.delete(peer)
-    void link?.then((l) => l.close()).catch(() => undefined)
+    if (link === undefined) return
+    void link
+      .then((l) => {
+        if (only !== undefined && l !== only) return
+        if (this.links.get(peer) === link) this.links.delete(peer)
+        l.close()
+      })
+      .catch(() => undefined)
   }
 
   /** closeAll closes every link. */

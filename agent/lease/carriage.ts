@@ -14,7 +14,7 @@ import { z } from 'zod'
 import { leaseMessageSchema, type LeaseMessage } from '../../core/lease.js'
 import type { Clock } from '../clock.js'
 import type { Timings } from '../defaults.js'
-import { Links, MAX_LINK_NUMBER, serveLink, type LinkCodec } from '../link.js'
+import { Links, MAX_LINK_NUMBER, NoAnswerError, serveLink, type Link, type LinkCodec } from '../link.js'
 import type { Metrics } from '../metrics.js'
 import { LEASE_LINK_PROTOCOL, LEASE_PROTOCOL } from '../network/constants.js'
 import { ProtocolNotSupportedError, type ChannelLimits, type FrameChannel, type Transport } from '../transport.js'
@@ -121,8 +121,9 @@ export class Carriage {
     if (this.isOlder(peer.peerId)) return this.exchangeOnStream(voter, peer, msg)
     const start = this.opts.clock.mono()
     let stage = 'open'
+    let link: Link<Request, LeaseMessage | undefined> | undefined
     try {
-      const link = await this.links.get(peer.peerId, async () => {
+      link = await this.links.get(peer.peerId, async () => {
         await this.acquire()
         try {
           return await this.opened('link', () => this.opts.transport.open(peer.peerId, LEASE_LINK_PROTOCOL, { ...this.limits, idleMs: this.opts.timings.linkIdleMs }, peer.addresses))
@@ -157,6 +158,9 @@ export class Carriage {
         this.opts.log.debug({ voter: this.opts.nameOf(voter) ?? voter }, 'voter serves no lease links: one stream per request')
         return this.exchangeOnStream(voter, peer, msg)
       }
+      // A link on which a request went unanswered may ride a connection that no longer
+      // carries frames (cut without a reset): the next request opens another.
+      if (err instanceof NoAnswerError && link !== undefined) this.links.drop(peer.peerId, link)
       this.opts.metrics.lease.inc({ type: msg.t, result: stage === 'read' ? 'unanswered' : 'failed' })
       this.opts.log.debug({ err, voter: this.opts.nameOf(voter) ?? voter, type: msg.t, stage }, 'lease exchange ended without an answer')
     }

@@ -197,4 +197,31 @@ describe('lease links (carriage)', () => {
     voter.stop()
     claimant.stop()
   })
+
+  it('opens another link after a request on it went unanswered (its connection may carry nothing any more)', async () => {
+    const { l, clock, fleet, peers } = setup()
+    await l.start()
+    // A reads every request on a link and never answers; B serves nothing.
+    let links = 0
+    await peers.A.serve(LEASE_LINK_PROTOCOL, async (ch) => {
+      links++
+      for (;;) await ch.read()
+    }, { ...LIMITS, maxStreams: 4 })
+    const revision = revisionOf(fleet.daemonSet(DS)!)
+    l.slots.claim(DS, revision, 'unavailable')
+    clock.advance(timings.jitterMinMs)
+    l.slots.claim(DS, revision, 'unavailable')
+    for (let i = 0; i < 10; i++) await flush()
+    assert.equal(links, 1)
+    clock.advance(timings.exchangeTimeoutMs)
+    for (let i = 0; i < 10; i++) await flush()
+    // The claim is given up at its cut-off; the next one goes on a new link.
+    for (let i = 0; i < 40 && links < 2; i++) {
+      clock.advance(1000)
+      l.slots.claim(DS, revision, 'unavailable')
+      for (let j = 0; j < 5; j++) await flush()
+    }
+    assert.equal(links, 2)
+    l.stop()
+  })
 })
