@@ -324,7 +324,7 @@ describe('rolling updates on namespace hosts', { skip }, () => {
     }
   })
 
-  it('across every rollout above: lease requests went on links, one per voter, never on a stream of their own', async () => {
+  it('across every rollout above: lease requests went on links, one per voter, never on a stream of their own', async (t) => {
     const counts = await Promise.all(
       h.map(async (x) => {
         const text = await metricsText(x.agent.target)
@@ -333,6 +333,7 @@ describe('rolling updates on namespace hosts', { skip }, () => {
       }),
     )
     const all = JSON.stringify(counts)
+    t.diagnostic(`lease channels opened and claims sent, by host: ${all}`)
     // Every agent serves links: no request needed a stream of its own.
     for (const c of counts) assert.equal(c.stream, 0, all)
     // A link carries many requests: far fewer links than claims (each claim goes to every other voter).
