@@ -12,7 +12,7 @@ import { Lease, MAX_LEASE_FRAME_BYTES } from '../../../../agent/lease/lease.js'
 import { MemoryVoteStore } from '../../../../agent/lease/votes.js'
 import { LEASE_LINK_PROTOCOL, LEASE_PROTOCOL } from '../../../../agent/network/constants.js'
 import type { FrameChannel, Transport } from '../../../../agent/transport.js'
-import { MemoryHub } from '../../../helpers/memory-transport.js'
+import { MemoryHub, type MemoryTransport } from '../../../helpers/memory-transport.js'
 import { DS, FakeClock, FakeFleet, flush, logSink, peerIdOf } from './fakes.js'
 import { A, B, V, countingMetrics, voterOnHub } from './on-hub.js'
 
@@ -26,6 +26,29 @@ function setup() {
   const v = voterOnHub()
   const link = (from: keyof typeof v.peers): Promise<FrameChannel> => v.peers[from].open(v.transport.peerId, LEASE_LINK_PROTOCOL, LIMITS, v.transport.addresses())
   return { ...v, link }
+}
+
+type LinkRequest = { n: number; m: { ds: string; kind: string; slot: number; term: number } }
+
+/** serveLinks has `peer` serve lease links, answering each request with what `answer` returns (nothing when undefined); returns how many links it was opened. */
+async function serveLinks(peer: MemoryTransport, answer: (f: LinkRequest) => unknown): Promise<() => number> {
+  let links = 0
+  await peer.serve(LEASE_LINK_PROTOCOL, async (ch) => {
+    links++
+    for (;;) {
+      const a = answer(dec(await ch.read()) as LinkRequest)
+      if (a !== undefined) await ch.write(enc(a))
+    }
+  }, { ...LIMITS, maxStreams: 4 })
+  return () => links
+}
+
+/** claimSoon has `l` claim the DaemonSet's update slot, its jitter passed. */
+function claimSoon(l: Lease, clock: FakeClock, fleet: FakeFleet): void {
+  const revision = revisionOf(fleet.daemonSet(DS)!)
+  l.slots.claim(DS, revision, 'unavailable')
+  clock.advance(timings.jitterMinMs)
+  l.slots.claim(DS, revision, 'unavailable')
 }
 
 /** ended tells how a channel's next read ends: a frame, or the channel closed or reset. */
@@ -137,20 +160,10 @@ describe('lease links (carriage)', () => {
     const { l, clock, fleet, peers, lease, rejected } = setup()
     await l.start()
     // A answers every claim on a link with an ack (not a grant or a refusal).
-    let links = 0
-    await peers.A.serve(LEASE_LINK_PROTOCOL, async (ch) => {
-      links++
-      for (;;) {
-        const f = dec(await ch.read()) as { n: number; m: { ds: string; kind: string; slot: number; term: number } }
-        await ch.write(enc({ n: f.n, m: { t: 'ack', ds: f.m.ds, kind: f.m.kind, slot: f.m.slot, term: f.m.term, to: V } }))
-      }
-    }, { ...LIMITS, maxStreams: 4 })
-    const revision = revisionOf(fleet.daemonSet(DS)!)
-    l.slots.claim(DS, revision, 'unavailable')
-    clock.advance(timings.jitterMinMs)
-    l.slots.claim(DS, revision, 'unavailable')
+    const links = await serveLinks(peers.A, (f) => ({ n: f.n, m: { t: 'ack', ds: f.m.ds, kind: f.m.kind, slot: f.m.slot, term: f.m.term, to: V } }))
+    claimSoon(l, clock, fleet)
     for (let i = 0; i < 20; i++) await flush()
-    assert.equal(links, 1)
+    assert.equal(links(), 1)
     assert.deepEqual(lease.seen.filter((s) => s.result === 'rejected'), [{ type: 'invalid', result: 'rejected' }])
     assert.equal(rejected.seen.length, 1)
     assert.notEqual(l.slots.status(DS).phase, 'granted')
@@ -202,26 +215,20 @@ describe('lease links (carriage)', () => {
     const { l, clock, fleet, peers } = setup()
     await l.start()
     // A reads every request on a link and never answers; B serves nothing.
-    let links = 0
-    await peers.A.serve(LEASE_LINK_PROTOCOL, async (ch) => {
-      links++
-      for (;;) await ch.read()
-    }, { ...LIMITS, maxStreams: 4 })
-    const revision = revisionOf(fleet.daemonSet(DS)!)
-    l.slots.claim(DS, revision, 'unavailable')
-    clock.advance(timings.jitterMinMs)
-    l.slots.claim(DS, revision, 'unavailable')
+    const links = await serveLinks(peers.A, () => undefined)
+    claimSoon(l, clock, fleet)
     for (let i = 0; i < 10; i++) await flush()
-    assert.equal(links, 1)
+    assert.equal(links(), 1)
     clock.advance(timings.exchangeTimeoutMs)
     for (let i = 0; i < 10; i++) await flush()
     // The claim is given up at its cut-off; the next one goes on a new link.
-    for (let i = 0; i < 40 && links < 2; i++) {
+    const revision = revisionOf(fleet.daemonSet(DS)!)
+    for (let i = 0; i < 40 && links() < 2; i++) {
       clock.advance(1000)
       l.slots.claim(DS, revision, 'unavailable')
       for (let j = 0; j < 5; j++) await flush()
     }
-    assert.equal(links, 2)
+    assert.equal(links(), 2)
     l.stop()
   })
 })
