@@ -128,10 +128,14 @@ export interface Timings {
     answersPerSecond: number
     /** Deadline of one lease exchange (dial if needed, request, answer). Default 2.5 s: longer waits out a voter's slow disk (it saves its vote before answering), shorter gives up on a dead voter sooner; beyond claimCutoffMs an answer only reaches an abandoned claim. */
     exchangeTimeoutMs: number
-    /** Inbound lease channels served at once per connection. Default 16: a peer cannot make this voter judge more at once; enough for a host updating several DaemonSets (a claim, act or release each). */
+    /** Inbound lease channels served at once per connection, and requests judged at once per lease link (and waiting for answers on one, at the claimant). Default 16: a peer cannot make this voter judge more at once; enough for a host updating several DaemonSets (a claim, act or release each). */
     maxInboundStreams: number
-    /** Lease channels this agent has open at once to voters (all its attempts together). Default 32: more reaches a large fleet's majority sooner, fewer bounds bursts of dials and handshakes (CPU on small hosts). */
+    /** Lease channels this agent opens at once to voters (links being opened, and one-request streams to older voters). Default 32: more reaches a large fleet's majority sooner, fewer bounds bursts of dials and handshakes (CPU on small hosts). */
     maxOpenChannels: number
+    /** A lease link that carried nothing this long is closed by its opener (the voter waits twice as long). Default 30 s, as the probe links: longer keeps idle streams to voters between rollouts, shorter reopens more. */
+    linkIdleMs: number
+    /** Lease links a voter serves at once per connection. Default 2: one per claimant, and one more while a failed one is replaced. */
+    maxInboundLinks: number
   }
 }
 
@@ -167,7 +171,7 @@ export function defaultTimings(): Timings {
     },
     runtime: { readMs: 10_000, writeMs: 30_000, stopMarginMs: 15_000, pullStallMs: 60_000, initMs: 600_000 },
     files: { refreshMs: 30_000 },
-    lease: { tickMs: 500, claimCutoffMs: 3000, turnSpacingMs: 800, jitterMinMs: 300, jitterMaxMs: 1200, answersPerSecond: 20, exchangeTimeoutMs: 2500, maxInboundStreams: 16, maxOpenChannels: 32 },
+    lease: { tickMs: 500, claimCutoffMs: 3000, turnSpacingMs: 800, jitterMinMs: 300, jitterMaxMs: 1200, answersPerSecond: 20, exchangeTimeoutMs: 2500, maxInboundStreams: 16, maxOpenChannels: 32, linkIdleMs: 30_000, maxInboundLinks: 2 },
   }
 }
 

@@ -18,6 +18,8 @@ export class Metrics {
   readonly peers = new Gauge({ name: 'daemonmesh_connected_peers', help: 'Connected libp2p peers', registers: [this.registry] })
   /** Lease messages by type and outcome (lease). */
   readonly lease = new Counter({ name: 'daemonmesh_lease_messages_total', help: 'Lease messages by type and outcome', labelNames: ['type', 'result'], registers: [this.registry] })
+  /** Channels this agent opened to voters, by carriage: `link` (a lease link, many requests) or `stream` (one request, to a voter that serves no links) (lease). */
+  readonly leaseChannels = new Counter({ name: 'daemonmesh_lease_channels_opened_total', help: 'Channels opened to lease voters, by carriage (link or stream)', labelNames: ['carriage'], registers: [this.registry] })
   /** Known nodes by state (Alive, Unreachable, Left), this one included, at the last heartbeat (membership). */
   readonly nodes = new Gauge({ name: 'daemonmesh_nodes', help: 'Known nodes by state', labelNames: ['state'], registers: [this.registry] })
 

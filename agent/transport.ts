@@ -52,6 +52,17 @@ export interface ChannelLimits {
  */
 export type ChannelHandler = (channel: FrameChannel, peer: string, keyId: string) => Promise<void>
 
+/**
+ * ProtocolNotSupportedError is what `open` rejects with when the peer answered but does not
+ * serve the protocol (an agent of an older version): a caller may fall back to an older one.
+ */
+export class ProtocolNotSupportedError extends Error {
+  constructor(peer: string, protocol: string) {
+    super(`${peer} does not serve ${protocol}`)
+    this.name = 'ProtocolNotSupportedError'
+  }
+}
+
 /** Transport is everything protocol components need from the network. */
 export interface Transport {
   /** This agent's peer id. */
@@ -68,7 +79,8 @@ export interface Transport {
   serve(protocol: string, handler: ChannelHandler, limits: ChannelLimits & { maxStreams: number }): Promise<void>
   /**
    * open starts a channel of `protocol` to `peer`; when not connected to it, it first dials
-   * the first of `addresses` that answers (within the channel's deadline).
+   * the first of `addresses` that answers (within the channel's deadline). Rejects with
+   * ProtocolNotSupportedError when the peer does not serve `protocol`.
    */
   open(peer: string, protocol: string, limits: ChannelLimits, addresses?: readonly string[]): Promise<FrameChannel>
   /** dial connects to an address, with or without /p2p/ID, within `timeoutMs` (default: the network's dial deadline); resolves to the peer id. */

@@ -13,7 +13,8 @@ import type { Clock } from '../clock.js'
 import type { Timings } from '../defaults.js'
 import { PROBE_LINK_PROTOCOL, PROBE_PROTOCOL } from '../network/constants.js'
 import type { FrameChannel, Transport } from '../transport.js'
-import { Link, type Request } from './link.js'
+import { Links, serveLink } from '../link.js'
+import { probeLinkCodec, type Answer, type Request } from './link.js'
 import { MAX_PROBE_FRAME_BYTES, decodeFrame, encodeJson, type ProbeFrame, type Self, type View } from './messages.js'
 
 /** Peer is how to reach a member. */
@@ -61,13 +62,14 @@ export class Prober {
   readonly awareness: Awareness
   private readonly opts: ProberOptions
   private readonly rtt = new RoundTrips()
-  /** Our links to members, by peer id (one being opened is a pending promise). */
-  private readonly links = new Map<string, Promise<Link>>()
+  /** Our links to members, by peer id. */
+  private readonly links: Links<Request, Answer>
   private stopped = false
 
   constructor(opts: ProberOptions) {
     this.opts = opts
     this.awareness = new Awareness(opts.timings.awarenessMax)
+    this.links = new Links(opts.clock, probeLinkCodec)
   }
 
   /** serve answers probe links, and the one-exchange channels of older agents. */
@@ -92,14 +94,12 @@ export class Prober {
   /** stop makes this agent silent: links close, channels are refused from now on, as by a crashed host. */
   stop(): void {
     this.stopped = true
-    for (const peer of [...this.links.keys()]) this.drop(peer)
+    this.links.closeAll()
   }
 
   /** drop closes our link to `peer`, if any (its connection was hung up on); the next probe opens another. */
   drop(peer: string): void {
-    const link = this.links.get(peer)
-    this.links.delete(peer)
-    void link?.then((l) => l.close()).catch(() => undefined)
+    this.links.drop(peer)
   }
 
   /** baseTimeout is the configured share of the period, at most half of it (the other half is for the indirect probes). */
@@ -154,34 +154,14 @@ export class Prober {
     }
   }
 
-  /** request sends one frame on our link to `peer`, opening the link first when there is none; the deadline covers both. */
-  private async request(peer: Peer, frame: Request, timeoutMs: number): Promise<Extract<ProbeFrame, { t: 'ack' | 'nack' }>> {
-    const start = this.opts.clock.mono()
-    const link = await this.link(peer, timeoutMs)
-    return link.request(frame, Math.max(1, Math.ceil(timeoutMs - (this.opts.clock.mono() - start))))
-  }
-
-  /** link returns our open link to `peer`, or opens one within timeoutMs (two probes at once share one opening). */
-  private async link(peer: Peer, timeoutMs: number): Promise<Link> {
+  /** request sends one frame on our link to `peer`, opening the link first when there is none (two probes at once share one opening); the deadline covers both. */
+  private async request(peer: Peer, frame: Request, timeoutMs: number): Promise<Answer> {
     if (this.stopped) throw new Error('stopped')
-    const known = this.links.get(peer.peerId)
-    if (known !== undefined) {
-      const link = await known
-      if (link.open) return link
-    }
-    const opening = this.opts.transport
-      .open(peer.peerId, PROBE_LINK_PROTOCOL, { maxFrameBytes: MAX_PROBE_FRAME_BYTES, timeoutMs: Math.ceil(timeoutMs), idleMs: this.opts.timings.probeLinkIdleMs }, peer.addresses)
-      .then((channel) => {
-        const link: Link = new Link(channel, this.opts.clock, () => {
-          if (this.links.get(peer.peerId) === opening) this.links.delete(peer.peerId)
-        })
-        return link
-      })
-    this.links.set(peer.peerId, opening)
-    opening.catch(() => {
-      if (this.links.get(peer.peerId) === opening) this.links.delete(peer.peerId)
-    })
-    return opening
+    const start = this.opts.clock.mono()
+    const link = await this.links.get(peer.peerId, () =>
+      this.opts.transport.open(peer.peerId, PROBE_LINK_PROTOCOL, { maxFrameBytes: MAX_PROBE_FRAME_BYTES, timeoutMs: Math.ceil(timeoutMs), idleMs: this.opts.timings.probeLinkIdleMs }, peer.addresses),
+    )
+    return link.request(frame, Math.max(1, Math.ceil(timeoutMs - (this.opts.clock.mono() - start))))
   }
 
   /**
@@ -192,31 +172,25 @@ export class Prober {
    */
   private async answerLink(channel: FrameChannel, from: string): Promise<void> {
     let carrying = 0
-    for (;;) {
-      let raw: Uint8Array
-      try {
-        raw = await channel.read()
-      } catch {
-        return // the opener closed the link, or it went idle, or the connection went away
-      }
+    await serveLink(channel, async (raw) => {
       // A stopped agent answers nothing, as a crashed one.
       if (this.stopped) throw new Error('stopped')
       const frame = decodeFrame(raw)
       if (frame.n === undefined) throw new Error('a probe link frame without its number')
       if (frame.t === 'ping') {
         await channel.write(encodeJson({ ...this.ack(frame, from), n: frame.n }))
-        continue
+        return
       }
       if (frame.t !== 'ping-req') throw new Error(`unexpected ${frame.t} frame`)
       if (this.opts.host.peer(from) === undefined) throw new Error('ping-req from a peer that is not a member')
-      if (carrying >= this.opts.timings.maxInboundProbes) continue
+      if (carrying >= this.opts.timings.maxInboundProbes) return
       carrying++
       const n = frame.n
       void this.carry(frame.target, from)
         .then((ok) => channel.write(encodeJson({ t: ok ? 'ack' : 'nack', n })))
         .catch(() => undefined)
         .finally(() => carrying--)
-    }
+    })
   }
 
   /** ack answers a ping from `from`: heard, refuted first when it must be (so the ack carries the new incarnation). */

@@ -31,8 +31,10 @@ export const PROBE_PROTOCOL = '/daemonmesh/probe/1.0.0'
 /** The probe protocol on long-lived links: many numbered exchanges on one stream (agent/membership/link.ts). */
 export const PROBE_LINK_PROTOCOL = '/daemonmesh/probe/2.0.0'
 
-/** The lease's point-to-point protocol (claim, act and release to each voter, answers back). */
+/** The lease's point-to-point protocol (claim, act and release to each voter, answers back), one request per stream: served for older agents, and used with voters that do not serve LEASE_LINK_PROTOCOL. */
 export const LEASE_PROTOCOL = '/daemonmesh/lease/1.0.0'
+/** The lease protocol on long-lived links: one per voter, numbered requests and answers (agent/lease/carriage.ts). */
+export const LEASE_LINK_PROTOCOL = '/daemonmesh/lease/2.0.0'
 
 /** Operations streams (`logs`, `exec`): a signed request forwarded to the host that runs the copy, its output back (agent/ops). */
 export const OPS_PROTOCOL = '/daemonmesh/ops/1.0.0'

@@ -17,7 +17,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import type { Logger } from 'pino'
 import type { Timings } from '../defaults.js'
-import type { ChannelHandler, ChannelLimits, FrameChannel, GossipHandler, Transport, Verdict } from '../transport.js'
+import { ProtocolNotSupportedError, type ChannelHandler, type ChannelLimits, type FrameChannel, type GossipHandler, type Transport, type Verdict } from '../transport.js'
 import { streamChannel } from './channel.js'
 import { DECODE_RPC_LIMITS, MAX_INBOUND_RPC_BYTES, MAX_MESSAGE_BYTES, Topics } from './constants.js'
 import { keyIdOfPeerPublicKey } from './keys.js'
@@ -266,7 +266,11 @@ export class Network implements Transport {
       })
     }
     if (conn === undefined) throw new Error(`not connected to ${peer}`)
-    return streamChannel(await conn.newStream(protocol, { signal: deadline }), limits, limits.idleMs === undefined ? deadline : undefined)
+    const stream = await conn.newStream(protocol, { signal: deadline }).catch((err: unknown) => {
+      // multistream-select: the peer lists no such protocol (an older agent).
+      throw err instanceof Error && err.name === 'UnsupportedProtocolError' ? new ProtocolNotSupportedError(peer, protocol) : err
+    })
+    return streamChannel(stream, limits, limits.idleMs === undefined ? deadline : undefined)
   }
 
   /** hangUp closes every connection to `peer`; the next open or dial makes a new one. */

@@ -12,6 +12,7 @@ import { waitFor } from '../helpers/cluster.js'
 import { call } from '../../cli/client.js'
 import { TEST_IMAGE, docker, managed, requireDocker, type ContainerRow } from '../helpers/docker.js'
 import { Fleet, cli, type FleetHost } from '../helpers/hosts.js'
+import { metricsText, sample as metric } from '../helpers/metrics-text.js'
 import { requireHostTools } from '../helpers/netns.js'
 
 const skip = (await requireHostTools()) ?? (await requireDocker())
@@ -321,5 +322,23 @@ describe('rolling updates on namespace hosts', { skip }, () => {
       assert.ok(s.maxPerRevision <= 1, `${ds}: ${s.maxPerRevision} copies of one revision on one host`)
       assert.ok(s.maxRevisions <= 2, `${ds}: ${s.maxRevisions} revisions running at once`)
     }
+  })
+
+  it('across every rollout above: lease requests went on links, one per voter, never on a stream of their own', async (t) => {
+    const counts = await Promise.all(
+      h.map(async (x) => {
+        const text = await metricsText(x.agent.target)
+        const of = (carriage: string): number => metric(text, 'daemonmesh_lease_channels_opened_total', `carriage="${carriage}"`) || 0
+        return { host: x.agent.name, link: of('link'), stream: of('stream'), claims: metric(text, 'daemonmesh_lease_messages_total', 'type="claim",result="sent"') || 0 }
+      }),
+    )
+    const all = JSON.stringify(counts)
+    t.diagnostic(`lease channels opened and claims sent, by host: ${all}`)
+    // Every agent serves links: no request needed a stream of its own.
+    for (const c of counts) assert.equal(c.stream, 0, all)
+    // A link carries many requests: far fewer links than claims (each claim goes to every other voter).
+    const links = counts.reduce((s, c) => s + c.link, 0)
+    const claims = counts.reduce((s, c) => s + c.claims, 0)
+    assert.ok(links > 0 && links < claims, all)
   })
 })

@@ -13,7 +13,7 @@
 
 import type { Clock, Timer } from '../../agent/clock.js'
 import { MAX_MESSAGE_BYTES } from '../../agent/network/constants.js'
-import type { ChannelHandler, ChannelLimits, FrameChannel, GossipHandler, GossipMessage, Transport, Verdict } from '../../agent/transport.js'
+import { ProtocolNotSupportedError, type ChannelHandler, type ChannelLimits, type FrameChannel, type GossipHandler, type GossipMessage, type Transport, type Verdict } from '../../agent/transport.js'
 
 /**
  * HubModel is a network model for a MemoryHub (the scale simulator's). Without one, frames
@@ -195,7 +195,7 @@ export class MemoryTransport implements Transport {
     const remote = this.isOpen() && this.peers.has(peer) ? this.hub.get(peer) : undefined
     if (remote === undefined) throw new Error(`not connected to ${peer}`)
     const service = remote.services.get(protocol)
-    if (service === undefined) throw new Error(`${peer} does not serve ${protocol}`)
+    if (service === undefined) throw new ProtocolNotSupportedError(peer, protocol)
     const active = service.active.get(this.peerId) ?? 0
     if (active >= service.limits.maxStreams) throw new Error(`${peer} serves at most ${service.limits.maxStreams} ${protocol} streams`)
     service.active.set(this.peerId, active + 1)

@@ -6,16 +6,20 @@
 
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
+import { MAX_LEASE_FRAME_BYTES } from '../../agent/lease/lease.js'
+import { LEASE_LINK_PROTOCOL, LEASE_PROTOCOL } from '../../agent/network/constants.js'
+import { ProtocolNotSupportedError } from '../../agent/transport.js'
 import { TestCluster, manifest, waitFor, type TestAgent } from '../helpers/cluster.js'
 import { repoPath } from '../helpers/fixtures.js'
 import { cli } from '../helpers/hosts.js'
 import { previousRelease, type PreviousRelease } from '../helpers/previous-release.js'
 import { prerequisite } from '../helpers/prereq.js'
+import { startRogue } from '../helpers/rogue.js'
 
 const run = promisify(execFile)
 const VERSION = (JSON.parse(await readFile(repoPath('package.json'), 'utf8')) as { version: string }).version
@@ -82,6 +86,24 @@ describe(`wire compatibility: ${VERSION} beside the previous release`, { skip },
       }, 30_000, 250)
     })
   }
+
+  it(`lease carriage: the previous release serves no lease links (so ${VERSION} asks it on a stream per request) and still serves the streams`, async () => {
+    // A bare peer with the cluster key opens channels only: it sends nothing, so nothing is judged or rejected.
+    const dir = join(cluster.root, 'cmp-peer')
+    await mkdir(dir, { recursive: true })
+    const peer = await startRogue(cluster.clusterKeyFile, dir)
+    try {
+      const limits = { maxFrameBytes: MAX_LEASE_FRAME_BYTES, timeoutMs: 5000 }
+      const oldPeer = await peer.net.dial(await old.address())
+      await assert.rejects(peer.net.open(oldPeer, LEASE_LINK_PROTOCOL, { ...limits, idleMs: 5000 }), ProtocolNotSupportedError)
+      await (await peer.net.open(oldPeer, LEASE_PROTOCOL, limits)).close()
+      const newPeer = await peer.net.dial(await n1.address())
+      await (await peer.net.open(newPeer, LEASE_LINK_PROTOCOL, { ...limits, idleMs: 5000 })).close()
+      await (await peer.net.open(newPeer, LEASE_PROTOCOL, limits)).close()
+    } finally {
+      await peer.net.stop()
+    }
+  })
 
   it('nothing was rejected at either side, and the stores agree', async () => {
     // A full anti-entropy round after the last write (1 s in tests) before comparing.

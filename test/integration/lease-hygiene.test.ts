@@ -13,7 +13,7 @@ import { viewOf } from '../../core/lease.js'
 import { parseDaemonSet } from '../../core/manifest.js'
 import { revisionOf } from '../../core/revision.js'
 import { MAX_LEASE_FRAME_BYTES } from '../../agent/lease/lease.js'
-import { LEASE_PROTOCOL, Topics } from '../../agent/network/constants.js'
+import { LEASE_LINK_PROTOCOL, LEASE_PROTOCOL, Topics } from '../../agent/network/constants.js'
 import { TestCluster, manifest, waitFor, type TestAgent } from '../helpers/cluster.js'
 import { runCli } from '../helpers/cli.js'
 import { startRogue, type Rogue } from '../helpers/rogue.js'
@@ -69,6 +69,22 @@ class RogueMember {
       return JSON.parse(new TextDecoder().decode(await channel.read())) as { t: string; reason?: string }
     } catch {
       return undefined
+    } finally {
+      await channel.close().catch(() => undefined)
+    }
+  }
+
+  /** askOnLink sends numbered lease requests to `target` on one lease link, in order, and returns the frames that came back (a release has none). */
+  async askOnLink(target: TestAgent, frames: { n: number; m: Record<string, unknown> }[]): Promise<unknown[]> {
+    const peer = await this.rogue.net.dial(await target.address())
+    const channel = await this.rogue.net.open(peer, LEASE_LINK_PROTOCOL, { maxFrameBytes: MAX_LEASE_FRAME_BYTES, timeoutMs: 5000, idleMs: 5000 })
+    const answers: unknown[] = []
+    try {
+      for (const f of frames) {
+        await channel.write(enc(f))
+        if (f.m.t !== 'release') answers.push(JSON.parse(new TextDecoder().decode(await channel.read())))
+      }
+      return answers
     } finally {
       await channel.close().catch(() => undefined)
     }
@@ -148,6 +164,23 @@ describe('lease hygiene (rogue members)', () => {
     await waitFor('term 2^53-1 refused', async () => (await Promise.all(agents.map(async (a) => /too far ahead/.test((await m.ask(a, await claim(max)))?.reason ?? '')))).every(Boolean), 20_000, 500)
     // Nothing above taught a term: the first honest claim, term 1, is granted everywhere.
     await hoard(m, 1)
+  })
+
+  it('a member’s requests on a lease link are judged as on streams, each answer carrying its request’s number', async () => {
+    const m = rogues[0] as RogueMember
+    const max = Number.MAX_SAFE_INTEGER
+    for (const a of agents) {
+      const answers = (await m.askOnLink(a, [
+        { n: 7, m: await claim(max) },
+        { n: 8, m: { t: 'act', ds: DS, kind: 'unavailable', slot: 0, term: 1 } },
+        { n: 9, m: { t: 'release', ds: DS, kind: 'unavailable', slot: 0, term: max } },
+        { n: 10, m: { t: 'act', ds: DS, kind: 'unavailable', slot: 0, term: 2 } },
+      ])) as { n: number; m?: { t: string; reason?: string; term?: number } }[]
+      assert.deepEqual(answers.map((x) => [x.n, x.m?.t]), [[7, 'refuse'], [8, 'ack'], [10, undefined]], `${a.name}: a refusal, an ack of its own hold, no answer to an act it does not hold`)
+      assert.match(answers[0]?.m?.reason ?? '', /too far ahead/)
+      // The release named a term it does not hold: the hold of term 1 stays, acting.
+      assert.deepEqual((await slots(a)).map((s) => [s.holder, s.term, s.acting]), [[m.name, 1, true]])
+    }
   })
 
   it('a holder that never reports ready keeps its slot past the TTL, until `rollout release` frees it at every voter', async () => {

@@ -8,7 +8,6 @@
 
 import assert from 'node:assert/strict'
 import { generateKeyPairSync } from 'node:crypto'
-import { request } from 'node:http'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -20,7 +19,8 @@ import { peerIdOfKeyId } from '../../agent/network/keys.js'
 import { AntiEntropy } from '../../agent/store/sync.js'
 import { defaultTimings } from '../../agent/defaults.js'
 import { systemClock } from '../../agent/clock.js'
-import { call, reach } from '../../cli/client.js'
+import { call } from '../../cli/client.js'
+import { metricsText, sample } from '../helpers/metrics-text.js'
 import { LwwMap } from '../../core/crdt.js'
 import { differingBuckets } from '../../core/digest.js'
 import { signEnvelope } from '../../core/envelope.js'
@@ -35,21 +35,6 @@ const FORGED = 5000
 const SUSPICION_MS = 3000
 const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v))
 const dec = (b: Uint8Array): unknown => JSON.parse(new TextDecoder().decode(b))
-
-/** metricsText reads an agent's /metrics (text, not JSON). */
-async function metricsText(a: TestAgent): Promise<string> {
-  const where = await reach(a.target)
-  return new Promise((resolve, reject) => {
-    const req = request({ ...where, method: 'GET', path: '/metrics' }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
-const gauge = (text: string, name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
 
 describe('a Sybil flood of 5,000 freshly keyed node records', () => {
   let cluster: TestCluster
@@ -151,7 +136,7 @@ describe('a Sybil flood of 5,000 freshly keyed node records', () => {
       metrics: new Metrics(),
       log: pino({ level: 'silent' }),
     })
-    await metricsText(a1) // resets the event loop's lag maximum
+    await metricsText(a1.target) // resets the event loop's lag maximum
     const rejectedBefore = (await a1.health()).rejected
     // Meanwhile: the API's answers are timed, the honest members watched, and a DaemonSet applied at a2.
     let flooding = true
@@ -177,7 +162,7 @@ describe('a Sybil flood of 5,000 freshly keyed node records', () => {
       flooding = false
       await watch
     }
-    const lag = gauge(await metricsText(a1), 'nodejs_eventloop_lag_max_seconds')
+    const lag = sample(await metricsText(a1.target), 'nodejs_eventloop_lag_max_seconds')
     assert.ok((await a1.health()).rejected - rejectedBefore >= FORGED - MAX_PENDING_RECORDS, 'every record past the bound refused')
     await waitFor('sy-during at a1', async () => (await a1.daemonSets()).some((x) => x.metadata.name === 'sy-during'), 15_000)
     t.diagnostic(`API slowest ${Math.round(slowest)} ms, event loop lag max ${lag} s, forged records refused ${(await a1.health()).rejected - rejectedBefore}`)

@@ -19,7 +19,7 @@ import { Lease } from '../../../agent/lease/lease.js'
 import { MemoryVoteStore } from '../../../agent/lease/votes.js'
 import { Membership } from '../../../agent/membership/membership.js'
 import type { Metrics } from '../../../agent/metrics.js'
-import { LEASE_PROTOCOL, Topics } from '../../../agent/network/constants.js'
+import { LEASE_LINK_PROTOCOL, LEASE_PROTOCOL, Topics } from '../../../agent/network/constants.js'
 import { Reconciler } from '../../../agent/reconciler/reconciler.js'
 import { Store, type EnvelopeDb } from '../../../agent/store/store.js'
 import { AntiEntropy } from '../../../agent/store/sync.js'
@@ -46,7 +46,10 @@ export interface LeaseCount {
   bytes: number
 }
 
-/** counted wraps the lease's transport so every frame written on a lease channel is counted. */
+/** The lease's protocols: its links, and the one-request streams of older agents. */
+const LEASE_PROTOCOLS = new Set([LEASE_LINK_PROTOCOL, LEASE_PROTOCOL])
+
+/** counted wraps the lease's transport so every frame written on a lease channel (link or stream) is counted. */
 function counted(t: Transport, count: LeaseCount): Pick<Transport, 'serve' | 'open'> {
   const wrap = (ch: FrameChannel): FrameChannel => ({
     write: (frame) => {
@@ -58,10 +61,10 @@ function counted(t: Transport, count: LeaseCount): Pick<Transport, 'serve' | 'op
     close: () => ch.close(),
   })
   return {
-    serve: (protocol, handler: ChannelHandler, limits) => t.serve(protocol, (ch, peer, keyId) => handler(protocol === LEASE_PROTOCOL ? wrap(ch) : ch, peer, keyId), limits),
+    serve: (protocol, handler: ChannelHandler, limits) => t.serve(protocol, (ch, peer, keyId) => handler(LEASE_PROTOCOLS.has(protocol) ? wrap(ch) : ch, peer, keyId), limits),
     open: async (peer, protocol, limits, addresses) => {
       const ch = await t.open(peer, protocol, limits, addresses)
-      return protocol === LEASE_PROTOCOL ? wrap(ch) : ch
+      return LEASE_PROTOCOLS.has(protocol) ? wrap(ch) : ch
     },
   }
 }

@@ -1,23 +1,15 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { leaseMessageSchema, viewOf, type LeaseMessage } from '../../../../core/lease.js'
+import { leaseMessageSchema, type LeaseMessage } from '../../../../core/lease.js'
 import { revisionOf } from '../../../../core/revision.js'
 import { defaultTimings } from '../../../../agent/defaults.js'
 import { Lease, MAX_LEASE_FRAME_BYTES } from '../../../../agent/lease/lease.js'
 import { MemoryVoteStore } from '../../../../agent/lease/votes.js'
-import type { Metrics } from '../../../../agent/metrics.js'
 import { LEASE_PROTOCOL } from '../../../../agent/network/constants.js'
 import { MemoryHub } from '../../../helpers/memory-transport.js'
-import { DS, FakeClock, FakeFleet, flush, key, logSink, peerIdOf } from './fakes.js'
+import { DS, flush, logSink, peerIdOf } from './fakes.js'
+import { A, B, V, countingMetrics, voterOnHub } from './on-hub.js'
 
-const A = key('a')
-const B = key('b')
-const V = key('v')
-
-function counter() {
-  const seen: Record<string, string>[] = []
-  return { seen, inc: (labels: Record<string, string>) => void seen.push(labels) }
-}
 
 const LIMITS = { maxFrameBytes: MAX_LEASE_FRAME_BYTES, timeoutMs: defaultTimings().lease.exchangeTimeoutMs }
 
@@ -25,22 +17,8 @@ const LIMITS = { maxFrameBytes: MAX_LEASE_FRAME_BYTES, timeoutMs: defaultTimings
 type Exchange = { reply: LeaseMessage } | { ended: 'closed' | 'reset' }
 
 function setup() {
-  const clock = new FakeClock()
-  const fleet = new FakeFleet([
-    { keyId: A, name: 'host-a' },
-    { keyId: B, name: 'host-b' },
-    { keyId: V, name: 'host-v' },
-  ])
-  // V runs the Lease under test; A and B are members, Z holds the cluster key but no record.
-  const hub = new MemoryHub(clock)
-  const peers = { A: hub.join(peerIdOf('host-a'), A), B: hub.join(peerIdOf('host-b'), B), Z: hub.join(peerIdOf('host-z'), key('z')) }
-  const transport = hub.join(peerIdOf('host-v'), V)
-  const lease = counter()
-  const rejected = counter()
-  const metrics = { lease, rejected } as unknown as Pick<Metrics, 'lease' | 'rejected'>
-  const sink = logSink()
-  const votes = new MemoryVoteStore()
-  const l = new Lease({ transport, clock, fleet, votes, keyId: V, selfName: () => 'host-v', ttlMs: 10_000, timings: defaultTimings().lease, metrics, log: sink.log, random: () => 0 })
+  const v = voterOnHub()
+  const { peers, transport } = v
   /** replies lists every answer V wrote back, in order. */
   const replies: LeaseMessage[] = []
   /** deliver sends `body` to V on a channel of its own from peer `from` and returns what came back. */
@@ -58,9 +36,7 @@ function setup() {
       await flush()
     }
   }
-  const revision = revisionOf(fleet.daemonSet(DS)!)
-  const claim = { t: 'claim', ds: DS, kind: 'unavailable', slot: 0, term: 1, revision, view: viewOf(fleet.voters()).view }
-  return { clock, fleet, l, peers, transport, replies, lease, rejected, sink, votes, deliver, claim }
+  return { ...v, replies, deliver }
 }
 
 describe('lease facade', () => {
@@ -155,7 +131,7 @@ describe('lease facade', () => {
     await first.deliver('A', first.claim)
     first.l.stop()
     const second = setup()
-    const l2 = new Lease({ transport: new MemoryHub(second.clock).join(peerIdOf('host-v'), V), clock: second.clock, fleet: second.fleet, votes: first.votes, keyId: V, selfName: () => 'host-v', ttlMs: 10_000, timings: defaultTimings().lease, metrics: { lease: counter(), rejected: counter() } as unknown as Pick<Metrics, 'lease' | 'rejected'>, log: second.sink.log })
+    const l2 = new Lease({ transport: new MemoryHub(second.clock).join(peerIdOf('host-v'), V), clock: second.clock, fleet: second.fleet, votes: first.votes, keyId: V, selfName: () => 'host-v', ttlMs: 10_000, timings: defaultTimings().lease, metrics: countingMetrics(), log: second.sink.log })
     await l2.start()
     assert.equal(l2.busySlots()[0]?.holder, 'host-a')
     l2.stop()
@@ -164,7 +140,7 @@ describe('lease facade', () => {
   it('as a claimant, asks each other voter on a channel of its own and is granted on their answers', async () => {
     const { l, clock, fleet, peers } = setup()
     // A and B run real Leases too: V claims, A and B vote.
-    const others = (['A', 'B'] as const).map((p) => new Lease({ transport: peers[p], clock, fleet, votes: new MemoryVoteStore(), keyId: p === 'A' ? A : B, selfName: () => (p === 'A' ? 'host-a' : 'host-b'), ttlMs: 10_000, timings: defaultTimings().lease, metrics: { lease: counter(), rejected: counter() } as unknown as Pick<Metrics, 'lease' | 'rejected'>, log: logSink().log }))
+    const others = (['A', 'B'] as const).map((p) => new Lease({ transport: peers[p], clock, fleet, votes: new MemoryVoteStore(), keyId: p === 'A' ? A : B, selfName: () => (p === 'A' ? 'host-a' : 'host-b'), ttlMs: 10_000, timings: defaultTimings().lease, metrics: countingMetrics(), log: logSink().log }))
     for (const o of [l, ...others]) await o.start()
     const revision = revisionOf(fleet.daemonSet(DS)!)
     l.slots.claim(DS, revision, 'unavailable')

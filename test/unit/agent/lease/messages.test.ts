@@ -3,7 +3,8 @@
  * is granted, acts and releases, and every frame on every lease channel is counted. Point
  * to point, each other voter gets a claim, an act and a release and answers the first two:
  * 5 (N - 1) messages, where broadcasting every message and every answer to the fleet cost
- * about 2 (N - 1)^2 deliveries.
+ * about 2 (N - 1)^2 deliveries. They travel on one lease link per voter; to voters that
+ * serve no links (older agents), on a stream per request.
  */
 
 import assert from 'node:assert/strict'
@@ -14,14 +15,22 @@ import { defaultTimings } from '../../../../agent/defaults.js'
 import { Lease } from '../../../../agent/lease/lease.js'
 import { MemoryVoteStore } from '../../../../agent/lease/votes.js'
 import type { Metrics } from '../../../../agent/metrics.js'
+import { LEASE_LINK_PROTOCOL } from '../../../../agent/network/constants.js'
+import type { Transport } from '../../../../agent/transport.js'
 import { MemoryHub, type Sent } from '../../../helpers/memory-transport.js'
 import { DS, FakeClock, FakeFleet, flush, key, peerIdOf } from './fakes.js'
 
 const silent = pino({ level: 'silent' })
-const noMetrics = { lease: { inc: () => {} }, rejected: { inc: () => {} } } as unknown as Pick<Metrics, 'lease' | 'rejected'>
+const noMetrics = { lease: { inc: () => {} }, rejected: { inc: () => {} }, leaseChannels: { inc: () => {} } } as unknown as Pick<Metrics, 'lease' | 'rejected' | 'leaseChannels'>
 
-/** rollOne runs one host's whole update in a fleet of n and returns what it cost. */
-async function rollOne(n: number): Promise<Sent> {
+/** olderVoter is a voter's transport that serves the one-request lease streams only, as an older agent's. */
+const olderVoter = (t: Transport): Pick<Transport, 'serve' | 'open'> => ({
+  serve: async (protocol, handler, limits) => (protocol === LEASE_LINK_PROTOCOL ? undefined : t.serve(protocol, handler, limits)),
+  open: (peer, protocol, limits, addresses) => t.open(peer, protocol, limits, addresses),
+})
+
+/** rollOne runs one host's whole update in a fleet of n (its other voters older agents, when `older`) and returns what it cost. */
+async function rollOne(n: number, older = false): Promise<Sent> {
   const clock = new FakeClock()
   const fleet = new FakeFleet(Array.from({ length: n }, (_, i) => ({ keyId: key(`h${i}`), name: `host-${i}` })))
   const hub = new MemoryHub(clock)
@@ -29,7 +38,7 @@ async function rollOne(n: number): Promise<Sent> {
   const leases = fleet.members.map(
     (m, i) =>
       new Lease({
-        transport: transports[i]!,
+        transport: older && i > 0 ? olderVoter(transports[i]!) : transports[i]!,
         clock,
         fleet,
         votes: new MemoryVoteStore(),
@@ -67,8 +76,15 @@ describe('lease messages per rolled host', () => {
       const c = await rollOne(n)
       t.diagnostic(`N=${n}: ${c.frames} messages on ${c.opened} channels, ${c.published} gossip publishes for one rolled host`)
       assert.equal(c.published, 0, 'no lease message is broadcast')
-      assert.equal(c.opened, 3 * (n - 1), 'a channel per other voter for the claim, the act and the release')
+      assert.equal(c.opened, n - 1, 'one link per other voter, carrying the claim, the act and the release')
       assert.equal(c.frames, 5 * (n - 1), 'claim, grant, act, ack and release per other voter')
     })
   }
+  it('to voters that serve no links, a stream per request: N=5', async (t) => {
+    const c = await rollOne(5, true)
+    t.diagnostic(`N=5, older voters: ${c.frames} messages on ${c.opened} channels`)
+    assert.equal(c.published, 0, 'no lease message is broadcast')
+    assert.equal(c.opened, 3 * 4, 'a channel per other voter for the claim, the act and the release')
+    assert.equal(c.frames, 5 * 4, 'claim, grant, act, ack and release per other voter')
+  })
 })
