@@ -1,7 +1,7 @@
 // `npm run build`'s last step: the agent as one minified ES module, dist/bundle/agent.mjs,
 // which bin/daemonmesh.js runs for `daemonmesh agent`. Built from the compiled dist/agent
 // (what the tests of dist/ exercise), with every JavaScript dependency inside it. Why:
-// Node resolves, reads and compiles about 1,700 module files for the unbundled agent, which
+// Node resolves, reads and compiles about 870 module files for the unbundled agent, which
 // costs a small host twice the start-up CPU, and their source text and names stay
 // resident (docs/idle-cost.md has the figures). Native modules (LevelDB's binding, ssh2's
 // optional crypto) stay outside and are loaded from node_modules as before.
