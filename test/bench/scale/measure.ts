@@ -18,6 +18,7 @@ import { generateKeyPair as libp2pKeyPair } from '@libp2p/crypto/keys'
 import { pino } from 'pino'
 import { AgentClock, systemClock } from '../../../agent/clock.js'
 import { defaultTimings } from '../../../agent/defaults.js'
+import { serveLink } from '../../../agent/link.js'
 import { decodeFrame, encodeJson } from '../../../agent/membership/messages.js'
 import { Metrics } from '../../../agent/metrics.js'
 import { PROBE_LINK_PROTOCOL, PROBE_PROTOCOL, Topics } from '../../../agent/network/constants.js'
@@ -81,13 +82,11 @@ async function receiver(setup: Setup): Promise<void> {
   // A probe link: one long-lived channel, each numbered ping answered by its numbered ack.
   await net.serve(
     PROBE_LINK_PROTOCOL,
-    async (channel) => {
-      for (;;) {
-        const frame = decodeFrame(await channel.read().catch(() => new TextEncoder().encode('{"t":"end"}')))
-        if (frame.t !== 'ping') return
+    (channel) =>
+      serveLink(channel, async (raw) => {
+        const frame = decodeFrame(raw)
         await channel.write(encodeJson({ t: 'ack', n: frame.n, me: { incarnation: 0, startedAt: Date.now() } }))
-      }
-    },
+      }),
     { maxFrameBytes: 512, timeoutMs: 5000, idleMs: 30_000, maxStreams: 64 },
   )
   let mark = cpuMs()
