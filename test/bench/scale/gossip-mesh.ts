@@ -61,6 +61,8 @@ interface Message {
   bytes: number
   publisher: number
   seen: Uint8Array
+  /** Hosts a copy was already sent to at a new message's cost: a later copy is a duplicate, whenever it is handled. */
+  charged: Uint8Array
 }
 
 interface Peer {
@@ -149,7 +151,7 @@ export class GossipMesh {
   publish(from: number, msg: GossipMessage): void {
     const p = this.peers[from]
     if (p === undefined) return
-    const m: Message = { id: this.nextId++, msg, bytes: msg.data.length, publisher: from, seen: new Uint8Array(Math.ceil(this.capacity / 8)) }
+    const m: Message = { id: this.nextId++, msg, bytes: msg.data.length, publisher: from, seen: new Uint8Array(Math.ceil(this.capacity / 8)), charged: new Uint8Array(Math.ceil(this.capacity / 8)) }
     mark(m, from)
     cache(p, m)
     const mesh = p.mesh.get(msg.topic) ?? new Set<number>()
@@ -222,7 +224,11 @@ export class GossipMesh {
   }
 
   private send(p: Peer, to: number, m: Message): void {
-    const full = !seen(m, to)
+    // The first copy on its way to a host is the one it handles in full; every later copy is
+    // dropped by id when the host reaches it, even one sent before the first was handled (a
+    // host with a long queue would otherwise pay the full cost for each copy in the queue).
+    const full = !seen(m, to) && !bit(m.charged, to)
+    if (full) setBit(m.charged, to)
     this.env.sent(p.index, 'message', m.bytes)
     this.env.after(this.env.delay(p.index, to, m.msg.topic, m.bytes, full), () => this.arrive(to, p.index, m))
   }
@@ -273,9 +279,17 @@ function cache(p: Peer, m: Message): void {
 }
 
 function mark(m: Message, i: number): void {
-  m.seen[i >> 3] = (m.seen[i >> 3] as number) | (1 << (i & 7))
+  setBit(m.seen, i)
 }
 
 function seen(m: Message, i: number): boolean {
-  return ((m.seen[i >> 3] as number) & (1 << (i & 7))) !== 0
+  return bit(m.seen, i)
+}
+
+function setBit(bits: Uint8Array, i: number): void {
+  bits[i >> 3] = (bits[i >> 3] as number) | (1 << (i & 7))
+}
+
+function bit(bits: Uint8Array, i: number): boolean {
+  return ((bits[i >> 3] as number) & (1 << (i & 7))) !== 0
 }

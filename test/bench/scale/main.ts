@@ -192,6 +192,9 @@ async function main(): Promise<void> {
   const rev2 = revisionOf(v2)
   const env2 = signEnvelope(key, v2, opClock.now(), opKey)
   const leaseBefore = fleet.leaseCount.frames
+  const rollCpu = Float64Array.from(fleet.net.cpu)
+  const rollKinds = fleet.net.cpuByKind.map((m) => new Map(m))
+  const rollPublished = new Map(fleet.net.published)
   const rollStart = fleet.clock.mono()
   await origin.apply(env2)
   // Hosts moving at once: acting holds in one live voter's table (a slot granted by a majority and acted on).
@@ -246,6 +249,16 @@ async function main(): Promise<void> {
   console.log(
     `${t(fleet)} rollout to ${rev2} over ${rollers.length} hosts (maxUnavailable ${o.maxUnavailable}) ${finished ? 'finished' : 'NOT finished'} in ${secs(rollMs)} s: peak ${peak} hosts updating at once (acting slots at ${voter.name}), ${holders.size} slots used, rounds ${rounds} (the most hosts through one slot), at most ${maxDown} hosts without a running copy at once; lease frames ${leaseFrames} (${leasePerHost.toFixed(0)} per rolled host, ${(leasePerHost / liveCount).toFixed(2)} per rolled host per live host)`,
   )
+  // Where the modelled CPU went while rolling: a host whose queue is long answers probes and lease requests late.
+  const rollS = Math.max(1e-3, rollMs / 1000)
+  const rollBusiest = fleet.agents
+    .map((a, i) => ({ name: a.name, i, ms: ((fleet.net.cpu[i] as number) - (rollCpu[i] as number)) / rollS }))
+    .sort((x, y) => y.ms - x.ms)
+  const rollTop = rollBusiest[0]
+  const rollTopKinds = rollTop === undefined ? [] : [...(fleet.net.cpuByKind[rollTop.i] ?? new Map<string, number>())].map(([k, v]) => [k, (v - (rollKinds[rollTop.i]?.get(k) ?? 0)) / rollS] as const)
+  const rollMean = rollBusiest.reduce((x, b) => x + b.ms, 0) / Math.max(1, rollBusiest.length)
+  console.log(`${t(fleet)} modelled CPU while rolling (ms/s): mean ${rollMean.toFixed(0)}; busiest ${rollBusiest.slice(0, 5).map((b) => `${b.name} ${b.ms.toFixed(0)}`).join(', ')}; the busiest by kind: ${rollTopKinds.filter(([, v]) => v >= 0.5).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`)
+  console.log(`${t(fleet)} published while rolling (per second, the whole fleet): ${[...fleet.net.published].map(([k, v]) => `${k} ${((v - (rollPublished.get(k) ?? 0)) / rollS).toFixed(1)}`).join(', ')}`)
   const mem = process.memoryUsage()
   console.log(`${t(fleet)} done: timers fired ${fleet.clock.fired}, signature checks answered from the cache ${verifies.hits()}, envelopes parsed once and shared ${parses.hits()}, schema checks shared ${zodParses.hits()}, heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB, rss ${(mem.rss / 2 ** 20).toFixed(0)} MiB`)
   console.log(`nodes=${o.nodes} apply_p999_ms=${applyP999.toFixed(0)} detect_ms=${detectMs.toFixed(0)} idle_msgs_per_node_s=${idleMsgs.toFixed(2)} idle_bytes_per_node_s=${idleBytes.toFixed(0)} lease_msgs_per_rolled_host=${leasePerHost.toFixed(0)}`)
