@@ -36,3 +36,27 @@ export function freeSlots(limit: number, heldBy: ReadonlyMap<number, string>, se
   }
   return out
 }
+
+/** WAITING_FOR_A_SLOT is what a host's record says while it waits its turn for an update slot, whatever the detail. */
+export const WAITING_FOR_A_SLOT = 'waiting for an update slot'
+
+// The claimant's reasons that only say the slots are busy for now (its place in line, a
+// slot held by another host, a term another host used first, the budget in use): they change
+// with every hand-over, and carry terms, counts and key ids.
+const slotContention = [/^waiting for its turn$/, /^waiting for a majority/, /^every \w+ slot is held/, /^slot \d+ held by /, /^stale term /, /^yielded slot /, /^already holds /, /host\(s\) already (unavailable|surging)/]
+
+/**
+ * waitingReason returns what a host's node record says about why its update waits, from
+ * the claimant's reason `why`: every reason that only means "the slots are busy for now" is
+ * the one WAITING_FOR_A_SLOT, and a reason's counts are left out ("no majority answered").
+ * The record is gossiped to the whole fleet each time it changes; the detailed reason
+ * changes with every claim and hand-over, and with 100 hosts waiting at once those changes
+ * cost every agent more than the rollout's own messages (docs/fleet-speed.md). What stays
+ * is what an operator acts on: a fleet that cannot answer, voters that disagree, a fenced
+ * grant, a released slot. The detail is in the host's own log (debug).
+ */
+export function waitingReason(why: string): string {
+  if (slotContention.some((re) => re.test(why))) return WAITING_FOR_A_SLOT
+  if (why.startsWith('no majority answered')) return 'no majority answered'
+  return why
+}

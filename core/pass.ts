@@ -9,6 +9,7 @@
 import type { DsRef } from './keyspace.js'
 import type { SlotKind } from './lease.js'
 import type { PodStatus } from './node-record.js'
+import { WAITING_FOR_A_SLOT, waitingReason } from './pacing.js'
 import { DEFAULT_TERMINATION_GRACE_SECONDS } from './defaults.js'
 import type { Action, PassInput, PassPlan, Wanted } from './pass-types.js'
 import { adoptOrphans, ownersOf, planNode, type DesiredPod, type ObservedContainer, type Removal } from './reconcile.js'
@@ -232,7 +233,7 @@ function planUpdate(d: Decision, input: PassInput, w: Wanted, old: readonly Copy
     return
   }
   d.actions.push({ do: 'claim', ref: w.ref, revision: w.revision, kind })
-  d.waiting.set(w.ref.key, slot.phase === 'waiting' ? slot.why : 'waiting for its turn')
+  d.waiting.set(w.ref.key, slot.phase === 'waiting' ? waitingReason(slot.why) : WAITING_FOR_A_SLOT)
   d.recheck(input.pollMs)
 }
 

@@ -18,6 +18,8 @@ export interface Attempt {
   slot: number
   term: number
   revision: string
+  /** The hash of the voter set and f the claim was made against (core/lease.ts viewOf). */
+  view: string
   quorum: number
   voters: Set<string>
   /** Monotonic ms the claim was sent: the grant is trusted until sentAt + TTL/2. */
@@ -27,6 +29,8 @@ export interface Attempt {
   refusals: Set<string>
   acks: Set<string>
   phase: AttemptPhase
+  /** A host behind this one in line claimed the same slot meanwhile (it yields: Claimant.rival); a failure then costs no cool-down. */
+  rivalBehind: boolean
 }
 
 /** Wish is what the reconciler last asked of a DaemonSet: move this host's copy to `revision` under a slot of `kind`. */

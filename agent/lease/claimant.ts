@@ -15,6 +15,9 @@ import type { SlotStatus, UpdateSlots } from './update-slots.js'
 import type { Reply } from './voter.js'
 
 
+/** Cooling is how long a failed attempt shuts the fast path (Claimant.backoff). */
+type Cooling = 'doubled' | 'once' | 'none'
+
 /** Claimant runs this host's attempts; it is the UpdateSlots the reconciler uses. */
 export class Claimant implements UpdateSlots {
   private readonly opts: ClaimantOptions
@@ -173,14 +176,20 @@ export class Claimant implements UpdateSlots {
     return this.now() + jitter + turnSpacingMs * this.opts.fleet.turn(ds, revision, this.opts.selfName())
   }
 
-  /** backoff schedules the fallback claim after a failed attempt, and shuts the fast path for a jitter doubled per failure in a row, at most until then. */
-  private backoff(ds: string, revision: string): void {
+  /** backoff schedules the fallback claim after a failed attempt, and shuts the fast path for a jitter (`doubled` per failure in a row, `once` for a plain one, `none` at all), at most until then. */
+  private backoff(ds: string, revision: string, cooling: Cooling = 'doubled'): void {
     const { jitterMinMs, jitterMaxMs } = this.opts.timings
-    const failures = (this.failures.get(ds) ?? 0) + 1
-    this.failures.set(ds, failures)
     const at = this.fallback(ds, revision)
-    const cool = (jitterMinMs + this.random(jitterMaxMs - jitterMinMs)) * 2 ** Math.min(failures - 1, 16)
-    this.coolUntil.set(ds, Math.min(at, this.now() + cool))
+    if (cooling !== 'none') {
+      let doublings = 0
+      if (cooling === 'doubled') {
+        const failures = (this.failures.get(ds) ?? 0) + 1
+        this.failures.set(ds, failures)
+        doublings = Math.min(failures - 1, 16)
+      }
+      const cool = (jitterMinMs + this.random(jitterMaxMs - jitterMinMs)) * 2 ** doublings
+      this.coolUntil.set(ds, Math.min(at, this.now() + cool))
+    }
     this.lookAgainAt(ds, at)
   }
 
@@ -267,7 +276,7 @@ export class Claimant implements UpdateSlots {
     const { view, quorum } = viewOf(voters, this.opts.fleet.faulty())
     const term = this.opts.own.maxTerm(ds, kind, slot) + 1
     const msg: ClaimMessage = { t: 'claim', ds, kind, slot, term, revision, view }
-    const a: Attempt = { ds, kind, slot, term, revision, quorum, voters: new Set(voters), sentAt: this.now(), grants: new Set(), refusals: new Set(), acks: new Set(), phase: 'claiming' }
+    const a: Attempt = { ds, kind, slot, term, revision, view, quorum, voters: new Set(voters), sentAt: this.now(), grants: new Set(), refusals: new Set(), acks: new Set(), phase: 'claiming', rivalBehind: false }
     const own = this.opts.own.claim(msg)
     if (!own.grant) {
       this.why.set(ds, own.reason)
@@ -331,12 +340,44 @@ export class Claimant implements UpdateSlots {
     for (const fn of this.granted) fn(a.ds)
   }
 
-  /** abandon drops an attempt nothing was done under and frees its votes at once rather than after the TTL. */
-  private abandon(a: Attempt, why: string): void {
+  /**
+   * abandon drops an attempt nothing was done under and frees its votes at once rather than
+   * after the TTL, and backs off. It cools the fast path (`cool`, backoff) for a jitter
+   * doubled per failure in a row, except after losing to a host behind it in line (none:
+   * that host yields, rival, and this one claims again as soon as the release wakes it) or
+   * after yielding to a host ahead (once: a plain jitter, not counted as a failure, so a host
+   * that yielded is not held back once its own turn comes).
+   */
+  private abandon(a: Attempt, why: string, cool: Cooling = a.rivalBehind ? 'none' : 'doubled'): void {
     this.attempts.delete(a.ds)
     this.why.set(a.ds, why)
-    this.backoff(a.ds, a.revision)
+    this.backoff(a.ds, a.revision, cool)
     this.giveBack(a)
+  }
+
+  /**
+   * rival tells the claimant that this agent's voter answered `from`'s claim `msg`. When it
+   * is for the slot this host is claiming (no quorum yet), could win (same revision and voter
+   * set, a host the voter finds eligible; whichever claim reaches a voter first has it), and both hosts claimed it
+   * at once (their views of the free slots differed), the one behind in line (by name, as
+   * the line is) yields: it abandons at once, freeing its votes for the one ahead, and
+   * cools; the one ahead keeps its claim and, if the split still cost it the quorum, claims
+   * again without cooling when the yielder's release wakes it. Without this both backed
+   * off, and the host at the head of the line, cooling, held up every host behind it
+   * (docs/fleet-speed.md). A courtesy like the rest of the pacing: the votes decide.
+   */
+  rival(from: string, msg: ClaimMessage): void {
+    const a = this.attempts.get(msg.ds)
+    if (a === undefined || a.phase !== 'claiming' || from === this.opts.keyId) return
+    if (msg.kind !== a.kind || msg.slot !== a.slot || msg.revision !== a.revision || msg.view !== a.view) return
+    const name = this.opts.fleet.nameOf(from)
+    if (name === undefined || this.opts.fleet.voterView().ineligible(msg.ds, from) !== undefined) return
+    if (name < this.opts.selfName()) {
+      this.opts.log.debug({ daemonset: a.ds, slot: a.slot, term: a.term, to: name }, 'claim yielded to a host ahead in line')
+      this.abandon(a, `yielded slot ${a.slot} to ${name}, ahead in line`, 'once')
+    } else {
+      a.rivalBehind = true
+    }
   }
 
   /** giveBack frees this host's own vote for the attempt and sends the release to every other voter. */

@@ -141,6 +141,8 @@ export class Lease {
     // A release frees a slot: the host of ours next in line may claim it now (only a host
     // whose turn it is claims on a wake, so no herd follows).
     if (msg.t === 'release') this.claimant.wake(msg.ds)
+    // A claim answered for the slot this host is claiming: the host behind in line yields.
+    if (msg.t === 'claim' && reply !== undefined) this.claimant.rival(keyId, msg)
     return reply
   }
 }

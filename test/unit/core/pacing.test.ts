@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { claimTurn, freeSlots } from '../../../core/pacing.js'
+import { SlotTable, type ClaimMessage, type VoterView } from '../../../core/lease.js'
+import { claimTurn, freeSlots, waitingReason, WAITING_FOR_A_SLOT } from '../../../core/pacing.js'
 
 const SPACING = 800
 
@@ -44,5 +45,38 @@ describe('claimTurn', () => {
 describe('freeSlots', () => {
   it('slots held by others are not free; its own are', () => {
     assert.deepEqual(freeSlots(4, new Map([[0, 'a'], [2, 'self']]), 'self'), [1, 2, 3])
+  })
+})
+
+describe('waitingReason', () => {
+  const A = 'a'.repeat(43)
+  const B = 'b'.repeat(43)
+  const view = (over: Partial<VoterView> = {}): VoterView => ({ view: 'v1', revision: () => 'r2', limit: () => 2, unavailable: () => 0, ineligible: () => undefined, ...over })
+  const claim = (slot: number, term: number): ClaimMessage => ({ t: 'claim', ds: 'default/agent', kind: 'unavailable', slot, term, revision: 'r2', view: 'v1' })
+  const refusal = (v: ReturnType<SlotTable['claim']>): string => {
+    assert.equal(v.grant, false)
+    return (v as { reason: string }).reason
+  }
+
+  it("every voter's refusal that only means the slots are busy for now reads the same", () => {
+    const t = new SlotTable(10_000)
+    assert.equal(t.claim(A, claim(0, 1), 0, view()).grant, true)
+    const reasons = [
+      refusal(t.claim(B, claim(0, 2), 1, view())), // slot 0 held by A
+      refusal(t.claim(B, claim(1, 1), 2, view({ unavailable: () => 1 }))), // A's slot and one host down: the budget of 2 is used
+      refusal(t.claim(A, claim(1, 5), 3, view())), // A already holds slot 0 (the claim still teaches term 5)
+      refusal(t.claim(B, claim(1, 5), 4, view())), // stale term 5
+    ]
+    assert.deepEqual(
+      reasons.map((r) => r.replace(/[A-Za-z0-9_-]{43}/g, 'KEY')),
+      ['slot 0 held by KEY (term 1)', '2 host(s) already unavailable (maxUnavailable 2)', 'already holds unavailable slot 0', 'stale term 5 (seen 5)'],
+    )
+    for (const r of reasons) assert.equal(waitingReason(r), WAITING_FOR_A_SLOT, r)
+  })
+
+  it("the claimant's own reasons for waiting its turn read the same; what an operator acts on is kept, without counts", () => {
+    for (const why of ['waiting for its turn', 'waiting for a majority of the fleet to grant an update slot', 'every unavailable slot is held (3 of 10)', 'yielded slot 2 to host-b, ahead in line']) assert.equal(waitingReason(why), WAITING_FOR_A_SLOT, why)
+    assert.equal(waitingReason('no majority answered (2 of 4 needed)'), 'no majority answered')
+    for (const why of ['voter sets differ (membership is changing)', 'no unavailable slots', 'the grant aged before the update began (fenced)', 'update slot released by the operator']) assert.equal(waitingReason(why), why)
   })
 })

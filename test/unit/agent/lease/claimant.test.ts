@@ -14,14 +14,14 @@ const B = key('b')
 const C = key('c')
 const T = defaultTimings().lease
 
-function setup(turn = 0) {
+function setup(turn = 0, name = 'host-a') {
   const clock = new FakeClock()
   const fleet = new FakeFleet([
-    { keyId: A, name: 'host-a' },
+    { keyId: A, name },
     { keyId: B, name: 'host-b' },
     { keyId: C, name: 'host-c' },
   ])
-  fleet.turns['host-a'] = turn
+  fleet.turns[name] = turn
   // Plain majorities (f = 0): these cases are about the claimant's phases; quorum sizes are core's (test/unit/core/lease.test.ts).
   fleet.f = 0
   const rec = recorder()
@@ -29,7 +29,7 @@ function setup(turn = 0) {
   const votes = new MemoryVoteStore()
   const voter = new Voter({ table: new SlotTable(TTL), keyId: A, fleet, votes, clock, timings: T, log: sink.log })
   // random(n) = 0: the shortest jitter (jitterMinMs) and the first free slot.
-  const claimant = new Claimant({ keyId: A, selfName: () => 'host-a', ttlMs: TTL, timings: T, fleet, own: voter.own, clock, send: rec.send, random: () => 0, log: sink.log })
+  const claimant = new Claimant({ keyId: A, selfName: () => name, ttlMs: TTL, timings: T, fleet, own: voter.own, clock, send: rec.send, random: () => 0, log: sink.log })
   const revision = revisionOf(fleet.daemonSet(DS)!)
   const granted: string[] = []
   claimant.onGranted((ds) => granted.push(ds))
@@ -176,6 +176,67 @@ describe('lease claimant', () => {
     assert.equal(sent.at(-1)?.t, 'release', 'refused twice in a row: it cools for twice the jitter')
     await wakeAfter(T.jitterMinMs)
     assert.deepEqual(sent.at(-1), { ...c, term: c.term + 2 }, 'back in line after twice the jitter, still before its fallback')
+  })
+
+  it('yields at once to a host ahead in line (by name) that claimed the same slot, and cools only a plain jitter', async () => {
+    const { claimant, clock, sent, voter, sink, claimed } = setup(0, 'host-z')
+    const c = await claimed()
+    // B (host-b, ahead of host-z) claimed the same slot at once: this host's own voter refused it.
+    const rivalClaim = { ...c }
+    const reply = await voter.hear(B, rivalClaim)
+    assert.equal(reply?.t, 'refuse', 'the own voter holds our claim')
+    claimant.rival(B, rivalClaim)
+    await flush()
+    assert.deepEqual(sent.at(-1), { t: 'release', ds: DS, kind: c.kind, slot: c.slot, term: c.term }, 'it gave its votes back at once')
+    assert.ok(sink.msgs().includes('claim yielded to a host ahead in line'))
+    assert.match((claimant.status(DS) as { why: string }).why, /yielded slot 0 to host-b, ahead in line/)
+    assert.deepEqual(voter.slots(), [], 'its own vote is free for the host ahead')
+    // Yielding is no failure: after one plain jitter it is back in line.
+    clock.advance(T.jitterMinMs)
+    claimant.wake(DS)
+    await flush()
+    assert.equal(sent.at(-1)?.t, 'claim')
+    assert.equal((sent.at(-1) as ClaimMessage).term, c.term + 1)
+  })
+
+  it('keeps its claim against a host behind it in line, and after losing the split claims again at the next wake, without cooling', async () => {
+    const { claimant, sent, voter, claimed } = setup(0, 'host-a')
+    const c = await claimed()
+    const rivalClaim = { ...c }
+    await voter.hear(B, rivalClaim)
+    claimant.rival(B, rivalClaim)
+    await flush()
+    assert.equal(sent.at(-1)?.t, 'claim', 'host-b is behind host-a: host-a keeps its claim')
+    // B's claim reached the other voter first: a majority can no longer grant ours.
+    claimant.hear(C, { t: 'refuse', ds: DS, kind: c.kind, slot: c.slot, term: c.term, to: A, reason: 'slot 0 held by host-b' })
+    claimant.hear(B, { t: 'refuse', ds: DS, kind: c.kind, slot: c.slot, term: c.term, to: A, reason: 'slot 0 held by host-b' })
+    await flush()
+    assert.equal(sent.at(-1)?.t, 'release')
+    // host-b yields (its release wakes this host): it claims again at once, under a new term.
+    claimant.wake(DS)
+    await flush()
+    assert.equal(sent.at(-1)?.t, 'claim', 'no cooling after losing only to a host behind')
+    assert.equal((sent.at(-1) as ClaimMessage).term, c.term + 1)
+  })
+
+  it('ignores a rival claim it cannot lose to: another slot, another revision or voter set, a host not eligible, or once a majority granted', async () => {
+    const { claimant, fleet, sent, answer, claimed } = setup(0, 'host-z')
+    fleet.limits.unavailable = 2
+    const c = await claimed()
+    claimant.rival(B, { ...c, slot: 1 })
+    claimant.rival(B, { ...c, revision: 'other' })
+    claimant.rival(B, { ...c, view: 'other' })
+    fleet.members[1] = { keyId: B, name: 'host-b', pods: {} }
+    claimant.rival(B, { ...c })
+    await flush()
+    assert.equal(sent.at(-1)?.t, 'claim', 'nothing to yield to')
+    fleet.members[1] = { keyId: B, name: 'host-b' }
+    answer('grant', C, c)
+    await flush()
+    assert.equal(sent.at(-1)?.t, 'act')
+    claimant.rival(B, { ...c })
+    await flush()
+    assert.equal(sent.at(-1)?.t, 'act', 'a majority granted: the host behind cannot win it')
   })
 
   it('leaves the hosts that released their slot (their record may lag) out of its line', async () => {
