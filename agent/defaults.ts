@@ -42,6 +42,16 @@ export interface Timings {
     maxInboundProbes: number
     /** A probe link (one stream carrying every probe to a member) that carried no frame this long is closed by its opener; the answering side waits twice as long. Default 30 s: longer keeps links to members probed rarely (large fleets) at the cost of an idle stream each (a few hundred bytes); shorter reopens more streams. */
     probeLinkIdleMs: number
+    /**
+     * A change of this node's record (its copies, busy workers, events, labels) is published at
+     * once, unless one was published less than this long ago: then once at the end of the
+     * window, with every change made meanwhile. Default 200 ms: a copy's update changes the
+     * record several times within a few hundred ms (worker busy, stopped, started, ready, its
+     * events), and each publication reaches every host; longer sends fewer records in a busy
+     * rollout at the cost of later news of the second and later changes. A refutation is never
+     * held back.
+     */
+    recordSpacingMs: number
   }
   sync: {
     /** Deadline of one anti-entropy exchange. Default 10 s: a slow peer costs at most this much of a round. */
@@ -157,6 +167,7 @@ export function defaultTimings(): Timings {
       awarenessMax: 8,
       maxInboundProbes: 4,
       probeLinkIdleMs: 30_000,
+      recordSpacingMs: 200,
     },
     sync: { exchangeTimeoutMs: 10_000, maxInboundExchanges: 4, nudgeSpacingMs: 1000 },
     network: { dialTimeoutMs: 5000 },

@@ -98,6 +98,9 @@ export class Membership extends TypedEvents<MembershipEvents> {
   private period: Timer | undefined
   private selfRecord: NodeRecord
   private stopped = false
+  /** Monotonic ms of the last publication of our record, and the one held back to the end of its window (publishSoon). */
+  private lastBeat = Number.NEGATIVE_INFINITY
+  private trailing: Timer | undefined
   private announced = false
   /** At most 20 'node record rejected' lines a second (log.ts Throttle). */
   private readonly rejections = new Throttle(1000, 20)
@@ -193,6 +196,8 @@ export class Membership extends TypedEvents<MembershipEvents> {
   /** stop ends probing and answering probes without a word to peers (they will find this node failed); records still merge. */
   stop(): void {
     this.stopped = true
+    this.trailing?.cancel()
+    this.trailing = undefined
     this.period?.cancel()
     this.detector.stop()
   }
@@ -208,7 +213,7 @@ export class Membership extends TypedEvents<MembershipEvents> {
     const placement = differs('labels') || differs('taints')
     const changed = placement || differs('conditions') || differs('pods')
     this.selfRecord = { ...this.selfRecord, ...change }
-    if (changed) void this.beat()
+    if (changed) this.publishSoon()
     if (placement) this.emit('node:self', this.selfRecord)
   }
 
@@ -218,7 +223,25 @@ export class Membership extends TypedEvents<MembershipEvents> {
     if (JSON.stringify(r.pods) === JSON.stringify(pods) && JSON.stringify(r.workers ?? {}) === JSON.stringify(workers) && JSON.stringify(r.events ?? []) === JSON.stringify(events)) return
     const { workers: _before, events: _events, ...rest } = r
     this.selfRecord = { ...rest, pods, ...(Object.keys(workers).length > 0 ? { workers } : {}), ...(events.length > 0 ? { events } : {}) }
-    void this.beat()
+    this.publishSoon()
+  }
+
+  /**
+   * publishSoon publishes the changed record now, or, when the last publication is younger
+   * than recordSpacingMs, once at the end of that window with every change made meanwhile:
+   * the steps of one update reach the fleet as one or two records, not one each.
+   */
+  private publishSoon(): void {
+    if (this.trailing !== undefined) return
+    const wait = this.lastBeat + this.opts.timings.membership.recordSpacingMs - this.opts.clock.mono()
+    if (wait <= 0) {
+      void this.beat()
+      return
+    }
+    this.trailing = this.opts.clock.after(wait, () => {
+      this.trailing = undefined
+      if (!this.stopped) void this.beat()
+    })
   }
 
   setConditions(conditions: NodeCondition[]): void {
@@ -307,6 +330,10 @@ export class Membership extends TypedEvents<MembershipEvents> {
 
   /** beat signs the current record, merges it into our own map and publishes it. */
   private async beat(): Promise<void> {
+    this.lastBeat = this.opts.clock.mono()
+    // This publication carries every change so far: a pending one would repeat it.
+    this.trailing?.cancel()
+    this.trailing = undefined
     const env = signEnvelope(StoreKey.nodeRecord(this.opts.keyId), this.selfRecord, this.opts.hlc.now(), this.opts.signingKey)
     this.book.own(env)
     try {

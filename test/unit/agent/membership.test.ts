@@ -168,15 +168,41 @@ describe('membership', () => {
     const { clock, members } = fleet('a', 'b')
     const [a, b] = members as [Member, Member]
     for (const m of members) m.membership.start()
-    await clock.advance(HEARTBEAT)
+    // Past the record's second publication (a heartbeat after start) by recordSpacingMs: the next change goes out at once.
+    await clock.advance(HEARTBEAT + defaultTimings().membership.recordSpacingMs)
     const atB = (): NodeRecord | undefined => b.membership.nodes().find((n) => n.record.name === 'a')?.record
     a.membership.setPods({}, { 'default/slow': { doing: 'Stopping (grace 30 s)', since: 5 } })
     await clock.advance(10)
     assert.deepEqual(atB()?.workers, { 'default/slow': { doing: 'Stopping (grace 30 s)', since: 5 } })
     a.membership.setPods({}, {})
-    await clock.advance(10)
+    // Published less than recordSpacingMs ago: this change goes out at the end of that window.
+    await clock.advance(defaultTimings().membership.recordSpacingMs)
     assert.equal(atB()?.workers, undefined)
     assert.equal('workers' in a.membership.self(), false, 'no empty field in the record')
+    for (const m of members) m.membership.stop()
+  })
+
+  it('a change within recordSpacingMs of the last publication goes out at the end of that window, with every change made meanwhile', async () => {
+    const { clock, members } = fleet('a', 'b')
+    const [a, b] = members as [Member, Member]
+    for (const m of members) m.membership.start()
+    const spacing = defaultTimings().membership.recordSpacingMs
+    await clock.advance(HEARTBEAT + spacing)
+    const atB = (): NodeRecord | undefined => b.membership.nodes().find((n) => n.record.name === 'a')?.record
+    const pod = (revision: string, ready: boolean) => ({ 'default/d': { revision, phase: 'Running' as const, ready, restarts: 0, since: 1 } })
+    a.membership.setPods(pod('r1', false))
+    await clock.advance(10)
+    assert.equal(atB()?.pods['default/d']?.ready, false, 'the first change is published at once')
+    a.membership.setPods(pod('r2', false))
+    a.membership.setPods(pod('r2', true))
+    await clock.advance(10)
+    assert.equal(atB()?.pods['default/d']?.revision, 'r1', 'held back: the last publication is 10 ms old')
+    await clock.advance(spacing)
+    assert.deepEqual(atB()?.pods['default/d'], { ...pod('r2', true)['default/d'] }, 'both changes, in one publication at the end of the window')
+    await clock.advance(spacing)
+    a.membership.setPods(pod('r3', true))
+    await clock.advance(10)
+    assert.equal(atB()?.pods['default/d']?.revision, 'r3', 'a window later: at once again')
     for (const m of members) m.membership.stop()
   })
 })
