@@ -10,10 +10,16 @@
 // start-up for `buildImage` with BuildKit, which the agent never calls: both files are
 // replaced by a module that fails when used, so a future caller learns it at once.
 //
+// Node's own modules are loaded with require(), also where the code imports them: an
+// `import` of a built-in module builds its ES module namespace, which reads every export,
+// and reading node:http's (WebSocket, MessageEvent, ...) loads Node's bundled undici and
+// HTTP/2, which an agent does not use: about 3 MB of memory (docs/idle-cost.md).
+//
 // Usage: node scripts/bundle-agent.mjs [--metafile FILE]   (FILE: esbuild's input report)
 
 import { build } from 'esbuild'
 import { writeFileSync } from 'node:fs'
+import { isBuiltin } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -28,6 +34,9 @@ if (args.length > 0 && (metaAt !== 0 || args.length !== 2)) {
 /** Files of dockerode that only BuildKit builds use, and the module that stands in for them. */
 const BUILDKIT_ONLY = /[\\/]dockerode[\\/]lib[\\/](session|buildkit)\.js$/
 const UNAVAILABLE = `module.exports = new Proxy(function () {}, { get() { throw new Error('BuildKit builds are not part of the daemonmesh agent') }, apply() { throw new Error('BuildKit builds are not part of the daemonmesh agent') } })`
+
+/** The module that stands in for a built-in one imported with `import`: its CommonJS exports, which esbuild's interop reads only when used. */
+const viaRequire = (id) => `module.exports = require(${JSON.stringify(id)})`
 
 const result = await build({
   entryPoints: [join(root, 'dist/agent/main.js')],
@@ -47,6 +56,13 @@ const result = await build({
   metafile: metaAt === 0,
   logLevel: 'warning',
   plugins: [
+    {
+      name: 'builtins-via-require',
+      setup(b) {
+        b.onResolve({ filter: /^[a-z_/:0-9]+$/ }, (a) => (a.kind === 'import-statement' && isBuiltin(a.path) ? { path: a.path, namespace: 'builtin' } : undefined))
+        b.onLoad({ filter: /.*/, namespace: 'builtin' }, (a) => ({ contents: viaRequire(a.path), loader: 'js' }))
+      },
+    },
     {
       name: 'no-buildkit',
       setup(b) {

@@ -1,9 +1,10 @@
 // Running one probe or hook handler against a pod, as the kubelet does: an exec in the
 // container (through the runtime), an HTTP GET (2xx/3xx passes; headers sent as given), a
 // TCP connect, or a gRPC health check (grpc.health.v1.Health/Check over HTTP/2: SERVING
-// passes). Each rejects with why it failed; none outlives its timeout.
+// passes). Each rejects with why it failed; none outlives its timeout. node:http2 is loaded
+// by the first gRPC check: an agent whose pods have none does not carry it (about 4 MB of
+// memory).
 
-import { connect as http2Connect } from 'node:http2'
 import { request as httpRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { connect } from 'node:net'
@@ -85,7 +86,8 @@ export function grpcHealthStatus(body: Buffer): number {
 const SERVING_STATUS = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN']
 
 /** grpcCheck runs grpc.health.v1.Health/Check against host:port (plaintext, as the kubelet). */
-export function grpcCheck(host: string, port: number, service: string, timeoutMs: number): Promise<void> {
+export async function grpcCheck(host: string, port: number, service: string, timeoutMs: number): Promise<void> {
+  const { connect: http2Connect } = await import('node:http2')
   return new Promise((resolve, reject) => {
     const authority = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
     const session = http2Connect(authority)
