@@ -7,8 +7,10 @@
 // optional crypto) stay outside and are loaded from node_modules as before.
 //
 // dockerode loads BuildKit's session and progress code (gRPC, protobuf, OpenTelemetry) at
-// start-up for `buildImage` with BuildKit, which the agent never calls: both files are
-// replaced by a module that fails when used, so a future caller learns it at once.
+// start-up for `buildImage` with BuildKit, which the agent never calls, and prom-client loads
+// its Pushgateway client (and with it node:https, TLS and zlib, about 3 MB of memory) though
+// the agent's metrics are scraped, never pushed: these files are replaced by a module that
+// fails when used, so a future caller learns it at once.
 //
 // Node's own modules are loaded with require(), also where the code imports them: an
 // `import` of a built-in module builds its ES module namespace, which reads every export,
@@ -31,9 +33,15 @@ if (args.length > 0 && (metaAt !== 0 || args.length !== 2)) {
   process.exit(2)
 }
 
-/** Files of dockerode that only BuildKit builds use, and the module that stands in for them. */
-const BUILDKIT_ONLY = /[\\/]dockerode[\\/]lib[\\/](session|buildkit)\.js$/
-const UNAVAILABLE = `module.exports = new Proxy(function () {}, { get() { throw new Error('BuildKit builds are not part of the daemonmesh agent') }, apply() { throw new Error('BuildKit builds are not part of the daemonmesh agent') } })`
+/** Files the agent never uses, what they are, and the module that stands in for them. */
+const UNUSED = [
+  { file: /[\\/]dockerode[\\/]lib[\\/](session|buildkit)\.js$/, what: 'BuildKit builds are' },
+  { file: /[\\/]prom-client[\\/]lib[\\/]pushgateway\.js$/, what: "prom-client's Pushgateway is" },
+]
+const unavailable = (what) => {
+  const fail = `throw new Error(${JSON.stringify(`${what} not part of the daemonmesh agent`)})`
+  return `module.exports = new Proxy(function () {}, { get() { ${fail} }, apply() { ${fail} }, construct() { ${fail} } })`
+}
 
 /** The module that stands in for a built-in one imported with `import`: its CommonJS exports, which esbuild's interop reads only when used. */
 const viaRequire = (id) => `module.exports = require(${JSON.stringify(id)})`
@@ -64,9 +72,9 @@ const result = await build({
       },
     },
     {
-      name: 'no-buildkit',
+      name: 'unused',
       setup(b) {
-        b.onLoad({ filter: BUILDKIT_ONLY }, () => ({ contents: UNAVAILABLE, loader: 'js' }))
+        for (const u of UNUSED) b.onLoad({ filter: u.file }, () => ({ contents: unavailable(u.what), loader: 'js' }))
       },
     },
   ],

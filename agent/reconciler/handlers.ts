@@ -1,12 +1,11 @@
 // Running one probe or hook handler against a pod, as the kubelet does: an exec in the
 // container (through the runtime), an HTTP GET (2xx/3xx passes; headers sent as given), a
 // TCP connect, or a gRPC health check (grpc.health.v1.Health/Check over HTTP/2: SERVING
-// passes). Each rejects with why it failed; none outlives its timeout. node:http2 is loaded
-// by the first gRPC check: an agent whose pods have none does not carry it (about 4 MB of
-// memory).
+// passes). Each rejects with why it failed; none outlives its timeout. node:https and
+// node:http2 are loaded by the first probe that needs them: an agent whose pods use neither
+// does not carry them (about 3 and 4 MB of memory).
 
 import { request as httpRequest } from 'node:http'
-import { request as httpsRequest } from 'node:https'
 import { connect } from 'node:net'
 import type { ProbeCheck } from '../../core/probe.js'
 import type { ContainerRuntime } from '../runtime/runtime.js'
@@ -14,11 +13,12 @@ import type { ContainerRuntime } from '../runtime/runtime.js'
 /** Handler is the action part of a probe or a hook. */
 export type Handler = Pick<ProbeCheck, 'exec' | 'http' | 'tcp' | 'grpc'>
 
-function httpGet(url: URL, headers: readonly { name: string; value: string }[], timeoutMs: number): Promise<number> {
+async function httpGet(url: URL, headers: readonly { name: string; value: string }[], timeoutMs: number): Promise<number> {
+  const request = url.protocol === 'https:' ? (await import('node:https')).request : httpRequest
   return new Promise((resolve, reject) => {
     const h: Record<string, string> = { 'user-agent': 'daemonmesh-probe' }
     for (const x of headers) h[x.name.toLowerCase() === 'host' ? 'host' : x.name] = x.value
-    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'GET', timeout: timeoutMs, rejectUnauthorized: false, headers: h }, (res) => {
+    const req = request(url, { method: 'GET', timeout: timeoutMs, rejectUnauthorized: false, headers: h }, (res) => {
       res.resume()
       resolve(res.statusCode ?? 0)
     })

@@ -11,12 +11,12 @@ import { repoPath } from '../../helpers/fixtures.js'
 
 const run = promisify(execFile)
 
-test('loading the bundled agent loads neither undici nor HTTP/2', async () => {
+test('loading the bundled agent loads none of undici, HTTP/2, HTTPS, TLS and zlib', async () => {
   const script = `const before = new Set(process.moduleLoadList)
 await import(${JSON.stringify(repoPath('dist/bundle/agent.mjs'))})
 process.stdout.write(JSON.stringify(process.moduleLoadList.filter((m) => !before.has(m))))`
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script])
   const loaded = JSON.parse(stdout) as string[]
   assert.ok(loaded.includes('NativeModule net'), 'the probe saw the agent load its modules')
-  assert.deepEqual(loaded.filter((m) => /undici|http2/.test(m)), [])
+  assert.deepEqual(loaded.filter((m) => /undici|http2|https|tls|zlib/.test(m)), [])
 })
