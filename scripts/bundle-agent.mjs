@@ -17,10 +17,17 @@
 // and reading node:http's (WebSocket, MessageEvent, ...) loads Node's bundled undici and
 // HTTP/2, which an agent does not use: about 3 MB of memory (docs/idle-cost.md).
 //
+// libp2p's peer store sorts a peer's addresses, protocols and tags with localeCompare, only
+// to get a stable order (and so does @libp2p/utils' arrayEquals): the first call makes V8
+// load ICU's collation data, about 2.5 MB an agent then keeps. In those files the calls
+// compare by code unit instead (core/order.ts says why); the build fails if a new version
+// of them no longer has exactly the calls counted here.
+//
 // Usage: node scripts/bundle-agent.mjs [--metafile FILE]   (FILE: esbuild's input report)
 
 import { build } from 'esbuild'
 import { writeFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { isBuiltin } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -42,6 +49,16 @@ const unavailable = (what) => {
   const fail = `throw new Error(${JSON.stringify(`${what} not part of the daemonmesh agent`)})`
   return `module.exports = new Proxy(function () {}, { get() { ${fail} }, apply() { ${fail} }, construct() { ${fail} } })`
 }
+
+/** Files that sort with localeCompare, and how many calls each holds. */
+const LOCALE_SORTS = [
+  { file: /[\\/]@libp2p[\\/]peer-store[\\/]dist[\\/]src[\\/]utils[\\/]to-peer-pb\.js$/, calls: 2 },
+  { file: /[\\/]@libp2p[\\/]peer-store[\\/]dist[\\/]src[\\/]utils[\\/]dedupe-addresses\.js$/, calls: 1 },
+  { file: /[\\/]@libp2p[\\/]utils[\\/]dist[\\/]src[\\/]array-equals\.js$/, calls: 1 },
+]
+/** `X.localeCompare(`, X a name, a property path or a call without arguments (`a`, `a.toString()`, `a.multiaddr.toString()`). */
+const LOCALE_COMPARE = /([\w$]+(?:\.[\w$]+(?:\(\))?)*)\.localeCompare\(/g
+const CODE_UNIT_ORDER = 'const __byCodeUnit = (a, b) => (a < b ? -1 : a > b ? 1 : 0);\n'
 
 /** The module that stands in for a built-in one imported with `import`: its CommonJS exports, which esbuild's interop reads only when used. */
 const viaRequire = (id) => `module.exports = require(${JSON.stringify(id)})`
@@ -69,6 +86,19 @@ const result = await build({
       setup(b) {
         b.onResolve({ filter: /^[a-z_/:0-9]+$/ }, (a) => (a.kind === 'import-statement' && isBuiltin(a.path) ? { path: a.path, namespace: 'builtin' } : undefined))
         b.onLoad({ filter: /.*/, namespace: 'builtin' }, (a) => ({ contents: viaRequire(a.path), loader: 'js' }))
+      },
+    },
+    {
+      name: 'code-unit-sorts',
+      setup(b) {
+        for (const l of LOCALE_SORTS) {
+          b.onLoad({ filter: l.file }, async (a) => {
+            const text = await readFile(a.path, 'utf8')
+            const found = text.match(LOCALE_COMPARE)?.length ?? 0
+            if (found !== l.calls || text.split('localeCompare').length - 1 !== l.calls) throw new Error(`${a.path}: ${l.calls} localeCompare calls expected, found ${found}: update LOCALE_SORTS in scripts/bundle-agent.mjs`)
+            return { contents: CODE_UNIT_ORDER + text.replace(LOCALE_COMPARE, '__byCodeUnit($1, '), loader: 'js' }
+          })
+        }
       },
     },
     {
