@@ -7,13 +7,28 @@
 // optional crypto) stay outside and are loaded from node_modules as before.
 //
 // dockerode loads BuildKit's session and progress code (gRPC, protobuf, OpenTelemetry) at
-// start-up for `buildImage` with BuildKit, which the agent never calls: both files are
-// replaced by a module that fails when used, so a future caller learns it at once.
+// start-up for `buildImage` with BuildKit, which the agent never calls, and prom-client loads
+// its Pushgateway client (and with it node:https, TLS and zlib, about 3 MB of memory) though
+// the agent's metrics are scraped, never pushed: these files are replaced by a module that
+// fails when used, so a future caller learns it at once.
+//
+// Node's own modules are loaded with require(), also where the code imports them: an
+// `import` of a built-in module builds its ES module namespace, which reads every export,
+// and reading node:http's (WebSocket, MessageEvent, ...) loads Node's bundled undici and
+// HTTP/2, which an agent does not use: about 3 MB of memory (docs/idle-cost.md).
+//
+// libp2p's peer store sorts a peer's addresses, protocols and tags with localeCompare, only
+// to get a stable order (and so does @libp2p/utils' arrayEquals): the first call makes V8
+// load ICU's collation data, about 2.5 MB an agent then keeps. In those files the calls
+// compare by code unit instead (core/order.ts says why); the build fails if a new version
+// of them no longer has exactly the calls counted here.
 //
 // Usage: node scripts/bundle-agent.mjs [--metafile FILE]   (FILE: esbuild's input report)
 
 import { build } from 'esbuild'
 import { writeFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { isBuiltin } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -25,9 +40,28 @@ if (args.length > 0 && (metaAt !== 0 || args.length !== 2)) {
   process.exit(2)
 }
 
-/** Files of dockerode that only BuildKit builds use, and the module that stands in for them. */
-const BUILDKIT_ONLY = /[\\/]dockerode[\\/]lib[\\/](session|buildkit)\.js$/
-const UNAVAILABLE = `module.exports = new Proxy(function () {}, { get() { throw new Error('BuildKit builds are not part of the daemonmesh agent') }, apply() { throw new Error('BuildKit builds are not part of the daemonmesh agent') } })`
+/** Files the agent never uses, what they are, and the module that stands in for them. */
+const UNUSED = [
+  { file: /[\\/]dockerode[\\/]lib[\\/](session|buildkit)\.js$/, what: 'BuildKit builds are' },
+  { file: /[\\/]prom-client[\\/]lib[\\/]pushgateway\.js$/, what: "prom-client's Pushgateway is" },
+]
+const unavailable = (what) => {
+  const fail = `throw new Error(${JSON.stringify(`${what} not part of the daemonmesh agent`)})`
+  return `module.exports = new Proxy(function () {}, { get() { ${fail} }, apply() { ${fail} }, construct() { ${fail} } })`
+}
+
+/** Files that sort with localeCompare, and how many calls each holds. */
+const LOCALE_SORTS = [
+  { file: /[\\/]@libp2p[\\/]peer-store[\\/]dist[\\/]src[\\/]utils[\\/]to-peer-pb\.js$/, calls: 2 },
+  { file: /[\\/]@libp2p[\\/]peer-store[\\/]dist[\\/]src[\\/]utils[\\/]dedupe-addresses\.js$/, calls: 1 },
+  { file: /[\\/]@libp2p[\\/]utils[\\/]dist[\\/]src[\\/]array-equals\.js$/, calls: 1 },
+]
+/** `X.localeCompare(`, X a name, a property path or a call without arguments (`a`, `a.toString()`, `a.multiaddr.toString()`). */
+const LOCALE_COMPARE = /([\w$]+(?:\.[\w$]+(?:\(\))?)*)\.localeCompare\(/g
+const CODE_UNIT_ORDER = 'const __byCodeUnit = (a, b) => (a < b ? -1 : a > b ? 1 : 0);\n'
+
+/** The module that stands in for a built-in one imported with `import`: its CommonJS exports, which esbuild's interop reads only when used. */
+const viaRequire = (id) => `module.exports = require(${JSON.stringify(id)})`
 
 const result = await build({
   entryPoints: [join(root, 'dist/agent/main.js')],
@@ -48,9 +82,29 @@ const result = await build({
   logLevel: 'warning',
   plugins: [
     {
-      name: 'no-buildkit',
+      name: 'builtins-via-require',
       setup(b) {
-        b.onLoad({ filter: BUILDKIT_ONLY }, () => ({ contents: UNAVAILABLE, loader: 'js' }))
+        b.onResolve({ filter: /^[a-z_/:0-9]+$/ }, (a) => (a.kind === 'import-statement' && isBuiltin(a.path) ? { path: a.path, namespace: 'builtin' } : undefined))
+        b.onLoad({ filter: /.*/, namespace: 'builtin' }, (a) => ({ contents: viaRequire(a.path), loader: 'js' }))
+      },
+    },
+    {
+      name: 'code-unit-sorts',
+      setup(b) {
+        for (const l of LOCALE_SORTS) {
+          b.onLoad({ filter: l.file }, async (a) => {
+            const text = await readFile(a.path, 'utf8')
+            const found = text.match(LOCALE_COMPARE)?.length ?? 0
+            if (found !== l.calls || text.split('localeCompare').length - 1 !== l.calls) throw new Error(`${a.path}: ${l.calls} localeCompare calls expected, found ${found}: update LOCALE_SORTS in scripts/bundle-agent.mjs`)
+            return { contents: CODE_UNIT_ORDER + text.replace(LOCALE_COMPARE, '__byCodeUnit($1, '), loader: 'js' }
+          })
+        }
+      },
+    },
+    {
+      name: 'unused',
+      setup(b) {
+        for (const u of UNUSED) b.onLoad({ filter: u.file }, () => ({ contents: unavailable(u.what), loader: 'js' }))
       },
     },
   ],

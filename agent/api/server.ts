@@ -7,7 +7,7 @@ import { timingSafeEqual } from 'node:crypto'
 import { chmod, rm } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { createServer as createTlsServer, type Server as TlsServer } from 'node:https'
+import type { Server as TlsServer } from 'node:https'
 import type { Logger } from 'pino'
 import { Prefix, StoreKey, parseDsKey } from '../../core/keyspace.js'
 import type { ApiBackend } from './backend.js'
@@ -63,13 +63,18 @@ export interface ApiOptions {
 
 /** ApiServer serves one agent. */
 export class ApiServer {
-  private readonly server: Server | TlsServer
+  private server: Server | TlsServer | undefined
   private readonly backend: ApiBackend
   private readonly opts: ApiOptions
 
   constructor(backend: ApiBackend, opts: ApiOptions) {
     this.backend = backend
     this.opts = opts
+  }
+
+  /** serve makes the HTTP or HTTPS server; node:https (and TLS) is loaded only for an https API, most agents serve a unix socket. */
+  private async serve(): Promise<Server | TlsServer> {
+    const opts = this.opts
     const handle = (req: IncomingMessage, res: ServerResponse): void => {
       this.route(req, res).catch((err: unknown) => {
         const status = err instanceof HttpError ? err.status : 500
@@ -79,30 +84,33 @@ export class ApiServer {
         else send(res, status, { error: (err as Error).message })
       })
     }
-    this.server = opts.tls === undefined ? createServer(handle) : createTlsServer({ key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' }, handle)
-    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const tls = opts.tls
+    const server = tls === undefined ? createServer(handle) : (await import('node:https')).createServer({ key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' }, handle)
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       this.session(req, socket, head).catch((err: unknown) => {
         opts.log.debug({ err }, 'exec session failed')
         socket.destroy()
       })
     })
+    return server
   }
 
   /** listen binds the socket (replacing a stale unix socket file, mode 0660) or TCP port. */
   async listen(): Promise<void> {
+    const server = (this.server ??= await this.serve())
     if (this.opts.address.startsWith('unix://')) {
       const path = this.opts.address.slice('unix://'.length)
       await rm(path, { force: true })
       await new Promise<void>((resolve, reject) => {
-        this.server.once('error', reject)
-        this.server.listen(path, () => resolve())
+        server.once('error', reject)
+        server.listen(path, () => resolve())
       })
       await chmod(path, 0o660)
     } else {
       const url = new URL(this.opts.address)
       await new Promise<void>((resolve, reject) => {
-        this.server.once('error', reject)
-        this.server.listen(Number(url.port), url.hostname, () => resolve())
+        server.once('error', reject)
+        server.listen(Number(url.port), url.hostname, () => resolve())
       })
     }
     this.opts.log.info({ address: this.opts.address, ...(this.opts.tls === undefined ? {} : { fingerprint: this.opts.tls.fingerprint }) }, 'API listening')
@@ -110,9 +118,10 @@ export class ApiServer {
 
   /** close stops serving (a server that never listened closes at once). */
   async close(): Promise<void> {
-    if (!this.server.listening) return
-    this.server.closeAllConnections()
-    await new Promise<void>((resolve) => this.server.close(() => resolve()))
+    const server = this.server
+    if (server === undefined || !server.listening) return
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
   }
 
   private authorized(req: IncomingMessage): boolean {
