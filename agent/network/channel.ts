@@ -9,6 +9,7 @@
 import type { Stream } from '@libp2p/interface'
 import { lpStream } from 'it-length-prefixed-stream'
 import type { ChannelLimits, FrameChannel } from '../transport.js'
+import { updateWindowAtHalf } from './window-updates.js'
 
 /**
  * streamChannel wraps `stream`. It is aborted when `deadline` fires (a fixed deadline, e.g.
@@ -16,6 +17,7 @@ import type { ChannelLimits, FrameChannel } from '../transport.js'
  * without a frame read or written.
  */
 export function streamChannel(stream: Stream, limits: ChannelLimits, deadline?: AbortSignal): FrameChannel {
+  updateWindowAtHalf(stream)
   const lp = lpStream(stream, { maxDataLength: limits.maxFrameBytes })
   let failure: Error | undefined
   const expire = (why: string): void => {
