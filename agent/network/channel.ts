@@ -4,7 +4,8 @@
 // aborts the stream, which fails whatever read or write is pending (no abort signal rides
 // on every frame: each would allocate an error and a listener). A failed read or write
 // aborts the stream too, so a broken exchange does not hold a stream slot of the peer's
-// until its own deadline. Only agent/network sees the libp2p Stream.
+// until its own deadline. The stream sends yamux window updates only once its window is
+// half drained (window-updates.ts). Only agent/network sees the libp2p Stream.
 
 import type { Stream } from '@libp2p/interface'
 import { lpStream } from 'it-length-prefixed-stream'
