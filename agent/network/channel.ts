@@ -4,11 +4,13 @@
 // aborts the stream, which fails whatever read or write is pending (no abort signal rides
 // on every frame: each would allocate an error and a listener). A failed read or write
 // aborts the stream too, so a broken exchange does not hold a stream slot of the peer's
-// until its own deadline. Only agent/network sees the libp2p Stream.
+// until its own deadline. The stream sends yamux window updates only once its window is
+// half drained (window-updates.ts). Only agent/network sees the libp2p Stream.
 
 import type { Stream } from '@libp2p/interface'
 import { lpStream } from 'it-length-prefixed-stream'
 import type { ChannelLimits, FrameChannel } from '../transport.js'
+import { updateWindowAtHalf } from './window-updates.js'
 
 /**
  * streamChannel wraps `stream`. It is aborted when `deadline` fires (a fixed deadline, e.g.
@@ -16,6 +18,7 @@ import type { ChannelLimits, FrameChannel } from '../transport.js'
  * without a frame read or written.
  */
 export function streamChannel(stream: Stream, limits: ChannelLimits, deadline?: AbortSignal): FrameChannel {
+  updateWindowAtHalf(stream)
   const lp = lpStream(stream, { maxDataLength: limits.maxFrameBytes })
   let failure: Error | undefined
   const expire = (why: string): void => {
