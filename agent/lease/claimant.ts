@@ -11,12 +11,9 @@ import { viewOf, type ClaimMessage, type SlotKind } from '../../core/lease.js'
 import { claimTurn, freeSlots } from '../../core/pacing.js'
 import type { Timer } from '../clock.js'
 import type { Attempt, ClaimantOptions, Wish } from './attempt.js'
+import { Cooldown, type Cooling } from './cooldown.js'
 import type { SlotStatus, UpdateSlots } from './update-slots.js'
 import type { Reply } from './voter.js'
-
-
-/** Cooling is how long a failed attempt shuts the fast path (Claimant.backoff). */
-type Cooling = 'doubled' | 'once' | 'none'
 
 /** Claimant runs this host's attempts; it is the UpdateSlots the reconciler uses. */
 export class Claimant implements UpdateSlots {
@@ -27,17 +24,8 @@ export class Claimant implements UpdateSlots {
   private readonly retryAt = new Map<string, number>()
   /** The timer that looks again at retryAt, per DaemonSet. */
   private readonly timers = new Map<string, Timer>()
-  /**
-   * Monotonic ms until which no fast-path claim is made for a DaemonSet whose last attempt
-   * failed: a jitter that doubles with each failure in a row, up to the fallback time, so
-   * hosts that collided do not collide again, a host refused once is back in line soon, and
-   * one refused again and again backs off. (Cooling for a plain jitter let a 100-host fleet
-   * at 10 % storm with refused claims; cooling until the fallback held every host behind a
-   * refused one for up to its whole fallback: docs/fleet-speed.md.)
-   */
-  private readonly coolUntil = new Map<string, number>()
-  /** Failed attempts in a row per DaemonSet (reset by a granted slot or a dropped wish). */
-  private readonly failures = new Map<string, number>()
+  /** No fast-path claim for a DaemonSet whose last attempt failed, for a while (cooldown.ts). */
+  private readonly cooldown = new Cooldown()
   /** Monotonic ms each slot (`ds|kind|slot`) was first seen free by this host's voter, while it stays free: the fallback takes only a slot no host ahead took. */
   private readonly freeSince = new Map<string, number>()
   /** What the reconciler last asked per DaemonSet, so a freed slot or a timer can claim without waiting for its next pass. */
@@ -140,8 +128,7 @@ export class Claimant implements UpdateSlots {
   private forgetWish(ds: string): void {
     this.attempts.delete(ds)
     this.wishes.delete(ds)
-    this.coolUntil.delete(ds)
-    this.failures.delete(ds)
+    this.cooldown.forget(ds)
     for (const k of this.freeSince.keys()) if (k.startsWith(`${ds}|`)) this.freeSince.delete(k)
     this.why.delete(ds)
     this.retryAt.delete(ds)
@@ -158,7 +145,7 @@ export class Claimant implements UpdateSlots {
       this.opts.clock.after(Math.max(0, at - this.now()), () => {
         this.timers.delete(ds)
         if (this.retryAt.get(ds) !== at || this.attempts.has(ds)) return
-        this.coolUntil.delete(ds)
+        this.cooldown.open(ds)
         this.consider(ds, true)
       }),
     )
@@ -180,26 +167,8 @@ export class Claimant implements UpdateSlots {
   private backoff(ds: string, revision: string, cooling: Cooling = 'doubled'): void {
     const { jitterMinMs, jitterMaxMs } = this.opts.timings
     const at = this.fallback(ds, revision)
-    if (cooling !== 'none') {
-      let doublings = 0
-      if (cooling === 'doubled') {
-        const failures = (this.failures.get(ds) ?? 0) + 1
-        this.failures.set(ds, failures)
-        doublings = Math.min(failures - 1, 16)
-      }
-      const cool = (jitterMinMs + this.random(jitterMaxMs - jitterMinMs)) * 2 ** doublings
-      this.coolUntil.set(ds, Math.min(at, this.now() + cool))
-    }
+    if (cooling !== 'none') this.cooldown.failed(ds, cooling, this.now(), jitterMinMs + this.random(jitterMaxMs - jitterMinMs), at)
     this.lookAgainAt(ds, at)
-  }
-
-  /** cooling reports whether the fast path is shut for ds after a failed attempt (backoff). */
-  private cooling(ds: string): boolean {
-    const until = this.coolUntil.get(ds)
-    if (until === undefined) return false
-    if (until > this.now()) return true
-    this.coolUntil.delete(ds)
-    return false
   }
 
   /**
@@ -214,7 +183,7 @@ export class Claimant implements UpdateSlots {
    */
   private consider(ds: string, due: boolean): void {
     const wish = this.wishes.get(ds)
-    if (wish === undefined || this.attempts.has(ds) || (!due && this.cooling(ds))) return
+    if (wish === undefined || this.attempts.has(ds) || (!due && this.cooldown.cooling(ds, this.now()))) return
     // A wish holds only while it is still to do: once this host's copy is current (replaced
     // without a slot) it is dropped, and the reconciler asks again if need be.
     if (this.opts.fleet.record(this.opts.keyId)?.pods[ds]?.revision === wish.revision) {
@@ -268,7 +237,7 @@ export class Claimant implements UpdateSlots {
 
   /** start claims `slot`: this host's own vote first (saved), then the claim to every other voter. */
   private start(ds: string, revision: string, kind: SlotKind, slot: number): void {
-    this.coolUntil.delete(ds)
+    this.cooldown.open(ds)
     this.timers.get(ds)?.cancel()
     this.timers.delete(ds)
     this.retryAt.delete(ds)
@@ -334,7 +303,7 @@ export class Claimant implements UpdateSlots {
     if (this.attempts.get(a.ds) !== a || a.phase !== 'announcing' || a.acks.size < a.quorum) return
     if (this.fenced(a, 'the acknowledgements came too late (fenced)')) return
     a.phase = 'granted'
-    this.failures.delete(a.ds)
+    this.cooldown.succeeded(a.ds)
     this.why.delete(a.ds)
     this.opts.log.info({ daemonset: a.ds, kind: a.kind, slot: a.slot, term: a.term, grants: a.grants.size, quorum: a.quorum }, 'update slot acquired')
     for (const fn of this.granted) fn(a.ds)
