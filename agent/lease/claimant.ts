@@ -326,14 +326,16 @@ export class Claimant implements UpdateSlots {
 
   /**
    * rival tells the claimant that this agent's voter answered `from`'s claim `msg`. When it
-   * is for the slot this host is claiming (no quorum yet), could win (same revision and voter
-   * set, a host the voter finds eligible; whichever claim reaches a voter first has it), and both hosts claimed it
-   * at once (their views of the free slots differed), the one behind in line (by name, as
-   * the line is) yields: it abandons at once, freeing its votes for the one ahead, and
-   * cools; the one ahead keeps its claim and, if the split still cost it the quorum, claims
-   * again without cooling when the yielder's release wakes it. Without this both backed
-   * off, and the host at the head of the line, cooling, held up every host behind it
-   * (docs/fleet-speed.md). A courtesy like the rest of the pacing: the votes decide.
+   * is for the slot this host is claiming (no quorum yet) and could win (same revision and
+   * voter set, a host the voter finds eligible: whichever claim reaches a voter first has
+   * it), both hosts claimed one slot at once (their views of the free slots differed), and
+   * the one behind in line (by name, as the line is) yields: it abandons at once, freeing
+   * its votes for the one ahead, and cools; the one ahead keeps its claim and, if the split
+   * still cost it the quorum, claims again without cooling when the yielder's release wakes
+   * it. Without this both backed off, and the host at the head of the line, cooling, held
+   * up every host behind it (docs/fleet-speed.md). A courtesy like the rest of the pacing:
+   * the votes decide. A member's claims past the voter's answer rate are not answered, and
+   * so make no one yield.
    */
   rival(from: string, msg: ClaimMessage): void {
     const a = this.attempts.get(msg.ds)
