@@ -6,7 +6,7 @@
 
 import type { History } from './history.js'
 import { refOf } from './keyspace.js'
-import { byCodePoint } from './order.js'
+import { byCodeUnit } from './order.js'
 import type { NodeRecord } from './node-record.js'
 import { daemonSetStatus, type DaemonSetStatus } from './status.js'
 import type { DaemonSet } from './types.js'
@@ -79,7 +79,7 @@ export function kubeStateFamilies(daemonSets: readonly StoredDaemonSet[], member
   const observed: MetricFamily = { name: 'kube_daemonset_status_observed_generation', help: 'The most recent generation observed by the daemon set controller.', type: 'gauge', labelNames: DS_LABELS, samples: [] }
   const podInfo: MetricFamily = { name: 'kube_pod_info', help: 'Information about pod.', type: 'gauge', labelNames: ['namespace', 'pod', 'node', 'created_by_kind', 'created_by_name'], samples: [] }
   const restarts: MetricFamily = { name: 'kube_pod_container_status_restarts_total', help: 'The number of container restarts per container.', type: 'counter', labelNames: ['namespace', 'pod', 'container'], samples: [] }
-  const sorted = [...daemonSets].sort((a, b) => byCodePoint(refOf(a.ds).key, refOf(b.ds).key))
+  const sorted = [...daemonSets].sort((a, b) => byCodeUnit(refOf(a.ds).key, refOf(b.ds).key))
   for (const s of sorted) {
     const ref = refOf(s.ds)
     const labels = { namespace: ref.namespace, daemonset: ref.name }
@@ -90,7 +90,7 @@ export function kubeStateFamilies(daemonSets: readonly StoredDaemonSet[], member
     observed.samples.push({ labels, value: g })
     const containers = s.ds.spec.template.spec.containers
     const container = containers.length === 1 ? (containers[0]?.name ?? '') : ''
-    for (const node of [...members].sort((a, b) => byCodePoint(a.name, b.name))) {
+    for (const node of [...members].sort((a, b) => byCodeUnit(a.name, b.name))) {
       const pod = node.pods[ref.key]
       if (pod === undefined) continue
       const name = podName(ref.name, node.name)

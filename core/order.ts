@@ -3,7 +3,7 @@
 // collation's data, about 2.5 MB of memory an agent then keeps for its life
 // (docs/idle-cost.md). Names, keys and addresses only need a stable order.
 
-/** byCodePoint compares two strings by code unit, for Array.prototype.sort. */
-export function byCodePoint(a: string, b: string): number {
+/** byCodeUnit compares two strings by code unit, for Array.prototype.sort. */
+export function byCodeUnit(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }

@@ -9,7 +9,7 @@
 import type { Logger } from 'pino'
 import { parseDsKey } from '../../core/keyspace.js'
 import { checkOpsRequest, OpsRequestError, type OpsRequest } from '../../core/ops-request.js'
-import { byCodePoint } from '../../core/order.js'
+import { byCodeUnit } from '../../core/order.js'
 import type { Clock } from '../clock.js'
 import type { NodeView } from '../membership/membership.js'
 import { OPS_PROTOCOL } from '../network/constants.js'
@@ -126,7 +126,7 @@ export class Ops {
       if (n === undefined) throw new OpsError(404, `nodes "${r.node}" not found`)
       return [n]
     }
-    const running = known.filter((n) => ref !== undefined && n.record.pods[ref.key] !== undefined).sort((a, b) => byCodePoint(a.record.name, b.record.name))
+    const running = known.filter((n) => ref !== undefined && n.record.pods[ref.key] !== undefined).sort((a, b) => byCodeUnit(a.record.name, b.record.name))
     if (running.length === 0) throw new OpsError(404, `no node runs a copy of daemonset.apps/${ref?.name ?? r.ds}`)
     return running
   }

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { kubeStateFamilies } from '../../../core/kube-state.js'
-import { byCodePoint } from '../../../core/order.js'
+import { byCodeUnit } from '../../../core/order.js'
 import { ds } from '../../helpers/fixtures.js'
 
-test('byCodePoint orders by code unit, as < does: upper case before lower, punctuation and digits before letters', () => {
-  assert.deepEqual(['b', 'a', 'B', 'a1', 'a.1', 'a-2', ''].sort(byCodePoint), ['', 'B', 'a', 'a-2', 'a.1', 'a1', 'b'])
-  assert.equal(byCodePoint('node-1', 'node-1'), 0)
+test('byCodeUnit orders by code unit, as < does: upper case before lower, punctuation and digits before letters', () => {
+  assert.deepEqual(['b', 'a', 'B', 'a1', 'a.1', 'a-2', ''].sort(byCodeUnit), ['', 'B', 'a', 'a-2', 'a.1', 'a1', 'b'])
+  assert.equal(byCodeUnit('node-1', 'node-1'), 0)
 })
 
 test('kube-state series list DaemonSets in code-unit order of namespace/name', () => {
