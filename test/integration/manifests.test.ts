@@ -190,6 +190,9 @@ describe('published manifests on real agents', { skip }, () => {
     const err = await waitFor('the pod error in the node record', async () => (await a1.nodes()).find((n) => n.metadata.name === 'mf-1')?.status.pods?.['default/mf-badpath']?.lastError)
     assert.match(err, new RegExp(`MountVolume\\.SetUp failed for volume "docker-sock": hostPath type check failed: ${host}/not-a-socket is not a socket file`))
     assert.deepEqual(await containers('mf-badpath'), [])
+    // mf-1 knows its own error at once; mf-2 learns it from mf-1's record, published by gossip
+    // (at most membership.recordSpacingMs after mf-1's previous publication).
+    await waitFor('the pod error in mf-2\'s copy of the record', async () => (await a2.nodes()).find((n) => n.metadata.name === 'mf-1')?.status.pods?.['default/mf-badpath']?.lastError)
     const pods = await runCli('get', 'pods', '-o', 'wide', '--agent', a2.target.address)
     assert.match(pods.stdout, /mf-badpath-mf-1 +0\/1 +CreateContainerError .*MountVolume\.SetUp failed for volume "docker-sock"/)
   })
