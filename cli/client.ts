@@ -115,14 +115,19 @@ export async function call<T>(target: AgentTarget, method: string, path: string,
  * or a TLS connection already open whose certificate has the pinned fingerprint (the
  * handshake and the pin check come first: not a byte of a request, nor the token, goes to a
  * certificate that does not match).
+ *
+ * Every request has a connection of its own (`agent: false`): Node's default agent keeps
+ * connections alive, and a request sent on one just as the agent's server closes it for
+ * idling (5 s) fails with ECONNRESET, which a process polling agents (a script, `rollout
+ * status`) meets sooner or later. A connection to a local socket costs next to nothing.
  */
 export async function reach(target: AgentTarget): Promise<RequestOptions> {
-  if (target.address.startsWith('unix://')) return { socketPath: target.address.slice('unix://'.length) }
+  if (target.address.startsWith('unix://')) return { agent: false, socketPath: target.address.slice('unix://'.length) }
   const u = new URL(target.address)
   const host = u.hostname.replace(/^\[|\]$/g, '')
-  if (u.protocol !== 'https:') return { host, port: Number(u.port || 80) }
+  if (u.protocol !== 'https:') return { agent: false, host, port: Number(u.port || 80) }
   const socket = await pinnedSocket(host, Number(u.port || 443), target)
-  return { createConnection: () => socket }
+  return { agent: false, createConnection: () => socket }
 }
 
 /** pinnedSocket opens a TLS connection and resolves once the agent's certificate has the pinned fingerprint; otherwise rejects and closes it. */
