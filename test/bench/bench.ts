@@ -92,13 +92,17 @@ const rows: Row[] = []
  * the ms from `t0` until the last agent held.
  */
 async function untilEach<T>(what: string, agents: T[], check: (a: T) => Promise<boolean>, t0: number, timeoutMs: number, intervalMs: number): Promise<number> {
-  const times = await Promise.all(
+  return Math.max(...(await everyTime(what, agents, check, t0, timeoutMs, intervalMs)))
+}
+
+/** everyTime returns, per agent, the ms from t0 until `check` first held for it. */
+async function everyTime<T>(what: string, agents: T[], check: (a: T) => Promise<boolean>, t0: number, timeoutMs: number, intervalMs: number): Promise<number[]> {
+  return Promise.all(
     agents.map(async (a, i) => {
       await waitFor(`${what} (#${i + 1})`, () => check(a), timeoutMs - (Date.now() - t0), intervalMs)
       return Date.now() - t0
     }),
   )
-  return Math.max(...times)
 }
 const aliveCount = async (a: TestAgent): Promise<number> => (await a.nodes()).filter((n) => n.status.state === 'Alive').length
 
@@ -147,6 +151,7 @@ async function daemonSets(cluster: TestCluster, agents: TestAgent[]): Promise<vo
 async function extras(cluster: TestCluster, agents: TestAgent[]): Promise<void> {
   const n = agents.length
   const latencies: number[] = []
+  const rounds: string[] = []
   const base = (await (agents[0] as TestAgent).health()).storeEntries
   for (let r = 0; r < ROUNDS; r++) {
     const f = join(cluster.root, `bench-${r}.yaml`)
@@ -155,9 +160,14 @@ async function extras(cluster: TestCluster, agents: TestAgent[]): Promise<void> 
     const t0 = Date.now()
     const code = await cli(['apply', '-f', f, '--agent', origin.target.address, '--key', cluster.operatorKeyFile], quiet, process.stderr)
     if (code !== 0) throw new Error(`apply failed with ${code}`)
-    latencies.push(await untilEach(`bench-${r} everywhere`, agents, async (a) => (await a.health()).storeEntries === base + 2 * (r + 1), t0, 30_000, 50))
+    const cliMs = Date.now() - t0
+    const each = await everyTime(`bench-${r} everywhere`, agents, async (a) => (await a.health()).storeEntries === base + 2 * (r + 1), t0, 30_000, 50)
+    const last = each.indexOf(Math.max(...each))
+    latencies.push(each[last] as number)
+    rounds.push(`${each[last]} (CLI ${cliMs}, last ${(agents[last] as TestAgent).name})`)
   }
   out(`apply -> every store (${n} agents, ${ROUNDS} rounds, each agent polled every 50 ms): p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms`)
+  out(`  each round, ms: ${rounds.join(', ')}`)
   const victim = agents[n - 1] as TestAgent
   const others = agents.slice(0, n - 2)
   let t0 = Date.now()
