@@ -179,7 +179,7 @@ export class Agent {
         metrics,
         log: log.child({ component: 'membership' }),
       })
-      const fleet = new FleetView(membership, store, { faulty: config.faultyVoters, admitted: (k, r) => admission.admitted(k, r) })
+      const fleet = new FleetView(membership, store, { faulty: config.faultyVoters, committee: config.leaseCommittee, admitted: (k, r) => admission.admitted(k, r) })
       const lease = new Lease({
         transport: network,
         clock,
@@ -265,6 +265,7 @@ export class Agent {
         if (kind === 'configMap' || kind === 'secret') files?.trigger()
       })
       membership.on('node:self', () => reconciler?.trigger())
+      membership.on('node:record', (r) => lease.recordArrived(r))
       lease.slots.onGranted(() => reconciler?.trigger())
       membership.start()
       started.push(() => membership.stop())

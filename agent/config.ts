@@ -15,6 +15,7 @@ import { validateLabels } from '../core/selector.js'
 import { parseTaint, validateTaint } from '../core/taints.js'
 import type { Taint, TaintEffect } from '../core/types.js'
 import { parseDuration } from '../core/duration.js'
+import { DEFAULT_COMMITTEE } from '../core/lease.js'
 import { OPEN_POLICY, policyOf, policySchema, type WorkloadPolicy } from '../core/policy.js'
 import { LOG_LEVELS, type LogLevel } from './log.js'
 
@@ -110,6 +111,14 @@ export interface AgentConfig {
    * use the same f (it is part of the claim's voter-set hash). 0 to 16.
    */
   faultyVoters: number
+  /**
+   * How many voters decide each DaemonSet's update slots once the fleet has more (`--lease-committee`):
+   * a rolled host then costs 5 (k - 1) lease messages whatever the fleet's size, and each claimant
+   * links to k - 1 voters instead of every host. Default 9 (a quorum of 6 at f = 1: three committee
+   * members may be down). Every agent of a fleet must use the same value (it is part of the claim's
+   * voter-set hash once the fleet is larger). f + 1 to 255.
+   */
+  leaseCommittee: number
   /** Hard cap on libp2p connections. Default 64. */
   maxConnections: number
   /** Connections the agent keeps by dialling peers it learns from node records. Default 8. */
@@ -176,6 +185,7 @@ export function defaultConfig(): AgentConfig {
     antiEntropyMs: 30_000,
     leaseTtlMs: 15_000,
     faultyVoters: 1,
+    leaseCommittee: DEFAULT_COMMITTEE,
     maxConnections: 64,
     targetPeers: 8,
     logLevel: 'info',
@@ -227,6 +237,7 @@ const fileSchema = z
     antiEntropy: duration,
     leaseTtl: duration,
     faultyVoters: z.number().int(),
+    leaseCommittee: z.number().int(),
     maxConnections: z.number().int(),
     targetPeers: z.number().int(),
     logLevel: z.string(),
@@ -347,6 +358,7 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
     antiEntropyMs: durationField(pick('antiEntropy'), 'antiEntropy', d.antiEntropyMs, issues),
     leaseTtlMs: durationField(pick('leaseTtl'), 'leaseTtl', d.leaseTtlMs, issues),
     faultyVoters: pick('faultyVoters') ?? d.faultyVoters,
+    leaseCommittee: pick('leaseCommittee') ?? d.leaseCommittee,
     maxConnections: pick('maxConnections') ?? d.maxConnections,
     targetPeers: pick('targetPeers') ?? d.targetPeers,
     logLevel: logLevel as LogLevel,
@@ -374,6 +386,7 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
   if (cfg.suspicionMs < 2 * cfg.heartbeatMs) issues.push({ path: 'suspicion', message: `Invalid value: ${cfg.suspicionMs}ms: must be at least two heartbeats (${2 * cfg.heartbeatMs}ms)` })
   if (cfg.leaseTtlMs < 2000) issues.push({ path: 'leaseTtl', message: `Invalid value: ${cfg.leaseTtlMs}ms: at least 2s (a claim needs two gossip round trips)` })
   if (cfg.faultyVoters < 0 || cfg.faultyVoters > 16) issues.push({ path: 'faultyVoters', message: `Invalid value: ${cfg.faultyVoters}: between 0 and 16` })
+  if (cfg.leaseCommittee <= cfg.faultyVoters || cfg.leaseCommittee > 255) issues.push({ path: 'leaseCommittee', message: `Invalid value: ${cfg.leaseCommittee}: between faultyVoters + 1 (${cfg.faultyVoters + 1}) and 255` })
   if (cfg.forgetMs <= cfg.suspicionMs) issues.push({ path: 'forget', message: 'Invalid value: must be longer than suspicion' })
   if (cfg.maxConnections < 1) issues.push({ path: 'maxConnections', message: 'Invalid value: must be at least 1' })
   if (cfg.targetPeers < 1 || cfg.targetPeers > cfg.maxConnections) issues.push({ path: 'targetPeers', message: 'Invalid value: must be between 1 and maxConnections' })

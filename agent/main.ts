@@ -54,6 +54,7 @@ export function agentCommand(): Command {
     .option('--anti-entropy <duration>', 'backstop interval of the store and node record comparison with a random peer; probes start one sooner when states differ (default 30s)')
     .option('--lease-ttl <duration>', 'lifetime of a rolling-update slot grant (default 15s)')
     .addOption(new Option('--faulty-voters <n>', 'voters that may lie without a rollout passing maxUnavailable: claims need ceil((n+f+1)/2) of n voters (default 1, 0 to 16)').argParser(intFlag('faulty-voters')))
+    .addOption(new Option('--lease-committee <k>', "voters that decide each DaemonSet's update slots in a larger fleet: a rolled host costs 5 (k-1) lease messages whatever the fleet's size (default 9, faulty-voters + 1 to 255; the same on every agent)").argParser(intFlag('lease-committee')))
     .addOption(new Option('--max-connections <n>', 'connection cap (default 64)').argParser(intFlag('max-connections')))
     .addOption(new Option('--target-peers <n>', 'connections to keep (default 8)').argParser(intFlag('target-peers')))
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
@@ -93,6 +94,7 @@ function flagsToInput(o: Record<string, unknown>): ConfigInput {
     antiEntropy: o.antiEntropy as string | undefined,
     leaseTtl: o.leaseTtl as string | undefined,
     faultyVoters: o.faultyVoters as number | undefined,
+    leaseCommittee: o.leaseCommittee as number | undefined,
     maxConnections: o.maxConnections as number | undefined,
     targetPeers: o.targetPeers as number | undefined,
     logLevel: o.logLevel as string | undefined,

@@ -1,6 +1,7 @@
-// Rolling-update slots held in gossip: the voter side of the lease, pure. Every agent is
-// a voter; a host that wants to take its copy down (or surge a second one) claims a slot
-// and needs grants, then acknowledgements of its "act", from a majority of the fleet.
+// Rolling-update slots: the voter side of the lease, pure. Every agent is a voter, and a
+// committee of them (at most DEFAULT_COMMITTEE, picked the same way by every agent) decides
+// each DaemonSet's slots; a host that wants to take its copy down (or surge a second one)
+// claims a slot and needs grants, then acknowledgements of its "act", from a quorum of it.
 // Each slot is a mutex (any two quorums share f+1 voters, so at least one honest voter, and
 // an honest voter gives a slot to one host at a time), so at most `limit` hosts act at once
 // even when f voters lie. docs/rollout.md has the rule, the argument and the failure cases.
@@ -78,6 +79,8 @@ export interface VoterView {
   unavailable(ds: string, exclude: ReadonlySet<string>): number
   /** Why `holder` may not hold a slot of ds (it should not run it, or reports no outdated copy); undefined when it may. */
   ineligible(ds: string, holder: string): string | undefined
+  /** Whether this voter is on the DaemonSet's committee (committeeOf) in its view: only the committee decides its slots. */
+  onCommittee(ds: string): boolean
 }
 
 export type Verdict = { grant: true } | { grant: false; reason: string }
@@ -92,15 +95,48 @@ export function quorumOf(n: number, f: number): number {
   return Math.min(n, Math.ceil((n + f + 1) / 2))
 }
 
+/** DEFAULT_COMMITTEE is how many voters decide a DaemonSet's slots in a fleet larger than that (`leaseCommittee`). */
+export const DEFAULT_COMMITTEE = 9
+
 /**
- * viewOf returns the hash of a voter set and the quorum it needs (quorumOf). f is part of
- * the hash: a claim made with another f is refused like one made against another set, so
- * agents configured differently never count different quorums against each other.
+ * committeeOf returns the voters that decide the slots of DaemonSet `ds`: every voter when
+ * there are at most `size`, else the `size` whose hash of (ds, key id) is lowest (rendezvous
+ * hashing). Every agent that sees the same voter set picks the same committee, a DaemonSet's
+ * committee changes by at most one member when one voter joins or leaves, and different
+ * DaemonSets spread over different committees. Sorted by key id.
  */
-export function viewOf(voters: readonly string[], f = DEFAULT_FAULTY_VOTERS): { view: string; quorum: number } {
+export function committeeOf(voters: readonly string[], ds: string, size = DEFAULT_COMMITTEE): string[] {
+  const all = [...new Set(voters)].sort()
+  if (all.length <= size) return all
+  const score = (k: string): string => createHash('sha256').update(`${ds}\n${k}`).digest('hex')
+  return all
+    .map((k) => ({ k, s: score(k) }))
+    .sort((a, b) => (a.s < b.s ? -1 : a.s > b.s ? 1 : 0))
+    .slice(0, size)
+    .map((x) => x.k)
+    .sort()
+}
+
+/**
+ * viewOf returns the hash of a voter set and the quorum a claim needs: quorumOf over the
+ * committee (every voter up to `committee` of them, committeeOf). f is part of the hash: a
+ * claim made with another f is refused like one made against another set, so agents
+ * configured differently never count different quorums against each other. So is the
+ * committee size, once the set is larger than it (a fleet within it hashes as before
+ * committees: every voter is on it, whatever the size).
+ */
+export function viewOf(voters: readonly string[], f = DEFAULT_FAULTY_VOTERS, committee = DEFAULT_COMMITTEE): { view: string; quorum: number } {
   const sorted = [...new Set(voters)].sort()
-  const text = f === 0 ? sorted.join('\n') : `${sorted.join('\n')}\nf=${f}`
-  return { view: createHash('sha256').update(text).digest('base64url').slice(0, 22), quorum: quorumOf(sorted.length, f) }
+  let text = f === 0 ? sorted.join('\n') : `${sorted.join('\n')}\nf=${f}`
+  if (sorted.length > committee) text += `\ncommittee=${committee}`
+  return { view: createHash('sha256').update(text).digest('base64url').slice(0, 22), quorum: quorumOf(Math.min(sorted.length, committee), f) }
+}
+
+/** termSeenIn returns the slot's highest term a voter's refusal tells (`… [term N]`), or undefined when it tells none. */
+export function termSeenIn(reason: string): number | undefined {
+  const m = / \[term (\d{1,16})\]$/.exec(reason)
+  const n = m === null ? NaN : Number(m[1])
+  return Number.isSafeInteger(n) ? n : undefined
 }
 
 const slotKey = (ds: string, kind: SlotKind, slot: number): string => `${ds}|${kind}|${slot}`
@@ -142,7 +178,8 @@ export class SlotTable {
 
   /**
    * claim decides a claim from `from` and, when granted, records the hold. Refused when:
-   * 1. the claim's voter set or revision differs from this voter's (it cannot vouch for it);
+   * 1. the claim's voter set or revision differs from this voter's (it cannot vouch for it),
+ *    or this voter is not on the DaemonSet's committee;
    * 2. the slot index is not below the voter's limit for that kind;
    * 3. `from` should not run the DaemonSet, or its record shows no outdated copy (nothing to update);
    * 4. the term runs more than MAX_TERM_STEP ahead of every term seen for the slot;
@@ -155,6 +192,7 @@ export class SlotTable {
   claim(from: string, msg: ClaimMessage, now: number, v: VoterView): Verdict {
     const k = slotKey(msg.ds, msg.kind, msg.slot)
     if (msg.view !== v.view) return { grant: false, reason: 'voter sets differ (membership is changing)' }
+    if (!v.onCommittee(msg.ds)) return { grant: false, reason: `not on the committee of ${msg.ds}` }
     const revision = v.revision(msg.ds)
     if (revision === undefined) return { grant: false, reason: 'unknown DaemonSet' }
     if (revision !== msg.revision) return { grant: false, reason: `revision ${msg.revision} is not the current ${revision}` }
@@ -166,7 +204,9 @@ export class SlotTable {
     if (msg.term > seen + MAX_TERM_STEP) return { grant: false, reason: `term ${msg.term} too far ahead of ${seen}` }
     const verdict = this.decide(from, msg, now, v, limit, seen)
     if (msg.term > seen) this.terms.set(k, msg.term)
-    return verdict
+    // A refusal past rule 4 tells the slot's highest term: a claimant off the committee
+    // hears no other claims, and asks one above it next time (termSeenIn).
+    return verdict.grant ? verdict : { grant: false, reason: `${verdict.reason} [term ${Math.max(seen, msg.term)}]` }
   }
 
   /** decide applies rules 5 to 7 to a valid claim and records the hold when granted. */

@@ -9,6 +9,7 @@ import { dns1123Subdomain } from './names.js'
 import { taintSchema } from './schema.js'
 import { validateLabels } from './selector.js'
 import { MAX_RECORD_EVENTS, podEventSchema } from './events.js'
+import { SLOT_KINDS } from './lease.js'
 import { validateTaint } from './taints.js'
 import type { NodeInfo, Taint } from './types.js'
 
@@ -49,6 +50,8 @@ export const podStatusSchema = tolerant({
   reason: z.string().max(64).optional(),
   /** Why this host's update to the current revision waits (for its turn, or for an update slot). */
   waiting: z.string().max(300).optional(),
+  /** The update slot this host holds for its copy (granted or acting): how hosts off the DaemonSet's committee see the busy slots (docs/rollout.md). */
+  updateSlot: z.object({ kind: z.enum(SLOT_KINDS), slot: z.number().int().min(0).max(100_000), term: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER) }).strict().optional(),
 })
 
 export type PodStatus = z.infer<typeof podStatusSchema>

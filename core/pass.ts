@@ -265,6 +265,7 @@ function report(d: Decision, input: PassInput, copies: ReadonlyMap<string, Copy[
       ? `back-off ${Math.round(crash.delay / 1000)}s restarting failed container: ${crash.why}`
       : (failure?.error ?? states.find((s) => s.error !== '')?.error ?? cs.map((c) => input.probes.get(c.name)?.unhealthy ?? input.probes.get(c.name)?.why).find((why) => why !== undefined))
     const waiting = revision === w.revision ? undefined : d.waiting.get(w.ref.key)
+    const held = input.slots.get(w.ref.key)
     pods[w.ref.key] = {
       revision,
       available,
@@ -279,6 +280,7 @@ function report(d: Decision, input: PassInput, copies: ReadonlyMap<string, Copy[
       ...(ready && probed && seen !== undefined ? { readySince: seen } : ready && since > 0 ? { readySince: since } : {}),
       ...(error === undefined || error === '' ? {} : { lastError: error.slice(0, 1000) }),
       ...(waiting === undefined ? {} : { waiting: waiting.slice(0, 300) }),
+      ...(held?.phase === 'granted' || held?.phase === 'acting' ? { updateSlot: { kind: held.kind, slot: held.slot, term: held.term } } : {}),
     }
   }
   return pods

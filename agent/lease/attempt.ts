@@ -27,6 +27,8 @@ export interface Attempt {
   grants: Set<string>
   /** Voters that refused the claim: once a majority can no longer grant it, it is abandoned at once. */
   refusals: Set<string>
+  /** The slot's highest term each refusal told (core/lease.ts termSeenIn). */
+  seen: number[]
   acks: Set<string>
   phase: AttemptPhase
   /** A host behind this one in line claimed the same slot meanwhile (it yields: Claimant.rival); a failure then costs no cool-down. */

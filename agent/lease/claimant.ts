@@ -7,7 +7,7 @@
 // monotonic time: the TTL/2 fence compares two readings of this host's clock only.
 
 import { randomInt } from 'node:crypto'
-import { viewOf, type ClaimMessage, type SlotKind } from '../../core/lease.js'
+import { termSeenIn, viewOf, type ClaimMessage, type SlotKind } from '../../core/lease.js'
 import { claimTurn, freeSlots } from '../../core/pacing.js'
 import type { Timer } from '../clock.js'
 import type { Attempt, ClaimantOptions, Wish } from './attempt.js'
@@ -33,6 +33,8 @@ export class Claimant implements UpdateSlots {
   /** Why the DaemonSet's update waits, for status. */
   private readonly why = new Map<string, string>()
   private readonly granted: ((ds: string) => void)[] = []
+  /** The last term this host claimed each slot (`ds|kind|slot`) with, per DaemonSet it still wishes to update. */
+  private readonly claimed = new Map<string, number>()
 
   constructor(opts: ClaimantOptions) {
     this.opts = opts
@@ -59,8 +61,8 @@ export class Claimant implements UpdateSlots {
   status(ds: string): SlotStatus {
     const a = this.attempts.get(ds)
     if (a !== undefined) {
-      if (a.phase === 'acting') return { phase: 'acting', term: a.term }
-      if (a.phase === 'granted') return this.young(a) ? { phase: 'granted', term: a.term } : { phase: 'waiting', why: 'the grant aged before the update began' }
+      if (a.phase === 'acting') return { phase: 'acting', term: a.term, kind: a.kind, slot: a.slot }
+      if (a.phase === 'granted') return this.young(a) ? { phase: 'granted', term: a.term, kind: a.kind, slot: a.slot } : { phase: 'waiting', why: 'the grant aged before the update began' }
       return { phase: 'waiting', why: this.why.get(ds) ?? 'waiting for a majority of the fleet to grant an update slot' }
     }
     if (!this.retryAt.has(ds)) return { phase: 'idle' }
@@ -130,6 +132,7 @@ export class Claimant implements UpdateSlots {
     this.wishes.delete(ds)
     this.cooldown.forget(ds)
     for (const k of this.freeSince.keys()) if (k.startsWith(`${ds}|`)) this.freeSince.delete(k)
+    for (const k of this.claimed.keys()) if (k.startsWith(`${ds}|`)) this.claimed.delete(k)
     this.why.delete(ds)
     this.retryAt.delete(ds)
     this.timers.get(ds)?.cancel()
@@ -196,7 +199,7 @@ export class Claimant implements UpdateSlots {
       if (due || !this.retryAt.has(ds)) this.lookAgainAt(ds, this.fallback(ds, wish.revision))
       return
     }
-    const held = this.opts.own.held(ds, wish.kind).filter((h) => h.holder !== this.opts.keyId)
+    const held = this.held(ds, wish.kind)
     const free = freeSlots(limit, new Map(held.map((h) => [h.slot, h.holder])), this.opts.keyId)
     // Not waiting: the hosts holding a slot, and those that released theirs (their record may not say so yet).
     const place = this.opts.fleet.turn(ds, wish.revision, this.opts.selfName(), new Set([...held.map((h) => h.holder), ...this.opts.own.finished(ds)]))
@@ -225,6 +228,34 @@ export class Claimant implements UpdateSlots {
     if (due || !this.retryAt.has(ds)) this.lookAgainAt(ds, this.fallback(ds, wish.revision))
   }
 
+  /**
+   * held returns the busy slots of ds of `kind` held by other hosts: those this host's own
+   * voter gave (it hears every claim and release of the DaemonSets whose committee it is on),
+   * then those other hosts' records report (how a host off the committee sees them).
+   */
+  private held(ds: string, kind: SlotKind): { holder: string; slot: number }[] {
+    const out: { holder: string; slot: number }[] = this.opts.own.held(ds, kind).filter((h) => h.holder !== this.opts.keyId)
+    const slots = new Set(out.map((h) => h.slot))
+    for (const h of this.opts.fleet.reportedHolds(ds, kind)) {
+      if (h.holder === this.opts.keyId || slots.has(h.slot)) continue
+      slots.add(h.slot)
+      out.push(h)
+    }
+    return out
+  }
+
+  /**
+   * nextTerm returns the term to claim a slot with: one above the highest this host knows
+   * of, from its own voter (on the committee it sees every valid claim), the records of the
+   * slot's holders, and its own earlier claims of the slot (off the committee, a claim
+   * refused for a stale term is then asked one higher the next time).
+   */
+  private nextTerm(ds: string, kind: SlotKind, slot: number): number {
+    let top = Math.max(this.opts.own.maxTerm(ds, kind, slot), this.claimed.get(`${ds}|${kind}|${slot}`) ?? 0)
+    for (const h of this.opts.fleet.reportedHolds(ds, kind)) if (h.slot === slot && h.term > top) top = h.term
+    return top + 1
+  }
+
   /** idleSlots notes when each of `free` was first seen free (forgetting the slots no longer free) and returns those free for turnSpacingMs already. */
   private idleSlots(ds: string, kind: SlotKind, free: readonly number[]): number[] {
     const prefix = `${ds}|${kind}|`
@@ -235,17 +266,24 @@ export class Claimant implements UpdateSlots {
     return free.filter((slot) => t - (this.freeSince.get(`${prefix}${slot}`) as number) >= this.opts.timings.turnSpacingMs)
   }
 
-  /** start claims `slot`: this host's own vote first (saved), then the claim to every other voter. */
+  /** start claims `slot`: this host's own vote first (saved) when it is on the DaemonSet's committee, then the claim to the committee's other voters. */
   private start(ds: string, revision: string, kind: SlotKind, slot: number): void {
     this.cooldown.open(ds)
     this.timers.get(ds)?.cancel()
     this.timers.delete(ds)
     this.retryAt.delete(ds)
-    const voters = this.opts.fleet.voters()
-    const { view, quorum } = viewOf(voters, this.opts.fleet.faulty())
-    const term = this.opts.own.maxTerm(ds, kind, slot) + 1
+    const { view, quorum } = viewOf(this.opts.fleet.voters(), this.opts.fleet.faulty(), this.opts.fleet.committeeSize())
+    const committee = this.opts.fleet.committee(ds)
+    const term = this.nextTerm(ds, kind, slot)
+    this.claimed.set(`${ds}|${kind}|${slot}`, term)
     const msg: ClaimMessage = { t: 'claim', ds, kind, slot, term, revision, view }
-    const a: Attempt = { ds, kind, slot, term, revision, view, quorum, voters: new Set(voters), sentAt: this.now(), grants: new Set(), refusals: new Set(), acks: new Set(), phase: 'claiming', rivalBehind: false }
+    const a: Attempt = { ds, kind, slot, term, revision, view, quorum, voters: new Set(committee), sentAt: this.now(), grants: new Set(), refusals: new Set(), seen: [], acks: new Set(), phase: 'claiming', rivalBehind: false }
+    if (!a.voters.has(this.opts.keyId)) {
+      // Off the committee: this host has no vote on the DaemonSet's slots, not even its own.
+      this.attempts.set(ds, a)
+      void this.opts.send(msg, this.others(a))
+      return
+    }
     const own = this.opts.own.claim(msg)
     if (!own.grant) {
       this.why.set(ds, own.reason)
@@ -258,7 +296,7 @@ export class Claimant implements UpdateSlots {
     if (a.grants.size >= a.quorum) void this.announce(a)
   }
 
-  /** others returns the attempt's voters but this host: those its claim, act and release go to. */
+  /** others returns the attempt's voters (the DaemonSet's committee) but this host: those its claim, act and release go to. */
   private others(a: Attempt): string[] {
     return [...a.voters].filter((v) => v !== this.opts.keyId)
   }
@@ -272,6 +310,8 @@ export class Claimant implements UpdateSlots {
       this.why.set(msg.ds, msg.reason)
       this.opts.log.debug({ daemonset: msg.ds, slot: msg.slot, term: msg.term, reason: msg.reason }, 'claim refused')
       a.refusals.add(from)
+      const seen = termSeenIn(msg.reason)
+      if (seen !== undefined) a.seen.push(seen)
       // No majority can grant it any more: free the votes it has now rather than at the cut-off.
       if (a.phase === 'claiming' && a.voters.size - a.refusals.size < a.quorum) this.abandon(a, msg.reason)
       return
@@ -319,9 +359,21 @@ export class Claimant implements UpdateSlots {
    */
   private abandon(a: Attempt, why: string, cool: Cooling = a.rivalBehind ? 'none' : 'doubled'): void {
     this.attempts.delete(a.ds)
+    this.learnTerm(a)
     this.why.set(a.ds, why)
     this.backoff(a.ds, a.revision, cool)
     this.giveBack(a)
+  }
+
+  /**
+   * learnTerm keeps the highest term of the slot that at least f+1 refusals told (up to f
+   * voters may lie, and a term too far ahead would be refused by the honest ones), so the
+   * next claim of it asks one above.
+   */
+  private learnTerm(a: Attempt): void {
+    const told = [...a.seen].sort((x, y) => y - x)[this.opts.fleet.faulty()]
+    const k = `${a.ds}|${a.kind}|${a.slot}`
+    if (told !== undefined && told > (this.claimed.get(k) ?? 0)) this.claimed.set(k, told)
   }
 
   /**
@@ -342,7 +394,7 @@ export class Claimant implements UpdateSlots {
     if (a === undefined || a.phase !== 'claiming' || from === this.opts.keyId) return
     if (msg.kind !== a.kind || msg.slot !== a.slot || msg.revision !== a.revision || msg.view !== a.view) return
     const name = this.opts.fleet.nameOf(from)
-    if (name === undefined || this.opts.fleet.voterView().ineligible(msg.ds, from) !== undefined) return
+    if (name === undefined || this.opts.fleet.voterView(this.opts.keyId).ineligible(msg.ds, from) !== undefined) return
     if (name < this.opts.selfName()) {
       this.opts.log.debug({ daemonset: a.ds, slot: a.slot, term: a.term, to: name }, 'claim yielded to a host ahead in line')
       this.abandon(a, `yielded slot ${a.slot} to ${name}, ahead in line`, 'once')

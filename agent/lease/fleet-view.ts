@@ -7,7 +7,7 @@
 
 import { shouldRun } from '../../core/eligibility.js'
 import { StoreKey, parseDsKey } from '../../core/keyspace.js'
-import { DEFAULT_FAULTY_VOTERS, releaseRequestSchema, viewOf, type ReleaseRequest, type SlotKind, type VoterView } from '../../core/lease.js'
+import { DEFAULT_COMMITTEE, DEFAULT_FAULTY_VOTERS, committeeOf, releaseRequestSchema, viewOf, type ReleaseRequest, type SlotKind, type VoterView } from '../../core/lease.js'
 import { nodeInfoOf, type NodeRecord } from '../../core/node-record.js'
 import { revisionOf } from '../../core/revision.js'
 import { rolloutLimits } from '../../core/rollout.js'
@@ -33,16 +33,33 @@ export interface LeaseFleet {
   peerOf(keyId: string): PeerAddress | undefined
   /** limit returns the number of slots of a kind the DaemonSet has (0 for OnDelete or unknown). */
   limit(ds: string, kind: SlotKind): number
-  /** voterView returns what SlotTable.claim decides with, as of now. */
-  voterView(): VoterView
+  /** voterView returns what SlotTable.claim decides with, as of now, for the voter `self` (a key id). */
+  voterView(self: string): VoterView
   /** state returns a member's state (Alive, Unreachable, Left), or undefined when it has no record (never known, or forgotten). */
   state(keyId: string): NodeState | undefined
   /** releaseRequest returns the operator's request to free the update slot `keyId` holds of ds (`rollout release`), or undefined. */
   releaseRequest(ds: string, keyId: string): ReleaseRequest | undefined
   /** faulty is f, the voters that may lie: quorums are ceil((n+f+1)/2) (core/lease.ts quorumOf). */
   faulty(): number
+  /** committeeSize is how many voters decide a DaemonSet's slots in a larger fleet (core/lease.ts committeeOf). */
+  committeeSize(): number
+  /** committee returns the key ids of the voters that decide ds's slots, as this agent's view has them. */
+  committee(ds: string): string[]
+  /**
+   * reportedHolds returns the slots of ds of `kind` that Alive hosts' records say they hold
+   * and are not done with (their record does not yet report an available copy of the current
+   * revision): how a host off the committee sees the busy slots and their terms.
+   */
+  reportedHolds(ds: string, kind: SlotKind): ReportedHold[]
   /** turn returns a host's place, by name, among the Alive hosts still to move `ds` to `revision`, leaving out the key ids in `moving` (hosts holding a slot: they are not waiting); 0 when not among them. */
   turn(ds: string, revision: string, self: string, moving?: ReadonlySet<string>): number
+}
+
+/** ReportedHold is a slot a host's own record says it holds (pods[ds].updateSlot). */
+export interface ReportedHold {
+  holder: string
+  slot: number
+  term: number
 }
 
 /** PeerAddress is how to reach a member: its libp2p peer id and the addresses its record lists. */
@@ -63,26 +80,52 @@ export class FleetView implements LeaseFleet {
   private readonly membership: Pick<Membership, 'nodes' | 'records'>
   private readonly store: Pick<Store, 'map'>
   private readonly f: number
+  private readonly size: number
   private readonly admitted: (keyId: string, record: NodeRecord | undefined) => boolean
 
   /**
    * faulty: the voters a quorum must survive lying (f, core/lease.ts). admitted: node
    * admission (agent/admission.ts); a host not admitted has no vote, no claim, and its
-   * reports do not count. Defaults: DEFAULT_FAULTY_VOTERS, every member admitted.
+   * reports do not count. committee: the committee size (core/lease.ts committeeOf).
+   * Defaults: DEFAULT_FAULTY_VOTERS, every member admitted, DEFAULT_COMMITTEE.
    */
   constructor(
     membership: Pick<Membership, 'nodes' | 'records'>,
     store: Pick<Store, 'map'>,
-    opts: { faulty?: number; admitted?: (keyId: string, record: NodeRecord | undefined) => boolean } = {},
+    opts: { faulty?: number; committee?: number; admitted?: (keyId: string, record: NodeRecord | undefined) => boolean } = {},
   ) {
     this.membership = membership
     this.store = store
     this.f = opts.faulty ?? DEFAULT_FAULTY_VOTERS
+    this.size = opts.committee ?? DEFAULT_COMMITTEE
     this.admitted = opts.admitted ?? (() => true)
   }
 
   faulty(): number {
     return this.f
+  }
+
+  committeeSize(): number {
+    return this.size
+  }
+
+  committee(ds: string): string[] {
+    return committeeOf(this.voters(), ds, this.size)
+  }
+
+  reportedHolds(ds: string, kind: SlotKind): ReportedHold[] {
+    const d = this.daemonSet(ds)
+    if (d === undefined) return []
+    const current = revisionOf(d)
+    const out: ReportedHold[] = []
+    for (const h of this.hosts(d)) {
+      const pod = h.record.pods[ds]
+      const s = pod?.updateSlot
+      if (h.state !== 'Alive' || pod === undefined || s === undefined || s.kind !== kind) continue
+      if (pod.revision === current && pod.available === true) continue
+      out.push({ holder: h.keyId, slot: s.slot, term: s.term })
+    }
+    return out
   }
 
   state(keyId: string): NodeState | undefined {
@@ -160,9 +203,11 @@ export class FleetView implements LeaseFleet {
     return kind === 'surge' ? l.maxSurge : l.maxUnavailable
   }
 
-  voterView(): VoterView {
-    const { view } = viewOf(this.voters(), this.f)
+  voterView(self: string): VoterView {
+    const voters = this.voters()
+    const { view } = viewOf(voters, this.f, this.size)
     return {
+      onCommittee: (ds) => voters.length <= this.size || committeeOf(voters, ds, this.size).includes(self),
       ineligible: (ds, keyId) => {
         const d = this.daemonSet(ds)
         return d === undefined ? 'unknown DaemonSet' : this.ineligible(d, ds, keyId)

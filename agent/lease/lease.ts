@@ -11,6 +11,7 @@
 
 import type { Logger } from 'pino'
 import { SlotTable } from '../../core/lease.js'
+import type { NodeRecord } from '../../core/node-record.js'
 import type { Clock, Timer } from '../clock.js'
 import type { Timings } from '../defaults.js'
 import type { Metrics } from '../metrics.js'
@@ -113,6 +114,17 @@ export class Lease {
    */
   forgetHolder(keyId: string): void {
     this.voter.forgetHolder(keyId, 'deleted')
+  }
+
+  /**
+   * recordArrived tells the lease a peer's newer record arrived: one that reports a current,
+   * available copy may have freed an update slot, which a host off the DaemonSet's committee
+   * (it hears no releases) learns this way. Must not block.
+   */
+  recordArrived(record: NodeRecord): void {
+    for (const [ds, pod] of Object.entries(record.pods)) {
+      if (pod.available === true && pod.revision === this.opts.fleet.revision(ds)) this.claimant.wake(ds)
+    }
   }
 
   /** busySlots returns the busy slots as this voter sees them, holders by node name (for the API). */

@@ -187,7 +187,7 @@ export class Voter {
 
   /** view is the fleet's VoterView, with the hosts that just finished (released, record not caught up) not counted unavailable. */
   private view(): VoterView {
-    const v = this.opts.fleet.voterView()
+    const v = this.opts.fleet.voterView(this.opts.keyId)
     return { ...v, unavailable: (ds, exclude) => v.unavailable(ds, new Set([...exclude, ...this.finished(ds)])) }
   }
 

@@ -81,13 +81,15 @@ export interface MembershipOptions {
 export type MembershipEvents = {
   /** This node's own labels or taints changed: what it must run may have changed. */
   'node:self': NodeRecord
+  /** A peer's newer record was merged (gossip or anti-entropy). */
+  'node:record': NodeRecord
 }
 
 const decoder = new TextDecoder()
 
 /**
  * Membership tracks the fleet. start/stop are explicit; 'node:self' listeners are called
- * in order, inside update, and must not block.
+ * in order, inside update, and 'node:record' listeners inside merge: they must not block.
  */
 export class Membership extends TypedEvents<MembershipEvents> {
   private readonly book: NodeRecords
@@ -295,6 +297,7 @@ export class Membership extends TypedEvents<MembershipEvents> {
     this.opts.hlc.observe(r.env.hlc)
     this.opts.metrics.applied.inc({ map: 'nodes', source })
     this.detector.observe(r.env.author, r.record)
+    this.emit('node:record', r.record)
     return 'accept'
   }
 

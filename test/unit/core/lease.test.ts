@@ -14,6 +14,7 @@ const voter = (over: Partial<VoterView> = {}): VoterView => ({
   unavailable: () => 0,
   ...over,
   ineligible: over.ineligible ?? (() => undefined),
+  onCommittee: over.onCommittee ?? (() => true),
 })
 
 const claim = (slot: number, term: number, over: Partial<ClaimMessage> = {}): ClaimMessage => ({ t: 'claim', ds: 'default/agent', kind: 'unavailable', slot, term, revision: 'r2', view: 'v1', ...over })

@@ -51,7 +51,7 @@ describe('freeSlots', () => {
 describe('waitingReason', () => {
   const A = 'a'.repeat(43)
   const B = 'b'.repeat(43)
-  const view = (over: Partial<VoterView> = {}): VoterView => ({ view: 'v1', revision: () => 'r2', limit: () => 2, unavailable: () => 0, ineligible: () => undefined, ...over })
+  const view = (over: Partial<VoterView> = {}): VoterView => ({ view: 'v1', revision: () => 'r2', limit: () => 2, unavailable: () => 0, ineligible: () => undefined, onCommittee: () => true, ...over })
   const claim = (slot: number, term: number): ClaimMessage => ({ t: 'claim', ds: 'default/agent', kind: 'unavailable', slot, term, revision: 'r2', view: 'v1' })
   const refusal = (v: ReturnType<SlotTable['claim']>): string => {
     assert.equal(v.grant, false)
@@ -69,7 +69,7 @@ describe('waitingReason', () => {
     ]
     assert.deepEqual(
       reasons.map((r) => r.replace(/[A-Za-z0-9_-]{43}/g, 'KEY')),
-      ['slot 0 held by KEY (term 1)', '2 host(s) already unavailable (maxUnavailable 2)', 'already holds unavailable slot 0', 'stale term 5 (seen 5)'],
+      ['slot 0 held by KEY (term 1) [term 2]', '2 host(s) already unavailable (maxUnavailable 2) [term 1]', 'already holds unavailable slot 0 [term 5]', 'stale term 5 (seen 5) [term 5]'],
     )
     for (const r of reasons) assert.equal(waitingReason(r), WAITING_FOR_A_SLOT, r)
   })

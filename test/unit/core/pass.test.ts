@@ -142,7 +142,7 @@ describe('planPass: rolling update of this host', () => {
 
   it('a granted slot updates the copy under it: the old copy stops, the new one starts', () => {
     const w = wanted(rolling())
-    const slots = new Map<string, SlotAnswer>([['default/agent', { phase: 'granted', term: 3 }]])
+    const slots = new Map<string, SlotAnswer>([['default/agent', { phase: 'granted', term: 3, kind: 'unavailable', slot: 0 }]])
     const p = planPass(input({ wanted: [w], containers: [copy('r-old')], pulled: new Set([`default.agent@${w.revision}`]), slots }))
     assert.equal(p.actions.length, 1)
     const u = p.actions[0] as Extract<Action, { do: 'update' }>
@@ -154,7 +154,7 @@ describe('planPass: rolling update of this host', () => {
 
   it('with maxSurge the update claims a surge slot and keeps the old copy running', () => {
     const w = wanted(rolling({ maxUnavailable: 0, maxSurge: 1 }))
-    const slots = new Map<string, SlotAnswer>([['default/agent', { phase: 'granted', term: 1 }]])
+    const slots = new Map<string, SlotAnswer>([['default/agent', { phase: 'granted', term: 1, kind: 'unavailable', slot: 0 }]])
     const p = planPass(input({ wanted: [w], containers: [copy('r-old')], pulled: new Set([`default.agent@${w.revision}`]), slots }))
     const u = p.actions[0] as Extract<Action, { do: 'update' }>
     assert.equal(u.kind, 'surge')
@@ -164,7 +164,7 @@ describe('planPass: rolling update of this host', () => {
   it('while surging, the old copy stays until the new one is available, then goes', () => {
     const w = wanted(rolling({ maxUnavailable: 0, maxSurge: 1 }, 2))
     const both = [copy('r-old', { createdAt: 1 }), copy(w.revision, { createdAt: 2 })]
-    const slots = new Map<string, SlotAnswer>([['default/agent', { phase: 'acting', term: 1 }]])
+    const slots = new Map<string, SlotAnswer>([['default/agent', { phase: 'acting', term: 1, kind: 'unavailable', slot: 0 }]])
     const key = `default/agent@${w.revision}`
     const young = planPass(input({ wanted: [w], containers: both, slots, readySince: new Map([[key, { mono: 99_000, wall: 1 }]]) }))
     assert.deepEqual(young.actions, [], 'ready for 1 s of 2: the old copy stays, the slot is held')
@@ -190,7 +190,7 @@ describe('planPass: rolling update of this host', () => {
 
   it('a held slot is released once the copy is current, alone and available', () => {
     const w = wanted(rolling({ maxUnavailable: 1 }, 1))
-    const slots = new Map<string, SlotAnswer>([['default/agent', { phase: 'acting', term: 2 }]])
+    const slots = new Map<string, SlotAnswer>([['default/agent', { phase: 'acting', term: 2, kind: 'unavailable', slot: 0 }]])
     const key = `default/agent@${w.revision}`
     const waiting = planPass(input({ wanted: [w], containers: [copy(w.revision)], slots, readySince: new Map([[key, { mono: 99_500, wall: 1 }]]) }))
     assert.deepEqual(waiting.actions, [])

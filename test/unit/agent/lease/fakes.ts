@@ -3,12 +3,12 @@
 // Tests only; nothing here touches the network, the disk or real time.
 
 import { pino, type Logger } from 'pino'
-import { leaseMessageSchema, viewOf, type LeaseMessage, type ReleaseRequest, type SlotKind, type VoterView } from '../../../../core/lease.js'
+import { DEFAULT_COMMITTEE, committeeOf, leaseMessageSchema, viewOf, type LeaseMessage, type ReleaseRequest, type SlotKind, type VoterView } from '../../../../core/lease.js'
 import type { NodeRecord, PodStatus } from '../../../../core/node-record.js'
 import { revisionOf } from '../../../../core/revision.js'
 import type { DaemonSet } from '../../../../core/types.js'
 import type { Clock, Timer } from '../../../../agent/clock.js'
-import type { LeaseFleet, PeerAddress } from '../../../../agent/lease/fleet-view.js'
+import type { LeaseFleet, PeerAddress, ReportedHold } from '../../../../agent/lease/fleet-view.js'
 import { ds } from '../../../helpers/fixtures.js'
 import { seeded as seededUnit } from '../../../helpers/seeded.js'
 
@@ -120,6 +120,10 @@ export class FakeFleet implements LeaseFleet {
   turns: Record<string, number> = {}
   /** f, the voters that may lie (quorums of ceil((n+f+1)/2)). */
   f = 1
+  /** The committee size (core/lease.ts committeeOf). */
+  size = DEFAULT_COMMITTEE
+  /** The slots other hosts' records say they hold, per kind (reportedHolds). */
+  reported: ReportedHold[] = []
   /** Operators' release requests, by `ds|keyId`. */
   releases = new Map<string, ReleaseRequest>()
 
@@ -188,6 +192,18 @@ export class FakeFleet implements LeaseFleet {
     return this.f
   }
 
+  committeeSize(): number {
+    return this.size
+  }
+
+  committee(ds: string): string[] {
+    return committeeOf(this.voters(), ds, this.size)
+  }
+
+  reportedHolds(_ds: string, _kind: SlotKind): ReportedHold[] {
+    return this.reported
+  }
+
   /**
    * ineligible is production's rule on the fake's data: a Left or unknown member may not
    * hold a slot, nor one whose pods report no copy of ds or a current one. A member with no
@@ -204,10 +220,11 @@ export class FakeFleet implements LeaseFleet {
 
   private lastView: { voters: string; view: string } | undefined
 
-  voterView(): VoterView {
-    const voters = `${this.voters().join(',')}|${this.f}`
-    if (this.lastView?.voters !== voters) this.lastView = { voters, view: viewOf(this.voters(), this.f).view }
+  voterView(self?: string): VoterView {
+    const voters = `${this.voters().join(',')}|${this.f}|${this.size}`
+    if (this.lastView?.voters !== voters) this.lastView = { voters, view: viewOf(this.voters(), this.f, this.size).view }
     return {
+      onCommittee: (ds) => self === undefined || this.committee(ds).includes(self),
       view: this.lastView.view,
       revision: (name) => this.revision(name),
       limit: (name, kind) => this.limit(name, kind),

@@ -1,15 +1,17 @@
 /**
  * What one rolled host costs the fleet: N real Leases on an in-memory hub, one host claims,
  * is granted, acts and releases, and every frame on every lease channel is counted. Point
- * to point, each other voter gets a claim, an act and a release and answers the first two:
- * 5 (N - 1) messages, where broadcasting every message and every answer to the fleet cost
- * about 2 (N - 1)^2 deliveries. They travel on one lease link per voter; to voters that
+ * to point, each other voter of the DaemonSet's committee (every voter, up to 9) gets a
+ * claim, an act and a release and answers the first two: 5 (k - 1) messages (5 k for a host
+ * off the committee), whatever N, where broadcasting every message and every answer to the
+ * fleet cost about 2 (N - 1)^2 deliveries. They travel on one lease link per voter; to voters that
  * serve no links (older agents), on a stream per request.
  */
 
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { pino } from 'pino'
+import { DEFAULT_COMMITTEE, committeeOf } from '../../../../core/lease.js'
 import { revisionOf } from '../../../../core/revision.js'
 import { defaultTimings } from '../../../../agent/defaults.js'
 import { Lease } from '../../../../agent/lease/lease.js'
@@ -30,7 +32,7 @@ const olderVoter = (t: Transport): Pick<Transport, 'serve' | 'open'> => ({
 })
 
 /** rollOne runs one host's whole update in a fleet of n (its other voters older agents, when `older`) and returns what it cost. */
-async function rollOne(n: number, older = false): Promise<Sent> {
+async function rollOne(n: number, older = false, who = 0): Promise<Sent> {
   const clock = new FakeClock()
   const fleet = new FakeFleet(Array.from({ length: n }, (_, i) => ({ keyId: key(`h${i}`), name: `host-${i}` })))
   const hub = new MemoryHub(clock)
@@ -52,7 +54,7 @@ async function rollOne(n: number, older = false): Promise<Sent> {
       }),
   )
   for (const l of leases) await l.start()
-  const holder = leases[0]!
+  const holder = leases[who]!
   const revision = revisionOf(fleet.daemonSet(DS)!)
   holder.slots.claim(DS, revision, 'unavailable')
   clock.advance(defaultTimings().lease.jitterMinMs)
@@ -71,14 +73,29 @@ async function rollOne(n: number, older = false): Promise<Sent> {
 }
 
 describe('lease messages per rolled host', () => {
-  for (const n of [5, 50]) {
-    it(`grows with the fleet, not its square: N=${n}`, async (t) => {
+  for (const n of [5, 9]) {
+    it(`within the committee's size, every voter: N=${n}`, async (t) => {
       const c = await rollOne(n)
       t.diagnostic(`N=${n}: ${c.frames} messages on ${c.opened} channels, ${c.published} gossip publishes for one rolled host`)
       assert.equal(c.published, 0, 'no lease message is broadcast')
       assert.equal(c.opened, n - 1, 'one link per other voter, carrying the claim, the act and the release')
       assert.equal(c.frames, 5 * (n - 1), 'claim, grant, act, ack and release per other voter')
     })
+  }
+  for (const n of [50, 200]) {
+    for (const on of [true, false]) {
+      it(`past the committee's size, the same whatever the fleet: N=${n}, the holder ${on ? 'on' : 'off'} the committee`, async (t) => {
+        const keys = Array.from({ length: n }, (_, i) => key(`h${i}`))
+        const committee = committeeOf(keys, DS, DEFAULT_COMMITTEE)
+        const who = keys.findIndex((k) => committee.includes(k) === on)
+        const c = await rollOne(n, false, who)
+        const others = on ? DEFAULT_COMMITTEE - 1 : DEFAULT_COMMITTEE
+        t.diagnostic(`N=${n}: ${c.frames} messages on ${c.opened} channels`)
+        assert.equal(c.published, 0, 'no lease message is broadcast')
+        assert.equal(c.opened, others, 'one link per other committee voter')
+        assert.equal(c.frames, 5 * others, 'claim, grant, act, ack and release per other committee voter')
+      })
+    }
   }
   it('to voters that serve no links, a stream per request: N=5', async (t) => {
     const c = await rollOne(5, true)
