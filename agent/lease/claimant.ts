@@ -246,14 +246,20 @@ export class Claimant implements UpdateSlots {
 
   /**
    * nextTerm returns the term to claim a slot with: one above the highest this host knows
-   * of, from its own voter (on the committee it sees every valid claim), the records of the
-   * slot's holders, and its own earlier claims of the slot (off the committee, a claim
-   * refused for a stale term is then asked one higher the next time).
+   * of (from its own voter, which on the committee sees every valid claim, the records of the
+   * slot's holders, its own earlier claims of the slot and what refusals told), and at least
+   * this host's wall clock in seconds. A host off the committee hears no other claims: the
+   * clock makes its first claim of a slot rarely stale, since terms then grow with time
+   * (about one a second) wherever they were asked. Safety does not rest on it: a term is a
+   * fencing token whose value only has to grow at each voter, so a skewed clock costs at
+   * worst a refusal that tells the slot's term (termSeenIn). Never more than 2^31 above what
+   * it knows (voters refuse a term MAX_TERM_STEP ahead of theirs).
    */
   private nextTerm(ds: string, kind: SlotKind, slot: number): number {
     let top = Math.max(this.opts.own.maxTerm(ds, kind, slot), this.claimed.get(`${ds}|${kind}|${slot}`) ?? 0)
     for (const h of this.opts.fleet.reportedHolds(ds, kind)) if (h.slot === slot && h.term > top) top = h.term
-    return top + 1
+    const clock = Math.floor(this.opts.clock.wall() / 1000)
+    return Math.max(top + 1, Math.min(clock, top + 2 ** 31))
   }
 
   /** idleSlots notes when each of `free` was first seen free (forgetting the slots no longer free) and returns those free for turnSpacingMs already. */

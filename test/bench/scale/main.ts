@@ -197,8 +197,9 @@ async function main(): Promise<void> {
   const rollPublished = new Map(fleet.net.published)
   const rollStart = fleet.clock.mono()
   await origin.apply(env2)
-  // Hosts moving at once: acting holds in one live voter's table (a slot granted by a majority and acted on).
-  const voter = origin
+  // Hosts moving at once: acting holds in the table of a live voter on the DaemonSet's committee (a slot granted by a quorum and acted on).
+  const committee = new Set(origin.fleet.committee(ref.key))
+  const voter = fleet.agents.find((a) => a.running && committee.has(a.keyId)) ?? origin
   const holders = new Map<number, Set<string>>()
   // Each slot's time line at that voter: how long a holder acted, and the gaps with no holder acting.
   const current = new Map<number, { holder: string; since: number }>()

@@ -76,7 +76,7 @@ export interface SimAgentOptions {
   signingKey: KeyObject
   transport: MemoryTransport
   clock: Clock
-  config: Pick<AgentConfig, 'heartbeatMs' | 'suspicionMs' | 'forgetMs' | 'antiEntropyMs' | 'leaseTtlMs' | 'targetPeers' | 'maxConnections'>
+  config: Pick<AgentConfig, 'heartbeatMs' | 'suspicionMs' | 'forgetMs' | 'antiEntropyMs' | 'leaseTtlMs' | 'targetPeers' | 'maxConnections' | 'faultyVoters' | 'leaseCommittee'>
   bootstrap: string[]
   trusted: string[]
   timings: Timings
@@ -91,6 +91,8 @@ export interface SimAgentOptions {
 export class SimAgent {
   readonly name: string
   readonly keyId: string
+  /** What its lease reads of the fleet (the committees, the voter set). */
+  readonly fleet: FleetView
   readonly transport: MemoryTransport
   readonly store: Store
   readonly membership: Membership
@@ -129,10 +131,11 @@ export class SimAgent {
       log,
     })
     const membership = this.membership
+    this.fleet = new FleetView(membership, store, { faulty: opts.config.faultyVoters, committee: opts.config.leaseCommittee })
     this.lease = new Lease({
       transport: counted(transport, opts.leaseCount),
       clock,
-      fleet: new FleetView(membership, store),
+      fleet: this.fleet,
       votes: new MemoryVoteStore(),
       keyId: opts.keyId,
       selfName: () => membership.self().name,

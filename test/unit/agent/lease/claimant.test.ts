@@ -170,12 +170,16 @@ describe('lease claimant', () => {
     await flush()
     assert.equal(sent.at(-1)?.t, 'release', 'no claim while it cools')
     await wakeAfter(T.jitterMinMs)
-    assert.deepEqual(sent.at(-1), { ...c, term: c.term + 1 }, 'its fallback (jitter plus 2 places) has not come: the line let it claim')
-    await refuse(c.term + 1, c.slot)
+    const again = sent.at(-1) as typeof c
+    assert.deepEqual(again, { ...c, term: again.term }, 'its fallback (jitter plus 2 places) has not come: the line let it claim')
+    assert.ok(again.term > c.term, 'under a higher term')
+    await refuse(again.term, c.slot)
     await wakeAfter(T.jitterMinMs)
     assert.equal(sent.at(-1)?.t, 'release', 'refused twice in a row: it cools for twice the jitter')
     await wakeAfter(T.jitterMinMs)
-    assert.deepEqual(sent.at(-1), { ...c, term: c.term + 2 }, 'back in line after twice the jitter, still before its fallback')
+    const third = sent.at(-1) as typeof c
+    assert.deepEqual(third, { ...c, term: third.term }, 'back in line after twice the jitter, still before its fallback')
+    assert.ok(third.term > again.term, 'under a higher term again')
   })
 
   it('yields at once to a host ahead in line (by name) that claimed the same slot, and cools only a plain jitter', async () => {

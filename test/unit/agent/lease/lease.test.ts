@@ -149,7 +149,8 @@ describe('lease facade', () => {
     for (let i = 0; i < 20 && l.slots.status(DS).phase !== 'granted'; i++) await flush()
     assert.equal(l.slots.status(DS).phase, 'granted')
     assert.ok(l.slots.enter(DS))
-    for (const o of others) assert.deepEqual(o.busySlots(), [{ ds: DS, kind: 'unavailable', slot: 0, holder: 'host-v', term: 1, revision, acting: true }])
+    const term = (l.slots.status(DS) as { term: number }).term
+    for (const o of others) assert.deepEqual(o.busySlots(), [{ ds: DS, kind: 'unavailable', slot: 0, holder: 'host-v', term, revision, acting: true }])
     l.slots.release(DS)
     for (let i = 0; i < 5; i++) await flush()
     for (const o of others) assert.deepEqual(o.busySlots(), [])
