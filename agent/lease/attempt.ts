@@ -29,6 +29,8 @@ export interface Attempt {
   refusals: Set<string>
   /** The slot's highest term each refusal told (core/lease.ts termSeenIn). */
   seen: number[]
+  /** Refusals for a stale term alone. */
+  stale: number
   acks: Set<string>
   phase: AttemptPhase
   /** A host behind this one in line claimed the same slot meanwhile (it yields: Claimant.rival); a failure then costs no cool-down. */

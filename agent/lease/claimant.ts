@@ -33,7 +33,7 @@ export class Claimant implements UpdateSlots {
   /** Why the DaemonSet's update waits, for status. */
   private readonly why = new Map<string, string>()
   private readonly granted: ((ds: string) => void)[] = []
-  /** The last term this host claimed each slot (`ds|kind|slot`) with, per DaemonSet it still wishes to update. */
+  /** The highest term this host knows each slot (`ds|kind|slot`) was claimed with, besides its own voter's: its own claims, what refusals told, and holders' records (noteTerm); per DaemonSet it still wishes to update. */
   private readonly claimed = new Map<string, number>()
 
   constructor(opts: ClaimantOptions) {
@@ -283,7 +283,7 @@ export class Claimant implements UpdateSlots {
     const term = this.nextTerm(ds, kind, slot)
     this.claimed.set(`${ds}|${kind}|${slot}`, term)
     const msg: ClaimMessage = { t: 'claim', ds, kind, slot, term, revision, view }
-    const a: Attempt = { ds, kind, slot, term, revision, view, quorum, voters: new Set(committee), sentAt: this.now(), grants: new Set(), refusals: new Set(), seen: [], acks: new Set(), phase: 'claiming', rivalBehind: false }
+    const a: Attempt = { ds, kind, slot, term, revision, view, quorum, voters: new Set(committee), sentAt: this.now(), grants: new Set(), refusals: new Set(), seen: [], stale: 0, acks: new Set(), phase: 'claiming', rivalBehind: false }
     if (!a.voters.has(this.opts.keyId)) {
       // Off the committee: this host has no vote on the DaemonSet's slots, not even its own.
       this.attempts.set(ds, a)
@@ -318,8 +318,15 @@ export class Claimant implements UpdateSlots {
       a.refusals.add(from)
       const seen = termSeenIn(msg.reason)
       if (seen !== undefined) a.seen.push(seen)
+      if (msg.reason.startsWith('stale term ')) a.stale++
       // No majority can grant it any more: free the votes it has now rather than at the cut-off.
-      if (a.phase === 'claiming' && a.voters.size - a.refusals.size < a.quorum) this.abandon(a, msg.reason)
+      if (a.phase === 'claiming' && a.voters.size - a.refusals.size < a.quorum) {
+        // Refused for its term alone (a host off the committee did not know the slot's last
+        // one): the refusals told it, so it claims again at once, one above, without cooling.
+        const stale = a.stale === a.refusals.size
+        this.abandon(a, msg.reason, stale ? 'none' : undefined)
+        if (stale) this.consider(a.ds, false)
+      }
       return
     }
     if (msg.t === 'grant' && a.phase === 'claiming') {
@@ -369,6 +376,17 @@ export class Claimant implements UpdateSlots {
     this.why.set(a.ds, why)
     this.backoff(a.ds, a.revision, cool)
     this.giveBack(a)
+  }
+
+  /**
+   * noteTerm tells the claimant that a host's record reports holding `slot` of ds under
+   * `term`: a host off the DaemonSet's committee learns terms so, and its next claim of the
+   * slot asks one above. Only for a DaemonSet this host still has to update. Must not block.
+   */
+  noteTerm(ds: string, kind: SlotKind, slot: number, term: number): void {
+    if (!this.wishes.has(ds)) return
+    const k = `${ds}|${kind}|${slot}`
+    if (term > (this.claimed.get(k) ?? 0)) this.claimed.set(k, term)
   }
 
   /**

@@ -117,12 +117,14 @@ export class Lease {
   }
 
   /**
-   * recordArrived tells the lease a peer's newer record arrived: one that reports a current,
-   * available copy may have freed an update slot, which a host off the DaemonSet's committee
-   * (it hears no releases) learns this way. Must not block.
+   * recordArrived tells the lease a peer's newer record arrived: the slot it reports holding
+   * tells that slot's term, and one that reports a current, available copy may have freed
+   * an update slot; a host off the DaemonSet's committee (it hears no claims or releases)
+   * learns both this way. Must not block.
    */
   recordArrived(record: NodeRecord): void {
     for (const [ds, pod] of Object.entries(record.pods)) {
+      if (pod.updateSlot !== undefined) this.claimant.noteTerm(ds, pod.updateSlot.kind, pod.updateSlot.slot, pod.updateSlot.term)
       if (pod.available === true && pod.revision === this.opts.fleet.revision(ds)) this.claimant.wake(ds)
     }
   }
