@@ -341,4 +341,26 @@ describe('rolling updates on namespace hosts', { skip }, () => {
     const claims = counts.reduce((s, c) => s + c.claims, 0)
     assert.ok(links > 0 && links < claims, all)
   })
+
+  it('a committee of 3 decides (--lease-committee 3): the two hosts off it update too, never two down', async (t) => {
+    // Every agent restarts with the same committee size (it is part of the view hash).
+    for (const x of h) {
+      await x.agent.stop()
+      await x.agent.start({ extra: ['--lease-ttl', TTL, '--faulty-voters', '0', '--lease-committee', '3'] })
+    }
+    await waitFor('5 alive', async () => (await Promise.all(h.map(async (x) => (await x.agent.nodes()).filter((n) => n.status.state === 'Alive').length))).every((c) => c === 5), 30_000)
+    const received = async (): Promise<number[]> => Promise.all(h.map(async (x) => metric(await metricsText(x.agent.target), 'daemonmesh_lease_messages_total', 'type="claim",result="received"') || 0))
+    const s = watch('cmt')
+    await apply('cmt', manifest('cmt', '    type: RollingUpdate\n    rollingUpdate: {maxUnavailable: 1}'))
+    const r1 = await settled('cmt', undefined)
+    const before = await received()
+    await run('set', 'image', 'ds/cmt', `main=${V2}`)
+    const r2 = await settled('cmt', r1)
+    assert.notEqual(r2, r1)
+    const heard = (await received()).map((n, i) => n - (before[i] ?? 0))
+    t.diagnostic(`claims each host's voter received during the rollout: ${JSON.stringify(heard)}`)
+    assert.equal(heard.filter((n) => n > 0).length, 3, `only the committee's three voters hear claims: ${JSON.stringify(heard)}`)
+    assert.equal(s.maxDown, 1, 'some host was down during the rollout, never two')
+    assert.equal(s.maxSlots, 1)
+  })
 })
