@@ -168,8 +168,20 @@ interface BusySlot {
 }
 
 /**
+ * reportedSlot returns the update slot `node`'s own record says it holds of the DaemonSet
+ * (for the current revision, the one it moves to), or undefined: how an agent off the
+ * DaemonSet's committee, whose voter kept no votes of it, knows the slot (docs/rollout.md).
+ */
+async function reportedSlot(target: AgentTarget, r: DsRef, node: string): Promise<Omit<BusySlot, 'ds' | 'holder'> | undefined> {
+  const slot = (await fleetNodes(target)).find((n) => n.info.name === node)?.pods[r.key]?.updateSlot
+  if (slot === undefined) return undefined
+  const { ds } = await currentDaemonSet(target, r)
+  return { kind: slot.kind, slot: slot.slot, term: slot.term, revision: revisionOf(ds) }
+}
+
+/**
  * rolloutRelease frees the update slot `--node` holds, by hand: it reads the slot from the
- * agent's lease view and writes a signed request (`release/NS/NAME/NODE`) naming its kind,
+ * agent's lease view (or, off the DaemonSet's committee, from the node's record) and writes a signed request (`release/NS/NAME/NODE`) naming its kind,
  * slot, revision and term. Every voter frees that holder's hold of the slot with that
  * revision and a term up to this one; a later claim (a higher term) is not touched.
  */
@@ -179,8 +191,8 @@ export async function rolloutRelease(ref: string, opts: RolloutOptions, target: 
   if (node === undefined) throw new UsageError('rollout release: give the host with --node')
   const privateKey = loadOperatorKey(opts.key)
   const { slots } = await call<{ slots: BusySlot[] }>(target, 'GET', '/v1/lease')
-  const held = slots.filter((s) => s.ds === r.key && s.holder === node).sort((a, b) => b.term - a.term)[0]
-  if (held === undefined) throw new CliError(`node ${node} holds no update slot of daemonset.apps/${r.name} (as this agent sees it)`)
+  const held = slots.filter((s) => s.ds === r.key && s.holder === node).sort((a, b) => b.term - a.term)[0] ?? (await reportedSlot(target, r, node))
+  if (held === undefined) throw new CliError(`node ${node} holds no update slot of daemonset.apps/${r.name} (as this agent sees it: neither its own votes nor ${node}'s node record)`)
   const key = StoreKey.leaseRelease(r, node)
   const request: ReleaseRequest = { kind: held.kind, slot: held.slot, term: held.term, revision: held.revision }
   await call(target, 'POST', '/v1/envelopes', await signedWriteFor(target, key, request, await current(target, key), privateKey))

@@ -64,12 +64,20 @@ describe('agent configuration', () => {
     ['no Docker calls at all', { dockerConcurrency: 0 }, /dockerConcurrency: Invalid value: 0: between 1 and 64/],
     ['more Docker calls at once than any engine wants', { dockerConcurrency: 1000 }, /dockerConcurrency: Invalid value: 1000/],
     ['a node IP that is not an IP', { nodeIP: 'eth0' }, /nodeIP: Invalid value: "eth0": an IPv4 or IPv6 address/],
+    ['a lease committee no larger than the voters that may lie', { faultyVoters: 2, leaseCommittee: 2 }, /leaseCommittee: Invalid value: 2: between faultyVoters \+ 1 \(3\) and 255/],
+    ['a lease committee past 255', { leaseCommittee: 256 }, /leaseCommittee: Invalid value: 256/],
   ]
   for (const [name, input, re] of bad) {
     it(`refuses ${name}, naming the field`, () => {
       assert.throws(() => resolveConfig(input as never, {}), (e: unknown) => e instanceof ConfigError && re.test(e.message))
     })
   }
+
+  it('the lease committee: 9 by default, the flag over the file', () => {
+    assert.equal(resolveConfig({}, {}).leaseCommittee, 9)
+    assert.equal(resolveConfig({ leaseCommittee: 15 }, {}).leaseCommittee, 15)
+    assert.equal(resolveConfig({ leaseCommittee: 15 }, { leaseCommittee: 5 }).leaseCommittee, 5)
+  })
 
   it('Docker calls at once: 4 by default, the flag over the file', () => {
     assert.equal(resolveConfig({}, {}).dockerConcurrency, 4)

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { leaseMessageSchema, MAX_TERM_STEP, quorumOf, SlotTable, viewOf, type ClaimMessage, type VoterView } from '../../../core/lease.js'
+import { createHash } from 'node:crypto'
+import { committeeOf, DEFAULT_COMMITTEE, leaseMessageSchema, MAX_TERM_STEP, quorumOf, SlotTable, termSeenIn, viewOf, type ClaimMessage, type VoterView } from '../../../core/lease.js'
 
 const TTL = 10_000
 const A = 'a'.repeat(43)
@@ -166,6 +167,63 @@ describe('lease slots (one voter)', () => {
     assert.equal(leaseMessageSchema.safeParse({ t: 'grant', ds: 'default/agent', kind: 'unavailable', slot: 0, term: 1, to: 'short' }).success, false)
   })
 })
+
+describe('lease committees', () => {
+  const voters = (n: number): string[] => Array.from({ length: n }, (_, i) => `k${String(i).padStart(4, '0')}`.padEnd(43, 'x'))
+
+  it('a fleet within the committee size is its own committee', () => {
+    const v = voters(DEFAULT_COMMITTEE)
+    assert.deepEqual(committeeOf([...v].reverse(), 'default/a'), v)
+    assert.deepEqual(committeeOf(['b', 'a', 'b'], 'default/a', 3), ['a', 'b'])
+  })
+
+  it('past it, k voters picked by hash, the same whatever order the set is listed in, and per DaemonSet', () => {
+    const v = voters(200)
+    const c = committeeOf(v, 'default/a')
+    assert.equal(c.length, DEFAULT_COMMITTEE)
+    assert.deepEqual(c, [...c].sort())
+    assert.deepEqual(committeeOf([...v].reverse(), 'default/a'), c)
+    const lowest = [...v].sort((x, y) => (h('default/a', x) < h('default/a', y) ? -1 : 1)).slice(0, DEFAULT_COMMITTEE).sort()
+    assert.deepEqual(c, lowest, 'the k lowest SHA-256 of (ds, key id)')
+    assert.notDeepEqual(committeeOf(v, 'default/b'), c, 'another DaemonSet, another committee')
+  })
+
+  it('one voter joining or leaving changes a committee by at most one member', () => {
+    const v = voters(100)
+    const c = committeeOf(v, 'default/a')
+    for (const other of [v.slice(1), [...v, 'new'.padEnd(43, 'y')], v.filter((k) => k !== c[3])]) {
+      const d = committeeOf(other, 'default/a')
+      assert.ok(c.filter((k) => !d.includes(k)).length <= 1)
+    }
+  })
+
+  it('the view hashes k only past k voters; its quorum is over the committee', () => {
+    const small = voters(5)
+    assert.equal(viewOf(small, 1, 9).view, viewOf(small, 1, 100).view, 'a fleet within k hashes as before committees')
+    assert.equal(viewOf(small, 1, 9).quorum, 4)
+    const big = voters(50)
+    assert.notEqual(viewOf(big, 1, 9).view, viewOf(big, 1, 11).view, 'past k, agents with another k disagree')
+    assert.equal(viewOf(big, 1, 9).quorum, 6)
+    assert.equal(viewOf(big, 0, 9).quorum, 5)
+  })
+
+  it('a voter off the committee refuses; a refusal past rule 4 tells the slot\'s highest term', () => {
+    const t = new SlotTable(TTL)
+    assert.match((t.claim(A, claim(0, 3), 0, voter({ onCommittee: () => false })) as { reason: string }).reason, /^not on the committee of default\/agent$/)
+    assert.equal(t.maxTerm('default/agent', 'unavailable', 0), 0, 'and learns nothing from it')
+    assert.equal(t.claim(A, claim(0, 3), 0, voter()).grant, true)
+    const r = (t.claim(B, claim(0, 2), 1, voter()) as { reason: string }).reason
+    assert.match(r, / \[term 3\]$/)
+    assert.equal(termSeenIn(r), 3)
+    assert.equal(termSeenIn((t.claim(B, claim(0, 7), 1, voter()) as { reason: string }).reason), 7, 'a higher refused term is learned and told')
+    assert.equal(termSeenIn('voter sets differ (membership is changing)'), undefined)
+    assert.equal(termSeenIn('x [term 99999999999999999999]'), undefined, 'not a safe integer')
+  })
+})
+
+function h(ds: string, k: string): string {
+  return createHash('sha256').update(`${ds}\n${k}`).digest('hex')
+}
 
 // The fleet model (3,000 random fleets, partitions, loss, time jumps) drives the real
 // Voter and Claimant objects: test/unit/agent/lease/fleet-model.test.ts.

@@ -150,6 +150,7 @@ describe('planPass: rolling update of this host', () => {
     assert.equal(u.kind, 'unavailable')
     assert.equal(u.term, 3)
     assert.deepEqual(u.stop.map((r) => r.id), ['id-r-old'])
+    assert.deepEqual(p.report['default/agent']?.updateSlot, { kind: 'unavailable', slot: 0, term: 3 }, 'the record says which slot it holds (hosts off the committee see busy slots so)')
   })
 
   it('with maxSurge the update claims a surge slot and keeps the old copy running', () => {
@@ -197,6 +198,9 @@ describe('planPass: rolling update of this host', () => {
     assert.equal(waiting.recheckMs, 520)
     const done = planPass(input({ wanted: [w], containers: [copy(w.revision)], slots, readySince: new Map([[key, { mono: 99_000, wall: 1 }]]) }))
     assert.deepEqual(kinds(done.actions), ['release'])
+    assert.deepEqual(done.report['default/agent']?.updateSlot, { kind: 'unavailable', slot: 0, term: 2 }, 'held until released')
+    const after = planPass(input({ wanted: [w], containers: [copy(w.revision)], readySince: new Map([[key, { mono: 99_000, wall: 1 }]]) }))
+    assert.equal(after.report['default/agent']?.updateSlot, undefined, 'no slot, no updateSlot')
   })
 
   it('a copy with a failing readiness check is not ready and says why', () => {

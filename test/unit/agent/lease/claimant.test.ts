@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { SlotTable, type ClaimMessage } from '../../../../core/lease.js'
+import { SlotTable, type ClaimMessage, type LeaseMessage } from '../../../../core/lease.js'
 import { revisionOf } from '../../../../core/revision.js'
 import { defaultTimings } from '../../../../agent/defaults.js'
 import { Claimant } from '../../../../agent/lease/claimant.js'
@@ -405,5 +405,100 @@ describe('lease claimant', () => {
     fleet.daemonSets.delete(DS)
     claimant.tick()
     assert.equal(claimant.holding(DS), false)
+  })
+})
+
+describe('lease claimant off the committee', () => {
+  /** offSetup: n hosts, a committee of n - 1; the claimant runs on the host off it. */
+  function offSetup(limit = 1, names = ['a', 'b', 'c', 'd'], f = 0) {
+    const clock = new FakeClock()
+    const members = names.map((n) => ({ keyId: key(n), name: `host-${n}` }))
+    const fleet = new FakeFleet(members)
+    fleet.f = f
+    fleet.size = names.length - 1
+    fleet.limits.unavailable = limit
+    const committee = fleet.committee(DS)
+    const me = members.find((m) => !committee.includes(m.keyId))!
+    fleet.turns[me.name] = 0
+    const sent: { msg: LeaseMessage; to: readonly string[] }[] = []
+    const voter = new Voter({ table: new SlotTable(TTL), keyId: me.keyId, fleet, votes: new MemoryVoteStore(), clock, timings: T, log: logSink().log })
+    const claimant = new Claimant({ keyId: me.keyId, selfName: () => me.name, ttlMs: TTL, timings: T, fleet, own: voter.own, clock, send: async (msg, to) => void sent.push({ msg, to }), random: () => 0, log: logSink().log })
+    const revision = revisionOf(fleet.daemonSet(DS)!)
+    return { clock, fleet, committee, me, sent, voter, claimant, revision }
+  }
+  const claims = (sent: { msg: LeaseMessage }[]): ClaimMessage[] => sent.map((s) => s.msg).filter((m): m is ClaimMessage => m.t === 'claim')
+
+  it('has no vote of its own: its claim goes to the committee alone, under a term at least its clock in seconds', async () => {
+    const { sent, committee, voter, claimant, revision, clock } = offSetup()
+    claimant.claim(DS, revision, 'unavailable')
+    await flush()
+    const [c] = claims(sent)
+    assert.ok(c !== undefined)
+    assert.deepEqual([...(sent[0]?.to ?? [])].sort(), [...committee].sort())
+    assert.deepEqual(voter.slots(), [], 'its own voter gave nothing')
+    assert.ok(c.term >= Math.floor(clock.wall() / 1000), `term ${c.term}`)
+  })
+
+  it('is granted on a quorum of the committee, acknowledged by a quorum of it', async () => {
+    const { sent, committee, me, claimant, revision } = offSetup()
+    claimant.claim(DS, revision, 'unavailable')
+    await flush()
+    const c = claims(sent)[0]!
+    const reply = (t: 'grant' | 'ack', from: string): void => claimant.hear(from, { t, ds: c.ds, kind: c.kind, slot: c.slot, term: c.term, to: me.keyId })
+    reply('grant', committee[0]!)
+    await flush()
+    assert.equal(sent.length, 1, 'one grant of three: no quorum (2 at f = 0) yet')
+    reply('grant', committee[1]!)
+    await flush()
+    assert.equal(sent.at(-1)?.msg.t, 'act')
+    reply('ack', committee[0]!)
+    reply('ack', committee[2]!)
+    assert.equal(claimant.status(DS).phase, 'granted')
+  })
+
+  it('a claim refused for its term alone is asked again at once, one above the term f+1 refusals told', async () => {
+    const { sent, committee, me, claimant, revision } = offSetup()
+    claimant.claim(DS, revision, 'unavailable')
+    await flush()
+    const c = claims(sent)[0]!
+    const told = c.term + 40
+    const refuse = (from: string, seen: number): void => claimant.hear(from, { t: 'refuse', ds: c.ds, kind: c.kind, slot: c.slot, term: c.term, to: me.keyId, reason: `stale term ${c.term} (seen ${seen}) [term ${seen}]` })
+    refuse(committee[0]!, told)
+    refuse(committee[1]!, told)
+    await flush()
+    const again = claims(sent).at(-1)!
+    assert.notEqual(again, c, 'claimed again without waiting')
+    assert.equal(again.term, told + 1)
+  })
+
+  it('a lying voter cannot push its term: it takes the (f+1)-th highest term told', async () => {
+    // A committee of 4 at f = 1: a quorum of 3, so it gives up after two refusals.
+    const { sent, committee, me, claimant, revision } = offSetup(1, ['a', 'b', 'c', 'd', 'e'], 1)
+    claimant.claim(DS, revision, 'unavailable')
+    await flush()
+    const c = claims(sent)[0]!
+    const refuse = (from: string, seen: number): void => claimant.hear(from, { t: 'refuse', ds: c.ds, kind: c.kind, slot: c.slot, term: c.term, to: me.keyId, reason: `stale term ${c.term} (seen ${seen}) [term ${seen}]` })
+    refuse(committee[0]!, 2 ** 50)
+    refuse(committee[1]!, c.term + 2)
+    await flush()
+    assert.equal(claims(sent).at(-1)!.term, c.term + 3)
+  })
+
+  it('sees the slots other hosts report holding as busy, and asks above their terms', async () => {
+    const { sent, fleet, claimant, revision, committee } = offSetup(2)
+    fleet.reported = [{ holder: committee[0]!, slot: 0, term: 2 ** 40 }]
+    claimant.claim(DS, revision, 'unavailable')
+    await flush()
+    assert.equal(claims(sent)[0]?.slot, 1, 'slot 0 is reported held')
+    const { sent: sent2, fleet: fleet2, claimant: claimant2, revision: revision2, committee: committee2 } = offSetup(1)
+    fleet2.reported = [{ holder: committee2[0]!, slot: 0, term: 2 ** 40 }]
+    claimant2.claim(DS, revision2, 'unavailable')
+    await flush()
+    assert.equal(claims(sent2).length, 0, 'its only slot is reported held: it waits')
+    fleet2.reported = []
+    claimant2.noteTerm(DS, 'unavailable', 0, 2 ** 40)
+    claimant2.wake(DS)
+    await flush()
+    assert.equal(claims(sent2)[0]?.term, 2 ** 40 + 1, 'above the term the holder reported')
   })
 })

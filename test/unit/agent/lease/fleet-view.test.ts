@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { StoreKey, parseDsKey } from '../../../../core/keyspace.js'
-import { viewOf } from '../../../../core/lease.js'
-import type { NodeRecord } from '../../../../core/node-record.js'
+import { committeeOf, viewOf } from '../../../../core/lease.js'
+import type { NodeRecord, PodStatus } from '../../../../core/node-record.js'
 import { revisionOf } from '../../../../core/revision.js'
 import type { DaemonSet } from '../../../../core/types.js'
 import { FleetView } from '../../../../agent/lease/fleet-view.js'
@@ -11,13 +11,13 @@ import type { Store } from '../../../../agent/store/store.js'
 import { DS, FakeFleet, daemonSet, key } from './fakes.js'
 
 /** view builds a FleetView over plain nodes and DaemonSets, with maps that answer like LwwMap. */
-function view(nodes: { keyId: string; name: string; state: NodeState; pods?: Record<string, { revision: string; ready: boolean }> }[], dss: DaemonSet[]) {
+function view(nodes: { keyId: string; name: string; state: NodeState; pods?: Record<string, { revision: string; ready: boolean } & Partial<PodStatus>> }[], dss: DaemonSet[], committee?: number) {
   const fake = new FakeFleet(nodes.map((n) => ({ keyId: n.keyId, name: n.name, state: n.state, pods: n.pods ?? {} })))
   const recs = new Map<string, NodeRecord>(nodes.map((n) => [StoreKey.nodeRecord(n.keyId), fake.record(n.keyId)!]))
   const views: NodeView[] = nodes.map((n) => ({ record: recs.get(StoreKey.nodeRecord(n.keyId))!, keyId: n.keyId, state: n.state, lastSeen: 0 }))
   const membership = { nodes: () => views, records: { value: (k: string) => recs.get(k), get: (k: string) => (recs.has(k) ? {} : undefined) } } as unknown as Pick<Membership, 'nodes' | 'records'>
   const store = { map: { value: (k: string) => dss.find((d) => StoreKey.daemonSet(parseDsKey(`${d.metadata.namespace ?? 'default'}/${d.metadata.name}`)!) === k) } } as unknown as Pick<Store, 'map'>
-  return new FleetView(membership, store)
+  return new FleetView(membership, store, committee === undefined ? {} : { committee })
 }
 
 const A = key('a')
@@ -84,6 +84,34 @@ describe('lease fleet view (over membership and store)', () => {
     )
     assert.equal(f.voterView(A).unavailable(DS, new Set()), 1)
     assert.equal(f.voterView(A).unavailable(DS, new Set([A])), 0)
+  })
+
+  it('the committee: every voter in a fleet within its size; past it, only those committeeOf picks vote', () => {
+    const nodes = [A, B, C].map((k, i) => ({ keyId: k, name: `n${i}`, state: 'Alive' as const }))
+    assert.deepEqual(view(nodes, [daemonSet()]).committee(DS), [A, B, C].sort())
+    const f = view(nodes, [daemonSet()], 2)
+    const c = committeeOf([A, B, C], DS, 2)
+    assert.deepEqual(f.committee(DS), c)
+    for (const k of [A, B, C]) assert.equal(f.voterView(k).onCommittee(DS), c.includes(k), k)
+    assert.equal(f.voterView(A).view, viewOf([A, B, C], 1, 2).view)
+  })
+
+  it('reported holds: the slots Alive hosts’ records say they hold, until they report the new copy available', () => {
+    const d = daemonSet()
+    const r = revisionOf(d)
+    const slot = (n: number, term: number) => ({ kind: 'unavailable' as const, slot: n, term })
+    const f = view(
+      [
+        { keyId: A, name: 'a', state: 'Alive', pods: { [DS]: { revision: 'old', ready: false, updateSlot: slot(0, 7) } } },
+        { keyId: B, name: 'b', state: 'Alive', pods: { [DS]: { revision: r, ready: true, available: true, updateSlot: slot(1, 8) } } },
+        { keyId: C, name: 'c', state: 'Unreachable', pods: { [DS]: { revision: 'old', ready: false, updateSlot: slot(2, 9) } } },
+        { keyId: key('d'), name: 'd', state: 'Alive', pods: { [DS]: { revision: r, ready: false, updateSlot: { kind: 'surge', slot: 0, term: 3 } } } },
+      ],
+      [d],
+    )
+    assert.deepEqual(f.reportedHolds(DS, 'unavailable'), [{ holder: A, slot: 0, term: 7 }], 'not one done (b), not an Unreachable host (c)')
+    assert.deepEqual(f.reportedHolds(DS, 'surge'), [{ holder: key('d'), slot: 0, term: 3 }])
+    assert.deepEqual(f.reportedHolds('default/other', 'unavailable'), [])
   })
 
   it('a host’s turn is its place by name among the Alive hosts still to update', () => {
