@@ -95,6 +95,16 @@ export function quorumOf(n: number, f: number): number {
   return Math.min(n, Math.ceil((n + f + 1) / 2))
 }
 
+/**
+ * knowsCommittees says whether an agent of `version` (its node record's) decides slots by
+ * committee and reads the slots records report: 0.1.x agents do not (they vote on every
+ * claim, hash their view without k, and refuse a record field they do not know). While any
+ * voter runs one, every agent keeps to the fleet-wide vote and reports no slot in its record.
+ */
+export function knowsCommittees(version: string): boolean {
+  return !/^0\.[01]\./.test(version)
+}
+
 /** DEFAULT_COMMITTEE is how many voters decide a DaemonSet's slots in a fleet larger than that (`leaseCommittee`). */
 export const DEFAULT_COMMITTEE = 9
 

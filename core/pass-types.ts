@@ -13,8 +13,8 @@ import type { DaemonSet } from './types.js'
 export type SlotAnswer =
   | { phase: 'idle' }
   | { phase: 'waiting'; why: string }
-  | { phase: 'granted'; term: number; kind: SlotKind; slot: number }
-  | { phase: 'acting'; term: number; kind: SlotKind; slot: number }
+  | { phase: 'granted'; term: number; kind?: SlotKind; slot?: number }
+  | { phase: 'acting'; term: number; kind?: SlotKind; slot?: number }
 
 /** Wanted is one live DaemonSet and what this host should do with it. */
 export interface Wanted {

@@ -280,7 +280,7 @@ function report(d: Decision, input: PassInput, copies: ReadonlyMap<string, Copy[
       ...(ready && probed && seen !== undefined ? { readySince: seen } : ready && since > 0 ? { readySince: since } : {}),
       ...(error === undefined || error === '' ? {} : { lastError: error.slice(0, 1000) }),
       ...(waiting === undefined ? {} : { waiting: waiting.slice(0, 300) }),
-      ...(held?.phase === 'granted' || held?.phase === 'acting' ? { updateSlot: { kind: held.kind, slot: held.slot, term: held.term } } : {}),
+      ...((held?.phase === 'granted' || held?.phase === 'acting') && held.kind !== undefined && held.slot !== undefined ? { updateSlot: { kind: held.kind, slot: held.slot, term: held.term } } : {}),
     }
   }
   return pods

@@ -61,8 +61,10 @@ export class Claimant implements UpdateSlots {
   status(ds: string): SlotStatus {
     const a = this.attempts.get(ds)
     if (a !== undefined) {
-      if (a.phase === 'acting') return { phase: 'acting', term: a.term, kind: a.kind, slot: a.slot }
-      if (a.phase === 'granted') return this.young(a) ? { phase: 'granted', term: a.term, kind: a.kind, slot: a.slot } : { phase: 'waiting', why: 'the grant aged before the update began' }
+      // The slot held goes into this host's record (hosts off the committee see busy slots so), unless an older agent would refuse that record.
+      const held = this.opts.fleet.reportsSlots() ? { kind: a.kind, slot: a.slot } : {}
+      if (a.phase === 'acting') return { phase: 'acting', term: a.term, ...held }
+      if (a.phase === 'granted') return this.young(a) ? { phase: 'granted', term: a.term, ...held } : { phase: 'waiting', why: 'the grant aged before the update began' }
       return { phase: 'waiting', why: this.why.get(ds) ?? 'waiting for a majority of the fleet to grant an update slot' }
     }
     if (!this.retryAt.has(ds)) return { phase: 'idle' }

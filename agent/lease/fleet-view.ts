@@ -7,7 +7,7 @@
 
 import { shouldRun } from '../../core/eligibility.js'
 import { StoreKey, parseDsKey } from '../../core/keyspace.js'
-import { DEFAULT_COMMITTEE, DEFAULT_FAULTY_VOTERS, committeeOf, releaseRequestSchema, viewOf, type ReleaseRequest, type SlotKind, type VoterView } from '../../core/lease.js'
+import { DEFAULT_COMMITTEE, DEFAULT_FAULTY_VOTERS, committeeOf, knowsCommittees, releaseRequestSchema, viewOf, type ReleaseRequest, type SlotKind, type VoterView } from '../../core/lease.js'
 import { nodeInfoOf, type NodeRecord } from '../../core/node-record.js'
 import { revisionOf } from '../../core/revision.js'
 import { rolloutLimits } from '../../core/rollout.js'
@@ -41,8 +41,10 @@ export interface LeaseFleet {
   releaseRequest(ds: string, keyId: string): ReleaseRequest | undefined
   /** faulty is f, the voters that may lie: quorums are ceil((n+f+1)/2) (core/lease.ts quorumOf). */
   faulty(): number
-  /** committeeSize is how many voters decide a DaemonSet's slots in a larger fleet (core/lease.ts committeeOf). */
+  /** committeeSize is how many voters decide a DaemonSet's slots in a larger fleet (core/lease.ts committeeOf): unbounded while any voter's agent predates committees (knowsCommittees). */
   committeeSize(): number
+  /** reportsSlots says whether hosts report the slot they hold in their records: not while any voter's agent predates it (it would refuse such records). */
+  reportsSlots(): boolean
   /** committee returns the key ids of the voters that decide ds's slots, as this agent's view has them. */
   committee(ds: string): string[]
   /**
@@ -106,11 +108,15 @@ export class FleetView implements LeaseFleet {
   }
 
   committeeSize(): number {
-    return this.size
+    return this.reportsSlots() ? this.size : Number.MAX_SAFE_INTEGER
+  }
+
+  reportsSlots(): boolean {
+    return this.membership.nodes().every((n) => n.state === 'Left' || knowsCommittees(n.record.version))
   }
 
   committee(ds: string): string[] {
-    return committeeOf(this.voters(), ds, this.size)
+    return committeeOf(this.voters(), ds, this.committeeSize())
   }
 
   reportedHolds(ds: string, kind: SlotKind): ReportedHold[] {
@@ -205,9 +211,10 @@ export class FleetView implements LeaseFleet {
 
   voterView(self: string): VoterView {
     const voters = this.voters()
-    const { view } = viewOf(voters, this.f, this.size)
+    const size = this.committeeSize()
+    const { view } = viewOf(voters, this.f, size)
     return {
-      onCommittee: (ds) => voters.length <= this.size || committeeOf(voters, ds, this.size).includes(self),
+      onCommittee: (ds) => voters.length <= size || committeeOf(voters, ds, size).includes(self),
       ineligible: (ds, keyId) => {
         const d = this.daemonSet(ds)
         return d === undefined ? 'unknown DaemonSet' : this.ineligible(d, ds, keyId)

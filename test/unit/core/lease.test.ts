@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { createHash } from 'node:crypto'
-import { committeeOf, DEFAULT_COMMITTEE, leaseMessageSchema, MAX_TERM_STEP, quorumOf, SlotTable, termSeenIn, viewOf, type ClaimMessage, type VoterView } from '../../../core/lease.js'
+import { committeeOf, DEFAULT_COMMITTEE, knowsCommittees, leaseMessageSchema, MAX_TERM_STEP, quorumOf, SlotTable, termSeenIn, viewOf, type ClaimMessage, type VoterView } from '../../../core/lease.js'
 
 const TTL = 10_000
 const A = 'a'.repeat(43)
@@ -170,6 +170,11 @@ describe('lease slots (one voter)', () => {
 
 describe('lease committees', () => {
   const voters = (n: number): string[] => Array.from({ length: n }, (_, i) => `k${String(i).padStart(4, '0')}`.padEnd(43, 'x'))
+
+  it('agents from 0.2.0 on know committees', () => {
+    for (const v of ['0.1.0', '0.1.12', '0.0.3']) assert.equal(knowsCommittees(v), false, v)
+    for (const v of ['0.2.0', '0.10.0', '1.0.0', 'test']) assert.equal(knowsCommittees(v), true, v)
+  })
 
   it('a fleet within the committee size is its own committee', () => {
     const v = voters(DEFAULT_COMMITTEE)

@@ -288,6 +288,13 @@ describe('lease claimant', () => {
     assert.equal(claimant.enter(DS), true, 'entering again while acting is fine')
   })
 
+  it('does not name its slot (for its record) while an older agent, which would refuse the record, is a voter', async () => {
+    const { claimant, fleet, toGranted } = setup()
+    fleet.legacy = true
+    const c = await toGranted()
+    assert.deepEqual(claimant.status(DS), { phase: 'granted', term: c.term })
+  })
+
   it('ignores answers for another host, another term, or from outside the voter set', async () => {
     const { claimant, answer, claimed } = setup()
     const c = await claimed()

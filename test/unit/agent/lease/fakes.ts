@@ -98,6 +98,8 @@ export interface Member {
   state?: 'Alive' | 'Unreachable' | 'Left'
   /** What its record reports per DaemonSet; none: no record of a copy. */
   pods?: Record<string, Pick<PodStatus, 'revision' | 'ready'>>
+  /** Its agent's version (default 'test'). */
+  version?: string
 }
 
 // Memos: the fleet model asks for the same revisions, records and views thousands of times.
@@ -153,10 +155,10 @@ export class FakeFleet implements LeaseFleet {
     if (m === undefined) return undefined
     const key = m.pods ?? noPods
     let r = records.get(key)
-    if (r === undefined || r.name !== m.name) {
+    if (r === undefined || r.name !== m.name || r.version !== (m.version ?? 'test')) {
       const pods: Record<string, PodStatus> = {}
       for (const [k, p] of Object.entries(m.pods ?? {})) pods[k] = { ...p, phase: p.ready ? 'Running' : 'Pending', restarts: 0, since: 0 }
-      r = { name: m.name, peerId: peerIdOf(m.name), addresses: [`/memory/${peerIdOf(m.name)}/p2p/${peerIdOf(m.name)}`], labels: {}, taints: [], conditions: [], version: 'test', state: 'alive', startedAt: 0, incarnation: 0, pods }
+      r = { name: m.name, peerId: peerIdOf(m.name), addresses: [`/memory/${peerIdOf(m.name)}/p2p/${peerIdOf(m.name)}`], labels: {}, taints: [], conditions: [], version: m.version ?? 'test', state: 'alive', startedAt: 0, incarnation: 0, pods }
       records.set(key, r)
     }
     return r
@@ -192,12 +194,19 @@ export class FakeFleet implements LeaseFleet {
     return this.f
   }
 
+  /** An agent of a version before committees is a voter (committees and reported slots are off). */
+  legacy = false
+
   committeeSize(): number {
-    return this.size
+    return this.legacy ? Number.MAX_SAFE_INTEGER : this.size
+  }
+
+  reportsSlots(): boolean {
+    return !this.legacy
   }
 
   committee(ds: string): string[] {
-    return committeeOf(this.voters(), ds, this.size)
+    return committeeOf(this.voters(), ds, this.committeeSize())
   }
 
   reportedHolds(_ds: string, _kind: SlotKind): ReportedHold[] {
@@ -221,8 +230,8 @@ export class FakeFleet implements LeaseFleet {
   private lastView: { voters: string; view: string } | undefined
 
   voterView(self?: string): VoterView {
-    const voters = `${this.voters().join(',')}|${this.f}|${this.size}`
-    if (this.lastView?.voters !== voters) this.lastView = { voters, view: viewOf(this.voters(), this.f, this.size).view }
+    const voters = `${this.voters().join(',')}|${this.f}|${this.committeeSize()}`
+    if (this.lastView?.voters !== voters) this.lastView = { voters, view: viewOf(this.voters(), this.f, this.committeeSize()).view }
     return {
       onCommittee: (ds) => self === undefined || this.committee(ds).includes(self),
       view: this.lastView.view,

@@ -11,8 +11,8 @@ import type { Store } from '../../../../agent/store/store.js'
 import { DS, FakeFleet, daemonSet, key } from './fakes.js'
 
 /** view builds a FleetView over plain nodes and DaemonSets, with maps that answer like LwwMap. */
-function view(nodes: { keyId: string; name: string; state: NodeState; pods?: Record<string, { revision: string; ready: boolean } & Partial<PodStatus>> }[], dss: DaemonSet[], committee?: number) {
-  const fake = new FakeFleet(nodes.map((n) => ({ keyId: n.keyId, name: n.name, state: n.state, pods: n.pods ?? {} })))
+function view(nodes: { keyId: string; name: string; state: NodeState; version?: string; pods?: Record<string, { revision: string; ready: boolean } & Partial<PodStatus>> }[], dss: DaemonSet[], committee?: number) {
+  const fake = new FakeFleet(nodes.map((n) => ({ keyId: n.keyId, name: n.name, state: n.state, pods: n.pods ?? {}, ...(n.version === undefined ? {} : { version: n.version }) })))
   const recs = new Map<string, NodeRecord>(nodes.map((n) => [StoreKey.nodeRecord(n.keyId), fake.record(n.keyId)!]))
   const views: NodeView[] = nodes.map((n) => ({ record: recs.get(StoreKey.nodeRecord(n.keyId))!, keyId: n.keyId, state: n.state, lastSeen: 0 }))
   const membership = { nodes: () => views, records: { value: (k: string) => recs.get(k), get: (k: string) => (recs.has(k) ? {} : undefined) } } as unknown as Pick<Membership, 'nodes' | 'records'>
@@ -94,6 +94,17 @@ describe('lease fleet view (over membership and store)', () => {
     assert.deepEqual(f.committee(DS), c)
     for (const k of [A, B, C]) assert.equal(f.voterView(k).onCommittee(DS), c.includes(k), k)
     assert.equal(f.voterView(A).view, viewOf([A, B, C], 1, 2).view)
+  })
+
+  it('while a voter runs an agent from before committees, every voter votes and no slot is reported', () => {
+    const nodes = [A, B, C].map((k, i) => ({ keyId: k, name: `n${i}`, state: 'Alive' as const, ...(i === 2 ? { version: '0.1.0' } : {}) }))
+    const f = view(nodes, [daemonSet()], 2)
+    assert.equal(f.reportsSlots(), false)
+    assert.deepEqual(f.committee(DS), [A, B, C].sort())
+    assert.equal(f.voterView(A).view, viewOf([A, B, C], 1).view, 'the view hashes as the older agent does')
+    for (const k of [A, B, C]) assert.equal(f.voterView(k).onCommittee(DS), true)
+    const left = view([...nodes.slice(0, 2), { ...nodes[2]!, state: 'Left' as const }], [daemonSet()], 2)
+    assert.equal(left.reportsSlots(), true, 'one that left does not count')
   })
 
   it('reported holds: the slots Alive hosts’ records say they hold, until they report the new copy available', () => {
