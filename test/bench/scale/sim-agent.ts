@@ -177,6 +177,7 @@ export class SimAgent {
       this.reconciler.trigger()
     })
     this.membership.on('node:self', () => this.reconciler.trigger())
+    this.membership.on('node:record', (r) => this.lease.recordArrived(r))
     this.lease.slots.onGranted(() => this.reconciler.trigger())
     this.membership.start()
     await this.sync.start()
