@@ -116,10 +116,12 @@ export async function call<T>(target: AgentTarget, method: string, path: string,
  * handshake and the pin check come first: not a byte of a request, nor the token, goes to a
  * certificate that does not match).
  *
- * Every request has a connection of its own (`agent: false`): Node's default agent keeps
- * connections alive, and a request sent on one just as the agent's server closes it for
- * idling (5 s) fails with ECONNRESET, which a process polling agents (a script, `rollout
- * status`) meets sooner or later. A connection to a local socket costs next to nothing.
+ * Every request has a connection of its own: Node's default agent keeps connections alive,
+ * and a request sent on one just as the agent's server closes it for idling (5 s) fails with
+ * ECONNRESET, which a process polling agents (a script, `rollout status`) meets sooner or
+ * later. So `agent: false` for a socket or a port (a connection to a local socket costs next
+ * to nothing); the TLS connection is one of its own already, and is given without an agent
+ * (with `agent: false` Node would open one of its own instead).
  */
 export async function reach(target: AgentTarget): Promise<RequestOptions> {
   if (target.address.startsWith('unix://')) return { agent: false, socketPath: target.address.slice('unix://'.length) }
@@ -127,7 +129,7 @@ export async function reach(target: AgentTarget): Promise<RequestOptions> {
   const host = u.hostname.replace(/^\[|\]$/g, '')
   if (u.protocol !== 'https:') return { agent: false, host, port: Number(u.port || 80) }
   const socket = await pinnedSocket(host, Number(u.port || 443), target)
-  return { agent: false, createConnection: () => socket }
+  return { createConnection: () => socket }
 }
 
 /** pinnedSocket opens a TLS connection and resolves once the agent's certificate has the pinned fingerprint; otherwise rejects and closes it. */
