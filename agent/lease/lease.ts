@@ -118,14 +118,15 @@ export class Lease {
 
   /**
    * recordArrived tells the lease a peer's newer record arrived: the slot it reports holding
-   * tells that slot's term, and one that reports a current, available copy may have freed
-   * an update slot; a host off the DaemonSet's committee (it hears no claims or releases)
-   * learns both this way. Must not block.
+   * tells that slot's term, which a host off the DaemonSet's committee (it hears no claims)
+   * learns this way. A record that shows a slot freed does not wake the hosts waiting here:
+   * it reaches them at different times, and waking each on arrival made more of them claim
+   * one slot at once (the 100-host simulator's rollout: 15.5-16.2 s against 13.9-14.8 s);
+   * the lease tick looks again within half a second. Must not block.
    */
   recordArrived(record: NodeRecord): void {
     for (const [ds, pod] of Object.entries(record.pods)) {
       if (pod.updateSlot !== undefined) this.claimant.noteTerm(ds, pod.updateSlot.kind, pod.updateSlot.slot, pod.updateSlot.term)
-      if (pod.available === true && pod.revision === this.opts.fleet.revision(ds)) this.claimant.wake(ds)
     }
   }
 
