@@ -37,6 +37,29 @@ export function freeSlots(limit: number, heldBy: ReadonlyMap<number, string>, se
   return out
 }
 
+/**
+ * othersHolds returns the busy slots held by hosts other than `self`: those this host's own
+ * voter gave (`own`: on the DaemonSet's committee it hears every claim and release), then
+ * those other hosts' records report (`reported`: how a host off the committee sees them),
+ * one holder per slot.
+ */
+export function othersHolds(own: readonly Holder[], reported: readonly Holder[], self: string): Holder[] {
+  const out: Holder[] = []
+  const slots = new Set<number>()
+  for (const h of [...own, ...reported]) {
+    if (h.holder === self || slots.has(h.slot)) continue
+    slots.add(h.slot)
+    out.push({ holder: h.holder, slot: h.slot })
+  }
+  return out
+}
+
+/** Holder is a busy slot and the host holding it. */
+export interface Holder {
+  holder: string
+  slot: number
+}
+
 /** WAITING_FOR_A_SLOT is what a host's record says while it waits its turn for an update slot, whatever the detail. */
 export const WAITING_FOR_A_SLOT = 'waiting for an update slot'
 

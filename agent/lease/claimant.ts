@@ -8,10 +8,12 @@
 
 import { randomInt } from 'node:crypto'
 import { termSeenIn, viewOf, type ClaimMessage, type SlotKind } from '../../core/lease.js'
-import { claimTurn, freeSlots } from '../../core/pacing.js'
-import type { Timer } from '../clock.js'
+import { claimTurn, freeSlots, othersHolds } from '../../core/pacing.js'
 import type { Attempt, ClaimantOptions, Wish } from './attempt.js'
 import { Cooldown, type Cooling } from './cooldown.js'
+import { FreeSince } from './free-since.js'
+import { Retries } from './retries.js'
+import { TermBook } from './terms.js'
 import type { SlotStatus, UpdateSlots } from './update-slots.js'
 import type { Reply } from './voter.js'
 
@@ -20,24 +22,23 @@ export class Claimant implements UpdateSlots {
   private readonly opts: ClaimantOptions
   private readonly random: (n: number) => number
   private readonly attempts = new Map<string, Attempt>()
-  /** Monotonic ms before which no new claim for the DaemonSet is sent (its turn, or a back-off). */
-  private readonly retryAt = new Map<string, number>()
-  /** The timer that looks again at retryAt, per DaemonSet. */
-  private readonly timers = new Map<string, Timer>()
+  /** When this host looks at its turn again per DaemonSet, whatever happens meanwhile (its fallback, or a back-off). */
+  private readonly retries: Retries
   /** No fast-path claim for a DaemonSet whose last attempt failed, for a while (cooldown.ts). */
   private readonly cooldown = new Cooldown()
-  /** Monotonic ms each slot (`ds|kind|slot`) was first seen free by this host's voter, while it stays free: the fallback takes only a slot no host ahead took. */
-  private readonly freeSince = new Map<string, number>()
+  /** Since when each free slot was seen free: the fallback takes only a slot no host ahead took. */
+  private readonly freeSince = new FreeSince()
   /** What the reconciler last asked per DaemonSet, so a freed slot or a timer can claim without waiting for its next pass. */
   private readonly wishes = new Map<string, Wish>()
   /** Why the DaemonSet's update waits, for status. */
   private readonly why = new Map<string, string>()
   private readonly granted: ((ds: string) => void)[] = []
-  /** The highest term this host knows each slot (`ds|kind|slot`) was claimed with, besides its own voter's: its own claims, what refusals told, and holders' records (noteTerm); per DaemonSet it still wishes to update. */
-  private readonly claimed = new Map<string, number>()
+  /** The terms this host knows besides its own voter's (terms.ts). */
+  private readonly terms = new TermBook()
 
   constructor(opts: ClaimantOptions) {
     this.opts = opts
+    this.retries = new Retries(opts.clock)
     this.random = opts.random ?? ((n) => randomInt(n))
   }
 
@@ -67,7 +68,7 @@ export class Claimant implements UpdateSlots {
       if (a.phase === 'granted') return this.young(a) ? { phase: 'granted', term: a.term, ...held } : { phase: 'waiting', why: 'the grant aged before the update began' }
       return { phase: 'waiting', why: this.why.get(ds) ?? 'waiting for a majority of the fleet to grant an update slot' }
     }
-    if (!this.retryAt.has(ds)) return { phase: 'idle' }
+    if (!this.retries.has(ds)) return { phase: 'idle' }
     return { phase: 'waiting', why: this.why.get(ds) ?? 'waiting for its turn' }
   }
 
@@ -86,7 +87,7 @@ export class Claimant implements UpdateSlots {
       }
     }
     this.wishes.set(ds, { revision, kind })
-    const at = this.retryAt.get(ds)
+    const at = this.retries.at(ds)
     if (at !== undefined && at > this.now()) {
       this.consider(ds, false)
       return
@@ -133,27 +134,19 @@ export class Claimant implements UpdateSlots {
     this.attempts.delete(ds)
     this.wishes.delete(ds)
     this.cooldown.forget(ds)
-    for (const k of this.freeSince.keys()) if (k.startsWith(`${ds}|`)) this.freeSince.delete(k)
-    for (const k of this.claimed.keys()) if (k.startsWith(`${ds}|`)) this.claimed.delete(k)
+    this.freeSince.forget(ds)
+    this.terms.forget(ds)
     this.why.delete(ds)
-    this.retryAt.delete(ds)
-    this.timers.get(ds)?.cancel()
-    this.timers.delete(ds)
+    this.retries.clear(ds)
   }
 
   /** lookAgainAt sets this host's fallback time, and a timer that considers claiming then (due). */
   private lookAgainAt(ds: string, at: number): void {
-    this.retryAt.set(ds, at)
-    this.timers.get(ds)?.cancel()
-    this.timers.set(
-      ds,
-      this.opts.clock.after(Math.max(0, at - this.now()), () => {
-        this.timers.delete(ds)
-        if (this.retryAt.get(ds) !== at || this.attempts.has(ds)) return
-        this.cooldown.open(ds)
-        this.consider(ds, true)
-      }),
-    )
+    this.retries.schedule(ds, at, () => {
+      if (this.attempts.has(ds)) return
+      this.cooldown.open(ds)
+      this.consider(ds, true)
+    })
   }
 
   /**
@@ -198,10 +191,10 @@ export class Claimant implements UpdateSlots {
     const limit = this.opts.fleet.limit(ds, wish.kind)
     if (limit === 0) {
       this.why.set(ds, `no ${wish.kind} slots`)
-      if (due || !this.retryAt.has(ds)) this.lookAgainAt(ds, this.fallback(ds, wish.revision))
+      if (due || !this.retries.has(ds)) this.lookAgainAt(ds, this.fallback(ds, wish.revision))
       return
     }
-    const held = this.held(ds, wish.kind)
+    const held = othersHolds(this.opts.own.held(ds, wish.kind), this.opts.fleet.reportedHolds(ds, wish.kind), this.opts.keyId)
     const free = freeSlots(limit, new Map(held.map((h) => [h.slot, h.holder])), this.opts.keyId)
     // Not waiting: the hosts holding a slot, and those that released theirs (their record may not say so yet).
     const place = this.opts.fleet.turn(ds, wish.revision, this.opts.selfName(), new Set([...held.map((h) => h.holder), ...this.opts.own.finished(ds)]))
@@ -213,7 +206,7 @@ export class Claimant implements UpdateSlots {
     // The fallback takes only a slot that stayed free for turnSpacingMs: a slot that just
     // freed goes to the host at the head of the line (woken by the release), not to
     // whichever host's fallback time happens to come, which would split the votes.
-    const idle = this.idleSlots(ds, wish.kind, free)
+    const idle = this.freeSince.idle(ds, wish.kind, free, this.now(), this.opts.timings.turnSpacingMs)
     if (due && idle.length > 0) {
       this.start(ds, wish.revision, wish.kind, idle[this.random(idle.length)] as number)
       return
@@ -221,69 +214,23 @@ export class Claimant implements UpdateSlots {
     if (due && free.length > 0) {
       // Look again when the first of them has been free for turnSpacingMs.
       const kind = wish.kind
-      this.lookAgainAt(ds, Math.min(...free.map((slot) => (this.freeSince.get(`${ds}|${kind}|${slot}`) ?? this.now()) + this.opts.timings.turnSpacingMs)))
+      this.lookAgainAt(ds, Math.min(...free.map((slot) => (this.freeSince.at(ds, kind, slot) ?? this.now()) + this.opts.timings.turnSpacingMs)))
       return
     }
     if (free.length === 0) this.why.set(ds, `every ${wish.kind} slot is held (${held.length} of ${limit})`)
     else if (!this.why.has(ds)) this.why.set(ds, 'waiting for its turn')
     // A pending fallback stands (a look that finds no turn must not push it later).
-    if (due || !this.retryAt.has(ds)) this.lookAgainAt(ds, this.fallback(ds, wish.revision))
-  }
-
-  /**
-   * held returns the busy slots of ds of `kind` held by other hosts: those this host's own
-   * voter gave (it hears every claim and release of the DaemonSets whose committee it is on),
-   * then those other hosts' records report (how a host off the committee sees them).
-   */
-  private held(ds: string, kind: SlotKind): { holder: string; slot: number }[] {
-    const out: { holder: string; slot: number }[] = this.opts.own.held(ds, kind).filter((h) => h.holder !== this.opts.keyId)
-    const slots = new Set(out.map((h) => h.slot))
-    for (const h of this.opts.fleet.reportedHolds(ds, kind)) {
-      if (h.holder === this.opts.keyId || slots.has(h.slot)) continue
-      slots.add(h.slot)
-      out.push(h)
-    }
-    return out
-  }
-
-  /**
-   * nextTerm returns the term to claim a slot with: one above the highest this host knows
-   * of (from its own voter, which on the committee sees every valid claim, the records of the
-   * slot's holders, its own earlier claims of the slot and what refusals told), and at least
-   * this host's wall clock in seconds. A host off the committee hears no other claims: the
-   * clock makes its first claim of a slot rarely stale, since terms then grow with time
-   * (about one a second) wherever they were asked. Safety does not rest on it: a term is a
-   * fencing token whose value only has to grow at each voter, so a skewed clock costs at
-   * worst a refusal that tells the slot's term (termSeenIn). Never more than 2^31 above what
-   * it knows (voters refuse a term MAX_TERM_STEP ahead of theirs).
-   */
-  private nextTerm(ds: string, kind: SlotKind, slot: number): number {
-    let top = Math.max(this.opts.own.maxTerm(ds, kind, slot), this.claimed.get(`${ds}|${kind}|${slot}`) ?? 0)
-    for (const h of this.opts.fleet.reportedHolds(ds, kind)) if (h.slot === slot && h.term > top) top = h.term
-    const clock = Math.floor(this.opts.clock.wall() / 1000)
-    return Math.max(top + 1, Math.min(clock, top + 2 ** 31))
-  }
-
-  /** idleSlots notes when each of `free` was first seen free (forgetting the slots no longer free) and returns those free for turnSpacingMs already. */
-  private idleSlots(ds: string, kind: SlotKind, free: readonly number[]): number[] {
-    const prefix = `${ds}|${kind}|`
-    const t = this.now()
-    const freeKeys = new Set(free.map((slot) => `${prefix}${slot}`))
-    for (const k of this.freeSince.keys()) if (k.startsWith(prefix) && !freeKeys.has(k)) this.freeSince.delete(k)
-    for (const k of freeKeys) if (!this.freeSince.has(k)) this.freeSince.set(k, t)
-    return free.filter((slot) => t - (this.freeSince.get(`${prefix}${slot}`) as number) >= this.opts.timings.turnSpacingMs)
+    if (due || !this.retries.has(ds)) this.lookAgainAt(ds, this.fallback(ds, wish.revision))
   }
 
   /** start claims `slot`: this host's own vote first (saved) when it is on the DaemonSet's committee, then the claim to the committee's other voters. */
   private start(ds: string, revision: string, kind: SlotKind, slot: number): void {
     this.cooldown.open(ds)
-    this.timers.get(ds)?.cancel()
-    this.timers.delete(ds)
-    this.retryAt.delete(ds)
+    this.retries.clear(ds)
     const { view, quorum } = viewOf(this.opts.fleet.voters(), this.opts.fleet.faulty(), this.opts.fleet.committeeSize())
     const committee = this.opts.fleet.committee(ds)
-    const term = this.nextTerm(ds, kind, slot)
-    this.claimed.set(`${ds}|${kind}|${slot}`, term)
+    const term = this.terms.next(ds, kind, slot, this.opts.own.maxTerm(ds, kind, slot), this.opts.fleet.reportedHolds(ds, kind), this.opts.clock.wall())
+    this.terms.note(ds, kind, slot, term)
     const msg: ClaimMessage = { t: 'claim', ds, kind, slot, term, revision, view }
     const a: Attempt = { ds, kind, slot, term, revision, view, quorum, voters: new Set(committee), sentAt: this.now(), grants: new Set(), refusals: new Set(), seen: [], stale: 0, acks: new Set(), phase: 'claiming', rivalBehind: false }
     if (!a.voters.has(this.opts.keyId)) {
@@ -374,32 +321,15 @@ export class Claimant implements UpdateSlots {
    */
   private abandon(a: Attempt, why: string, cool: Cooling = a.rivalBehind ? 'none' : 'doubled'): void {
     this.attempts.delete(a.ds)
-    this.learnTerm(a)
+    this.terms.learn(a.ds, a.kind, a.slot, a.seen, this.opts.fleet.faulty())
     this.why.set(a.ds, why)
     this.backoff(a.ds, a.revision, cool)
     this.giveBack(a)
   }
 
-  /**
-   * noteTerm tells the claimant that a host's record reports holding `slot` of ds under
-   * `term`: a host off the DaemonSet's committee learns terms so, and its next claim of the
-   * slot asks one above. Only for a DaemonSet this host still has to update. Must not block.
-   */
+  /** noteTerm tells the claimant a host's record reports holding `slot` of ds under `term` (how a host off the committee learns terms); only for a DaemonSet this host still has to update. Must not block. */
   noteTerm(ds: string, kind: SlotKind, slot: number, term: number): void {
-    if (!this.wishes.has(ds)) return
-    const k = `${ds}|${kind}|${slot}`
-    if (term > (this.claimed.get(k) ?? 0)) this.claimed.set(k, term)
-  }
-
-  /**
-   * learnTerm keeps the highest term of the slot that at least f+1 refusals told (up to f
-   * voters may lie, and a term too far ahead would be refused by the honest ones), so the
-   * next claim of it asks one above.
-   */
-  private learnTerm(a: Attempt): void {
-    const told = [...a.seen].sort((x, y) => y - x)[this.opts.fleet.faulty()]
-    const k = `${a.ds}|${a.kind}|${a.slot}`
-    if (told !== undefined && told > (this.claimed.get(k) ?? 0)) this.claimed.set(k, told)
+    if (this.wishes.has(ds)) this.terms.note(ds, kind, slot, term)
   }
 
   /**
@@ -451,12 +381,6 @@ export class Claimant implements UpdateSlots {
     }
     const t = this.now()
     const cutoff = Math.min(this.opts.ttlMs / 2, this.opts.timings.claimCutoffMs)
-    for (const ds of new Set([...this.retryAt.keys(), ...this.why.keys()])) {
-      if (!this.attempts.has(ds) && this.opts.fleet.daemonSet(ds) === undefined) {
-        this.retryAt.delete(ds)
-        this.why.delete(ds)
-      }
-    }
     for (const a of [...this.attempts.values()]) {
       if (this.opts.fleet.daemonSet(a.ds) === undefined) {
         this.forgetWish(a.ds)
