@@ -16,6 +16,7 @@ import { parseTaint, validateTaint } from '../core/taints.js'
 import type { Taint, TaintEffect } from '../core/types.js'
 import { parseDuration } from '../core/duration.js'
 import { DEFAULT_COMMITTEE } from '../core/lease.js'
+import { isLoopback, splitHostPort } from '../core/address.js'
 import { OPEN_POLICY, policyOf, policySchema, type WorkloadPolicy } from '../core/policy.js'
 import { LOG_LEVELS, type LogLevel } from './log.js'
 
@@ -195,12 +196,6 @@ export function defaultConfig(): AgentConfig {
     policySet: false,
     admission: 'enforced',
   }
-}
-
-/** isLoopback says whether a URL host name is a loopback address (127.0.0.0/8, ::1, localhost). */
-export function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '')
-  return h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'))
 }
 
 function sanitizeHostname(h: string): string {
@@ -396,10 +391,4 @@ export function resolveConfig(file: ConfigInput, flags: ConfigInput, source = 'c
   }
   if (issues.length > 0) throw new ConfigError(source, issues)
   return cfg
-}
-
-/** splitHostPort reads `HOST:PORT` or `[V6]:PORT`; a malformed address gives an empty host or a NaN port. */
-export function splitHostPort(addr: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):([0-9]{1,5})$/.exec(addr)
-  return { host: m?.[1] ?? m?.[2] ?? '', port: Number(m?.[3] ?? NaN) }
 }

@@ -6,7 +6,7 @@
 
 import { createServer, type Server } from 'node:http'
 import type { Logger } from 'pino'
-import { splitHostPort } from './config.js'
+import { splitHostPort } from '../core/address.js'
 
 /** MetricsSource returns the exposition text, recomputed per scrape. */
 export type MetricsSource = () => Promise<{ contentType: string; text: string }>

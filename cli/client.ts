@@ -7,6 +7,7 @@ import { request, type RequestOptions } from 'node:http'
 import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 import { connect, type TLSSocket } from 'node:tls'
+import { isLoopback } from '../core/address.js'
 import { CliError, UsageError } from './errors.js'
 
 export interface AgentTarget {
@@ -22,11 +23,6 @@ export function normalFingerprint(text: string): string | undefined {
   const hex = text.trim().replace(/^sha256:/i, '').replace(/:/g, '').toUpperCase()
   if (!/^[0-9A-F]{64}$/.test(hex)) return undefined
   return hex.match(/../g)?.join(':')
-}
-
-function loopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '')
-  return h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'))
 }
 
 /**
@@ -49,7 +45,7 @@ export function resolveAgent(flag: string | undefined, tokenFlag: string | undef
   if (!/^unix:\/\/.+/.test(address) && !/^https?:\/\/[^/]+(:[0-9]+)?\/?$/.test(address)) {
     throw new UsageError(`--agent ${address}: use unix:///PATH, https://HOST:PORT or http://127.0.0.1:PORT`)
   }
-  if (address.startsWith('http://') && !loopback(URL.parse(address)?.hostname ?? '')) {
+  if (address.startsWith('http://') && !isLoopback(URL.parse(address)?.hostname ?? '')) {
     throw new UsageError(`--agent ${address}: plaintext HTTP only to a loopback address (the token would cross the network in clear); use https://HOST:PORT with --fingerprint`)
   }
   const tok = token ?? process.env.DAEMONMESH_TOKEN

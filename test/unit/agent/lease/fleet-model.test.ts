@@ -253,20 +253,23 @@ const limits = fc.integer({ min: 1, max: 2 })
 const seeds = fc.integer({ min: 0, max: 0x7fffffff })
 const histories = fc.array(step, { minLength: 1, maxLength: 80, size: 'max' })
 
+/** holds runs `runs` random histories of `model` and asserts none overran, and that more than `filled` took the limit of hosts down. */
+async function holds(model: Model, runs: number, filled: number): Promise<void> {
+  let reachedLimit = 0
+  await fc.assert(
+    fc.asyncProperty(limits, seeds, histories, async (limit, seed, steps) => {
+      const o = await run(limit, seed, steps, (ttl) => new SlotTable(ttl), model)
+      if (o.mostDown === limit) reachedLimit++
+      return !o.overrun
+    }),
+    { numRuns: runs },
+  )
+  assert.ok(reachedLimit > filled, `only ${reachedLimit} histories took the limit of hosts down`)
+}
+
 describe('lease slots (fleet model)', () => {
-  it('never lets more hosts act at once than there are slots, whatever reaches whom', async () => {
-    let reachedLimit = 0
-    await fc.assert(
-      fc.asyncProperty(limits, seeds, histories, async (limit, seed, steps) => {
-        const o = await run(limit, seed, steps, (ttl) => new SlotTable(ttl))
-        if (o.mostDown === limit) reachedLimit++
-        return !o.overrun
-      }),
-      { numRuns: 3000 },
-    )
-    // A model in which nobody ever acts proves nothing: many histories must fill every slot.
-    assert.ok(reachedLimit > 100, `only ${reachedLimit} histories took the limit of hosts down`)
-  })
+  // A model in which nobody ever acts proves nothing: many histories must fill every slot.
+  it('never lets more hosts act at once than there are slots, whatever reaches whom', () => holds({ f: 1, byzantine: false }, 3000, 100))
 
   it('fails when the acting rule is removed (an acknowledged slot lapsing after the TTL)', async () => {
     const r = await fc.check(
@@ -276,44 +279,11 @@ describe('lease slots (fleet model)', () => {
     assert.equal(r.failed, true, 'the model found no history in which the broken rule takes two hosts down')
   })
 
-  it('holds with a Byzantine voter that grants everything, with quorums of ceil((n+f+1)/2) at f = 1', async () => {
-    let reachedLimit = 0
-    await fc.assert(
-      fc.asyncProperty(limits, seeds, histories, async (limit, seed, steps) => {
-        const o = await run(limit, seed, steps, (ttl) => new SlotTable(ttl), { f: 1, byzantine: true })
-        if (o.mostDown === limit) reachedLimit++
-        return !o.overrun
-      }),
-      { numRuns: 3000 },
-    )
-    assert.ok(reachedLimit > 100, `only ${reachedLimit} histories took the limit of hosts down`)
-  })
+  it('holds with a Byzantine voter that grants everything, with quorums of ceil((n+f+1)/2) at f = 1', () => holds({ f: 1, byzantine: true }, 3000, 100))
 
-  it('holds when a committee of 4 of the 5 hosts decides, with a Byzantine member on it (f = 1)', async () => {
-    let reachedLimit = 0
-    await fc.assert(
-      fc.asyncProperty(limits, seeds, histories, async (limit, seed, steps) => {
-        const o = await run(limit, seed, steps, (ttl) => new SlotTable(ttl), { f: 1, byzantine: true, committee: 4 })
-        if (o.mostDown === limit) reachedLimit++
-        return !o.overrun
-      }),
-      { numRuns: 1500 },
-    )
-    assert.ok(reachedLimit > 50, `only ${reachedLimit} histories took the limit of hosts down`)
-  })
+  it('holds when a committee of 4 of the 5 hosts decides, with a Byzantine member on it (f = 1)', () => holds({ f: 1, byzantine: true, committee: 4 }, 1500, 50))
 
-  it('holds when a committee of 3 of the 5 hosts decides, whatever reaches whom (f = 0)', async () => {
-    let reachedLimit = 0
-    await fc.assert(
-      fc.asyncProperty(limits, seeds, histories, async (limit, seed, steps) => {
-        const o = await run(limit, seed, steps, (ttl) => new SlotTable(ttl), { f: 0, byzantine: false, committee: 3 })
-        if (o.mostDown === limit) reachedLimit++
-        return !o.overrun
-      }),
-      { numRuns: 1500 },
-    )
-    assert.ok(reachedLimit > 50, `only ${reachedLimit} histories took the limit of hosts down`)
-  })
+  it('holds when a committee of 3 of the 5 hosts decides, whatever reaches whom (f = 0)', () => holds({ f: 0, byzantine: false, committee: 3 }, 1500, 50))
 
   it('fails with a Byzantine voter when quorums are plain majorities (f = 0)', async () => {
     const r = await fc.check(
