@@ -13,7 +13,7 @@ import type { Attempt, ClaimantOptions, Wish } from './attempt.js'
 import { Cooldown, type Cooling } from './cooldown.js'
 import { FreeSince } from './free-since.js'
 import { Retries } from './retries.js'
-import { TermBook } from './terms.js'
+import { TermBook, believable } from './terms.js'
 import type { SlotStatus, UpdateSlots } from './update-slots.js'
 import type { Reply } from './voter.js'
 
@@ -329,7 +329,7 @@ export class Claimant implements UpdateSlots {
 
   /** noteTerm tells the claimant a host's record reports holding `slot` of ds under `term` (how a host off the committee learns terms); only for a DaemonSet this host still has to update. Must not block. */
   noteTerm(ds: string, kind: SlotKind, slot: number, term: number): void {
-    if (this.wishes.has(ds)) this.terms.note(ds, kind, slot, term)
+    if (this.wishes.has(ds) && believable(term, this.opts.clock.wall())) this.terms.note(ds, kind, slot, term)
   }
 
   /**

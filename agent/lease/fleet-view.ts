@@ -112,7 +112,7 @@ export class FleetView implements LeaseFleet {
   }
 
   reportsSlots(): boolean {
-    return this.membership.nodes().every((n) => n.state === 'Left' || knowsCommittees(n.record.version))
+    return this.membership.nodes().every((n) => n.state === 'Left' || !this.admitted(n.keyId, n.record) || knowsCommittees(n.record.version))
   }
 
   committee(ds: string): string[] {

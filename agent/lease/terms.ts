@@ -9,6 +9,17 @@ import type { SlotKind } from '../../core/lease.js'
 
 const slotKey = (ds: string, kind: SlotKind, slot: number): string => `${ds}|${kind}|${slot}`
 
+/**
+ * believable says whether a term another host's record reports may be taken: not more than
+ * 2^31 above this host's clock in seconds. Honest terms stay near the clock (one a second,
+ * one per attempt); a member that reports a term far beyond what voters accept (MAX_TERM_STEP
+ * above theirs) would otherwise make the hosts off the committee ask it, be refused, and ask
+ * it again for as long as its record says so.
+ */
+export function believable(term: number, wallMs: number): boolean {
+  return term <= Math.floor(wallMs / 1000) + 2 ** 31
+}
+
 /** TermBook keeps the highest term known per slot (`ds|kind|slot`), per DaemonSet until forgotten. */
 export class TermBook {
   private readonly known = new Map<string, number>()
@@ -38,7 +49,7 @@ export class TermBook {
    */
   next(ds: string, kind: SlotKind, slot: number, own: number, reported: readonly { slot: number; term: number }[], wallMs: number): number {
     let top = Math.max(own, this.known.get(slotKey(ds, kind, slot)) ?? 0)
-    for (const h of reported) if (h.slot === slot && h.term > top) top = h.term
+    for (const h of reported) if (h.slot === slot && h.term > top && believable(h.term, wallMs)) top = h.term
     return Math.max(top + 1, Math.min(Math.floor(wallMs / 1000), top + 2 ** 31))
   }
 

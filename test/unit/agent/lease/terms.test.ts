@@ -20,6 +20,12 @@ describe('a claimant term book', () => {
     assert.equal(t.next(DS, 'unavailable', 0, 0, [], WALL), 1_700_000_000)
   })
 
+  it("a term a record reports far past any voter's bound is not believed", () => {
+    const t = new TermBook()
+    assert.equal(t.next(DS, 'unavailable', 0, 0, [{ slot: 0, term: 2 ** 52 }], WALL), 1_700_000_000)
+    assert.equal(t.next(DS, 'unavailable', 0, 0, [{ slot: 0, term: 1_700_000_000 + 2 ** 30 }], WALL), 1_700_000_001 + 2 ** 30)
+  })
+
   it('a clock far ahead moves a term at most 2^31 past what it knows', () => {
     assert.equal(new TermBook().next(DS, 'unavailable', 0, 7, [], 2 ** 60), 7 + 2 ** 31)
   })
