@@ -23,10 +23,6 @@ export class Retries {
     return this.times.has(ds)
   }
 
-  keys(): string[] {
-    return [...this.times.keys()]
-  }
-
   /** schedule sets the fallback time and a timer that calls `fire` then, unless the time was set again or cleared meanwhile. */
   schedule(ds: string, at: number, fire: () => void): void {
     this.times.set(ds, at)
