@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { ConfigError, readConfigFile, resolveConfig } from '../../../agent/config.js'
 import { parseDuration } from '../../../core/duration.js'
 import { repoPath } from '../../helpers/fixtures.js'
+import { tempDir } from '../../helpers/temp-dir.js'
 
 describe('agent configuration', () => {
   it('the example config file is valid', async () => {
@@ -21,7 +21,7 @@ describe('agent configuration', () => {
   })
 
   it('a policy with a relative host path prefix is refused, naming the field', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dm-cfg-'))
+    const dir = await tempDir('dm-cfg-')
     await writeFile(join(dir, 'a.yaml'), 'policy:\n  allowedHostPaths: [var/log]\n')
     await assert.rejects(readConfigFile(join(dir, 'a.yaml')), (err: Error) => err.name === 'ConfigError' && /policy\.allowedHostPaths\.0: must be an absolute path/.test(err.message))
   })
@@ -94,13 +94,13 @@ describe('agent configuration', () => {
   })
 
   it('a fractional dockerConcurrency in the file is refused', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dm-cfg-'))
+    const dir = await tempDir('dm-cfg-')
     await writeFile(join(dir, 'a.yaml'), 'dockerConcurrency: 2.5\n')
     await assert.rejects(readConfigFile(join(dir, 'a.yaml')), /dockerConcurrency/)
   })
 
   it('unknown keys in the file are refused', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dm-cfg-'))
+    const dir = await tempDir('dm-cfg-')
     await writeFile(join(dir, 'a.yaml'), 'name: x\nbootstrapp: []\n')
     await assert.rejects(readConfigFile(join(dir, 'a.yaml')), /unknown field\(s\) bootstrapp/)
   })

@@ -1,18 +1,18 @@
 import assert from 'node:assert/strict'
-import { lstat, mkdtemp, readFile, readdir, readlink, stat, writeFile } from 'node:fs/promises'
+import { lstat, readFile, readdir, readlink, stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { MountError, PodVolumes, writeFiles } from '../../../agent/runtime/pod-volumes.js'
 import type { PodPlan } from '../../../core/container-spec.js'
 import type { PodVolume } from '../../../core/volumes.js'
+import { tempDir } from '../../helpers/temp-dir.js'
 
 const plan = (volumes: PodVolume[], missing: string[] = []): PodPlan => ({ daemonSet: 'default.x', node: 'n1', revision: 'r1', pod: 'dm_default_x_r1_n1', uid: 'u', containers: [], init: [], volumes, unsupported: [], missing })
 
 describe('pod volumes on the host', () => {
   it('hostPath types: created with kubelet\'s modes, checked, and a failed check names the volume and the path', async () => {
-    const root = await mkdtemp(join(tmpdir(), 'dm-pv-'))
+    const root = await tempDir('dm-pv-')
     const sock = join(root, 'agent.sock')
     const server = createServer().listen(sock)
     await new Promise((r) => server.once('listening', r))
@@ -46,7 +46,7 @@ describe('pod volumes on the host', () => {
   })
 
   it('written files: kubelet\'s ..data layout, modes, an update swaps the set, stale names go', async () => {
-    const dir = join(await mkdtemp(join(tmpdir(), 'dm-pv-')), 'vol')
+    const dir = join(await tempDir('dm-pv-'), 'vol')
     await writeFiles(dir, [{ path: 'a', content: 'one', mode: 0o640 }, { path: 'sub/b', content: new Uint8Array([1, 2]), mode: 0o400 }])
     assert.equal(await readlink(join(dir, 'a')), join('..data', 'a'))
     assert.equal(await readFile(join(dir, 'a'), 'utf8'), 'one')
@@ -63,7 +63,7 @@ describe('pod volumes on the host', () => {
   })
 
   it('refresh rewrites only a started pod, and keeps the last files when its ConfigMap is gone', async () => {
-    const root = await mkdtemp(join(tmpdir(), 'dm-pv-'))
+    const root = await tempDir('dm-pv-')
     const pv = new PodVolumes(root, join(root, 'memory'))
     const files = (content: string): PodVolume => ({ kind: 'files', name: 'cfg', dir: 'dm_default_x_r1_n1/cfg', files: [{ path: 'k', content, mode: 0o644 }] })
     await pv.refresh(plan([files('early')]))

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { runCli } from '../../helpers/cli.js'
 import { repoPath } from '../../helpers/fixtures.js'
+import { tempDir } from '../../helpers/temp-dir.js'
 
-const tmp = await mkdtemp(join(tmpdir(), 'dm-cli-'))
+const tmp = await tempDir('dm-cli-')
 const write = async (name: string, text: string): Promise<string> => {
   const p = join(tmp, name)
   await writeFile(p, text)

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { buildDockerRegistry, buildGeneric } from '../../../cli/commands/create-secret.js'
 import { pullAuthFor } from '../../../core/registry-auth.js'
+import { tempDir } from '../../helpers/temp-dir.js'
 
 describe('create secret', () => {
   it('generic builds what kubectl builds from literals and files, Opaque unless --type', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'sc-cs-'))
+    const dir = await tempDir('sc-cs-')
     await writeFile(join(dir, 'tls.crt'), 'CERT')
     await writeFile(join(dir, 'key.pem'), Buffer.from([0, 255, 1]))
     const s = await buildGeneric('web', { namespace: 'edge', fromLiteral: ['user=admin'], fromFile: [join(dir, 'tls.crt'), `tls.key=${join(dir, 'key.pem')}`], type: 'kubernetes.io/tls' })

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { buildConfigMap } from '../../../cli/commands/create.js'
+import { tempDir } from '../../helpers/temp-dir.js'
 
 describe('create configmap builds what kubectl builds', () => {
   it('literals, a file (named, or KEY=PATH), a directory (valid names only), binary content as binaryData', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dm-create-'))
+    const dir = await tempDir('dm-create-')
     await writeFile(join(dir, 'fluent-bit.conf'), '[SERVICE]\n')
     await mkdir(join(dir, 'conf.d'))
     await writeFile(join(dir, 'conf.d', 'a.conf'), 'a\n')

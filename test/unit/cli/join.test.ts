@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { parse } from 'yaml'
@@ -9,9 +8,10 @@ import { generateClusterKey, generateKeyPair, keyId, parsePrivateKey } from '../
 import { signJoinToken } from '../../../core/node-admission.js'
 import { generateSecretKey } from '../../../core/secret-box.js'
 import { repoPath } from '../../helpers/fixtures.js'
+import { tempDir } from '../../helpers/temp-dir.js'
 
 async function inputs(): Promise<{ dir: string; opts: JoinOptions; author: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'dm-join-'))
+  const dir = await tempDir('dm-join-')
   const pair = generateKeyPair()
   const key = parsePrivateKey(pair.privateKeyPem)
   const token = signJoinToken({ id: 'abcdefghijklmnopqrstuv', names: 'shop-*', issuedAt: Date.now(), ttlMs: 3_600_000 }, key)

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { X509Certificate, createPrivateKey, generateKeyPairSync } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import pino from 'pino'
@@ -9,6 +8,7 @@ import { loadOrCreateApiTls, selfSignedCertificate } from '../../../../agent/api
 import { loadOrCreateOperatorKey } from '../../../../agent/identity.js'
 import { normalFingerprint } from '../../../../cli/client.js'
 import { generateKeyPair } from '../../../../core/keys.js'
+import { tempDir } from '../../../helpers/temp-dir.js'
 
 const silent = pino({ level: 'silent' })
 
@@ -25,7 +25,7 @@ describe('the API certificate', () => {
   })
 
   it('is made once, read again, made for a key left alone, and refused without its key', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dm-sa-tls-'))
+    const dir = await tempDir('dm-sa-tls-')
     const first = await loadOrCreateApiTls(dir)
     assert.equal(first.created, true)
     const again = await loadOrCreateApiTls(dir)
@@ -49,7 +49,7 @@ describe('the API certificate', () => {
 
 describe('the generated operator key', () => {
   it('a private key without its .pub is kept and its public half written', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dm-sa-op-'))
+    const dir = await tempDir('dm-sa-op-')
     const pair = generateKeyPair()
     await writeFile(join(dir, 'operator.key'), pair.privateKeyPem)
     const r = await loadOrCreateOperatorKey(join(dir, 'operator.key'), silent)
@@ -59,7 +59,7 @@ describe('the generated operator key', () => {
   })
 
   it('a .pub that is not the private key\'s is refused, and neither file is touched', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dm-sa-op-'))
+    const dir = await tempDir('dm-sa-op-')
     const a = generateKeyPair()
     const b = generateKeyPair()
     await writeFile(join(dir, 'operator.key'), a.privateKeyPem)
@@ -69,7 +69,7 @@ describe('the generated operator key', () => {
   })
 
   it('nothing there: a pair is made once', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dm-sa-op-'))
+    const dir = await tempDir('dm-sa-op-')
     const made = await loadOrCreateOperatorKey(join(dir, 'operator.key'), silent)
     assert.equal(made.created, true)
     const again = await loadOrCreateOperatorKey(join(dir, 'operator.key'), silent)
