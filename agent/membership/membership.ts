@@ -288,6 +288,7 @@ export class Membership extends TypedEvents<MembershipEvents> {
     const refusal = bound ?? ahead
     const r: RecordMerge = refusal === undefined ? this.book.merge(input) : { status: 'rejected', reason: refusal }
     if (r.status === 'stale') return 'ignore'
+    if (r.status === 'outlived') return this.outlived(r.env.hlc, r.record)
     if (r.status === 'rejected') {
       this.opts.metrics.rejected.inc({ map: 'nodes', source })
       const held = this.rejections.pass(this.opts.clock.mono())
@@ -299,6 +300,22 @@ export class Membership extends TypedEvents<MembershipEvents> {
     this.detector.observe(r.env.author, r.record)
     this.emit('node:record', r.record)
     return 'accept'
+  }
+
+  /**
+   * outlived answers a record of this node, signed by its key, that a peer holds and that is
+   * newer than ours: an earlier life's (its `left` on the way down, typically). A life's hybrid
+   * clock runs as far ahead as the fastest peer's (hosts 45 s ahead are common at the edge),
+   * so a process restarted sooner than that signs its first records below the last one of
+   * its previous life, and every peer holding that one keeps this node Left, and anti-entropy
+   * spreads it. We take its time and sign our record again, above it. It is not kept or
+   * relayed: peers learn from ours.
+   */
+  private outlived(hlc: string, record: NodeRecord): Verdict {
+    if (this.stopped || !this.opts.hlc.observe(hlc)) return 'ignore'
+    this.log.info({ hlc, startedAt: record.startedAt, state: record.state }, 'a peer holds a newer record of this node (an earlier life): signing ours again above it')
+    this.publishSoon()
+    return 'ignore'
   }
 
   /** nodes lists every known node (this one included) with its state. A suspected node is Alive. */

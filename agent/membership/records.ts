@@ -47,6 +47,8 @@ export type RecordMerge =
   | { status: 'applied'; env: Envelope; record: NodeRecord }
   | { status: 'stale' }
   | { status: 'rejected'; reason: string }
+  /** A record of this node, newer than the one held: kept out (Membership signs ours again above it). */
+  | { status: 'outlived'; env: Envelope; record: NodeRecord }
 
 /** NodeRecords holds the records map with its admission rules. Not for concurrent use; every call is synchronous. */
 export class NodeRecords {
@@ -55,6 +57,8 @@ export class NodeRecords {
   private readonly forgotten = new Map<string, string>()
   /** First key seen for each name: a host cannot speak in another host's name. */
   private readonly nameOwner = new Map<string, string>()
+  /** This node's key: its records come from own(), and one from a peer never replaces them. */
+  private readonly selfKey: string
   /** isLeft tells whether a name's owner has left (its name is then free). */
   private readonly isLeft: (keyId: string) => boolean
 
@@ -64,6 +68,7 @@ export class NodeRecords {
 
   constructor(self: { keyId: string; name: string }, isLeft: (keyId: string) => boolean, gate?: RecordGate) {
     this.nameOwner.set(self.name, self.keyId)
+    this.selfKey = self.keyId
     this.isLeft = isLeft
     this.gate = gate
   }
@@ -79,6 +84,10 @@ export class NodeRecords {
     if (r.status === 'rejected') return { status: 'rejected', reason: r.reason }
     if (r.status === 'stale') return { status: 'stale' }
     const record = env.value as NodeRecord
+    if (env.author === this.selfKey) {
+      this.map.restore(key, before)
+      return { status: 'outlived', env, record }
+    }
     const refused = this.gate?.refuse(env.author, record) ?? this.full(env.author, record, before === undefined)
     if (refused !== undefined) {
       this.map.restore(key, before)

@@ -2,6 +2,7 @@
 
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
+import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
@@ -75,3 +76,42 @@ describe('membership', () => {
     assert.deepEqual((await a.daemonSets()).map((d) => d.metadata.name).sort(), ['alpha', 'beta'])
   })
 })
+
+describe('a restart beside a host whose clock is ahead', () => {
+  let cluster: TestCluster
+
+  after(async () => cluster.stopAll())
+
+  it('the restarted agent is Alive again everywhere, though its previous life signed its leave later than its new records', async () => {
+    cluster = await TestCluster.create('restart', 3000)
+    const port = await freePort()
+    const first = await cluster.agent({ name: 'r-1', listen: `/ip4/127.0.0.1/tcp/${port}` }).start()
+    const boot = [await first.address()]
+    const second = await cluster.agent({ name: 'r-2', bootstrap: boot }).start()
+    // r-3's clock runs 45 s ahead, and with it every agent's hybrid clock once they hear from it.
+    const ahead = await cluster.agent({ name: 'r-3', bootstrap: boot, env: { DAEMONMESH_TEST_CLOCK_OFFSET_MS: '45000' } }).start()
+    const all = [first, second, ahead]
+    const alive = async (a: TestAgent): Promise<string[]> => (await a.nodes()).filter((n) => n.status.state === 'Alive').map((n) => n.metadata.name).sort()
+    await waitFor('all 3 alive everywhere', async () => (await Promise.all(all.map(alive))).every((l) => l.length === 3), 20_000)
+
+    // r-1 leaves (its leave signed 45 s ahead) and comes back at once, alone: its first
+    // records are signed by its own clock, below that leave.
+    await first.stop('SIGTERM')
+    await first.start({ bootstrap: [] })
+    await new Promise((r) => setTimeout(r, 2000))
+    // r-2 leaves too: r-3, alone, dials its bootstrap address and finds r-1's new life, to
+    // which it hands r-1's own leave.
+    await second.stop('SIGTERM')
+    await waitFor('r-1 and r-3 Alive at both', async () => (await alive(first)).join() === 'r-1,r-3' && (await alive(ahead)).join() === 'r-1,r-3', 15_000, 200)
+    assert.match(await first.logTail(200), /a peer holds a newer record of this node/)
+  })
+})
+
+/** freePort returns a TCP port that was free on loopback a moment ago. */
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const port = (server.address() as AddressInfo).port
+  await new Promise((r) => server.close(r))
+  return port
+}

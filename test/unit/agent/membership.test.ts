@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import type { KeyObject } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { pino } from 'pino'
 import { AgentClock } from '../../../agent/clock.js'
@@ -23,6 +24,7 @@ interface Member {
   transport: MemoryTransport
   membership: Membership
   metrics: Metrics
+  signingKey: KeyObject
 }
 
 /** fleet makes members on one hub and one virtual clock; each bootstraps from the first. */
@@ -34,11 +36,12 @@ function fleet(...names: string[]): { clock: VirtualClock; hub: MemoryHub; membe
     const key = generateKeyPair()
     const transport = hub.join(`peer-${name}`, key.id)
     const metrics = new Metrics()
+    const signingKey = parsePrivateKey(key.privateKeyPem)
     const membership = new Membership({
       transport,
       clock,
       hlc: new AgentClock(clock),
-      signingKey: parsePrivateKey(key.privateKeyPem),
+      signingKey,
       keyId: key.id,
       self: { name, labels: { zone: 'a' }, taints: [], version: 'test' },
       heartbeatMs: HEARTBEAT,
@@ -50,7 +53,7 @@ function fleet(...names: string[]): { clock: VirtualClock; hub: MemoryHub; membe
       metrics,
       log: pino({ level: 'silent' }),
     })
-    members.push({ name, keyId: key.id, transport, membership, metrics })
+    members.push({ name, keyId: key.id, transport, membership, metrics, signingKey })
   }
   return { clock, hub, members }
 }
@@ -115,6 +118,43 @@ describe('membership', () => {
     await clock.advance(FORGET / 2)
     assert.equal(seen(a).b, 'Left', 'a left node is not taken for an unreachable one')
     a.membership.stop()
+  })
+
+  it('a restarted node whose earlier life signed later (its clock pushed by a peer ahead) signs its record again above that one', async () => {
+    const { clock, members } = fleet('a', 'b')
+    const [a, b] = members as [Member, Member]
+    for (const m of members) m.membership.start()
+    await clock.advance(HEARTBEAT)
+    const key = StoreKey.nodeRecord(a.keyId)
+    const current = a.membership.records.get(key)
+    assert.ok(current)
+    const life = current.value as NodeRecord
+    // a's previous life said it was leaving with its hybrid clock 45 s ahead (a peer's clock
+    // was): b still holds that record, which outranks every record this life signed so far.
+    const earlier = signEnvelope(key, { ...life, state: 'left', startedAt: life.startedAt - 60_000 }, { wall: clock.wall() + 45_000, logical: 0 }, a.signingKey)
+    assert.equal(b.membership.merge(earlier, 'sync'), 'accept')
+    assert.equal(seen(b).a, 'Left')
+    assert.equal(a.membership.merge(current, 'sync'), 'ignore', 'its own current record: nothing to do')
+
+    // Anti-entropy brings the earlier life's record back to a: a keeps its own and signs it again above.
+    assert.equal(a.membership.merge(earlier, 'sync'), 'ignore', 'not relayed')
+    assert.equal(a.membership.records.get(key)?.hlc, current.hlc, 'the earlier life\'s record is not kept, not even for a moment')
+    await clock.advance(defaultTimings().membership.recordSpacingMs)
+    const again = a.membership.records.get(key)
+    assert.ok(again !== undefined && again.hlc > earlier.hlc, `signed above the earlier life's ${earlier.hlc}: ${again?.hlc}`)
+    assert.equal((again.value as NodeRecord).state, 'alive')
+    assert.equal((again.value as NodeRecord).startedAt, life.startedAt)
+    await clock.advance(0)
+    assert.equal(seen(b).a, 'Alive', 'b took the new record over the earlier life\'s')
+    assert.equal(b.membership.records.get(key)?.hlc, again.hlc)
+
+    // A forgery of a's record with a later time changes nothing at a (nor at b).
+    const rogue = parsePrivateKey(generateKeyPair().privateKeyPem)
+    const forged = signEnvelope(key, { ...life, state: 'left' }, { wall: clock.wall() + 50_000, logical: 0 }, rogue)
+    assert.equal(a.membership.merge(forged, 'sync'), 'reject')
+    await clock.advance(defaultTimings().membership.recordSpacingMs)
+    assert.equal(a.membership.records.get(key)?.hlc, again.hlc, 'no new signature for a forgery')
+    for (const m of members) m.membership.stop()
   })
 
   it('rejects a record signed by another key, and one relayed by a peer that is not its author', async () => {
