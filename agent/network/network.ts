@@ -45,6 +45,14 @@ const VERDICTS: Record<Verdict, TopicValidatorResult> = {
 
 const TOPICS: ReadonlySet<string> = new Set(Object.values(Topics))
 
+/**
+ * How long our own addresses are reused before libp2p is asked again, when it has not said
+ * they changed (its self:peer:update event clears them at once). Working them out (listen
+ * addresses expanded over the interfaces, observed ones, multiaddr parsing) cost an idle agent
+ * about 6 % of its CPU when membership asked every protocol period (docs/idle-cost.md).
+ */
+const ADDRESSES_REUSED_MS = 5000
+
 /** Network is the Transport over the libp2p node. */
 export class Network implements Transport {
   private readonly node: Libp2p<Services>
@@ -54,6 +62,8 @@ export class Network implements Transport {
   private readonly refused: Set<string>
   /** The handler of each topic; a topic without one ignores what arrives. */
   private readonly handlers = new Map<string, GossipHandler>()
+  /** Our addresses as last worked out, and when (performance.now()); undefined once libp2p says they changed. */
+  private own: { addresses: string[]; at: number } | undefined
 
   private constructor(node: Libp2p<Services>, opts: NetworkOptions, refused: Set<string>) {
     this.node = node
@@ -83,7 +93,11 @@ export class Network implements Transport {
       addresses: { listen: opts.listen },
       transports: [tcp()],
       connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
+      // No yamux keep-alive ping each way on every connection every 30 s: it only measures the
+      // round trip (a lost pong closes nothing), and at ~0.5 ms of CPU a frame it cost an idle
+      // agent with 16 connections 1-2 ms/s. Every connection to a member carries probes anyway,
+      // each way within a round of the protocol period (docs/idle-cost.md).
+      streamMuxers: [yamux({ enableKeepAlive: false })],
       // The default 1 s handshake timeout fails joins on a busy small host.
       connectionProtector: preSharedKey({ psk: opts.psk, timeout: 10_000 }),
       connectionManager: {
@@ -169,6 +183,7 @@ export class Network implements Transport {
       })
       pubsub.subscribe(topic)
     }
+    this.node.addEventListener('self:peer:update', () => (this.own = undefined))
   }
 
   get peerId(): string {
@@ -177,7 +192,9 @@ export class Network implements Transport {
 
   /** addresses are the multiaddrs (with /p2p/ID) peers can dial us on. */
   addresses(): string[] {
-    return this.node.getMultiaddrs().map((a) => a.toString())
+    const now = performance.now()
+    if (this.own === undefined || now - this.own.at > ADDRESSES_REUSED_MS) this.own = { addresses: this.node.getMultiaddrs().map((a) => a.toString()), at: now }
+    return [...this.own.addresses]
   }
 
   /** subscribe sets the handler of one of our topics (Topics); it decides every message before gossipsub relays it. */
