@@ -234,8 +234,10 @@ export class FailureDetector {
       // A closed connection with no other to the member goes straight to the helpers: a dial
       // would undo a connection cap's pruning (ours or the member's) and cost a handshake,
       // while the helpers' own connections tell as well whether it is alive.
-      const helpers = helpersFor(this.members, this.opts.transport, keyId, this.opts.timings.indirectChecks)
-      const direct = why !== 'hint' || helpers.length === 0 || this.connected(m)
+      // Picked only when needed (a hint, or a ping that failed): most probes are acked.
+      const pick = (): Member[] => helpersFor(this.members, this.opts.transport, keyId, this.opts.timings.indirectChecks)
+      let helpers = why === 'hint' ? pick() : undefined
+      const direct = why !== 'hint' || helpers?.length === 0 || this.connected(m)
       if (direct && (await this.prober.ping(m))) {
         this.prober.awareness.apply(-1)
         this.indirectOnly.delete(keyId)
@@ -244,6 +246,7 @@ export class FailureDetector {
       if (why === 'reconnect' || this.stopped || this.members.get(keyId) !== m || m.left || m.swim.status === 'failed') return
       // The rest of the period, but at least enough for a helper to dial the target and wait out its own ping.
       const budget = Math.ceil(Math.max(2 * timeout + this.opts.periodMs, this.prober.awareness.scale(this.opts.periodMs) - (this.opts.clock.mono() - start)))
+      helpers ??= pick()
       const { acked, nacks } = await firstAck(helpers.map((h) => this.prober.indirect(h, keyId, budget)))
       if (acked) {
         if (!direct) return
