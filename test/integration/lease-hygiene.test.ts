@@ -215,6 +215,19 @@ describe('lease hygiene (rogue members)', () => {
     await waitFor('slot freed once forgotten', async () => (await Promise.all(agents.map(slots))).every((l) => l.length === 0), 10_000, 200)
   })
 
+  it('`rollout release` through an agent that kept no votes of the holder reads the slot from the holder\'s record', async () => {
+    // As on an agent off the DaemonSet's committee: the holder's record says which slot and term it holds.
+    const held = { ...outdated[DS], updateSlot: { kind: 'unavailable', slot: 0, term: 7 } }
+    await enlist('sl-rogue-r', { [DS]: held })
+    for (const a of agents) assert.deepEqual(await slots(a), [], `${a.name} kept no votes of it`)
+    const via = agents[2] as TestAgent
+    const r = await runCli('rollout', 'release', 'ds/sl-leased', '--node', 'sl-rogue-r', '--agent', via.target.address, '--key', cluster.operatorKeyFile)
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /unavailable slot 0 of node sl-rogue-r released/)
+    const request = await call<{ value: Record<string, unknown> }>(via.target, 'GET', `/v1/envelopes?key=${encodeURIComponent('release/default/sl-leased/sl-rogue-r')}`)
+    assert.deepEqual(request.value, { kind: 'unavailable', slot: 0, term: 7, revision })
+  })
+
   it('a deleted DaemonSet takes its lease state with it (holds and terms in lease.json)', async () => {
     const m = await enlist('sl-rogue-c', outdated)
     await hoard(m, 4)
