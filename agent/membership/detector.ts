@@ -243,6 +243,7 @@ export class FailureDetector {
         this.indirectOnly.delete(keyId)
         return
       }
+      if (why === 'reconnect' && this.members.get(keyId) === m) await this.unstick(m)
       if (why === 'reconnect' || this.stopped || this.members.get(keyId) !== m || m.left || m.swim.status === 'failed') return
       // The rest of the period, but at least enough for a helper to dial the target and wait out its own ping.
       const budget = Math.ceil(Math.max(2 * timeout + this.opts.periodMs, this.prober.awareness.scale(this.opts.periodMs) - (this.opts.clock.mono() - start)))
@@ -272,6 +273,21 @@ export class FailureDetector {
     } finally {
       this.probing.delete(keyId)
     }
+  }
+
+  /**
+   * unstick follows a failed ping of an Unreachable member: our link to it, and our
+   * connection when we still hold one, may be what is dead. A stream opened while a path was
+   * black-holed (a partition, a NAT that forgot the flow) can stay silent long after the path
+   * is back (TCP's retransmission back-off reaches minutes; the connection carries no
+   * keep-alive), and neither end hears of it. The next reconnect probe then opens a new link,
+   * over a new connection, and reaches the member as soon as the path is back.
+   */
+  private async unstick(m: Member): Promise<void> {
+    this.prober.drop(m.peerId)
+    if (!this.connected(m)) return
+    this.expectClose(m.peerId)
+    await this.opts.transport.hangUp(m.peerId).catch(() => undefined)
   }
 
   /** check looks at what a peer believes of us: suspected or failed at our incarnation (or later) calls for a refutation. */

@@ -33,7 +33,9 @@ describe('DaemonSet lifecycle on namespace hosts', { skip }, () => {
   const copies = async (ds: string): Promise<number[]> =>
     Promise.all(fleet.hosts.map(async (x) => (await managed(x.docker).catch(() => [])).filter((r) => r.daemonSet === `default.${ds}` && r.state === 'running').length))
   const placed = async (ds: string, want: number[], timeoutMs = 30_000): Promise<void> => {
-    await waitFor(`${ds} on ${JSON.stringify(want)}`, async () => JSON.stringify(await copies(ds)) === JSON.stringify(want), timeoutMs, 250)
+    let seen: number[] = []
+    await waitFor(`${ds} on ${JSON.stringify(want)}`, async () => JSON.stringify(seen = await copies(ds)) === JSON.stringify(want), timeoutMs, 250)
+      .catch((err: Error) => { throw new Error(`${err.message}; last seen ${JSON.stringify(seen)}; agents' logs in ${fleet.cluster.root}`) })
   }
 
   before(async () => {

@@ -195,24 +195,59 @@ describe('failure detection (SWIM)', () => {
   })
 
   it('a partition: each side finds the other Unreachable; after healing, everyone refutes and all are Alive again', async (t) => {
-    const { clock, hub, members } = fleet(6)
-    const left = members.slice(0, 3)
-    const right = members.slice(3)
-    await clock.advance(3 * PERIOD)
-    hub.partition(left.map((m) => m.peerId), right.map((m) => m.peerId))
-    await clock.advance(20 * PERIOD)
-    for (const m of left) assert.deepEqual(right.map((r) => stateAt(m, r)), ['Unreachable', 'Unreachable', 'Unreachable'])
-    for (const m of right) assert.deepEqual(left.map((l) => stateAt(m, l)), ['Unreachable', 'Unreachable', 'Unreachable'])
-    hub.heal()
-    let healedIn = 0
-    while (!members.every((m) => others(members, m).every((o) => stateAt(m, o) === 'Alive')) && healedIn < 40) {
-      await clock.advance(PERIOD)
-      healedIn++
+    // Seeds 4, 7, 8 and 17 are among the slowest of 120 tried (all Unreachable 23-24 periods
+    // in, all Alive 2-9 periods after healing); 42 is the fixture's default.
+    for (const seed of [42, 4, 7, 8, 17]) {
+      const { clock, hub, members } = fleet(6, { seed })
+      const left = members.slice(0, 3)
+      const right = members.slice(3)
+      await clock.advance(3 * PERIOD)
+      hub.partition(left.map((m) => m.peerId), right.map((m) => m.peerId))
+      // Half the fleet gone, every member's probes fail half the time: Lifeguard's awareness
+      // stretches each member's period and probe timeout (up to awarenessMax + 1 times), so the
+      // sweep over the other side takes longer than the suspicion timeout's 12 periods at most.
+      // Over seeds 1-120 the last verdict came 12-35 periods in.
+      const sidesApart = (): boolean => left.every((m) => right.every((r) => stateAt(m, r) === 'Unreachable')) && right.every((m) => left.every((l) => stateAt(m, l) === 'Unreachable'))
+      let apartIn = 0
+      while (!sidesApart() && apartIn < 60) {
+        await clock.advance(PERIOD)
+        apartIn++
+      }
+      for (const m of left) assert.deepEqual(right.map((r) => stateAt(m, r)), ['Unreachable', 'Unreachable', 'Unreachable'], `seed ${seed}: ${m.name} after ${apartIn} periods`)
+      for (const m of right) assert.deepEqual(left.map((l) => stateAt(m, l)), ['Unreachable', 'Unreachable', 'Unreachable'], `seed ${seed}: ${m.name} after ${apartIn} periods`)
+      hub.heal()
+      let healedIn = 0
+      while (!members.every((m) => others(members, m).every((o) => stateAt(m, o) === 'Alive')) && healedIn < 40) {
+        await clock.advance(PERIOD)
+        healedIn++
+      }
+      assert.ok(healedIn < 40, `seed ${seed}: all Alive again within 40 periods`)
+      t.diagnostic(`seed ${seed}: the other side Unreachable ${apartIn} periods into the partition; all Alive again ${healedIn} periods after healing`)
+      assert.ok(members.every((m) => m.membership.incarnation() > 0), `seed ${seed}: every member refuted the verdict of the other side`)
+      stop(members)
     }
-    assert.ok(healedIn < 40, 'all Alive again within 40 periods')
-    t.diagnostic(`all Alive again ${healedIn} periods after healing`)
-    assert.ok(members.every((m) => m.membership.incarnation() > 0), 'every member refuted the verdict of the other side')
-    stop(members)
+  })
+
+  it('a long partition: links opened while it lasted stay dead, yet after healing all are Alive again within a few periods', async (t) => {
+    // The in-memory hub keeps a channel opened across the partition silent for good, as a
+    // stream opened over a black-holed path can stay (TCP's back-off, a NAT that forgot the
+    // flow). Without dropping the link and the connection after a failed reconnect ping, these
+    // seeds stayed split for more than 200 periods after healing.
+    for (const seed of [2, 4, 6, 7, 11, 12]) {
+      const { clock, hub, members } = fleet(6, { seed })
+      await clock.advance(3 * PERIOD)
+      hub.partition(members.slice(0, 3).map((m) => m.peerId), members.slice(3).map((m) => m.peerId))
+      await clock.advance(60 * PERIOD)
+      hub.heal()
+      let healedIn = 0
+      while (!members.every((m) => others(members, m).every((o) => stateAt(m, o) === 'Alive')) && healedIn < 3 * withTimings().membership.reconnectPeriods) {
+        await clock.advance(PERIOD)
+        healedIn++
+      }
+      assert.ok(members.every((m) => others(members, m).every((o) => stateAt(m, o) === 'Alive')), `seed ${seed}: all Alive again within ${healedIn} periods: ${members.map((m) => `${m.name}:${others(members, m).map((o) => stateAt(m, o)?.[0]).join('')}`).join(' ')}`)
+      t.diagnostic(`seed ${seed}: all Alive again ${healedIn} periods after healing`)
+      stop(members)
+    }
   })
 
   it("a probe ack carries the responder's state fingerprint; a prober whose own differs is told which member to sync with", async () => {
