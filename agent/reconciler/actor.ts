@@ -89,6 +89,17 @@ export class Actor {
     return this.done.has(request)
   }
 
+  /**
+   * forgive drops the start and pull failures recorded at or after `since` (wall ms), so
+   * those copies are tried again at once. A failed stop keeps its back-off: Docker may still
+   * hold the container.
+   */
+  forgive(since: number): void {
+    const copies = [...this.failures].filter(([, f]) => f.during !== 'stop' && (f.at ?? 0) >= since).map(([copy]) => copy)
+    for (const copy of copies) this.failures.delete(copy)
+    if (copies.length > 0) this.log.info({ copies }, 'docker is back: retrying the copies that failed while it was away')
+  }
+
   /** forget drops the failures of copies that are gone (`keep` says which are not): no DaemonSet, no container. */
   forget(keep: (copy: string) => boolean, containers: ReadonlySet<string>): void {
     for (const copy of this.failures.keys()) if (!keep(copy)) this.failures.delete(copy)

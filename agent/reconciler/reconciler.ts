@@ -75,6 +75,8 @@ export class Reconciler {
   private resync: Timer | undefined
   private poll: { timer: Timer; at: number } | undefined
   private dockerUp: boolean | undefined
+  /** Wall ms of the last list Docker answered: failures after it may be Docker's, not the copy's. */
+  private dockerAnsweredAt = 0
   private dockerRetryMs: number
 
   constructor(opts: ReconcilerOptions) {
@@ -266,6 +268,11 @@ export class Reconciler {
   private async listContainers(node: string): Promise<PassInput['containers'] | undefined> {
     try {
       const containers = await this.opts.runtime.list(node)
+      // Back from an outage (a dockerd restart, an upgrade): starts and pulls that failed since
+      // Docker last answered failed for want of Docker, and are retried now, not after their
+      // back-off (10 s doubling, which could keep a copy down for minutes after a restart).
+      if (this.dockerUp === false) this.actor.forgive(this.dockerAnsweredAt)
+      this.dockerAnsweredAt = this.clock.wall()
       this.setDocker(true)
       this.dockerRetryMs = this.opts.timings.dockerRetryStartMs / 2
       return containers
