@@ -260,6 +260,13 @@ async function serf(n: number): Promise<void> {
   }
 }
 
+if (values['no-serf'] !== true) {
+  // Checked before anything starts, not when the first Serf agent fails to spawn.
+  await run('serf', ['version']).catch(() => {
+    process.stderr.write('bench: serf not found on PATH: install it (Debian: apt-get install serf) or pass --no-serf\n')
+    process.exit(2)
+  })
+}
 const baselineFlags = values.baseline === undefined ? '' : `, baseline with ${(await nodeFlags(values.baseline)).join(' ') || 'no flag'}`
 out(`sizes ${SIZES.join(', ')}; idle window ${IDLE_S} s from ${SETTLE_S} s after full membership${DAEMONSETS > 0 ? ` and ${DAEMONSETS} DaemonSets applied` : ''}; agents with ${(await nodeFlags(REPO)).join(' ') || 'no flag'}${baselineFlags}`)
 for (const [i, n] of SIZES.entries()) {

@@ -4,7 +4,7 @@
 // converges after healing, and delete removes every copy.
 
 import assert from 'node:assert/strict'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { waitFor } from '../helpers/cluster.js'
@@ -130,6 +130,17 @@ describe('DaemonSet lifecycle on namespace hosts', { skip }, () => {
     }, 20_000, 250)
     assert.deepEqual(await ids('plain'), before, 'adopted untouched')
     assert.deepEqual(await copies('plain-v2'), [0, 0, 0, 0], 'no new copies')
+  })
+
+  it("hosts announce their bridge address, not loopback, and no agent dialled itself through another's address", async () => {
+    for (const x of h) {
+      for (const n of await x.agent.nodes()) {
+        const addrs = n.status.addresses ?? []
+        assert.ok(addrs.length > 0 && addrs.every((a) => a.startsWith('/ip4/10.80.')), `${n.metadata.name} as ${x.agent.name} sees it: ${addrs.join(' ')}`)
+      }
+      // Before own-addresses.ts, each agent logged this some 56 times in this suite.
+      assert.doesNotMatch(await readFile(join(x.agent.dir, 'agent.log'), 'utf8'), /Can not dial self/, x.agent.name)
+    }
   })
 
   it('deleting a DaemonSet removes every copy', async () => {

@@ -26,7 +26,7 @@ export interface Health {
 export interface NodeItem {
   metadata: { name: string; labels: Record<string, string> }
   spec: { taints: unknown[] }
-  status: { state: string; peerId: string; pods?: Record<string, { revision: string; ready: boolean; waiting?: string; lastError?: string }> }
+  status: { state: string; peerId: string; addresses?: string[]; pods?: Record<string, { revision: string; ready: boolean; waiting?: string; lastError?: string }> }
 }
 
 /** waitFor polls `check` until it returns a value other than undefined/false; returns it. */
