@@ -27,9 +27,13 @@ export async function startDockerd(host: Host, dir: string, sock: string): Promi
   const dockerd = spawn('nsenter', [`--net=/var/run/netns/${host.ns}`, 'dockerd', '--host', sock, '--data-root', `${dir}/data`, '--exec-root', `${dir}/x`, '--pidfile', `${dir}/d.pid`, '--bridge', 'none', '--iptables=false', '--ip6tables=false', '--log-level', 'error'], { stdio: 'ignore' })
   await waitFor(`dockerd of ${host.name}`, async () => {
     if (dockerd.exitCode !== null) throw new Error(`dockerd of ${host.name} exited with ${dockerd.exitCode}`)
-    await docker(sock, 'version')
+    // Bounded: a dockerd that accepts the connection and never answers would hang this check, and the wait with it.
+    await run('docker', ['-H', sock, 'version'], { timeout: 5000 })
     return true
-  }, 60_000, 250)
+  }, 60_000, 250).catch((err: unknown) => {
+    dockerd.kill('SIGKILL')
+    throw err
+  })
   return dockerd
 }
 
