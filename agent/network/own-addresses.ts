@@ -4,7 +4,7 @@
 // address every host shares (docker0's 172.17.0.1). A peer on another host that dials such
 // an address of ours reaches itself: a TCP connection and a whole noise handshake, then
 // libp2p's "Can not dial self", on every dial of a member whose record lists it first
-// (about 56 times per agent in the five-minute e2e lifecycle run). So loopback addresses are
+// (about 56 times per agent in one run of the e2e lifecycle suite). So loopback addresses are
 // not announced when there is anything else to announce, and an address that is one of our
 // own (same IP and port) is never dialled.
 
