@@ -10,7 +10,7 @@
 // and a poll sees a change up to an interval late. The API is polled (every 250 ms) only to
 // know when every agent has it. Not a test: it asserts nothing and `npm test` does not run it.
 //
-//   npm run bench -- --sizes 5,10,20,30 --idle 20 --settle 10 --rounds 10 [--daemonsets N] [--no-serf] [--baseline DIR]
+//   npm run bench -- --sizes 5,10,20,30 --idle 20 --settle 10 --rounds 10 [--daemonsets N] [--no-serf] [--baseline DIR]   (--help for all)
 //
 // The idle window starts --settle seconds after full membership, so start-up work (records
 // published at start, first anti-entropy rounds, JIT warm-up) is not counted as idle cost.
@@ -28,27 +28,38 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Writable } from 'node:stream'
-import { parseArgs, promisify } from 'node:util'
+import { promisify } from 'node:util'
+import { Command, InvalidArgumentError, Option } from 'commander'
 import { main as cli } from '../../cli/main.js'
 import { TestCluster, manifest, waitFor, type TestAgent } from '../helpers/cluster.js'
 
 const run = promisify(execFile)
-const { values } = parseArgs({
-  options: {
-    sizes: { type: 'string', default: '5,10,20,30' },
-    idle: { type: 'string', default: '20' },
-    settle: { type: 'string', default: '10' },
-    rounds: { type: 'string', default: '10' },
-    daemonsets: { type: 'string', default: '0' },
-    'no-serf': { type: 'boolean', default: false },
-    baseline: { type: 'string' },
-  },
-})
-const SIZES = (values.sizes ?? '').split(',').map(Number).filter((n) => n >= 2)
-const IDLE_S = Number(values.idle)
-const ROUNDS = Number(values.rounds)
-const SETTLE_S = Number(values.settle)
-const DAEMONSETS = Number(values.daemonsets)
+const count = (min: number, max: number) => (v: string): number => {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`must be an integer from ${min} to ${max}`)
+  return n
+}
+const sizes = (v: string): number[] => {
+  const list = v.split(',').map((x) => Number(x.trim()))
+  if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 2 || n > 100)) throw new InvalidArgumentError('must be a comma-separated list of integers from 2 to 100')
+  return list
+}
+const program = new Command('bench')
+  .description('real agents on loopback (--docker none) at several fleet sizes, beside Serf: membership, idle CPU and RSS; apply, SIGKILL and freeze at the largest size')
+  .addOption(new Option('--sizes <list>', 'fleet sizes, comma-separated').argParser(sizes).default([5, 10, 20, 30], '5,10,20,30'))
+  .option('--idle <s>', 'length of the idle window, seconds', count(1, 600), 20)
+  .option('--settle <s>', 'seconds from full membership to the idle window', count(0, 600), 10)
+  .option('--rounds <n>', 'apply rounds at the largest size', count(1, 100), 10)
+  .option('--daemonsets <n>', 'DaemonSets applied (stored, not run) before the settle period', count(0, 1000), 0)
+  .option('--no-serf', 'leave Serf out')
+  .option('--baseline <dir>', 'also run the agent of another built checkout, for a before/after comparison')
+program.parse()
+const values = program.opts<{ sizes: number[]; idle: number; settle: number; rounds: number; daemonsets: number; serf: boolean; baseline?: string }>()
+const SIZES = values.sizes
+const IDLE_S = values.idle
+const ROUNDS = values.rounds
+const SETTLE_S = values.settle
+const DAEMONSETS = values.daemonsets
 const TICK = 100 // clock ticks per second in /proc/PID/stat (USER_HZ)
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '../../..')
 
@@ -260,7 +271,7 @@ async function serf(n: number): Promise<void> {
   }
 }
 
-if (values['no-serf'] !== true) {
+if (values.serf) {
   // Checked before anything starts, not when the first Serf agent fails to spawn.
   await run('serf', ['version']).catch(() => {
     process.stderr.write('bench: serf not found on PATH: install it (Debian: apt-get install serf) or pass --no-serf\n')
@@ -272,9 +283,9 @@ out(`sizes ${SIZES.join(', ')}; idle window ${IDLE_S} s from ${SETTLE_S} s after
 for (const [i, n] of SIZES.entries()) {
   await daemonmesh(n, i === SIZES.length - 1)
   if (values.baseline !== undefined) await daemonmesh(n, false, 'baseline', join(values.baseline, 'bin/daemonmesh.js'))
-  if (values['no-serf'] !== true) await serf(n)
+  if (values.serf) await serf(n)
 }
-const whos = ['daemonmesh', ...(values.baseline === undefined ? [] : ['baseline']), ...(values['no-serf'] === true ? [] : ['serf'])]
+const whos = ['daemonmesh', ...(values.baseline === undefined ? [] : ['baseline']), ...(!values.serf ? [] : ['serf'])]
 out(`\n| agents ${whos.map((w) => `| ${w}: idle CPU/agent | RSS/agent | full membership `).join('')}|`)
 out(`|---${whos.map(() => '|---|---|---').join('')}|`)
 for (const n of SIZES) {
