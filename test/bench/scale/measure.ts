@@ -6,11 +6,14 @@
 // and on a duplicate (a notice relayed by a third peer too); the round trip and receiver CPU
 // of one probe exchange on a fresh channel, and on one long-lived link; the time and receiver CPU of one dial (TCP,
 // pnet, noise, yamux, identify, gossipsub). The receiver is a child process, so its CPU is
-// its own. Usage:
+// its own. Beside them, the floor: the same probe exchange as one UDP datagram each way through
+// Node's event loop (the frames encoded and parsed the same way, no encryption), so what the
+// libp2p stack adds to an exchange can be read off. Usage:
 //   npm run -s build && node dist/test/bench/scale/measure.js
 // A benchmark tool, not a test.
 
 import { fork } from 'node:child_process'
+import { createSocket, type Socket } from 'node:dgram'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -89,6 +92,13 @@ async function receiver(setup: Setup): Promise<void> {
       }),
     { maxFrameBytes: 512, timeoutMs: 5000, idleMs: 30_000, maxStreams: 64 },
   )
+  // The floor: each ping datagram answered by an ack datagram.
+  const udp = createSocket('udp4')
+  udp.on('message', (raw, from) => {
+    const frame = decodeFrame(raw)
+    udp.send(encodeJson({ t: 'ack', n: frame.n, me: { incarnation: 0, startedAt: Date.now() } }), from.port, from.address)
+  })
+  await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve))
   let mark = cpuMs()
   process.on('message', (m: { t: string }) => {
     if (m.t === 'mark') {
@@ -97,7 +107,7 @@ async function receiver(setup: Setup): Promise<void> {
     } else if (m.t === 'cpu') process.send?.({ t: 'cpu', ms: cpuMs() - mark, arrivals: arrivals.splice(0) })
     else if (m.t === 'stop') void net.stop().then(() => store.close()).then(() => process.exit(0))
   })
-  process.send?.({ t: 'ready', addresses: net.addresses() })
+  process.send?.({ t: 'ready', addresses: net.addresses(), udpPort: udp.address().port })
 }
 
 /** ask sends the child a request and waits for its answer of type `answer`. */
@@ -113,6 +123,30 @@ function ask<T>(child: ReturnType<typeof fork>, t: string, answer: string): Prom
   })
 }
 
+/** udpExchanges sends PROBES numbered pings to the receiver's datagram echo, paced, each after the last one's ack; returns the round trips (the receiver's CPU is marked first). */
+async function udpExchanges(udp: Socket, port: number, child: ReturnType<typeof fork>): Promise<number[]> {
+  let answered: ((n: number | undefined) => void) | undefined
+  udp.on('message', (raw) => answered?.(decodeFrame(raw).n))
+  const rtts: number[] = []
+  await ask(child, 'mark', 'marked')
+  for (let i = 0; i < PROBES; i++) {
+    const t0 = now()
+    const n = await new Promise<number | undefined>((resolve, reject) => {
+      // Loopback drops a datagram only under memory pressure: fail the run rather than hang.
+      const lost = setTimeout(() => reject(new Error(`no datagram ack for ping ${i} within 2 s`)), 2000)
+      answered = (m) => {
+        clearTimeout(lost)
+        resolve(m)
+      }
+      udp.send(encodeJson({ t: 'ping', n: i, you: { status: 'alive', incarnation: 0 } }), port, '127.0.0.1')
+    })
+    if (n !== i) throw new Error(`datagram ack ${String(n)} for ping ${i}`)
+    rtts.push(now() - t0)
+    await sleep(PACE_MS)
+  }
+  return rtts
+}
+
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number
@@ -126,7 +160,7 @@ async function main(): Promise<void> {
   const op = generateKeyPair()
   const setup: Setup = { pskFile, operator: op.id, dir }
   const child = fork(new URL(import.meta.url).pathname, ['receiver', JSON.stringify(setup)])
-  const ready = await new Promise<{ addresses: string[] }>((resolve) => child.once('message', (m) => resolve(m as { addresses: string[] })))
+  const ready = await new Promise<{ addresses: string[]; udpPort: number }>((resolve) => child.once('message', (m) => resolve(m as { addresses: string[]; udpPort: number })))
   const { psk } = await loadClusterKey(pskFile, false)
   const aKey = await libp2pKeyPair('Ed25519')
   const net = await Network.create({ privateKey: aKey, listen: ['/ip4/127.0.0.1/tcp/0'], psk, mdns: false, maxConnections: 64, timings: defaultTimings(), logger: log })
@@ -209,6 +243,14 @@ async function main(): Promise<void> {
   const linkCpu = (l.ms - idlePer(linkRtts.reduce((a, b) => a + b, 0) + PROBES * PACE_MS)) / PROBES
   await link.close()
 
+  // The floor: the same exchanges as datagrams.
+  const udp = createSocket('udp4')
+  await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve))
+  const udpRtts = await udpExchanges(udp, ready.udpPort, child)
+  udp.close()
+  const u = await ask<{ ms: number }>(child, 'cpu', 'cpu')
+  const udpCpu = (u.ms - idlePer(udpRtts.reduce((a, b) => a + b, 0) + PROBES * PACE_MS)) / PROBES
+
   // Dials: a fresh node each time (new key, new connection, full handshake).
   const dials: number[] = []
   await ask(child, 'mark', 'marked')
@@ -235,6 +277,7 @@ async function main(): Promise<void> {
   console.log(`gossip duplicate (notice relayed by a third peer): receiver CPU ${fmt(duplicateCpu)} ms/duplicate (${fmt(doubled.cpu)} ms per notice received twice)`)
   console.log(`probe exchange (fresh channel, ping, ack): round trip p50 ${fmt(pct(rtts, 50))} ms p90 ${fmt(pct(rtts, 90))} ms p99 ${fmt(pct(rtts, 99))} ms; receiver CPU ${fmt(probeCpu)} ms/exchange`)
   console.log(`probe exchange on a link (one long-lived channel, numbered ping, ack): round trip p50 ${fmt(pct(linkRtts, 50))} ms p90 ${fmt(pct(linkRtts, 90))} ms p99 ${fmt(pct(linkRtts, 99))} ms; receiver CPU ${fmt(linkCpu)} ms/exchange`)
+  console.log(`floor: the same exchange as one UDP datagram each way (no libp2p, no encryption): round trip p50 ${fmt(pct(udpRtts, 50))} ms p90 ${fmt(pct(udpRtts, 90))} ms p99 ${fmt(pct(udpRtts, 99))} ms; receiver CPU ${fmt(udpCpu)} ms/exchange`)
   console.log(`dial (tcp, pnet, noise, yamux, identify): p50 ${fmt(pct(dials, 50))} ms p90 ${fmt(pct(dials, 90))} ms; receiver CPU ${fmt(dialCpu)} ms/dial`)
   child.send({ t: 'stop' })
   await net.stop()
