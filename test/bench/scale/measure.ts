@@ -92,10 +92,11 @@ async function receiver(setup: Setup): Promise<void> {
       }),
     { maxFrameBytes: 512, timeoutMs: 5000, idleMs: 30_000, maxStreams: 64 },
   )
-  // The floor: each ping datagram answered by an ack datagram.
+  // The floor: each ping datagram answered by an ack datagram (a datagram that is no frame is dropped).
   const udp = createSocket('udp4')
   udp.on('message', (raw, from) => {
-    const frame = decodeFrame(raw)
+    const frame = parsed(raw)
+    if (frame === undefined) return
     udp.send(encodeJson({ t: 'ack', n: frame.n, me: { incarnation: 0, startedAt: Date.now() } }), from.port, from.address)
   })
   await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve))
@@ -123,10 +124,22 @@ function ask<T>(child: ReturnType<typeof fork>, t: string, answer: string): Prom
   })
 }
 
+/** parsed decodes a datagram's probe frame, or undefined when it is none. */
+function parsed(raw: Uint8Array): ReturnType<typeof decodeFrame> | undefined {
+  try {
+    return decodeFrame(raw)
+  } catch {
+    return undefined
+  }
+}
+
 /** udpExchanges sends PROBES numbered pings to the receiver's datagram echo, paced, each after the last one's ack; returns the round trips (the receiver's CPU is marked first). */
 async function udpExchanges(udp: Socket, port: number, child: ReturnType<typeof fork>): Promise<number[]> {
   let answered: ((n: number | undefined) => void) | undefined
-  udp.on('message', (raw) => answered?.(decodeFrame(raw).n))
+  udp.on('message', (raw) => {
+    const frame = parsed(raw)
+    if (frame !== undefined) answered?.(frame.n)
+  })
   const rtts: number[] = []
   await ask(child, 'mark', 'marked')
   for (let i = 0; i < PROBES; i++) {
