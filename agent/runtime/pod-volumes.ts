@@ -168,14 +168,29 @@ export class PodVolumes {
     private readonly memoryRoot: string,
   ) {}
 
-  /** writeVolumeFiles writes a files volume; one under MEMORY_DIR only when the memory root is a tmpfs. */
+  /**
+   * The write of each files directory in progress, by path. A pass that starts a pod and the
+   * refresh that a store change also triggers can write one directory at once; two
+   * writeFiles interleaved would each remove the other's new set as stale and leave `..data`
+   * pointing at nothing. So writes of one directory run one after the other.
+   */
+  private readonly writing = new Map<string, Promise<void>>()
+
+  /** writeVolumeFiles writes a files volume, after any write of the same directory in progress; one under MEMORY_DIR only when the memory root is a tmpfs. */
   private async writeVolumeFiles(v: Extract<PodVolume, { kind: 'files' }>): Promise<void> {
     if (v.dir.startsWith(MEMORY_DIR)) {
       await makeDir(this.memoryRoot, 0o700)
       const fs = await statfs(this.memoryRoot)
       if (!MEMORY_FS.has(fs.type)) throw new Error(`secretsDir ${this.memoryRoot} is not a tmpfs: Secret files are written only to memory`)
     }
-    await writeFiles(this.path(v.dir), v.files)
+    const dir = this.path(v.dir)
+    const mine = (this.writing.get(dir) ?? Promise.resolve()).catch(() => undefined).then(() => writeFiles(dir, v.files))
+    this.writing.set(dir, mine)
+    try {
+      await mine
+    } finally {
+      if (this.writing.get(dir) === mine) this.writing.delete(dir)
+    }
   }
 
   /**

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { lstat, readFile, readdir, readlink, stat, writeFile } from 'node:fs/promises'
+import { lstat, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
@@ -60,6 +60,25 @@ describe('pod volumes on the host', () => {
     assert.notEqual(await readlink(join(dir, '..data')), first)
     assert.deepEqual((await readdir(dir)).sort(), ['..data', await readlink(join(dir, '..data')), 'a'].sort(), 'the old set and the stale name are gone')
     assert.ok((await lstat(join(dir, 'a'))).isSymbolicLink())
+  })
+
+  it('a start and a refresh writing one directory at once leave its files whole', async () => {
+    const root = await tempDir('dm-pv-')
+    const pv = new PodVolumes(root, join(root, 'memory'))
+    const files = (content: string): PodVolume => ({ kind: 'files', name: 'cfg', dir: 'dm_default_x_r1_n1/cfg', files: [{ path: 'greeting', content, mode: 0o644 }, { path: 'sub/other', content: `${content}!`, mode: 0o600 }] })
+    // A pass starting the pod and the refresh its ConfigMap's arrival triggers, side by side; then two refreshes of different content.
+    for (let i = 0; i < 20; i++) {
+      await rm(join(root, 'dm_default_x_r1_n1'), { recursive: true, force: true })
+      await Promise.all([pv.prepare(plan([files(`a${i}`)])), pv.refresh(plan([files(`a${i}`)]))])
+      assert.equal(await readFile(join(root, 'dm_default_x_r1_n1/cfg/greeting'), 'utf8'), `a${i}`, `round ${i}`)
+      await Promise.all([pv.refresh(plan([files(`b${i}`)])), pv.refresh(plan([files(`c${i}`)]))])
+      // Either write may land last; its set is whole.
+      const greeting = await readFile(join(root, 'dm_default_x_r1_n1/cfg/greeting'), 'utf8')
+      assert.ok([`b${i}`, `c${i}`].includes(greeting), `round ${i}: ${greeting}`)
+      assert.equal(await readFile(join(root, 'dm_default_x_r1_n1/cfg/sub/other'), 'utf8'), `${greeting}!`)
+      // One set of files is left, and ..data points at it.
+      assert.equal((await readdir(join(root, 'dm_default_x_r1_n1/cfg'))).filter((n) => n.startsWith('..') && n !== '..data').length, 1)
+    }
   })
 
   it('refresh rewrites only a started pod, and keeps the last files when its ConfigMap is gone', async () => {
