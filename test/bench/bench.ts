@@ -42,8 +42,10 @@ const count = (min: number, max: number) => (v: string): number => {
 const sizes = (v: string): number[] => {
   const list = v.split(',').map((x) => Number(x.trim()))
   if (list.some((n) => !Number.isInteger(n) || n < 2 || n > 100)) throw new InvalidArgumentError('must be a comma-separated list of integers from 2 to 100')
+  // Smallest first: the extras run at the last size, which the help calls the largest.
+  list.sort((a, b) => a - b)
   // The SIGKILL and freeze times are read from agents other than the two stopped.
-  if ((list.at(-1) as number) < 3) throw new InvalidArgumentError('the last (largest) size must be at least 3: the SIGKILL and freeze times need a third agent to watch')
+  if ((list.at(-1) as number) < 3) throw new InvalidArgumentError('the largest size must be at least 3: the SIGKILL and freeze times need a third agent to watch')
   return list
 }
 const program = new Command('bench')
