@@ -65,6 +65,8 @@ export interface Failure {
   during?: 'pull' | 'start' | 'stop'
   /** Wall ms when it failed (for the node record). */
   at?: number
+  /** What the pod lacked when its start failed (ConfigMaps, Secrets, their keys), when it lacked anything: the start is tried again once that changes. */
+  lacked?: string
 }
 
 /**

@@ -100,6 +100,22 @@ export class Actor {
     if (copies.length > 0) this.log.info({ copies }, 'docker is back: retrying the copies that failed while it was away')
   }
 
+  /**
+   * arrived drops the start failure of each copy whose pod lacked ConfigMaps, Secrets or
+   * their keys when it failed, once what it lacks (`lacks`, per copy, from this pass's plans)
+   * is no longer that: one arrived or changed, so the copy is tried again at once rather than
+   * after its back-off (the kubelet retries such a mount within seconds). Each change to what
+   * a copy lacks makes one attempt at most.
+   */
+  arrived(lacks: ReadonlyMap<string, readonly string[]>): void {
+    const copies = [...this.failures].filter(([copy, f]) => {
+      const now = lacks.get(copy)
+      return f.lacked !== undefined && now !== undefined && now.join('; ') !== f.lacked
+    }).map(([copy]) => copy)
+    for (const copy of copies) this.failures.delete(copy)
+    if (copies.length > 0) this.log.info({ copies }, 'a ConfigMap or Secret a copy lacked arrived: retrying it now')
+  }
+
   /** forget drops the failures of copies that are gone (`keep` says which are not): no DaemonSet, no container. */
   forget(keep: (copy: string) => boolean, containers: ReadonlySet<string>): void {
     for (const copy of this.failures.keys()) if (!keep(copy)) this.failures.delete(copy)
@@ -276,7 +292,7 @@ export class Actor {
       return true
     } catch (err) {
       this.initializing.delete(ref.label)
-      this.fail(ref.label, err, (err as Error).name === 'ImagePullError' ? 'pull' : 'start')
+      this.fail(ref.label, err, (err as Error).name === 'ImagePullError' ? 'pull' : 'start', plan.missing.length > 0 ? plan.missing.join('; ') : undefined)
       return false
     }
   }
@@ -334,7 +350,7 @@ export class Actor {
     return true
   }
 
-  private fail(copy: string, err: unknown, during: 'pull' | 'start' | 'stop'): void {
+  private fail(copy: string, err: unknown, during: 'pull' | 'start' | 'stop', lacked?: string): void {
     const failure = this.failures.get(copy)
     const t = this.opts.timings
     const delay = failure === undefined ? t.backoffStartMs : Math.min(failure.delay * 2, t.backoffMaxMs)
@@ -347,7 +363,7 @@ export class Actor {
           : name === 'InitContainerError'
             ? failure === undefined ? 'Init:Error' : 'Init:CrashLoopBackOff'
             : 'CreateContainerError'
-    this.failures.set(copy, { error: `${reason}: ${(err as Error).message}`, until: this.opts.clock.mono() + delay, delay, during, at: this.opts.clock.wall() })
+    this.failures.set(copy, { error: `${reason}: ${(err as Error).message}`, until: this.opts.clock.mono() + delay, delay, during, at: this.opts.clock.wall(), ...(lacked === undefined ? {} : { lacked }) })
     this.log.warn({ daemonset: copy, err: (err as Error).message, retryInMs: delay }, reason)
     this.event(copy, 'Warning', reason === 'ErrImagePull' || reason === 'ImagePullBackOff' ? 'Failed' : 'BackOff', `${reason}: ${(err as Error).message}`)
     this.opts.retry(delay + 50)

@@ -168,6 +168,8 @@ export class Reconciler {
       }
     })
     this.noteDenials(wanted)
+    // A copy that failed for want of a ConfigMap or Secret starts as soon as it arrives.
+    this.actor.arrived(new Map(wanted.map((w) => [w.ref.label, w.plan.missing])))
     const deleted = new Set<string>()
     const orphaned = new Set<string>()
     for (const e of this.opts.store.all()) {
