@@ -3,12 +3,13 @@
 // it), or plain HTTP to a loopback address. The CLI reaches agents only through this.
 
 import { existsSync, readFileSync } from 'node:fs'
-import { request, type RequestOptions } from 'node:http'
+import type { RequestOptions } from 'node:http'
 import { isIP } from 'node:net'
 import { resolve } from 'node:path'
-import { connect, type TLSSocket } from 'node:tls'
+import type { TLSSocket } from 'node:tls'
 import { isLoopback } from '../core/address.js'
 import { CliError, UsageError } from './errors.js'
+import { http, tls } from './node-http.js'
 
 export interface AgentTarget {
   /** `unix:///PATH`, `https://HOST:PORT` or `http://LOOPBACK:PORT`. */
@@ -78,7 +79,7 @@ export async function call<T>(target: AgentTarget, method: string, path: string,
   if (target.token !== undefined) headers.authorization = `Bearer ${target.token}`
   const where = await reach(target)
   return new Promise<T>((resolvePromise, reject) => {
-    const req = request({ ...where, method, path, headers, timeout: 15_000 }, (res) => {
+    const req = http.request({ ...where, method, path, headers, timeout: 15_000 }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => {
@@ -132,7 +133,7 @@ export async function reach(target: AgentTarget): Promise<RequestOptions> {
 function pinnedSocket(host: string, port: number, target: AgentTarget): Promise<TLSSocket> {
   return new Promise((resolvePromise, reject) => {
     // No CA signs an agent's certificate: the pinned fingerprint is the whole check.
-    const socket = connect({ host, port, ...(isIP(host) === 0 ? { servername: host } : {}), rejectUnauthorized: false, minVersion: 'TLSv1.2' })
+    const socket = tls().connect({ host, port, ...(isIP(host) === 0 ? { servername: host } : {}), rejectUnauthorized: false, minVersion: 'TLSv1.2' })
     const timer = setTimeout(() => socket.destroy(new Error('timed out after 15s')), 15_000)
     socket.once('secureConnect', () => {
       clearTimeout(timer)

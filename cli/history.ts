@@ -7,7 +7,6 @@ import type { Envelope } from '../core/envelope.js'
 import { formatIssue } from '../core/errors.js'
 import { historySchema, recordRevision, type History } from '../core/history.js'
 import { StoreKey, refOf, type DsRef } from '../core/keyspace.js'
-import { parseDaemonSet } from '../core/manifest.js'
 import type { DaemonSet } from '../core/types.js'
 import { call, type AgentTarget } from './client.js'
 import { CliError } from './errors.js'
@@ -23,6 +22,8 @@ export async function currentDaemonSet(target: AgentTarget, ref: DsRef): Promise
 
 /** writeDaemonSet validates a changed DaemonSet, writes it over `prev`, then records its revision. */
 export async function writeDaemonSet(target: AgentTarget, ds: DaemonSet, prev: Envelope, privateKey: KeyObject): Promise<void> {
+  // Loaded here, not with the module: `delete` uses this file and parses no manifest (YAML, the schemas).
+  const { parseDaemonSet } = await import('../core/manifest.js')
   const { errors } = parseDaemonSet(ds)
   if (errors.length > 0) throw new CliError(errors.map(formatIssue).join('; '))
   await call(target, 'POST', '/v1/envelopes', await signedWriteFor(target, prev.key, ds, prev, privateKey))

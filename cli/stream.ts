@@ -2,9 +2,9 @@
 // read as it arrives, for as long as the agent streams (no overall timeout: `logs -f` runs
 // until interrupted). An error status before the stream is an ApiError, as call's.
 
-import { request } from 'node:http'
 import { ApiError, reach, type AgentTarget } from './client.js'
 import { CliError } from './errors.js'
+import { http } from './node-http.js'
 
 /** Largest line the CLI accepts from the agent (a frame is at most ~45 KiB). */
 const MAX_LINE_BYTES = 1024 * 1024
@@ -16,7 +16,7 @@ export async function streamCall(target: AgentTarget, path: string, body: unknow
   if (target.token !== undefined) headers.authorization = `Bearer ${target.token}`
   const where = await reach(target)
   await new Promise<void>((resolve, reject) => {
-    const req = request({ ...where, method: 'POST', path, headers }, (res) => {
+    const req = http.request({ ...where, method: 'POST', path, headers }, (res) => {
       const status = res.statusCode ?? 0
       let pending = ''
       if (status >= 400) {
@@ -73,7 +73,7 @@ export async function sessionCall(target: AgentTarget, path: string, first: unkn
   if (target.token !== undefined) headers.authorization = `Bearer ${target.token}`
   const where = await reach(target)
   await new Promise<void>((resolve, reject) => {
-    const req = request({ ...where, method: 'POST', path, headers })
+    const req = http.request({ ...where, method: 'POST', path, headers })
     req.on('response', (res) => {
       let text = ''
       res.on('data', (c: Buffer) => (text += c.toString('utf8')))

@@ -4,11 +4,8 @@
 import { StoreKey, dsRef, parseDsKey, refOf, type DsRef } from '../../core/keyspace.js'
 import type { DaemonSet } from '../../core/types.js'
 import { call, type AgentTarget } from '../client.js'
-import { readBundle } from '../../core/bundle.js'
-import { parseManifests } from '../../core/manifest.js'
 import { deleteHistory } from '../history.js'
 import { CliError, UsageError } from '../errors.js'
-import { readInputs } from '../inputs.js'
 import { WRITES_IN_FLIGHT, inOrder } from '../ordered.js'
 import { fleetNodes } from '../fleet.js'
 import { CM_RESOURCES, DS_RESOURCES, POD_RESOURCES, SECRET_RESOURCES, dsArg, notFound } from '../resources.js'
@@ -57,6 +54,8 @@ type Target = { ref: DsRef; object?: ObjectKind; skipped?: undefined } | { ref?:
 async function targets(resource: string | undefined, names: string[], opts: DeleteOptions): Promise<Target[]> {
   if ((opts.filename ?? []).length > 0) {
     if (resource !== undefined) throw new UsageError('delete: give either -f FILE or a resource and names, not both')
+    // Manifests are parsed (YAML, the schemas) only for -f: `delete ds NAME` starts without them.
+    const [{ readBundle }, { parseManifests }, { readInputs }] = await Promise.all([import('../../core/bundle.js'), import('../../core/manifest.js'), import('../inputs.js')])
     const found: Target[] = []
     const errors: string[] = []
     for (const input of await readInputs(opts.filename ?? [], { recursive: opts.recursive === true })) {

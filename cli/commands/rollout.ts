@@ -4,7 +4,6 @@
 // undo and restart are signed writes of the DaemonSet, recorded in its history; release
 // (ours) is a signed request that every voter free the update slot one host holds.
 
-import { stringify } from 'yaml'
 import { parseDuration } from '../../core/duration.js'
 import { undoTarget, withTemplate } from '../../core/history.js'
 import { revisionOf } from '../../core/revision.js'
@@ -17,6 +16,7 @@ import { StoreKey, type DsRef } from '../../core/keyspace.js'
 import type { ReleaseRequest } from '../../core/lease.js'
 import { dsArg, notFound } from '../resources.js'
 import { current, loadOperatorKey, signedWriteFor } from '../signer.js'
+import { yamlText } from '../format.js'
 import { table as renderTable } from '../table.js'
 
 export interface RolloutOptions {
@@ -123,7 +123,7 @@ export async function rolloutHistory(ref: string, opts: RolloutOptions, target: 
   if (want > 0) {
     const entry = list.find((e) => e.revision === want)
     if (entry === undefined) throw new CliError(`unable to find the specified revision ${want}`)
-    out.write(`daemonset.apps/${r.name} with revision #${want}\nPod Template:\n${stringify(entry.template, { indent: 2 }).replace(/^/gm, '  ')}`)
+    out.write(`daemonset.apps/${r.name} with revision #${want}\nPod Template:\n${yamlText(entry.template, { indent: 2 }).replace(/^/gm, '  ')}`)
     return
   }
   out.write(`daemonset.apps/${r.name}\n`)
