@@ -14,6 +14,7 @@ import { Reconciler } from '../../../../agent/reconciler/reconciler.js'
 import type { SelfNode, SlotGate } from '../../../../agent/reconciler/ports.js'
 import type { ContainerRuntime } from '../../../../agent/runtime/runtime.js'
 import { ds } from '../../../helpers/fixtures.js'
+import { quietRuntime } from '../../../helpers/quiet-runtime.js'
 import { VirtualClock, settle } from '../../../helpers/virtual-clock.js'
 
 /** Outage is a Docker that answers or not, and whose starts fail as the test says. */
@@ -25,24 +26,15 @@ class Outage {
   runtime(): ContainerRuntime {
     const away = (): Error => Object.assign(new Error('connect ENOENT /run/docker.sock'), { code: 'ENOENT' })
     return {
+      ...quietRuntime(),
       list: async () => {
         if (this.down) throw away()
         return []
       },
-      states: async () => [],
-      pullImages: async () => undefined,
-      hasImages: async () => true,
       startPod: async (_plan: PodPlan) => {
         this.starts.push(this.clock.mono())
         if (this.down || this.failStarts) throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })
       },
-      refreshFiles: async () => undefined,
-      remove: async () => undefined,
-      stopContainer: async () => undefined,
-      exec: async () => 0,
-      address: async () => undefined,
-      watch: () => undefined,
-      stop: () => undefined,
     }
   }
 }

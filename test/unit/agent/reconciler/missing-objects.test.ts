@@ -17,29 +17,22 @@ import { Reconciler } from '../../../../agent/reconciler/reconciler.js'
 import type { SelfNode, SlotGate } from '../../../../agent/reconciler/ports.js'
 import type { ContainerRuntime } from '../../../../agent/runtime/runtime.js'
 import { ds } from '../../../helpers/fixtures.js'
+import { quietRuntime } from '../../../helpers/quiet-runtime.js'
 import { VirtualClock, settle } from '../../../helpers/virtual-clock.js'
 
 /** Docker that refuses a pod lacking anything, as the runtime's volume step does, records every start, and lists the pod it started as running. */
 function runtime(clock: VirtualClock, starts: { at: number; missing: string[] }[]): ContainerRuntime {
   let running: ObservedContainer[] = []
   return {
+    ...quietRuntime(),
     list: async () => running,
     states: async (names) => names.map((name) => ({ name, status: 'running', running: true, restarts: 0, startedAt: 1, exitCode: 0, error: '', stopTimeout: 30 })),
-    pullImages: async () => undefined,
-    hasImages: async () => true,
     startPod: async (plan: PodPlan) => {
       starts.push({ at: clock.mono(), missing: plan.missing })
       if (plan.missing.length > 0) throw Object.assign(new Error(plan.missing.join('; ')), { name: 'MountError' })
       const owner = plan.containers[0]?.create.name ?? ''
       running = plan.containers.map((c) => ({ id: c.create.name, name: c.create.name, daemonSet: plan.daemonSet, revision: plan.revision, container: c.name, podOwner: owner, running: true, createdAt: 1, labels: {} }))
     },
-    refreshFiles: async () => undefined,
-    remove: async () => undefined,
-    stopContainer: async () => undefined,
-    exec: async () => 0,
-    address: async () => undefined,
-    watch: () => undefined,
-    stop: () => undefined,
   }
 }
 

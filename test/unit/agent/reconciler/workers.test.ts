@@ -15,6 +15,7 @@ import { Workers } from '../../../../agent/reconciler/workers.js'
 import { withTimings } from '../../../../agent/defaults.js'
 import type { ContainerRuntime } from '../../../../agent/runtime/runtime.js'
 import { ds, node } from '../../../helpers/fixtures.js'
+import { quietRuntime } from '../../../helpers/quiet-runtime.js'
 import { VirtualClock, settle } from '../../../helpers/virtual-clock.js'
 
 interface Call {
@@ -40,18 +41,10 @@ class FakeRuntime {
   }
   runtime(): ContainerRuntime {
     return {
-      list: async () => [],
-      states: async () => [],
-      pullImages: async () => undefined,
-      hasImages: async () => true,
+      ...quietRuntime(),
       startPod: (plan: PodPlan) => this.call('start', plan.daemonSet),
-      refreshFiles: async () => undefined,
       remove: (id: string) => this.call('remove', id),
       stopContainer: (id: string) => this.call('stop', id),
-      exec: async () => 0,
-      address: async () => undefined,
-      watch: () => undefined,
-      stop: () => undefined,
     }
   }
 }
