@@ -12,6 +12,7 @@ import { TEST_IMAGE, docker, managed, requireDocker } from '../helpers/docker.js
 import { Fleet, cli, type FleetHost } from '../helpers/hosts.js'
 import { requireHostTools } from '../helpers/netns.js'
 import { sleeperYaml } from '../helpers/manifests.js'
+import { surfaceFailures } from '../helpers/failures.js'
 
 const skip = (await requireHostTools()) ?? (await requireDocker())
 
@@ -149,4 +150,6 @@ describe('DaemonSet lifecycle on namespace hosts', { skip }, () => {
     await placed('tolerant', [0, 0, 0, 0])
     assert.equal(maxCopies, 1)
   })
+
+  surfaceFailures()
 })

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { TestCluster, waitFor, type TestAgent } from '../helpers/cluster.js'
 import { Fabric, requireHostTools } from '../helpers/netns.js'
+import { surfaceFailures } from '../helpers/failures.js'
 
 const skip = await requireHostTools()
 
@@ -32,4 +33,6 @@ describe('mDNS discovery on one segment', { skip }, () => {
     await waitFor('all three alive everywhere', async () => (await Promise.all(agents.map(async (a) => (await a.nodes()).filter((n) => n.status.state === 'Alive').length))).every((c) => c === 3), 30_000, 250)
     for (const a of agents) assert.ok((await a.health()).peers >= 2)
   })
+
+  surfaceFailures()
 })

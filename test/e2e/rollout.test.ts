@@ -14,6 +14,7 @@ import { TEST_IMAGE, docker, managed, requireDocker, type ContainerRow } from '.
 import { Fleet, cli, type FleetHost } from '../helpers/hosts.js'
 import { metricsText, sample as metric } from '../helpers/metrics-text.js'
 import { requireHostTools } from '../helpers/netns.js'
+import { surfaceFailures } from '../helpers/failures.js'
 
 const skip = (await requireHostTools()) ?? (await requireDocker())
 
@@ -365,4 +366,6 @@ describe('rolling updates on namespace hosts', { skip }, () => {
     assert.ok(s.maxDown <= 1, `${s.maxDown} hosts down at once`)
     assert.ok(s.maxSlots <= 1, `${s.maxSlots} slots held at once`)
   })
+
+  surfaceFailures()
 })

@@ -12,6 +12,7 @@ import { waitFor } from '../helpers/cluster.js'
 import { TEST_IMAGE, docker, managed, requireDocker } from '../helpers/docker.js'
 import { Fleet, cli } from '../helpers/hosts.js'
 import { requireHostTools } from '../helpers/netns.js'
+import { surfaceFailures } from '../helpers/failures.js'
 
 const skip = (await requireHostTools()) ?? (await requireDocker())
 
@@ -86,4 +87,6 @@ spec:
       assert.ok((await docker(h.docker, 'exec', id, 'env')).split('\n').includes(`HTTP_PASSWD=${PASS}`))
     }
   })
+
+  surfaceFailures()
 })

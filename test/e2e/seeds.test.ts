@@ -8,6 +8,7 @@ import { waitFor } from '../helpers/cluster.js'
 import { TEST_IMAGE, docker, managed, requireDocker } from '../helpers/docker.js'
 import { Fleet, cli } from '../helpers/hosts.js'
 import { requireHostTools } from '../helpers/netns.js'
+import { surfaceFailures } from '../helpers/failures.js'
 
 const skip = (await requireHostTools()) ?? (await requireDocker())
 const SEED_IMAGES = ['gcr.io/google-containers/fluentd-elasticsearch:1.20', 'k8s.gcr.io/fluentd-elasticsearch:1.20', 'ikubernetes/filebeat:5.6.5-alpine', 'fluent/fluentd:v0.14.10', 'prom/node-exporter:v0.15.2']
@@ -64,4 +65,6 @@ describe('seed manifests on three hosts', { skip }, () => {
       assert.deepEqual(await copies(ds), want, 'still exactly that a second later')
     })
   }
+
+  surfaceFailures()
 })

@@ -13,10 +13,13 @@ import { viewOf } from '../../core/lease.js'
 import { parseDaemonSet } from '../../core/manifest.js'
 import { revisionOf } from '../../core/revision.js'
 import { MAX_LEASE_FRAME_BYTES } from '../../agent/lease/lease.js'
-import { LEASE_LINK_PROTOCOL, LEASE_PROTOCOL, Topics } from '../../agent/network/constants.js'
+import { serveLink } from '../../agent/link.js'
+import { MAX_PROBE_FRAME_BYTES } from '../../agent/membership/messages.js'
+import { LEASE_LINK_PROTOCOL, LEASE_PROTOCOL, PROBE_LINK_PROTOCOL, Topics } from '../../agent/network/constants.js'
 import { TestCluster, manifest, waitFor, type TestAgent } from '../helpers/cluster.js'
 import { runCli } from '../helpers/cli.js'
 import { startRogue, type Rogue } from '../helpers/rogue.js'
+import { surfaceFailures } from '../helpers/failures.js'
 
 const DS = 'default/sl-leased'
 const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v))
@@ -39,6 +42,18 @@ class RogueMember {
   constructor(rogue: Rogue, name: string) {
     this.rogue = rogue
     this.name = name
+  }
+
+  /**
+   * answerProbes acks every ping on a probe link, so the agents' failure detectors keep it
+   * Alive: it lies about the lease, not about being there. (One that answered nothing was
+   * declared Unreachable mid-test, which changed the voters' views under a claim.)
+   */
+  async answerProbes(): Promise<void> {
+    await this.rogue.net.serve(PROBE_LINK_PROTOCOL, (channel) => serveLink(channel, async (raw) => {
+      const frame = JSON.parse(new TextDecoder().decode(raw)) as { t?: string; n?: number }
+      if (frame.t === 'ping') await channel.write(enc({ t: 'ack', n: frame.n, me: { incarnation: 0, startedAt: 1 } }))
+    }), { maxFrameBytes: MAX_PROBE_FRAME_BYTES, timeoutMs: 5000, idleMs: 60_000, maxStreams: 16 })
   }
 
   /** report sets what its record says and keeps publishing it (a new version each second, so it is never forgotten while it runs). */
@@ -108,6 +123,7 @@ describe('lease hygiene (rogue members)', () => {
     await mkdir(dir, { recursive: true })
     const m = new RogueMember(await startRogue(cluster.clusterKeyFile, dir), name)
     rogues.push(m)
+    await m.answerProbes()
     for (const a of agents) await m.rogue.net.dial(await a.address())
     m.report(pods)
     await waitFor(`${name} listed everywhere`, async () => (await Promise.all(agents.map((a) => a.nodeState(name)))).every((s) => s !== undefined && s !== 'Left'), 20_000, 200)
@@ -187,6 +203,8 @@ describe('lease hygiene (rogue members)', () => {
     const m = rogues[0] as RogueMember
     await new Promise((r) => setTimeout(r, 2500))
     for (const a of agents) assert.equal((await slots(a)).length, 1, `${a.name}: an acknowledged slot does not lapse`)
+    // It answers probes, so no voter's view of the fleet changes under the claims below.
+    for (const a of agents) assert.equal(await a.nodeState(m.name), 'Alive', `${a.name} sees ${m.name} Alive`)
     const r = await runCli('rollout', 'release', 'ds/sl-leased', '--node', 'sl-rogue-a', '--agent', (agents[1] as TestAgent).target.address, '--key', cluster.operatorKeyFile)
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /unavailable slot 0 of node sl-rogue-a released/)
@@ -239,4 +257,6 @@ describe('lease hygiene (rogue members)', () => {
     }, 10_000, 200)
     for (const a of agents) assert.deepEqual(await slots(a), [])
   })
+
+  surfaceFailures()
 })
