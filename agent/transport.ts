@@ -70,7 +70,7 @@ export interface Transport {
   /** addresses are the addresses (with /p2p/ID) peers can dial us on. */
   addresses(): string[]
   /** connectedPeers lists the peers we hold a connection to. */
-  connectedPeers(): string[]
+  connectedPeers(): readonly string[]
   /** publish sends data to the topic's subscribers; a publish with no peers is fine. Throws only for an oversized message. */
   publish(topic: string, data: Uint8Array): Promise<void>
   /** subscribe sets the one handler of a topic (replacing any earlier one). */
