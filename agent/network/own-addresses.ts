@@ -29,13 +29,24 @@ function endpoint(ma: Multiaddr): { key: string; loopback: boolean } | undefined
 /** OwnAddresses remembers every address libp2p found for this agent, and filters what it announces. */
 export class OwnAddresses {
   private own = new Set<string>()
+  /** What we last announced that was not loopback: kept while only loopback remains. */
+  private reachable: Multiaddr[] = []
 
-  /** announce is libp2p's announce filter: it notes every address as ours, and drops loopback ones when others remain. */
+  /**
+   * announce is libp2p's announce filter: it notes every address as ours, and drops loopback
+   * ones when others remain. When only loopback remains but we had others (the host's links
+   * are down: a cable pulled, Wi-Fi lost; Node lists no address of an interface that is not
+   * running), it goes on announcing those: no peer can reach us meanwhile, and when the link
+   * is back at the same address they find us where they last did, instead of dialling
+   * 127.0.0.1, which is each peer itself.
+   */
   announce = (addrs: Multiaddr[]): Multiaddr[] => {
     const ends = addrs.map(endpoint)
-    this.own = new Set(ends.flatMap((e) => (e === undefined ? [] : [e.key])))
     const reachable = addrs.filter((_, i) => ends[i]?.loopback !== true)
-    return reachable.length > 0 ? reachable : addrs
+    if (reachable.length > 0) this.reachable = reachable
+    const out = reachable.length > 0 ? reachable : this.reachable.length > 0 ? this.reachable : addrs
+    this.own = new Set([...ends, ...out.map(endpoint)].flatMap((e) => (e === undefined ? [] : [e.key])))
+    return out
   }
 
   /** isOwn says whether dialling `ma` would reach this agent (its IP and port are ours). */

@@ -189,19 +189,36 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
     for (const c of plan.containers) {
       const { name, ...body } = c.create
       const mounts = this.volumes.resolve(body.HostConfig.Mounts)
+      const create = (): Promise<Docker.Container> =>
+        this.write(`create ${name}`, (abortSignal) => this.docker.createContainer({ name, ...body, HostConfig: { ...body.HostConfig, ...(mounts === undefined ? {} : { Mounts: mounts }) }, abortSignal } as Docker.ContainerCreateOptions))
+      const start = (container: Docker.Container): Promise<void> =>
+        this.write(`start ${name}`, (abortSignal) => container.start({ abortSignal })).catch((err: unknown) => {
+          if (statusOf(err) !== 304) throw err
+        })
       let container = this.docker.getContainer(name)
       let created = false
       try {
-        container = await this.write(`create ${name}`, (abortSignal) => this.docker.createContainer({ name, ...body, HostConfig: { ...body.HostConfig, ...(mounts === undefined ? {} : { Mounts: mounts }) }, abortSignal } as Docker.ContainerCreateOptions))
+        container = await create()
         created = true
       } catch (err) {
         if (statusOf(err) !== 409) throw err
       }
+      if (created) {
+        await start(container)
+        continue
+      }
       // A twin made by an earlier attempt is started if it never was, or was stopped (a restart after a failed probe).
-      if (created || ['created', 'exited'].includes((await this.read(`inspect ${name}`, (abortSignal) => container.inspect({ abortSignal }))).State.Status)) {
-        await this.write(`start ${name}`, (abortSignal) => container.start({ abortSignal })).catch((err: unknown) => {
-          if (statusOf(err) !== 304) throw err
-        })
+      if (!['created', 'exited'].includes((await this.read(`inspect ${name}`, (abortSignal) => container.inspect({ abortSignal }))).State.Status)) continue
+      try {
+        await start(container)
+      } catch (err) {
+        // A twin that will not start is replaced, as the kubelet makes a new container for each
+        // attempt: one whose start was cut short by a dockerd shutting down can be left with a
+        // containerd task of the same id, and its every start then fails ("task ...: already
+        // exists") until it is removed.
+        this.log.warn({ container: name, err: (err as Error).message }, 'a container of this pod would not start: replacing it')
+        await this.forceRemove(name)
+        await start(await create())
       }
     }
   }

@@ -104,12 +104,18 @@ describe('DaemonSet lifecycle on namespace hosts', { skip }, () => {
   it('a host cut off while a change is applied converges after healing', async () => {
     const cut = h[1] as FleetHost
     await fleet.fabric.cut(cut.host)
+    const cutAt = Date.now()
     try {
       await apply('during-cut', manifest('during-cut'))
       // node-3 carries the untolerated NoExecute taint from above.
       await placed('during-cut', [1, 0, 0, 1])
       await new Promise((r) => setTimeout(r, 1000))
       assert.deepEqual(await copies('during-cut'), [1, 0, 0, 1], 'the cut host cannot know yet')
+      // Its link down, Node lists no address of its own but loopback: past the 5 s for which
+      // the agent reuses its addresses, its record must still name its bridge address, not 127.0.0.1.
+      await new Promise((r) => setTimeout(r, Math.max(0, cutAt + 6500 - Date.now())))
+      const self = (await cut.agent.nodes()).find((n) => n.metadata.name === cut.agent.name)
+      assert.ok(self?.status.addresses?.length && self.status.addresses.every((a) => a.startsWith('/ip4/10.80.')), `the cut host announces ${self?.status.addresses?.join(' ')}`)
     } finally {
       await fleet.fabric.heal(cut.host)
     }

@@ -10,6 +10,10 @@ import { runCli } from '../helpers/cli.js'
 import { TestCluster, waitFor, type TestAgent } from '../helpers/cluster.js'
 import { TEST_IMAGE, buildTestImage, docker, managed, removeManaged, requireDocker } from '../helpers/docker.js'
 import { sleeperYaml } from '../helpers/manifests.js'
+import { parse } from 'yaml'
+import { dockerName } from '../../core/container-spec.js'
+import { parseDaemonSet } from '../../core/manifest.js'
+import { revisionOf } from '../../core/revision.js'
 
 const HOST = 'unix:///var/run/docker.sock'
 const skip = await requireDocker(HOST)
@@ -220,6 +224,27 @@ spec:
     await waitFor('one copy on rc-1', async () => JSON.stringify(await copies('ssd-only')) === JSON.stringify({ 'rc-1': 1, 'rc-2': 0, 'rc-3': 0 }), 20_000)
     await new Promise((r) => setTimeout(r, 1500))
     assert.deepEqual(await copies('ssd-only'), { 'rc-1': 1, 'rc-2': 0, 'rc-3': 0 })
+  })
+
+  it('a container of the pod\'s name that will not start is replaced, not retried for good', async () => {
+    // As left by a start that a dockerd shutting down cut short: its every start fails.
+    const text = ds('stuck', '      nodeSelector: {disktype: ssd}\n')
+    const parsed = parseDaemonSet(parse(text)).daemonSet
+    assert.ok(parsed)
+    const name = dockerName(parsed, 'main', revisionOf(parsed), 'rc-1')
+    await docker(HOST, 'rm', '-f', name).catch(() => undefined)
+    await docker(HOST, 'create', '--name', name, TEST_IMAGE, '/no/such/command')
+    try {
+      await apply(text)
+      // Without the replacement the agent would retry the start after 10 s, 20 s, 40 s... and fail each time.
+      await waitFor('stuck runs on rc-1', async () => (await copies('stuck'))['rc-1'] === 1, 8_000)
+      const rows = (await managed(HOST, ['rc-1'])).filter((r) => r.daemonSet === 'default.stuck')
+      assert.deepEqual(rows.map((r) => r.state), ['running'], 'one copy, the agent\'s own')
+    } finally {
+      const r = await runCli('delete', 'ds', 'stuck', '--agent', (agents[0] as TestAgent).target.address, '--key', cluster.operatorKeyFile)
+      assert.equal(r.code, 0, r.stderr)
+      await waitFor('stuck gone', async () => (await copies('stuck'))['rc-1'] === 0, 20_000)
+    }
   })
 
   it('a container removed by hand is recreated', async () => {

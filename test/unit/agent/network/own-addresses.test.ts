@@ -22,6 +22,18 @@ describe('own addresses', () => {
     assert.deepEqual(text(out), [`/ip4/127.0.0.1/tcp/40001/p2p/${ID}`])
   })
 
+  it('while only loopback is left (the links are down), the addresses announced before are announced still, and are ours', () => {
+    const own = new OwnAddresses()
+    const up = mas(`/ip4/127.0.0.1/tcp/7946/p2p/${ID}`, `/ip4/10.80.0.11/tcp/7946/p2p/${ID}`)
+    own.announce(up)
+    assert.deepEqual(text(own.announce(mas(`/ip4/127.0.0.1/tcp/7946/p2p/${ID}`))), [`/ip4/10.80.0.11/tcp/7946/p2p/${ID}`])
+    assert.equal(own.isOwn(multiaddr('/ip4/10.80.0.11/tcp/7946')), true)
+    assert.equal(own.isOwn(multiaddr('/ip4/127.0.0.1/tcp/7946')), true)
+    // The link is back with another address (DHCP): that one, and only it, from now on.
+    assert.deepEqual(text(own.announce(mas(`/ip4/127.0.0.1/tcp/7946/p2p/${ID}`, `/ip4/10.80.0.42/tcp/7946/p2p/${ID}`))), [`/ip4/10.80.0.42/tcp/7946/p2p/${ID}`])
+    assert.equal(own.isOwn(multiaddr('/ip4/10.80.0.11/tcp/7946')), false)
+  })
+
   it('an address with our IP and port is ours, announced or not; another port or host is not', () => {
     const own = new OwnAddresses()
     own.announce(mas(`/ip4/127.0.0.1/tcp/7946/p2p/${ID}`, `/ip4/10.80.0.11/tcp/7946/p2p/${ID}`, `/ip4/172.17.0.1/tcp/7946/p2p/${ID}`))
