@@ -10,9 +10,8 @@ import { runCli } from '../helpers/cli.js'
 import { TestCluster, waitFor, type TestAgent } from '../helpers/cluster.js'
 import { TEST_IMAGE, buildTestImage, docker, managed, removeManaged, requireDocker } from '../helpers/docker.js'
 import { sleeperYaml } from '../helpers/manifests.js'
-import { parse } from 'yaml'
 import { dockerName } from '../../core/container-spec.js'
-import { parseDaemonSet } from '../../core/manifest.js'
+import { parseManifests } from '../../core/manifest.js'
 import { revisionOf } from '../../core/revision.js'
 
 const HOST = 'unix:///var/run/docker.sock'
@@ -229,7 +228,7 @@ spec:
   it('a container of the pod\'s name that will not start is replaced, not retried for good', async () => {
     // As left by a start that a dockerd shutting down cut short: its every start fails.
     const text = ds('stuck', '      nodeSelector: {disktype: ssd}\n')
-    const parsed = parseDaemonSet(parse(text)).daemonSet
+    const parsed = parseManifests(text, 'stuck.yaml')[0]?.daemonSet
     assert.ok(parsed)
     const name = dockerName(parsed, 'main', revisionOf(parsed), 'rc-1')
     await docker(HOST, 'rm', '-f', name).catch(() => undefined)
