@@ -263,9 +263,12 @@ export class Actor {
     } else {
       this.log.info({ daemonset: a.ref.label, revision: a.plan.revision }, 'replacing a copy that is not ready')
     }
+    // Under a slot the images were pulled before claiming and found present above: the new
+    // copy starts without pulling again while the host has none (runtime.ts StartOptions).
+    const pulled = a.kind !== undefined
     const starting = async (): Promise<void> => {
       doing(`Starting revision ${a.plan.revision}`)
-      await this.start(a.ref, a.plan, doing)
+      await this.start(a.ref, a.plan, doing, pulled)
     }
     if (a.stop.length === 0) await starting()
     else {
@@ -276,14 +279,15 @@ export class Actor {
   }
 
   /** start starts the plan's pod; false (and a failure backed off) when that failed. */
-  private async start(ref: DsRef, plan: Parameters<ContainerRuntime['startPod']>[0], doing: Doing): Promise<boolean> {
+  private async start(ref: DsRef, plan: Parameters<ContainerRuntime['startPod']>[0], doing: Doing, pulled = false): Promise<boolean> {
     try {
-      await this.opts.runtime.startPod(plan, (status) => {
+      const progress = (status: string): void => {
         // A fresh pass reports the init progress (get pods: Init:I/N).
         this.initializing.set(ref.label, status)
         doing(`Running init containers of revision ${plan.revision}: ${status}`)
         this.opts.retry(0)
-      })
+      }
+      await this.opts.runtime.startPod(plan, { progress, pulled })
       this.initializing.delete(ref.label)
       this.failures.delete(ref.label)
       this.log.info({ daemonset: ref.label, revision: plan.revision }, 'pod started')

@@ -21,7 +21,7 @@ import { CallTimeoutError, Limiter, withDeadline } from './limiter.js'
 import { DockerImages } from './images.js'
 import { PodVolumes } from './pod-volumes.js'
 import { DockerStreams } from './docker-streams.js'
-import { ImagePullError, InitContainerError, NotFoundError, type ContainerRuntime, type ContainerState, type ContainerStreams, type ExecOptions, type LogOptions, type OutputChunk } from './runtime.js'
+import { ImagePullError, InitContainerError, NotFoundError, type ContainerRuntime, type ContainerState, type ContainerStreams, type ExecOptions, type LogOptions, type OutputChunk, type StartOptions } from './runtime.js'
 import type { PullAuth } from '../../core/registry-auth.js'
 
 export interface DockerRuntimeOptions {
@@ -180,12 +180,12 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
   /**
    * startPod makes every container of the plan exist and run: creates what is missing
    * (a name conflict means another reconcile made it: fine), starts what was created but
-   * never started. Images are ensured first; a pull failure throws ImagePullError.
+   * never started. Images are ensured first (unless `opts.pulled`); a pull failure throws ImagePullError.
    */
-  async startPod(plan: PodPlan, progress?: (status: string) => void): Promise<void> {
-    for (const c of [...plan.init, ...plan.containers]) await this.ensureImage(c.create.Image, c.pullPolicy, c.pullAuth)
+  async startPod(plan: PodPlan, opts: StartOptions = {}): Promise<void> {
+    if (opts.pulled !== true) for (const c of [...plan.init, ...plan.containers]) await this.ensureImage(c.create.Image, c.pullPolicy, c.pullAuth)
     await this.prepareVolumes(plan)
-    if (plan.init.length > 0 && !(await this.anyExists(plan))) await this.runInit(plan, progress)
+    if (plan.init.length > 0 && !(await this.anyExists(plan))) await this.runInit(plan, opts.progress)
     for (const c of plan.containers) {
       const { name, ...body } = c.create
       const mounts = this.volumes.resolve(body.HostConfig.Mounts)

@@ -31,6 +31,19 @@ export interface ContainerState {
   stopTimeout: number
 }
 
+/** How startPod goes about one start. */
+export interface StartOptions {
+  /** Hears `Init:I/N` as each init container begins. */
+  progress?: (status: string) => void
+  /**
+   * The caller pulled the plan's images for this revision and found them present just now
+   * (an update under a slot, its old copy already stopped): no pull, whatever the policy.
+   * A pull there would keep the host without a copy for a registry's round trip, or for good
+   * while the registry is unreachable, which pulling before the slot exists to prevent.
+   */
+  pulled?: boolean
+}
+
 /**
  * ContainerRuntime runs this node's copies. Calls may run concurrently (each copy's worker
  * makes its own; the implementation bounds how many reach the engine at once); none of them
@@ -47,12 +60,12 @@ export interface ContainerRuntime {
   hasImages(plan: PodPlan): Promise<boolean>
   /**
    * startPod makes every container of the plan exist and run (idempotent: a twin made by
-   * an earlier attempt is completed, not doubled). Images are ensured first. When none of
-   * the pod's containers exists yet (the pod starts), its init containers run first, in
-   * order, each to completion; `progress` hears `Init:I/N` as each begins. An init container
-   * that fails throws InitContainerError.
+   * an earlier attempt is completed, not doubled). Images are ensured first (the pull
+   * policy), unless `pulled`. When none of the pod's containers exists yet (the pod starts),
+   * its init containers run first, in order, each to completion; `progress` hears `Init:I/N`
+   * as each begins. An init container that fails throws InitContainerError.
    */
-  startPod(plan: PodPlan, progress?: (status: string) => void): Promise<void>
+  startPod(plan: PodPlan, opts?: StartOptions): Promise<void>
   /**
    * refreshFiles rewrites the agent-written files of a started pod from the plan (a changed
    * ConfigMap reaches mounted files without a restart); a pod not started is left alone.

@@ -2,7 +2,8 @@
 // pushed to it, and real agents: the pull succeeds only with the right imagePullSecrets
 // (a kubernetes.io/dockerconfigjson Secret made by `create secret docker-registry`); with a
 // wrong password the error is reported as kubelet reports it and nothing runs, even when
-// imagePullPolicy is Always and the image is already on the host.
+// imagePullPolicy is Always and the image is already on the host; a rolling update pulls
+// once, before its slot, and not again while the host has no copy.
 
 import assert from 'node:assert/strict'
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
@@ -39,6 +40,8 @@ describe('imagePullSecrets with a private registry', { skip }, () => {
   let secretKeyFile = ''
   const names = ['sc-r1']
   const shm = `/dev/shm/sc-reg-${process.pid}`
+  /** Requests for the image's manifest the registry answered with it (200): one a pull that got in. */
+  let manifestRequests = 0
 
   const cli = (...args: string[]) => runCli(...args, '--agent', agent.target.address, '--key', cluster.operatorKeyFile)
   const read = (...args: string[]) => runCli(...args, '--agent', agent.target.address)
@@ -70,8 +73,17 @@ describe('imagePullSecrets with a private registry', { skip }, () => {
     await writeFile(join(dir, 'htpasswd'), (await run('htpasswd', ['-Bbn', 'sc-user', 'sc-right-password'])).stdout)
     const port = await freePort()
     server = `127.0.0.1:${port}`
-    await writeFile(join(dir, 'config.yml'), `version: 0.1\nlog: {level: warn}\nstorage: {filesystem: {rootdirectory: ${join(dir, 'data')}}}\nhttp: {addr: "${server}"}\nauth: {htpasswd: {realm: sc-registry, path: ${join(dir, 'htpasswd')}}}\n`)
-    registry = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: 'ignore' })
+    await writeFile(join(dir, 'config.yml'), `version: 0.1\nlog: {level: info}\nstorage: {filesystem: {rootdirectory: ${join(dir, 'data')}}}\nhttp: {addr: "${server}"}\nauth: {htpasswd: {realm: sc-registry, path: ${join(dir, 'htpasswd')}}}\n`)
+    registry = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] })
+    // Its access log: one `HEAD /v2/…/manifests/TAG` answered 200 per pull of an image already on the host (with the wrong password: 401).
+    for (const out of [registry.stdout, registry.stderr]) {
+      let rest = ''
+      out?.setEncoding('utf8').on('data', (chunk: string) => {
+        const lines = (rest + chunk).split('\n')
+        rest = lines.pop() ?? ''
+        manifestRequests += lines.filter((l) => /"(HEAD|GET) \/v2\/sc-reg\/idle\/manifests\/1 HTTP\/[\d.]+" 200 /.test(l)).length
+      })
+    }
     await waitFor('the registry answers', async () => (await fetch(`http://${server}/v2/`)).status === 401, 20_000, 200)
     // Push with a throwaway client config (never the machine's ~/.docker), then drop the local tag: the agent must pull.
     image = `${server}/sc-reg/idle:1`
@@ -108,6 +120,17 @@ describe('imagePullSecrets with a private registry', { skip }, () => {
   it('with the right imagePullSecrets the image is pulled and runs', async () => {
     await apply(ds('sc-reg-right', 'sc-right'))
     await waitFor('sc-reg-right running', async () => (await runningOf('sc-reg-right')).some((r) => r.state === 'running'), 60_000)
+  })
+
+  it('a rolling update pulls once, before its slot: not again while the host has no copy (Always)', async () => {
+    const [old] = (await runningOf('sc-reg-right')).filter((r) => r.state === 'running')
+    assert.ok(old, 'sc-reg-right runs')
+    await new Promise((r) => setTimeout(r, 1000))
+    const before = manifestRequests
+    await apply(ds('sc-reg-right', 'sc-right').replace('        imagePullPolicy: Always\n', '        imagePullPolicy: Always\n        env: [{name: SC_VERSION, value: "2"}]\n'))
+    await waitFor('the new revision runs', async () => (await runningOf('sc-reg-right')).some((r) => r.state === 'running' && r.revision !== old.revision), 60_000)
+    await new Promise((r) => setTimeout(r, 1000))
+    assert.equal(manifestRequests - before, 1, 'one pull for the update (before its slot), none while the old copy was down')
   })
 
   it('Always with a failing pull does not run the image already on the host', async () => {
