@@ -200,6 +200,11 @@ export class Links<Req, Ans> {
     return opening
   }
 
+  /** has says whether a link to `peer` is open or being opened. */
+  has(peer: string): boolean {
+    return this.links.has(peer)
+  }
+
   /** drop closes the link to `peer` (only when it is `only`, when given), if any; the next request opens another. */
   drop(peer: string, only?: Link<Req, Ans>): void {
     const link = this.links.get(peer)

@@ -61,6 +61,13 @@ export interface ClaimantOptions {
    * exchange ended, answered or not.
    */
   send: (msg: Request, voters: readonly string[]) => Promise<void>
+  /**
+   * warm opens the way to each of `voters` ahead of a claim (a link, dialling when not
+   * connected), so that the claim, when this host's turn comes, does not wait for a
+   * handshake with a voter busy with everyone's. Must not block; failures are the claim's
+   * to meet. Default: none.
+   */
+  warm?: (voters: readonly string[]) => void
   /** random returns an integer in [0, n): jitter and slot choice. Default crypto.randomInt. */
   random?: (n: number) => number
   log: Logger

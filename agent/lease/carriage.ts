@@ -106,6 +106,34 @@ export class Carriage {
   }
 
   /**
+   * warm opens a link to each voter that has none (an older voter, one without a record, or
+   * one already linked is left alone): the next request to it then costs a frame, not a
+   * dial and a handshake. A link opened here and never used closes when idle.
+   */
+  warm(voters: readonly string[]): void {
+    for (const voter of voters) {
+      const peer = this.opts.peerOf(voter)
+      if (peer === undefined || this.isOlder(peer.peerId) || this.links.has(peer.peerId)) continue
+      this.linkTo(peer).catch((err: unknown) => {
+        if (err instanceof ProtocolNotSupportedError) this.noteOlder(peer.peerId)
+        this.opts.log.debug({ err, voter: this.opts.nameOf(voter) ?? voter }, 'lease link not opened ahead of a claim')
+      })
+    }
+  }
+
+  /** linkTo returns the link to `peer`, opening it (a place among maxOpenChannels, and a dial when not connected) when there is none. */
+  private linkTo(peer: PeerAddress): Promise<Link<Request, LeaseMessage | undefined>> {
+    return this.links.get(peer.peerId, async () => {
+      await this.acquire()
+      try {
+        return await this.opened('link', () => this.opts.transport.open(peer.peerId, LEASE_LINK_PROTOCOL, { ...this.limits, idleMs: this.opts.timings.linkIdleMs }, peer.addresses))
+      } finally {
+        this.release()
+      }
+    })
+  }
+
+  /**
    * exchange delivers one request to `voter` on its link (opening it, and dialling the
    * voter's record addresses, when needed), or on a stream of its own when the voter serves
    * no links, and hands the answer on. The deadline (exchangeTimeoutMs) covers the opening.
@@ -123,14 +151,7 @@ export class Carriage {
     let stage = 'open'
     let link: Link<Request, LeaseMessage | undefined> | undefined
     try {
-      link = await this.links.get(peer.peerId, async () => {
-        await this.acquire()
-        try {
-          return await this.opened('link', () => this.opts.transport.open(peer.peerId, LEASE_LINK_PROTOCOL, { ...this.limits, idleMs: this.opts.timings.linkIdleMs }, peer.addresses))
-        } finally {
-          this.release()
-        }
-      })
+      link = await this.linkTo(peer)
       stage = 'write'
       if (msg.t === 'release') {
         await link.send(msg)

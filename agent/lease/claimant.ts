@@ -8,14 +8,18 @@
 
 import { randomInt } from 'node:crypto'
 import { termSeenIn, viewOf, type ClaimMessage, type SlotKind } from '../../core/lease.js'
-import { claimTurn, freeSlots, othersHolds } from '../../core/pacing.js'
+import { claimTurn, freeSlots, othersHolds, type Holder } from '../../core/pacing.js'
 import type { Attempt, ClaimantOptions, Wish } from './attempt.js'
 import { Cooldown, type Cooling } from './cooldown.js'
 import { FreeSince } from './free-since.js'
+import { Released } from './released.js'
 import { Retries } from './retries.js'
 import { TermBook, believable } from './terms.js'
 import type { SlotStatus, UpdateSlots } from './update-slots.js'
 import type { Reply } from './voter.js'
+
+/** HINTED bounds the hosts at the head of the line a release is also sent to (one per free slot). */
+const HINTED = 3
 
 /** Claimant runs this host's attempts; it is the UpdateSlots the reconciler uses. */
 export class Claimant implements UpdateSlots {
@@ -35,6 +39,8 @@ export class Claimant implements UpdateSlots {
   private readonly granted: ((ds: string) => void)[] = []
   /** The terms this host knows besides its own voter's (terms.ts). */
   private readonly terms = new TermBook()
+  /** Releases heard from holders, ahead of their records (released.ts). */
+  private readonly released = new Released()
 
   constructor(opts: ClaimantOptions) {
     this.opts = opts
@@ -119,6 +125,23 @@ export class Claimant implements UpdateSlots {
     this.forgetWish(ds)
     this.opts.log.info({ daemonset: ds, kind: a.kind, slot: a.slot, term: a.term }, 'update slot released')
     this.giveBack(a)
+    this.tellNext(a)
+  }
+
+  /**
+   * tellNext sends the release also to the hosts at the head of the line as this host sees
+   * it, one per free slot (at most HINTED), those off the committee (the committee has it):
+   * their lease wakes them on a release, so the next host claims now rather than at its next
+   * tick, after this host's record has reached it. A hint only: each wakes and looks at its
+   * own view of the line and the slots, and the votes decide.
+   */
+  private tellNext(a: Attempt): void {
+    const held = this.busy(a.ds, a.kind)
+    const free = freeSlots(this.opts.fleet.limit(a.ds, a.kind), new Map(held.map((h) => [h.slot, h.holder])), this.opts.keyId)
+    const next = this.opts.fleet.head(a.ds, a.revision, Math.min(HINTED, Math.max(1, free.length)), new Set([this.opts.keyId, ...this.moving(a.ds, held)])).filter((k) => !a.voters.has(k))
+    if (next.length === 0) return
+    this.opts.log.debug({ daemonset: a.ds, slot: a.slot, to: next.map((k) => this.opts.fleet.nameOf(k) ?? k) }, 'release sent to the head of the line too')
+    void this.opts.send({ t: 'release', ds: a.ds, kind: a.kind, slot: a.slot, term: a.term }, next)
   }
 
   holding(ds: string): boolean {
@@ -138,6 +161,32 @@ export class Claimant implements UpdateSlots {
     this.terms.forget(ds)
     this.why.delete(ds)
     this.retries.clear(ds)
+  }
+
+  /**
+   * busy returns the slots of ds held by other hosts: those this host's own voter gave, then
+   * those other hosts' records report, less those whose holder's release this host heard.
+   */
+  private busy(ds: string, kind: SlotKind): Holder[] {
+    const reported = this.opts.fleet.reportedHolds(ds, kind).filter((h) => !this.released.freed(h.holder, ds, kind, h.slot, h.term))
+    return othersHolds(this.opts.own.held(ds, kind), reported, this.opts.keyId)
+  }
+
+  /** moving returns the hosts not waiting in ds's line: those holding a slot, and those that released theirs (their record may not say so yet). */
+  private moving(ds: string, held: readonly Holder[]): Set<string> {
+    return new Set([...held.map((h) => h.holder), ...this.opts.own.finished(ds), ...this.released.holders(ds)])
+  }
+
+  /**
+   * heardRelease notes a holder's release (sent to this host as a voter, or as a hint to the
+   * head of the line): the slot is free by the holder's own word, ahead of its record.
+   */
+  heardRelease(from: string, msg: { ds: string; kind: SlotKind; slot: number; term: number }): void {
+    if (this.opts.fleet.daemonSet(msg.ds) === undefined) return
+    this.released.note(from, msg.ds, msg, this.now())
+    // Off the committee a release is a hint to this host (tellNext): its holder sees it next
+    // in line, so a cooling fast path opens for it.
+    if (!this.opts.fleet.committee(msg.ds).includes(this.opts.keyId)) this.cooldown.open(msg.ds)
   }
 
   /** lookAgainAt sets this host's fallback time, and a timer that considers claiming then (due). */
@@ -194,15 +243,18 @@ export class Claimant implements UpdateSlots {
       if (due || !this.retries.has(ds)) this.lookAgainAt(ds, this.fallback(ds, wish.revision))
       return
     }
-    const held = othersHolds(this.opts.own.held(ds, wish.kind), this.opts.fleet.reportedHolds(ds, wish.kind), this.opts.keyId)
+    const held = this.busy(ds, wish.kind)
     const free = freeSlots(limit, new Map(held.map((h) => [h.slot, h.holder])), this.opts.keyId)
     // Not waiting: the hosts holding a slot, and those that released theirs (their record may not say so yet).
-    const place = this.opts.fleet.turn(ds, wish.revision, this.opts.selfName(), new Set([...held.map((h) => h.holder), ...this.opts.own.finished(ds)]))
+    const place = this.opts.fleet.turn(ds, wish.revision, this.opts.selfName(), this.moving(ds, held))
     const turn = claimTurn(place, limit, free, this.opts.timings.turnSpacingMs)
     if (turn.now) {
       this.start(ds, wish.revision, wish.kind, turn.slot)
       return
     }
+    // Within the next round of the line: open the links to the committee now, while the
+    // slots are busy, so the claim does not wait for dials to voters every claimant dials.
+    if (place < 2 * limit) this.opts.warm?.(this.opts.fleet.committee(ds).filter((v) => v !== this.opts.keyId))
     // The fallback takes only a slot that stayed free for turnSpacingMs: a slot that just
     // freed goes to the host at the head of the line (woken by the release), not to
     // whichever host's fallback time happens to come, which would split the votes.
@@ -233,6 +285,7 @@ export class Claimant implements UpdateSlots {
     this.terms.note(ds, kind, slot, term)
     const msg: ClaimMessage = { t: 'claim', ds, kind, slot, term, revision, view }
     const a: Attempt = { ds, kind, slot, term, revision, view, quorum, voters: new Set(committee), sentAt: this.now(), grants: new Set(), refusals: new Set(), seen: [], stale: 0, acks: new Set(), phase: 'claiming', rivalBehind: false }
+    this.opts.log.debug({ daemonset: ds, kind, slot, term, voters: a.voters.size, quorum }, 'claiming an update slot')
     if (!a.voters.has(this.opts.keyId)) {
       // Off the committee: this host has no vote on the DaemonSet's slots, not even its own.
       this.attempts.set(ds, a)
@@ -290,6 +343,7 @@ export class Claimant implements UpdateSlots {
   /** announce sends the act once a majority granted: this host's own ack first (saved), then the act to every other voter. */
   private async announce(a: Attempt): Promise<void> {
     a.phase = 'announcing'
+    this.opts.log.debug({ daemonset: a.ds, slot: a.slot, term: a.term, grants: a.grants.size, sinceClaimMs: Math.round(this.now() - a.sentAt) }, 'claim granted by a quorum: acting')
     const msg = { t: 'act' as const, ds: a.ds, kind: a.kind, slot: a.slot, term: a.term }
     if (this.opts.own.act(msg)) {
       await this.opts.own.save()
@@ -307,7 +361,7 @@ export class Claimant implements UpdateSlots {
     a.phase = 'granted'
     this.cooldown.succeeded(a.ds)
     this.why.delete(a.ds)
-    this.opts.log.info({ daemonset: a.ds, kind: a.kind, slot: a.slot, term: a.term, grants: a.grants.size, quorum: a.quorum }, 'update slot acquired')
+    this.opts.log.info({ daemonset: a.ds, kind: a.kind, slot: a.slot, term: a.term, grants: a.grants.size, quorum: a.quorum, sinceClaimMs: Math.round(this.now() - a.sentAt) }, 'update slot acquired')
     for (const fn of this.granted) fn(a.ds)
   }
 
@@ -373,6 +427,7 @@ export class Claimant implements UpdateSlots {
    * quorum within min(TTL/2, claimCutoffMs).
    */
   tick(): void {
+    this.released.prune(this.now(), this.opts.ttlMs, (ds) => this.opts.fleet.daemonSet(ds) !== undefined)
     for (const ds of [...this.wishes.keys()]) {
       if (this.attempts.has(ds)) continue
       if (this.opts.fleet.daemonSet(ds) === undefined) this.forgetWish(ds)

@@ -10,6 +10,7 @@ import { StoreKey, parseDsKey } from '../../core/keyspace.js'
 import { DEFAULT_COMMITTEE, DEFAULT_FAULTY_VOTERS, committeeOf, knowsCommittees, releaseRequestSchema, viewOf, type ReleaseRequest, type SlotKind, type VoterView } from '../../core/lease.js'
 import { nodeInfoOf, type NodeRecord } from '../../core/node-record.js'
 import { revisionOf } from '../../core/revision.js'
+import { byCodeUnit } from '../../core/order.js'
 import { rolloutLimits } from '../../core/rollout.js'
 import type { DaemonSet } from '../../core/types.js'
 import type { Membership, NodeState } from '../membership/membership.js'
@@ -55,6 +56,8 @@ export interface LeaseFleet {
   reportedHolds(ds: string, kind: SlotKind): ReportedHold[]
   /** turn returns a host's place, by name, among the Alive hosts still to move `ds` to `revision`, leaving out the key ids in `moving` (hosts holding a slot: they are not waiting); 0 when not among them. */
   turn(ds: string, revision: string, self: string, moving?: ReadonlySet<string>): number
+  /** head returns the key ids of the first `n` hosts of that line, in order. */
+  head(ds: string, revision: string, n: number, moving?: ReadonlySet<string>): string[]
 }
 
 /** ReportedHold is a slot a host's own record says it holds (pods[ds].updateSlot). */
@@ -233,12 +236,22 @@ export class FleetView implements LeaseFleet {
   }
 
   turn(ds: string, revision: string, self: string, moving: ReadonlySet<string> = new Set()): number {
+    return Math.max(0, this.line(ds, revision, moving).findIndex((h) => h.name === self))
+  }
+
+  head(ds: string, revision: string, n: number, moving: ReadonlySet<string> = new Set()): string[] {
+    return this.line(ds, revision, moving)
+      .slice(0, n)
+      .map((h) => h.keyId)
+  }
+
+  /** line returns the Alive hosts still to move `ds` to `revision` and not in `moving`, by name (code unit order). */
+  private line(ds: string, revision: string, moving: ReadonlySet<string>): { keyId: string; name: string }[] {
     const d = this.daemonSet(ds)
-    if (d === undefined) return 0
-    const waiting = this.hosts(d)
+    if (d === undefined) return []
+    return this.hosts(d)
       .filter((h) => h.state === 'Alive' && !moving.has(h.keyId) && h.record.pods[ds] !== undefined && h.record.pods[ds]?.revision !== revision)
-      .map((h) => h.record.name)
-      .sort()
-    return Math.max(0, waiting.indexOf(self))
+      .map((h) => ({ keyId: h.keyId, name: h.record.name }))
+      .sort((a, b) => byCodeUnit(a.name, b.name))
   }
 }

@@ -72,6 +72,7 @@ export class Lease {
       own: this.voter.own,
       clock: opts.clock,
       send: (msg, voters) => this.carriage.send(msg, voters),
+      warm: (voters) => this.carriage.warm(voters),
       log: opts.log,
       ...(opts.random === undefined ? {} : { random: opts.random }),
     })
@@ -154,8 +155,12 @@ export class Lease {
     this.opts.metrics.lease.inc({ type: msg.t, result: 'received' })
     const reply = await this.voter.hear(keyId, msg)
     // A release frees a slot: the host of ours next in line may claim it now (only a host
-    // whose turn it is claims on a wake, so no herd follows).
-    if (msg.t === 'release') this.claimant.wake(msg.ds)
+    // whose turn it is claims on a wake, so no herd follows). A holder sends it to the
+    // committee, and to the head of the line as it sees it (claimant.ts tellNext).
+    if (msg.t === 'release') {
+      this.claimant.heardRelease(keyId, msg)
+      this.claimant.wake(msg.ds)
+    }
     // A claim answered for the slot this host is claiming: the host behind in line yields.
     if (msg.t === 'claim' && reply !== undefined) this.claimant.rival(keyId, msg)
     return reply

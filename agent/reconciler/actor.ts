@@ -141,7 +141,7 @@ export class Actor {
         return (await this.removeAll(copy, a.removals)) ? done(true) : halted
       case 'start':
         doing(`Starting revision ${a.plan.revision}`)
-        return (await this.start(a.ref, a.plan, doing)) ? done(true) : halted
+        return (await this.start(a.ref, a.plan, doing, { pulled: false })) ? done(true) : halted
       case 'pull':
         doing(`Pulling the images of revision ${a.plan.revision}`)
         return (await this.pull(a.ref, a.plan)) ? done(true) : halted
@@ -268,7 +268,7 @@ export class Actor {
     const pulled = a.kind !== undefined
     const starting = async (): Promise<void> => {
       doing(`Starting revision ${a.plan.revision}`)
-      await this.start(a.ref, a.plan, doing, pulled)
+      await this.start(a.ref, a.plan, doing, { pulled })
     }
     if (a.stop.length === 0) await starting()
     else {
@@ -279,7 +279,7 @@ export class Actor {
   }
 
   /** start starts the plan's pod; false (and a failure backed off) when that failed. */
-  private async start(ref: DsRef, plan: Parameters<ContainerRuntime['startPod']>[0], doing: Doing, pulled = false): Promise<boolean> {
+  private async start(ref: DsRef, plan: Parameters<ContainerRuntime['startPod']>[0], doing: Doing, opts: { pulled: boolean }): Promise<boolean> {
     try {
       const progress = (status: string): void => {
         // A fresh pass reports the init progress (get pods: Init:I/N).
@@ -287,7 +287,7 @@ export class Actor {
         doing(`Running init containers of revision ${plan.revision}: ${status}`)
         this.opts.retry(0)
       }
-      await this.opts.runtime.startPod(plan, { progress, pulled })
+      await this.opts.runtime.startPod(plan, { ...opts, progress })
       this.initializing.delete(ref.label)
       this.failures.delete(ref.label)
       this.log.info({ daemonset: ref.label, revision: plan.revision }, 'pod started')

@@ -12,6 +12,7 @@
 // probe command running, the event stream) take none, so N copies stopping at once take one
 // grace period, not N.
 
+import { performance } from 'node:perf_hooks'
 import Docker from 'dockerode'
 import type { Logger } from 'pino'
 import { Labels, type PodPlan } from '../../core/container-spec.js'
@@ -60,12 +61,31 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
 
   /** read runs a reading call: a place in the limiter, the read deadline. */
   private read<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    return this.limiter.run(() => withDeadline(`docker ${what}`, this.t.readMs, fn))
+    return this.call(what, this.t.readMs, fn)
   }
 
   /** write runs a changing call: a place in the limiter, the write deadline. */
   private write<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    return this.limiter.run(() => withDeadline(`docker ${what}`, this.t.writeMs, fn))
+    return this.call(what, this.t.writeMs, fn)
+  }
+
+  /** call runs one engine call under the limiter and its deadline; at debug level it logs how long it waited for a place and took. */
+  private async call<T>(what: string, ms: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    if (!this.log.isLevelEnabled('debug')) return this.limiter.run(() => withDeadline(`docker ${what}`, ms, fn))
+    const asked = performance.now()
+    let began = asked
+    let failed = true
+    try {
+      const out = await this.limiter.run(() => {
+        began = performance.now()
+        return withDeadline(`docker ${what}`, ms, fn)
+      })
+      failed = false
+      return out
+    } finally {
+      const done = performance.now()
+      this.log.debug({ call: what, queuedMs: Math.round(began - asked), tookMs: Math.round(done - began), failed }, 'docker call')
+    }
   }
 
   /** list returns this node's managed containers, running or not. */

@@ -188,6 +188,17 @@ async function main(): Promise<void> {
   const runs = (a: (typeof rollers)[number], rev: string): boolean => a.runtime.revisions(ref.label).includes(rev)
   const up = await runUntil(fleet, () => rollers.every((a) => runs(a, rev1)), 100, 120_000)
   console.log(`${t(fleet)} ${rollers.filter((a) => runs(a, rev1)).length}/${rollers.length} rollout hosts run revision ${rev1}${up ? '' : ' (timed out)'}`)
+  // The rollout starts from a settled fleet, as an operator's would (after `rollout status`):
+  // every live host's records show every rollout host's copy of the first revision ready. A
+  // change made before that finds voters that still count the hosts whose records have not
+  // caught up as unavailable, and refuse.
+  const settledFrom = fleet.clock.mono()
+  const ready = (viewer: (typeof rollers)[number], r: (typeof rollers)[number]): boolean => {
+    const pod = viewer.fleet.record(r.keyId)?.pods[ref.key]
+    return pod?.revision === rev1 && pod.ready
+  }
+  const known = await runUntil(fleet, () => fleet.live().every((viewer) => rollers.every((r) => ready(viewer, r))), 100, 60_000)
+  console.log(`${t(fleet)} every live host's records show the ${rollers.length} rollout hosts ready at ${rev1} after ${secs(fleet.clock.mono() - settledFrom)} s${known ? '' : ' (timed out: rolling anyway)'}`)
   const v2 = spec('busybox:1.37')
   const rev2 = revisionOf(v2)
   const env2 = signEnvelope(key, v2, opClock.now(), opKey)

@@ -211,6 +211,24 @@ describe('lease links (carriage)', () => {
     claimant.stop()
   })
 
+  it('opens its links to the voters ahead of its turn, sending nothing on them', async () => {
+    const { l, clock, fleet, peers } = setup()
+    await l.start()
+    let requests = 0
+    const linksA = await serveLinks(peers.A, () => void requests++)
+    const linksB = await serveLinks(peers.B, () => void requests++)
+    // host-v is second in line for the one slot: within the next round, not yet its turn.
+    fleet.turns['host-v'] = 1
+    claimSoon(l, clock, fleet)
+    for (let i = 0; i < 10; i++) await flush()
+    assert.deepEqual([linksA(), linksB(), requests], [1, 1, 0])
+    // Looking again (the next tick) opens nothing more: the links are there.
+    clock.advance(timings.tickMs)
+    for (let i = 0; i < 10; i++) await flush()
+    assert.deepEqual([linksA(), linksB(), requests], [1, 1, 0])
+    l.stop()
+  })
+
   it('opens another link after a request on it went unanswered (its connection may carry nothing any more)', async () => {
     const { l, clock, fleet, peers } = setup()
     await l.start()

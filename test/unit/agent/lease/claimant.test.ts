@@ -429,9 +429,10 @@ describe('lease claimant off the committee', () => {
     fleet.turns[me.name] = 0
     const sent: { msg: LeaseMessage; to: readonly string[] }[] = []
     const voter = new Voter({ table: new SlotTable(TTL), keyId: me.keyId, fleet, votes: new MemoryVoteStore(), clock, timings: T, log: logSink().log })
-    const claimant = new Claimant({ keyId: me.keyId, selfName: () => me.name, ttlMs: TTL, timings: T, fleet, own: voter.own, clock, send: async (msg, to) => void sent.push({ msg, to }), random: () => 0, log: logSink().log })
+    const warmed: string[][] = []
+    const claimant = new Claimant({ keyId: me.keyId, selfName: () => me.name, ttlMs: TTL, timings: T, fleet, own: voter.own, clock, send: async (msg, to) => void sent.push({ msg, to }), warm: (to) => void warmed.push([...to]), random: () => 0, log: logSink().log })
     const revision = revisionOf(fleet.daemonSet(DS)!)
-    return { clock, fleet, committee, me, sent, voter, claimant, revision }
+    return { clock, fleet, committee, me, members, sent, warmed, voter, claimant, revision }
   }
   const claims = (sent: { msg: LeaseMessage }[]): ClaimMessage[] => sent.map((s) => s.msg).filter((m): m is ClaimMessage => m.t === 'claim')
 
@@ -489,6 +490,77 @@ describe('lease claimant off the committee', () => {
     refuse(committee[1]!, c.term + 2)
     await flush()
     assert.equal(claims(sent).at(-1)!.term, c.term + 3)
+  })
+
+  it('releases to the committee, and also to the head of the line off the committee: one host per free slot', async () => {
+    const { sent, fleet, me, members, claimant, revision } = offSetup(2, ['a', 'b', 'c', 'd', 'e', 'f'])
+    fleet.size = 3
+    const voters = fleet.committee(DS)
+    const off = members.filter((m) => !voters.includes(m.keyId) && m.keyId !== me.keyId)
+    assert.ok(!voters.includes(me.keyId) && off.length >= 2, `committee ${voters.length} of ${members.length}`)
+    claimant.claim(DS, revision, 'unavailable')
+    await flush()
+    const c = claims(sent)[0]!
+    for (const t of ['grant', 'ack'] as const) {
+      for (const v of voters) claimant.hear(v, { t, ds: c.ds, kind: c.kind, slot: c.slot, term: c.term, to: me.keyId })
+      await flush()
+    }
+    assert.ok(claimant.enter(DS))
+    // The line as this host sees it: a committee member first (the release reaches it as a voter), then the others.
+    const onCommittee = members.find((m) => voters.includes(m.keyId))!
+    fleet.line = [onCommittee.name, ...off.map((m) => m.name), me.name]
+    sent.length = 0
+    claimant.release(DS)
+    await flush()
+    const releases = sent.filter((x) => x.msg.t === 'release')
+    assert.deepEqual(releases.map((x) => x.msg), [{ t: 'release', ds: DS, kind: c.kind, slot: c.slot, term: c.term }, { t: 'release', ds: DS, kind: c.kind, slot: c.slot, term: c.term }])
+    assert.deepEqual([...releases[0]!.to].sort(), [...voters].sort(), 'to the committee')
+    assert.deepEqual(releases[1]!.to, [off[0]!.keyId], 'two slots free: the first two of the line, less the committee member')
+  })
+
+  it('a holder’s release heard frees the slot its record still reports, and opens a cooling fast path', async () => {
+    const { sent, fleet, committee, me, claimant, revision } = offSetup(1)
+    const holder = committee[0]!
+    const term = 1_700_000_000 + 2 ** 30
+    fleet.reported = [{ holder, slot: 0, term }]
+    claimant.claim(DS, revision, 'unavailable')
+    await flush()
+    assert.equal(claims(sent).length, 0, 'slot 0 is reported held: it waits')
+    claimant.heardRelease(holder, { ds: DS, kind: 'unavailable', slot: 0, term: term - 1 })
+    claimant.wake(DS)
+    await flush()
+    assert.equal(claims(sent).length, 0, 'a release of an older term does not free a later hold')
+    claimant.heardRelease(holder, { ds: DS, kind: 'unavailable', slot: 0, term })
+    claimant.wake(DS)
+    await flush()
+    const c = claims(sent)[0]
+    assert.equal(c?.slot, 0, 'claimed once the holder said it released, before its record did')
+    // Refused by the committee: it cools, and a wake alone does not make it claim again.
+    for (const v of committee) claimant.hear(v, { t: 'refuse', ds: DS, kind: 'unavailable', slot: 0, term: c!.term, to: me.keyId, reason: 'slot 0 held by host-x' })
+    await flush()
+    fleet.reported = []
+    claimant.wake(DS)
+    await flush()
+    assert.equal(claims(sent).length, 1, 'no claim while it cools')
+    // Off the committee, a release is sent to it as the head of the line: its fast path opens.
+    claimant.heardRelease(committee[1]!, { ds: DS, kind: 'unavailable', slot: 0, term: term + 1 })
+    claimant.wake(DS)
+    await flush()
+    assert.equal(claims(sent).length, 2, 'claimed again at once')
+  })
+
+  it('opens its links to the committee while within the next round of the line, not before', async () => {
+    const far = offSetup(1)
+    far.fleet.turns[far.me.name] = 2
+    far.claimant.claim(DS, far.revision, 'unavailable')
+    await flush()
+    assert.deepEqual(far.warmed, [], 'two rounds away: nothing opened')
+    const near = offSetup(1)
+    near.fleet.turns[near.me.name] = 1
+    near.claimant.claim(DS, near.revision, 'unavailable')
+    await flush()
+    assert.equal(claims(near.sent).length, 0, 'not its turn yet')
+    assert.deepEqual([...(near.warmed[0] ?? [])].sort(), [...near.committee].sort())
   })
 
   it('sees the slots other hosts report holding as busy, and asks above their terms', async () => {

@@ -118,6 +118,8 @@ export class FakeFleet implements LeaseFleet {
   downHosts = new Set<string>()
   /** The hosts each turn() was told are moving (not waiting in line), in order. */
   movingAsked: ReadonlySet<string>[] = []
+  /** The line of hosts still to update, by node name, for head() (default empty). */
+  line: string[] = []
   /** Turn per node name (default 0). */
   turns: Record<string, number> = {}
   /** f, the voters that may lie (quorums of ceil((n+f+1)/2)). */
@@ -245,6 +247,14 @@ export class FakeFleet implements LeaseFleet {
   turn(_ds: string, _revision: string, self: string, moving: ReadonlySet<string> = new Set()): number {
     this.movingAsked.push(moving)
     return this.turns[self] ?? 0
+  }
+
+  /** head: the members named in `line`, in that order, less those moving (default: no line). */
+  head(_ds: string, _revision: string, n: number, moving: ReadonlySet<string> = new Set()): string[] {
+    return this.line
+      .map((name) => this.members.find((m) => m.name === name)?.keyId)
+      .filter((k): k is string => k !== undefined && !moving.has(k))
+      .slice(0, n)
   }
 }
 

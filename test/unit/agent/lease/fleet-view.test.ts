@@ -138,4 +138,21 @@ describe('lease fleet view (over membership and store)', () => {
     assert.equal(f.turn(DS, 'new', 'b'), 0)
     assert.equal(f.turn(DS, 'new', 'a'), 0, 'a host already updated is not waiting')
   })
+
+  it('the head of the line is the first hosts still to update, by name, less those moving', () => {
+    const f = view(
+      [
+        { keyId: A, name: 'a', state: 'Alive', pods: { [DS]: { revision: 'new', ready: true } } },
+        { keyId: C, name: 'c', state: 'Alive', pods: { [DS]: { revision: 'old', ready: true } } },
+        { keyId: B, name: 'b', state: 'Alive', pods: { [DS]: { revision: 'old', ready: true } } },
+        { keyId: key('d'), name: 'd', state: 'Unreachable', pods: { [DS]: { revision: 'old', ready: true } } },
+        { keyId: key('e'), name: 'e', state: 'Alive', pods: { [DS]: { revision: 'old', ready: true } } },
+      ],
+      [daemonSet()],
+    )
+    assert.deepEqual(f.head(DS, 'new', 2), [B, C])
+    assert.deepEqual(f.head(DS, 'new', 5), [B, C, key('e')], 'not one updated (a), not an Unreachable host (d)')
+    assert.deepEqual(f.head(DS, 'new', 2, new Set([B])), [C, key('e')])
+    assert.deepEqual(f.head('default/other', 'new', 2), [])
+  })
 })
