@@ -260,7 +260,9 @@ export class Agent {
           if (deleted !== undefined) lease.forgetHolder(deleted)
         }
         if (env.key === StoreKey.overlay(config.name)) self.applyOwn(self.own.labels, self.own.taints)
-        reconciler?.trigger()
+        // A DaemonSet's revision history decides nothing here: its write (right after every
+        // apply) would only cost a pass, a Docker list, while the copies start.
+        if (!env.key.startsWith(Prefix.history)) reconciler?.trigger()
         const kind = parseStoreKey(env.key)?.kind
         if (kind === 'configMap' || kind === 'secret') files?.trigger()
       })
