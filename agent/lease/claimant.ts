@@ -136,9 +136,9 @@ export class Claimant implements UpdateSlots {
    * own view of the line and the slots, and the votes decide.
    */
   private tellNext(a: Attempt): void {
-    const held = this.busy(a.ds, a.kind)
+    const { held, moving } = this.busy(a.ds, a.kind)
     const free = freeSlots(this.opts.fleet.limit(a.ds, a.kind), new Map(held.map((h) => [h.slot, h.holder])), this.opts.keyId)
-    const next = this.opts.fleet.head(a.ds, a.revision, Math.min(HINTED, Math.max(1, free.length)), new Set([this.opts.keyId, ...this.moving(a.ds, held)])).filter((k) => !a.voters.has(k))
+    const next = this.opts.fleet.head(a.ds, a.revision, Math.min(HINTED, Math.max(1, free.length)), new Set([this.opts.keyId, ...moving])).filter((k) => !a.voters.has(k))
     if (next.length === 0) return
     this.opts.log.debug({ daemonset: a.ds, slot: a.slot, to: next.map((k) => this.opts.fleet.nameOf(k) ?? k) }, 'release sent to the head of the line too')
     void this.opts.send({ t: 'release', ds: a.ds, kind: a.kind, slot: a.slot, term: a.term }, next)
@@ -164,17 +164,23 @@ export class Claimant implements UpdateSlots {
   }
 
   /**
-   * busy returns the slots of ds held by other hosts: those this host's own voter gave, then
-   * those other hosts' records report, less those whose holder's release this host heard.
+   * busy returns the slots of ds held by other hosts (those this host's own voter gave, then
+   * those other hosts' records report, less those whose holder's release this host heard),
+   * and the hosts that are not waiting in ds's line.
    */
-  private busy(ds: string, kind: SlotKind): Holder[] {
-    const reported = this.opts.fleet.reportedHolds(ds, kind).filter((h) => !this.released.freed(h.holder, ds, kind, h.slot, h.term))
-    return othersHolds(this.opts.own.held(ds, kind), reported, this.opts.keyId)
-  }
-
-  /** moving returns the hosts not waiting in ds's line: those holding a slot, and those that released theirs (their record may not say so yet). */
-  private moving(ds: string, held: readonly Holder[]): Set<string> {
-    return new Set([...held.map((h) => h.holder), ...this.opts.own.finished(ds), ...this.released.holders(ds)])
+  private busy(ds: string, kind: SlotKind): { held: Holder[]; moving: Set<string> } {
+    const reported = this.opts.fleet.reportedHolds(ds, kind)
+    const freed = reported.filter((h) => this.released.freed(h.holder, ds, kind, h.slot, h.term))
+    const held = othersHolds(
+      this.opts.own.held(ds, kind),
+      reported.filter((h) => !freed.includes(h)),
+      this.opts.keyId,
+    )
+    // Not waiting in line: the hosts holding a slot, and those that released one they held
+    // (their record may not say so yet): those this host's own voter saw finish, and those
+    // whose record still reports the slot they released. A release of a claim never granted
+    // matches no reported hold: that host is still in line.
+    return { held, moving: new Set([...held.map((h) => h.holder), ...this.opts.own.finished(ds), ...freed.map((h) => h.holder)]) }
   }
 
   /**
@@ -243,10 +249,9 @@ export class Claimant implements UpdateSlots {
       if (due || !this.retries.has(ds)) this.lookAgainAt(ds, this.fallback(ds, wish.revision))
       return
     }
-    const held = this.busy(ds, wish.kind)
+    const { held, moving } = this.busy(ds, wish.kind)
     const free = freeSlots(limit, new Map(held.map((h) => [h.slot, h.holder])), this.opts.keyId)
-    // Not waiting: the hosts holding a slot, and those that released theirs (their record may not say so yet).
-    const place = this.opts.fleet.turn(ds, wish.revision, this.opts.selfName(), this.moving(ds, held))
+    const place = this.opts.fleet.turn(ds, wish.revision, this.opts.selfName(), moving)
     const turn = claimTurn(place, limit, free, this.opts.timings.turnSpacingMs)
     if (turn.now) {
       this.start(ds, wish.revision, wish.kind, turn.slot)

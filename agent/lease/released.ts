@@ -33,13 +33,6 @@ export class Released {
     return r !== undefined && r.kind === kind && r.slot === slot && r.term >= term
   }
 
-  /** holders returns the hosts that released a slot of ds lately: they are not waiting in line. */
-  holders(ds: string): string[] {
-    const out: string[] = []
-    for (const [holder, mine] of this.byHolder) if (mine.has(ds)) out.push(holder)
-    return out
-  }
-
   /** prune forgets releases heard `maxAgeMs` or more before `now`, and those of DaemonSets `keep` rejects. */
   prune(now: number, maxAgeMs: number, keep: (ds: string) => boolean = () => true): void {
     for (const [holder, mine] of this.byHolder) {

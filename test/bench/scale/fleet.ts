@@ -69,6 +69,7 @@ export class Fleet {
     this.random = seeded(opts.seed)
     this.net = new SimNetwork({ clock: this.clock, params: opts.params, gossip: OUR_GOSSIPSUB, topics: Object.values(Topics), capacity: opts.nodes, maxConnections: opts.maxConnections ?? defaultConfig().maxConnections, random: this.random })
     this.hub = new MemoryHub(this.clock, this.net)
+    this.net.apart = (a, b) => this.hub.apart(a, b)
     const clock = this.clock
     const verdicts = this.verdicts
     // Warnings only: the 'node unreachable' verdicts are read from here; the rest is dropped.

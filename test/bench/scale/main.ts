@@ -158,6 +158,30 @@ async function main(): Promise<void> {
   const wrong = fleet.verdicts.slice(falseBefore).filter((v) => v.peer !== victim.name).length
   console.log(`${t(fleet)} killed ${victim.name}: first Unreachable verdict after ${detectTimes[0]?.toFixed(0) ?? '-'} ms, ${detectTarget} of ${liveCount} live hosts (99.9%) after ${detected ? detectMs.toFixed(0) : 'never'} ms, all after ${detectTimes.length >= liveCount ? (detectTimes[liveCount - 1] as number).toFixed(0) : '-'} ms; Unreachable verdicts on live hosts so far: ${fleet.verdicts.filter((v) => v.peer !== victim.name).length} (${wrong} since the kill)`)
 
+  // 3b. Cut another such host's link (nothing reaches it, nothing is reset: a pulled cable, or
+  // a frozen process), time its Unreachable verdicts, then heal it and wait until every
+  // host holds it Alive again. Picked without drawing on the random source, so the steps
+  // after it choose as they did before this step existed.
+  const cutHost = candidates.filter((a) => a !== victim)[0]
+  if (cutHost !== undefined) {
+    const cutAt = fleet.clock.mono()
+    fleet.hub.partition([`peer-${cutHost.name}`])
+    // Each other host's first verdict on it, ms after the cut, in order.
+    const seen = (): number[] => {
+      const first = new Map<string, number>()
+      for (const v of fleet.verdicts) if (v.peer === cutHost.name && v.at >= cutAt && !first.has(v.by)) first.set(v.by, v.at - cutAt)
+      return [...first.values()].sort((a, b) => a - b)
+    }
+    const others = liveCount - 1
+    const cutTarget = Math.ceil(0.999 * others)
+    const cutSeen = await runUntil(fleet, () => seen().length >= cutTarget, 100, 60_000)
+    const cutTimes = seen()
+    fleet.hub.heal()
+    const healedAt = fleet.clock.mono()
+    const back = await runUntil(fleet, () => fleet.live().every((a) => a === cutHost || (a.fleet.state(cutHost.keyId) === 'Alive' && cutHost.fleet.state(a.keyId) === 'Alive')), 100, 60_000)
+    console.log(`${t(fleet)} cut ${cutHost.name}'s link (no reset): first Unreachable verdict after ${cutTimes[0]?.toFixed(0) ?? '-'} ms, ${cutTarget} of ${others} other live hosts (99.9%) after ${cutSeen ? (cutTimes[cutTarget - 1]?.toFixed(0) ?? '-') : 'never'} ms; healed: it and every host hold each other Alive again after ${back ? secs(fleet.clock.mono() - healedAt) : 'more than 60'} s`)
+  } else console.log(`${t(fleet)} no link cut: every host but the killed one is a rollout host`)
+
   // 4. Apply a DaemonSet at one live host, operator-signed, through the store's API path.
   const ref = dsRef('default', 'sim-roll')
   const key = StoreKey.daemonSet(ref)

@@ -72,8 +72,11 @@ export class SimNetwork implements HubModel {
       {
         after: (ms, fn) => void this.clock.after(ms, fn),
         random: this.random,
+        // Across a partition (a cut host: the hub's) an RPC never arrives, as on a link that carries nothing.
         delay: (from, to, topic, bytes, full) =>
-          this.arrival(to, this.latency(this.params.gossipHopMs, bytes), full ? this.gossipCpu(topic, bytes) : this.params.duplicateCpuMs, full ? `gossip ${topic ?? 'control'}` : 'duplicate'),
+          this.partitioned(from, to)
+            ? Number.POSITIVE_INFINITY
+            : this.arrival(to, this.latency(this.params.gossipHopMs, bytes), full ? this.gossipCpu(topic, bytes) : this.params.duplicateCpuMs, full ? `gossip ${topic ?? 'control'}` : 'duplicate'),
         sent: (from, kind, bytes) => this.count(kind, bytes + this.params.gossipOverheadBytes),
         handle: (to, msg) => {
           const what = this.whatOf(msg)
@@ -86,6 +89,15 @@ export class SimNetwork implements HubModel {
       opts.topics,
       opts.capacity,
     )
+  }
+
+  /** apart tells whether two peers (by peer id) are on two sides of a partition; the fleet sets it to its hub's. */
+  apart: (a: string, b: string) => boolean = () => false
+
+  private partitioned(from: number, to: number): boolean {
+    const a = this.transports[from]?.peerId
+    const b = this.transports[to]?.peerId
+    return a !== undefined && b !== undefined && this.apart(a, b)
   }
 
   /** indexOf returns a transport's index (its order of joining). */

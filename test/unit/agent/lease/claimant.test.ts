@@ -549,6 +549,20 @@ describe('lease claimant off the committee', () => {
     assert.equal(claims(sent).length, 2, 'claimed again at once')
   })
 
+  it('leaves out of its line a host whose release matched a slot its record reports, not one that gave up a claim', async () => {
+    const { fleet, committee, claimant, revision } = offSetup(1)
+    const [held, gaveUp] = [committee[0]!, committee[1]!]
+    const term = 1_700_000_000 + 2 ** 30
+    fleet.reported = [{ holder: held, slot: 0, term }]
+    claimant.heardRelease(held, { ds: DS, kind: 'unavailable', slot: 0, term })
+    claimant.heardRelease(gaveUp, { ds: DS, kind: 'unavailable', slot: 0, term: term + 1 })
+    claimant.claim(DS, revision, 'unavailable')
+    await flush()
+    const moving = fleet.movingAsked.at(-1)
+    assert.ok(moving?.has(held), 'released the slot its record reports: not waiting')
+    assert.ok(!moving?.has(gaveUp), 'its release matches no slot it holds: still in line')
+  })
+
   it('opens its links to the committee while within the next round of the line, not before', async () => {
     const far = offSetup(1)
     far.fleet.turns[far.me.name] = 2
