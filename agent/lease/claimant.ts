@@ -8,18 +8,15 @@
 
 import { randomInt } from 'node:crypto'
 import { termSeenIn, viewOf, type ClaimMessage, type SlotKind } from '../../core/lease.js'
-import { claimTurn, freeSlots, othersHolds, type Holder } from '../../core/pacing.js'
+import { claimTurn, freeSlots } from '../../core/pacing.js'
 import type { Attempt, ClaimantOptions, Wish } from './attempt.js'
 import { Cooldown, type Cooling } from './cooldown.js'
 import { FreeSince } from './free-since.js'
-import { Released } from './released.js'
+import { Handover, rivalOf } from './handover.js'
 import { Retries } from './retries.js'
 import { TermBook, believable } from './terms.js'
 import type { SlotStatus, UpdateSlots } from './update-slots.js'
 import type { Reply } from './voter.js'
-
-/** HINTED bounds the hosts at the head of the line a release is also sent to (one per free slot). */
-const HINTED = 3
 
 /** Claimant runs this host's attempts; it is the UpdateSlots the reconciler uses. */
 export class Claimant implements UpdateSlots {
@@ -39,12 +36,13 @@ export class Claimant implements UpdateSlots {
   private readonly granted: ((ds: string) => void)[] = []
   /** The terms this host knows besides its own voter's (terms.ts). */
   private readonly terms = new TermBook()
-  /** Releases heard from holders, ahead of their records (released.ts). */
-  private readonly released = new Released()
+  /** The slots as this host sees them, with the releases heard ahead of the holders' records (handover.ts). */
+  private readonly handover: Handover
 
   constructor(opts: ClaimantOptions) {
     this.opts = opts
     this.retries = new Retries(opts.clock)
+    this.handover = new Handover(opts)
     this.random = opts.random ?? ((n) => randomInt(n))
   }
 
@@ -125,23 +123,7 @@ export class Claimant implements UpdateSlots {
     this.forgetWish(ds)
     this.opts.log.info({ daemonset: ds, kind: a.kind, slot: a.slot, term: a.term }, 'update slot released')
     this.giveBack(a)
-    this.tellNext(a)
-  }
-
-  /**
-   * tellNext sends the release also to the hosts at the head of the line as this host sees
-   * it, one per free slot (at most HINTED), those off the committee (the committee has it):
-   * their lease wakes them on a release, so the next host claims now rather than at its next
-   * tick, after this host's record has reached it. A hint only: each wakes and looks at its
-   * own view of the line and the slots, and the votes decide.
-   */
-  private tellNext(a: Attempt): void {
-    const { held, moving } = this.busy(a.ds, a.kind)
-    const free = freeSlots(this.opts.fleet.limit(a.ds, a.kind), new Map(held.map((h) => [h.slot, h.holder])), this.opts.keyId)
-    const next = this.opts.fleet.head(a.ds, a.revision, Math.min(HINTED, Math.max(1, free.length)), new Set([this.opts.keyId, ...moving])).filter((k) => !a.voters.has(k))
-    if (next.length === 0) return
-    this.opts.log.debug({ daemonset: a.ds, slot: a.slot, to: next.map((k) => this.opts.fleet.nameOf(k) ?? k) }, 'release sent to the head of the line too')
-    void this.opts.send({ t: 'release', ds: a.ds, kind: a.kind, slot: a.slot, term: a.term }, next)
+    this.handover.tellNext(a)
   }
 
   holding(ds: string): boolean {
@@ -163,36 +145,9 @@ export class Claimant implements UpdateSlots {
     this.retries.clear(ds)
   }
 
-  /**
-   * busy returns the slots of ds held by other hosts (those this host's own voter gave, then
-   * those other hosts' records report, less those whose holder's release this host heard),
-   * and the hosts that are not waiting in ds's line.
-   */
-  private busy(ds: string, kind: SlotKind): { held: Holder[]; moving: Set<string> } {
-    const reported = this.opts.fleet.reportedHolds(ds, kind)
-    const freed = reported.filter((h) => this.released.freed(h.holder, ds, kind, h.slot, h.term))
-    const held = othersHolds(
-      this.opts.own.held(ds, kind),
-      reported.filter((h) => !freed.includes(h)),
-      this.opts.keyId,
-    )
-    // Not waiting in line: the hosts holding a slot, and those that released one they held
-    // (their record may not say so yet): those this host's own voter saw finish, and those
-    // whose record still reports the slot they released. A release of a claim never granted
-    // matches no reported hold: that host is still in line.
-    return { held, moving: new Set([...held.map((h) => h.holder), ...this.opts.own.finished(ds), ...freed.map((h) => h.holder)]) }
-  }
-
-  /**
-   * heardRelease notes a holder's release (sent to this host as a voter, or as a hint to the
-   * head of the line): the slot is free by the holder's own word, ahead of its record.
-   */
+  /** heardRelease notes a holder's release (handover.ts); off the committee it is a hint to this host, and a cooling fast path opens for it. */
   heardRelease(from: string, msg: { ds: string; kind: SlotKind; slot: number; term: number }): void {
-    if (this.opts.fleet.daemonSet(msg.ds) === undefined) return
-    this.released.note(from, msg.ds, msg, this.now())
-    // Off the committee a release is a hint to this host (tellNext): its holder sees it next
-    // in line, so a cooling fast path opens for it.
-    if (!this.opts.fleet.committee(msg.ds).includes(this.opts.keyId)) this.cooldown.open(msg.ds)
+    if (this.handover.heard(from, msg, this.now())) this.cooldown.open(msg.ds)
   }
 
   /** lookAgainAt sets this host's fallback time, and a timer that considers claiming then (due). */
@@ -249,7 +204,7 @@ export class Claimant implements UpdateSlots {
       if (due || !this.retries.has(ds)) this.lookAgainAt(ds, this.fallback(ds, wish.revision))
       return
     }
-    const { held, moving } = this.busy(ds, wish.kind)
+    const { held, moving } = this.handover.seen(ds, wish.kind)
     const free = freeSlots(limit, new Map(held.map((h) => [h.slot, h.holder])), this.opts.keyId)
     const place = this.opts.fleet.turn(ds, wish.revision, this.opts.selfName(), moving)
     const turn = claimTurn(place, limit, free, this.opts.timings.turnSpacingMs)
@@ -391,31 +346,15 @@ export class Claimant implements UpdateSlots {
     if (this.wishes.has(ds) && believable(term, this.opts.clock.wall())) this.terms.note(ds, kind, slot, term)
   }
 
-  /**
-   * rival tells the claimant that this agent's voter answered `from`'s claim `msg`. When it
-   * is for the slot this host is claiming (no quorum yet) and could win (same revision and
-   * voter set, a host the voter finds eligible: whichever claim reaches a voter first has
-   * it), both hosts claimed one slot at once (their views of the free slots differed), and
-   * the one behind in line (by name, as the line is) yields: it abandons at once, freeing
-   * its votes for the one ahead, and cools; the one ahead keeps its claim and, if the split
-   * still cost it the quorum, claims again without cooling when the yielder's release wakes
-   * it. Without this both backed off, and the host at the head of the line, cooling, held
-   * up every host behind it (docs/fleet-speed.md). A courtesy like the rest of the pacing:
-   * the votes decide. A member's claims past the voter's answer rate are not answered, and
-   * so make no one yield.
-   */
+  /** rival tells the claimant that this agent's voter answered `from`'s claim `msg`: of two hosts claiming one slot at once, the one behind in line yields (handover.ts rivalOf). */
   rival(from: string, msg: ClaimMessage): void {
     const a = this.attempts.get(msg.ds)
-    if (a === undefined || a.phase !== 'claiming' || from === this.opts.keyId) return
-    if (msg.kind !== a.kind || msg.slot !== a.slot || msg.revision !== a.revision || msg.view !== a.view) return
-    const name = this.opts.fleet.nameOf(from)
-    if (name === undefined || this.opts.fleet.voterView(this.opts.keyId).ineligible(msg.ds, from) !== undefined) return
-    if (name < this.opts.selfName()) {
-      this.opts.log.debug({ daemonset: a.ds, slot: a.slot, term: a.term, to: name }, 'claim yielded to a host ahead in line')
-      this.abandon(a, `yielded slot ${a.slot} to ${name}, ahead in line`, 'once')
-    } else {
-      a.rivalBehind = true
-    }
+    const r = a === undefined ? undefined : rivalOf(a, from, msg, this.opts.fleet, this.opts.keyId, this.opts.selfName())
+    if (a === undefined || r === undefined) return
+    if (r.ahead) {
+      this.opts.log.debug({ daemonset: a.ds, slot: a.slot, term: a.term, to: r.name }, 'claim yielded to a host ahead in line')
+      this.abandon(a, `yielded slot ${a.slot} to ${r.name}, ahead in line`, 'once')
+    } else a.rivalBehind = true
   }
 
   /** giveBack frees this host's own vote for the attempt and sends the release to every other voter. */
@@ -432,7 +371,7 @@ export class Claimant implements UpdateSlots {
    * quorum within min(TTL/2, claimCutoffMs).
    */
   tick(): void {
-    this.released.prune(this.now(), this.opts.ttlMs, (ds) => this.opts.fleet.daemonSet(ds) !== undefined)
+    this.handover.prune(this.now(), this.opts.ttlMs)
     for (const ds of [...this.wishes.keys()]) {
       if (this.attempts.has(ds)) continue
       if (this.opts.fleet.daemonSet(ds) === undefined) this.forgetWish(ds)

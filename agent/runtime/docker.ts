@@ -1,9 +1,9 @@
 // The Docker runtime (dockerode), the production ContainerRuntime and the only file that
-// knows Docker (with images.ts). It lists this node's managed containers, pulls images by pull policy,
-// creates and starts pods from core's PodPlan (idempotently: names are deterministic, so
-// Docker refuses a twin) after their volumes (pod-volumes.ts, and the tmpfs volumes here),
-// removes containers and, with a pod's last one, its volumes, runs probe commands, and
-// follows events.
+// knows Docker (with images.ts, docker-streams.ts and docker-events.ts). It lists this node's
+// managed containers, pulls images by pull policy, creates and starts pods from core's
+// PodPlan (idempotently: names are deterministic, so Docker refuses a twin) after their
+// volumes (pod-volumes.ts, and the tmpfs volumes here), removes containers and, with a pod's
+// last one, its volumes, runs probe commands, and follows events (docker-events.ts).
 //
 // Every call has a deadline (timings.runtime) and is aborted past it (CallTimeoutError), so
 // a call that never returns stalls only the copy that made it. Calls that make the engine
@@ -21,6 +21,7 @@ import type { Timings } from '../defaults.js'
 import { CallTimeoutError, Limiter, withDeadline } from './limiter.js'
 import { DockerImages } from './images.js'
 import { PodVolumes } from './pod-volumes.js'
+import { DockerEvents } from './docker-events.js'
 import { DockerStreams } from './docker-streams.js'
 import { ImagePullError, InitContainerError, NotFoundError, type ContainerRuntime, type ContainerState, type ContainerStreams, type ExecOptions, type LogOptions, type OutputChunk, type StartOptions } from './runtime.js'
 import type { PullAuth } from '../../core/registry-auth.js'
@@ -45,8 +46,7 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
   private readonly t: Timings['runtime']
   private readonly images: DockerImages
   private readonly streams: DockerStreams
-  private events: NodeJS.ReadableStream | undefined
-  private watching = false
+  private readonly events: DockerEvents
 
   /** address: `unix:///PATH` (default /var/run/docker.sock). */
   constructor(address: string, log: Logger, opts: DockerRuntimeOptions) {
@@ -56,6 +56,7 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
     this.limiter = new Limiter(opts.concurrency)
     this.t = opts.timings
     this.images = new DockerImages(this.docker, this.limiter, this.t, (what, fn) => this.read(what, fn))
+    this.events = new DockerEvents(this.docker, this.t.readMs)
     this.streams = new DockerStreams(this.docker, (what, fn) => this.read(what, fn), (what, fn) => this.write(what, fn), log)
   }
 
@@ -352,33 +353,11 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
 
   /** watch calls onChange for every event of a managed container (probe execs aside); reconnects until stop(). */
   watch(onChange: () => void): void {
-    this.watching = true
-    const connect = (): void => {
-      if (!this.watching) return
-      // The deadline covers connecting; the stream itself stays open until stop().
-      withDeadline('docker events', this.t.readMs, (abortSignal) => this.docker.getEvents({ filters: { type: ['container'], label: [Labels.daemonSet] }, abortSignal }))
-        .then((stream) => {
-          this.events = stream
-          // Probe execs (exec_create/start/die) are events too: they change nothing we manage.
-          stream.on('data', (chunk: Buffer) => {
-            const actions = [...chunk.toString().matchAll(/"Action":"([^"]*)"/g)].map((m) => m[1] ?? '')
-            if (actions.length === 0 || actions.some((a) => !a.startsWith('exec_'))) onChange()
-          })
-          stream.on('error', () => undefined)
-          stream.on('end', () => {
-            if (this.events === stream) setTimeout(connect, 1000)
-          })
-        })
-        .catch(() => setTimeout(connect, 2000))
-    }
-    connect()
+    this.events.watch(onChange)
   }
 
   stop(): void {
-    this.watching = false
-    const s = this.events
-    this.events = undefined
-    ;(s as unknown as { destroy?: () => void } | undefined)?.destroy?.()
+    this.events.stop()
   }
 
   /**
