@@ -16,7 +16,7 @@ import { Handover, rivalOf } from './handover.js'
 import { Retries } from './retries.js'
 import { TermBook, believable } from './terms.js'
 import type { SlotStatus, UpdateSlots } from './update-slots.js'
-import type { Reply } from './voter.js'
+import type { Reply, SlotRef } from './voter.js'
 
 /** Claimant runs this host's attempts; it is the UpdateSlots the reconciler uses. */
 export class Claimant implements UpdateSlots {
@@ -146,7 +146,7 @@ export class Claimant implements UpdateSlots {
   }
 
   /** heardRelease notes a holder's release (handover.ts); off the committee it is a hint to this host, and a cooling fast path opens for it. */
-  heardRelease(from: string, msg: { ds: string; kind: SlotKind; slot: number; term: number }): void {
+  heardRelease(from: string, msg: SlotRef): void {
     if (this.handover.heard(from, msg, this.now())) this.cooldown.open(msg.ds)
   }
 

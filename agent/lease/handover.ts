@@ -8,6 +8,7 @@ import type { ClaimMessage, SlotKind } from '../../core/lease.js'
 import { freeSlots, othersHolds, type Holder } from '../../core/pacing.js'
 import type { Attempt, ClaimantOptions } from './attempt.js'
 import type { LeaseFleet } from './fleet-view.js'
+import type { SlotRef } from './voter.js'
 import { Released } from './released.js'
 
 /** HINTED bounds the hosts at the head of the line a release is also sent to (one per free slot). */
@@ -52,7 +53,7 @@ export class Handover {
    * free by the holder's own word, ahead of its record. Returns true when it is a hint to
    * this host (it is off ds's committee, so the release came to it as the head of the line).
    */
-  heard(from: string, msg: { ds: string; kind: SlotKind; slot: number; term: number }, now: number): boolean {
+  heard(from: string, msg: SlotRef, now: number): boolean {
     if (this.opts.fleet.daemonSet(msg.ds) === undefined) return false
     this.released.note(from, msg.ds, msg, now)
     return !this.opts.fleet.committee(msg.ds).includes(this.opts.keyId)
