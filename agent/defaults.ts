@@ -24,8 +24,10 @@ export interface Timings {
     dialsPerBeat: number
     /** Addresses carried in a node record. Default 32: bounds the record, enough for any host's interfaces. */
     maxAddresses: number
-    /** A ping unanswered for this fraction of the protocol period is missed and the indirect probes start (a ping that must first connect gets one period more). Default 0.4, 200 ms at the default 500 ms period (memberlist: 0.2 local, 0.5 LAN, 0.6 WAN): shorter finds failures sooner but misses more pings to busy hosts (indirect probes, refutation and local health then cover for it), longer leaves less of the period to the indirect probes. On slow links, raise --heartbeat and this follows. */
+    /** A ping unanswered for this fraction of the protocol period is missed and the indirect probes start (a ping that must first connect gets probeDialMs more). Default 0.2, 200 ms at the default 1 s period (memberlist: 0.2 local, 0.5 LAN, 0.6 WAN): shorter finds failures sooner but misses more pings to busy hosts (indirect probes, refutation and local health then cover for it, and the deadline stretches when acks have been slow), longer leaves less of the period to the indirect probes. On slow links, raise --heartbeat and this follows. */
     probeTimeoutRatio: number
+    /** What a ping that must first dial its member gets on top of its deadline: a handshake is not an answer time (a dead host refuses at once; only a silent one costs this). Default 500 ms: a noise handshake costs each end about 25 ms of CPU, far more on a starved host; longer leaves a silent host unsuspected longer, since a helper that dials it nacks only after this. */
+    probeDialMs: number
     /** Members asked to probe a member that missed a ping (ping-req), k. Default 3 (memberlist's): more rules out a bad link between two hosts more surely, each costs a ping-req and a ping. */
     indirectChecks: number
     /** A suspicion no one confirms times out after this many times the shortest timeout (Lifeguard's max). Default 4: longer gives a lone, possibly wrong, suspicion more time to be refuted; shorter finds failures that few members see sooner. */
@@ -158,7 +160,8 @@ export function defaultTimings(): Timings {
       bootstrapDialMaxMs: 40_000,
       dialsPerBeat: 4,
       maxAddresses: 32,
-      probeTimeoutRatio: 0.4,
+      probeTimeoutRatio: 0.2,
+      probeDialMs: 500,
       indirectChecks: 3,
       suspicionMaxMult: 4,
       suspicionConfirmations: 3,

@@ -246,7 +246,7 @@ export class FailureDetector {
       if (why === 'reconnect' && this.members.get(keyId) === m) await this.unstick(m)
       if (why === 'reconnect' || this.stopped || this.members.get(keyId) !== m || m.left || m.swim.status === 'failed') return
       // The rest of the period, but at least enough for a helper to dial the target and wait out its own ping.
-      const budget = Math.ceil(Math.max(2 * timeout + this.opts.periodMs, this.prober.awareness.scale(this.opts.periodMs) - (this.opts.clock.mono() - start)))
+      const budget = Math.ceil(Math.max(2 * timeout + this.opts.timings.probeDialMs, this.prober.awareness.scale(this.opts.periodMs) - (this.opts.clock.mono() - start)))
       helpers ??= pick()
       const { acked, nacks } = await firstAck(helpers.map((h) => this.prober.indirect(h, keyId, budget)))
       if (acked) {

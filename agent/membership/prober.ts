@@ -51,7 +51,7 @@ export interface ProberOptions {
   /** This agent's key id. */
   keyId: string
   periodMs: number
-  timings: Pick<Timings['membership'], 'probeTimeoutRatio' | 'awarenessMax' | 'maxInboundProbes' | 'probeLinkIdleMs'>
+  timings: Pick<Timings['membership'], 'probeTimeoutRatio' | 'probeDialMs' | 'awarenessMax' | 'maxInboundProbes' | 'probeLinkIdleMs'>
   host: ProberHost
   log: Logger
 }
@@ -113,12 +113,12 @@ export class Prober {
   }
 
   /**
-   * pingTimeout adds a period when `peer` must first be dialled: a handshake is not an
+   * pingTimeout adds probeDialMs when `peer` must first be dialled: a handshake is not an
    * answer time, and a dead host refuses at once (only a silent one costs it).
    * connectedPeers is bounded by the connection cap, not by the fleet.
    */
   pingTimeout(peer: Peer): number {
-    return this.timeout() + (this.opts.transport.connectedPeers().includes(peer.peerId) ? 0 : this.opts.periodMs)
+    return this.timeout() + (this.opts.transport.connectedPeers().includes(peer.peerId) ? 0 : this.opts.timings.probeDialMs)
   }
 
   /** ping sends one ping over our link to the member (opening it, and dialling the member's addresses, when needed) and waits for its ack. */

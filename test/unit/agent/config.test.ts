@@ -41,6 +41,9 @@ describe('agent configuration', () => {
     assert.match(c.clusterKey, /\.daemonmesh\/cluster\.key$/)
     assert.equal(c.nodeIP, undefined, 'the agent chooses the host IP')
     assert.equal(resolveConfig({ nodeIP: '10.0.0.5' }, {}).nodeIP, '10.0.0.5')
+    // One probe a second, and a suspicion floor of one period (docs/membership.md).
+    assert.equal(c.heartbeatMs, 1000)
+    assert.equal(c.suspicionMs, 1000)
   })
 
   it('the metrics address is off by default; HOST:PORT or [V6]:PORT, the flag over the file', () => {
@@ -56,7 +59,7 @@ describe('agent configuration', () => {
     ['a bad node name', { name: 'Not_A_Name' }, /name: Invalid value: "Not_A_Name"/],
     ['a bad taint', { taints: ['dedicated=gpu:Sometimes'] }, /taints\[0\]: invalid taint/],
     ['a bad duration', { heartbeat: 'soon' }, /heartbeat: Invalid value: "soon"/],
-    ['suspicion shorter than two heartbeats', { heartbeat: '1s', suspicion: '1500ms' }, /suspicion: Invalid value: 1500ms/],
+    ['suspicion shorter than one heartbeat', { heartbeat: '1s', suspicion: '900ms' }, /suspicion: Invalid value: 900ms: must be at least one heartbeat \(1000ms\)/],
     ['a TCP API without a token', { api: 'http://0.0.0.0:7947' }, /apiTokenFile: required/],
     ['a bad API address', { api: 'ftp://x' }, /api: Invalid value/],
     ['a bad log level', { logLevel: 'loud' }, /logLevel: Unsupported value/],
