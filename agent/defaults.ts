@@ -24,8 +24,8 @@ export interface Timings {
     dialsPerBeat: number
     /** Addresses carried in a node record. Default 32: bounds the record, enough for any host's interfaces. */
     maxAddresses: number
-    /** A ping unanswered for this fraction of the protocol period is missed and the indirect probes start (a ping that must first connect gets probeDialMs more). Default 0.2, 200 ms at the default 1 s period (memberlist: 0.2 local, 0.5 LAN, 0.6 WAN): shorter finds failures sooner but misses more pings to busy hosts (indirect probes, refutation and local health then cover for it, and the deadline stretches when acks have been slow), longer leaves less of the period to the indirect probes. On slow links, raise --heartbeat and this follows. */
-    probeTimeoutRatio: number
+    /** A ping unanswered this long is missed and the indirect probes start (a ping that must first connect gets probeDialMs more); at most half the protocol period, and longer when acks have been slow (up to two periods) or this agent is starved (local health). Default 200 ms, a time rather than a share of the period, so a longer period does not make a silent host's suspicion wait longer (memberlist: 500 ms LAN): shorter finds failures sooner but misses more pings to busy hosts (indirect probes, refutation and local health then cover for it), longer leaves less of the period to the indirect probes. */
+    probeTimeoutMs: number
     /** What a ping that must first dial its member gets on top of its deadline: a handshake is not an answer time (a dead host refuses at once; only a silent one costs this). Default 500 ms: a noise handshake costs each end about 25 ms of CPU, far more on a starved host; longer leaves a silent host unsuspected longer, since a helper that dials it nacks only after this. */
     probeDialMs: number
     /** Members asked to probe a member that missed a ping (ping-req), k. Default 3 (memberlist's): more rules out a bad link between two hosts more surely, each costs a ping-req and a ping. */
@@ -160,7 +160,7 @@ export function defaultTimings(): Timings {
       bootstrapDialMaxMs: 40_000,
       dialsPerBeat: 4,
       maxAddresses: 32,
-      probeTimeoutRatio: 0.2,
+      probeTimeoutMs: 200,
       probeDialMs: 500,
       indirectChecks: 3,
       suspicionMaxMult: 4,

@@ -51,7 +51,7 @@ export interface ProberOptions {
   /** This agent's key id. */
   keyId: string
   periodMs: number
-  timings: Pick<Timings['membership'], 'probeTimeoutRatio' | 'probeDialMs' | 'awarenessMax' | 'maxInboundProbes' | 'probeLinkIdleMs'>
+  timings: Pick<Timings['membership'], 'probeTimeoutMs' | 'probeDialMs' | 'awarenessMax' | 'maxInboundProbes' | 'probeLinkIdleMs'>
   host: ProberHost
   log: Logger
 }
@@ -85,8 +85,9 @@ export class Prober {
     })
     await t.serve(PROBE_PROTOCOL, (channel, _peer, keyId) => this.answer(channel, keyId), {
       maxFrameBytes: MAX_PROBE_FRAME_BYTES,
-      // A ping-req is answered after our own ping of its target (see pingTimeout, at most four periods and a dial).
-      timeoutMs: 6 * this.opts.periodMs,
+      // A ping-req is answered after our own ping of its target (see pingTimeout: at most four
+      // periods and a dial), with a period to spare.
+      timeoutMs: 5 * this.opts.periodMs + this.opts.timings.probeDialMs,
       maxStreams,
     })
   }
@@ -102,9 +103,9 @@ export class Prober {
     this.links.drop(peer)
   }
 
-  /** baseTimeout is the configured share of the period, at most half of it (the other half is for the indirect probes). */
+  /** baseTimeout is the configured probe timeout, at most half the period (the other half is for the indirect probes). */
   baseTimeout(): number {
-    return Math.max(1, Math.round(this.opts.periodMs * Math.min(0.5, this.opts.timings.probeTimeoutRatio)))
+    return Math.max(1, Math.round(Math.min(this.opts.periodMs / 2, this.opts.timings.probeTimeoutMs)))
   }
 
   /** timeout is the ping deadline over a connection we hold: the base, or longer when acks have been slower (up to two periods), stretched by local health (up to four periods). */

@@ -4,7 +4,9 @@
 import { pino } from 'pino'
 import { loadClusterKey, loadOrCreatePeerKey, nodeSigningKey, keyIdOfPeerPublicKey } from '../../agent/network/keys.js'
 import { defaultTimings } from '../../agent/defaults.js'
-import { Topics } from '../../agent/network/constants.js'
+import { PROBE_LINK_PROTOCOL, Topics } from '../../agent/network/constants.js'
+import { serveLink } from '../../agent/link.js'
+import { MAX_PROBE_FRAME_BYTES } from '../../agent/membership/messages.js'
 import { Network } from '../../agent/network/network.js'
 import type { KeyObject } from 'node:crypto'
 
@@ -21,6 +23,20 @@ export async function startRogue(pskFile: string, dir: string): Promise<Rogue> {
   const net = await Network.create({ privateKey: key, listen: ['/ip4/127.0.0.1/tcp/0'], psk, mdns: false, maxConnections: 16, timings: defaultTimings(), logger: pino({ level: 'silent' }) })
   for (const topic of Object.values(Topics)) net.subscribe(topic, () => 'accept')
   return { net, signingKey: nodeSigningKey(key), keyId: keyIdOfPeerPublicKey(key.publicKey.raw) }
+}
+
+/**
+ * answerProbes makes the rogue ack every ping on a probe link, so the agents' failure
+ * detectors keep it Alive once they take it for a member (or list it Pending): it lies about
+ * the lease or floods records, not about being there. One that answered nothing was declared
+ * Unreachable mid-test, and the agent then hung up on it, which changed the voters' views
+ * under a claim (lease-hygiene) and dropped the connection a later case used (sybil).
+ */
+export async function answerProbes(rogue: Rogue): Promise<void> {
+  await rogue.net.serve(PROBE_LINK_PROTOCOL, (channel) => serveLink(channel, async (raw) => {
+    const frame = JSON.parse(new TextDecoder().decode(raw)) as { t?: string; n?: number }
+    if (frame.t === 'ping') await channel.write(new TextEncoder().encode(JSON.stringify({ t: 'ack', n: frame.n, me: { incarnation: 0, startedAt: 1 } })))
+  }), { maxFrameBytes: MAX_PROBE_FRAME_BYTES, timeoutMs: 5000, idleMs: 60_000, maxStreams: 16 })
 }
 
 /**

@@ -13,12 +13,10 @@ import { viewOf } from '../../core/lease.js'
 import { parseDaemonSet } from '../../core/manifest.js'
 import { revisionOf } from '../../core/revision.js'
 import { MAX_LEASE_FRAME_BYTES } from '../../agent/lease/lease.js'
-import { serveLink } from '../../agent/link.js'
-import { MAX_PROBE_FRAME_BYTES } from '../../agent/membership/messages.js'
-import { LEASE_LINK_PROTOCOL, LEASE_PROTOCOL, PROBE_LINK_PROTOCOL, Topics } from '../../agent/network/constants.js'
+import { LEASE_LINK_PROTOCOL, LEASE_PROTOCOL, Topics } from '../../agent/network/constants.js'
 import { TestCluster, manifest, waitFor, type TestAgent } from '../helpers/cluster.js'
 import { runCli } from '../helpers/cli.js'
-import { startRogue, type Rogue } from '../helpers/rogue.js'
+import { answerProbes, startRogue, type Rogue } from '../helpers/rogue.js'
 import { surfaceFailures } from '../helpers/failures.js'
 
 const DS = 'default/sl-leased'
@@ -42,18 +40,6 @@ class RogueMember {
   constructor(rogue: Rogue, name: string) {
     this.rogue = rogue
     this.name = name
-  }
-
-  /**
-   * answerProbes acks every ping on a probe link, so the agents' failure detectors keep it
-   * Alive: it lies about the lease, not about being there. (One that answered nothing was
-   * declared Unreachable mid-test, which changed the voters' views under a claim.)
-   */
-  async answerProbes(): Promise<void> {
-    await this.rogue.net.serve(PROBE_LINK_PROTOCOL, (channel) => serveLink(channel, async (raw) => {
-      const frame = JSON.parse(new TextDecoder().decode(raw)) as { t?: string; n?: number }
-      if (frame.t === 'ping') await channel.write(enc({ t: 'ack', n: frame.n, me: { incarnation: 0, startedAt: 1 } }))
-    }), { maxFrameBytes: MAX_PROBE_FRAME_BYTES, timeoutMs: 5000, idleMs: 60_000, maxStreams: 16 })
   }
 
   /** report sets what its record says and keeps publishing it (a new version each second, so it is never forgotten while it runs). */
@@ -123,7 +109,7 @@ describe('lease hygiene (rogue members)', () => {
     await mkdir(dir, { recursive: true })
     const m = new RogueMember(await startRogue(cluster.clusterKeyFile, dir), name)
     rogues.push(m)
-    await m.answerProbes()
+    await answerProbes(m.rogue)
     for (const a of agents) await m.rogue.net.dial(await a.address())
     m.report(pods)
     await waitFor(`${name} listed everywhere`, async () => (await Promise.all(agents.map((a) => a.nodeState(name)))).every((s) => s !== undefined && s !== 'Left'), 20_000, 200)

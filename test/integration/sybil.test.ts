@@ -29,7 +29,7 @@ import { parseDaemonSet } from '../../core/manifest.js'
 import { runCli } from '../helpers/cli.js'
 import { TestCluster, waitFor, type NodeItem, type TestAgent } from '../helpers/cluster.js'
 import { rawDs } from '../helpers/fixtures.js'
-import { startRogue, type Rogue } from '../helpers/rogue.js'
+import { answerProbes, startRogue, type Rogue } from '../helpers/rogue.js'
 
 const FORGED = 5000
 const SUSPICION_MS = 3000
@@ -66,6 +66,7 @@ describe('a Sybil flood of 5,000 freshly keyed node records', () => {
       assert.equal(forged.merge(signEnvelope(`node/${id}`, record, { wall: now, logical: 0 }, k)).status, 'applied')
     }
     rogue = await startRogue(cluster.clusterKeyFile, cluster.root)
+    await answerProbes(rogue)
     await rogue.net.dial(await a1.address())
   })
 
@@ -181,12 +182,15 @@ describe('a Sybil flood of 5,000 freshly keyed node records', () => {
 
   it('a peer repeating cheap offers is refused past its budget, with the reason logged', async () => {
     const r = rogue as Rogue
-    const peer = (await a1.health()).peerId
+    // Dialled again when needed: the rogue answers no probe, so a1 may by now have declared it
+    // Unreachable and hung up on it (as it should); the budget is what this case is about.
+    const address = await a1.address()
+    const peer = await r.net.dial(address)
     const empty = new LwwMap(recordAuthorizer)
     const offer = enc({ store: { root: empty.digest(), size: 0 }, nodes: { root: empty.digest(), size: 0 } })
     let refused = 0
     for (let i = 0; i < 40 && refused === 0; i++) {
-      const channel = await r.net.open(peer, SYNC_PROTOCOL, { maxFrameBytes: MAX_SYNC_FRAME_BYTES, timeoutMs: 5000 })
+      const channel = await r.net.open(peer, SYNC_PROTOCOL, { maxFrameBytes: MAX_SYNC_FRAME_BYTES, timeoutMs: 5000 }, [`${address}/p2p/${peer}`])
       await channel.write(offer)
       await channel.read().then(
         () => undefined,

@@ -35,14 +35,15 @@ function prober(periodMs: number, connected: string[]): Prober {
 }
 
 describe('probe deadlines', () => {
-  it('a ping over a held connection waits 0.2 of the period; one that must dial gets probeDialMs more, whatever the period', () => {
-    const dialMs = withTimings().membership.probeDialMs
-    assert.equal(dialMs, 500)
-    for (const periodMs of [500, 1000, 2000]) {
+  it('a ping over a held connection waits probeTimeoutMs (at most half the period); one that must dial gets probeDialMs more, whatever the period', () => {
+    const { probeTimeoutMs, probeDialMs } = withTimings().membership
+    assert.equal(probeTimeoutMs, 200)
+    assert.equal(probeDialMs, 500)
+    for (const [periodMs, base] of [[200, 100], [500, 200], [1000, 200], [2000, 200]] as const) {
       const p = prober(periodMs, ['held'])
-      assert.equal(p.timeout(), periodMs * 0.2)
-      assert.equal(p.pingTimeout({ keyId: 'a', peerId: 'held', name: 'a', addresses: [] }), periodMs * 0.2)
-      assert.equal(p.pingTimeout({ keyId: 'b', peerId: 'not-held', name: 'b', addresses: [] }), periodMs * 0.2 + dialMs, `period ${periodMs}`)
+      assert.equal(p.timeout(), base, `period ${periodMs}`)
+      assert.equal(p.pingTimeout({ keyId: 'a', peerId: 'held', name: 'a', addresses: [] }), base)
+      assert.equal(p.pingTimeout({ keyId: 'b', peerId: 'not-held', name: 'b', addresses: [] }), base + probeDialMs, `period ${periodMs}`)
     }
   })
 })
