@@ -182,8 +182,9 @@ describe('a Sybil flood of 5,000 freshly keyed node records', () => {
 
   it('a peer repeating cheap offers is refused past its budget, with the reason logged', async () => {
     const r = rogue as Rogue
-    // Dialled again when needed: the rogue answers no probe, so a1 may by now have declared it
-    // Unreachable and hung up on it (as it should); the budget is what this case is about.
+    // Dialled again when needed: an agent hangs up on a peer it declares Unreachable (the rogue
+    // answers probes, but a starved machine can miss them), and the budget, not the
+    // connection, is what this case is about.
     const address = await a1.address()
     const peer = await r.net.dial(address)
     const empty = new LwwMap(recordAuthorizer)

@@ -1,6 +1,6 @@
-// The probe deadlines: a share of the period over a connection we hold, and a fixed
-// allowance on top when the member must first be dialled (not a period: a handshake does
-// not take longer because the period is longer).
+// The probe deadlines: probeTimeoutMs (at most half the period) over a connection we hold,
+// and probeDialMs on top when the member must first be dialled. Both are times, not shares
+// of the period: a handshake does not take longer because the period is longer.
 
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
