@@ -94,9 +94,16 @@ export class Link<Req, Ans> {
     if (this.pending.size >= this.maxPending) return Promise.reject(new Error(`${this.maxPending} requests already wait on this link`))
     const n = this.number()
     return new Promise<Ans>((resolve, reject) => {
-      const timer = this.clock.after(timeoutMs, () => {
-        this.pending.delete(n)
-        reject(new NoAnswerError(timeoutMs))
+      // The verdict waits one more turn of the event loop after the deadline: Node runs the
+      // timers that are due before it reads the sockets, so after a stall (a long GC, a
+      // process starved of CPU) the deadline would otherwise fire while an answer that came
+      // in time still waits to be read. A turn reads it first (a virtual clock runs the
+      // zero-delay timer after the others already due at that instant).
+      let timer = this.clock.after(timeoutMs, () => {
+        timer = this.clock.after(0, () => {
+          this.pending.delete(n)
+          reject(new NoAnswerError(timeoutMs))
+        })
       })
       this.pending.set(n, { resolve, reject, cancel: () => timer.cancel() })
       this.channel.write(this.codec.encode(req, n)).catch((err: unknown) => this.fail(err))

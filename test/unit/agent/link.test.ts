@@ -3,7 +3,11 @@
 // virtual time.
 
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { createServer, connect, type Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
 import { describe, it } from 'node:test'
+import { systemClock } from '../../../agent/clock.js'
 import { Link, Links, type LinkCodec } from '../../../agent/link.js'
 import type { FrameChannel } from '../../../agent/transport.js'
 import { VirtualClock, settle } from '../../helpers/virtual-clock.js'
@@ -63,6 +67,57 @@ class Scripted implements FrameChannel {
   }
 }
 
+/** socketPair connects two sockets over loopback TCP. */
+async function socketPair(): Promise<{ a: Socket; b: Socket; close: () => void }> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  const accepted = once(server, 'connection') as Promise<[Socket]>
+  const a = connect(port, '127.0.0.1')
+  await once(a, 'connect')
+  const [b] = await accepted
+  return {
+    a,
+    b,
+    close: () => {
+      a.destroy()
+      b.destroy()
+      server.close()
+    },
+  }
+}
+
+/** lineChannel carries one frame per line on a socket (the test's JSON frames hold no newline). */
+function lineChannel(s: Socket): FrameChannel {
+  const lines: Uint8Array[] = []
+  const waiters: ((b: Uint8Array) => void)[] = []
+  let rest = ''
+  s.setEncoding('utf8')
+  s.on('data', (chunk: string) => {
+    const parts = (rest + chunk).split('\n')
+    rest = parts.pop() ?? ''
+    for (const line of parts) {
+      const b = new TextEncoder().encode(line)
+      const w = waiters.shift()
+      if (w !== undefined) w(b)
+      else lines.push(b)
+    }
+  })
+  return {
+    write: async (frame) => {
+      s.write(`${new TextDecoder().decode(frame)}\n`)
+    },
+    read: () => {
+      const next = lines.shift()
+      return next !== undefined ? Promise.resolve(next) : new Promise((resolve) => waiters.push(resolve))
+    },
+    close: async () => {
+      s.end()
+    },
+  }
+}
+
 /** outcome settles a promise into what it gave, for assertions. */
 const outcome = async (p: Promise<string>): Promise<string> => p.then((a) => `answer ${a}`, (e: Error) => `failed: ${e.message}`)
 
@@ -94,6 +149,36 @@ describe('link (numbered requests and answers on one channel)', () => {
     ch.push({ n: 1, a: 'N' })
     assert.equal(await next, 'answer N')
     assert.ok(link.open)
+  })
+
+  it('an answer handled at its deadline\'s instant, after the deadline\'s timer, still counts', async () => {
+    const clock = new VirtualClock()
+    const ch = new Scripted()
+    const link = new Link(ch, clock, codec, () => {})
+    const r = outcome(link.request({ q: 'a' }, 100))
+    // Set after the request: at 100 ms the deadline's timer runs first, then this delivery.
+    clock.after(100, () => ch.push({ n: 0, a: 'A' }))
+    await clock.advance(100)
+    assert.equal(await r, 'answer A')
+  })
+
+  it('on a real socket, an answer that came in time while the event loop was stalled past the deadline counts', async () => {
+    const { a, b, close } = await socketPair()
+    try {
+      const link = new Link(lineChannel(a), systemClock, codec, () => {})
+      const r = outcome(link.request({ q: 'a' }, 20))
+      // The answer is in the kernel's buffer at once; then this process stalls (a long GC, a
+      // starved host) for five times the deadline. Node then runs the due timer before it reads
+      // the socket.
+      b.write(`${JSON.stringify({ n: 0, a: 'A' })}\n`)
+      const until = performance.now() + 100
+      while (performance.now() < until) {
+        // busy
+      }
+      assert.equal(await r, 'answer A')
+    } finally {
+      close()
+    }
   })
 
   it('a send has a number and no answer; an answer to it is dropped', async () => {
