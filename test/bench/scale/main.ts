@@ -25,6 +25,11 @@ const int = (v: string): number => {
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer')
   return n
 }
+const seconds = (v: string): number => {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0 || n > 3600) throw new InvalidArgumentError('must be a whole number of seconds from 0 to 3600')
+  return n
+}
 const num = (v: string): number => {
   const n = Number(v)
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number >= 0')
@@ -40,6 +45,7 @@ const program = new Command('bench:scale')
   .option('--seed <n>', 'random seed', int, 1)
   .option('--rollout-hosts <n>', 'hosts the rolled DaemonSet selects', int, 10)
   .option('--max-unavailable <n|p%>', "the DaemonSet's rollingUpdate.maxUnavailable", intOrPercent, 1)
+  .option('--min-ready-seconds <s>', "the DaemonSet's minReadySeconds: how long a new copy runs before its host releases its slot (the fleet bench's template has 1)", seconds, 0)
   .option('--latency-ms <ms>', 'extra one-way latency per message (loopback is measured; add a LAN or WAN)', num, 0)
   .option('--loss <p>', 'probability a message is lost once (TCP retransmits it after 200 ms, doubling)', num, 0)
   .option('--settle-s <s>', 'virtual seconds to wait after membership converged, before the idle window', num, 5)
@@ -49,7 +55,7 @@ const program = new Command('bench:scale')
   .option('--max-connections <n>', "each host's connection cap (the agent's maxConnections; default its default)", int)
   .option('--wall-limit-s <s>', 'stop (exit code 2, after a last progress line) when the run has taken this many seconds of wall time', num)
 program.parse()
-const o = program.opts<{ wallLimitS?: number; nodes: number; seed: number; rolloutHosts: number; maxUnavailable: string | number; latencyMs: number; loss: number; idleS: number; settleS: number; startSpreadS?: number; seeds: number; maxConnections?: number }>()
+const o = program.opts<{ wallLimitS?: number; nodes: number; seed: number; rolloutHosts: number; maxUnavailable: string | number; minReadySeconds: number; latencyMs: number; loss: number; idleS: number; settleS: number; startSpreadS?: number; seeds: number; maxConnections?: number }>()
 
 const wallStart = Date.now()
 const secs = (ms: number): string => (ms / 1000).toFixed(2)
@@ -188,7 +194,7 @@ async function main(): Promise<void> {
   const opKey = parsePrivateKey(fleet.operator.privateKeyPem)
   const opClock = new HybridClock(() => fleet.clock.wall())
   const spec = (image: string) =>
-    ds({ nodeSelector: { 'sim-roll': 'yes' }, containers: [{ name: 'main', image }] }, { metadata: { name: 'sim-roll' }, spec: { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: o.maxUnavailable } } } })
+    ds({ nodeSelector: { 'sim-roll': 'yes' }, containers: [{ name: 'main', image }] }, { metadata: { name: 'sim-roll' }, spec: { minReadySeconds: o.minReadySeconds, updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: o.maxUnavailable } } } })
   const v1 = spec('busybox:1.36')
   const env1 = signEnvelope(key, v1, opClock.now(), opKey)
   const live = fleet.live()
@@ -283,7 +289,7 @@ async function main(): Promise<void> {
   const rounds = Math.max(0, ...[...holders.values()].map((h) => h.size))
   const leasePerHost = leaseFrames / Math.max(1, rollers.length)
   console.log(
-    `${t(fleet)} rollout to ${rev2} over ${rollers.length} hosts (maxUnavailable ${o.maxUnavailable}) ${finished ? 'finished' : 'NOT finished'} in ${secs(rollMs)} s: peak ${peak} hosts updating at once (acting slots at ${voter.name}), ${holders.size} slots used, rounds ${rounds} (the most hosts through one slot), at most ${maxDown} hosts without a running copy at once; lease frames ${leaseFrames} (${leasePerHost.toFixed(0)} per rolled host, ${(leasePerHost / liveCount).toFixed(2)} per rolled host per live host)`,
+    `${t(fleet)} rollout to ${rev2} over ${rollers.length} hosts (maxUnavailable ${o.maxUnavailable}, minReadySeconds ${o.minReadySeconds}) ${finished ? 'finished' : 'NOT finished'} in ${secs(rollMs)} s: peak ${peak} hosts updating at once (acting slots at ${voter.name}), ${holders.size} slots used, rounds ${rounds} (the most hosts through one slot), at most ${maxDown} hosts without a running copy at once; lease frames ${leaseFrames} (${leasePerHost.toFixed(0)} per rolled host, ${(leasePerHost / liveCount).toFixed(2)} per rolled host per live host)`,
   )
   // Where the modelled CPU went while rolling: a host whose queue is long answers probes and lease requests late.
   const rollS = Math.max(1e-3, rollMs / 1000)
