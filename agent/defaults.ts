@@ -54,6 +54,17 @@ export interface Timings {
      * held back.
      */
     recordSpacingMs: number
+    /**
+     * A record change that touches only what people read about this host's copies (a copy's
+     * `waiting` reason, its workers' doings, its events) goes out after a random delay of up
+     * to this (never sooner than recordSpacingMs after the last publication), or at once with
+     * any other change. Default 2 s: a template change reaches every host it selects at once,
+     * and each then pulls the new images and says it waits; published at once, every one of
+     * their records reaches every host at the same moment (in the 100-host simulator, each
+     * host's CPU went to that burst and the first claims waited for it). The cost: `rollout
+     * status` and `describe` learn why a host waits up to 2 s later.
+     */
+    notesSpreadMs: number
   }
   sync: {
     /** Deadline of one anti-entropy exchange. Default 10 s: a slow peer costs at most this much of a round. */
@@ -171,6 +182,7 @@ export function defaultTimings(): Timings {
       maxInboundProbes: 4,
       probeLinkIdleMs: 30_000,
       recordSpacingMs: 200,
+      notesSpreadMs: 2000,
     },
     sync: { exchangeTimeoutMs: 10_000, maxInboundExchanges: 4, nudgeSpacingMs: 1000 },
     network: { dialTimeoutMs: 5000 },

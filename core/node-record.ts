@@ -57,6 +57,15 @@ export const podStatusSchema = tolerant({
 export type PodStatus = z.infer<typeof podStatusSchema>
 
 /**
+ * withoutNotes returns the copies' statuses without what only people read about them (each
+ * copy's `waiting` reason): two records whose copies differ only there agree on every copy's
+ * revision, readiness and update slot, which is all other hosts decide on.
+ */
+export function withoutNotes(pods: Record<string, PodStatus>): Record<string, Omit<PodStatus, 'waiting'>> {
+  return Object.fromEntries(Object.entries(pods).map(([k, { waiting: _waiting, ...rest }]) => [k, rest]))
+}
+
+/**
  * WorkerStatus is what one copy's worker on a node is doing (`Stopping (grace 30 s)`), or the
  * failure it backs off from, since when (wall ms). Only busy workers and back-offs are reported.
  */

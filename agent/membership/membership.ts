@@ -13,7 +13,7 @@ import type { LwwMap } from '../../core/crdt.js'
 import { signEnvelope } from '../../core/envelope.js'
 import { Prefix, StoreKey } from '../../core/keyspace.js'
 import type { Join } from '../../core/node-admission.js'
-import { checkRecordTimes, nodeRecordSchema, type NodeRecord, type PodStatus, type WorkerStatus } from '../../core/node-record.js'
+import { checkRecordTimes, nodeRecordSchema, withoutNotes, type NodeRecord, type PodStatus, type WorkerStatus } from '../../core/node-record.js'
 import type { Random } from '../../core/swim.js'
 import type { NodeCondition, Taint } from '../../core/types.js'
 import type { AgentClock, Clock, Timer } from '../clock.js'
@@ -103,6 +103,9 @@ export class Membership extends TypedEvents<MembershipEvents> {
   /** Monotonic ms of the last publication of our record, and the one held back to the end of its window (publishSoon). */
   private lastBeat = Number.NEGATIVE_INFINITY
   private trailing: Timer | undefined
+  /** When the held-back publication is due (monotonic ms). */
+  private trailingDue = Number.POSITIVE_INFINITY
+  private readonly random: Random
   private announced = false
   /** At most 20 'node record rejected' lines a second (log.ts Throttle). */
   private readonly rejections = new Throttle(1000, 20)
@@ -112,6 +115,7 @@ export class Membership extends TypedEvents<MembershipEvents> {
     this.opts = opts
     this.log = opts.log
     const random = opts.random ?? Math.random
+    this.random = random
     this.selfRecord = {
       name: opts.self.name,
       peerId: opts.transport.peerId,
@@ -223,24 +227,34 @@ export class Membership extends TypedEvents<MembershipEvents> {
   setPods(pods: Record<string, PodStatus>, workers: Record<string, WorkerStatus> = {}, events: PodEvent[] = []): void {
     const r = this.selfRecord
     if (JSON.stringify(r.pods) === JSON.stringify(pods) && JSON.stringify(r.workers ?? {}) === JSON.stringify(workers) && JSON.stringify(r.events ?? []) === JSON.stringify(events)) return
+    const notesOnly = JSON.stringify(withoutNotes(r.pods)) === JSON.stringify(withoutNotes(pods))
     const { workers: _before, events: _events, ...rest } = r
     this.selfRecord = { ...rest, pods, ...(Object.keys(workers).length > 0 ? { workers } : {}), ...(events.length > 0 ? { events } : {}) }
-    this.publishSoon()
+    this.publishSoon(notesOnly)
   }
 
   /**
    * publishSoon publishes the changed record now, or, when the last publication is younger
    * than recordSpacingMs, once at the end of that window with every change made meanwhile:
-   * the steps of one update reach the fleet as one or two records, not one each.
+   * the steps of one update reach the fleet as one or two records, not one each. A change of
+   * notes only (`notes`: what people read, see notesSpreadMs) waits a random part of
+   * notesSpreadMs more; any other change brings the publication forward.
    */
-  private publishSoon(): void {
-    if (this.trailing !== undefined) return
-    const wait = this.lastBeat + this.opts.timings.membership.recordSpacingMs - this.opts.clock.mono()
-    if (wait <= 0) {
+  private publishSoon(notes = false): void {
+    const { recordSpacingMs, notesSpreadMs } = this.opts.timings.membership
+    const now = this.opts.clock.mono()
+    const due = Math.max(this.lastBeat + recordSpacingMs, notes ? now + this.random() * notesSpreadMs : now)
+    if (this.trailing !== undefined) {
+      if (this.trailingDue <= due) return
+      this.trailing.cancel()
+      this.trailing = undefined
+    }
+    if (due <= now) {
       void this.beat()
       return
     }
-    this.trailing = this.opts.clock.after(wait, () => {
+    this.trailingDue = due
+    this.trailing = this.opts.clock.after(due - now, () => {
       this.trailing = undefined
       if (!this.stopped) void this.beat()
     })

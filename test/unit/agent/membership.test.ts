@@ -29,6 +29,11 @@ interface Member {
 
 /** fleet makes members on one hub and one virtual clock; each bootstraps from the first. */
 function fleet(...names: string[]): { clock: VirtualClock; hub: MemoryHub; members: Member[] } {
+  return fleetWith(undefined, ...names)
+}
+
+/** fleetWith is fleet with the members' random source (Math.random when undefined). */
+function fleetWith(random: (() => number) | undefined, ...names: string[]): { clock: VirtualClock; hub: MemoryHub; members: Member[] } {
   const clock = new VirtualClock()
   const hub = new MemoryHub(clock)
   const members: Member[] = []
@@ -52,6 +57,7 @@ function fleet(...names: string[]): { clock: VirtualClock; hub: MemoryHub; membe
       timings: defaultTimings(),
       metrics,
       log: pino({ level: 'silent' }),
+      ...(random === undefined ? {} : { random }),
     })
     members.push({ name, keyId: key.id, transport, membership, metrics, signingKey })
   }
@@ -211,12 +217,13 @@ describe('membership', () => {
     // Past the record's second publication (a heartbeat after start) by recordSpacingMs: the next change goes out at once.
     await clock.advance(HEARTBEAT + defaultTimings().membership.recordSpacingMs)
     const atB = (): NodeRecord | undefined => b.membership.nodes().find((n) => n.record.name === 'a')?.record
+    // Workers are notes (only people read them): each change goes out within notesSpreadMs.
+    const spread = defaultTimings().membership.notesSpreadMs
     a.membership.setPods({}, { 'default/slow': { doing: 'Stopping (grace 30 s)', since: 5 } })
-    await clock.advance(10)
+    await clock.advance(spread)
     assert.deepEqual(atB()?.workers, { 'default/slow': { doing: 'Stopping (grace 30 s)', since: 5 } })
     a.membership.setPods({}, {})
-    // Published less than recordSpacingMs ago: this change goes out at the end of that window.
-    await clock.advance(defaultTimings().membership.recordSpacingMs)
+    await clock.advance(spread)
     assert.equal(atB()?.workers, undefined)
     assert.equal('workers' in a.membership.self(), false, 'no empty field in the record')
     for (const m of members) m.membership.stop()
@@ -243,6 +250,36 @@ describe('membership', () => {
     a.membership.setPods(pod('r3', true))
     await clock.advance(10)
     assert.equal(atB()?.pods['default/d']?.revision, 'r3', 'a window later: at once again')
+    for (const m of members) m.membership.stop()
+  })
+
+  it('a change of notes only (a waiting reason, workers, events) goes out after a random part of notesSpreadMs, and any other change brings it forward', async () => {
+    // The random source draws 0.5: half of notesSpreadMs.
+    const { clock, members } = fleetWith(() => 0.5, 'a', 'b')
+    const [a, b] = members as [Member, Member]
+    for (const m of members) m.membership.start()
+    const { recordSpacingMs: spacing, notesSpreadMs: spread } = defaultTimings().membership
+    await clock.advance(HEARTBEAT + spacing)
+    const atB = (): NodeRecord | undefined => b.membership.nodes().find((n) => n.record.name === 'a')?.record
+    const pod = (revision: string, waiting?: string) => ({ 'default/d': { revision, phase: 'Running' as const, ready: true, restarts: 0, since: 1, ...(waiting === undefined ? {} : { waiting }) } })
+    a.membership.setPods(pod('r1'))
+    await clock.advance(spacing + 10)
+    assert.equal(atB()?.pods['default/d']?.revision, 'r1', 'a copy that changed: at once')
+    // A template change: the copy says why it waits, and its worker pulls the new images.
+    a.membership.setPods(pod('r1', 'waiting for an update slot'), { 'default/d': { doing: 'Pulling the images of revision r2', since: 5 } })
+    await clock.advance(spread / 2 - 50)
+    assert.equal(atB()?.pods['default/d']?.waiting, undefined, 'notes only: held back')
+    await clock.advance(100)
+    assert.equal(atB()?.pods['default/d']?.waiting, 'waiting for an update slot', 'out after half of notesSpreadMs')
+    assert.deepEqual(atB()?.workers, { 'default/d': { doing: 'Pulling the images of revision r2', since: 5 } })
+    // A window later, notes again, then a change other hosts decide on: that one goes out at
+    // once, with the notes.
+    await clock.advance(spacing)
+    a.membership.setPods(pod('r1', 'waiting for an update slot'), {})
+    a.membership.setPods(pod('r2'), {})
+    await clock.advance(10)
+    assert.deepEqual(atB()?.pods['default/d'], pod('r2')['default/d'])
+    assert.equal(atB()?.workers, undefined)
     for (const m of members) m.membership.stop()
   })
 })
