@@ -25,6 +25,7 @@ import { Topics } from '../network/constants.js'
 import type { GossipMessage, Transport, Verdict } from '../transport.js'
 import { FailureDetector, type NodeState, type StateFingerprint } from './detector.js'
 import { MeshKeeper } from './mesh.js'
+import { RecordPacer } from './pacer.js'
 import { isNotice, noticeSchema } from './messages.js'
 import { NodeRecords, type RecordGate, type RecordMerge } from './records.js'
 
@@ -100,12 +101,8 @@ export class Membership extends TypedEvents<MembershipEvents> {
   private period: Timer | undefined
   private selfRecord: NodeRecord
   private stopped = false
-  /** Monotonic ms of the last publication of our record, and the one held back to the end of its window (publishSoon). */
-  private lastBeat = Number.NEGATIVE_INFINITY
-  private trailing: Timer | undefined
-  /** When the held-back publication is due (monotonic ms). */
-  private trailingDue = Number.POSITIVE_INFINITY
-  private readonly random: Random
+  /** When our changed record goes out (pacer.ts). */
+  private readonly pacer: RecordPacer
   private announced = false
   /** At most 20 'node record rejected' lines a second (log.ts Throttle). */
   private readonly rejections = new Throttle(1000, 20)
@@ -115,7 +112,8 @@ export class Membership extends TypedEvents<MembershipEvents> {
     this.opts = opts
     this.log = opts.log
     const random = opts.random ?? Math.random
-    this.random = random
+    const { recordSpacingMs, notesSpreadMs } = opts.timings.membership
+    this.pacer = new RecordPacer({ clock: opts.clock, random, spacingMs: recordSpacingMs, notesSpreadMs, publish: () => void this.beat() })
     this.selfRecord = {
       name: opts.self.name,
       peerId: opts.transport.peerId,
@@ -202,8 +200,7 @@ export class Membership extends TypedEvents<MembershipEvents> {
   /** stop ends probing and answering probes without a word to peers (they will find this node failed); records still merge. */
   stop(): void {
     this.stopped = true
-    this.trailing?.cancel()
-    this.trailing = undefined
+    this.pacer.stop()
     this.period?.cancel()
     this.detector.stop()
   }
@@ -219,7 +216,7 @@ export class Membership extends TypedEvents<MembershipEvents> {
     const placement = differs('labels') || differs('taints')
     const changed = placement || differs('conditions') || differs('pods')
     this.selfRecord = { ...this.selfRecord, ...change }
-    if (changed) this.publishSoon()
+    if (changed) this.pacer.changed()
     if (placement) this.emit('node:self', this.selfRecord)
   }
 
@@ -230,34 +227,7 @@ export class Membership extends TypedEvents<MembershipEvents> {
     const notesOnly = JSON.stringify(withoutNotes(r.pods)) === JSON.stringify(withoutNotes(pods))
     const { workers: _before, events: _events, ...rest } = r
     this.selfRecord = { ...rest, pods, ...(Object.keys(workers).length > 0 ? { workers } : {}), ...(events.length > 0 ? { events } : {}) }
-    this.publishSoon(notesOnly)
-  }
-
-  /**
-   * publishSoon publishes the changed record now, or, when the last publication is younger
-   * than recordSpacingMs, once at the end of that window with every change made meanwhile:
-   * the steps of one update reach the fleet as one or two records, not one each. A change of
-   * notes only (`notes`: what people read, see notesSpreadMs) waits a random part of
-   * notesSpreadMs more; any other change brings the publication forward.
-   */
-  private publishSoon(notes = false): void {
-    const { recordSpacingMs, notesSpreadMs } = this.opts.timings.membership
-    const now = this.opts.clock.mono()
-    const due = Math.max(this.lastBeat + recordSpacingMs, notes ? now + this.random() * notesSpreadMs : now)
-    if (this.trailing !== undefined) {
-      if (this.trailingDue <= due) return
-      this.trailing.cancel()
-      this.trailing = undefined
-    }
-    if (due <= now) {
-      void this.beat()
-      return
-    }
-    this.trailingDue = due
-    this.trailing = this.opts.clock.after(due - now, () => {
-      this.trailing = undefined
-      if (!this.stopped) void this.beat()
-    })
+    this.pacer.changed(notesOnly)
   }
 
   setConditions(conditions: NodeCondition[]): void {
@@ -328,7 +298,7 @@ export class Membership extends TypedEvents<MembershipEvents> {
   private outlived(hlc: string, record: NodeRecord): Verdict {
     if (this.stopped || !this.opts.hlc.observe(hlc)) return 'ignore'
     this.log.info({ hlc, startedAt: record.startedAt, state: record.state }, 'a peer holds a newer record of this node (an earlier life): signing ours again above it')
-    this.publishSoon()
+    this.pacer.changed()
     return 'ignore'
   }
 
@@ -364,10 +334,7 @@ export class Membership extends TypedEvents<MembershipEvents> {
 
   /** beat signs the current record, merges it into our own map and publishes it. */
   private async beat(): Promise<void> {
-    this.lastBeat = this.opts.clock.mono()
-    // This publication carries every change so far: a pending one would repeat it.
-    this.trailing?.cancel()
-    this.trailing = undefined
+    this.pacer.published()
     const env = signEnvelope(StoreKey.nodeRecord(this.opts.keyId), this.selfRecord, this.opts.hlc.now(), this.opts.signingKey)
     this.book.own(env)
     try {
