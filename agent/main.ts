@@ -2,7 +2,7 @@
 // the agent, and stops it cleanly on SIGTERM/SIGINT (leave, flush, close).
 
 import { execFile } from 'node:child_process'
-import { flushCompileCache } from 'node:module'
+import * as nodeModule from 'node:module'
 import { Command, CommanderError, Option } from 'commander'
 import { Agent, type AgentSeams } from './agent.js'
 import { ConfigError, readConfigFile, resolveConfig, type AgentConfig, type ConfigInput } from './config.js'
@@ -144,8 +144,10 @@ export async function runAgent(argv: string[], err: NodeJS.WritableStream = proc
     notifySystemd(agent)
     // With NODE_COMPILE_CACHE set (the systemd unit sets it), Node keeps the code it compiled
     // and writes it at a clean exit; written now, a host that loses power or an agent killed
-    // still starts faster next time (the bundle is not compiled again). Does nothing otherwise.
-    flushCompileCache()
+    // still starts faster next time (the bundle is not compiled again). Does nothing otherwise,
+    // and is absent before Node 22.10 (package.json allows any Node 22).
+    const { flushCompileCache } = nodeModule as { flushCompileCache?: () => void }
+    flushCompileCache?.()
   } catch (e) {
     err.write(`error: ${(e as Error).message}\n`)
     return e instanceof ConfigError ? 2 : 1
