@@ -1,6 +1,7 @@
 // The numbered request/answer link (agent/link.ts) on plain data: a scripted channel whose
 // written frames the test reads and whose answers it pushes, a codec of plain JSON, and
-// virtual time.
+// virtual time. One case runs on a loopback socket and Node's own timers instead: what it
+// checks (a deadline's timer running before a socket's answer is read) exists only there.
 
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
