@@ -52,16 +52,41 @@ export function signedWrite(key: string, value: unknown, prev: Envelope | undefi
   return signEnvelope(key, value, nextTimestamp(prev), privateKey, deleteDetails, clusterId)
 }
 
+/** The cluster id each target reported, asked once per target (an agent's cluster id is fixed while it runs). */
+const clusterIds = new WeakMap<AgentTarget, Promise<string | undefined>>()
+
 /**
  * clusterIdOf asks the agent (GET /v1/health) which cluster id it binds writes to: the CLI
  * signs for the cluster of the agent it writes through (reached over its socket, or TLS with
- * a pinned certificate). None: the write is unbound (v1).
+ * a pinned certificate). None: the write is unbound (v1). Asked once per target: a command
+ * that writes several entries makes one request for it, not one per entry.
  */
-export async function clusterIdOf(target: AgentTarget): Promise<string | undefined> {
+export function clusterIdOf(target: AgentTarget): Promise<string | undefined> {
+  let asked = clusterIds.get(target)
+  if (asked === undefined) {
+    asked = askClusterId(target)
+    clusterIds.set(target, asked)
+    // A failure is not kept: the command reports it, and a later call asks again.
+    asked.catch(() => clusterIds.delete(target))
+  }
+  return asked
+}
+
+async function askClusterId(target: AgentTarget): Promise<string | undefined> {
   const { clusterId } = await call<{ clusterId?: unknown }>(target, 'GET', '/v1/health')
   if (clusterId === undefined) return undefined
   if (typeof clusterId !== 'string' || checkClusterId(clusterId) !== undefined) throw new CliError(`agent ${target.address} reports an invalid cluster id`)
   return clusterId
+}
+
+/**
+ * currentForWrite is current() for a key about to be written: the agent's cluster id, which
+ * the signature needs, is asked for beside it, so the two cost one round trip, not two (on
+ * a busy host each request waits for the agent's event loop).
+ */
+export async function currentForWrite(target: AgentTarget, key: string): Promise<Envelope | undefined> {
+  const [prev] = await Promise.all([current(target, key), clusterIdOf(target)])
+  return prev
 }
 
 /** signedWriteFor is signedWrite for the cluster of the agent at `target`. */

@@ -10,7 +10,7 @@ import { DOCKER_CONFIG_JSON, parseSecretManifest, sealSecret, type PlainSecret }
 import { call, type AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
 import { loadSecretKey } from '../secret-key.js'
-import { current, loadOperatorKey, signedWriteFor } from '../signer.js'
+import { currentForWrite, loadOperatorKey, signedWriteFor } from '../signer.js'
 import { readEntries } from './create.js'
 
 export interface CreateSecretOptions {
@@ -69,7 +69,7 @@ export async function writeNewSecret(plain: PlainSecret, opts: CreateSecretOptio
   const privateKey = loadOperatorKey(opts.key)
   const sealed = sealSecret({ ...plain, metadata: { ...plain.metadata, creationTimestamp: new Date().toISOString() } }, secretKey)
   if (sealed.secret === undefined) throw new CliError(`secret "${name}": ${sealed.errors.map(formatIssue).join('; ')}`)
-  const prev = await current(target, key)
+  const prev = await currentForWrite(target, key)
   if (prev?.op === 'put') throw new CliError(`secrets "${name}" already exists`)
   await call(target, 'POST', '/v1/envelopes', await signedWriteFor(target, key, sealed.secret, prev, privateKey))
   out.write(`secret/${name} created\n`)

@@ -11,7 +11,7 @@ import { formatIssue } from '../../core/errors.js'
 import { StoreKey, dsRef } from '../../core/keyspace.js'
 import { call, type AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
-import { current, loadOperatorKey, signedWriteFor } from '../signer.js'
+import { currentForWrite, loadOperatorKey, signedWriteFor } from '../signer.js'
 
 export interface CreateConfigMapOptions {
   namespace?: string
@@ -84,7 +84,7 @@ export async function buildConfigMap(name: string, opts: CreateConfigMapOptions)
 export async function runCreateConfigMap(name: string, opts: CreateConfigMapOptions, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
   const cm = await buildConfigMap(name, opts)
   const key = StoreKey.configMap(dsRef(cm.metadata.namespace, cm.metadata.name))
-  const prev = await current(target, key)
+  const prev = await currentForWrite(target, key)
   if (prev?.op === 'put') throw new CliError(`configmaps "${name}" already exists`)
   const privateKey = loadOperatorKey(opts.key)
   await call(target, 'POST', '/v1/envelopes', await signedWriteFor(target, key, { ...cm, metadata: { ...cm.metadata, creationTimestamp: new Date().toISOString() } }, prev, privateKey))

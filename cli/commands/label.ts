@@ -10,7 +10,7 @@ import { call, type AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
 import { fleetNodes } from '../fleet.js'
 import { NODE_RESOURCES } from '../resources.js'
-import { current, loadOperatorKey, signedWriteFor } from '../signer.js'
+import { current, currentForWrite, loadOperatorKey, signedWriteFor } from '../signer.js'
 
 export interface OverlayOptions {
   overwrite?: boolean
@@ -22,7 +22,7 @@ async function load(target: AgentTarget, resource: string, node: string | undefi
   if (node === undefined) throw new UsageError('give the node name')
   const n = (await fleetNodes(target, true)).find((x) => x.info.name === node)
   if (n === undefined) throw new CliError(`nodes "${node}" not found`)
-  const prev = await current(target, StoreKey.overlay(node))
+  const prev = await currentForWrite(target, StoreKey.overlay(node))
   const overlay = prev?.op === 'put' ? (structuredClone(prev.value) as NodeOverlay) : structuredClone(EMPTY_OVERLAY)
   return { node, overlay, labels: n.info.labels, taints: n.info.taints, prev }
 }

@@ -10,7 +10,7 @@ import { StoreKey, isNodeName } from '../../core/keyspace.js'
 import { admissionValueSchema, signJoinToken } from '../../core/node-admission.js'
 import { call, type AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
-import { current, loadOperatorKey, signedWriteFor } from '../signer.js'
+import { currentForWrite, loadOperatorKey, signedWriteFor } from '../signer.js'
 
 interface NodeItem {
   metadata: { name: string }
@@ -35,7 +35,7 @@ export async function runApproveNode(name: string, opts: { keyId?: string; key?:
   if (keyId === undefined || !admissionValueSchema.safeParse({ keyId }).success) throw new UsageError(`--key-id ${String(keyId)}: not a node key id`)
   const key = loadOperatorKey(opts.key)
   const k = StoreKey.admission(name)
-  const env = await signedWriteFor(target, k, { keyId }, await current(target, k), key)
+  const env = await signedWriteFor(target, k, { keyId }, await currentForWrite(target, k), key)
   await call(target, 'POST', '/v1/envelopes', env)
   out.write(`node/${name} approved (key ${keyId})\n`)
 }
@@ -47,7 +47,7 @@ export async function runDeleteNode(names: string[], opts: { key?: string }, tar
   const nodes = await listNodes(target)
   for (const name of names) {
     const k = StoreKey.admission(name)
-    const prev = await current(target, k)
+    const prev = await currentForWrite(target, k)
     const bound = prev?.op === 'put' ? admissionValueSchema.safeParse(prev.value).data?.keyId : undefined
     const keyId = bound ?? nodes.find((n) => n.metadata.name === name)?.status.keyId
     if (keyId === undefined) throw new CliError(`nodes "${name}" not found`)

@@ -15,7 +15,7 @@ import { currentDaemonSet, readHistory, writeDaemonSet } from '../history.js'
 import { StoreKey, type DsRef } from '../../core/keyspace.js'
 import type { ReleaseRequest } from '../../core/lease.js'
 import { dsArg, notFound } from '../resources.js'
-import { current, loadOperatorKey, signedWriteFor } from '../signer.js'
+import { currentForWrite, loadOperatorKey, signedWriteFor } from '../signer.js'
 import { yamlText } from '../format.js'
 import { table as renderTable } from '../table.js'
 
@@ -195,6 +195,6 @@ export async function rolloutRelease(ref: string, opts: RolloutOptions, target: 
   if (held === undefined) throw new CliError(`node ${node} holds no update slot of daemonset.apps/${r.name} (as this agent sees it: neither its own votes nor ${node}'s node record)`)
   const key = StoreKey.leaseRelease(r, node)
   const request: ReleaseRequest = { kind: held.kind, slot: held.slot, term: held.term, revision: held.revision }
-  await call(target, 'POST', '/v1/envelopes', await signedWriteFor(target, key, request, await current(target, key), privateKey))
+  await call(target, 'POST', '/v1/envelopes', await signedWriteFor(target, key, request, await currentForWrite(target, key), privateKey))
   out.write(`daemonset.apps/${r.name} ${held.kind} slot ${held.slot} of node ${node} released\n`)
 }
