@@ -7,8 +7,9 @@
 // other marks it Unreachable. Those three are read from each agent's own log (the time it
 // logged the store change, or its Unreachable verdict), not from when a poll of its API
 // first saw it: polling 30 agents every 50 ms was itself much of the load on this machine,
-// and a poll sees a change up to an interval late. The API is polled (every 250 ms) only to
-// know when every agent has it. Not a test: it asserts nothing and `npm test` does not run it.
+// and a poll sees a change up to an interval late. Nor does the bench poll the agents' APIs
+// to know when every agent has it: it reads their log files (every 250 ms). Not a test: it
+// asserts nothing and `npm test` does not run it.
 //
 //   npm run bench -- --sizes 5,10,20,30 --idle 20 --settle 10 --rounds 10 [--daemonsets N] [--no-serf] [--baseline DIR]   (--help for all)
 //
@@ -21,7 +22,8 @@
 // Each checkout's agents run with the Node flags of its own `npm start` (package.json), as
 // production runs them (the systemd unit and the package's launcher carry the same flags).
 // --baseline DIR also runs another checkout's agent (built, with its node_modules) at the
-// same sizes in the same run, for a before/after comparison.
+// same sizes in the same run, for a before/after comparison, the apply, SIGKILL and freeze
+// too at the largest size (through this checkout's CLI; those lines start with `baseline:`).
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
@@ -197,7 +199,7 @@ async function daemonmesh(n: number, last: boolean, who = 'daemonmesh', bin?: st
     const m = await idle(agents.map((a) => a.proc?.pid ?? 0))
     rows.push({ who, n, membershipMs, ...m })
     out(`${who} ${n}: membership ${membershipMs} ms, idle CPU ${mean(m.cpu).toFixed(1)} ms/s, RSS ${mean(m.rss).toFixed(0)} MiB`)
-    if (last) await extras(cluster, agents)
+    if (last) await extras(cluster, agents, who === 'daemonmesh' ? '' : `${who}: `)
   } finally {
     await cluster.stopAll()
   }
@@ -212,8 +214,8 @@ async function daemonSets(cluster: TestCluster, agents: TestAgent[]): Promise<vo
   await untilEach(`${DAEMONSETS} DaemonSets everywhere`, agents, async (a) => (await a.health()).storeEntries >= 2 * DAEMONSETS, Date.now(), 120_000, 250)
 }
 
-/** extras times apply -> every store, a SIGKILLed agent and a frozen one, at the largest size. */
-async function extras(cluster: TestCluster, agents: TestAgent[]): Promise<void> {
+/** extras times apply -> every store, a SIGKILLed agent and a frozen one, at the largest size; its lines start with `label` (the baseline's name). */
+async function extras(cluster: TestCluster, agents: TestAgent[], label: string): Promise<void> {
   const n = agents.length
   const latencies: number[] = []
   const rounds: string[] = []
@@ -239,15 +241,15 @@ async function extras(cluster: TestCluster, agents: TestAgent[]): Promise<void> 
     latencies.push(each[last] as number)
     rounds.push(`${each[last]} (CLI ${cliMs}, last ${(agents[last] as TestAgent).name})`)
   }
-  out(`apply -> every store (${n} agents, ${ROUNDS} rounds, from the CLI's start to the last agent's log of the change): p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms`)
-  out(`  each round, ms: ${rounds.join(', ')}`)
+  out(`${label}apply -> every store (${n} agents, ${ROUNDS} rounds, from the CLI's start to the last agent's log of the change): p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms`)
+  out(`${label}  each round, ms: ${rounds.join(', ')}`)
   const victim = agents[n - 1] as TestAgent
   const others = agents.slice(0, n - 2)
   let t0 = Date.now()
   await victim.stop('SIGKILL')
   await untilLogged('the killed agent Unreachable', others, 'node unreachable', (l) => l.peer === victim.name, t0, 120_000)
   const killed = await lastLogged(others, 'node unreachable', (l) => l.peer === victim.name, t0)
-  out(`SIGKILLed agent Unreachable on every other (by their logs): ${killed.ms} ms (last ${killed.who})`)
+  out(`${label}SIGKILLed agent Unreachable on every other (by their logs): ${killed.ms} ms (last ${killed.who})`)
   // Frozen (SIGSTOP): nothing answers and no connection is reset, as with a cut link. (On
   // loopback a firewall rule cannot cut one process's outbound connections; the e2e tier
   // cuts links of namespace hosts.)
@@ -257,7 +259,7 @@ async function extras(cluster: TestCluster, agents: TestAgent[]): Promise<void> 
     t0 = Date.now()
     await untilLogged('the frozen agent Unreachable', others, 'node unreachable', (l) => l.peer === frozen.name, t0, 120_000)
     const frozenAt = await lastLogged(others, 'node unreachable', (l) => l.peer === frozen.name, t0)
-    out(`frozen agent (SIGSTOP, no reset) Unreachable on every other (by their logs): ${frozenAt.ms} ms (last ${frozenAt.who})`)
+    out(`${label}frozen agent (SIGSTOP, no reset) Unreachable on every other (by their logs): ${frozenAt.ms} ms (last ${frozenAt.who})`)
   } finally {
     frozen.proc?.kill('SIGCONT')
   }
@@ -299,7 +301,7 @@ const baselineFlags = values.baseline === undefined ? '' : `, baseline with ${(a
 out(`sizes ${SIZES.join(', ')}; idle window ${IDLE_S} s from ${SETTLE_S} s after full membership${DAEMONSETS > 0 ? ` and ${DAEMONSETS} DaemonSets applied` : ''}; agents with ${(await nodeFlags(REPO)).join(' ') || 'no flag'}${baselineFlags}`)
 for (const [i, n] of SIZES.entries()) {
   await daemonmesh(n, i === SIZES.length - 1)
-  if (values.baseline !== undefined) await daemonmesh(n, false, 'baseline', join(values.baseline, 'bin/daemonmesh.js'))
+  if (values.baseline !== undefined) await daemonmesh(n, i === SIZES.length - 1, 'baseline', join(values.baseline, 'bin/daemonmesh.js'))
   if (values.serf) await serf(n)
 }
 const whos = ['daemonmesh', ...(values.baseline === undefined ? [] : ['baseline']), ...(!values.serf ? [] : ['serf'])]
