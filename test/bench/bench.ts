@@ -171,7 +171,34 @@ async function lastLogged(agents: TestAgent[], msg: string, match: (line: Record
   return worst
 }
 
-const aliveCount = async (a: TestAgent): Promise<number> => (await a.nodes()).filter((n) => n.status.state === 'Alive').length
+/** What a membership log line says of its peer: Alive (joined, or back), or not. */
+const MEMBER_STATE: Record<string, boolean> = { 'node joined': true, 'node is back': true, 'node unreachable': false, 'node left': false, 'node forgotten': false }
+
+/**
+ * fullAt returns when `a`'s log first showed every one of `peers` Alive at once (its API's
+ * state: joined or back, and not Unreachable, Left or forgotten since; a suspected member is
+ * Alive), or undefined when it has not yet. The log, not the API: polling 20 or 30 agents'
+ * node lists every 250 ms was itself load on the agents while they joined.
+ */
+async function fullAt(a: TestAgent, peers: readonly string[]): Promise<number | undefined> {
+  const text = await readFile(join(a.dir, 'agent.log'), 'utf8').catch(() => '')
+  const alive = new Set<string>()
+  for (const raw of text.split('\n')) {
+    if (!raw.includes('"component":"membership"')) continue
+    let line: Record<string, unknown>
+    try {
+      line = JSON.parse(raw) as Record<string, unknown>
+    } catch {
+      continue
+    }
+    const state = MEMBER_STATE[String(line.msg)]
+    if (state === undefined || typeof line.peer !== 'string') continue
+    if (state) alive.add(line.peer)
+    else alive.delete(line.peer)
+    if (alive.size === peers.length && peers.every((p) => alive.has(p))) return typeof line.time === 'string' ? Date.parse(line.time) : undefined
+  }
+  return undefined
+}
 
 async function daemonmesh(n: number, last: boolean, who = 'daemonmesh', bin?: string): Promise<void> {
   // The agent's own defaults for every timing, and its default log level.
@@ -192,9 +219,19 @@ async function daemonmesh(n: number, last: boolean, who = 'daemonmesh', bin?: st
     const boot = await first.address()
     const rest = await Promise.all(Array.from({ length: n - 1 }, (_, i) => cluster.agent({ name: `b-${i + 2}`, bootstrap: [boot], ...spec }).start()))
     const agents = [first, ...rest]
-    // Each agent is polled every 250 ms until it sees all n Alive (a later flap is not counted).
+    // Each agent's log is read every 250 ms until it shows all n Alive (a later flap is not
+    // counted); the time is that of the log line that completed it.
     const t0 = Date.now()
-    const membershipMs = await untilEach('full membership', agents, async (a) => (await aliveCount(a)) === n, t0, 300_000, 250)
+    const when = new Map<TestAgent, number>()
+    await waitFor('full membership', async () => {
+      for (const a of agents) {
+        if (when.has(a)) continue
+        const at = await fullAt(a, agents.filter((b) => b !== a).map((b) => b.name))
+        if (at !== undefined) when.set(a, at)
+      }
+      return when.size === agents.length
+    }, 300_000, 250)
+    const membershipMs = Math.max(0, ...[...when.values()].map((at) => at - t0))
     if (DAEMONSETS > 0) await daemonSets(cluster, agents)
     const m = await idle(agents.map((a) => a.proc?.pid ?? 0))
     rows.push({ who, n, membershipMs, ...m })
