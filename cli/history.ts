@@ -13,9 +13,17 @@ import { CliError } from './errors.js'
 import { notFound } from './resources.js'
 import { current, currentForWrite, signedWriteFor } from './signer.js'
 
-/** currentDaemonSet fetches a stored DaemonSet (a copy to change) and its envelope; not found is an error. */
+/** currentDaemonSet fetches a stored DaemonSet (a copy to change) and its envelope, with the cluster id its write needs asked beside it; not found is an error. */
 export async function currentDaemonSet(target: AgentTarget, ref: DsRef): Promise<{ ds: DaemonSet; prev: Envelope }> {
-  const prev = await currentForWrite(target, StoreKey.daemonSet(ref))
+  return daemonSetIn(await currentForWrite(target, StoreKey.daemonSet(ref)), ref)
+}
+
+/** storedDaemonSet fetches a stored DaemonSet to read; not found is an error. */
+export async function storedDaemonSet(target: AgentTarget, ref: DsRef): Promise<DaemonSet> {
+  return daemonSetIn(await current(target, StoreKey.daemonSet(ref)), ref).ds
+}
+
+function daemonSetIn(prev: Envelope | undefined, ref: DsRef): { ds: DaemonSet; prev: Envelope } {
   if (prev?.op !== 'put') throw new CliError(notFound('daemonsets.apps', ref.name, ref.namespace))
   return { ds: structuredClone(prev.value) as DaemonSet, prev }
 }

@@ -11,7 +11,7 @@ import type { DaemonSet } from '../../core/types.js'
 import { ApiError, call, type AgentTarget } from '../client.js'
 import { CliError, UsageError } from '../errors.js'
 import { fleetNodes } from '../fleet.js'
-import { currentDaemonSet, readHistory, writeDaemonSet } from '../history.js'
+import { currentDaemonSet, readHistory, storedDaemonSet, writeDaemonSet } from '../history.js'
 import { StoreKey, type DsRef } from '../../core/keyspace.js'
 import type { ReleaseRequest } from '../../core/lease.js'
 import { dsArg, notFound } from '../resources.js'
@@ -116,7 +116,7 @@ export async function rolloutStatus(ref: string, opts: RolloutOptions, target: A
 /** rolloutHistory lists the revisions (REVISION, CHANGE-CAUSE), or one revision's template. */
 export async function rolloutHistory(ref: string, opts: RolloutOptions, target: AgentTarget, out: NodeJS.WritableStream): Promise<void> {
   const r = daemonSetOf('history', ref, opts)
-  await currentDaemonSet(target, r)
+  await storedDaemonSet(target, r)
   const history = await readHistory(target, r)
   const list = [...(history?.revisions ?? [])].sort((a, b) => a.revision - b.revision)
   const want = revisionNumber(opts.revision, '--revision')
@@ -175,7 +175,7 @@ interface BusySlot {
 async function reportedSlot(target: AgentTarget, r: DsRef, node: string): Promise<Omit<BusySlot, 'ds' | 'holder'> | undefined> {
   const slot = (await fleetNodes(target)).find((n) => n.info.name === node)?.pods[r.key]?.updateSlot
   if (slot === undefined) return undefined
-  const { ds } = await currentDaemonSet(target, r)
+  const ds = await storedDaemonSet(target, r)
   return { kind: slot.kind, slot: slot.slot, term: slot.term, revision: revisionOf(ds) }
 }
 

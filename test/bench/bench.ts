@@ -125,22 +125,31 @@ async function everyTime<T>(what: string, agents: T[], check: (a: T) => Promise<
     }),
   )
 }
+/** logLines returns the lines of an agent's log that contain `needle`, parsed (a line that is not JSON is skipped). */
+async function logLines(a: TestAgent, needle: string): Promise<Record<string, unknown>[]> {
+  const text = await readFile(join(a.dir, 'agent.log'), 'utf8').catch(() => '')
+  const out: Record<string, unknown>[] = []
+  for (const raw of text.split('\n')) {
+    if (!raw.includes(needle)) continue
+    try {
+      out.push(JSON.parse(raw) as Record<string, unknown>)
+    } catch {
+      continue
+    }
+  }
+  return out
+}
+
+/** timeOf is a log line's time in ms since the epoch (the agent logs ISO times with milliseconds, agent/log.ts), NaN without one. */
+const timeOf = (line: Record<string, unknown>): number => (typeof line.time === 'string' ? Date.parse(line.time) : Number.NaN)
+
 /**
  * loggedAt returns when the agent logged `msg` (pino's time, ms since the epoch) for the
  * first time at or after `since` with fields for which `match` holds, or undefined.
  */
 async function loggedAt(a: TestAgent, msg: string, match: (line: Record<string, unknown>) => boolean, since: number): Promise<number | undefined> {
-  const text = await readFile(join(a.dir, 'agent.log'), 'utf8').catch(() => '')
-  for (const raw of text.split('\n')) {
-    if (!raw.includes(msg)) continue
-    let line: Record<string, unknown>
-    try {
-      line = JSON.parse(raw) as Record<string, unknown>
-    } catch {
-      continue
-    }
-    // The agent logs ISO times with milliseconds (agent/log.ts).
-    const at = typeof line.time === 'string' ? Date.parse(line.time) : Number.NaN
+  for (const line of await logLines(a, msg)) {
+    const at = timeOf(line)
     if (line.msg === msg && at >= since && match(line)) return at
   }
   return undefined
@@ -181,21 +190,13 @@ const MEMBER_STATE: Record<string, boolean> = { 'node joined': true, 'node is ba
  * node lists every 250 ms was itself load on the agents while they joined.
  */
 async function fullAt(a: TestAgent, peers: readonly string[]): Promise<number | undefined> {
-  const text = await readFile(join(a.dir, 'agent.log'), 'utf8').catch(() => '')
   const alive = new Set<string>()
-  for (const raw of text.split('\n')) {
-    if (!raw.includes('"component":"membership"')) continue
-    let line: Record<string, unknown>
-    try {
-      line = JSON.parse(raw) as Record<string, unknown>
-    } catch {
-      continue
-    }
+  for (const line of await logLines(a, '"component":"membership"')) {
     const state = MEMBER_STATE[String(line.msg)]
     if (state === undefined || typeof line.peer !== 'string') continue
     if (state) alive.add(line.peer)
     else alive.delete(line.peer)
-    if (alive.size === peers.length && peers.every((p) => alive.has(p))) return typeof line.time === 'string' ? Date.parse(line.time) : undefined
+    if (alive.size === peers.length && peers.every((p) => alive.has(p))) return timeOf(line)
   }
   return undefined
 }
