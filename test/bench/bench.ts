@@ -156,27 +156,28 @@ async function loggedAt(a: TestAgent, msg: string, match: (line: Record<string, 
 }
 
 /**
- * untilLogged waits until every agent has logged `msg` with fields for which `match` holds,
- * at or after `since`, reading their log files every 250 ms: the wait costs the agents
- * nothing (polling 30 agents' APIs every 250 ms while timing them was 120 requests a second
- * on the cores they share).
+ * untilEachLogged reads every agent's log every 250 ms until `at` gives a time for each (the
+ * time of the log line that settled it), and returns those times. Reading the logs costs the
+ * agents nothing: polling 30 agents' APIs every 250 ms while timing them was 120 requests a
+ * second on the cores they share.
  */
-async function untilLogged(what: string, agents: TestAgent[], msg: string, match: (line: Record<string, unknown>) => boolean, since: number, timeoutMs: number): Promise<void> {
-  const waiting = new Set(agents)
+async function untilEachLogged(what: string, agents: TestAgent[], at: (a: TestAgent) => Promise<number | undefined>, timeoutMs: number): Promise<Map<TestAgent, number>> {
+  const times = new Map<TestAgent, number>()
   await waitFor(what, async () => {
-    for (const a of [...waiting]) if ((await loggedAt(a, msg, match, since)) !== undefined) waiting.delete(a)
-    return waiting.size === 0
+    for (const a of agents) {
+      if (times.has(a)) continue
+      const t = await at(a)
+      if (t !== undefined) times.set(a, t)
+    }
+    return times.size === agents.length
   }, timeoutMs, 250)
+  return times
 }
 
-/** lastLogged returns, over the agents, the latest of their first `msg` lines at or after `since` for which `match` holds, as ms from `since`, and which agent it was. */
-async function lastLogged(agents: TestAgent[], msg: string, match: (line: Record<string, unknown>) => boolean, since: number): Promise<{ ms: number; who: string }> {
-  let worst = { ms: -1, who: '' }
-  for (const a of agents) {
-    const at = await loggedAt(a, msg, match, since)
-    if (at === undefined) throw new Error(`${a.name} logged no ${JSON.stringify(msg)} line though its API shows the change`)
-    if (at - since > worst.ms) worst = { ms: at - since, who: a.name }
-  }
+/** lastOf returns the latest of `times` as ms from `since`, and whose it was. */
+function lastOf(times: Map<TestAgent, number>, since: number): { ms: number; who: string } {
+  let worst = { ms: Number.NEGATIVE_INFINITY, who: '' }
+  for (const [a, t] of times) if (t - since > worst.ms) worst = { ms: t - since, who: a.name }
   return worst
 }
 
@@ -223,16 +224,8 @@ async function daemonmesh(n: number, last: boolean, who = 'daemonmesh', bin?: st
     // Each agent's log is read every 250 ms until it shows all n Alive (a later flap is not
     // counted); the time is that of the log line that completed it.
     const t0 = Date.now()
-    const when = new Map<TestAgent, number>()
-    await waitFor('full membership', async () => {
-      for (const a of agents) {
-        if (when.has(a)) continue
-        const at = await fullAt(a, agents.filter((b) => b !== a).map((b) => b.name))
-        if (at !== undefined) when.set(a, at)
-      }
-      return when.size === agents.length
-    }, 300_000, 250)
-    const membershipMs = Math.max(0, ...[...when.values()].map((at) => at - t0))
+    const full = await untilEachLogged('full membership', agents, (a) => fullAt(a, agents.filter((b) => b !== a).map((b) => b.name)), 300_000)
+    const membershipMs = Math.max(0, lastOf(full, t0).ms)
     if (DAEMONSETS > 0) await daemonSets(cluster, agents)
     const m = await idle(agents.map((a) => a.proc?.pid ?? 0))
     rows.push({ who, n, membershipMs, ...m })
@@ -266,18 +259,14 @@ async function extras(cluster: TestCluster, agents: TestAgent[], label: string):
     if (code !== 0) throw new Error(`apply failed with ${code}`)
     const cliMs = Date.now() - t0
     // Both of the apply's entries (the DaemonSet and its history) stored, by each agent's log.
-    const keys = new Set([`ds/default/bench-${r}`, `history/default/bench-${r}`])
-    for (const k of keys) await untilLogged(`${k} everywhere`, agents, 'store changed', (l) => l.key === k, t0, 30_000)
-    const each = await Promise.all(
-      agents.map(async (a) => {
-        const times = await Promise.all([...keys].map((k) => loggedAt(a, 'store changed', (l) => l.key === k, t0)))
-        if (times.some((t) => t === undefined)) throw new Error(`${a.name} logged no store change of bench-${r} though its API holds it`)
-        return Math.max(...(times as number[])) - t0
-      }),
-    )
-    const last = each.indexOf(Math.max(...each))
-    latencies.push(each[last] as number)
-    rounds.push(`${each[last]} (CLI ${cliMs}, last ${(agents[last] as TestAgent).name})`)
+    const keys = [`ds/default/bench-${r}`, `history/default/bench-${r}`]
+    const stored = await untilEachLogged(`bench-${r} everywhere`, agents, async (a) => {
+      const times = await Promise.all(keys.map((k) => loggedAt(a, 'store changed', (l) => l.key === k, t0)))
+      return times.some((t) => t === undefined) ? undefined : Math.max(...(times as number[]))
+    }, 30_000)
+    const last = lastOf(stored, t0)
+    latencies.push(last.ms)
+    rounds.push(`${last.ms} (CLI ${cliMs}, last ${last.who})`)
   }
   out(`${label}apply -> every store (${n} agents, ${ROUNDS} rounds, from the CLI's start to the last agent's log of the change): p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms`)
   out(`${label}  each round, ms: ${rounds.join(', ')}`)
@@ -285,8 +274,7 @@ async function extras(cluster: TestCluster, agents: TestAgent[], label: string):
   const others = agents.slice(0, n - 2)
   let t0 = Date.now()
   await victim.stop('SIGKILL')
-  await untilLogged('the killed agent Unreachable', others, 'node unreachable', (l) => l.peer === victim.name, t0, 120_000)
-  const killed = await lastLogged(others, 'node unreachable', (l) => l.peer === victim.name, t0)
+  const killed = lastOf(await untilEachLogged('the killed agent Unreachable', others, (a) => loggedAt(a, 'node unreachable', (l) => l.peer === victim.name, t0), 120_000), t0)
   out(`${label}SIGKILLed agent Unreachable on every other (by their logs): ${killed.ms} ms (last ${killed.who})`)
   // Frozen (SIGSTOP): nothing answers and no connection is reset, as with a cut link. (On
   // loopback a firewall rule cannot cut one process's outbound connections; the e2e tier
@@ -295,8 +283,7 @@ async function extras(cluster: TestCluster, agents: TestAgent[], label: string):
   frozen.proc?.kill('SIGSTOP')
   try {
     t0 = Date.now()
-    await untilLogged('the frozen agent Unreachable', others, 'node unreachable', (l) => l.peer === frozen.name, t0, 120_000)
-    const frozenAt = await lastLogged(others, 'node unreachable', (l) => l.peer === frozen.name, t0)
+    const frozenAt = lastOf(await untilEachLogged('the frozen agent Unreachable', others, (a) => loggedAt(a, 'node unreachable', (l) => l.peer === frozen.name, t0), 120_000), t0)
     out(`${label}frozen agent (SIGSTOP, no reset) Unreachable on every other (by their logs): ${frozenAt.ms} ms (last ${frozenAt.who})`)
   } finally {
     frozen.proc?.kill('SIGCONT')
