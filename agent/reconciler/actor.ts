@@ -244,7 +244,7 @@ export class Actor {
    * if one is gone since (pruned), it is pulled again first rather than while the copy is down.
    * The new copy starts only once the old one has stopped (a stopped container is no running
    * copy); its removal (Docker's rm, the old pod's volumes: the new revision's pod has its
-   * own) runs beside the start.
+   * own) follows the start.
    */
   private async update(copy: string, a: Extract<Action, { do: 'update' }>, doing: Doing): Promise<StepOutcome> {
     if (a.kind !== undefined) {
@@ -273,7 +273,8 @@ export class Actor {
     if (a.stop.length === 0) await starting()
     else {
       doing(`Stopping the old copy (${graceText(a.stop)})`)
-      if (!(await this.removeAll(copy, a.stop, starting))) return halted
+      const reuses = [...a.plan.init, ...a.plan.containers].map((c) => c.create.name)
+      if (!(await this.removeAll(copy, a.stop, { start: starting, reuses }))) return halted
     }
     return done(true)
   }
@@ -317,11 +318,11 @@ export class Actor {
 
   /**
    * removeAll stops and removes containers, logging each; false (and a failure backed off)
-   * when one could not be. With `next` (an update's start), once every container has
-   * stopped `next` runs beside their removal, and is awaited with it; a stop that fails
-   * halts before `next`.
+   * when one could not be. With `next` (an update's start and the container names it
+   * creates), once every container has stopped `next` starts and they are removed after it
+   * (beside it when it reuses one of their names); a stop that fails halts before `next`.
    */
-  private async removeAll(copy: string, removals: readonly Removal[], next?: () => Promise<void>): Promise<boolean> {
+  private async removeAll(copy: string, removals: readonly Removal[], next?: { start: () => Promise<void>; reuses: readonly string[] }): Promise<boolean> {
     const attempt = async (step: () => Promise<void>, name: string): Promise<unknown> => {
       try {
         await step()
@@ -343,7 +344,15 @@ export class Actor {
       }),
     )
     if (next !== undefined && results.every((e) => e === undefined)) {
-      ;[results] = await Promise.all([Promise.all(removals.map((r) => attempt(() => this.opts.runtime.remove(r.id, 0), r.name))), next()])
+      const removeAll = (): Promise<unknown[]> => Promise.all(removals.map((r) => attempt(() => this.opts.runtime.remove(r.id, 0), r.name)))
+      // The stopped containers go once the new copy has started: the engine does one thing at
+      // a time less while the host has no running copy. Not when the new copy reuses a name
+      // (its start would find the old container and start that).
+      if (next.reuses.some((name) => removals.some((r) => r.name === name))) [results] = await Promise.all([removeAll(), next.start()])
+      else {
+        await next.start()
+        results = await removeAll()
+      }
     }
     const err = results.find((e) => e !== undefined)
     if (err !== undefined) {

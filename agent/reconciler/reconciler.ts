@@ -95,7 +95,7 @@ export class Reconciler {
 
   start(): void {
     this.stopped = false
-    this.opts.runtime.watch(() => this.trigger())
+    this.opts.runtime.watch(this.opts.node.self().name, () => this.trigger())
     this.resync = this.clock.every(this.opts.timings.resyncMs, () => this.trigger())
     this.trigger()
   }

@@ -1,5 +1,7 @@
-// Docker's event stream for the containers the agent manages: every event of one (probe
-// execs aside) is a reason for a reconcile pass. Reconnects until stopped. Used by docker.ts.
+// Docker's event stream for the containers the agent manages on its node (the ones `list`
+// lists): every event of one (probe execs aside) is a reason for a reconcile pass. Another
+// node's containers on the same engine (tests run several agents on one dockerd) are none
+// of its business. Reconnects until stopped. Used by docker.ts.
 
 import type Docker from 'dockerode'
 import { Labels } from '../../core/container-spec.js'
@@ -17,12 +19,12 @@ export class DockerEvents {
     this.connectMs = connectMs
   }
 
-  /** watch calls onChange for every event of a managed container (probe execs aside); reconnects until stop(). */
-  watch(onChange: () => void): void {
+  /** watch calls onChange for every event of a container managed for `node` (probe execs aside); reconnects until stop(). */
+  watch(node: string, onChange: () => void): void {
     this.watching = true
     const connect = (): void => {
       if (!this.watching) return
-      withDeadline('docker events', this.connectMs, (abortSignal) => this.docker.getEvents({ filters: { type: ['container'], label: [Labels.daemonSet] }, abortSignal }))
+      withDeadline('docker events', this.connectMs, (abortSignal) => this.docker.getEvents({ filters: { type: ['container'], label: [`${Labels.node}=${node}`, Labels.daemonSet] }, abortSignal }))
         .then((stream) => {
           this.events = stream
           // Probe execs (exec_create/start/die) are events too: they change nothing we manage.

@@ -24,7 +24,6 @@ import { PodVolumes } from './pod-volumes.js'
 import { DockerEvents } from './docker-events.js'
 import { DockerStreams } from './docker-streams.js'
 import { ImagePullError, InitContainerError, NotFoundError, type ContainerRuntime, type ContainerState, type ContainerStreams, type ExecOptions, type LogOptions, type OutputChunk, type StartOptions } from './runtime.js'
-import type { PullAuth } from '../../core/registry-auth.js'
 
 export interface DockerRuntimeOptions {
   /** Calls that make the engine work, at most this many at once (config dockerConcurrency). */
@@ -134,14 +133,9 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
     return (await Promise.all(names.map(one))).filter((s) => s !== undefined)
   }
 
-  /** ensureImage applies the pull policy (images.ts). */
-  ensureImage(image: string, policy: 'Always' | 'IfNotPresent' | 'Never', auth?: PullAuth): Promise<void> {
-    return this.images.ensure(image, policy, auth)
-  }
-
   /** pullImages applies the pull policy to every image of the plan (before an update takes a slot). */
   async pullImages(plan: PodPlan): Promise<void> {
-    for (const c of [...plan.init, ...plan.containers]) await this.ensureImage(c.create.Image, c.pullPolicy, c.pullAuth)
+    for (const c of [...plan.init, ...plan.containers]) await this.images.ensure(c.create.Image, c.pullPolicy, c.pullAuth)
   }
 
   /** hasImages says whether every image of the plan is present locally. */
@@ -199,19 +193,22 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
   }
 
   /**
-   * startPod makes every container of the plan exist and run: creates what is missing
-   * (a name conflict means another reconcile made it: fine), starts what was created but
-   * never started. Images are ensured first (unless `opts.pulled`); a pull failure throws ImagePullError.
+   * startPod makes every container of the plan exist and run: creates what is missing (a name
+   * conflict means another reconcile made it: fine), starts what was created but never
+   * started. Images are ensured unless `opts.pulled` (ImagePullError): init containers' and
+   * `Always` ones first, the others when the create finds none (images.ts `creating`).
    */
   async startPod(plan: PodPlan, opts: StartOptions = {}): Promise<void> {
-    if (opts.pulled !== true) for (const c of [...plan.init, ...plan.containers]) await this.ensureImage(c.create.Image, c.pullPolicy, c.pullAuth)
+    const ensure = opts.pulled !== true
+    if (ensure) for (const c of [...plan.init, ...plan.containers.filter((c) => c.pullPolicy === 'Always')]) await this.images.ensure(c.create.Image, c.pullPolicy, c.pullAuth)
     await this.prepareVolumes(plan)
     if (plan.init.length > 0 && !(await this.anyExists(plan))) await this.runInit(plan, opts.progress)
     for (const c of plan.containers) {
       const { name, ...body } = c.create
       const mounts = this.volumes.resolve(body.HostConfig.Mounts)
-      const create = (): Promise<Docker.Container> =>
+      const createOnce = (): Promise<Docker.Container> =>
         this.write(`create ${name}`, (abortSignal) => this.docker.createContainer({ name, ...body, HostConfig: { ...body.HostConfig, ...(mounts === undefined ? {} : { Mounts: mounts }) }, abortSignal } as Docker.ContainerCreateOptions))
+      const create = (): Promise<Docker.Container> => (ensure && c.pullPolicy !== 'Always' ? this.images.creating(c.create.Image, c.pullPolicy, c.pullAuth, createOnce) : createOnce())
       const start = (container: Docker.Container): Promise<void> =>
         this.write(`start ${name}`, (abortSignal) => container.start({ abortSignal })).catch((err: unknown) => {
           if (statusOf(err) !== 304) throw err
@@ -352,8 +349,8 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
   }
 
   /** watch calls onChange for every event of a managed container (probe execs aside); reconnects until stop(). */
-  watch(onChange: () => void): void {
-    this.events.watch(onChange)
+  watch(node: string, onChange: () => void): void {
+    this.events.watch(node, onChange)
   }
 
   stop(): void {

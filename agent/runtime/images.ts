@@ -92,4 +92,19 @@ export class DockerImages {
       throw new ImagePullError(`pulling ${image}${auth === undefined ? '' : ` (with the credentials of imagePullSecrets for ${auth.serveraddress})`}: ${(err as Error).message}`)
     }
   }
+
+  /**
+   * creating runs `create` and, when Docker answers 404 (the image is not here), applies the
+   * pull policy (IfNotPresent pulls, Never refuses) and runs it once more. Another thing the
+   * create names that is missing fails it the same way again, after the image was found here.
+   */
+  async creating<T>(image: string, policy: 'IfNotPresent' | 'Never', auth: PullAuth | undefined, create: () => Promise<T>): Promise<T> {
+    try {
+      return await create()
+    } catch (err) {
+      if (statusOf(err) !== 404) throw err
+      await this.ensure(image, policy, auth)
+      return create()
+    }
+  }
 }

@@ -60,10 +60,11 @@ export interface ContainerRuntime {
   hasImages(plan: PodPlan): Promise<boolean>
   /**
    * startPod makes every container of the plan exist and run (idempotent: a twin made by
-   * an earlier attempt is completed, not doubled). Images are ensured first (the pull
-   * policy), unless `pulled`. When none of the pod's containers exists yet (the pod starts),
-   * its init containers run first, in order, each to completion; `progress` hears `Init:I/N`
-   * as each begins. An init container that fails throws InitContainerError.
+   * an earlier attempt is completed, not doubled). Images are ensured (the pull policy)
+   * unless `pulled`: an image that is here is not looked for before its create. When none
+   * of the pod's containers exists yet (the pod starts), its init containers run first, in
+   * order, each to completion; `progress` hears `Init:I/N` as each begins. An init
+   * container that fails throws InitContainerError.
    */
   startPod(plan: PodPlan, opts?: StartOptions): Promise<void>
   /**
@@ -79,8 +80,8 @@ export interface ContainerRuntime {
   exec(name: string, cmd: readonly string[], timeoutMs: number): Promise<number>
   /** address returns the IP a probe reaches the container's pod on. */
   address(name: string): Promise<string | undefined>
-  /** watch calls onChange (never concurrently) whenever a managed container changes; until stop. */
-  watch(onChange: () => void): void
+  /** watch calls onChange (never concurrently) whenever a managed container of this node changes; until stop. */
+  watch(node: string, onChange: () => void): void
   stop(): void
 }
 

@@ -109,7 +109,7 @@ export class SimRuntime implements ContainerRuntime {
     return '127.0.0.1'
   }
 
-  watch(onChange: () => void): void {
+  watch(_node: string, onChange: () => void): void {
     this.watcher = onChange
   }
 

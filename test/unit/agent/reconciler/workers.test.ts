@@ -145,7 +145,7 @@ describe('pod workers', () => {
     assert.equal(workers.busy('default.a'), false)
   })
 
-  it('an update stops the old copy, then starts the new one beside the old one\'s removal, showing each', async () => {
+  it('an update stops the old copy, starts the new one, then removes the old one, showing each', async () => {
     const { fake, workers } = setup()
     const p = plan('u', 10)
     workers.dispatch('default.u', workers.observing(), [{ do: 'update', ...p, stop: [{ id: 'u-old', name: 'c-u', daemonSet: 'default.u', reason: 'test', graceSeconds: 10 }] }])
@@ -155,9 +155,10 @@ describe('pod workers', () => {
     fake.open('stop', 'u-old').resolve()
     await settle()
     assert.equal(workers.activities().get('default.u')?.doing, `Starting revision ${p.plan.revision}`)
-    assert.deepEqual(fake.seen(), ['stop u-old', 'remove u-old', 'start default.u'])
+    assert.deepEqual(fake.seen(), ['stop u-old', 'start default.u'], 'the old container stays until the new copy has started')
     fake.open('start', 'default.u').resolve()
     await settle()
+    assert.deepEqual(fake.seen(), ['stop u-old', 'start default.u', 'remove u-old'])
     assert.equal(workers.busy('default.u'), true, 'the step ends once the old copy is removed too')
     fake.open('remove', 'u-old').resolve()
     await settle()
