@@ -12,10 +12,8 @@
 // the agent's metrics are scraped, never pushed: these files are replaced by a module that
 // fails when used, so a future caller learns it at once.
 //
-// Node's own modules are loaded with require(), also where the code imports them: an
-// `import` of a built-in module builds its ES module namespace, which reads every export,
-// and reading node:http's (WebSocket, MessageEvent, ...) loads Node's bundled undici and
-// HTTP/2, which an agent does not use: about 3 MB of memory (docs/idle-cost.md).
+// Node's own modules are loaded with require(), also where the code imports them
+// (esbuild-node.mjs says why).
 //
 // libp2p's peer store sorts a peer's addresses, protocols and tags with localeCompare, only
 // to get a stable order (and so does @libp2p/utils' arrayEquals): the first call makes V8
@@ -28,9 +26,9 @@
 import { build } from 'esbuild'
 import { writeFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { isBuiltin } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { NATIVE, REQUIRE_BANNER, builtinsViaRequire } from './esbuild-node.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const args = process.argv.slice(2)
@@ -60,9 +58,6 @@ const LOCALE_SORTS = [
 const LOCALE_COMPARE = /([\w$]+(?:\.[\w$]+(?:\(\))?)*)\.localeCompare\(/g
 const CODE_UNIT_ORDER = 'const __byCodeUnit = (a, b) => (a < b ? -1 : a > b ? 1 : 0);\n'
 
-/** The module that stands in for a built-in one imported with `import`: its CommonJS exports, which esbuild's interop reads only when used. */
-const viaRequire = (id) => `module.exports = require(${JSON.stringify(id)})`
-
 const result = await build({
   entryPoints: [join(root, 'dist/agent/main.js')],
   outfile: join(root, 'dist/bundle/agent.mjs'),
@@ -74,20 +69,12 @@ const result = await build({
   // Class and function names stay: logged errors keep their type, stack traces stay readable.
   keepNames: true,
   sourcemap: 'linked',
-  // Native bindings load from node_modules (their .node files cannot be bundled).
-  external: ['classic-level', 'cpu-features', 'ssh2'],
-  // Bundled CommonJS dependencies call require() for Node's own modules.
-  banner: { js: "import { createRequire as __daemonmeshRequire } from 'node:module'; const require = __daemonmeshRequire(import.meta.url);" },
+  external: NATIVE,
+  banner: { js: REQUIRE_BANNER },
   metafile: metaAt === 0,
   logLevel: 'warning',
   plugins: [
-    {
-      name: 'builtins-via-require',
-      setup(b) {
-        b.onResolve({ filter: /^[a-z_/:0-9]+$/ }, (a) => (a.kind === 'import-statement' && isBuiltin(a.path) ? { path: a.path, namespace: 'builtin' } : undefined))
-        b.onLoad({ filter: /.*/, namespace: 'builtin' }, (a) => ({ contents: viaRequire(a.path), loader: 'js' }))
-      },
-    },
+    builtinsViaRequire,
     {
       name: 'code-unit-sorts',
       setup(b) {

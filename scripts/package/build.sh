@@ -86,9 +86,9 @@ for arch in "${arches[@]}"; do
   tar -xzf "$tgz" -C "$WORK/node-$arch" package/bin/node package/LICENSE
   install -m 0755 "$WORK/node-$arch/package/bin/node" "$lib/node"
 
-  # The code: the bundled agent, the compiled CLI, agent and core (no tests, no source
-  # maps), and package.json (module type, version). build-info.json names the commit for
-  # `daemonmesh version`.
+  # The code: the bundled agent and CLI (what bin/daemonmesh.js runs), the compiled CLI,
+  # agent and core (no tests, no source maps), and package.json (module type, version).
+  # build-info.json names the commit for `daemonmesh version`.
   cp -r dist/bundle dist/agent dist/cli dist/core "$lib/dist/"
   find "$lib/dist" -name '*.map' -delete
   install -m 0644 package.json "$lib/package.json"

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto'
 import { call, type AgentTarget } from '../../cli/client.js'
 import { generateClusterKey, generateKeyPair } from '../../core/keys.js'
-import { assertAgentBundleFresh, repoPath } from './fixtures.js'
+import { assertBundlesFresh, repoPath } from './fixtures.js'
 
 export interface Health {
   node: string
@@ -108,7 +108,7 @@ export class TestAgent {
     // The test entry builds the same agent through its seams; production's entry otherwise.
     const hooks = s.control === true || Object.keys(s.env ?? {}).some((k) => k.startsWith('DAEMONMESH_TEST_'))
     const entry = hooks ? [repoPath('dist/test/helpers/agent-entry.js')] : s.launcher !== undefined ? ['agent'] : [s.bin ?? repoPath('bin/daemonmesh.js'), 'agent']
-    if (!hooks && s.launcher === undefined && s.bin === undefined) assertAgentBundleFresh()
+    if (!hooks && s.launcher === undefined && s.bin === undefined) assertBundlesFresh()
     const timings = [
       ...(this.cluster.heartbeat === '' ? [] : ['--heartbeat', this.cluster.heartbeat]),
       ...(this.cluster.suspicionMs === 0 ? [] : ['--suspicion', `${this.cluster.suspicionMs}ms`]),

@@ -10,19 +10,21 @@ export function repoPath(rel: string): string {
   return fileURLToPath(new URL(`../../../${rel}`, import.meta.url))
 }
 
-let bundleChecked = false
+let bundlesChecked = false
 
 /**
- * assertAgentBundleFresh throws when dist/bundle/agent.mjs, which bin/daemonmesh.js runs
- * as the agent, is missing or older than the compiled dist/agent (a `tsc` without the
- * bundling step of `npm run build`): tests would otherwise run yesterday's agent.
+ * assertBundlesFresh throws when a bundle bin/daemonmesh.js runs (dist/bundle/agent.mjs for
+ * `agent`, dist/bundle/cli/ for the other commands) is missing or older than what it is built
+ * from (a `tsc` without the bundling steps of `npm run build`): tests would otherwise run
+ * yesterday's agent or CLI.
  */
-export function assertAgentBundleFresh(): void {
-  if (bundleChecked) return
-  const bundle = statSync(repoPath('dist/bundle/agent.mjs'), { throwIfNoEntry: false })
-  const compiled = statSync(repoPath('dist/agent/main.js'))
-  if (bundle === undefined || bundle.mtimeMs < compiled.mtimeMs) throw new Error('dist/bundle/agent.mjs is missing or older than dist/agent: build with `npm run build` (tsc, then scripts/bundle-agent.mjs)')
-  bundleChecked = true
+export function assertBundlesFresh(): void {
+  if (bundlesChecked) return
+  for (const [bundle, from] of [['dist/bundle/agent.mjs', 'dist/agent/main.js'], ['dist/bundle/cli/main.mjs', 'dist/cli/main.js']] as const) {
+    const built = statSync(repoPath(bundle), { throwIfNoEntry: false })
+    if (built === undefined || built.mtimeMs < statSync(repoPath(from)).mtimeMs) throw new Error(`${bundle} is missing or older than ${from}: build with \`npm run build\` (tsc, then scripts/bundle-agent.mjs and scripts/bundle-cli.mjs)`)
+  }
+  bundlesChecked = true
 }
 
 /** seedFiles lists the seed manifests (verbatim from shared/seeds) with their text. */

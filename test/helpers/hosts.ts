@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { stringify } from 'yaml'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { repoPath } from './fixtures.js'
+import { assertBundlesFresh, repoPath } from './fixtures.js'
 import { TestCluster, waitFor, type TestAgent } from './cluster.js'
 import { buildTestImage, docker } from './docker.js'
 import { Fabric, type Host } from './netns.js'
@@ -39,6 +39,7 @@ export async function startDockerd(host: Host, dir: string, sock: string): Promi
 
 /** cli runs the real daemonmesh binary (a separate process) and returns its output. */
 export async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  assertBundlesFresh()
   try {
     const { stdout, stderr } = await run(process.execPath, [repoPath('bin/daemonmesh.js'), ...args])
     return { code: 0, stdout, stderr }

@@ -114,7 +114,7 @@ describe('packages (npm run package)', { skip }, () => {
 
       const listing = (await run('dpkg-deb', ['-c', deb(arch)], { maxBuffer: 1 << 26 })).stdout
       const files = listing.split('\n').filter((l) => l !== '').map((l) => l.replace(/^.* \.\//, '').replace(/ -> .*$/, ''))
-      for (const f of ['usr/bin/daemonmesh', 'usr/lib/daemonmesh/node', 'usr/lib/daemonmesh/bin/daemonmesh.js', 'usr/lib/daemonmesh/dist/agent/main.js', 'usr/lib/daemonmesh/dist/cli/main.js', 'usr/lib/daemonmesh/build-info.json', 'usr/lib/daemonmesh/package.json', 'usr/lib/daemonmesh/node_modules/level/package.json', 'lib/systemd/system/daemonmesh-agent.service', 'etc/daemonmesh/agent.yaml', 'usr/share/doc/daemonmesh/copyright']) {
+      for (const f of ['usr/bin/daemonmesh', 'usr/lib/daemonmesh/node', 'usr/lib/daemonmesh/bin/daemonmesh.js', 'usr/lib/daemonmesh/dist/agent/main.js', 'usr/lib/daemonmesh/dist/cli/main.js', 'usr/lib/daemonmesh/dist/bundle/cli/main.mjs', 'usr/lib/daemonmesh/build-info.json', 'usr/lib/daemonmesh/package.json', 'usr/lib/daemonmesh/node_modules/level/package.json', 'lib/systemd/system/daemonmesh-agent.service', 'etc/daemonmesh/agent.yaml', 'usr/share/doc/daemonmesh/copyright']) {
         assert.ok(files.includes(f), `${arch}: ${f} missing`)
       }
       assert.match(listing, /^-rwxr-xr-x root\/root .* \.\/usr\/bin\/daemonmesh$/m)

@@ -1,0 +1,42 @@
+// `npm run build`'s last step, after the agent's (bundle-agent.mjs): the CLI as minified ES
+// modules in dist/bundle/cli/, which bin/daemonmesh.js runs for every command but `agent`.
+// Built from the compiled dist/cli (what the tests of dist/ exercise). Why: a command runs
+// for a moment, and Node spent about a fifth of an `apply` resolving, reading and
+// compiling some 300 module files (docs/fleet-speed.md has the figures). Each command's code
+// stays in a chunk of its own, loaded when the command runs (cli/verbs.ts): `get` does not
+// load the YAML parser, nor `apply` the agent. Native modules stay outside, as for the agent.
+//
+// Usage: node scripts/bundle-cli.mjs
+
+import { build } from 'esbuild'
+import { rm } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { NATIVE, REQUIRE_BANNER, builtinsViaRequire } from './esbuild-node.mjs'
+
+if (process.argv.length > 2) {
+  console.error('usage: node scripts/bundle-cli.mjs')
+  process.exit(2)
+}
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const outdir = join(root, 'dist/bundle/cli')
+// Chunks are named by their content: an earlier build's would stay beside the new ones.
+await rm(outdir, { recursive: true, force: true })
+await build({
+  entryPoints: [join(root, 'dist/cli/main.js')],
+  outdir,
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  splitting: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node22',
+  minify: true,
+  // Class and function names stay: errors keep their type, stack traces stay readable.
+  keepNames: true,
+  sourcemap: 'linked',
+  external: NATIVE,
+  banner: { js: REQUIRE_BANNER },
+  logLevel: 'warning',
+  plugins: [builtinsViaRequire],
+})

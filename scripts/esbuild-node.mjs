@@ -1,0 +1,25 @@
+// What the agent's and the CLI's bundles (bundle-agent.mjs, bundle-cli.mjs) share: Node's
+// own modules loaded with require(), also where the code imports them. An `import` of a
+// built-in module builds its ES module namespace, which reads every export, and reading
+// node:http's (WebSocket, MessageEvent, ...) loads Node's bundled undici and HTTP/2, which
+// neither uses: about 3 MB of memory and 50-70 ms of start-up (docs/idle-cost.md).
+
+import { isBuiltin } from 'node:module'
+
+/** Bundled CommonJS dependencies call require() for Node's own modules: an ES module has none of its own. */
+export const REQUIRE_BANNER = "import { createRequire as __daemonmeshRequire } from 'node:module'; const require = __daemonmeshRequire(import.meta.url);"
+
+/** The module that stands in for a built-in one imported with `import`: its CommonJS exports, which esbuild's interop reads only when used. */
+const viaRequire = (id) => `module.exports = require(${JSON.stringify(id)})`
+
+/** An esbuild plugin: every `import` of a built-in module becomes a require() of it. */
+export const builtinsViaRequire = {
+  name: 'builtins-via-require',
+  setup(b) {
+    b.onResolve({ filter: /^[a-z_/:0-9]+$/ }, (a) => (a.kind === 'import-statement' && isBuiltin(a.path) ? { path: a.path, namespace: 'builtin' } : undefined))
+    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (a) => ({ contents: viaRequire(a.path), loader: 'js' }))
+  },
+}
+
+/** Native modules load from node_modules: their .node files cannot be bundled. */
+export const NATIVE = ['classic-level', 'cpu-features', 'ssh2']
