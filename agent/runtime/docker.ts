@@ -46,6 +46,8 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
   private readonly images: DockerImages
   private readonly streams: DockerStreams
   private readonly events: DockerEvents
+  /** The pod (label) of each container the last list returned, by id: a removal need not inspect first. */
+  private podsById = new Map<string, string | undefined>()
 
   /** address: `unix:///PATH` (default /var/run/docker.sock). */
   constructor(address: string, log: Logger, opts: DockerRuntimeOptions) {
@@ -91,6 +93,7 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
   /** list returns this node's managed containers, running or not. */
   async list(node: string): Promise<ObservedContainer[]> {
     const all = await this.read('list', (abortSignal) => this.docker.listContainers({ all: true, filters: { label: [`${Labels.node}=${node}`, Labels.daemonSet] }, abortSignal }))
+    this.podsById = new Map(all.map((c) => [c.Id, c.Labels[Labels.pod]]))
     return all.map((c) => ({
       id: c.Id,
       name: (c.Names[0] ?? '').replace(/^\//, ''),
@@ -328,11 +331,11 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
    * remove stops a container (its stop signal, SIGKILL after graceSeconds; Docker's stop, so
    * the restart policy does not bring it back) and removes it; gone already is fine. The stop
    * waits without a place in the limiter, within the grace plus stopMarginMs. With the pod's
-   * last container go its volumes.
+   * last container go its volumes (its pod as the last list said, else as an inspect says).
    */
   async remove(id: string, graceSeconds: number): Promise<void> {
     const c = this.docker.getContainer(id)
-    const pod = await this.podOf(id)
+    const pod = this.podsById.has(id) ? this.podsById.get(id) : await this.podOf(id)
     try {
       await withDeadline(`docker stop ${id.slice(0, 12)}`, graceSeconds * 1000 + this.t.stopMarginMs, (abortSignal) => c.stop({ t: graceSeconds, abortSignal }))
     } catch (err) {
