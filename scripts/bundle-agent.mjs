@@ -28,7 +28,7 @@ import { writeFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { NATIVE, REQUIRE_BANNER, builtinsViaRequire } from './esbuild-node.mjs'
+import { NODE_BUNDLE, builtinsViaRequire } from './esbuild-node.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const args = process.argv.slice(2)
@@ -61,18 +61,8 @@ const CODE_UNIT_ORDER = 'const __byCodeUnit = (a, b) => (a < b ? -1 : a > b ? 1 
 const result = await build({
   entryPoints: [join(root, 'dist/agent/main.js')],
   outfile: join(root, 'dist/bundle/agent.mjs'),
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node22',
-  minify: true,
-  // Class and function names stay: logged errors keep their type, stack traces stay readable.
-  keepNames: true,
-  sourcemap: 'linked',
-  external: NATIVE,
-  banner: { js: REQUIRE_BANNER },
+  ...NODE_BUNDLE,
   metafile: metaAt === 0,
-  logLevel: 'warning',
   plugins: [
     builtinsViaRequire,
     {

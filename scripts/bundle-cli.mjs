@@ -13,7 +13,7 @@ import { build } from 'esbuild'
 import { rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { NATIVE, REQUIRE_BANNER, builtinsViaRequire } from './esbuild-node.mjs'
+import { NODE_BUNDLE, builtinsViaRequire } from './esbuild-node.mjs'
 
 if (process.argv.length > 2) {
   console.error('usage: node scripts/bundle-cli.mjs')
@@ -27,17 +27,7 @@ await build({
   entryPoints: [join(root, 'dist/cli/main.js')],
   outdir,
   outExtension: { '.js': '.mjs' },
-  bundle: true,
+  ...NODE_BUNDLE,
   splitting: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node22',
-  minify: true,
-  // Class and function names stay: errors keep their type, stack traces stay readable.
-  keepNames: true,
-  sourcemap: 'linked',
-  external: NATIVE,
-  banner: { js: REQUIRE_BANNER },
-  logLevel: 'warning',
   plugins: [builtinsViaRequire],
 })

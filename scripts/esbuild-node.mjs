@@ -7,7 +7,7 @@
 import { isBuiltin } from 'node:module'
 
 /** Bundled CommonJS dependencies call require() for Node's own modules: an ES module has none of its own. */
-export const REQUIRE_BANNER = "import { createRequire as __daemonmeshRequire } from 'node:module'; const require = __daemonmeshRequire(import.meta.url);"
+const REQUIRE_BANNER = "import { createRequire as __daemonmeshRequire } from 'node:module'; const require = __daemonmeshRequire(import.meta.url);"
 
 /** The module that stands in for a built-in one imported with `import`: its CommonJS exports, which esbuild's interop reads only when used. */
 const viaRequire = (id) => `module.exports = require(${JSON.stringify(id)})`
@@ -21,5 +21,20 @@ export const builtinsViaRequire = {
   },
 }
 
-/** Native modules load from node_modules: their .node files cannot be bundled. */
-export const NATIVE = ['classic-level', 'cpu-features', 'ssh2']
+/**
+ * The options both bundles share: minified ES modules for Node 22, with a linked source map;
+ * native modules load from node_modules (their .node files cannot be bundled).
+ */
+export const NODE_BUNDLE = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node22',
+  minify: true,
+  // Class and function names stay: logged errors keep their type, stack traces stay readable.
+  keepNames: true,
+  sourcemap: 'linked',
+  external: ['classic-level', 'cpu-features', 'ssh2'],
+  banner: { js: REQUIRE_BANNER },
+  logLevel: 'warning',
+}
