@@ -10,8 +10,8 @@ if (process.argv[2] === 'agent') {
   const { runAgent } = await import('../dist/bundle/agent.mjs')
   process.exitCode = await runAgent(process.argv.slice(3))
 } else {
-  // A command runs for a moment and most of it is compiling: Node keeps the code it compiled
-  // (in NODE_COMPILE_CACHE, or its own directory under the temporary one) for the next.
+  // A command runs for a moment, much of it compiling: Node keeps the code it compiled (in
+  // NODE_COMPILE_CACHE, or its own directory under the temporary one) for the next.
   // Absent before Node 22.1 (package.json allows any Node 22); a cache that cannot be
   // written is only not used.
   nodeModule.enableCompileCache?.()

@@ -2,8 +2,8 @@
 // modules in dist/bundle/cli/, which bin/daemonmesh.js runs for every command but `agent`.
 // Built from the compiled dist/cli (what the tests of dist/ exercise). Why: a command runs
 // for a moment, and much of it went to Node resolving, reading and compiling modules: an
-// `apply` opened 138 of them, the bundle's 39 chunks (bin/daemonmesh.js also keeps the
-// compiled code: docs/fleet-speed.md has the figures). Each command's code stays in chunks
+// `apply` opened 138 files, and opens 39 of the bundle's chunks (bin/daemonmesh.js also
+// keeps the compiled code: docs/fleet-speed.md has the figures). Each command's code stays in chunks
 // of its own, loaded when the command runs (cli/verbs.ts): `get` does not load the YAML
 // parser, nor `apply` the agent. Native modules stay outside, as for the agent.
 //
