@@ -2,7 +2,8 @@
 // own modules loaded with require(), also where the code imports them. An `import` of a
 // built-in module builds its ES module namespace, which reads every export, and reading
 // node:http's (WebSocket, MessageEvent, ...) loads Node's bundled undici and HTTP/2, which
-// neither uses: about 3 MB of memory and 50-70 ms of start-up (docs/idle-cost.md).
+// neither uses: about 3 MB of memory (docs/idle-cost.md) and 50-70 ms of a CLI command's
+// start-up (docs/fleet-speed.md, runs W-Z).
 
 import { isBuiltin } from 'node:module'
 

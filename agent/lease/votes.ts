@@ -58,8 +58,8 @@ export class FileVoteStore implements VoteStore {
    * save writes the votes to a temporary file, then renames it over the old one; at once, not
    * through libuv's threads: the file is small, and each step of an asynchronous write waited
    * for a busy event loop to come back to it. A voter answers only once its votes are saved,
-   * and on the fleet bench's hosts a release took 25-54 ms to save that way while every host
-   * took in the released host's record (docs/fleet-speed.md).
+   * and on the fleet bench's hosts a release took 25-54 ms to save that way, 3-8 ms now
+   * (docs/fleet-speed.md).
    */
   async save(data: SavedVotes): Promise<void> {
     writeFileSync(`${this.file}.tmp`, JSON.stringify(data), { mode: 0o600 })
