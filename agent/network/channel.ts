@@ -5,12 +5,12 @@
 // on every frame: each would allocate an error and a listener). A failed read or write
 // aborts the stream too, so a broken exchange does not hold a stream slot of the peer's
 // until its own deadline. The stream sends yamux window updates only once its window is
-// half drained (window-updates.ts). Only agent/network sees the libp2p Stream.
+// half drained: its muxer sees to that (window-updates.ts). Only agent/network sees the
+// libp2p Stream.
 
 import type { Stream } from '@libp2p/interface'
 import { lpStream } from 'it-length-prefixed-stream'
 import type { ChannelLimits, FrameChannel } from '../transport.js'
-import { updateWindowAtHalf } from './window-updates.js'
 
 /**
  * streamChannel wraps `stream`. It is aborted when `deadline` fires (a fixed deadline, e.g.
@@ -18,7 +18,6 @@ import { updateWindowAtHalf } from './window-updates.js'
  * without a frame read or written.
  */
 export function streamChannel(stream: Stream, limits: ChannelLimits, deadline?: AbortSignal): FrameChannel {
-  updateWindowAtHalf(stream)
   const lp = lpStream(stream, { maxDataLength: limits.maxFrameBytes })
   let failure: Error | undefined
   const expire = (why: string): void => {

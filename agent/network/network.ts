@@ -22,6 +22,7 @@ import { streamChannel } from './channel.js'
 import { DECODE_RPC_LIMITS, MAX_INBOUND_RPC_BYTES, MAX_MESSAGE_BYTES, Topics } from './constants.js'
 import { keyIdOfPeerPublicKey } from './keys.js'
 import { OwnAddresses } from './own-addresses.js'
+import { halfWindowMuxers } from './window-updates.js'
 
 export type { GossipMessage, Verdict } from '../transport.js'
 
@@ -103,7 +104,8 @@ export class Network implements Transport {
       // agent with 16 connections about 1 ms/s (worked out from that figure; only this change
       // and the reuse of our addresses were measured, together). Every connection to a member carries probes anyway,
       // each way within a round of the protocol period (docs/idle-cost.md).
-      streamMuxers: [yamux({ enableKeepAlive: false })],
+      // Every stream (ours, gossipsub's, identify's) sends window updates only at half (window-updates.ts).
+      streamMuxers: [halfWindowMuxers(yamux({ enableKeepAlive: false }))],
       // The default 1 s handshake timeout fails joins on a busy small host.
       connectionProtector: preSharedKey({ psk: opts.psk, timeout: 10_000 }),
       connectionManager: {
