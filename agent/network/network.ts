@@ -19,7 +19,7 @@ import type { Logger } from 'pino'
 import type { Timings } from '../defaults.js'
 import { ProtocolNotSupportedError, type ChannelHandler, type ChannelLimits, type FrameChannel, type GossipHandler, type Transport, type Verdict } from '../transport.js'
 import { streamChannel } from './channel.js'
-import { DECODE_RPC_LIMITS, MAX_INBOUND_RPC_BYTES, MAX_MESSAGE_BYTES, Topics } from './constants.js'
+import { DECODE_RPC_LIMITS, GOSSIP_MESH, MAX_INBOUND_RPC_BYTES, MAX_MESSAGE_BYTES, Topics } from './constants.js'
 import { keyIdOfPeerPublicKey } from './keys.js'
 import { OwnAddresses } from './own-addresses.js'
 import { halfWindowMuxers } from './window-updates.js'
@@ -136,13 +136,7 @@ export class Network implements Transport {
         ping: ping(),
         pubsub: gossipsub({
           globalSignaturePolicy: 'StrictSign',
-          // Every node record is a message: a smaller mesh and no flood-publishing keep the
-          // duplicates (each one decrypted twice, by pnet and noise) down on small hosts.
-          D: 4,
-          Dlo: 3,
-          Dhi: 6,
-          Dout: 1,
-          Dlazy: 4,
+          ...GOSSIP_MESH,
           floodPublish: false,
           // Recognise duplicates before the signature check (gossipsub verifies first
           // otherwise): the id is the strict-sign message id, cached only once verified.

@@ -10,6 +10,7 @@
 // backoff after PRUNE, fanout and flood publishing (we publish only to subscribed topics,
 // with floodPublish off). Pure of I/O: deliveries and heartbeats go through the GossipEnv.
 
+import { GOSSIP_MESH } from '../../../agent/network/constants.js'
 import type { GossipMessage, Verdict } from '../../../agent/transport.js'
 
 /** GossipParams are the gossipsub options the model runs with. */
@@ -31,12 +32,13 @@ export interface GossipParams {
 }
 
 /**
- * OUR_GOSSIPSUB is what agent/network/network.ts configures (D 4, Dlo 3, Dhi 6, Dlazy 4,
- * floodPublish off) over the library's defaults (heartbeat 1 s, mcacheGossip 3,
- * mcacheLength 5, gossipFactor 0.25, IDONTWANT from 512 bytes, IHAVE of at most 5000 ids).
- * Keep it in step with network.ts.
+ * OUR_GOSSIPSUB is what agent/network/network.ts configures (GOSSIP_MESH: D, Dlo, Dhi, Dlazy
+ * and mcacheGossip, read from there; floodPublish off) over the library's defaults
+ * (heartbeat 1 s, mcacheLength 5, gossipFactor 0.25, IDONTWANT from 512 bytes, IHAVE of at
+ * most 5000 ids). Until 2026-11-27 (session 19) IHAVE offered the last 3 heartbeats'
+ * messages, the library's default.
  */
-export const OUR_GOSSIPSUB: GossipParams = { D: 4, Dlo: 3, Dhi: 6, Dlazy: 4, gossipFactor: 0.25, heartbeatMs: 1000, historyGossip: 3, historyLength: 5, idontwantMinBytes: 512, maxIHaveLength: 5000 }
+export const OUR_GOSSIPSUB: GossipParams = { D: GOSSIP_MESH.D, Dlo: GOSSIP_MESH.Dlo, Dhi: GOSSIP_MESH.Dhi, Dlazy: GOSSIP_MESH.Dlazy, gossipFactor: 0.25, heartbeatMs: 1000, historyGossip: GOSSIP_MESH.mcacheGossip, historyLength: 5, idontwantMinBytes: 512, maxIHaveLength: 5000 }
 
 /** Kinds of gossipsub RPCs the model sends, for the traffic counts. */
 export type GossipKind = 'message' | 'ihave' | 'iwant' | 'idontwant' | 'graft' | 'prune'
