@@ -9,7 +9,8 @@ import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { checkStoreValue } from '../core/admission.js'
-import type { MergeResult } from '../core/crdt.js'
+import { MAX_BATCH_BYTES, knowsBatches } from '../core/batch.js'
+import type { BatchMergeResult, MergeResult } from '../core/crdt.js'
 import { Prefix, StoreKey, parseStoreKey, refOf } from '../core/keyspace.js'
 import type { History } from '../core/history.js'
 import type { DaemonSet } from '../core/types.js'
@@ -355,6 +356,17 @@ function backendOf(p: Omit<Parts, 'api' | 'metricsServer'>, clock: Clock): ApiBa
     write: async (input): Promise<MergeResult> => {
       const r = await p.store.apply(input, 'api')
       if (r.status === 'applied') await p.network.publish(Topics.store, new TextEncoder().encode(JSON.stringify(input)))
+      return r
+    },
+    // Published as one message when every member reads batches and it fits one; else one by one.
+    writeAll: async (inputs): Promise<BatchMergeResult> => {
+      const r = await p.store.applyAll(inputs, 'api')
+      if (r.status === 'rejected') return r
+      const won = inputs.filter((_, i) => r.results[i]?.status === 'applied')
+      const batch = new TextEncoder().encode(JSON.stringify({ batch: won }))
+      const together = won.length > 1 && batch.length <= MAX_BATCH_BYTES && p.membership.nodes().every((n) => n.state === 'Left' || knowsBatches(n.record.version))
+      if (together) await p.network.publish(Topics.store, batch)
+      else for (const env of won) await p.network.publish(Topics.store, new TextEncoder().encode(JSON.stringify(env)))
       return r
     },
     health: async () => {

@@ -12,6 +12,7 @@ import { call, type AgentTarget } from './client.js'
 import { CliError } from './errors.js'
 import { notFound } from './resources.js'
 import { current, currentForWrite, signedWriteFor } from './signer.js'
+import { writeEnvelopes } from './writes.js'
 
 /** currentDaemonSet fetches a stored DaemonSet (a copy to change) and its envelope, with the cluster id its write needs asked beside it; not found is an error. */
 export async function currentDaemonSet(target: AgentTarget, ref: DsRef): Promise<{ ds: DaemonSet; prev: Envelope }> {
@@ -29,18 +30,17 @@ function daemonSetIn(prev: Envelope | undefined, ref: DsRef): { ds: DaemonSet; p
 }
 
 /**
- * writeDaemonSet validates a changed DaemonSet, writes it over `prev`, then records its
- * revision. The history entry is read while the DaemonSet is written (one round trip fewer);
- * it is written only once the DaemonSet was.
+ * writeDaemonSet validates a changed DaemonSet and writes it over `prev` with its revision,
+ * as one write (cli/writes.ts). The history entry is read while the DaemonSet is signed.
  */
 export async function writeDaemonSet(target: AgentTarget, ds: DaemonSet, prev: Envelope, privateKey: KeyObject): Promise<void> {
   // Loaded here, not with the module: `delete` uses this file and parses no manifest (YAML, the schemas).
   const { parseDaemonSet } = await import('../core/manifest.js')
   const { errors } = parseDaemonSet(ds)
   if (errors.length > 0) throw new CliError(errors.map(formatIssue).join('; '))
-  const written = call(target, 'POST', '/v1/envelopes', await signedWriteFor(target, prev.key, ds, prev, privateKey))
-  const [, history] = await Promise.all([written, current(target, StoreKey.history(refOf(ds)))])
-  await writeRevision(target, ds, privateKey, { prev: history })
+  const [written, history] = await Promise.all([signedWriteFor(target, prev.key, ds, prev, privateKey), current(target, StoreKey.history(refOf(ds)))])
+  const revision = await revisionWrite(target, ds, privateKey, history)
+  await writeEnvelopes(target, revision === undefined ? [written] : [written, revision])
 }
 
 /** readHistory fetches a DaemonSet's stored history (undefined when it has none). */
@@ -51,23 +51,16 @@ export async function readHistory(target: AgentTarget, ref: DsRef): Promise<Hist
   return r.success ? r.data : undefined
 }
 
-/**
- * writeRevision records `ds`'s template as the newest revision, when it is not already.
- * `stored` is the history entry as the caller read it (read here when not given).
- */
-export async function writeRevision(target: AgentTarget, ds: DaemonSet, privateKey: KeyObject, stored?: { prev: Envelope | undefined }): Promise<void> {
-  const key = StoreKey.history(refOf(ds))
-  const prev = stored === undefined ? await current(target, key) : stored.prev
+/** revisionWrite signs the history entry `prev` becomes with `ds`'s template as its newest revision, or undefined when it is already. */
+export async function revisionWrite(target: AgentTarget, ds: DaemonSet, privateKey: KeyObject, prev: Envelope | undefined): Promise<Envelope | undefined> {
   const parsed = prev?.op === 'put' ? historySchema.safeParse(prev.value) : undefined
   const before = parsed?.success === true ? parsed.data : undefined
   const next = recordRevision(before, ds, Date.now())
-  if (JSON.stringify(next) === JSON.stringify(before)) return
-  await call(target, 'POST', '/v1/envelopes', await signedWriteFor(target, key, next, prev, privateKey))
+  if (JSON.stringify(next) === JSON.stringify(before)) return undefined
+  return signedWriteFor(target, StoreKey.history(refOf(ds)), next, prev, privateKey)
 }
 
-/** deleteHistory removes a deleted DaemonSet's history; `stored` is the entry as the caller read it (read here when not given). */
-export async function deleteHistory(target: AgentTarget, ref: DsRef, privateKey: KeyObject, stored?: { prev: Envelope | undefined }): Promise<void> {
-  const key = StoreKey.history(ref)
-  const prev = stored === undefined ? await current(target, key) : stored.prev
-  if (prev?.op === 'put') await call(target, 'POST', '/v1/envelopes', await signedWriteFor(target, key, undefined, prev, privateKey))
+/** historyDelete signs the tombstone of a deleted DaemonSet's history entry `prev` (as the caller read it), or undefined when there is none to delete. */
+export async function historyDelete(target: AgentTarget, ref: DsRef, privateKey: KeyObject, prev: Envelope | undefined): Promise<Envelope | undefined> {
+  return prev?.op === 'put' ? signedWriteFor(target, StoreKey.history(ref), undefined, prev, privateKey) : undefined
 }

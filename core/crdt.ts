@@ -36,6 +36,13 @@ export type MergeResult =
   | { status: 'stale' }
   | { status: 'rejected'; reason: string; why: 'malformed' | 'forged' | 'refused' }
 
+/** BatchMergeResult says what merging several envelopes as one write did: each one's result, or the refusal that kept them all out. */
+export type BatchMergeResult =
+  | { status: 'merged'; results: Array<Exclude<MergeResult, { status: 'rejected' }>> }
+  | { status: 'rejected'; index: number; reason: string; why: 'malformed' | 'forged' | 'refused' }
+
+type Prepared = { status: 'stale' } | Extract<MergeResult, { status: 'rejected' }> | { status: 'ready'; env: Envelope; current: Envelope | undefined }
+
 function isEnvelopeShaped(v: unknown): v is Envelope {
   const e = v as Partial<Envelope> | null
   return typeof e === 'object' && e !== null && typeof e.key === 'string' && typeof e.hlc === 'string' && typeof e.author === 'string' && typeof e.sig === 'string'
@@ -64,6 +71,31 @@ export class LwwMap {
    * the current envelope for its key. Returns what happened; never throws on bad input.
    */
   merge(input: unknown): MergeResult {
+    const r = this.prepare(input)
+    return 'env' in r ? this.commit(r.env, r.current) : r
+  }
+
+  /**
+   * mergeAll merges several envelopes of distinct keys as one write: every one is verified
+   * before any is kept, so when one is refused (or two name one key) nothing changes and the
+   * refusal says which. Otherwise each result is what merge would have said.
+   */
+  mergeAll(inputs: readonly unknown[]): BatchMergeResult {
+    const keys = new Set<string>()
+    const prepared: Array<Exclude<Prepared, { status: 'rejected' }>> = []
+    for (const [index, input] of inputs.entries()) {
+      const key = isEnvelopeShaped(input) ? input.key : undefined
+      if (key !== undefined && keys.has(key)) return { status: 'rejected', index, reason: `key ${key} is written twice in one batch`, why: 'malformed' }
+      if (key !== undefined) keys.add(key)
+      const r = this.prepare(input)
+      if (r.status === 'rejected') return { ...r, index }
+      prepared.push(r)
+    }
+    return { status: 'merged', results: prepared.map((r) => ('env' in r ? this.commit(r.env, r.current) : r)) }
+  }
+
+  /** prepare checks `input` against the map without changing it: stale, refused, or ready to commit. */
+  private prepare(input: unknown): Prepared {
     // An envelope that would not win changes nothing: say so before paying for a signature check.
     const current = isEnvelopeShaped(input) ? this.entries.get(input.key) : undefined
     if (current !== undefined && decodeTimestamp((input as Envelope).hlc) !== undefined && compareEnvelopes(input as Envelope, current) <= 0) return { status: 'stale' }
@@ -75,6 +107,10 @@ export class LwwMap {
     }
     const refusal = this.authorize(env)
     if (refusal !== undefined) return { status: 'rejected', reason: refusal, why: 'refused' }
+    return { status: 'ready', env, current }
+  }
+
+  private commit(env: Envelope, current: Envelope | undefined): Extract<MergeResult, { status: 'applied' }> {
     this.entries.set(env.key, env)
     this.buckets.update(env.key, current === undefined ? undefined : versionOf(current), versionOf(env))
     return current === undefined ? { status: 'applied' } : { status: 'applied', previous: current }

@@ -1,7 +1,7 @@
 // What the API may see and do of its agent: a narrow interface, so that api/ depends on
 // no agent internals (and the agent on api/, never the reverse). Types only.
 
-import type { LwwMap, MergeResult } from '../../core/crdt.js'
+import type { BatchMergeResult, LwwMap, MergeResult } from '../../core/crdt.js'
 import type { NodeRecord } from '../../core/node-record.js'
 import type { NodeView } from '../membership/membership.js'
 
@@ -43,6 +43,8 @@ export interface ApiBackend {
   refuse(why: 'untrusted'): void
   /** write applies a signed envelope: verified, persisted, then gossiped. */
   write(input: unknown): Promise<MergeResult>
+  /** writeAll applies signed envelopes as one write (all verified before any is kept), persisted, then gossiped together. */
+  writeAll(inputs: unknown[]): Promise<BatchMergeResult>
   /**
    * operate runs a signed logs or exec request on the hosts it names, handing each host's
    * frames to `sink` until done or `signal` aborts; throws an error with an HTTP `status`

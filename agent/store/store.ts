@@ -7,7 +7,8 @@
 import { Level } from 'level'
 import type { Logger } from 'pino'
 import { checkEnvelopeBounds } from '../../core/bounds.js'
-import { LwwMap, trustedAuthors, type MergeResult } from '../../core/crdt.js'
+import { batchOf } from '../../core/batch.js'
+import { LwwMap, trustedAuthors, type BatchMergeResult, type MergeResult } from '../../core/crdt.js'
 import { checkEnvelope, type ClusterBinding, type Envelope } from '../../core/envelope.js'
 import type { AgentClock } from '../clock.js'
 import { TypedEvents } from '../events.js'
@@ -123,7 +124,18 @@ export class Store extends TypedEvents<StoreEvents> {
     return r
   }
 
-  /** validate is the handler of the store topic: merge now, persist in order (it does not wait for the disk). */
+  /**
+   * applyAll merges envelopes as one write (core/crdt.ts mergeAll: all or nothing) from
+   * `source`; persists those that won (synced to disk for API writes, before returning) and
+   * emits 'store:change' for each. Never throws on bad input.
+   */
+  async applyAll(inputs: readonly unknown[], source: Source): Promise<BatchMergeResult> {
+    const r = this.mergeBatch(inputs, source)
+    if (r.status === 'merged') await Promise.all(inputs.filter((_, i) => r.results[i]?.status === 'applied').map((env) => this.persist(env as Envelope, source === 'api')))
+    return r
+  }
+
+  /** validate is the handler of the store topic (one envelope, or a batch): merge now, persist in order (it does not wait for the disk). */
   validate(msg: GossipMessage): Verdict {
     let input: unknown
     try {
@@ -131,6 +143,17 @@ export class Store extends TypedEvents<StoreEvents> {
     } catch {
       this.opts.metrics.rejected.inc({ map: 'store', source: 'gossip' })
       return 'reject'
+    }
+    const batch = batchOf(input)
+    if (batch instanceof Error) {
+      this.refused(batch.message, 'gossip')
+      return 'reject'
+    }
+    if (batch !== undefined) {
+      const r = this.mergeBatch(batch, 'gossip')
+      if (r.status === 'rejected') return 'reject'
+      for (const [i, res] of r.results.entries()) if (res.status === 'applied') void this.persist(batch[i] as Envelope, false)
+      return r.results.some((res) => res.status === 'applied') ? 'accept' : 'ignore'
     }
     const r = this.merge(input, 'gossip')
     if (r.status === 'applied') void this.persist(input as Envelope, false)
@@ -154,19 +177,38 @@ export class Store extends TypedEvents<StoreEvents> {
   private merge(input: unknown, source: Source): MergeResult {
     const bound = source === 'disk' ? undefined : checkEnvelopeBounds(input, this.opts.clock.wall())
     const r: MergeResult = bound === undefined ? this.map.merge(input) : { status: 'rejected', reason: bound, why: 'refused' }
-    if (r.status === 'rejected') {
-      this.opts.metrics.rejected.inc({ map: 'store', source })
-      // From the API every refusal is logged (an operator is waiting for it); from peers, 20 lines a second at most.
-      const held = source === 'api' ? 0 : this.rejections.pass(this.opts.clock.mono())
-      if (held !== undefined) this.opts.log.warn({ reason: r.reason, source, ...(held > 0 ? { moreRejected: held } : {}) }, 'envelope rejected')
-    } else if (r.status === 'applied') {
-      const env = input as Envelope
-      this.opts.clock.observe(env.hlc)
-      this.opts.metrics.applied.inc({ map: 'store', source })
-      this.opts.log.info({ key: env.key, op: env.op, hlc: env.hlc, source }, 'store changed')
-      this.emit('store:change', env)
-    }
+    if (r.status === 'rejected') this.refused(r.reason, source)
+    else if (r.status === 'applied') this.changed(input as Envelope, source)
     return r
+  }
+
+  /** mergeBatch is merge for envelopes written together: each one's bounds, then the map's mergeAll. */
+  private mergeBatch(inputs: readonly unknown[], source: Source): BatchMergeResult {
+    for (const [index, input] of inputs.entries()) {
+      const bound = checkEnvelopeBounds(input, this.opts.clock.wall())
+      if (bound !== undefined) {
+        this.refused(`envelope ${index + 1} of the batch: ${bound}`, source)
+        return { status: 'rejected', index, reason: bound, why: 'refused' }
+      }
+    }
+    const r = this.map.mergeAll(inputs)
+    if (r.status === 'rejected') this.refused(`envelope ${r.index + 1} of the batch: ${r.reason}`, source)
+    else for (const [i, res] of r.results.entries()) if (res.status === 'applied') this.changed(inputs[i] as Envelope, source)
+    return r
+  }
+
+  private refused(reason: string, source: Source): void {
+    this.opts.metrics.rejected.inc({ map: 'store', source })
+    // From the API every refusal is logged (an operator is waiting for it); from peers, 20 lines a second at most.
+    const held = source === 'api' ? 0 : this.rejections.pass(this.opts.clock.mono())
+    if (held !== undefined) this.opts.log.warn({ reason, source, ...(held > 0 ? { moreRejected: held } : {}) }, 'envelope rejected')
+  }
+
+  private changed(env: Envelope, source: Source): void {
+    this.opts.clock.observe(env.hlc)
+    this.opts.metrics.applied.inc({ map: 'store', source })
+    this.opts.log.info({ key: env.key, op: env.op, hlc: env.hlc, source }, 'store changed')
+    this.emit('store:change', env)
   }
 
   /** persist queues a write behind earlier ones so a key's versions land in order. */

@@ -15,11 +15,12 @@ import { parseManifests } from '../../core/manifest.js'
 import type { DaemonSet } from '../../core/types.js'
 import { call, type AgentTarget } from '../client.js'
 import { CliError } from '../errors.js'
-import { writeRevision } from '../history.js'
+import { revisionWrite } from '../history.js'
 import { readInputs } from '../inputs.js'
 import { WRITES_IN_FLIGHT, inOrder } from '../ordered.js'
 import { current, currentForWrite, loadOperatorKey, signedWriteFor } from '../signer.js'
 import { loadSecretKey } from '../secret-key.js'
+import { writeEnvelopes } from '../writes.js'
 import { openSecret, sameSecret, sealSecret, type PlainSecret, type Secret } from '../../core/secret.js'
 import { SecretKeyError, type SecretKey } from '../../core/secret-box.js'
 import { formatIssue } from '../../core/errors.js'
@@ -124,7 +125,8 @@ async function applyConfigMap(cm: ConfigMap, target: AgentTarget, privateKey: Ke
 /**
  * applyDaemonSet writes one DaemonSet and its revision unless the agent has it already;
  * returns what happened, as kubectl says it. What the writes need (the DaemonSet and history
- * entries stored, the cluster id) is asked for at once: one round trip, not three.
+ * entries stored, the cluster id) is asked for at once: one round trip, not three; then the
+ * two entries are written as one: a second.
  */
 async function applyDaemonSet(ds: DaemonSet, target: AgentTarget, privateKey: KeyObject): Promise<'created' | 'configured' | 'unchanged'> {
   const key = StoreKey.daemonSet(refOf(ds))
@@ -133,7 +135,9 @@ async function applyDaemonSet(ds: DaemonSet, target: AgentTarget, privateKey: Ke
   if (existing !== undefined && comparable(existing) === comparable(ds)) return 'unchanged'
   const creationTimestamp = existing?.metadata.creationTimestamp ?? new Date().toISOString()
   const value: DaemonSet = { ...ds, metadata: { ...ds.metadata, creationTimestamp } }
-  await call(target, 'POST', '/v1/envelopes', await signedWriteFor(target, key, value, prev, privateKey))
-  await writeRevision(target, value, privateKey, { prev: history })
+  const written = await signedWriteFor(target, key, value, prev, privateKey)
+  const revision = await revisionWrite(target, value, privateKey, history)
+  // One write: the agent keeps both or neither, and gossips them as one message.
+  await writeEnvelopes(target, revision === undefined ? [written] : [written, revision])
   return existing === undefined ? 'created' : 'configured'
 }

@@ -4,12 +4,13 @@
 import { StoreKey, dsRef, parseDsKey, refOf, type DsRef } from '../../core/keyspace.js'
 import type { DaemonSet } from '../../core/types.js'
 import { call, type AgentTarget } from '../client.js'
-import { deleteHistory } from '../history.js'
+import { historyDelete } from '../history.js'
 import { CliError, UsageError } from '../errors.js'
 import { WRITES_IN_FLIGHT, inOrder } from '../ordered.js'
 import { fleetNodes } from '../fleet.js'
 import { CM_RESOURCES, DS_RESOURCES, POD_RESOURCES, SECRET_RESOURCES, dsArg, notFound } from '../resources.js'
 import { current, currentForWrite, loadOperatorKey, signedWriteFor } from '../signer.js'
+import { writeEnvelopes } from '../writes.js'
 
 export interface DeleteOptions {
   namespace?: string
@@ -144,8 +145,10 @@ export async function runDelete(resource: string | undefined, names: string[], o
     // The DaemonSet, its history and the cluster id asked for at once: one round trip, not three.
     const [prev, history] = await Promise.all([currentForWrite(target, key), current(target, StoreKey.history(ref))])
     if (prev === undefined || prev.op !== 'put') return { line: `Error from server (NotFound): ${notFound('daemonsets.apps', ref.name, ref.namespace)}\n`, missing: true }
-    await call(target, 'POST', '/v1/envelopes', await signedWriteFor(target, key, undefined, prev, privateKey, { cascade }))
-    await deleteHistory(target, ref, privateKey, { prev: history })
+    const tombstone = await signedWriteFor(target, key, undefined, prev, privateKey, { cascade })
+    const historyTombstone = await historyDelete(target, ref, privateKey, history)
+    // One write: the agent keeps both or neither, and gossips them as one message.
+    await writeEnvelopes(target, historyTombstone === undefined ? [tombstone] : [tombstone, historyTombstone])
     return { line: `daemonset.apps "${(prev.value as DaemonSet).metadata.name}" deleted${cascade === 'orphan' ? ' (orphan: its pods keep running)' : ''}\n` }
   }
   // Each deletion is its own signed write: several travel at once, reported in order.

@@ -23,8 +23,12 @@ interface Seen {
   open: number
 }
 
-/** fakeAgent answers the store API from `stored` (key -> envelope), holding reads until `together` are open at once (or 1 s). */
-async function fakeAgent(stored: Map<string, unknown>, together: number): Promise<{ address: string; seen: Seen[]; posted: unknown[]; close: () => Promise<void> }> {
+/**
+ * fakeAgent answers the store API from `stored` (key -> envelope), holding reads until
+ * `together` are open at once (or 1 s). `batches` false: it predates `POST /v1/envelopes/batch`
+ * (404, as an agent of 0.1.x answers).
+ */
+async function fakeAgent(stored: Map<string, unknown>, together: number, batches = true): Promise<{ address: string; seen: Seen[]; posted: unknown[]; close: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'dm-rt-'))
   const path = join(dir, 'api.sock')
   const seen: Seen[] = []
@@ -46,6 +50,11 @@ async function fakeAgent(stored: Map<string, unknown>, together: number): Promis
     if (req.method === 'POST' && url.pathname === '/v1/envelopes') {
       posted.push(JSON.parse(body))
       return send(200, { status: 'applied' })
+    }
+    if (batches && req.method === 'POST' && url.pathname === '/v1/envelopes/batch') {
+      const { envelopes } = JSON.parse(body) as { envelopes: unknown[] }
+      posted.push(...envelopes)
+      return send(200, { statuses: envelopes.map(() => 'applied') })
     }
     send(404, { error: 'no route' })
   }
@@ -88,7 +97,7 @@ async function operatorKey(dir: string): Promise<string> {
   return file
 }
 
-test('apply of a new DaemonSet: its entry, its history entry and the cluster id are read at once, then the DaemonSet and its history are written in that order', async () => {
+test('apply of a new DaemonSet: its entry, its history entry and the cluster id are read at once, then the DaemonSet and its history are written as one batch', async () => {
   const agent = await fakeAgent(new Map(), 3)
   const dir = await mkdtemp(join(tmpdir(), 'dm-rt-in-'))
   try {
@@ -100,18 +109,36 @@ test('apply of a new DaemonSet: its entry, its history entry and the cluster id 
     assert.equal(Math.max(...reads.map((s) => s.open)), 2, 'the last read arrived while the other two were open')
     assert.deepEqual(reads.map((s) => s.path).sort(), ['/v1/envelopes?key=ds%2Fdefault%2Frt', '/v1/envelopes?key=history%2Fdefault%2Frt', '/v1/health'])
     assert.deepEqual(agent.seen.slice(0, 3).map((s) => s.method), ['GET', 'GET', 'GET'], 'every read before the first write')
+    assert.deepEqual(agent.seen.slice(3).map((s) => `${s.method} ${s.path}`), ['POST /v1/envelopes/batch'], 'one write')
     assert.deepEqual(
       agent.posted.map((e) => (e as { key: string }).key),
       ['ds/default/rt', 'history/default/rt'],
     )
-    assert.equal(agent.seen.length, 5, 'three reads and two writes')
   } finally {
     await agent.close()
     await rm(dir, { recursive: true, force: true })
   }
 })
 
-test('delete of a DaemonSet: its entry, its history entry and the cluster id are read at once, and the cluster id once for both writes', async () => {
+test('apply through an agent that predates batches: the DaemonSet, then its history, one write each', async () => {
+  const agent = await fakeAgent(new Map(), 3, false)
+  const dir = await mkdtemp(join(tmpdir(), 'dm-rt-old-'))
+  try {
+    const file = join(dir, 'ds.yaml')
+    await writeFile(file, manifest('rt'))
+    assert.equal(await main(['apply', '-f', file, '--agent', agent.address, '--key', await operatorKey(dir)], quiet, quiet), 0)
+    assert.deepEqual(agent.seen.slice(3).map((s) => `${s.method} ${s.path}`), ['POST /v1/envelopes/batch', 'POST /v1/envelopes', 'POST /v1/envelopes'])
+    assert.deepEqual(
+      agent.posted.map((e) => (e as { key: string }).key),
+      ['ds/default/rt', 'history/default/rt'],
+    )
+  } finally {
+    await agent.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+})
+
+test('delete of a DaemonSet: its entry, its history entry and the cluster id are read at once, then both tombstones written as one batch', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'dm-rt-del-'))
   // Store the DaemonSet and its history as an apply through this CLI writes them.
   const first = await fakeAgent(new Map(), 3)
@@ -134,7 +161,7 @@ test('delete of a DaemonSet: its entry, its history entry and the cluster id are
         ['history/default/rt', 'delete'],
       ],
     )
-    assert.equal(agent.seen.length, 5, 'three reads and two writes')
+    assert.equal(agent.seen.length, 4, 'three reads and one write (a batch)')
   } finally {
     await agent.close()
     await rm(dir, { recursive: true, force: true })

@@ -155,3 +155,45 @@ describe('LWW map', () => {
     assert.equal(a.diff(4, [bucketOf(e.key, 4)], [[e.key, 'garbage', 'AAAAAAAAAAA']]).send.length, 1)
   })
 })
+
+describe('LWW map: envelopes written together (mergeAll)', () => {
+  const put = (key: string, wall: number, k = alice): Envelope => signEnvelope(key, { image: `x:${wall}` }, { wall, logical: 0 }, k.priv)
+
+  it('keeps every envelope, each as merge would say', () => {
+    const m = build([put('ds/default/a', 1)])
+    const r = m.mergeAll([put('ds/default/a', 2), put('history/default/a', 2), put('ds/default/b', 0)])
+    assert.equal(r.status, 'merged')
+    assert.deepEqual(r.status === 'merged' ? r.results.map((x) => x.status) : [], ['applied', 'applied', 'applied'])
+    assert.equal((m.get('ds/default/a')?.value as { image: string }).image, 'x:2')
+    assert.equal(m.size, 3)
+  })
+
+  it('an envelope that would not win is stale and the others are kept', () => {
+    const m = build([put('ds/default/a', 5)])
+    const r = m.mergeAll([put('ds/default/a', 2), put('history/default/a', 2)])
+    assert.deepEqual(r.status === 'merged' ? r.results.map((x) => x.status) : r, ['stale', 'applied'])
+  })
+
+  it('one forged, untrusted or malformed envelope keeps them all out, and says which', () => {
+    const forged = { ...put('history/default/a', 2), value: { image: 'evil' } }
+    for (const [bad, why] of [
+      [forged, 'forged'],
+      [put('history/default/a', 2, { ...alice, id: outsider.id, priv: createPrivateKey(outsider.privateKeyPem) }), 'refused'],
+      [{ key: 'history/default/a' }, 'malformed'],
+    ] as const) {
+      const m = build([put('ds/default/a', 1)])
+      const before = m.digest()
+      const r = m.mergeAll([put('ds/default/a', 2), bad])
+      assert.equal(r.status, 'rejected')
+      assert.equal(r.status === 'rejected' ? `${r.index} ${r.why}` : '', `1 ${why}`)
+      assert.equal(m.digest(), before, 'nothing changed')
+    }
+  })
+
+  it('a key written twice in one batch is refused', () => {
+    const m = new LwwMap(trust)
+    const r = m.mergeAll([put('ds/default/a', 1), put('ds/default/a', 2)])
+    assert.equal(r.status === 'rejected' ? r.reason : '', 'key ds/default/a is written twice in one batch')
+    assert.equal(m.size, 0)
+  })
+})
