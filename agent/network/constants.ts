@@ -13,10 +13,11 @@ export const Topics = {
  * GOSSIP_MESH is gossipsub's mesh and gossip on every topic (network.ts; the scale simulator
  * models the same values). Every node record is a message: a smaller mesh than the library's
  * (D 6) and no flood-publishing keep the duplicates (each one decrypted twice, by pnet and
- * noise) down on small hosts. IHAVE offers only the last heartbeat's messages (the library's
- * default is the last 3): each offer is a frame to Dlazy peers and back, about a fifth of the
- * frames an apply cost every agent of 10 (docs/membership.md, "Gossip"), and a host that
- * misses a message hears of it anyway through the state fingerprint in the next probe ack.
+ * noise) down on small hosts. IHAVE offers only the last heartbeat's messages (the
+ * library's default is the last 3): each offer is a frame to Dlazy peers and back, about a
+ * fifth of the frames an apply cost every agent of 10 (docs/membership.md, "Gossip per
+ * apply"), and a host that misses a message hears of it anyway through the state
+ * fingerprint in its next probe ack.
  */
 export const GOSSIP_MESH = { D: 4, Dlo: 3, Dhi: 6, Dout: 1, Dlazy: 4, mcacheGossip: 1 } as const
 
