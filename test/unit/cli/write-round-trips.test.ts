@@ -97,45 +97,40 @@ async function operatorKey(dir: string): Promise<string> {
   return file
 }
 
-test('apply of a new DaemonSet: its entry, its history entry and the cluster id are read at once, then the DaemonSet and its history are written as one batch', async () => {
-  const agent = await fakeAgent(new Map(), 3)
+/** applyThrough applies DaemonSet rt through `agent` (a fresh operator key), runs `check`, asserts both entries were written, DaemonSet first, and closes the agent. */
+async function applyThrough(agent: Awaited<ReturnType<typeof fakeAgent>>, check: () => void): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'dm-rt-in-'))
   try {
     const file = join(dir, 'ds.yaml')
     await writeFile(file, manifest('rt'))
-    const code = await main(['apply', '-f', file, '--agent', agent.address, '--key', await operatorKey(dir)], quiet, quiet)
-    assert.equal(code, 0)
+    assert.equal(await main(['apply', '-f', file, '--agent', agent.address, '--key', await operatorKey(dir)], quiet, quiet), 0)
+    check()
+    assert.deepEqual(
+      agent.posted.map((e) => (e as { key: string }).key),
+      ['ds/default/rt', 'history/default/rt'],
+    )
+  } finally {
+    await agent.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+test('apply of a new DaemonSet: its entry, its history entry and the cluster id are read at once, then the DaemonSet and its history are written as one batch', async () => {
+  const agent = await fakeAgent(new Map(), 3)
+  await applyThrough(agent, () => {
     const reads = agent.seen.filter((s) => s.method === 'GET')
     assert.equal(Math.max(...reads.map((s) => s.open)), 2, 'the last read arrived while the other two were open')
     assert.deepEqual(reads.map((s) => s.path).sort(), ['/v1/envelopes?key=ds%2Fdefault%2Frt', '/v1/envelopes?key=history%2Fdefault%2Frt', '/v1/health'])
     assert.deepEqual(agent.seen.slice(0, 3).map((s) => s.method), ['GET', 'GET', 'GET'], 'every read before the first write')
     assert.deepEqual(agent.seen.slice(3).map((s) => `${s.method} ${s.path}`), ['POST /v1/envelopes/batch'], 'one write')
-    assert.deepEqual(
-      agent.posted.map((e) => (e as { key: string }).key),
-      ['ds/default/rt', 'history/default/rt'],
-    )
-  } finally {
-    await agent.close()
-    await rm(dir, { recursive: true, force: true })
-  }
+  })
 })
 
 test('apply through an agent that predates batches: the DaemonSet, then its history, one write each', async () => {
   const agent = await fakeAgent(new Map(), 3, false)
-  const dir = await mkdtemp(join(tmpdir(), 'dm-rt-old-'))
-  try {
-    const file = join(dir, 'ds.yaml')
-    await writeFile(file, manifest('rt'))
-    assert.equal(await main(['apply', '-f', file, '--agent', agent.address, '--key', await operatorKey(dir)], quiet, quiet), 0)
+  await applyThrough(agent, () => {
     assert.deepEqual(agent.seen.slice(3).map((s) => `${s.method} ${s.path}`), ['POST /v1/envelopes/batch', 'POST /v1/envelopes', 'POST /v1/envelopes'])
-    assert.deepEqual(
-      agent.posted.map((e) => (e as { key: string }).key),
-      ['ds/default/rt', 'history/default/rt'],
-    )
-  } finally {
-    await agent.close()
-    await rm(dir, { recursive: true, force: true })
-  }
+  })
 })
 
 test('delete of a DaemonSet: its entry, its history entry and the cluster id are read at once, then both tombstones written as one batch', async () => {
