@@ -9,8 +9,6 @@ import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { checkStoreValue } from '../core/admission.js'
-import { MAX_BATCH_BYTES, knowsBatches } from '../core/batch.js'
-import type { BatchMergeResult, MergeResult } from '../core/crdt.js'
 import { Prefix, StoreKey, parseStoreKey, refOf } from '../core/keyspace.js'
 import type { History } from '../core/history.js'
 import type { DaemonSet } from '../core/types.js'
@@ -49,6 +47,7 @@ import { Reconciler } from './reconciler/reconciler.js'
 import type { ContainerRuntime } from './runtime/runtime.js'
 import { Store } from './store/store.js'
 import { AntiEntropy } from './store/sync.js'
+import { storeWrites } from './store/writes.js'
 
 /**
  * AgentSeams replace parts of the agent: production passes none. A test or a simulator
@@ -352,23 +351,8 @@ function backendOf(p: Omit<Parts, 'api' | 'metricsServer'>, clock: Clock): ApiBa
     now: () => clock.wall(),
     operate: (request, stdin, sink, signal) => p.ops.run(request, stdin, sink, signal),
     metrics: async () => ({ contentType: p.metrics.registry.contentType, text: await p.metrics.registry.metrics() }),
-    // Verified, synced to disk, then gossiped.
-    write: async (input): Promise<MergeResult> => {
-      const r = await p.store.apply(input, 'api')
-      if (r.status === 'applied') await p.network.publish(Topics.store, new TextEncoder().encode(JSON.stringify(input)))
-      return r
-    },
-    // Published as one message when every member reads batches and it fits one; else one by one.
-    writeAll: async (inputs): Promise<BatchMergeResult> => {
-      const r = await p.store.applyAll(inputs, 'api')
-      if (r.status === 'rejected') return r
-      const won = inputs.filter((_, i) => r.results[i]?.status === 'applied')
-      const batch = new TextEncoder().encode(JSON.stringify({ batch: won }))
-      const together = won.length > 1 && batch.length <= MAX_BATCH_BYTES && p.membership.nodes().every((n) => n.state === 'Left' || knowsBatches(n.record.version))
-      if (together) await p.network.publish(Topics.store, batch)
-      else for (const env of won) await p.network.publish(Topics.store, new TextEncoder().encode(JSON.stringify(env)))
-      return r
-    },
+    // Verified, synced to disk, then gossiped (one message for envelopes written together).
+    ...storeWrites(p.store, p.network, () => p.membership.nodes().filter((n) => n.state !== 'Left').map((n) => n.record.version)),
     health: async () => {
       const memory = process.memoryUsage()
       return {
