@@ -5,6 +5,7 @@
 // envelope is verified before any is kept (core/crdt.ts mergeAll).
 
 import { MAX_ENVELOPE_BYTES } from './bounds.js'
+import { since020 } from './version.js'
 
 /** MAX_BATCH_ENVELOPES bounds the envelopes of one batch (a write's DaemonSet and history are two). */
 export const MAX_BATCH_ENVELOPES = 8
@@ -37,5 +38,5 @@ export function batchOf(message: unknown): unknown[] | Error | undefined {
  * penalise the peer that sent it: while any member runs 0.1.x, envelopes go one by one.
  */
 export function knowsBatches(version: string): boolean {
-  return !/^0\.[01]\./.test(version)
+  return since020(version)
 }

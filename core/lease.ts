@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import { KEY_ID } from './keys.js'
 import { parseDsKey } from './keyspace.js'
+import { since020 } from './version.js'
 
 export const SLOT_KINDS = ['unavailable', 'surge'] as const
 /** unavailable: the holder takes its copy down (maxUnavailable); surge: it runs a second copy (maxSurge). */
@@ -102,7 +103,7 @@ export function quorumOf(n: number, f: number): number {
  * voter runs one, every agent keeps to the fleet-wide vote and reports no slot in its record.
  */
 export function knowsCommittees(version: string): boolean {
-  return !/^0\.[01]\./.test(version)
+  return since020(version)
 }
 
 /** DEFAULT_COMMITTEE is how many voters decide a DaemonSet's slots in a fleet larger than that (`leaseCommittee`). */
