@@ -12,7 +12,7 @@ import type { PodStatus } from './node-record.js'
 import { WAITING_FOR_A_SLOT, waitingReason } from './pacing.js'
 import { DEFAULT_TERMINATION_GRACE_SECONDS } from './defaults.js'
 import type { Action, PassInput, PassPlan, Wanted } from './pass-types.js'
-import { adoptOrphans, ownersOf, planNode, type DesiredPod, type ObservedContainer, type Removal } from './reconcile.js'
+import { adoptOrphans, ownersOf, planNode, setAside, type DesiredPod, type ObservedContainer, type Removal } from './reconcile.js'
 import { availableIn, copyReady, rolloutLimits } from './rollout.js'
 
 
@@ -45,6 +45,15 @@ export function readyCopies(wanted: readonly Wanted[], containers: readonly Obse
     for (const c of copiesOf(adopted.filter((x) => x.daemonSet === w.ref.label), probes)) if (c.ready) out.add(readyKey(w.ref, c.revision))
   }
   return out
+}
+
+/**
+ * withoutPrepared returns the containers less those of a pod prepared for an update while the
+ * old copy runs (setAside, core/reconcile.ts), an adopted orphan counting as its adopter's copy.
+ */
+export function withoutPrepared(wanted: readonly Wanted[], containers: readonly ObservedContainer[], orphaned: ReadonlySet<string>, owners: ReadonlyMap<string, string> = new Map()): ObservedContainer[] {
+  const adopted = adoptOrphans(desiredOf(wanted), containers, orphaned, owners)
+  return setAside(containers, new Map(wanted.map((w) => [w.ref.label, w.revision])), adopted)
 }
 
 function desiredOf(wanted: readonly Wanted[]): DesiredPod[] {

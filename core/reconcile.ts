@@ -14,6 +14,8 @@ export interface ObservedContainer {
   /** The pod's network owner (its first container's name): containers of one pod share it. */
   podOwner: string
   running: boolean
+  /** Created and never started (Docker's `created` state): a prepared pod's, or a start cut short. */
+  neverStarted?: boolean
   /** Creation time, ms since epoch. */
   createdAt: number
   /** The pod template's labels the container carries (daemonmesh.io/* excluded). */
@@ -99,6 +101,33 @@ function podsOf(observed: readonly ObservedContainer[]): Pod[] {
     createdAt: Math.min(...containers.map((c) => c.createdAt)),
     running: containers.every((c) => c.running),
   }))
+}
+
+/**
+ * setAside leaves out the containers of a prepared pod: a pod of its DaemonSet's current
+ * revision (`current`: the revision, by DaemonSet label form) whose every container was
+ * created and never started, while another pod of that DaemonSet runs. The reconciler
+ * creates such a pod once an update's images are pulled, before its slot, so that the update
+ * only starts it: Docker's create is made before the host has no running copy, not after.
+ * While the old copy runs the prepared pod is no copy: not kept, started, removed, probed nor
+ * reported. Once no other pod runs (the update stopped the old copy, or it failed) it is a pod
+ * like any other: the copy, started (a start cut short) or reported failing, as a pod the
+ * update created itself would be. A prepared pod of a revision no longer current is an extra
+ * copy, removed.
+ */
+export function setAside(observed: readonly ObservedContainer[], current: ReadonlyMap<string, string>, adopted: readonly ObservedContainer[] = observed): ObservedContainer[] {
+  // Grouped by owner as adoption makes it (`adopted`: adoptOrphans of `observed`, in order): an adopted orphan is its adopter's copy.
+  const owned = observed.map((c, i) => ({ ...c, daemonSet: adopted[i]?.daemonSet ?? c.daemonSet }))
+  const byDs = new Map<string, ObservedContainer[]>()
+  for (const c of owned) byDs.set(c.daemonSet, [...(byDs.get(c.daemonSet) ?? []), c])
+  // A pod's containers share its owner, which names its revision: one pod per revision here.
+  const aside = new Set<string>()
+  for (const [ds, containers] of byDs) {
+    const pods = podsOf(containers)
+    const prepared = pods.find((p) => p.revision === current.get(ds) && p.containers.every((c) => c.neverStarted === true))
+    if (prepared !== undefined && pods.some((p) => p !== prepared && p.running)) aside.add(`${ds} ${prepared.owner}`)
+  }
+  return aside.size === 0 ? [...observed] : observed.filter((_, i) => !aside.has(`${owned[i]?.daemonSet} ${owned[i]?.podOwner}`))
 }
 
 const removeAll = (pod: Pod, reason: string): Removal[] => pod.containers.map((c) => ({ id: c.id, name: c.name, daemonSet: c.daemonSet, reason }))

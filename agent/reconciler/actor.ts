@@ -70,6 +70,8 @@ export class Actor {
   readonly failures = new Map<string, Failure>()
   /** Revisions whose images were pulled for an update (`NS.NAME@revision`): once, not every pass. */
   readonly pulled = new Set<string>()
+  /** Revisions whose pod was created ahead of its update (`NS.NAME@revision`): the update only starts it. */
+  private readonly prepared = new Set<string>()
   /** Copies restarted for a failed probe, backed off, per DaemonSet label form. */
   readonly crashes = new Map<string, Crash>()
   /** Copies running their init containers now (`Init:I/N`), per DaemonSet label form. */
@@ -144,7 +146,7 @@ export class Actor {
         return (await this.start(a.ref, a.plan, doing, { pulled: false })) ? done(true) : halted
       case 'pull':
         doing(`Pulling the images of revision ${a.plan.revision}`)
-        return (await this.pull(a.ref, a.plan)) ? done(true) : halted
+        return (await this.pull(a.ref, a.plan, doing)) ? done(true) : halted
       case 'claim':
         this.opts.slots.claim(a.ref.key, a.revision, a.kind)
         return done(false)
@@ -266,9 +268,10 @@ export class Actor {
     // Under a slot the images were pulled before claiming and found present above: the new
     // copy starts without pulling again while the host has none (runtime.ts StartOptions).
     const pulled = a.kind !== undefined
+    const key = `${a.ref.label}@${a.plan.revision}`
     const starting = async (): Promise<void> => {
       doing(`Starting revision ${a.plan.revision}`)
-      await this.start(a.ref, a.plan, doing, { pulled })
+      await this.start(a.ref, a.plan, doing, { pulled, prepared: this.prepared.delete(key) })
     }
     if (a.stop.length === 0) await starting()
     else {
@@ -280,7 +283,7 @@ export class Actor {
   }
 
   /** start starts the plan's pod; false (and a failure backed off) when that failed. */
-  private async start(ref: DsRef, plan: Parameters<ContainerRuntime['startPod']>[0], doing: Doing, opts: { pulled: boolean }): Promise<boolean> {
+  private async start(ref: DsRef, plan: Parameters<ContainerRuntime['startPod']>[0], doing: Doing, opts: { pulled: boolean; prepared?: boolean }): Promise<boolean> {
     try {
       const progress = (status: string): void => {
         // A fresh pass reports the init progress (get pods: Init:I/N).
@@ -302,18 +305,31 @@ export class Actor {
     }
   }
 
-  /** pull ensures the plan's images; false (and a failure backed off) when that failed. */
-  private async pull(ref: DsRef, plan: Parameters<ContainerRuntime['pullImages']>[0]): Promise<boolean> {
+  /**
+   * pull ensures the images of an update's plan; false (and a failure backed off) when that
+   * failed. Then it creates the pod without starting it (runtime.ts preparePod), so that the
+   * update under a slot only starts it; while the old copy runs that pod is no copy
+   * (core/reconcile.ts setAside). One that cannot be prepared is logged, and the update
+   * creates it, as before.
+   */
+  private async pull(ref: DsRef, plan: Parameters<ContainerRuntime['pullImages']>[0], doing: Doing): Promise<boolean> {
+    const key = `${ref.label}@${plan.revision}`
     try {
       await this.opts.runtime.pullImages(plan)
       for (const k of this.pulled) if (k.startsWith(`${ref.label}@`)) this.pulled.delete(k)
       this.event(ref.label, 'Normal', 'Pulled', `Images of revision ${plan.revision} present: ${plan.containers.map((c) => c.create.Image).join(', ')}`)
-      this.pulled.add(`${ref.label}@${plan.revision}`)
-      return true
+      this.pulled.add(key)
     } catch (err) {
       this.fail(ref.label, err, 'pull')
       return false
     }
+    doing(`Creating the pod of revision ${plan.revision}`)
+    for (const k of this.prepared) if (k.startsWith(`${ref.label}@`)) this.prepared.delete(k)
+    await this.opts.runtime.preparePod(plan).then(
+      (made) => made && this.prepared.add(key),
+      (err: unknown) => this.log.info({ daemonset: ref.label, revision: plan.revision, err: (err as Error).message }, 'the new copy could not be created ahead: its update will create it'),
+    )
+    return true
   }
 
   /**

@@ -14,7 +14,7 @@ import { podPlan } from '../../core/container-spec.js'
 import { shouldRun, type TaintAge } from '../../core/eligibility.js'
 import { Prefix, StoreKey, parseDsLabel, parseStoreKey, refOf } from '../../core/keyspace.js'
 import { nodeInfoOf, type PodStatus, type WorkerStatus } from '../../core/node-record.js'
-import { planPass, readyCopies, stepsByCopy, type DeleteRequest, type ObservedState, type PassInput, type ProbeState, type SlotAnswer, type Wanted } from '../../core/pass.js'
+import { planPass, readyCopies, stepsByCopy, withoutPrepared, type DeleteRequest, type ObservedState, type PassInput, type ProbeState, type SlotAnswer, type Wanted } from '../../core/pass.js'
 import { checkPolicy, OPEN_POLICY, type WorkloadPolicy } from '../../core/policy.js'
 import { compileSelector } from '../../core/selector.js'
 import type { DaemonSet, Taint } from '../../core/types.js'
@@ -178,8 +178,10 @@ export class Reconciler {
       if ((e.value as { cascade?: string } | undefined)?.cascade === 'orphan') orphaned.add(k.ref.label)
       else deleted.add(k.ref.label)
     }
-    const containers = await this.listContainers(self.name)
-    if (containers === undefined) return undefined
+    const listed = await this.listContainers(self.name)
+    if (listed === undefined) return undefined
+    // A pod prepared for an update (created before its slot) is no copy until the update starts it.
+    const containers = withoutPrepared(wanted, listed, orphaned, this.owners)
     this.copyOf = new Map(containers.map((c) => [c.name, c.daemonSet]))
     this.prober.sync(containers)
     const probes = new Map<string, ProbeState>()

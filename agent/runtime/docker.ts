@@ -1,9 +1,9 @@
 // The Docker runtime (dockerode), the production ContainerRuntime and the only file that
-// knows Docker (with images.ts, docker-streams.ts and docker-events.ts). It lists this node's
-// managed containers, pulls images by pull policy, creates and starts pods from core's
-// PodPlan (idempotently: names are deterministic, so Docker refuses a twin) after their
-// volumes (pod-volumes.ts, and the tmpfs volumes here), removes containers and, with a pod's
-// last one, its volumes, runs probe commands, and follows events (docker-events.ts).
+// knows Docker (with images.ts, pod-start.ts, docker-streams.ts and docker-events.ts). It
+// lists this node's managed containers, pulls images by pull policy, creates and starts pods
+// from core's PodPlan (pod-start.ts: idempotently, after their volumes), removes containers
+// and, with a pod's last one, its volumes, runs probe commands, and follows events
+// (docker-events.ts).
 //
 // Every call has a deadline (timings.runtime) and is aborted past it (CallTimeoutError), so
 // a call that never returns stalls only the copy that made it. Calls that make the engine
@@ -19,11 +19,12 @@ import { Labels, type PodPlan } from '../../core/container-spec.js'
 import type { ObservedContainer } from '../../core/reconcile.js'
 import type { Timings } from '../defaults.js'
 import { CallTimeoutError, Limiter, withDeadline } from './limiter.js'
+import { PodStarter } from './pod-start.js'
 import { DockerImages } from './images.js'
 import { PodVolumes } from './pod-volumes.js'
 import { DockerEvents } from './docker-events.js'
 import { DockerStreams } from './docker-streams.js'
-import { ImagePullError, InitContainerError, NotFoundError, type ContainerRuntime, type ContainerState, type ContainerStreams, type ExecOptions, type LogOptions, type OutputChunk, type StartOptions } from './runtime.js'
+import { ImagePullError, NotFoundError, type ContainerRuntime, type ContainerState, type ContainerStreams, type ExecOptions, type LogOptions, type OutputChunk, type StartOptions } from './runtime.js'
 
 export interface DockerRuntimeOptions {
   /** Calls that make the engine work, at most this many at once (config dockerConcurrency). */
@@ -46,6 +47,7 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
   private readonly images: DockerImages
   private readonly streams: DockerStreams
   private readonly events: DockerEvents
+  private readonly pods: PodStarter
   /** The pod (label) of each container the last list returned, by id: a removal need not inspect first. */
   private podsById = new Map<string, string | undefined>()
 
@@ -58,6 +60,7 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
     this.t = opts.timings
     this.images = new DockerImages(this.docker, this.limiter, this.t, (what, fn) => this.read(what, fn))
     this.events = new DockerEvents(this.docker, this.t.readMs)
+    this.pods = new PodStarter(this.docker, this.images, this.volumes, this.t, log, (what, fn) => this.read(what, fn), (what, fn) => this.write(what, fn))
     this.streams = new DockerStreams(this.docker, (what, fn) => this.read(what, fn), (what, fn) => this.write(what, fn), log)
   }
 
@@ -102,6 +105,7 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
       container: c.Labels[Labels.container] ?? '',
       podOwner: c.Labels[Labels.podOwner] ?? (c.Names[0] ?? '').replace(/^\//, ''),
       running: c.State === 'running',
+      ...(c.State === 'created' ? { neverStarted: true } : {}),
       createdAt: c.Created * 1000,
       labels: Object.fromEntries(Object.entries(c.Labels).filter(([k]) => !k.startsWith('daemonmesh.io/'))),
       ...(c.Labels[Labels.readiness] === undefined ? {} : { readiness: c.Labels[Labels.readiness] }),
@@ -195,121 +199,14 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
     return ips[0]
   }
 
-  /**
-   * startPod makes every container of the plan exist and run: creates what is missing (a name
-   * conflict means another reconcile made it: fine), starts what was created but never
-   * started. Images are ensured unless `opts.pulled` (ImagePullError): init containers' and
-   * `Always` ones first, the others when the create finds none (images.ts `creating`).
-   */
-  async startPod(plan: PodPlan, opts: StartOptions = {}): Promise<void> {
-    const ensure = opts.pulled !== true
-    if (ensure) for (const c of [...plan.init, ...plan.containers.filter((c) => c.pullPolicy === 'Always')]) await this.images.ensure(c.create.Image, c.pullPolicy, c.pullAuth)
-    await this.prepareVolumes(plan)
-    if (plan.init.length > 0 && !(await this.anyExists(plan))) await this.runInit(plan, opts.progress)
-    for (const c of plan.containers) {
-      const { name, ...body } = c.create
-      const mounts = this.volumes.resolve(body.HostConfig.Mounts)
-      const createOnce = (): Promise<Docker.Container> =>
-        this.write(`create ${name}`, (abortSignal) => this.docker.createContainer({ name, ...body, HostConfig: { ...body.HostConfig, ...(mounts === undefined ? {} : { Mounts: mounts }) }, abortSignal } as Docker.ContainerCreateOptions))
-      const create = (): Promise<Docker.Container> => (ensure && c.pullPolicy !== 'Always' ? this.images.creating(c.create.Image, c.pullPolicy, c.pullAuth, createOnce) : createOnce())
-      const start = (container: Docker.Container): Promise<void> =>
-        this.write(`start ${name}`, (abortSignal) => container.start({ abortSignal })).catch((err: unknown) => {
-          if (statusOf(err) !== 304) throw err
-        })
-      let container = this.docker.getContainer(name)
-      let created = false
-      try {
-        container = await create()
-        created = true
-      } catch (err) {
-        if (statusOf(err) !== 409) throw err
-      }
-      if (created) {
-        await start(container)
-        continue
-      }
-      // A twin made by an earlier attempt is started if it never was, or was stopped (a restart after a failed probe).
-      if (!['created', 'exited'].includes((await this.read(`inspect ${name}`, (abortSignal) => container.inspect({ abortSignal }))).State.Status)) continue
-      try {
-        await start(container)
-      } catch (err) {
-        // A twin that will not start is replaced, as the kubelet makes a new container for each
-        // attempt: one whose start was cut short by a dockerd shutting down can be left with a
-        // containerd task of the same id, and its every start then fails ("task ...: already
-        // exists") until it is removed.
-        this.log.warn({ container: name, err: (err as Error).message }, 'a container of this pod would not start: replacing it')
-        await this.forceRemove(name)
-        await start(await create())
-      }
-    }
+  /** startPod makes the plan's pod exist and run (pod-start.ts). */
+  startPod(plan: PodPlan, opts: StartOptions = {}): Promise<void> {
+    return this.pods.startPod(plan, opts)
   }
 
-  /** anyExists says whether a container of the pod exists already (a restart, or a start completed): init containers do not run again. */
-  private async anyExists(plan: PodPlan): Promise<boolean> {
-    const first = plan.containers[0]
-    if (first === undefined) return false
-    try {
-      await this.read(`inspect ${first.create.name}`, (abortSignal) => this.docker.getContainer(first.create.name).inspect({ abortSignal }))
-      return true
-    } catch (err) {
-      if (statusOf(err) === 404) return false
-      throw err
-    }
-  }
-
-  /**
-   * runInit runs the pod's init containers in order, each to completion, on the pod's
-   * volumes; each is removed once it exited (a failed one after its last lines were read
-   * into the error: Init:Error shows why). Waiting for one to exit takes no place in the
-   * limiter; it is bounded by initMs.
-   */
-  private async runInit(plan: PodPlan, progress?: (status: string) => void): Promise<void> {
-    for (const [i, c] of plan.init.entries()) {
-      progress?.(`Init:${i}/${plan.init.length}`)
-      const { name, ...body } = c.create
-      await this.forceRemove(name)
-      const mounts = this.volumes.resolve(body.HostConfig.Mounts)
-      const container = await this.write(`create ${name}`, (abortSignal) => this.docker.createContainer({ name, ...body, HostConfig: { ...body.HostConfig, ...(mounts === undefined ? {} : { Mounts: mounts }) }, abortSignal } as Docker.ContainerCreateOptions))
-      let code: number
-      try {
-        await this.write(`start ${name}`, (abortSignal) => container.start({ abortSignal }))
-        const res = (await withDeadline(`init container ${c.name} (did not exit)`, this.t.initMs, (abortSignal) => container.wait({ abortSignal }))) as { StatusCode?: number }
-        code = res.StatusCode ?? -1
-      } catch (err) {
-        await this.forceRemove(name)
-        throw new InitContainerError(`init container ${c.name}: ${(err as Error).message}`)
-      }
-      if (code !== 0) {
-        const tail = await this.lastLines(name)
-        await this.forceRemove(name)
-        throw new InitContainerError(`init container ${c.name} exited with ${code}${tail === '' ? '' : `: ${tail}`}`)
-      }
-      await this.forceRemove(name)
-    }
-  }
-
-  /** lastLines returns a stopped container's last output lines, joined and bounded ('' when none). */
-  private async lastLines(name: string): Promise<string> {
-    try {
-      const buf = (await this.read(`logs ${name}`, (abortSignal) => this.docker.getContainer(name).logs({ stdout: true, stderr: true, tail: 3, follow: false, abortSignal }))) as unknown as Buffer
-      // Without a TTY the stream is multiplexed: an 8-byte header before each frame.
-      const lines: string[] = []
-      for (let i = 0; i + 8 <= buf.length; ) {
-        const len = buf.readUInt32BE(i + 4)
-        lines.push(buf.subarray(i + 8, i + 8 + len).toString())
-        i += 8 + len
-      }
-      return lines.join('').trim().replace(/\s+/g, ' ').slice(0, 300)
-    } catch {
-      return ''
-    }
-  }
-
-  /** forceRemove removes a container, running or not; gone already is fine. */
-  private async forceRemove(name: string): Promise<void> {
-    await this.write(`remove ${name}`, (abortSignal) => this.docker.getContainer(name).remove({ force: true, abortSignal })).catch((err: unknown) => {
-      if (statusOf(err) !== 404) throw err
-    })
+  /** preparePod creates the plan's pod without starting it (pod-start.ts). */
+  preparePod(plan: PodPlan): Promise<boolean> {
+    return this.pods.preparePod(plan)
   }
 
   /** refreshFiles rewrites the written files of a started pod (pod-volumes.ts). */
@@ -358,22 +255,6 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
 
   stop(): void {
     this.events.stop()
-  }
-
-  /**
-   * prepareVolumes makes the pod's volumes before its containers: the host side
-   * (pod-volumes.ts: hostPath checks, emptyDir directories, written files; a MountError
-   * stops the start) and one Docker tmpfs volume per `medium: Memory` emptyDir, which every
-   * container of the pod mounts, sized by sizeLimit when set.
-   */
-  private async prepareVolumes(plan: PodPlan): Promise<void> {
-    await this.volumes.prepare(plan)
-    for (const v of plan.volumes) {
-      if (v.kind !== 'tmpfs') continue
-      const o = ['mode=0777', ...(v.sizeBytes === undefined ? [] : [`size=${v.sizeBytes}`])].join(',')
-      const labels = { [Labels.daemonSet]: plan.daemonSet, [Labels.node]: plan.node, [Labels.revision]: plan.revision, [Labels.pod]: plan.pod }
-      await this.write(`volume create ${v.volume}`, (abortSignal) => this.docker.createVolume({ Name: v.volume, Driver: 'local', DriverOpts: { type: 'tmpfs', device: 'tmpfs', o }, Labels: labels, abortSignal }))
-    }
   }
 
   /** podOf returns the pod a managed container belongs to (its pod label), or undefined (gone, or made before pods had volumes of their own). */

@@ -6,13 +6,13 @@ import { createHash } from 'node:crypto'
 import type Docker from 'dockerode'
 import type { PullAuth } from '../../core/registry-auth.js'
 import type { Timings } from '../defaults.js'
-import { Limiter, withDeadline } from './limiter.js'
+import { Limiter, withDeadline, type EngineCall } from './limiter.js'
 import { ImagePullError } from './runtime.js'
 
 const statusOf = (err: unknown): number | undefined => (err as { statusCode?: number }).statusCode
 
 /** Reader runs a reading Docker call under the runtime's limiter and read deadline. */
-type Reader = <T>(what: string, fn: (signal: AbortSignal) => Promise<T>) => Promise<T>
+type Reader = EngineCall
 
 /** DockerImages checks and pulls images for one DockerRuntime. */
 export class DockerImages {

@@ -7,6 +7,9 @@ export class CallTimeoutError extends Error {
   override readonly name = 'CallTimeoutError'
 }
 
+/** EngineCall runs one engine call under a limiter's place and a deadline (its signal aborts the call past it). */
+export type EngineCall = <T>(what: string, fn: (signal: AbortSignal) => Promise<T>) => Promise<T>
+
 /** Limiter lets at most `limit` holders in at once; the others queue in arrival order. */
 export class Limiter {
   private readonly limit: number

@@ -42,6 +42,11 @@ export interface StartOptions {
    * while the registry is unreachable, which pulling before the slot exists to prevent.
    */
   pulled?: boolean
+  /**
+   * preparePod made the plan's containers (an update's, before its slot): each is started
+   * at once, and created only if it is gone.
+   */
+  prepared?: boolean
 }
 
 /**
@@ -67,6 +72,12 @@ export interface ContainerRuntime {
    * container that fails throws InitContainerError.
    */
   startPod(plan: PodPlan, opts?: StartOptions): Promise<void>
+  /**
+   * preparePod creates the plan's containers (and its pod's volumes) without starting any, so
+   * that an update under a slot only starts them (StartOptions.prepared). Its images must be
+   * here. A pod with init containers is not prepared: false.
+   */
+  preparePod(plan: PodPlan): Promise<boolean>
   /**
    * refreshFiles rewrites the agent-written files of a started pod from the plan (a changed
    * ConfigMap reaches mounted files without a restart); a pod not started is left alone.

@@ -12,6 +12,7 @@ export function quietRuntime(): ContainerRuntime {
     pullImages: async () => undefined,
     hasImages: async () => true,
     startPod: async () => undefined,
+    preparePod: async () => false,
     refreshFiles: async () => undefined,
     remove: async () => undefined,
     stopContainer: async () => undefined,

@@ -54,6 +54,11 @@ export class SimRuntime implements ContainerRuntime {
     return plan.containers.every((c) => this.images.has(c.create.Image))
   }
 
+  /** preparePod: a simulated pod is made and started in one modelled step (startMs). */
+  async preparePod(): Promise<boolean> {
+    return false
+  }
+
   async startPod(plan: PodPlan): Promise<void> {
     await this.pullImages(plan)
     await this.clock.sleep(this.startMs)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { planNode, type DesiredPod, type ObservedContainer, type PlanOptions } from '../../../core/reconcile.js'
+import { adoptOrphans, planNode, setAside, type DesiredPod, type ObservedContainer, type PlanOptions } from '../../../core/reconcile.js'
 
 const opts = (o: Partial<PlanOptions> = {}): PlanOptions => ({ now: 100_000, startedAt: 0, sweepGraceMs: 30_000, deleted: new Set(), orphaned: new Set(), ...o })
 const want = (o: Partial<DesiredPod> = {}): DesiredPod => ({ daemonSet: 'default.a', revision: 'r2', run: true, keep: true, containers: ['c'], selects: (l) => l.app === 'a', ...o })
@@ -53,5 +53,58 @@ describe('planNode', () => {
   it('an adopted pod of the same template is complete: no second copy', () => {
     const orphan = seen('main-r2', { daemonSet: 'default.old', container: 'c' })
     assert.deepEqual(planNode([want()], [orphan], opts({ orphaned: new Set(['default.old']) })), { start: [], remove: [], outdated: [] })
+  })
+})
+
+describe('setAside: a pod created ahead of its update is no copy while the old one runs', () => {
+  const current = new Map([['default.a', 'r2']])
+  const old = seen('c-r1', { revision: 'r1', createdAt: 1 })
+  const prepared = seen('c-r2', { running: false, neverStarted: true })
+  const plan = (observed: ObservedContainer[]) => planNode([want()], setAside(observed, current), opts())
+
+  it('beside the old copy it is left out: the old copy stays, outdated (the rollout moves it), and nothing is removed or started', () => {
+    assert.deepEqual(setAside([old, prepared], current), [old])
+    assert.deepEqual(plan([old, prepared]), { start: [], remove: [], outdated: ['default.a'] })
+  })
+
+  it('once the old copy stopped it is the copy: started, and the old one removed (an update cut short, or an old copy that failed)', () => {
+    const stopped = { ...old, running: false }
+    assert.deepEqual(setAside([stopped, prepared], current), [stopped, prepared])
+    assert.deepEqual(plan([stopped, prepared]), { start: ['default.a'], remove: [{ id: 'id-c-r1', name: 'c-r1', daemonSet: 'default.a', reason: 'an extra copy' }], outdated: [] })
+  })
+
+  it('all of a pod\'s containers must be unstarted; one that ran makes it a copy like any other', () => {
+    const c2 = seen('d-r2', { podOwner: 'c-r2', container: 'd', running: false })
+    assert.deepEqual(setAside([old, prepared, c2], current).map((c) => c.name), ['c-r1', 'c-r2', 'd-r2'])
+  })
+
+  it('beside an orphan its DaemonSet adopted, which runs, it is left out: the adopted copy stays, outdated', () => {
+    const orphan = seen('old-pod', { daemonSet: 'default.old', revision: 'r0' })
+    const orphaned = new Set(['default.old'])
+    const observed = [orphan, prepared]
+    const kept = setAside(observed, current, adoptOrphans([want()], observed, orphaned))
+    assert.deepEqual(kept, [orphan])
+    assert.deepEqual(planNode([want()], kept, opts({ orphaned })), { start: [], remove: [], outdated: ['default.a'] })
+  })
+
+  it('alone it is a pod like any other: started (a start cut short)', () => {
+    assert.deepEqual(setAside([prepared], current), [prepared])
+    assert.deepEqual(plan([prepared]), { start: ['default.a'], remove: [], outdated: [] })
+  })
+
+  it('of a revision no longer current it is an extra copy, removed', () => {
+    const stale = seen('c-r3', { revision: 'r3', running: false, neverStarted: true, createdAt: 5 })
+    const p = plan([old, stale])
+    assert.deepEqual(p.remove.map((r) => r.name), ['c-r3'])
+    assert.deepEqual(p.outdated, ['default.a'])
+  })
+
+  it('of a DaemonSet deleted or no longer wanted it is removed with the old copy', () => {
+    const gone = planNode([], setAside([old, prepared], new Map()), opts({ deleted: new Set(['default.a']) }))
+    assert.deepEqual(gone.remove.map((r) => r.name).sort(), ['c-r1', 'c-r2'])
+    const unmatched = planNode([want({ run: false, keep: false })], setAside([old, prepared], current), opts())
+    assert.deepEqual(unmatched.remove.map((r) => r.name), ['c-r1'])
+    // The next pass, with the old copy gone, removes it too.
+    assert.deepEqual(planNode([want({ run: false, keep: false })], setAside([prepared], current), opts()).remove.map((r) => r.name), ['c-r2'])
   })
 })
