@@ -12,7 +12,8 @@ import type { DaemonSet } from './types.js'
 /** SlotAnswer is the rollout lease's answer for one DaemonSet, as observed at the start of the pass. */
 export type SlotAnswer =
   | { phase: 'idle' }
-  | { phase: 'waiting'; why: string }
+  /** claiming: a claim of this host's awaits its answer; otherwise it waits for its turn or for a slot to free. */
+  | { phase: 'waiting'; why: string; claiming?: boolean }
   | { phase: 'granted'; term: number; kind?: SlotKind; slot?: number }
   | { phase: 'acting'; term: number; kind?: SlotKind; slot?: number }
 
@@ -125,6 +126,8 @@ export interface PassInput {
   failures: ReadonlyMap<string, Failure>
   /** Revisions whose images were pulled for an update (`NS.NAME@revision`). */
   pulled: ReadonlySet<string>
+  /** Revisions whose pod was created ahead of its update, or tried (`NS.NAME@revision`): once. */
+  prepared: ReadonlySet<string>
   /** The lease's answer per DaemonSet key form. */
   slots: ReadonlyMap<string, SlotAnswer>
   /** Pending delete requests per DaemonSet key form (already carried out ones are left out). */
@@ -139,6 +142,8 @@ export type Action =
   | { do: 'delete-pod'; ref: DsRef; request: string; removals: Removal[] }
   | { do: 'start'; ref: DsRef; plan: PodPlan }
   | { do: 'pull'; ref: DsRef; plan: PodPlan }
+  /** Create the update's pod without starting it, while the host waits for its turn: the update then only starts it. */
+  | { do: 'prepare'; ref: DsRef; plan: PodPlan }
   | { do: 'claim'; ref: DsRef; revision: string; kind: SlotKind }
   /** Move to the current revision: under a slot of `kind` (fence first), or, with no kind, replace a copy that is not ready. */
   | { do: 'update'; ref: DsRef; plan: PodPlan; kind?: SlotKind; term?: number; stop: Removal[] }

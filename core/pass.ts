@@ -76,7 +76,8 @@ class Decision {
     if (copy === undefined || !copy.ready) return false
     const since = this.input.readySince.get(readyKey(w.ref, copy.revision))?.mono ?? this.input.now
     const left = availableIn(since, w.ds.spec.minReadySeconds ?? 0, this.input.now)
-    if (left > 0) this.recheck(Math.min(left + 20, this.input.pollMs))
+    // A look 2 ms after it becomes available: the slot a host holds is released that soon.
+    if (left > 0) this.recheck(Math.min(left + 2, this.input.pollMs))
     return left <= 0
   }
 
@@ -242,6 +243,11 @@ function planUpdate(d: Decision, input: PassInput, w: Wanted, old: readonly Copy
     return
   }
   d.actions.push({ do: 'claim', ref: w.ref, revision: w.revision, kind })
+  // Waiting for its turn (not for a claim's answer): the new pod is created meanwhile, so that
+  // the update only starts it. The host whose claim is answered at once creates it under the
+  // slot, as before: at a rollout's start, with the others creating theirs, it would wait.
+  const key = `${w.ref.label}@${w.revision}`
+  if (slot.phase === 'waiting' && slot.claiming !== true && input.pulled.has(key) && !input.prepared.has(key)) d.actions.push({ do: 'prepare', ref: w.ref, plan: w.plan })
   d.waiting.set(w.ref.key, slot.phase === 'waiting' ? waitingReason(slot.why) : WAITING_FOR_A_SLOT)
   d.recheck(input.pollMs)
 }

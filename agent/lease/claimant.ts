@@ -70,7 +70,7 @@ export class Claimant implements UpdateSlots {
       const held = this.opts.fleet.reportsSlots() ? { kind: a.kind, slot: a.slot } : {}
       if (a.phase === 'acting') return { phase: 'acting', term: a.term, ...held }
       if (a.phase === 'granted') return this.young(a) ? { phase: 'granted', term: a.term, ...held } : { phase: 'waiting', why: 'the grant aged before the update began' }
-      return { phase: 'waiting', why: this.why.get(ds) ?? 'waiting for a majority of the fleet to grant an update slot' }
+      return { phase: 'waiting', why: this.why.get(ds) ?? 'waiting for a majority of the fleet to grant an update slot', claiming: true }
     }
     if (!this.retries.has(ds)) return { phase: 'idle' }
     return { phase: 'waiting', why: this.why.get(ds) ?? 'waiting for its turn' }

@@ -70,8 +70,8 @@ export class Actor {
   readonly failures = new Map<string, Failure>()
   /** Revisions whose images were pulled for an update (`NS.NAME@revision`): once, not every pass. */
   readonly pulled = new Set<string>()
-  /** Revisions whose pod was created ahead of its update (`NS.NAME@revision`): the update only starts it. */
-  private readonly prepared = new Set<string>()
+  /** Revisions whose pod was created ahead of its update, or tried (`NS.NAME@revision`): once. */
+  readonly prepared = new Set<string>()
   /** Copies restarted for a failed probe, backed off, per DaemonSet label form. */
   readonly crashes = new Map<string, Crash>()
   /** Copies running their init containers now (`Init:I/N`), per DaemonSet label form. */
@@ -146,7 +146,10 @@ export class Actor {
         return (await this.start(a.ref, a.plan, doing, { pulled: false })) ? done(true) : halted
       case 'pull':
         doing(`Pulling the images of revision ${a.plan.revision}`)
-        return (await this.pull(a.ref, a.plan, doing)) ? done(true) : halted
+        return (await this.pull(a.ref, a.plan)) ? done(true) : halted
+      case 'prepare':
+        doing(`Creating the pod of revision ${a.plan.revision}`)
+        return done(await this.prepare(a.ref, a.plan))
       case 'claim':
         this.opts.slots.claim(a.ref.key, a.revision, a.kind)
         return done(false)
@@ -268,10 +271,9 @@ export class Actor {
     // Under a slot the images were pulled before claiming and found present above: the new
     // copy starts without pulling again while the host has none (runtime.ts StartOptions).
     const pulled = a.kind !== undefined
-    const key = `${a.ref.label}@${a.plan.revision}`
     const starting = async (): Promise<void> => {
       doing(`Starting revision ${a.plan.revision}`)
-      await this.start(a.ref, a.plan, doing, { pulled, prepared: this.prepared.delete(key) })
+      await this.start(a.ref, a.plan, doing, { pulled })
     }
     if (a.stop.length === 0) await starting()
     else {
@@ -283,7 +285,7 @@ export class Actor {
   }
 
   /** start starts the plan's pod; false (and a failure backed off) when that failed. */
-  private async start(ref: DsRef, plan: Parameters<ContainerRuntime['startPod']>[0], doing: Doing, opts: { pulled: boolean; prepared?: boolean }): Promise<boolean> {
+  private async start(ref: DsRef, plan: Parameters<ContainerRuntime['startPod']>[0], doing: Doing, opts: { pulled: boolean }): Promise<boolean> {
     try {
       const progress = (status: string): void => {
         // A fresh pass reports the init progress (get pods: Init:I/N).
@@ -305,31 +307,27 @@ export class Actor {
     }
   }
 
-  /**
-   * pull ensures the images of an update's plan; false (and a failure backed off) when that
-   * failed. Then it creates the pod without starting it (runtime.ts preparePod), so that the
-   * update under a slot only starts it; while the old copy runs that pod is no copy
-   * (core/reconcile.ts setAside). One that cannot be prepared is logged, and the update
-   * creates it, as before.
-   */
-  private async pull(ref: DsRef, plan: Parameters<ContainerRuntime['pullImages']>[0], doing: Doing): Promise<boolean> {
-    const key = `${ref.label}@${plan.revision}`
+  /** pull ensures the plan's images; false (and a failure backed off) when that failed. */
+  private async pull(ref: DsRef, plan: Parameters<ContainerRuntime['pullImages']>[0]): Promise<boolean> {
     try {
       await this.opts.runtime.pullImages(plan)
-      for (const k of this.pulled) if (k.startsWith(`${ref.label}@`)) this.pulled.delete(k)
+      for (const set of [this.pulled, this.prepared]) for (const k of set) if (k.startsWith(`${ref.label}@`)) set.delete(k)
       this.event(ref.label, 'Normal', 'Pulled', `Images of revision ${plan.revision} present: ${plan.containers.map((c) => c.create.Image).join(', ')}`)
-      this.pulled.add(key)
+      this.pulled.add(`${ref.label}@${plan.revision}`)
+      return true
     } catch (err) {
       this.fail(ref.label, err, 'pull')
       return false
     }
-    doing(`Creating the pod of revision ${plan.revision}`)
-    for (const k of this.prepared) if (k.startsWith(`${ref.label}@`)) this.prepared.delete(k)
-    await this.opts.runtime.preparePod(plan).then(
-      (made) => made && this.prepared.add(key),
-      (err: unknown) => this.log.info({ daemonset: ref.label, revision: plan.revision, err: (err as Error).message }, 'the new copy could not be created ahead: its update will create it'),
-    )
-    return true
+  }
+
+  /** prepare creates an update's pod, not started (runtime.ts preparePod; core/reconcile.ts setAside), once; else the update creates it. */
+  private async prepare(ref: DsRef, plan: Parameters<ContainerRuntime['preparePod']>[0]): Promise<boolean> {
+    this.prepared.add(`${ref.label}@${plan.revision}`)
+    return this.opts.runtime.preparePod(plan).catch((err: unknown) => {
+      this.log.info({ daemonset: ref.label, revision: plan.revision, err: (err as Error).message }, 'the new copy could not be created ahead: its update will create it')
+      return false
+    })
   }
 
   /**

@@ -220,6 +220,7 @@ export class Reconciler {
       initializing: this.actor.initializing,
       restarts: this.actor.restarts,
       pulled: this.actor.pulled,
+      prepared: this.actor.prepared,
       slots,
       deleteRequests,
       reported: self.pods,

@@ -97,6 +97,7 @@ export class DockerRuntime implements ContainerRuntime, ContainerStreams {
   async list(node: string): Promise<ObservedContainer[]> {
     const all = await this.read('list', (abortSignal) => this.docker.listContainers({ all: true, filters: { label: [`${Labels.node}=${node}`, Labels.daemonSet] }, abortSignal }))
     this.podsById = new Map(all.map((c) => [c.Id, c.Labels[Labels.pod]]))
+    this.pods.forgetGone(new Set(all.map((c) => (c.Names[0] ?? '').replace(/^\//, ''))))
     return all.map((c) => ({
       id: c.Id,
       name: (c.Names[0] ?? '').replace(/^\//, ''),

@@ -16,6 +16,9 @@ import { InitContainerError, type StartOptions } from './runtime.js'
 const statusOf = (err: unknown): number | undefined => (err as { statusCode?: number }).statusCode
 
 export class PodStarter {
+  /** Containers preparePod created and no start has started yet, by name: a start goes to Docker at once. */
+  private readonly ahead = new Set<string>()
+
   constructor(
     private readonly docker: Docker,
     private readonly images: DockerImages,
@@ -58,8 +61,8 @@ export class PodStarter {
         await this.forceRemove(name)
         await start(await create())
       }
-      if (opts.prepared === true) {
-        // Created before the update's slot (preparePod): started at once; made now only if it is gone.
+      if (this.ahead.delete(name)) {
+        // Created ahead (preparePod): started at once; made now only if it is gone.
         try {
           await start(container)
           continue
@@ -88,8 +91,8 @@ export class PodStarter {
 
   /**
    * preparePod creates the plan's containers and volumes without starting anything, so that
-   * an update's startPod (`prepared`) only starts them: Docker's create is made before the
-   * old copy stops, not while the host has none. A container that exists already is left as
+   * an update's startPod only starts them: Docker's create is made before the old copy
+   * stops, not while the host has none. A container that exists already is left as
    * it is. A pod with init containers is not prepared (they run, to completion, before its
    * containers are created), nor one whose image is not here. False when nothing was prepared.
    */
@@ -101,11 +104,17 @@ export class PodStarter {
       const mounts = this.volumes.resolve(body.HostConfig.Mounts)
       try {
         await this.write(`create ${name}`, (abortSignal) => this.docker.createContainer({ name, ...body, HostConfig: { ...body.HostConfig, ...(mounts === undefined ? {} : { Mounts: mounts }) }, abortSignal } as Docker.ContainerCreateOptions))
+        this.ahead.add(name)
       } catch (err) {
         if (statusOf(err) !== 409) throw err
       }
     }
     return true
+  }
+
+  /** forgetGone forgets the containers created ahead that are no longer there (`listed`: the names Docker lists now). */
+  forgetGone(listed: ReadonlySet<string>): void {
+    for (const name of this.ahead) if (!listed.has(name)) this.ahead.delete(name)
   }
 
   /** anyExists says whether a container of the pod exists already (a restart, or a start completed): init containers do not run again. */

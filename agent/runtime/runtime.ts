@@ -42,11 +42,6 @@ export interface StartOptions {
    * while the registry is unreachable, which pulling before the slot exists to prevent.
    */
   pulled?: boolean
-  /**
-   * preparePod made the plan's containers (an update's, before its slot): each is started
-   * at once, and created only if it is gone.
-   */
-  prepared?: boolean
 }
 
 /**
@@ -73,8 +68,8 @@ export interface ContainerRuntime {
    */
   startPod(plan: PodPlan, opts?: StartOptions): Promise<void>
   /**
-   * preparePod creates the plan's containers (and its pod's volumes) without starting any, so
-   * that an update under a slot only starts them (StartOptions.prepared). Its images must be
+   * preparePod creates the plan's containers (and its pod's volumes) without starting any:
+   * a later startPod of the plan starts them at once, with no create. Its images must be
    * here. A pod with init containers is not prepared: false.
    */
   preparePod(plan: PodPlan): Promise<boolean>

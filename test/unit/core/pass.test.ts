@@ -54,6 +54,7 @@ const input = (o: Partial<PassInput> = {}): PassInput => ({
   readySince: new Map(),
   failures: new Map(),
   pulled: new Set(),
+  prepared: new Set(),
   slots: new Map(),
   deleteRequests: new Map(),
   reported: {},
@@ -131,13 +132,24 @@ describe('planPass: rolling update of this host', () => {
     const w = wanted(rolling())
     const report = (why: string) => {
       const slots = new Map<string, SlotAnswer>([['default/agent', { phase: 'waiting', why }]])
-      const p = planPass(input({ wanted: [w], containers: [copy('r-old')], pulled: new Set([`default.agent@${w.revision}`]), slots }))
+      const p = planPass(input({ wanted: [w], containers: [copy('r-old')], pulled: new Set([`default.agent@${w.revision}`]), prepared: new Set([`default.agent@${w.revision}`]), slots }))
       assert.deepEqual(kinds(p.actions), ['claim'])
       return p.report['default/agent']?.waiting
     }
     assert.equal(report('every unavailable slot is held (1 of 1)'), 'waiting for an update slot')
     assert.equal(report('no majority answered (2 of 4 needed)'), 'no majority answered')
     assert.equal(report('voter sets differ (membership is changing)'), 'voter sets differ (membership is changing)')
+  })
+
+  it('waiting for its turn, the host creates its new pod ahead, once; not while its claim awaits an answer, nor before the pull', () => {
+    const w = wanted(rolling())
+    const key = `default.agent@${w.revision}`
+    const plan = (slot: SlotAnswer, o: Partial<PassInput> = {}) => kinds(planPass(input({ wanted: [w], containers: [copy('r-old')], pulled: new Set([key]), slots: new Map([['default/agent', slot]]), ...o })).actions)
+    assert.deepEqual(plan({ phase: 'waiting', why: 'waiting for its turn' }), ['claim', 'prepare'])
+    assert.deepEqual(plan({ phase: 'waiting', why: 'every unavailable slot is held (1 of 1)' }, { prepared: new Set([key]) }), ['claim'])
+    assert.deepEqual(plan({ phase: 'waiting', why: 'waiting for a majority of the fleet to grant an update slot', claiming: true }), ['claim'])
+    assert.deepEqual(plan({ phase: 'idle' }), ['claim'])
+    assert.deepEqual(plan({ phase: 'waiting', why: 'waiting for its turn' }, { pulled: new Set() }), ['pull', 'claim'])
   })
 
   it('a granted slot updates the copy under it: the old copy stops, the new one starts', () => {
@@ -195,7 +207,7 @@ describe('planPass: rolling update of this host', () => {
     const key = `default/agent@${w.revision}`
     const waiting = planPass(input({ wanted: [w], containers: [copy(w.revision)], slots, readySince: new Map([[key, { mono: 99_500, wall: 1 }]]) }))
     assert.deepEqual(waiting.actions, [])
-    assert.equal(waiting.recheckMs, 520)
+    assert.equal(waiting.recheckMs, 502)
     const done = planPass(input({ wanted: [w], containers: [copy(w.revision)], slots, readySince: new Map([[key, { mono: 99_000, wall: 1 }]]) }))
     assert.deepEqual(kinds(done.actions), ['release'])
     assert.deepEqual(done.report['default/agent']?.updateSlot, { kind: 'unavailable', slot: 0, term: 2 }, 'held until released')

@@ -45,41 +45,25 @@ describe('pulling around an update', () => {
   })
 })
 
-describe('an update\'s pod created ahead, when its images are pulled', () => {
+describe('an update\'s pod created ahead, while the host waits for its turn', () => {
   const d = ds({ containers: [{ name: 'main', image: 'registry.local/app:2' }] }, { metadata: { name: 'w' } })
   const plan = podPlan(d, node('host-1'))
-  const stop = [{ id: 'w-old', name: 'c-w', daemonSet: 'default.w', reason: 'outdated', graceSeconds: 1 }]
 
-  /** run performs a pull, then an update under a slot, and returns the runtime's calls (a start with its `prepared`). */
-  async function run(prepare: () => Promise<boolean>): Promise<{ calls: string[]; outcome: boolean }> {
-    const calls: string[] = []
-    const runtime = {
-      ...quietRuntime(),
-      pullImages: async () => void calls.push('pull'),
-      preparePod: async () => {
-        calls.push('prepare')
-        return prepare()
-      },
-      stopContainer: async (id: string) => void calls.push(`stop ${id}`),
-      startPod: async (_plan: unknown, opts?: StartOptions) => void calls.push(`start prepared=${String(opts?.prepared ?? false)}`),
-    }
+  /** prepared runs a prepare step whose runtime answers with `made`, and returns whether the step changed anything and what the actor then remembers. */
+  async function prepared(made: () => Promise<boolean>): Promise<{ changed: boolean; remembered: string[] }> {
+    const runtime = { ...quietRuntime(), preparePod: made }
     const actor = new Actor({ runtime, clock: new VirtualClock(), slots, timings: withTimings().reconciler, log: pino({ level: 'silent' }), retry: () => undefined })
-    const pulled = await actor.perform('default.w', { do: 'pull', ref: refOf(d), plan }, () => undefined)
-    await actor.perform('default.w', { do: 'update', ref: refOf(d), plan, kind: 'unavailable', term: 1, stop }, () => undefined)
-    return { calls, outcome: !pulled.halt }
+    const out = await actor.perform('default.w', { do: 'prepare', ref: refOf(d), plan }, () => undefined)
+    return { changed: out.changed && !out.halt, remembered: [...actor.prepared] }
   }
 
-  it('the pull creates the pod, and the update under the slot only starts it', async () => {
-    const { calls, outcome } = await run(async () => true)
-    assert.ok(outcome)
-    assert.deepEqual(calls, ['pull', 'prepare', 'stop w-old', 'start prepared=true'])
+  it('the pod is created once: the revision is remembered, and Docker changed', async () => {
+    assert.deepEqual(await prepared(async () => true), { changed: true, remembered: [`default.w@${plan.revision}`] })
   })
 
-  it('a pod that could not be created ahead is created by the update, and the pull still succeeds', async () => {
-    for (const prepare of [async () => false, async () => Promise.reject(new Error('no space left'))]) {
-      const { calls, outcome } = await run(prepare)
-      assert.ok(outcome)
-      assert.deepEqual(calls, ['pull', 'prepare', 'stop w-old', 'start prepared=false'])
+  it('a pod that could not be created ahead is tried once, and left to the update; nothing halts', async () => {
+    for (const made of [async () => false, async () => Promise.reject(new Error('no space left'))]) {
+      assert.deepEqual(await prepared(made), { changed: false, remembered: [`default.w@${plan.revision}`] })
     }
   })
 })
