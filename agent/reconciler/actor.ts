@@ -9,6 +9,7 @@ import type { Logger } from 'pino'
 import type { DsRef } from '../../core/keyspace.js'
 import { Labels } from '../../core/container-spec.js'
 import type { Action, Crash, Failure } from '../../core/pass.js'
+import { failureReason } from '../../core/failure.js'
 import { parseHooks, type Hook } from '../../core/probe.js'
 import type { Removal } from '../../core/reconcile.js'
 import type { Clock } from '../clock.js'
@@ -271,15 +272,22 @@ export class Actor {
     // Under a slot the images were pulled before claiming and found present above: the new
     // copy starts without pulling again while the host has none (runtime.ts StartOptions).
     const pulled = a.kind !== undefined
+    const reuses = [...a.plan.init, ...a.plan.containers].map((c) => c.create.name)
+    // A pod not created ahead is created while the old copy stops (in its grace period, not
+    // after it), unless it reuses one of their names; it starts once both are done.
+    const fresh = a.stop.length > 0 && !this.prepared.has(`${a.ref.label}@${a.plan.revision}`) && !a.stop.some((r) => reuses.includes(r.name))
+    const ahead = fresh ? this.prepare(a.ref, a.plan) : undefined
     const starting = async (): Promise<void> => {
+      await ahead
       doing(`Starting revision ${a.plan.revision}`)
       await this.start(a.ref, a.plan, doing, { pulled })
     }
     if (a.stop.length === 0) await starting()
     else {
       doing(`Stopping the old copy (${graceText(a.stop)})`)
-      const reuses = [...a.plan.init, ...a.plan.containers].map((c) => c.create.name)
-      if (!(await this.removeAll(copy, a.stop, { start: starting, reuses }))) return halted
+      const ok = await this.removeAll(copy, a.stop, { start: starting, reuses })
+      await ahead
+      if (!ok) return halted
     }
     return done(true)
   }
@@ -381,15 +389,7 @@ export class Actor {
     const failure = this.failures.get(copy)
     const t = this.opts.timings
     const delay = failure === undefined ? t.backoffStartMs : Math.min(failure.delay * 2, t.backoffMaxMs)
-    const name = (err as Error).name
-    const reason =
-      during === 'stop'
-        ? 'KillContainerError'
-        : name === 'ImagePullError'
-          ? failure === undefined ? 'ErrImagePull' : 'ImagePullBackOff'
-          : name === 'InitContainerError'
-            ? failure === undefined ? 'Init:Error' : 'Init:CrashLoopBackOff'
-            : 'CreateContainerError'
+    const reason = failureReason(during, (err as Error).name, failure !== undefined)
     this.failures.set(copy, { error: `${reason}: ${(err as Error).message}`, until: this.opts.clock.mono() + delay, delay, during, at: this.opts.clock.wall(), ...(lacked === undefined ? {} : { lacked }) })
     this.log.warn({ daemonset: copy, err: (err as Error).message, retryInMs: delay }, reason)
     this.event(copy, 'Warning', reason === 'ErrImagePull' || reason === 'ImagePullBackOff' ? 'Failed' : 'BackOff', `${reason}: ${(err as Error).message}`)
