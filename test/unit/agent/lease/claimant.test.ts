@@ -375,7 +375,8 @@ describe('lease claimant', () => {
     const { claimant, clock, sink, claimed } = setup()
     const c = await claimed()
     claimant.hear(B, { t: 'refuse', ds: DS, kind: 'unavailable', slot: c.slot, term: c.term, to: A, reason: 'slot 0 held by someone' })
-    assert.deepEqual(claimant.status(DS), { phase: 'waiting', why: 'slot 0 held by someone' })
+    // Other voters may still grant: the claim still awaits their answers.
+    assert.deepEqual(claimant.status(DS), { phase: 'waiting', why: 'slot 0 held by someone', claiming: true })
     assert.ok(sink.msgs().includes('claim refused'))
     clock.advance(T.claimCutoffMs + 1)
     claimant.tick()
