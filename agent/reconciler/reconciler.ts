@@ -180,7 +180,7 @@ export class Reconciler {
     }
     const listed = await this.listContainers(self.name)
     if (listed === undefined) return undefined
-    // A pod prepared for an update (created before its slot) is no copy until the update starts it.
+    // A pod created ahead of its update is no copy while the old one runs (core/reconcile.ts setAside).
     const containers = withoutPrepared(wanted, listed, orphaned, this.owners)
     this.copyOf = new Map(containers.map((c) => [c.name, c.daemonSet]))
     this.prober.sync(containers)
