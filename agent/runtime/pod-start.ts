@@ -6,7 +6,7 @@
 
 import Docker from 'dockerode'
 import type { Logger } from 'pino'
-import { Labels, type PodPlan } from '../../core/container-spec.js'
+import { Labels, type DockerCreate, type PodPlan } from '../../core/container-spec.js'
 import type { Timings } from '../defaults.js'
 import type { DockerImages } from './images.js'
 import { withDeadline, type EngineCall } from './limiter.js'
@@ -42,10 +42,8 @@ export class PodStarter {
     await this.prepareVolumes(plan)
     if (plan.init.length > 0 && !(await this.anyExists(plan))) await this.runInit(plan, opts.progress)
     for (const c of plan.containers) {
-      const { name, ...body } = c.create
-      const mounts = this.volumes.resolve(body.HostConfig.Mounts)
-      const createOnce = (): Promise<Docker.Container> =>
-        this.write(`create ${name}`, (abortSignal) => this.docker.createContainer({ name, ...body, HostConfig: { ...body.HostConfig, ...(mounts === undefined ? {} : { Mounts: mounts }) }, abortSignal } as Docker.ContainerCreateOptions))
+      const name = c.create.name
+      const createOnce = (): Promise<Docker.Container> => this.create(c.create)
       const create = (): Promise<Docker.Container> => (ensure && c.pullPolicy !== 'Always' ? this.images.creating(c.create.Image, c.pullPolicy, c.pullAuth, createOnce) : createOnce())
       const start = (container: Docker.Container): Promise<void> =>
         this.write(`start ${name}`, (abortSignal) => container.start({ abortSignal })).catch((err: unknown) => {
@@ -94,17 +92,16 @@ export class PodStarter {
    * an update's startPod only starts them: Docker's create is made before the old copy
    * stops, not while the host has none. A container that exists already is left as
    * it is. A pod with init containers is not prepared (they run, to completion, before its
-   * containers are created), nor one whose image is not here. False when nothing was prepared.
+   * containers are created): false. A create that fails (an image not here: Docker's 404)
+   * throws; the update then creates what is missing.
    */
   async preparePod(plan: PodPlan): Promise<boolean> {
     if (plan.init.length > 0) return false
     await this.prepareVolumes(plan)
     for (const c of plan.containers) {
-      const { name, ...body } = c.create
-      const mounts = this.volumes.resolve(body.HostConfig.Mounts)
       try {
-        await this.write(`create ${name}`, (abortSignal) => this.docker.createContainer({ name, ...body, HostConfig: { ...body.HostConfig, ...(mounts === undefined ? {} : { Mounts: mounts }) }, abortSignal } as Docker.ContainerCreateOptions))
-        this.ahead.add(name)
+        await this.create(c.create)
+        this.ahead.add(c.create.name)
       } catch (err) {
         if (statusOf(err) !== 409) throw err
       }
@@ -139,10 +136,9 @@ export class PodStarter {
   private async runInit(plan: PodPlan, progress?: (status: string) => void): Promise<void> {
     for (const [i, c] of plan.init.entries()) {
       progress?.(`Init:${i}/${plan.init.length}`)
-      const { name, ...body } = c.create
+      const name = c.create.name
       await this.forceRemove(name)
-      const mounts = this.volumes.resolve(body.HostConfig.Mounts)
-      const container = await this.write(`create ${name}`, (abortSignal) => this.docker.createContainer({ name, ...body, HostConfig: { ...body.HostConfig, ...(mounts === undefined ? {} : { Mounts: mounts }) }, abortSignal } as Docker.ContainerCreateOptions))
+      const container = await this.create(c.create)
       let code: number
       try {
         await this.write(`start ${name}`, (abortSignal) => container.start({ abortSignal }))
@@ -178,8 +174,15 @@ export class PodStarter {
     }
   }
 
+  /** create makes one container of the plan, its pod's volumes resolved to where they live on the host. */
+  private create(spec: DockerCreate): Promise<Docker.Container> {
+    const { name, ...body } = spec
+    const mounts = this.volumes.resolve(body.HostConfig.Mounts)
+    return this.write(`create ${name}`, (abortSignal) => this.docker.createContainer({ name, ...body, HostConfig: { ...body.HostConfig, ...(mounts === undefined ? {} : { Mounts: mounts }) }, abortSignal } as Docker.ContainerCreateOptions))
+  }
+
   /** forceRemove removes a container, running or not; gone already is fine. */
-  async forceRemove(name: string): Promise<void> {
+  private async forceRemove(name: string): Promise<void> {
     await this.write(`remove ${name}`, (abortSignal) => this.docker.getContainer(name).remove({ force: true, abortSignal })).catch((err: unknown) => {
       if (statusOf(err) !== 404) throw err
     })
