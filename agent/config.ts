@@ -189,7 +189,7 @@ export function defaultConfig(): AgentConfig {
     faultyVoters: 1,
     leaseCommittee: DEFAULT_COMMITTEE,
     maxConnections: 64,
-    targetPeers: 8,
+    targetPeers: 4,
     logLevel: 'info',
     docker: 'unix:///var/run/docker.sock',
     dockerConcurrency: 4,

@@ -57,7 +57,7 @@ export function agentCommand(): Command {
     .addOption(new Option('--faulty-voters <n>', 'voters that may lie without a rollout passing maxUnavailable: claims need ceil((n+f+1)/2) of n voters (default 1, 0 to 16)').argParser(intFlag('faulty-voters')))
     .addOption(new Option('--lease-committee <k>', "voters that decide each DaemonSet's update slots in a larger fleet: a rolled host costs 5 (k-1) lease messages whatever the fleet's size (default 9, faulty-voters + 1 to 255; the same on every agent)").argParser(intFlag('lease-committee')))
     .addOption(new Option('--max-connections <n>', 'connection cap (default 64)').argParser(intFlag('max-connections')))
-    .addOption(new Option('--target-peers <n>', 'connections to keep (default 8)').argParser(intFlag('target-peers')))
+    .addOption(new Option('--target-peers <n>', 'connections to keep: dial members while fewer (default 4)').argParser(intFlag('target-peers')))
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
     .option('--docker <address>', 'Docker engine: unix:///PATH (default unix:///var/run/docker.sock) or none')
     .addOption(new Option('--docker-concurrency <n>', 'Docker calls that make the engine work at once, over all daemons (default 4, 1 to 64)').argParser(intFlag('docker-concurrency')))
