@@ -20,6 +20,7 @@ import { join } from 'node:path'
 import { generateKeyPair as libp2pKeyPair } from '@libp2p/crypto/keys'
 import { pino } from 'pino'
 import { AgentClock, systemClock } from '../../../agent/clock.js'
+import { defaultConfig } from '../../../agent/config.js'
 import { defaultTimings } from '../../../agent/defaults.js'
 import { serveLink } from '../../../agent/link.js'
 import { decodeFrame, encodeJson } from '../../../agent/membership/messages.js'
@@ -64,7 +65,7 @@ async function receiver(setup: Setup): Promise<void> {
   const net = await Network.create({ privateKey: peerKey, listen: ['/ip4/127.0.0.1/tcp/0'], psk, mdns: false, maxConnections: 64, timings: defaultTimings(), logger: log })
   // Membership is not started: only its gossip handler runs (records merged, notices judged).
   const keyId = keyIdOfPeerPublicKey(peerKey.publicKey.raw)
-  const membership = new Membership({ transport: net, clock: systemClock, hlc: new AgentClock(systemClock), signingKey: nodeSigningKey(peerKey), keyId, self: { name: 'measure-b', labels: {}, taints: [], version: 'measure' }, heartbeatMs: 500, suspicionMs: 1000, forgetMs: 3_600_000, targetPeers: 8, bootstrap: [], timings: defaultTimings(), metrics, log })
+  const membership = new Membership({ transport: net, clock: systemClock, hlc: new AgentClock(systemClock), signingKey: nodeSigningKey(peerKey), keyId, self: { name: 'measure-b', labels: {}, taints: [], version: 'measure' }, heartbeatMs: 500, suspicionMs: 1000, forgetMs: 3_600_000, targetPeers: defaultConfig().targetPeers, bootstrap: [], timings: defaultTimings(), metrics, log })
   const arrivals: number[] = []
   net.subscribe(Topics.store, (msg) => {
     arrivals.push(now())

@@ -7,6 +7,7 @@
 
 import { pino } from 'pino'
 import { AgentClock } from '../../../agent/clock.js'
+import { defaultConfig } from '../../../agent/config.js'
 import { defaultTimings } from '../../../agent/defaults.js'
 import { Membership } from '../../../agent/membership/membership.js'
 import { Metrics } from '../../../agent/metrics.js'
@@ -45,7 +46,7 @@ const before = heap()
 const all: Membership[] = []
 for (let h = 0; h < hosts; h++) {
   const key = generateKeyPair()
-  const m = new Membership({ transport: hub.join(`host-${h}`, key.id), clock, hlc: new AgentClock(clock), signingKey: parsePrivateKey(key.privateKeyPem), keyId: key.id, self: { name: `host-${h}`, labels: {}, taints: [], version: 'sim' }, heartbeatMs: 500, suspicionMs: 1000, forgetMs: 3_600_000, targetPeers: 8, bootstrap: [], timings: defaultTimings(), metrics, log })
+  const m = new Membership({ transport: hub.join(`host-${h}`, key.id), clock, hlc: new AgentClock(clock), signingKey: parsePrivateKey(key.privateKeyPem), keyId: key.id, self: { name: `host-${h}`, labels: {}, taints: [], version: 'sim' }, heartbeatMs: 500, suspicionMs: 1000, forgetMs: 3_600_000, targetPeers: defaultConfig().targetPeers, bootstrap: [], timings: defaultTimings(), metrics, log })
   for (const [i, r] of records.entries()) m.merge(shared ? parsed[i] : JSON.parse(r), 'gossip')
   all.push(m)
 }
